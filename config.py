@@ -1,0 +1,93 @@
+"""Configuration classes; every setting can come from the environment."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+
+# Shipped only so that a developer checkout starts with nothing to configure.
+DEV_SECRET_KEY = "dev-only-not-secret"
+
+
+def _sqlite_default() -> str:
+    """The embedded database: a file under instance/."""
+    return f"sqlite:///{INSTANCE_DIR / 'governance.sqlite3'}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Map the postgres:// spellings that hosting platforms hand out to psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Config:
+    """Settings shared by every environment."""
+
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
+    SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or _sqlite_default())
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Keys in a shared Redis are namespaced so that tests and several deployments can share a server.
+    REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "gov:")
+
+    BABEL_DEFAULT_LOCALE = "zh"
+    LANGUAGES = ("zh", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
+    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    WTF_CSRF_TIME_LIMIT = None  # a form left open on a phone for hours must still submit
+
+    # 5 wrong passwords for one number, or 30 from one address, in 15 minutes lock that key for 15 minutes.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
+    LOGIN_MAX_FAILURES_PER_ADDRESS = 30
+    LOGIN_THROTTLE_WINDOW = 15 * 60
+
+    ACTIVATION_CODE_TTL = timedelta(days=30)
+    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    ROSTER_MAX_BYTES = 5 * 1024 * 1024
+    HSTS = False
+    DEMO_SCALE = 1.0
+
+
+class DevelopmentConfig(Config):
+    """The embedded default: SQLite, jobs in-process, demo world loaded."""
+
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    """Used by the test suite; the database URL is set by the fixtures."""
+
+    TESTING = True
+    WTF_CSRF_ENABLED = True
+    LOGIN_THROTTLE_WINDOW = 15 * 60
+
+
+class ProductionConfig(Config):
+    """PostgreSQL, Redis, gunicorn: refuses to start without a real secret."""
+
+    SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "1") == "1"
+    HSTS = True
+
+    @classmethod
+    def check(cls, settings: dict) -> None:
+        """Refuse to run production with the development secret or a guessable one."""
+        key = settings.get("SECRET_KEY") or ""
+        if key == DEV_SECRET_KEY or len(key) < 32:
+            raise RuntimeError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in production "
+                "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}

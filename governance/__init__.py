@@ -1,0 +1,159 @@
+"""The 片-组-邻 governance tracker: app factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from flask import Flask, g, request, session
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from config import CONFIGS, INSTANCE_DIR
+
+from .extensions import babel, csrf, db, login_manager, migrate
+
+
+def create_app(config_name: str | None = None, overrides: dict | None = None) -> Flask:
+    """Build the application for one environment ('development', 'testing', 'production')."""
+    config_name = config_name or os.environ.get("GOVERNANCE_ENV") or "development"
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_object(CONFIGS[config_name])
+    if overrides:
+        app.config.update(overrides)
+    check = getattr(CONFIGS[config_name], "check", None)
+    if check:
+        check(app.config)
+    os.makedirs(app.instance_path, exist_ok=True)
+
+    register_extensions(app)
+    register_access(app)
+    register_blueprints(app)
+    register_errorhandlers(app)
+    register_security_headers(app)
+    register_cli(app)
+    register_template_helpers(app)
+    logging.getLogger("governance").setLevel(logging.INFO)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Bind the extensions created in extensions.py."""
+    from . import auth_session
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    auth_session.configure(login_manager)
+    babel.init_app(app, locale_selector=select_locale)
+
+
+def select_locale() -> str:
+    """Chinese unless the person chose English (session first, then their saved choice)."""
+    from flask import current_app
+    from flask_login import current_user
+
+    languages = current_app.config["LANGUAGES"]
+    chosen = session.get("lang")
+    if chosen in languages:
+        return chosen
+    saved = getattr(current_user, "locale", None) if current_user else None
+    if saved in languages:
+        return saved
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL, enforced foreign keys and a busy timeout on every SQLite connection."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def register_access(app: Flask) -> None:
+    """Deny every endpoint that no decorator opened."""
+    from .access import enforce
+
+    app.before_request(enforce)
+
+
+def register_blueprints(app: Flask) -> None:
+    """Mount each blueprint."""
+    from .blueprints.admin import bp as admin_bp
+    from .blueprints.auth import bp as auth_bp
+    from .blueprints.main import bp as main_bp
+    from .blueprints.roster import bp as roster_bp
+    from .blueprints.tree import bp as tree_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth_bp, url_prefix="/auth")
+    app.register_blueprint(tree_bp, url_prefix="/tree")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(roster_bp, url_prefix="/admin/roster")
+
+
+def register_errorhandlers(app: Flask) -> None:
+    """Friendly 400/401/403/404/405/413/500 pages; the request's transaction is rolled back."""
+    from flask import render_template
+    from flask_wtf.csrf import CSRFError
+
+    def render(error, code):
+        db.session.rollback()
+        return render_template("errors/error.html", code=code, error=error), code
+
+    for code in (400, 401, 403, 404, 405, 413, 429, 500):
+        app.register_error_handler(code, lambda e, c=code: render(e, c))
+    app.register_error_handler(CSRFError, lambda e: render(e, 400))
+
+
+def register_security_headers(app: Flask) -> None:
+    """CSP, nosniff, frame-ancestors and Referrer-Policy on every response."""
+
+    csp = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+
+    @app.after_request
+    def add_headers(response):
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers["Permissions-Policy"] = "camera=(self), geolocation=(self), microphone=()"
+        if app.config.get("HSTS"):
+            response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+        if getattr(g, "private_page", True) and request.endpoint != "static":
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    """`flask roster …`, `flask demo …`."""
+    from .cli import demo_cli, roster_cli
+
+    app.cli.add_command(roster_cli)
+    app.cli.add_command(demo_cli)
+
+
+def register_template_helpers(app: Flask) -> None:
+    """Globals the templates use: the policy, level labels."""
+    from flask_babel import get_locale
+
+    from . import policy
+    from .models import LEVEL_LABELS
+    from .services.home import role_label
+
+    app.jinja_env.globals.update(
+        allowed=policy.allowed, LEVEL_LABELS=LEVEL_LABELS, role_label=role_label, get_locale=get_locale
+    )
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

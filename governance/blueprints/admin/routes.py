@@ -1,0 +1,92 @@
+"""Views of the admin blueprint: people, roles and activation codes."""
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ... import policy
+from ...access import login_required, requires
+from ...extensions import db
+from ...models import Node, Person, RoleAssignment
+from ...services import accounts, people
+from ...services.tree import node_path
+from . import bp
+from .forms import ConfirmForm
+
+PAGE_SIZE = 30
+
+
+@bp.route("/people")
+@requires("manage_people")
+def people_list():
+    """Search the people inside one's scope by name or mobile number."""
+    q = (request.args.get("q") or "").strip()[:40]
+    page = request.args.get("page", 1, type=int) or 1
+    found, total = people.search(current_user, q, max(page, 1), PAGE_SIZE)
+    return render_template("admin/people.html", q=q, people=found, total=total, page=max(page, 1), page_size=PAGE_SIZE)
+
+
+@bp.route("/people/<int:person_id>")
+@login_required
+def person(person_id):
+    """One person: their roles, their account state, and what the viewer may do to them."""
+    other = db.session.get(Person, person_id) or abort(404)
+    policy.authorize(current_user, "view_person", other)
+    return render_template("admin/person.html", other=other, form=ConfirmForm(), path=node_path)
+
+
+@bp.route("/people/<int:person_id>/enabled", methods=["POST"])
+@login_required
+def set_enabled(person_id):
+    """Disable or re-enable an account."""
+    other = db.session.get(Person, person_id) or abort(404)
+    policy.authorize(current_user, "manage_person", other)
+    if ConfirmForm().validate_on_submit():
+        enable = request.form.get("enable") == "1"
+        accounts.set_enabled(other, enable)
+        db.session.commit()
+        flash(_("Account enabled.") if enable else _("Account disabled; its sessions have ended."), "success")
+    return redirect(url_for("admin.person", person_id=other.id))
+
+
+@bp.route("/roles/<int:role_id>/remove", methods=["POST"])
+@login_required
+def remove_role(role_id):
+    """Take one role away from a person."""
+    role = db.session.get(RoleAssignment, role_id) or abort(404)
+    policy.authorize(current_user, "manage_role", role)
+    person_id = role.person_id
+    if ConfirmForm().validate_on_submit():
+        accounts.remove_role(role)
+        db.session.commit()
+        flash(_("Role removed."), "success")
+    return redirect(url_for("admin.person", person_id=person_id))
+
+
+@bp.route("/people/<int:person_id>/code", methods=["POST"])
+@login_required
+def person_code(person_id):
+    """Issue a fresh activation code for one person (a lost code, a forgotten password)."""
+    other = db.session.get(Person, person_id) or abort(404)
+    policy.authorize(current_user, "manage_person", other)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(url_for("admin.person", person_id=other.id))
+    issued = accounts.issue_codes(current_user, [other])
+    db.session.commit()
+    return render_template("admin/codes_print.html", node=None, issued=issued, path=node_path)
+
+
+@bp.route("/codes/<int:node_id>", methods=["GET", "POST"])
+@login_required
+def codes(node_id):
+    """Print activation codes for everyone under a node who has not activated yet (one sheet per 片)."""
+    node = db.session.get(Node, node_id) or abort(404)
+    policy.authorize(current_user, "issue_codes", node)
+    waiting = [p for p in accounts.people_under(node) if p.password_hash is None and p.enabled]
+    manageable = [p for p in waiting if policy.allowed(current_user, "manage_person", p)]
+    form = ConfirmForm()
+    if form.validate_on_submit():
+        issued = accounts.issue_codes(current_user, manageable)
+        db.session.commit()
+        return render_template("admin/codes_print.html", node=node, issued=issued, path=node_path)
+    return render_template("admin/codes.html", node=node, waiting=manageable, form=form, path=node_path(node))

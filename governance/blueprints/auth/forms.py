@@ -1,0 +1,69 @@
+"""Forms of the auth blueprint."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField, SubmitField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+MOBILE_FIELD = {"render_kw": {"inputmode": "tel", "autocomplete": "username", "maxlength": 20}}
+
+
+class LoginForm(FlaskForm):
+    """Mobile number and password."""
+
+    mobile = StringField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)], **MOBILE_FIELD)
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    submit = SubmitField(_l("Log in"))
+
+
+class ActivateForm(FlaskForm):
+    """First login: the code from the printed list and a new password."""
+
+    mobile = StringField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)], **MOBILE_FIELD)
+    code = StringField(
+        _l("Activation code"),
+        validators=[DataRequired(), Length(max=20)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters", "maxlength": 20},
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=8, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Activate my account"))
+
+
+class PasswordForm(FlaskForm):
+    """Change password: the current one and the new one twice."""
+
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=200)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=8, max=200)],
+        render_kw={"autocomplete": "new-password"},
+    )
+    confirm = PasswordField(
+        _l("New password again"),
+        validators=[DataRequired(), EqualTo("password", message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+    submit = SubmitField(_l("Change password"))
+
+
+class LogoutForm(FlaskForm):
+    """An empty form: logging out is a POST with a CSRF token."""
+
+    submit = SubmitField(_l("Log out"))

@@ -1,0 +1,55 @@
+"""Views of the main blueprint."""
+
+from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+from flask_login import current_user
+from sqlalchemy import text
+
+from ...access import login_required, public
+from ...extensions import db
+from ...services.home import home_cards
+from ...urls import safe_next
+from . import bp
+
+
+@bp.route("/")
+@login_required
+def home():
+    """What each of the person's roles lets them do, one card per role."""
+    return render_template("main/home.html", cards=home_cards(current_user))
+
+
+@bp.route("/lang/<code>")
+@public
+def set_language(code):
+    """Switch between Chinese and English; remembered in the session and on the account."""
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+        if current_user.is_authenticated:
+            current_user.locale = code
+            db.session.commit()
+    return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+
+
+@bp.route("/healthz")
+@public
+def healthz():
+    """Machine-readable health: the database answers (and Redis, when configured)."""
+    checks = {}
+    try:
+        db.session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as exc:  # noqa: BLE001 - a health check reports, it does not raise
+        checks["database"] = f"error: {type(exc).__name__}"
+    from ...redis_conn import get_redis
+
+    client = get_redis()
+    if client is None:
+        checks["redis"] = "not configured"
+    else:
+        try:
+            client.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # noqa: BLE001
+            checks["redis"] = f"error: {type(exc).__name__}"
+    healthy = all(v in ("ok", "not configured") for v in checks.values())
+    return jsonify(status="ok" if healthy else "degraded", checks=checks), (200 if healthy else 503)

@@ -1,0 +1,136 @@
+"""The one place that decides who may see and do what (权限策略).
+
+Every scope is a node of the tree. A role on a node covers that node and everything below it.
+Views ask `authorize(person, action, target)`; they never look at roles themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from flask import abort, has_request_context, request
+
+from .models import LEVELS, ROLE_LEVEL, Node, Person, RoleAssignment
+
+log = logging.getLogger("governance.access")
+
+# Higher manages lower: a role may manage roles of a strictly lower rank inside its scope.
+ROLE_RANK = {
+    "neighbour_leader": 1,
+    "group_leader": 2,
+    "zone_leader": 3,
+    "branch_member": 4,
+    "street_admin": 5,
+    "district_admin": 6,
+    "org_staff": 0,
+}
+# Roles that run people: activation codes, disabling accounts, removing roles.
+MANAGER_ROLES = ("branch_member", "street_admin", "district_admin")
+# Roles that may load rosters (名册导入).
+ROSTER_ROLES = ("street_admin", "district_admin")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """A node-bound role reduced to what coverage checks need."""
+
+    role: str
+    level: str
+    node_id: int
+
+
+def scopes(person: Person) -> list[Scope]:
+    """The node scopes a person holds, one per node-bound role."""
+    return [Scope(r.role, ROLE_LEVEL[r.role], r.node_id) for r in person.roles if r.node_id is not None]
+
+
+def covers(scope: Scope, node: Node) -> bool:
+    """Whether a scope's node is `node` itself or one of its ancestors."""
+    if scope.level == "district":
+        return True
+    if scope.level == "neighbour":
+        return node.id == scope.node_id
+    if LEVELS.index(node.level) < LEVELS.index(scope.level):
+        return False
+    return getattr(node, f"{scope.level}_id") == scope.node_id
+
+
+def can_see_node(person: Person, node: Node) -> bool:
+    """A node is visible to anyone whose scope covers it."""
+    return any(covers(s, node) for s in scopes(person))
+
+
+def can_manage_role(person: Person, role: RoleAssignment) -> bool:
+    """Manage (remove, issue a code for) a role: a higher manager role covering its node."""
+    if role.role == "org_staff":
+        return any(s.role == "district_admin" for s in scopes(person))
+    rank = ROLE_RANK[role.role]
+    return any(
+        s.role in MANAGER_ROLES and (ROLE_RANK[s.role] > rank or s.role == "district_admin") and covers(s, role.node)
+        for s in scopes(person)
+    )
+
+
+def can_manage_person(person: Person, other: Person) -> bool:
+    """Disable, re-enable or reset someone else: only someone who manages every role they hold."""
+    if other.id == person.id:
+        return False
+    if not other.roles:
+        return any(s.role == "district_admin" for s in scopes(person))
+    return all(can_manage_role(person, r) for r in other.roles)
+
+
+def can_see_person(person: Person, other: Person) -> bool:
+    """See someone's name and number: yourself, or anyone holding a role inside your scope."""
+    if other.id == person.id:
+        return True
+    return any((r.node is not None and can_see_node(person, r.node)) or can_manage_role(person, r) for r in other.roles)
+
+
+def can_issue_codes(person: Person, node: Node) -> bool:
+    """Print activation codes for a node's leaders: managers whose scope covers the node."""
+    return any(s.role in MANAGER_ROLES and covers(s, node) for s in scopes(person))
+
+
+def can_import_roster(person: Person, node: Node | None = None) -> bool:
+    """Load rosters: street and district admins, for rows inside their scope."""
+    return any(s.role in ROSTER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
+
+
+def is_manager(person: Person) -> bool:
+    """Holds any role that runs people."""
+    return any(s.role in MANAGER_ROLES for s in scopes(person))
+
+
+RULES = {
+    "view_node": can_see_node,
+    "view_person": can_see_person,
+    "manage_person": can_manage_person,
+    "manage_role": can_manage_role,
+    "issue_codes": can_issue_codes,
+    "import_roster": can_import_roster,
+    "manage_people": lambda p, _=None: is_manager(p),
+}
+
+
+def allowed(person: Person, action: str, target=None) -> bool:
+    """The policy's answer, without side effects."""
+    if person is None or not getattr(person, "is_authenticated", False):
+        return False
+    rule = RULES[action]
+    return rule(person, target) if target is not None else rule(person)
+
+
+def log_denial(person, action: str, target=None) -> None:
+    """Denials are logged with who, what and where, for the audit trail."""
+    who = getattr(person, "id", None)
+    where = request.path if has_request_context() else "-"
+    log.warning("access denied: person=%s action=%s target=%r path=%s", who, action, target, where)
+
+
+def authorize(person: Person, action: str, target=None) -> None:
+    """Abort with 403 (and log it) unless the policy allows the action."""
+    if not allowed(person, action, target):
+        log_denial(person, action, target)
+        abort(403)

@@ -1,0 +1,240 @@
+"""Accounts: login, activation codes, passwords, disabling and role removal.
+
+Service functions flush and never commit; the request (or CLI command) commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..extensions import db
+from ..models import ActivationCode, Node, Person, RoleAssignment, utcnow
+from . import throttle
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+# No 0/O, 1/I/L: codes are read off paper and typed on a phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+MIN_PASSWORD_LENGTH = 8
+# A hash to check against when the number is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(Exception):
+    """A refusal to show to the user; `message` is already translated by the caller's catalogue."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def normalise_mobile(raw: str | None) -> str | None:
+    """'+86 139-0000-0000' → '13900000000'; None when it is not a mainland mobile number."""
+    if raw is None:
+        return None
+    digits = re.sub(r"[\s\-()]", "", str(raw))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits if MOBILE_RE.match(digits) else None
+
+
+def password_problem(password: str) -> str | None:
+    """Why a new password is not acceptable, or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return "too_short"
+    if password.isdigit() and len(set(password)) <= 2:
+        return "too_simple"
+    return None
+
+
+def find_by_mobile(mobile: str) -> Person | None:
+    """The person with this (normalised) number."""
+    return db.session.scalar(select(Person).where(Person.mobile == mobile))
+
+
+def authenticate(raw_mobile: str, password: str, address: str) -> Person:
+    """Check a login; raises AccountError('throttled' | 'invalid'), never says which part was wrong."""
+    cfg = current_app.config
+    mobile = normalise_mobile(raw_mobile) or (raw_mobile or "").strip()[:20]
+    account_key, address_key = f"m:{mobile}", f"a:{address}"
+    if (
+        throttle.failures(account_key) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+        or throttle.failures(address_key) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    ):
+        raise AccountError("throttled")
+    person = find_by_mobile(mobile) if normalise_mobile(raw_mobile) else None
+    stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
+    password_ok = check_password_hash(stored, password or "")
+    if person is None or not person.is_active or not password_ok:
+        throttle.record_failure(account_key)
+        throttle.record_failure(address_key)
+        raise AccountError("invalid")
+    throttle.clear(account_key)
+    person.last_login_at = utcnow()
+    db.session.flush()
+    return person
+
+
+def _digest(code: str) -> str:
+    """Keyed digest of a code; the key is the app secret so a leaked table is not enough."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, code.upper().replace(" ", "").replace("-", "").encode(), hashlib.sha256).hexdigest()
+
+
+def new_code() -> str:
+    """A fresh random code of CODE_LENGTH characters."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass
+class IssuedCode:
+    """One line of a printed code list."""
+
+    person: Person
+    code: str
+    roles: list[RoleAssignment]
+    expires_at: datetime
+
+
+def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]:
+    """Issue one activation code per person, revoking any earlier unused one (shown once, stored hashed)."""
+    now = utcnow()
+    expires = now + current_app.config["ACTIVATION_CODE_TTL"]
+    ids = [p.id for p in people]
+    if ids:
+        db.session.execute(
+            update(ActivationCode)
+            .where(
+                ActivationCode.person_id.in_(ids),
+                ActivationCode.used_at.is_(None),
+                ActivationCode.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+    issued = []
+    rows = []
+    for person in people:
+        code = new_code()
+        rows.append(
+            {
+                "person_id": person.id,
+                "code_hash": _digest(code),
+                "issued_by_id": issuer.id if issuer else None,
+                "issued_at": now,
+                "expires_at": expires,
+            }
+        )
+        issued.append(IssuedCode(person, code, list(person.roles), expires))
+    if rows:
+        db.session.execute(ActivationCode.__table__.insert(), rows)
+    db.session.flush()
+    return issued
+
+
+def people_under(node: Node) -> list[Person]:
+    """Everyone holding a role on this node or below it, ordered along the tree (for a printed list)."""
+    level_col = {
+        "district": None,
+        "street": Node.street_id,
+        "community": Node.community_id,
+        "zone": Node.zone_id,
+        "group": Node.group_id,
+        "neighbour": Node.id,
+    }[node.level]
+    query = select(Person).join(RoleAssignment, RoleAssignment.person_id == Person.id).join(Node)
+    if level_col is not None:
+        query = query.where(level_col == node.id)
+    query = query.order_by(Node.zone_id, Node.group_id, Node.id, Person.id).distinct()
+    seen, people = set(), []
+    for person in db.session.scalars(query):
+        if person.id not in seen:
+            seen.add(person.id)
+            people.append(person)
+    return people
+
+
+def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
+    """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
+    cfg = current_app.config
+    mobile = normalise_mobile(raw_mobile) or (raw_mobile or "").strip()[:20]
+    account_key, address_key = f"m:{mobile}", f"a:{address}"
+    if (
+        throttle.failures(account_key) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+        or throttle.failures(address_key) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
+    ):
+        raise AccountError("throttled")
+    problem = password_problem(password or "")
+    if problem:
+        raise AccountError(problem)
+    person = find_by_mobile(mobile) if normalise_mobile(raw_mobile) else None
+    now = utcnow()
+    row = None
+    if person is not None and person.enabled:
+        row = db.session.scalar(
+            select(ActivationCode).where(
+                ActivationCode.person_id == person.id,
+                ActivationCode.code_hash == _digest(code or ""),
+                ActivationCode.used_at.is_(None),
+                ActivationCode.revoked_at.is_(None),
+                ActivationCode.expires_at > now,
+            )
+        )
+    if row is None:
+        throttle.record_failure(account_key)
+        throttle.record_failure(address_key)
+        raise AccountError("invalid")
+    row.used_at = now
+    person.password_hash = generate_password_hash(password)
+    person.activated_at = person.activated_at or now
+    person.auth_version += 1
+    person.last_login_at = now
+    throttle.clear(account_key)
+    db.session.flush()
+    return person
+
+
+def change_password(person: Person, current: str, new: str) -> None:
+    """Change a password after checking the current one; every other session ends."""
+    if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
+        raise AccountError("wrong_current")
+    problem = password_problem(new or "")
+    if problem:
+        raise AccountError(problem)
+    person.password_hash = generate_password_hash(new)
+    person.auth_version += 1
+    db.session.flush()
+
+
+def set_password(person: Person, password: str) -> None:
+    """Set a password directly (demo world, CLI); ends other sessions."""
+    person.password_hash = generate_password_hash(password)
+    person.activated_at = person.activated_at or utcnow()
+    person.auth_version += 1
+    db.session.flush()
+
+
+def set_enabled(person: Person, enabled: bool) -> None:
+    """Disable or re-enable an account; a disabled person's sessions end on their next request."""
+    person.enabled = enabled
+    if not enabled:
+        person.auth_version += 1
+    db.session.flush()
+
+
+def remove_role(role: RoleAssignment) -> None:
+    """Take one role away; the person's scope shrinks on their next request."""
+    db.session.delete(role)
+    db.session.flush()

@@ -1,0 +1,55 @@
+"""What the home page offers each role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import url_for
+from flask_babel import gettext as _
+
+from .. import policy
+from ..models import Person
+from .tree import node_path
+
+
+def role_label(role: str) -> str:
+    """The role's name in the interface language."""
+    labels = {
+        "neighbour_leader": _("Neighbour leader (邻长)"),
+        "group_leader": _("Group leader (组长)"),
+        "zone_leader": _("Zone leader (片长)"),
+        "branch_member": _("Community party branch"),
+        "street_admin": _("Street administrator"),
+        "district_admin": _("District administrator"),
+        "org_staff": _("Responsible party staff"),
+    }
+    return labels[role]
+
+
+@dataclass
+class Card:
+    """One role on the home page: where it applies and the links it opens."""
+
+    title: str
+    where: str
+    links: list[tuple[str, str]] = field(default_factory=list)
+
+
+def home_cards(person: Person) -> list[Card]:
+    """One card per role, with the actions that role may take today."""
+    cards = []
+    for role in person.roles:
+        if role.node is not None:
+            where = " / ".join(n.name for n in node_path(role.node))
+            links = [(_("My area"), url_for("tree.node", node_id=role.node_id))]
+            if policy.allowed(person, "issue_codes", role.node):
+                links.append((_("Activation codes"), url_for("admin.codes", node_id=role.node_id)))
+            if role.role in policy.MANAGER_ROLES:
+                links.append((_("People"), url_for("admin.people")))
+            if role.role in policy.ROSTER_ROLES:
+                links.append((_("Import a roster"), url_for("roster.upload")))
+        else:
+            where = role.organisation.name
+            links = []
+        cards.append(Card(role_label(role.role), where, links))
+    return cards

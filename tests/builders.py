@@ -1,0 +1,100 @@
+"""Test builders (CTFd style): small, explicit objects instead of fixtures copied around."""
+
+from __future__ import annotations
+
+import itertools
+
+from werkzeug.security import generate_password_hash
+
+from governance.extensions import db
+from governance.models import Compound, Node, Organisation, Person, RoleAssignment, utcnow
+from governance.services.tree import add_node
+
+PASSWORD = "password-123"
+# Hashing is the slow part of making people; every test person shares one precomputed hash.
+_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+_mobiles = itertools.count(13800000000)
+
+
+def next_mobile() -> str:
+    """A unique, valid mobile number."""
+    return str(next(_mobiles))
+
+
+def make_node(parent: Node | None, level: str, name: str | None = None) -> Node:
+    """One node under `parent`."""
+    return add_node(parent, level, name or f"{level}-{next(_mobiles) % 100000}")
+
+
+def make_tree(streets: int = 1, communities: int = 1, zones: int = 1, groups: int = 1, neighbours: int = 1):
+    """A full little district; returns the district node (children reachable by query)."""
+    district = make_node(None, "district", "望城区")
+    for s in range(streets):
+        street = make_node(district, "street", f"街道{s + 1}")
+        for c in range(communities):
+            community = make_node(street, "community", f"{street.name}社区{c + 1}")
+            for z in range(zones):
+                zone = make_node(community, "zone", f"{community.name}第{z + 1}片")
+                for g in range(groups):
+                    group = make_node(zone, "group", f"{zone.name}第{g + 1}组")
+                    for n in range(neighbours):
+                        make_node(group, "neighbour", f"{group.name}第{n + 1}邻")
+    db.session.commit()
+    return district
+
+
+def make_person(
+    role: str | None = None,
+    node: Node | None = None,
+    *,
+    name: str | None = None,
+    mobile: str | None = None,
+    activated: bool = True,
+    organisation: Organisation | None = None,
+) -> Person:
+    """A person, optionally holding one role; activated with PASSWORD unless told otherwise."""
+    person = Person(
+        name=name or f"测试{next(_mobiles) % 1000}",
+        mobile=mobile or next_mobile(),
+        password_hash=_HASH if activated else None,
+        activated_at=utcnow() if activated else None,
+    )
+    db.session.add(person)
+    db.session.flush()
+    if role:
+        db.session.add(
+            RoleAssignment(person_id=person.id, role=role, node_id=node.id if node else None, organisation=organisation)
+        )
+    db.session.commit()
+    return person
+
+
+def grant(person: Person, role: str, node: Node | None = None, organisation: Organisation | None = None):
+    """Give an existing person one more role."""
+    assignment = RoleAssignment(
+        person_id=person.id, role=role, node_id=node.id if node else None, organisation=organisation
+    )
+    db.session.add(assignment)
+    db.session.commit()
+    return assignment
+
+
+def make_organisation(kind: str = "property", name: str | None = None) -> Organisation:
+    """A responsible-party organisation."""
+    org = Organisation(kind=kind, name=name or f"{kind}-{next(_mobiles) % 100000}")
+    db.session.add(org)
+    db.session.commit()
+    return org
+
+
+def make_compound(community: Node, name: str = "普瑞斯堡") -> Compound:
+    """A 小区 in a community."""
+    compound = Compound(community_id=community.id, name=name)
+    db.session.add(compound)
+    db.session.commit()
+    return compound
+
+
+def nodes_at(level: str) -> list[Node]:
+    """All nodes of one level, in creation order."""
+    return list(db.session.scalars(db.select(Node).where(Node.level == level).order_by(Node.id)))

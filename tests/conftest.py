@@ -1,0 +1,170 @@
+"""Fixtures: every database test runs on SQLite and on the real PostgreSQL; Redis tests on real Redis.
+
+A server that cannot be reached fails the tests that need it; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from governance import create_app
+from governance.extensions import db
+
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+TEST_SECRET = "test-secret-" + "x" * 40
+ENGINES = os.environ.get("TEST_ENGINES", "sqlite,postgresql").split(",")
+
+
+def _pg_admin():
+    """An autocommit connection to the server's maintenance database `test`."""
+    import psycopg
+
+    dsn = PG_ADMIN_URL.replace("postgresql+psycopg://", "postgresql://")
+    return psycopg.connect(dsn, autocommit=True, connect_timeout=5)
+
+
+def make_database(engine: str, tmp_path_factory) -> tuple[str, callable]:
+    """A fresh empty database of the given engine, and a function that drops it."""
+    if engine == "sqlite":
+        path = tmp_path_factory.mktemp("db") / "test.sqlite3"
+        return f"sqlite:///{path}", lambda: None
+    name = f"gov_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with _pg_admin() as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+    def drop():
+        with _pg_admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return url, drop
+
+
+def build_app(database_url: str, **overrides):
+    """A testing app on the given database, migrated to head."""
+    settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None, "SECRET_KEY": TEST_SECRET}
+    settings.update(overrides)
+    app = create_app("testing", settings)
+    with app.app_context():
+        upgrade()
+    return app
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_name(request):
+    """'sqlite' or 'postgresql': every test that uses the database runs once on each."""
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def _session_app(engine_name, tmp_path_factory):
+    url, drop = make_database(engine_name, tmp_path_factory)
+    app = build_app(url)
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+    drop()
+
+
+def clean_database() -> None:
+    """Empty every table (keeping the schema) so the next test starts from nothing."""
+    tables = [t.name for t in db.metadata.sorted_tables]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+    else:
+        db.session.execute(text("PRAGMA foreign_keys=OFF"))
+        for table in tables:
+            db.session.execute(text(f'DELETE FROM "{table}"'))
+        db.session.execute(text("DELETE FROM sqlite_sequence")) if db.session.execute(
+            text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
+        ).first() else None
+        db.session.execute(text("PRAGMA foreign_keys=ON"))
+    db.session.commit()
+
+
+@pytest.fixture
+def app(_session_app):
+    """The app with an application context pushed; the database is emptied afterwards."""
+    with _session_app.app_context():
+        yield _session_app
+        db.session.rollback()
+        db.session.remove()
+        _session_app.config["REDIS_URL"] = None
+        _session_app.extensions.pop("redis_client", None)
+        clean_database()
+
+
+@pytest.fixture
+def client(app):
+    """A test client (cookies kept between requests)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for `flask …` commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_app(app):
+    """The app pointed at the real Redis, in a key namespace of its own that is deleted afterwards."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
+    client.ping()  # fails loudly when Redis is down: this test needs it
+    prefix = f"govtest:{uuid.uuid4().hex}:"
+    app.config.update(REDIS_URL=REDIS_TEST_URL, REDIS_PREFIX=prefix)
+    app.extensions.pop("redis_client", None)
+    yield app
+    for key in client.scan_iter(match=prefix + "*"):
+        client.delete(key)
+    client.close()
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_RE.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+class Auth:
+    """Log in and out through the real forms (flaskr's `auth` fixture)."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def token(self, url: str = "/auth/login") -> str:
+        return csrf_from(self.client.get(url).get_data(as_text=True))
+
+    def login(self, mobile: str, password: str = "password-123"):
+        return self.client.post(
+            "/auth/login", data={"mobile": mobile, "password": password, "csrf_token": self.token()}
+        )
+
+    def logout(self):
+        token = csrf_from(self.client.get("/").get_data(as_text=True))
+        return self.client.post("/auth/logout", data={"csrf_token": token})
+
+    def post(self, url: str, data: dict | None = None, form_page: str | None = None, **kwargs):
+        """POST with a CSRF token taken from `form_page` (default: the home page)."""
+        payload = dict(data or {})
+        payload["csrf_token"] = csrf_from(self.client.get(form_page or "/").get_data(as_text=True))
+        return self.client.post(url, data=payload, **kwargs)
+
+
+@pytest.fixture
+def auth(client):
+    """Log in as someone through the login form."""
+    return Auth(client)
