@@ -80,8 +80,9 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 def register_access(app: Flask) -> None:
     """Deny every endpoint that no decorator opened."""
-    from .access import enforce
+    from .access import enforce, reject_nul
 
+    app.before_request(reject_nul)
     app.before_request(enforce)
 
 

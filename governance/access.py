@@ -42,6 +42,13 @@ def access_of(endpoint: str):
     return getattr(view, ACCESS_ATTR, None)
 
 
+def reject_nul():
+    """before_request hook: a NUL character is never real input, and PostgreSQL cannot store it."""
+    values = [*request.args.values(), *request.form.values(), request.path]
+    if any("\x00" in value for value in values):
+        abort(400)
+
+
 def enforce():
     """before_request hook: deny by default, then apply the endpoint's marker."""
     endpoint = request.endpoint

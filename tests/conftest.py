@@ -79,13 +79,10 @@ def clean_database() -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:
-        db.session.execute(text("PRAGMA foreign_keys=OFF"))
-        for table in tables:
+        # Foreign keys stay on: break the node ↔ compound cycle, then delete children before parents.
+        db.session.execute(text("UPDATE node SET compound_id = NULL"))
+        for table in reversed(tables):
             db.session.execute(text(f'DELETE FROM "{table}"'))
-        db.session.execute(text("DELETE FROM sqlite_sequence")) if db.session.execute(
-            text("SELECT 1 FROM sqlite_master WHERE name='sqlite_sequence'")
-        ).first() else None
-        db.session.execute(text("PRAGMA foreign_keys=ON"))
     db.session.commit()
 
 

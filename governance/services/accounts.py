@@ -65,17 +65,29 @@ def find_by_mobile(mobile: str) -> Person | None:
     return db.session.scalar(select(Person).where(Person.mobile == mobile))
 
 
-def authenticate(raw_mobile: str, password: str, address: str) -> Person:
-    """Check a login; raises AccountError('throttled' | 'invalid'), never says which part was wrong."""
+def _throttle_keys(raw_mobile: str | None, address: str) -> tuple[str | None, str, str]:
+    """The normalised number (or None) and the two throttle keys for an attempt."""
+    mobile = normalise_mobile(raw_mobile)
+    # A malformed number is keyed by its digest: arbitrary input never reaches a key or a query.
+    account = mobile or hashlib.sha256((raw_mobile or "").encode("utf-8", "replace")).hexdigest()[:20]
+    return mobile, f"m:{account}", f"a:{address}"
+
+
+def _check_throttle(account_key: str, address_key: str) -> None:
+    """Refuse before any password check once a key has too many recent failures."""
     cfg = current_app.config
-    mobile = normalise_mobile(raw_mobile) or (raw_mobile or "").strip()[:20]
-    account_key, address_key = f"m:{mobile}", f"a:{address}"
     if (
         throttle.failures(account_key) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
         or throttle.failures(address_key) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
     ):
         raise AccountError("throttled")
-    person = find_by_mobile(mobile) if normalise_mobile(raw_mobile) else None
+
+
+def authenticate(raw_mobile: str, password: str, address: str) -> Person:
+    """Check a login; raises AccountError('throttled' | 'invalid'), never says which part was wrong."""
+    mobile, account_key, address_key = _throttle_keys(raw_mobile, address)
+    _check_throttle(account_key, address_key)
+    person = find_by_mobile(mobile) if mobile else None
     stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
     password_ok = check_password_hash(stored, password or "")
     if person is None or not person.is_active or not password_ok:
@@ -157,7 +169,7 @@ def people_under(node: Node) -> list[Person]:
     query = select(Person).join(RoleAssignment, RoleAssignment.person_id == Person.id).join(Node)
     if level_col is not None:
         query = query.where(level_col == node.id)
-    query = query.order_by(Node.zone_id, Node.group_id, Node.id, Person.id).distinct()
+    query = query.order_by(Node.zone_id, Node.group_id, Node.id, Person.id)
     seen, people = set(), []
     for person in db.session.scalars(query):
         if person.id not in seen:
@@ -168,18 +180,12 @@ def people_under(node: Node) -> list[Person]:
 
 def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
     """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
-    cfg = current_app.config
-    mobile = normalise_mobile(raw_mobile) or (raw_mobile or "").strip()[:20]
-    account_key, address_key = f"m:{mobile}", f"a:{address}"
-    if (
-        throttle.failures(account_key) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-        or throttle.failures(address_key) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-    ):
-        raise AccountError("throttled")
+    mobile, account_key, address_key = _throttle_keys(raw_mobile, address)
+    _check_throttle(account_key, address_key)
     problem = password_problem(password or "")
     if problem:
         raise AccountError(problem)
-    person = find_by_mobile(mobile) if normalise_mobile(raw_mobile) else None
+    person = find_by_mobile(mobile) if mobile else None
     now = utcnow()
     row = None
     if person is not None and person.enabled:

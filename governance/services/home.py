@@ -45,7 +45,7 @@ def home_cards(person: Person) -> list[Card]:
             if policy.allowed(person, "issue_codes", role.node):
                 links.append((_("Activation codes"), url_for("admin.codes", node_id=role.node_id)))
             if role.role in policy.MANAGER_ROLES:
-                links.append((_("People"), url_for("admin.people")))
+                links.append((_("People"), url_for("admin.people_list")))
             if role.role in policy.ROSTER_ROLES:
                 links.append((_("Import a roster"), url_for("roster.upload")))
         else:

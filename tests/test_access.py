@@ -1,0 +1,239 @@
+"""Access: every route is denied by default and opened deliberately; every role is held to its scope.
+
+The expectations here are computed independently of governance/policy.py, by walking parent links,
+so a mistake in the policy module cannot make its own test pass.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+import pytest
+from flask import Flask
+
+from governance import create_app
+from governance.access import access_of
+from governance.extensions import db
+from governance.models import Node, Person, RoleAssignment
+from tests.builders import make_organisation, make_person, make_tree, nodes_at
+
+PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.activate", "main.set_language", "main.healthz"}
+
+
+def fill(rule) -> str:
+    """A concrete URL for a rule, with 1 for every argument."""
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", "1", rule.rule)
+
+
+def test_every_endpoint_has_a_deliberate_access_rule(app):
+    """Walk the URL map: each endpoint carries a marker, and only the known ones are public."""
+    unmarked, public = [], set()
+    for rule in app.url_map.iter_rules():
+        marker = access_of(rule.endpoint)
+        if marker is None:
+            unmarked.append(rule.endpoint)
+        elif marker[0] == "public":
+            public.add(rule.endpoint)
+    assert unmarked == []
+    assert public == PUBLIC_ENDPOINTS
+
+
+def test_anonymous_is_sent_to_login_everywhere_but_public(app, client):
+    """Every non-public route answers an anonymous visitor with the login page, never with data."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        for rule in app.url_map.iter_rules():
+            if rule.endpoint in PUBLIC_ENDPOINTS:
+                continue
+            url = fill(rule)
+            for method in rule.methods - {"HEAD", "OPTIONS"}:
+                response = client.open(url, method=method)
+                if method == "GET":
+                    assert response.status_code == 302, (url, method)
+                    assert "/auth/login" in response.headers["Location"]
+                else:
+                    assert response.status_code == 401, (url, method)
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+def test_a_route_nobody_opened_is_denied_and_logged(caplog):
+    """A view without an access decorator is refused with 403, even though it exists."""
+    app: Flask = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40})
+
+    @app.route("/forgotten")
+    def forgotten():
+        return "secret"
+
+    with caplog.at_level(logging.WARNING, logger="governance.access"):
+        response = app.test_client().get("/forgotten")
+    assert response.status_code == 403
+    assert "secret" not in response.get_data(as_text=True)
+    assert "access denied" in caplog.text and "forgotten" in caplog.text
+
+
+# --- the role × route × object matrix ---------------------------------------------------------
+
+RANK = {
+    "neighbour_leader": 1,
+    "group_leader": 2,
+    "zone_leader": 3,
+    "branch_member": 4,
+    "street_admin": 5,
+    "district_admin": 6,
+}
+MANAGERS = {"branch_member", "street_admin", "district_admin"}
+LEVEL_OF = {
+    "neighbour_leader": "neighbour",
+    "group_leader": "group",
+    "zone_leader": "zone",
+    "branch_member": "community",
+    "street_admin": "street",
+    "district_admin": "district",
+}
+ACTORS = [*RANK, "org_staff"]
+
+
+def ancestors_or_self(node: Node) -> set[int]:
+    """Ids of a node and all its ancestors, by following parent links."""
+    ids, current = set(), node
+    while current is not None:
+        ids.add(current.id)
+        current = db.session.get(Node, current.parent_id) if current.parent_id else None
+    return ids
+
+
+def inside(actor_role: RoleAssignment, node: Node) -> bool:
+    return actor_role.node_id in ancestors_or_self(node)
+
+
+def expect_view_node(actor: Person, node: Node) -> bool:
+    return any(r.node_id and inside(r, node) for r in actor.roles)
+
+
+def expect_manage_role(actor: Person, target: RoleAssignment) -> bool:
+    if target.role == "org_staff":
+        return any(r.role == "district_admin" for r in actor.roles)
+    return any(
+        r.role in MANAGERS
+        and (RANK[r.role] > RANK[target.role] or r.role == "district_admin")
+        and inside(r, target.node)
+        for r in actor.roles
+    )
+
+
+def expect_manage_person(actor: Person, other: Person) -> bool:
+    return other.id != actor.id and all(expect_manage_role(actor, r) for r in other.roles)
+
+
+def expect_view_person(actor: Person, other: Person) -> bool:
+    return (
+        other.id == actor.id
+        or any(r.node is not None and expect_view_node(actor, r.node) for r in other.roles)
+        or any(expect_manage_role(actor, r) for r in other.roles)
+    )
+
+
+def expect_codes(actor: Person, node: Node) -> bool:
+    return any(r.role in MANAGERS and inside(r, node) for r in actor.roles)
+
+
+@pytest.fixture
+def world(app):
+    """Two of everything, so every scope has a sibling outside it; one person per role on the first branch."""
+    make_tree(streets=2, communities=2, zones=2, groups=1, neighbours=2)
+    org = make_organisation("property", "测试物业")
+    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
+    people = {role: make_person(role, first[LEVEL_OF[role]], name=f"{role}-holder") for role in RANK}
+    people["org_staff"] = make_person("org_staff", None, organisation=org, name="物业员工")
+    # Leaders elsewhere in the tree: the objects that must stay out of reach.
+    for level, role in (("neighbour", "neighbour_leader"), ("group", "group_leader"), ("zone", "zone_leader")):
+        for node in nodes_at(level)[1:]:
+            make_person(role, node)
+    for node in nodes_at("community")[1:]:
+        make_person("branch_member", node)
+    make_person("street_admin", nodes_at("street")[1])
+    return people
+
+
+def everyone() -> list[Person]:
+    return list(db.session.scalars(db.select(Person).order_by(Person.id)))
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_tree_pages_follow_scope(world, client, auth, actor_role, caplog):
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    denied = 0
+    for node in db.session.scalars(db.select(Node)):
+        status = client.get(f"/tree/{node.id}").status_code
+        assert status == (200 if expect_view_node(actor, node) else 403), (actor_role, node)
+        denied += status == 403
+    assert denied > 0 or actor_role == "district_admin"
+    assert client.get("/tree/999999").status_code == 404
+    assert caplog.text.count("access denied") >= denied
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_person_pages_follow_scope(world, client, auth, actor_role):
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    for other in everyone():
+        page = client.get(f"/admin/people/{other.id}")
+        assert page.status_code == (200 if expect_view_person(actor, other) else 403), (actor_role, other)
+        if page.status_code == 403:
+            assert other.mobile not in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_activation_code_sheets_follow_scope(world, client, auth, actor_role):
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    for node in db.session.scalars(db.select(Node)):
+        status = client.get(f"/admin/codes/{node.id}").status_code
+        assert status == (200 if expect_codes(actor, node) else 403), (actor_role, node)
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_account_actions_follow_scope(world, client, auth, actor_role):
+    """Disable, issue a code and remove a role: allowed exactly where the actor manages the person."""
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    for other in everyone():
+        expected = expect_manage_person(actor, other)
+        response = auth.post(f"/admin/people/{other.id}/enabled", {"enable": "1"})
+        assert response.status_code == (302 if expected else 403), (actor_role, other)
+        response = auth.post(f"/admin/people/{other.id}/code")
+        assert response.status_code == (200 if expected else 403), (actor_role, other)
+    for role in list(db.session.scalars(db.select(RoleAssignment))):
+        if role.person_id == actor.id:
+            continue
+        expected = expect_manage_role(actor, role)
+        response = auth.post(f"/admin/roles/{role.id}/remove")
+        assert response.status_code == (302 if expected else 403), (actor_role, role.role)
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_people_search_stays_in_scope(world, client, auth, actor_role):
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    response = client.get("/admin/people?q=1")
+    if actor_role not in MANAGERS:
+        assert response.status_code == 403
+        return
+    html = response.get_data(as_text=True)
+    for other in everyone():
+        in_scope = any(r.node is not None and expect_view_node(actor, r.node) for r in other.roles)
+        if actor_role == "district_admin":
+            in_scope = True
+        if not in_scope:
+            assert other.mobile not in html, (actor_role, other)
+
+
+def test_denials_do_not_leak_existence(world, client, auth):
+    """A 邻长 asking for another 邻 gets the same 403 page whatever the node is."""
+    auth.login(world["neighbour_leader"].mobile)
+    other = nodes_at("neighbour")[-1]
+    page = client.get(f"/tree/{other.id}").get_data(as_text=True)
+    assert other.name not in page
