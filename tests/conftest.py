@@ -5,11 +5,14 @@ A server that cannot be reached fails the tests that need it; nothing is skipped
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import uuid
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from sqlalchemy import text
 
@@ -47,11 +50,26 @@ def make_database(engine: str, tmp_path_factory) -> tuple[str, callable]:
     return url, drop
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in an app context of its own, as in production, even while the test holds one.
+
+    Otherwise Flask reuses the test's context: `g` (and Flask-Login's cached user) and the database
+    session would leak from one request, and one client, to the next.
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            db.session.expire_all()  # what the request changed is read afresh by the test
+        return response
+
+
 def build_app(database_url: str, **overrides):
     """A testing app on the given database, migrated to head."""
     settings = {"SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": None, "SECRET_KEY": TEST_SECRET}
     settings.update(overrides)
     app = create_app("testing", settings)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         upgrade()
     return app

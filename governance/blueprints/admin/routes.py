@@ -9,7 +9,7 @@ from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
 from ...services import accounts, people
-from ...services.tree import node_path
+from ...services.tree import children, node_path
 from . import bp
 from .forms import ConfirmForm
 
@@ -76,12 +76,18 @@ def person_code(person_id):
     return render_template("admin/codes_print.html", node=None, issued=issued, path=node_path)
 
 
+SHEET_LEVELS = ("zone", "group", "neighbour")
+
+
 @bp.route("/codes/<int:node_id>", methods=["GET", "POST"])
 @login_required
 def codes(node_id):
-    """Print activation codes for everyone under a node who has not activated yet (one sheet per 片)."""
+    """Print activation codes for everyone under a 片 (or smaller) who has not activated yet."""
     node = db.session.get(Node, node_id) or abort(404)
     policy.authorize(current_user, "issue_codes", node)
+    if node.level not in SHEET_LEVELS:
+        # A sheet is one 片 at most: above that, choose the part to print (and keep requests small).
+        return render_template("admin/codes_choose.html", node=node, children=children(node), path=node_path(node))
     waiting = [p for p in accounts.people_under(node) if p.password_hash is None and p.enabled]
     manageable = [p for p in waiting if policy.allowed(current_user, "manage_person", p)]
     form = ConfirmForm()

@@ -5,6 +5,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+PASSWORD_LENGTH = _l("The new password needs at least 8 characters.")
 MOBILE_FIELD = {"render_kw": {"inputmode": "tel", "autocomplete": "username", "maxlength": 20}}
 
 
@@ -31,7 +32,7 @@ class ActivateForm(FlaskForm):
     )
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=8, max=200)],
+        validators=[DataRequired(), Length(min=8, max=200, message=PASSWORD_LENGTH)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(
@@ -52,7 +53,7 @@ class PasswordForm(FlaskForm):
     )
     password = PasswordField(
         _l("New password"),
-        validators=[DataRequired(), Length(min=8, max=200)],
+        validators=[DataRequired(), Length(min=8, max=200, message=PASSWORD_LENGTH)],
         render_kw={"autocomplete": "new-password"},
     )
     confirm = PasswordField(

@@ -99,7 +99,8 @@ def password():
             field.errors.append(account_message(err.code))
             return render_template("auth/password.html", form=form)
         db.session.commit()
-        start_session(current_user)  # this device stays logged in under the new auth version
+        # this device stays logged in under the new auth version (pass the person, not the proxy)
+        start_session(current_user._get_current_object())
         flash(_("Password changed. Other devices have been logged out."), "success")
         return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)
