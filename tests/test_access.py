@@ -237,3 +237,13 @@ def test_denials_do_not_leak_existence(world, client, auth):
     other = nodes_at("neighbour")[-1]
     page = client.get(f"/tree/{other.id}").get_data(as_text=True)
     assert other.name not in page
+
+
+def test_every_post_needs_a_csrf_token(world, client, auth):
+    """A logged-in district admin posting anywhere without the form's token gets 400 and nothing changes."""
+    auth.login(world["district_admin"].mobile)
+    before = [(p.id, p.enabled, len(p.roles)) for p in everyone()]
+    for rule in client.application.url_map.iter_rules():
+        if "POST" in rule.methods:
+            assert client.post(fill(rule), data={"enable": "0"}).status_code == 400, rule.rule
+    assert [(p.id, p.enabled, len(p.roles)) for p in everyone()] == before
