@@ -270,3 +270,265 @@ class AppMeta(db.Model):
 
     key: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+# --- issues (issue 3) ---------------------------------------------------------------------------
+
+STATUSES = (
+    "reported",
+    "acknowledged",
+    "in_progress",
+    "resolved",
+    "closed",
+    "reopened",
+    "rejected",
+    "duplicate",
+    "withdrawn",
+)
+TERMINAL_STATUSES = ("closed", "rejected", "duplicate", "withdrawn")
+OPEN_STATUSES = ("reported", "acknowledged", "in_progress", "reopened")
+# The handling levels, bottom up: escalation moves one step to the right.
+HANDLING_LEVELS = ("neighbour", "group", "zone", "community", "street", "district")
+URGENCIES = ("normal", "urgent")
+SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
+
+
+class Category(db.Model):
+    """A kind of problem (问题类别), managed by admins."""
+
+    __tablename__ = "category"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(40))
+    name_en: Mapped[str] = mapped_column(String(60))
+    sort: Mapped[int] = mapped_column(Integer, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Issue(db.Model):
+    """A resident's problem as logged by a leader, with where it is and who handles it now."""
+
+    __tablename__ = "issue"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('reported','acknowledged','in_progress','resolved','closed','reopened',"
+            "'rejected','duplicate','withdrawn')",
+            name="status",
+        ),
+        CheckConstraint(
+            "level IN ('neighbour','group','zone','community','street','district')",
+            name="level",
+        ),
+        CheckConstraint("urgency IN ('normal','urgent')", name="urgency"),
+        # A retried submission carries the same key: one issue per filer and key.
+        UniqueConstraint("filed_by_id", "idempotency_key"),
+        # Scoped lists: one index per level of the tree, led by the scope column.
+        Index("ix_issue_neighbour_status", "neighbour_id", "status", "created_at"),
+        Index("ix_issue_group_status", "group_id", "status", "created_at"),
+        Index("ix_issue_zone_status", "zone_id", "status", "created_at"),
+        Index("ix_issue_community_status", "community_id", "status", "created_at"),
+        Index("ix_issue_street_status", "street_id", "status", "created_at"),
+        Index("ix_issue_status_created", "status", "created_at"),
+        # The SLA sweep: open issues whose next deadline has passed.
+        Index("ix_issue_next_deadline", "next_deadline_at"),
+        Index("ix_issue_place", "compound_id", "building_id", "category_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str | None] = mapped_column(String(24), unique=True)
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    title: Mapped[str] = mapped_column(String(80))
+    description: Mapped[str] = mapped_column(Text, default="")
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    place_detail: Mapped[str] = mapped_column(String(120), default="")
+    latitude: Mapped[float | None] = mapped_column(db.Float)
+    longitude: Mapped[float | None] = mapped_column(db.Float)
+    urgency: Mapped[str] = mapped_column(String(8), default="normal")
+    # Private: never on a public page.
+    resident_name: Mapped[str] = mapped_column(String(40), default="")
+    resident_phone: Mapped[str] = mapped_column(String(20), default="")
+    filed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+    # Where the issue lives in the tree; the ancestors are copied so scoped queries use one index.
+    neighbour_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    zone_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    community_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    street_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    status: Mapped[str] = mapped_column(String(16), default="reported")
+    level: Mapped[str] = mapped_column(String(12), default="neighbour")
+    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
+    ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    # Optimistic locking: a stale edit fails instead of overwriting someone else's.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    category: Mapped[Category] = relationship()
+    compound: Mapped[Compound | None] = relationship()
+    building: Mapped[Building | None] = relationship()
+    filed_by: Mapped[Person] = relationship(foreign_keys=[filed_by_id])
+    neighbour: Mapped[Node] = relationship(foreign_keys=[neighbour_id])
+    assignee_org: Mapped[Organisation | None] = relationship()
+    events: Mapped[list[IssueEvent]] = relationship(
+        back_populates="issue", order_by="IssueEvent.id", cascade="save-update, merge"
+    )
+    photos: Mapped[list[Photo]] = relationship(back_populates="issue", order_by="Photo.id")
+
+    @property
+    def is_open(self) -> bool:
+        """Still waiting for someone to act (not resolved and not in a terminal status)."""
+        return self.status in OPEN_STATUSES
+
+    def overdue(self, now: datetime | None = None) -> bool:
+        """A deadline at the current level has passed."""
+        return self.next_deadline_at is not None and self.next_deadline_at <= (now or utcnow())
+
+
+EVENT_KINDS = (
+    "filed",
+    "status",
+    "escalated",
+    "comment",
+    "internal_note",
+    "public_update",
+    "callback",
+    "photo",
+    "assigned",
+)
+
+
+class IssueEvent(db.Model):
+    """One entry of an issue's timeline (append-only): who, when, what, from → to."""
+
+    __tablename__ = "issue_event"
+    __table_args__ = (Index("ix_issue_event_issue", "issue_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # NULL actor: the system (an automatic escalation).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str | None] = mapped_column(String(16))
+    to_status: Mapped[str | None] = mapped_column(String(16))
+    from_level: Mapped[str | None] = mapped_column(String(12))
+    to_level: Mapped[str | None] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(Text, default="")
+    # Shown on the public page (public updates, status changes); comments and notes are not.
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    # For automatic escalations: the deadline that fired, so one deadline escalates once.
+    deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    issue: Mapped[Issue] = relationship(back_populates="events")
+    actor: Mapped[Person | None] = relationship()
+
+
+class Photo(db.Model):
+    """A photo of an issue, re-encoded and stripped of EXIF, stored under a server-chosen name."""
+
+    __tablename__ = "photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_event.id"))
+    # 'before' when filed, 'after' when resolved.
+    stage: Mapped[str] = mapped_column(String(8), default="before")
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    thumb_name: Mapped[str | None] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    # Staff decide: photos are public only when marked so (no faces, no plates).
+    public: Mapped[bool] = mapped_column(Boolean, default=False)
+    uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    issue: Mapped[Issue] = relationship(back_populates="photos")
+
+
+class SlaPolicy(db.Model):
+    """Hours to acknowledge and to resolve, per handling level and urgency (admin-editable)."""
+
+    __tablename__ = "sla_policy"
+    __table_args__ = (UniqueConstraint("level", "urgency"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    level: Mapped[str] = mapped_column(String(12))
+    urgency: Mapped[str] = mapped_column(String(8))
+    ack_hours: Mapped[int] = mapped_column(Integer)
+    resolve_hours: Mapped[int] = mapped_column(Integer)
+
+
+class Notification(db.Model):
+    """One message in a person's in-app inbox."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        # Fan-out is idempotent: a retried job cannot notify the same person twice for one event.
+        UniqueConstraint("person_id", "event_id"),
+        Index("ix_notification_inbox", "person_id", "read_at", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_event.id"))
+    kind: Mapped[str] = mapped_column(String(24))
+    text: Mapped[str] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class NotificationChannel(db.Model):
+    """An outbound channel for a node, e.g. the community's 企业微信 group robot webhook."""
+
+    __tablename__ = "notification_channel"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24), default="wecom_webhook")
+    url: Mapped[str] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+JOB_STATUSES = ("pending", "queued", "running", "done", "failed")
+
+
+class Job(db.Model):
+    """Follow-up work, written in the same transaction as its cause, then handed to RQ (the outbox)."""
+
+    __tablename__ = "job"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending','queued','running','done','failed')", name="status"),
+        Index("ix_job_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[str] = mapped_column(Text, default="{}")
+    # Work that must happen once per cause carries a key, e.g. "notify:event:123".
+    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=5)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    enqueued_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Whoever asked (an export's requester, say); progress for jobs that report it.
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    progress: Mapped[int] = mapped_column(Integer, default=0)

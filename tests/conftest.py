@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from governance import create_app
 from governance.extensions import db
+from governance.services.reference import seed_defaults
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -101,6 +102,7 @@ def clean_database() -> None:
         db.session.execute(text("UPDATE node SET compound_id = NULL"))
         for table in reversed(tables):
             db.session.execute(text(f'DELETE FROM "{table}"'))
+    seed_defaults()  # categories and SLA policy, as the migration leaves them
     db.session.commit()
 
 
