@@ -32,6 +32,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_errorhandlers(app)
     register_security_headers(app)
     register_cli(app)
+    register_jobs(app)
     register_template_helpers(app)
     logging.getLogger("governance").setLevel(logging.INFO)
     return app
@@ -143,6 +144,13 @@ def register_cli(app: Flask) -> None:
 
     app.cli.add_command(roster_cli)
     app.cli.add_command(demo_cli)
+
+
+def register_jobs(app: Flask) -> None:
+    """Load the job handlers and dispatch each request's committed jobs after it."""
+    from .services import jobs, notify  # noqa: F401 - importing registers the handlers
+
+    jobs.register_hooks(app)
 
 
 def register_template_helpers(app: Flask) -> None:

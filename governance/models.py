@@ -393,8 +393,11 @@ class Issue(db.Model):
         return self.status in OPEN_STATUSES
 
     def overdue(self, now: datetime | None = None) -> bool:
-        """A deadline at the current level has passed."""
-        return self.next_deadline_at is not None and self.next_deadline_at <= (now or utcnow())
+        """Open, and a deadline at the current level has passed (超时)."""
+        now = now or utcnow()
+        if not self.is_open:
+            return False
+        return any(due is not None and due <= now for due in (self.ack_due_at, self.resolve_due_at))
 
 
 EVENT_KINDS = (
@@ -414,7 +417,11 @@ class IssueEvent(db.Model):
     """One entry of an issue's timeline (append-only): who, when, what, from → to."""
 
     __tablename__ = "issue_event"
-    __table_args__ = (Index("ix_issue_event_issue", "issue_id", "id"),)
+    __table_args__ = (
+        Index("ix_issue_event_issue", "issue_id", "id"),
+        # One automatic escalation per deadline, whatever the number of concurrent sweeps.
+        UniqueConstraint("issue_id", "deadline_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"))

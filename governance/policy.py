@@ -98,6 +98,11 @@ def can_import_roster(person: Person, node: Node | None = None) -> bool:
     return any(s.role in ROSTER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
 
 
+def can_import_admin_rows(person: Person, node: Node | None = None) -> bool:
+    """Roster rows that make 街镇 or 区 administrators: district admins only."""
+    return any(s.role == "district_admin" for s in scopes(person))
+
+
 def is_manager(person: Person) -> bool:
     """Holds any role that runs people."""
     return any(s.role in MANAGER_ROLES for s in scopes(person))
@@ -110,6 +115,7 @@ RULES = {
     "manage_role": can_manage_role,
     "issue_codes": can_issue_codes,
     "import_roster": can_import_roster,
+    "import_admin_rows": can_import_admin_rows,
     "manage_people": lambda p, _=None: is_manager(p),
 }
 
@@ -134,3 +140,120 @@ def authorize(person: Person, action: str, target=None) -> None:
     if not allowed(person, action, target):
         log_denial(person, action, target)
         abort(403)
+
+
+# --- issues -------------------------------------------------------------------------------------
+
+# The handling level each node-bound role works at (邻长 at 邻 … district admin at 区).
+ROLE_HANDLING = {
+    "neighbour_leader": "neighbour",
+    "group_leader": "group",
+    "zone_leader": "zone",
+    "branch_member": "community",
+    "street_admin": "street",
+    "district_admin": "district",
+}
+HANDLING_ORDER = ("neighbour", "group", "zone", "community", "street", "district")
+ISSUE_SCOPE_COLUMN = {
+    "neighbour": "neighbour_id",
+    "group": "group_id",
+    "zone": "zone_id",
+    "community": "community_id",
+    "street": "street_id",
+}
+
+
+def _handling_rank(role: str) -> int:
+    return HANDLING_ORDER.index(ROLE_HANDLING[role])
+
+
+def covers_issue(scope: Scope, issue) -> bool:
+    """Whether a node scope contains the issue's 邻."""
+    if scope.level == "district":
+        return True
+    return getattr(issue, ISSUE_SCOPE_COLUMN[scope.level]) == scope.node_id
+
+
+def issue_roles(person: Person, issue) -> list[Scope]:
+    """The person's node scopes that contain the issue."""
+    return [s for s in scopes(person) if covers_issue(s, issue)]
+
+
+def staff_of(person: Person, organisation_id: int | None) -> bool:
+    """Works for the organisation (责任单位) the issue is assigned to."""
+    return organisation_id is not None and any(
+        r.role == "org_staff" and r.organisation_id == organisation_id for r in person.roles
+    )
+
+
+def can_see_issue(person: Person, issue) -> bool:
+    """Leaders and staff whose scope contains the issue, and staff of the assigned organisation."""
+    return bool(issue_roles(person, issue)) or staff_of(person, issue.assignee_org_id)
+
+
+def can_file_in(person: Person, node) -> bool:
+    """File an issue in a 邻: any node-bound role whose scope contains that 邻."""
+    return node is not None and node.level == "neighbour" and can_see_node(person, node)
+
+
+def can_escalate_issue(person: Person, issue) -> bool:
+    """Escalate one level: holders of the issue's current handling level (or anyone above it in scope)."""
+    level = HANDLING_ORDER.index(issue.level)
+    return issue.level != "district" and any(_handling_rank(s.role) >= level for s in issue_roles(person, issue))
+
+
+def can_handle_issue(person: Person, issue) -> bool:
+    """Acknowledge, start, resolve: 组长 and above whose level has been reached, or the assigned staff."""
+    level = HANDLING_ORDER.index(issue.level)
+    return staff_of(person, issue.assignee_org_id) or any(
+        _handling_rank(s.role) >= max(level, 1) for s in issue_roles(person, issue)
+    )
+
+
+def can_triage_issue(person: Person, issue) -> bool:
+    """Reject, mark duplicate, close by hand, mark photos public: the community branch and above."""
+    return any(_handling_rank(s.role) >= HANDLING_ORDER.index("community") for s in issue_roles(person, issue))
+
+
+def can_record_callback(person: Person, issue) -> bool:
+    """Record the resident callback (回访): the filing leader or the 邻长 of the issue's 邻."""
+    return issue.filed_by_id == person.id or any(
+        s.role == "neighbour_leader" and s.node_id == issue.neighbour_id for s in scopes(person)
+    )
+
+
+def can_withdraw_issue(person: Person, issue) -> bool:
+    """Withdraw: the filer, or the branch and above."""
+    return issue.filed_by_id == person.id or can_triage_issue(person, issue)
+
+
+RULES.update(
+    {
+        "view_issue": can_see_issue,
+        "comment_issue": can_see_issue,
+        "file_issue": can_file_in,
+        "escalate_issue": can_escalate_issue,
+        "handle_issue": can_handle_issue,
+        "triage_issue": can_triage_issue,
+        "callback_issue": can_record_callback,
+        "withdraw_issue": can_withdraw_issue,
+        "file_any": lambda p, _=None: bool(scopes(p)),
+    }
+)
+
+
+def issue_scope_condition(person: Person):
+    """SQL condition on Issue selecting what the person may see (None: everything)."""
+    from sqlalchemy import false, or_
+
+    from .models import Issue
+
+    conditions = []
+    for scope in scopes(person):
+        if scope.level == "district":
+            return None
+        conditions.append(getattr(Issue, ISSUE_SCOPE_COLUMN[scope.level]) == scope.node_id)
+    orgs = [r.organisation_id for r in person.roles if r.role == "org_staff"]
+    if orgs:
+        conditions.append(Issue.assignee_org_id.in_(orgs))
+    return or_(*conditions) if conditions else false()

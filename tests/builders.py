@@ -98,3 +98,37 @@ def make_compound(community: Node, name: str = "普瑞斯堡") -> Compound:
 def nodes_at(level: str) -> list[Node]:
     """All nodes of one level, in creation order."""
     return list(db.session.scalars(db.select(Node).where(Node.level == level).order_by(Node.id)))
+
+
+def category(code: str = "road"):
+    """A default category by code (seeded by the migration)."""
+    from governance.models import Category
+
+    return db.session.scalar(db.select(Category).where(Category.code == code))
+
+
+def make_issue(filer: Person, neighbour: Node | None = None, *, key: str | None = None, commit: bool = True, **fields):
+    """File an issue through the real service, as `filer`, in `neighbour` (default: the filer's own 邻)."""
+    from governance.services.issues import IssueInput, file_issue
+
+    if neighbour is None:
+        neighbour = next(r.node for r in filer.roles if r.node is not None and r.node.level == "neighbour")
+    data = IssueInput(
+        category_id=fields.pop("category_id", None) or category(fields.pop("category", "road")).id,
+        title=fields.pop("title", "路面破损"),
+        neighbour_id=neighbour.id,
+        **fields,
+    )
+    issue, _ = file_issue(filer, data, key)
+    if commit:
+        db.session.commit()
+    return issue
+
+
+def force_status(issue, status: str, level: str | None = None):
+    """Put an issue straight into a status (test set-up only: real changes go through the service)."""
+    issue.status = status
+    if level:
+        issue.level = level
+    db.session.commit()
+    return issue

@@ -169,7 +169,8 @@ def upgrade():
     sa.Column('deadline_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['actor_id'], ['person.id'], name=op.f('fk_issue_event_actor_id_person')),
     sa.ForeignKeyConstraint(['issue_id'], ['issue.id'], name=op.f('fk_issue_event_issue_id_issue')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_issue_event'))
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_issue_event')),
+    sa.UniqueConstraint('issue_id', 'deadline_at', name=op.f('uq_issue_event_issue_id_deadline_at'))
     )
     with op.batch_alter_table('issue_event', schema=None) as batch_op:
         batch_op.create_index('ix_issue_event_issue', ['issue_id', 'id'], unique=False)

@@ -51,5 +51,17 @@ def healthz():
             checks["redis"] = "ok"
         except Exception as exc:  # noqa: BLE001
             checks["redis"] = f"error: {type(exc).__name__}"
-    healthy = all(v in ("ok", "not configured") for v in checks.values())
+    try:
+        from ...services.jobs import counts
+
+        queue = counts()
+        checks["jobs"] = {
+            "pending": queue.get("pending", 0),
+            "queued": queue.get("queued", 0),
+            "running": queue.get("running", 0),
+            "failed": queue.get("failed", 0),
+        }
+    except Exception as exc:  # noqa: BLE001
+        checks["jobs"] = f"error: {type(exc).__name__}"
+    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k != "jobs")
     return jsonify(status="ok" if healthy else "degraded", checks=checks), (200 if healthy else 503)

@@ -1,0 +1,42 @@
+"""Entry points for `rq worker` and `rq cron` processes.
+
+    rq worker --with-scheduler -u $REDIS_URL gov:jobs     # one worker runs the retry scheduler
+    rq cron governance/cron_config.py -u $REDIS_URL       # the periodic sweep and relay
+
+The worker imports this module, builds the app once per process, and runs each job in an app
+context. Job functions take only ids: the database row is the truth, the Redis message a pointer.
+"""
+
+from __future__ import annotations
+
+import os
+
+_app = None
+
+
+def get_app():
+    """The app for this worker process, built once from the environment."""
+    global _app
+    if _app is None:
+        from . import create_app
+
+        _app = create_app(os.environ.get("GOVERNANCE_ENV") or "production")
+    return _app
+
+
+def run_job(job_id: int) -> str:
+    """Run one outbox job (an exception makes RQ retry it; the row records every attempt)."""
+    from .services import jobs
+
+    with get_app().app_context():
+        return jobs.execute(job_id)
+
+
+def periodic() -> dict:
+    """Every minute: escalate what is overdue, and hand over jobs that are still waiting."""
+    from .services import jobs, sla
+
+    with get_app().app_context():
+        swept = sla.sweep()
+        relayed = jobs.relay()
+        return {**swept, "relayed": relayed}

@@ -1,0 +1,296 @@
+"""The issue lifecycle: every transition, escalation by hand and by deadline, callbacks, conflicts."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from governance.extensions import db
+from governance.models import STATUSES, Issue, IssueEvent, Notification, utcnow
+from governance.services import jobs, sla
+from governance.services.issues import (
+    TRANSITIONS,
+    IssueInput,
+    LifecycleError,
+    add_comment,
+    escalate,
+    file_issue,
+    record_callback,
+    transition,
+)
+from tests.builders import category, force_status, make_issue, make_person, make_tree, nodes_at
+
+
+@pytest.fixture
+def people(app):
+    """A small tree with one holder per level on its first branch."""
+    make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=2)
+    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
+    return {
+        "neighbour": make_person("neighbour_leader", first["neighbour"], name="邻长甲"),
+        "neighbour2": make_person("neighbour_leader", nodes_at("neighbour")[1], name="邻长乙"),
+        "group": make_person("group_leader", first["group"], name="组长"),
+        "zone": make_person("zone_leader", first["zone"], name="片长"),
+        "community": make_person("branch_member", first["community"], name="支部"),
+        "street": make_person("street_admin", first["street"], name="街镇"),
+        "district": make_person("district_admin", first["district"], name="区"),
+    }
+
+
+def events_of(issue):
+    return list(db.session.scalars(select(IssueEvent).where(IssueEvent.issue_id == issue.id).order_by(IssueEvent.id)))
+
+
+def test_filing_sets_reference_deadlines_and_timeline(people):
+    issue = make_issue(people["neighbour"], title="3栋路灯不亮", category="lighting")
+    assert issue.reference == f"WC-{issue.created_at.year}-{issue.id:06d}"
+    assert issue.status == "reported" and issue.level == "neighbour"
+    assert issue.group_id == nodes_at("group")[0].id and issue.street_id == nodes_at("street")[0].id
+    assert timedelta(hours=23) < issue.ack_due_at - issue.created_at <= timedelta(hours=24)
+    assert issue.next_deadline_at == issue.ack_due_at
+    (filed,) = events_of(issue)
+    assert filed.kind == "filed" and filed.actor_id == people["neighbour"].id
+
+
+def test_filing_is_idempotent(people):
+    first = make_issue(people["neighbour"], key="abc-123")
+    again = make_issue(people["neighbour"], key="abc-123")
+    assert first.id == again.id
+    assert db.session.scalar(select(func.count()).select_from(Issue)) == 1
+    other = make_issue(people["neighbour"], key="abc-124")
+    assert other.id != first.id
+
+
+def test_filing_outside_scope_is_refused(people):
+    with pytest.raises(LifecycleError) as err:
+        make_issue(people["neighbour"], nodes_at("neighbour")[1])
+    assert err.value.code == "forbidden"
+    assert make_issue(people["group"], nodes_at("neighbour")[1]).group_id == nodes_at("group")[0].id
+
+
+def test_filing_validates_its_input(people):
+    filer = people["neighbour"]
+    bad = [
+        IssueInput(category_id=999, title="x", neighbour_id=nodes_at("neighbour")[0].id),
+        IssueInput(category_id=category().id, title="", neighbour_id=nodes_at("neighbour")[0].id),
+        IssueInput(category_id=category().id, title="x" * 81, neighbour_id=nodes_at("neighbour")[0].id),
+        IssueInput(category_id=category().id, title="x", neighbour_id=nodes_at("group")[0].id),
+        IssueInput(category_id=category().id, title="x", neighbour_id=nodes_at("neighbour")[0].id, urgency="now"),
+    ]
+    for data in bad:
+        with pytest.raises(LifecycleError):
+            file_issue(filer, data)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Issue)) == 0
+
+
+def attempt(issue, to_status, people):
+    """Try a transition as the district admin, who may do everything the lifecycle allows."""
+    kwargs = {}
+    if to_status == "duplicate":
+        kwargs["duplicate_of"] = make_issue(people["neighbour"], title="原问题")
+    return transition(people["district"], issue, to_status, "说明", **kwargs)
+
+
+@pytest.mark.parametrize("from_status", STATUSES)
+def test_every_transition_legal_and_illegal(people, from_status):
+    for to_status in STATUSES:
+        if to_status == from_status:
+            continue
+        issue = force_status(make_issue(people["neighbour"]), from_status)
+        before = (issue.status, len(events_of(issue)), issue.version)
+        if to_status in TRANSITIONS[from_status]:
+            attempt(issue, to_status, people)
+            db.session.commit()
+            assert issue.status == to_status
+            assert events_of(issue)[-1].from_status == from_status
+            assert events_of(issue)[-1].to_status == to_status
+        else:
+            with pytest.raises(LifecycleError) as err:
+                attempt(issue, to_status, people)
+            assert err.value.code == "illegal_transition"
+            db.session.rollback()
+            db.session.refresh(issue)
+            assert (issue.status, len(events_of(issue)), issue.version) == before
+
+
+def test_the_happy_path_with_roles(people):
+    issue = make_issue(people["neighbour"])
+    with pytest.raises(LifecycleError):  # a 邻长 does not acknowledge
+        transition(people["neighbour"], issue, "acknowledged")
+    transition(people["group"], issue, "acknowledged")
+    assert issue.ack_due_at is None and issue.acknowledged_at is not None
+    transition(people["group"], issue, "in_progress")
+    with pytest.raises(LifecycleError) as err:
+        transition(people["group"], issue, "resolved", "")
+    assert err.value.code == "note_required"
+    transition(people["group"], issue, "resolved", "已修复路面")
+    assert issue.resolved_at is not None and issue.next_deadline_at is None
+    record_callback(people["neighbour"], issue, "satisfied")
+    db.session.commit()
+    assert issue.status == "closed" and issue.satisfaction == "satisfied"
+    kinds = [e.kind for e in events_of(issue)]
+    assert kinds == ["filed", "status", "status", "status", "callback", "status"]
+
+
+def test_unsatisfied_callback_reopens(people):
+    issue = force_status(make_issue(people["neighbour"]), "resolved")
+    with pytest.raises(LifecycleError):
+        record_callback(people["neighbour"], issue, "unsatisfied", "")
+    with pytest.raises(LifecycleError):  # only the filer or the 邻's leader records the callback
+        record_callback(people["neighbour2"], issue, "unsatisfied", "还是坏的")
+    record_callback(people["neighbour"], issue, "unsatisfied", "还是坏的")
+    db.session.commit()
+    assert issue.status == "reopened" and issue.resolve_due_at is not None
+    transition(people["group"], issue, "in_progress")
+    assert issue.status == "in_progress"
+
+
+def test_stale_page_gets_a_conflict(people):
+    issue = make_issue(people["neighbour"])
+    seen = issue.version
+    transition(people["group"], issue, "acknowledged", expected_version=seen)
+    db.session.commit()
+    with pytest.raises(LifecycleError) as err:
+        transition(people["zone"], issue, "in_progress", expected_version=seen)
+    assert err.value.code == "conflict"
+
+
+def test_concurrent_edit_cannot_overwrite(app, people):
+    """Two sessions load the same issue; the second flush fails instead of overwriting the first."""
+    from sqlalchemy.orm import Session
+    from sqlalchemy.orm.exc import StaleDataError
+
+    issue_id = make_issue(people["neighbour"]).id
+    with Session(db.engine) as one, Session(db.engine) as two:
+        a, b = one.get(Issue, issue_id), two.get(Issue, issue_id)
+        a.title = "first"
+        one.commit()
+        b.title = "second"
+        with pytest.raises(StaleDataError):
+            two.commit()
+    db.session.expire_all()
+    assert db.session.get(Issue, issue_id).title == "first"
+
+
+def test_escalation_by_hand_one_level_at_a_time(people):
+    issue = make_issue(people["neighbour"])
+    with pytest.raises(LifecycleError):
+        escalate(people["neighbour2"], issue, "不是我的邻")
+    with pytest.raises(LifecycleError):
+        escalate(people["neighbour"], issue, "")
+    escalate(people["neighbour"], issue, "需要组长协调")
+    assert issue.level == "group"
+    with pytest.raises(LifecycleError):  # the 邻长 no longer holds the current level
+        escalate(people["neighbour"], issue, "再上报")
+    for holder, level in (("group", "zone"), ("zone", "community"), ("community", "street"), ("street", "district")):
+        escalate(people[holder], issue, "上报")
+        assert issue.level == level
+    with pytest.raises(LifecycleError) as err:
+        escalate(people["district"], issue, "无处可报")
+    assert err.value.code in ("top_level", "forbidden")
+    db.session.commit()
+    levels = [(e.from_level, e.to_level) for e in events_of(issue) if e.kind == "escalated"]
+    assert levels[0] == ("neighbour", "group") and levels[-1] == ("street", "district")
+
+
+def test_comments_notes_and_public_updates(people):
+    issue = make_issue(people["neighbour"])
+    add_comment(people["neighbour"], issue, "comment", "居民又来电")
+    add_comment(people["group"], issue, "internal_note", "物业电话打不通")
+    add_comment(people["group"], issue, "public_update", "已联系施工队")
+    with pytest.raises(LifecycleError):
+        add_comment(people["neighbour2"], issue, "comment", "not mine")
+    with pytest.raises(LifecycleError):
+        add_comment(people["neighbour"], issue, "public_update", "邻长不能发公开进展")
+    db.session.commit()
+    visible = {e.kind: e.public for e in events_of(issue)}
+    assert visible == {"filed": True, "comment": False, "internal_note": False, "public_update": True}
+
+
+# --- the SLA sweep ------------------------------------------------------------------------------
+
+
+def overdue(issue, hours=1):
+    issue.next_deadline_at = utcnow() - timedelta(hours=hours)
+    issue.ack_due_at = issue.next_deadline_at
+    db.session.commit()
+    return issue
+
+
+def test_sweep_escalates_overdue_issues_once(people):
+    late = overdue(make_issue(people["neighbour"]))
+    on_time = make_issue(people["neighbour"])
+    result = sla.sweep()
+    assert result["escalated"] == 1
+    db.session.expire_all()
+    assert db.session.get(Issue, late.id).level == "group"
+    assert db.session.get(Issue, on_time.id).level == "neighbour"
+    auto = [e for e in events_of(late) if e.kind == "escalated"]
+    assert len(auto) == 1 and auto[0].actor_id is None and auto[0].deadline_at is not None
+    assert sla.sweep()["escalated"] == 0  # the new level's deadline is in the future
+    # Deadlines at the new level come from the SLA policy for that level.
+    assert db.session.get(Issue, late.id).ack_due_at > utcnow() + timedelta(hours=23)
+
+
+def test_sweep_notifies_the_new_level_in_one_batch(people):
+    for _ in range(3):
+        overdue(make_issue(people["neighbour"]))
+    jobs.dispatch()  # the filing notifications run first (in-process: no Redis configured)
+    db.session.execute(db.delete(Notification))
+    db.session.commit()
+    before = db.session.scalar(select(func.count()).select_from(jobs.Job))
+    sla.sweep()
+    jobs_added = db.session.scalar(select(func.count()).select_from(jobs.Job)) - before
+    assert jobs_added == 1  # one fan-out job for the batch
+    inbox = list(db.session.scalars(select(Notification).where(Notification.person_id == people["group"].id)))
+    assert len(inbox) == 3 and all("超时自动" in n.text for n in inbox)
+
+
+def test_sweep_at_the_district_records_overdue_once(people):
+    issue = overdue(force_status(make_issue(people["neighbour"]), "acknowledged", level="district"))
+    assert sla.sweep() == {"escalated": 0, "overdue_at_top": 1}
+    assert sla.sweep() == {"escalated": 0, "overdue_at_top": 0}
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).overdue()
+
+
+def test_two_sweeps_at_once_escalate_once(app, people):
+    """Concurrent sweeps in two threads (each with its own connection) escalate every issue exactly once."""
+    ids = [overdue(make_issue(people["neighbour"])).id for _ in range(40)]
+    barrier = threading.Barrier(2)
+    results, errors = [], []
+
+    def run():
+        with app.app_context():
+            try:
+                barrier.wait()
+                results.append(sla.sweep())
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(r["escalated"] for r in results) == 40
+    db.session.expire_all()
+    assert {db.session.get(Issue, i).level for i in ids} == {"group"}
+    count = db.session.scalar(select(func.count()).select_from(IssueEvent).where(IssueEvent.kind == "escalated"))
+    assert count == 40
+
+
+def test_acknowledged_issue_escalates_on_resolve_deadline(people):
+    issue = make_issue(people["neighbour"])
+    transition(people["group"], issue, "acknowledged")
+    issue.resolve_due_at = issue.next_deadline_at = utcnow() - timedelta(minutes=5)
+    db.session.commit()
+    sla.sweep()
+    db.session.expire_all()
+    issue = db.session.get(Issue, issue.id)
+    assert issue.level == "group" and issue.status == "acknowledged" and issue.ack_due_at is None
