@@ -137,11 +137,13 @@ def redis_app(app):
 
     client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
     client.ping()  # fails loudly when Redis is down: this test needs it
-    prefix = f"govtest:{uuid.uuid4().hex}:"
+    token = uuid.uuid4().hex
+    prefix = f"govtest:{token}:"
     app.config.update(REDIS_URL=REDIS_TEST_URL, REDIS_PREFIX=prefix)
     app.extensions.pop("redis_client", None)
     yield app
-    for key in client.scan_iter(match=prefix + "*"):
+    # Our keys, and RQ's keys for our queue and jobs (they carry the same token).
+    for key in client.scan_iter(match=f"*{token}*", count=1000):
         client.delete(key)
     client.close()
 

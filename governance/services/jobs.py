@@ -160,7 +160,7 @@ def execute(job_id: int) -> str:
         raise
 
 
-def relay() -> int:
+def relay(grace: timedelta = PENDING_GRACE) -> int:
     """Hand over what is waiting: pending rows, retryable rows, and rows of workers that died."""
     now = utcnow()
     db.session.execute(
@@ -172,7 +172,7 @@ def relay() -> int:
     waiting = list(
         db.session.scalars(
             select(Job.id)
-            .where(Job.status.in_(("pending", "queued")), Job.created_at < now - PENDING_GRACE)
+            .where(Job.status.in_(("pending", "queued")), Job.created_at < now - grace)
             .order_by(Job.id)
             .limit(5000)
         )
