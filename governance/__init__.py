@@ -52,10 +52,12 @@ def register_extensions(app: Flask) -> None:
 
 def select_locale() -> str:
     """Chinese unless the person chose English (session first, then their saved choice)."""
-    from flask import current_app
+    from flask import current_app, has_request_context
     from flask_login import current_user
 
     languages = current_app.config["LANGUAGES"]
+    if not has_request_context():  # CLI commands and jobs speak the default language
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
     chosen = session.get("lang")
     if chosen in languages:
         return chosen

@@ -26,7 +26,10 @@ def roster_import(path: Path):
         db.session.rollback()
         for error in result.errors:
             click.echo(error.describe(), err=True)
-        click.echo(f"{len(result.errors)} bad row(s): nothing was imported.", err=True)
+        if result.bad_lines:
+            click.echo(f"{result.bad_lines} bad row(s): nothing was imported.", err=True)
+        else:
+            click.echo("Nothing was imported.", err=True)
         sys.exit(1)
     db.session.commit()
     click.echo(result.summary())
