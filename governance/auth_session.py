@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
@@ -29,5 +28,4 @@ def configure(login_manager) -> None:
     """Wire the loader and the login page into Flask-Login."""
     login_manager.user_loader(load_person)
     login_manager.login_view = "auth.login"
-    login_manager.login_message = _l("Please log in to see this page.")
     login_manager.session_protection = "basic"

@@ -233,7 +233,7 @@ def test_branch_prints_codes_for_a_zone(app, client, auth):
     auth.login(branch.mobile)
     english(client)
     page = client.get(f"/admin/codes/{zone.id}").get_data(as_text=True)
-    assert "7 people here have not activated" in page
+    assert "7 people here have not activated" in page  # ngettext: plural form
     sheet = auth.post(f"/admin/codes/{zone.id}", form_page=f"/admin/codes/{zone.id}").get_data(as_text=True)
     for person in waiting:
         assert person.mobile in sheet

@@ -43,7 +43,7 @@ def parse_babel_cfg(path: Path):
 
 def as_tuple(value) -> tuple:
     """A message id or string as a tuple: plural forms are tuples already."""
-    return value if isinstance(value, tuple) else (value,)
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
 
 
 def source_messages() -> dict[tuple[str, str | None], set[str]]:
@@ -110,11 +110,11 @@ def test_compiled_catalogue_matches_the_po(po_catalog):
     with MO.open("rb") as fileobj:
         mo_catalog = read_mo(fileobj)
     expected = {
-        (entry.id, entry.context): entry.string
+        (as_tuple(entry.id), entry.context): as_tuple(entry.string)
         for entry in po_catalog
         if entry.id and not entry.fuzzy and all(as_tuple(entry.string))
     }
-    compiled = {(entry.id, entry.context): entry.string for entry in mo_catalog if entry.id}
+    compiled = {(as_tuple(entry.id), entry.context): as_tuple(entry.string) for entry in mo_catalog if entry.id}
     stale = sorted(
         f"{key[0]!r}: .po {expected.get(key)!r} / .mo {compiled.get(key)!r}"
         for key in expected.keys() | compiled.keys()
