@@ -14,6 +14,7 @@ from collections import defaultdict
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import selectinload
 
 from ..extensions import db
 from ..models import Issue, IssueEvent, Notification, NotificationChannel, Person, RoleAssignment, utcnow
@@ -141,7 +142,12 @@ def insert_ignoring_duplicates(rows: list[dict]) -> None:
 def notify(payload: dict) -> None:
     """Fan one or many timeline events out to the inbox and the outbound channels."""
     event_ids = payload.get("event_ids") or [payload["event_id"]]
-    events = list(db.session.scalars(select(IssueEvent).where(IssueEvent.id.in_(event_ids))))
+    # The issues come in one extra query, not one per event.
+    events = list(
+        db.session.scalars(
+            select(IssueEvent).where(IssueEvent.id.in_(event_ids)).options(selectinload(IssueEvent.issue))
+        )
+    )
     if not events:
         return
     people = recipients(events, payload.get("levels"))
