@@ -49,8 +49,16 @@ class Config:
     LOGIN_THROTTLE_WINDOW = 15 * 60
 
     ACTIVATION_CODE_TTL = timedelta(days=30)
-    MAX_CONTENT_LENGTH = 8 * 1024 * 1024
+    # A filing form carries up to 6 photos of up to PHOTO_MAX_BYTES each, plus its text fields.
+    MAX_CONTENT_LENGTH = 64 * 1024 * 1024
     ROSTER_MAX_BYTES = 5 * 1024 * 1024
+    # Issue photos: stored re-encoded under server-chosen names, outside the static folder.
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
+    PHOTO_MAX_BYTES = 10 * 1024 * 1024
+    PHOTO_MAX_PIXELS = 50_000_000  # a 50-megapixel phone camera; beyond that, a decompression bomb
+    PHOTO_MAX_SIDE = 2048  # stored photos are scaled down to this longest side
+    PHOTO_THUMB_SIDE = 320
+    PHOTOS_PER_ISSUE = 6
     HSTS = False
     DEMO_SCALE = 1.0
 

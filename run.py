@@ -4,15 +4,24 @@
 
 The first start creates instance/governance.sqlite3, runs the migrations and loads the full-size
 demo world (printing how long it took); later starts reuse the database and start at once.
+
+With no Redis there is no `rq cron`: a daemon thread of this process does its work instead, running
+the SLA sweep and the job relay (what governance.worker.periodic runs) every minute.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
+import threading
 import time
 
 from governance import create_app
+from governance.worker import periodic_once
+
+log = logging.getLogger("governance.periodic")
+PERIODIC_INTERVAL = 60.0  # seconds, as `rq cron` runs governance.worker.periodic in production
 
 
 def prepare(app) -> None:
@@ -37,14 +46,41 @@ def prepare(app) -> None:
             print(f"  {login['label']:<28} {login['mobile']} / {login['password']}")
 
 
+def start_periodic(app, interval: float = PERIODIC_INTERVAL) -> tuple[threading.Thread, threading.Event]:
+    """Run periodic_once every `interval` seconds in a daemon thread; set the returned event to stop it.
+
+    A failed round is logged and the next one runs as usual: one bad minute must not end the sweeps.
+    """
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            try:
+                result = periodic_once(app)
+            except Exception:  # noqa: BLE001 - logged; the thread lives on for the next round
+                log.exception("periodic work failed; trying again in %s s", interval)
+                continue
+            if any(result.values()):
+                log.info("periodic work: %s", result)
+
+    thread = threading.Thread(target=loop, name="governance-periodic", daemon=True)
+    thread.start()
+    return thread, stop
+
+
 def main() -> None:
-    """Parse --port, prepare the database, serve on 127.0.0.1."""
+    """Parse --port, prepare the database, start the periodic work without Redis, serve on 127.0.0.1."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "5000")))
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     args = parser.parse_args()
     app = create_app()
     prepare(app)
+    if app.config.get("REDIS_URL"):
+        print("REDIS_URL is set: run `rq worker --with-scheduler` and `rq cron` for the background work.")
+    else:
+        start_periodic(app)
+        print("No Redis: the SLA sweep and the job relay run in this process every minute.")
     print(f"Serving on http://{args.host}:{args.port}/", flush=True)
     app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
 

@@ -93,8 +93,12 @@ def register_blueprints(app: Flask) -> None:
     """Mount each blueprint."""
     from .blueprints.admin import bp as admin_bp
     from .blueprints.auth import bp as auth_bp
+    from .blueprints.filing import bp as filing_bp
+    from .blueprints.inbox import bp as inbox_bp
+    from .blueprints.issues import bp as issues_bp
     from .blueprints.main import bp as main_bp
     from .blueprints.roster import bp as roster_bp
+    from .blueprints.settings import bp as settings_bp
     from .blueprints.tree import bp as tree_bp
 
     app.register_blueprint(main_bp)
@@ -102,6 +106,10 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(tree_bp, url_prefix="/tree")
     app.register_blueprint(admin_bp, url_prefix="/admin")
     app.register_blueprint(roster_bp, url_prefix="/admin/roster")
+    app.register_blueprint(filing_bp, url_prefix="/file")
+    app.register_blueprint(issues_bp, url_prefix="/issues")
+    app.register_blueprint(inbox_bp, url_prefix="/inbox")
+    app.register_blueprint(settings_bp, url_prefix="/admin/settings")
 
 
 def register_errorhandlers(app: Flask) -> None:

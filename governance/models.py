@@ -360,7 +360,7 @@ class Issue(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="reported")
     level: Mapped[str] = mapped_column(String(12), default="neighbour")
     assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
     # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -410,6 +410,7 @@ EVENT_KINDS = (
     "callback",
     "photo",
     "assigned",
+    "overdue",
 )
 
 

@@ -122,7 +122,9 @@ RULES = {
 
 def allowed(person: Person, action: str, target=None) -> bool:
     """The policy's answer, without side effects."""
-    if person is None or not getattr(person, "is_authenticated", False):
+    # Anonymous visitors hold no role. (Not `is_authenticated`: Flask-Login ties that to is_active,
+    # and a service may act for a leader who has not activated the account yet.)
+    if person is None or getattr(person, "is_anonymous", True):
         return False
     rule = RULES[action]
     return rule(person, target) if target is not None else rule(person)
@@ -256,4 +258,64 @@ def issue_scope_condition(person: Person):
     orgs = [r.organisation_id for r in person.roles if r.role == "org_staff"]
     if orgs:
         conditions.append(Issue.assignee_org_id.in_(orgs))
+    return or_(*conditions) if conditions else false()
+
+
+# --- settings (issue 3) -------------------------------------------------------------------------
+
+
+def _is_district_admin(person: Person) -> bool:
+    return any(s.role == "district_admin" for s in scopes(person))
+
+
+def can_edit_sla(person: Person, _=None) -> bool:
+    """Edit the SLA policy (办理时限) for the whole district: district administrators."""
+    return _is_district_admin(person)
+
+
+def can_manage_categories(person: Person, _=None) -> bool:
+    """Add, rename, reorder and deactivate problem categories: district administrators."""
+    return _is_district_admin(person)
+
+
+def can_view_jobs(person: Person, _=None) -> bool:
+    """See the background jobs and retry failed ones: district administrators."""
+    return _is_district_admin(person)
+
+
+def can_manage_channels(person: Person, node: Node | None = None) -> bool:
+    """The 企业微信 group robots of a node: managers (branch, street, district) whose scope covers it.
+
+    Without a node: whether the person manages the robots of any node at all.
+    """
+    return any(s.role in MANAGER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
+
+
+def can_open_settings(person: Person, _=None) -> bool:
+    """The settings index: anyone who may use at least one settings page."""
+    return can_edit_sla(person) or can_manage_categories(person) or can_view_jobs(person) or can_manage_channels(person)
+
+
+RULES.update(
+    {
+        "edit_sla": can_edit_sla,
+        "manage_categories": can_manage_categories,
+        "view_jobs": can_view_jobs,
+        "manage_channels": can_manage_channels,
+        "open_settings": can_open_settings,
+    }
+)
+
+
+def managed_node_condition(person: Person):
+    """SQL condition on Node selecting the nodes whose robots the person manages (None: every node)."""
+    from sqlalchemy import false, or_
+
+    conditions = []
+    for scope in scopes(person):
+        if scope.role not in MANAGER_ROLES:
+            continue
+        if scope.level == "district":
+            return None
+        conditions.append(getattr(Node, f"{scope.level}_id") == scope.node_id)
     return or_(*conditions) if conditions else false()

@@ -32,11 +32,16 @@ def run_job(job_id: int) -> str:
         return jobs.execute(job_id)
 
 
-def periodic() -> dict:
-    """Every minute: escalate what is overdue, and hand over jobs that are still waiting."""
+def periodic_once(app) -> dict:
+    """One round on `app`: escalate what is overdue, hand over jobs still waiting (run here without Redis)."""
     from .services import jobs, sla
 
-    with get_app().app_context():
+    with app.app_context():
         swept = sla.sweep()
         relayed = jobs.relay()
         return {**swept, "relayed": relayed}
+
+
+def periodic() -> dict:
+    """Every minute, from `rq cron`: one round on this worker's app."""
+    return periodic_once(get_app())

@@ -1,9 +1,11 @@
-"""The demo world: tree invariants, leaders, places, organisations and the demo logins."""
+"""The demo world: tree invariants, leaders, places, organisations, the demo logins, and the issues
+(the 31 普瑞斯堡 ones and the district's history) agreeing with their timelines and the SLA."""
 
 from __future__ import annotations
 
 import json
-from collections import Counter
+from collections import Counter, defaultdict
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from markupsafe import escape
@@ -12,19 +14,32 @@ from sqlalchemy import func, select
 from governance.extensions import db
 from governance.models import (
     ANCESTOR_COLUMNS,
+    HANDLING_LEVELS,
     LEVELS,
+    OPEN_STATUSES,
+    STATUSES,
+    TERMINAL_STATUSES,
     AppMeta,
     Building,
+    Category,
     Compound,
+    Issue,
+    IssueEvent,
     Node,
+    Notification,
     Organisation,
     Person,
     RoleAssignment,
+    SlaPolicy,
 )
-from governance.services import demo
+from governance.services import demo, sla
 from governance.services.accounts import MOBILE_RE
 from governance.services.home import role_label
+from governance.services.issues import IssueInput, file_issue
 from governance.services.tree import LEADER_ROLE, add_node
+from tests.conftest import clean_database
+
+BEIJING = timezone(timedelta(hours=8))
 
 SMALL = 0.02
 
@@ -74,6 +89,108 @@ def check_mobiles() -> None:
     mobiles = list(db.session.scalars(select(Person.mobile)))
     assert all(MOBILE_RE.match(m) for m in mobiles)
     assert len(set(mobiles)) == len(mobiles)
+
+
+def loaded_at() -> datetime:
+    """The moment the demo world's history leads up to."""
+    return datetime.fromisoformat(json.loads(db.session.get(AppMeta, demo.META_KEY).value)["loaded_at"])
+
+
+def check_issue(issue, events, node, policy, by_id, now) -> None:
+    """One issue's row agrees with its timeline, its 邻 and the SLA policy (as the services would leave it)."""
+    where = f"{issue.reference} ({issue.status}/{issue.level})"
+    assert issue.reference == f"WC-{issue.created_at.year}-{issue.id:06d}", where
+    assert issue.version == 1, where
+    assert node.level == "neighbour", where
+    for column in ("group_id", "zone_id", "community_id", "street_id"):
+        assert getattr(issue, column) == getattr(node, column), where
+    first = events[0]
+    assert (first.kind, first.to_status, first.to_level) == ("filed", "reported", "neighbour"), where
+    assert first.at == issue.created_at and first.actor_id == issue.filed_by_id, where
+    assert all(a.at <= b.at for a, b in zip(events, events[1:], strict=False)), where
+    assert events[-1].at <= now and issue.updated_at == events[-1].at, where
+    # Status: the last event that moved it; level: the last escalation (or where it started).
+    moves = [e for e in events if e.kind in ("filed", "status")]
+    assert issue.status == moves[-1].to_status, where
+    for before, after in zip(moves, moves[1:], strict=False):
+        assert after.from_status == before.to_status, where
+    climbs = [e for e in events if e.kind in ("escalated", "overdue")]
+    assert issue.level == (climbs[-1].to_level if climbs else "neighbour"), where
+    for event in climbs:
+        automatic = event.actor_id is None
+        assert automatic == (event.deadline_at is not None), where
+        if event.kind == "escalated":
+            step = HANDLING_LEVELS.index(event.to_level) - HANDLING_LEVELS.index(event.from_level)
+            assert step == 1, where
+    # Timestamps the transitions set.
+    acks = [e.at for e in moves if e.to_status == "acknowledged"]
+    assert issue.acknowledged_at == (acks[0] if acks else None), where
+    resolved = None
+    for event in moves:
+        if event.to_status == "resolved":
+            resolved = event.at
+        elif event.to_status == "reopened":
+            resolved = None
+    assert issue.resolved_at == resolved, where
+    assert issue.closed_at == (moves[-1].at if issue.status in TERMINAL_STATUSES else None), where
+    callbacks = [e for e in events if e.kind == "callback"]
+    assert (issue.satisfaction is None) == (not callbacks), where
+    for callback in callbacks:
+        following = events[events.index(callback) + 1]
+        assert following.kind == "status" and following.to_status == callback.to_status, where
+        assert following.actor_id == issue.filed_by_id == callback.actor_id, where
+    # Deadlines: those of the current level, set when it last arrived there (or was reopened).
+    if issue.status not in OPEN_STATUSES:
+        assert (issue.ack_due_at, issue.resolve_due_at, issue.next_deadline_at) == (None, None, None), where
+    else:
+        set_at = [e.at for e in events if e.kind in ("filed", "escalated") or e.to_status == "reopened"][-1]
+        ack_hours, resolve_hours = policy[(issue.level, issue.urgency)]
+        ack_due = set_at + timedelta(hours=ack_hours) if issue.status == "reported" else None
+        assert issue.ack_due_at == ack_due, where
+        assert issue.resolve_due_at == set_at + timedelta(hours=resolve_hours), where
+        due = min(d for d in (ack_due, issue.resolve_due_at) if d is not None)
+        if due <= now:  # only at the top: recorded as overdue once, then no longer swept
+            assert issue.level == "district" and issue.next_deadline_at is None, where
+            assert any(e.kind == "overdue" and e.deadline_at == due for e in events), where
+        else:
+            assert issue.next_deadline_at == due, where
+    if issue.status == "duplicate":
+        target = by_id[issue.duplicate_of_id]
+        assert target.id < issue.id and target.status != "duplicate", where
+        assert target.community_id == issue.community_id, where
+    else:
+        assert issue.duplicate_of_id is None, where
+
+
+def check_issues() -> list:
+    """Every issue agrees with its timeline; returns the issue rows."""
+    now = loaded_at()
+    policy = {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
+    nodes = {n.id: n for n in db.session.execute(select(Node.__table__))}
+    issues = db.session.execute(select(Issue.__table__).order_by(Issue.id)).all()
+    by_id = {issue.id: issue for issue in issues}
+    events = defaultdict(list)
+    for event in db.session.execute(select(IssueEvent.__table__).order_by(IssueEvent.issue_id, IssueEvent.id)):
+        events[event.issue_id].append(event)
+    assert set(events) == set(by_id)
+    for issue in issues:
+        check_issue(issue, events[issue.id], nodes[issue.neighbour_id], policy, by_id, now)
+    # Ids follow filing order, and events follow time.
+    created = [issue.created_at for issue in issues]
+    assert created == sorted(created)
+    times = list(db.session.scalars(select(IssueEvent.at).order_by(IssueEvent.id)))
+    assert times == sorted(times)
+    return issues
+
+
+def pruisburg_issues() -> list[Issue]:
+    compound = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG))
+    return list(db.session.scalars(select(Issue).where(Issue.compound_id == compound.id).order_by(Issue.id)))
+
+
+def person_id(key: str) -> int:
+    mobile = next(login["mobile"] for login in demo.DEMO_LOGINS if login["key"] == key)
+    return db.session.scalar(select(Person.id).where(Person.mobile == mobile))
 
 
 def test_demo_loaded_before_and_after(app):
@@ -171,6 +288,15 @@ def test_ids_continue_after_the_demo_world(app, small_world):
     db.session.add(RoleAssignment(person_id=person.id, role="group_leader", node_id=node.id))
     db.session.commit()
     assert node.id > max(n for n in db.session.scalars(select(Node.id)) if n != node.id)
+    # The issue history too: a newly filed issue and its first event come after the demo's.
+    leader = db.session.get(Person, person_id("neighbour_leader"))
+    category = db.session.scalar(select(Category.id).where(Category.code == "road"))
+    own = next(r.node_id for r in leader.roles)
+    issue, created = file_issue(leader, IssueInput(category_id=category, title="新问题", neighbour_id=own), "k-1")
+    db.session.commit()
+    assert created and issue.id == db.session.scalar(select(func.max(Issue.id)))
+    assert issue.reference == f"WC-{issue.created_at.year}-{issue.id:06d}"
+    assert issue.events[0].id == db.session.scalar(select(func.max(IssueEvent.id)))
 
 
 def test_every_demo_login_works(app, client, auth, small_world):
@@ -186,12 +312,138 @@ def test_every_demo_login_works(app, client, auth, small_world):
         auth.logout()
 
 
+def test_pruisburg_issues(app, small_world):
+    issues = pruisburg_issues()
+    assert len(issues) == len(demo.PRUISBURG_ISSUES) == 31
+    zone = db.session.scalar(select(Node).where(Node.level == "zone", Node.compound_id == issues[0].compound_id))
+    assert {i.zone_id for i in issues} == {zone.id}
+    assert Counter(i.status for i in issues) == {
+        "closed": 13,
+        "resolved": 4,
+        "in_progress": 5,
+        "acknowledged": 3,
+        "reported": 2,
+        "reopened": 1,
+        "withdrawn": 1,
+        "rejected": 1,
+        "duplicate": 1,
+    }
+    # Filed over the last six months by the compound's 邻长, most by the demo one.
+    now = loaded_at()
+    filers = Counter(i.filed_by_id for i in issues)
+    assert filers[person_id("neighbour_leader")] > len(issues) / 2
+    zone_leaders = select(RoleAssignment.person_id).join(Node, Node.id == RoleAssignment.node_id)
+    zone_leaders = set(
+        db.session.scalars(zone_leaders.where(RoleAssignment.role == "neighbour_leader", Node.zone_id == zone.id))
+    )
+    assert set(filers) <= zone_leaders and len(filers) >= 8
+    ages = [(now - i.created_at).days for i in issues]
+    assert 150 <= max(ages) <= 183 and min(ages) == 0
+    # The survey's kinds, and the parties that took them on.
+    codes = dict(db.session.execute(select(Category.id, Category.code)).all())
+    kinds = Counter(codes[i.category_id] for i in issues)
+    assert kinds["road"] >= 3 and kinds["lighting"] >= 2
+    for code in ("cctv", "signage", "fire", "drainage", "greenery", "parking", "lift", "sanitation"):
+        assert kinds[code] >= 1, code
+    orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
+    fire = [i for i in issues if codes[i.category_id] == "fire"]
+    assert sum(i.assignee_org_id == orgs[demo.PROPERTY_COMPANY] for i in fire) >= 2
+    access_road = next(i for i in issues if i.assignee_org_id == orgs[demo.DEVELOPER])
+    assert codes[access_road.category_id] == "road" and access_road.status == "in_progress"
+    assert {i.building.name for i in issues if i.building} <= {f"{n}栋" for n in range(1, 13)}
+    # Callbacks: the closed ones were satisfied; one was not, and reopened the issue.
+    assert {i.satisfaction for i in issues if i.status == "closed"} <= {"satisfied", "basically_satisfied"}
+    reopened = next(i for i in issues if i.status == "reopened")
+    callback = next(e for e in reopened.events if e.kind == "callback")
+    assert reopened.satisfaction == "unsatisfied" and callback.to_status == "reopened" and callback.note
+    assert callback.actor_id == reopened.filed_by_id
+    rejected = next(i for i in issues if i.status == "rejected")
+    assert rejected.events[-1].note and rejected.events[-1].actor_id == person_id("branch_member")
+    withdrawn = next(i for i in issues if i.status == "withdrawn")
+    assert withdrawn.events[-1].actor_id == withdrawn.filed_by_id and withdrawn.events[-1].note
+    duplicate = next(i for i in issues if i.status == "duplicate")
+    assert duplicate.duplicate_of_id == access_road.id
+    # Levels: two taken to the community and one to the 街镇 by hand; a few overdue at the district.
+    last_climb = {i.id: [e for e in i.events if e.kind in ("escalated", "overdue")] for i in issues}
+    for level, count in (("community", 2), ("street", 1)):
+        here = [i for i in issues if i.level == level]
+        assert len(here) == count, level
+        assert all(last_climb[i.id][-1].actor_id is not None for i in here), level
+    overdue = [i for i in issues if i.overdue(now)]
+    assert 2 <= len(overdue) <= 4
+    assert all(i.level == "district" and i.status == "in_progress" for i in overdue)
+    assert any(e.actor_id is None and e.kind == "escalated" for i in issues for e in i.events)
+    # The demo people are the ones acting.
+    actors = {e.actor_id for i in issues for e in i.events}
+    for key in ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "property_staff"):
+        assert person_id(key) in actors, key
+    # Their inboxes hold what those events told them, older messages read.
+    inbox = list(db.session.scalars(select(Notification).where(Notification.person_id == person_id("group_leader"))))
+    assert inbox and {n.issue_id for n in inbox} <= {i.id for i in issues}
+    assert any(n.read_at is None for n in inbox) and any(n.read_at is not None for n in inbox)
+    assert all(n.text.startswith("[") and " WC-" in n.text for n in inbox)
+    handed_over = select(Notification.text).where(Notification.person_id == person_id("property_staff"))
+    assert any(text.startswith("[派单]") for text in db.session.scalars(handed_over))
+
+
+def test_every_issue_agrees_with_its_timeline(app, small_world):
+    issues = check_issues()
+    assert len(issues) == small_world["issues"]
+    assert db.session.scalar(select(func.count()).select_from(IssueEvent)) == small_world["issue_events"]
+    assert {i.status for i in issues} == set(STATUSES)
+    # The history leads up to the load: the sweep that runs then has nothing left to escalate.
+    assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
+
+
+@pytest.mark.parametrize("beijing_hour", [3.25, 8.1, 13.5, 21.9])
+def test_history_holds_whatever_the_time_of_day(app, beijing_hour):
+    moment = datetime(2026, 3, 10, tzinfo=BEIJING) + timedelta(hours=beijing_hour)
+    demo.load_demo_world(scale=0.005, now=moment.astimezone(UTC))
+    db.session.commit()
+    issues = pruisburg_issues()
+    assert Counter(i.status for i in issues)["reported"] == 2
+    assert Counter(i.level for i in issues) == {"neighbour": 21, "district": 7, "community": 2, "street": 1}
+    check_issues()
+    assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
+    # People act in the day; only the system's sweep works at night.
+    for at, actor in db.session.execute(select(IssueEvent.at, IssueEvent.actor_id)):
+        if actor is not None:
+            assert 8 <= at.astimezone(BEIJING).hour < 22, at
+    db.session.remove()
+    clean_database()
+
+
+def drop_issue_history() -> None:
+    """Empty the issue tables fast, before the fixture's clean-up does it row by row.
+
+    On SQLite each deleted issue makes the foreign-key check scan issue.duplicate_of_id, which has no
+    index: tens of thousands of issues would take over a minute. With the checks off it is instant.
+    """
+    db.session.commit()
+    if db.engine.dialect.name != "sqlite":
+        return
+    with db.engine.connect() as connection:  # PRAGMA foreign_keys only works outside a transaction
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        for table in ("notification", "photo", "job", "issue_event", "issue"):
+            connection.exec_driver_sql(f'DELETE FROM "{table}"')
+        connection.commit()
+        connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+
+
 @pytest.mark.slow
 def test_full_size_world(app):
     started = db.session.scalar(select(func.count()).select_from(Node))
     assert started == 0
     counts = demo.load_demo_world()
     db.session.commit()
+    try:
+        check_full_size_world(counts)
+    finally:
+        drop_issue_history()
+
+
+def check_full_size_world(counts: dict) -> None:
+    """The full-size tree, its leaders, and the issue history on top of it."""
     assert counts["zones"] == 1062 and counts["groups"] == 4018 and counts["neighbours"] == 15659
     levels = dict(db.session.execute(select(Node.level, func.count()).group_by(Node.level)).all())
     assert levels == {
@@ -206,3 +458,24 @@ def test_full_size_world(app):
     nodes = check_tree()
     assert check_leaders(nodes) == 20739
     check_mobiles()
+    # The issue history at full size: 20,000–40,000 issues over six months, every one consistent.
+    assert 20000 <= counts["issues"] - len(demo.PRUISBURG_ISSUES) <= 40000
+    issues = check_issues()
+    assert len(issues) == counts["issues"]
+    assert len(pruisburg_issues()) == 31
+    assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
+    # Every 街镇 files, and they differ enough to be worth drilling into.
+    by_street = defaultdict(Counter)
+    for issue in issues:
+        by_street[issue.street_id][issue.status] += 1
+    assert len(by_street) == 11 and min(sum(c.values()) for c in by_street.values()) >= 200
+    rates = []
+    for statuses in by_street.values():
+        filed = sum(statuses.values()) - statuses["withdrawn"] - statuses["duplicate"]
+        rates.append((statuses["resolved"] + statuses["closed"]) / filed)
+    assert max(rates) - min(rates) >= 0.05
+    # More in recent months, as leaders took the system up.
+    now = loaded_at()
+    months = Counter(min(5, (now - issue.created_at).days // 30) for issue in issues)
+    assert months[0] > months[5] > 0
+    assert json.loads(db.session.get(AppMeta, demo.META_KEY).value)["seconds"] < 60

@@ -1,28 +1,51 @@
-"""The demo world (演示数据): the whole 望城区 tree at full size, its leaders, places and organisations.
+"""The demo world (演示数据): the whole 望城区 tree at full size, its leaders, places and organisations,
+the 31 普瑞斯堡 issues and six months of the district's issues with their timelines.
 
 `load_demo_world()` runs the functions of DEMO_STEPS in order, each receiving one DemoContext that
-carries the ids later steps need (the 普瑞斯堡 compound, its community, its 片/组/邻, the demo people).
-Later work adds its own demo data (issues, funding, history) by appending a step to DEMO_STEPS.
+carries the ids later steps need (the 普瑞斯堡 compound, its community, its 片/组/邻, the demo people,
+the 普瑞斯堡 issues). Later work adds its own demo data (funding, …) by appending a step to DEMO_STEPS.
 
 Bulk rows go in through Core inserts with ids computed here: the ORM would need a round trip per
 node to learn the parent's id, and 40,000 rows must load in seconds on SQLite and PostgreSQL alike.
+The issue history (a quarter of a million rows) goes straight through the driver (insert_history).
 Nothing here commits: run.py and `flask demo load` commit once when the whole world is built.
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import math
 import random
 import time
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+from itertools import accumulate
 
 from sqlalchemy import func, select, text
 from werkzeug.security import generate_password_hash
 
 from ..extensions import db
-from ..models import AppMeta, Building, Compound, Node, Organisation, Person, RoleAssignment, utcnow
+from ..models import (
+    HANDLING_LEVELS,
+    OPEN_STATUSES,
+    AppMeta,
+    Building,
+    Category,
+    Compound,
+    Issue,
+    IssueEvent,
+    Node,
+    Notification,
+    Organisation,
+    Person,
+    RoleAssignment,
+    SlaPolicy,
+    utcnow,
+)
+from .issues import NOTE_REQUIRED, TRANSITIONS
 
 META_KEY = "demo_world"
 DEMO_PASSWORD = "demo-2026"
@@ -133,6 +156,8 @@ class DemoContext:
     developer_org_id: int | None = None
     # DEMO_LOGINS key → person id.
     people: dict[str, int] = field(default_factory=dict)
+    # The 31 普瑞斯堡 issues, in the order of PRUISBURG_ISSUES (funding links its spending to them).
+    pruisburg_issue_ids: list[int] = field(default_factory=list)
     _next_id: dict[str, int] = field(default_factory=dict)
     _touched: set[str] = field(default_factory=set)
 
@@ -159,6 +184,45 @@ class DemoContext:
         if rows:
             self._touched.add(model.__tablename__)
 
+    def insert_history(self, model, columns: tuple[str, ...], rows: list[tuple]) -> None:
+        """Insert many rows straight through the driver: executemany on SQLite, COPY on PostgreSQL.
+
+        The history tables run to hundreds of thousands of rows, and SQLAlchemy's per-row parameter
+        processing would take most of the load time. Columns named `at` or `*_at` hold whole epoch
+        seconds here and are written as SQLAlchemy writes a UTCDateTime: naive UTC text on SQLite
+        (same format, so comparisons and reads agree), timestamptz on PostgreSQL.
+        """
+        if not rows:
+            return
+        table = model.__tablename__
+        stamps = [i for i, name in enumerate(columns) if name == "at" or name.endswith("_at")]
+        postgres = db.session.get_bind().dialect.name == "postgresql"
+        # Text for a whole second: the date part per day (a few hundred of them), the clock part from a table.
+        days: dict[int, str] = {}
+        clock = _clock_text("+00" if postgres else ".000000")
+        converted = []
+        for row in rows:
+            row = list(row)
+            for i in stamps:
+                stamp = row[i]
+                if stamp is not None:
+                    day, second = divmod(stamp, 86400)
+                    date = days.get(day)
+                    if date is None:
+                        date = days[day] = time.strftime("%Y-%m-%d ", time.gmtime(day * 86400))
+                    row[i] = date + clock[second]
+            converted.append(row)
+        names = ", ".join(f'"{c}"' for c in columns)
+        connection = db.session.connection().connection.driver_connection
+        if postgres:
+            with connection.cursor() as cursor, cursor.copy(f'COPY "{table}" ({names}) FROM STDIN') as copy:
+                for row in converted:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join("?" * len(columns))
+            connection.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', converted)
+        self._touched.add(table)
+
     def sync_sequences(self) -> None:
         """On PostgreSQL, move each touched table's id sequence past the explicit ids, so ORM inserts fit after."""
         if db.session.get_bind().dialect.name == "postgresql":
@@ -167,6 +231,12 @@ class DemoContext:
                     text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT max(id) FROM \"{table}\"))")
                 )
         self._touched.clear()
+
+
+@functools.cache
+def _clock_text(suffix: str) -> list[str]:
+    """'HH:MM:SS' plus a suffix for every second of a day (".000000" as SQLAlchemy writes SQLite, "+00")."""
+    return [f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}{suffix}" for s in range(86400)]
 
 
 def spread(total: int, weights: list[float], minimum: int = 1) -> list[int]:
@@ -441,6 +511,1281 @@ def build_people(ctx: DemoContext) -> None:
     ctx.counts.update(people=len(person_rows), leaders=leaders, roles=len(role_rows))
 
 
+# --- issues (issue 3) ---------------------------------------------------------------------------
+#
+# No issue is written as it stands today: each one's life is replayed event by event with the rules
+# of services.issues (TRANSITIONS, set_deadlines, callbacks) and, between its events, with what the
+# minute-by-minute SLA sweep would have done (超时自动上报, the system as actor). Statuses, levels,
+# deadlines and timestamps therefore agree with the timeline exactly, every actor is someone the
+# policy lets act at that moment, and a sweep run at load time finds nothing left to escalate.
+# Times are whole epoch seconds, so a deadline is exactly its SLA hours after the event that set it.
+
+HOUR, DAY = 3600, 86400
+CHINA_OFFSET = 8 * HOUR  # 北京时间: leaders work by the local clock
+FULL_ISSUES = 24_000  # across the district over HISTORY_DAYS, besides 普瑞斯堡's own 31
+HISTORY_DAYS = 183
+# Script actors: the holder of a handling level (rank = index in HANDLING_LEVELS).
+LEVEL_RANK = {level: rank for rank, level in enumerate(HANDLING_LEVELS)}
+ACTOR_RANK = {"neighbour": 0, "group": 1, "zone": 2, "branch": 3, "street": 4, "district": 5}
+# The public note of the status change a callback causes, as services.issues words it.
+SATISFACTION_NOTES = {"satisfied": "回访：满意", "basically_satisfied": "回访：基本满意", "unsatisfied": "回访：不满意"}
+CALLBACK_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "unsatisfied": "reopened"}
+
+
+def _ts(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def _dt(seconds: int | None) -> datetime | None:
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+class IssueLife:
+    """One issue replayed with the lifecycle rules (services.issues) and the SLA sweep (services.sla).
+
+    `holders` are the people holding each handling level over the issue's 邻 (邻长 … 区管理员), `staff`
+    one staff member per organisation. Script actors: 'filer', 'handler' (the holder of the current
+    level, at least the 组长), 'triage' (at least the community branch), 'org' (the assignee's staff)
+    or a fixed level ('group', 'zone', 'branch', 'street', 'district'). Anything the policy would
+    refuse raises, so a script that drifts from the rules fails the load instead of storing nonsense.
+    """
+
+    __slots__ = (
+        "sla", "rng", "urgency", "holders", "filer_id", "filer_rank", "staff", "status", "level",
+        "assignee", "duplicate_of", "ack_due", "resolve_due", "next_due", "created", "updated",
+        "acknowledged", "resolved", "closed", "satisfaction", "events",
+    )  # fmt: skip
+
+    def __init__(self, sla, rng, urgency, holders, filer_id, filer_rank, staff):
+        self.sla, self.rng, self.urgency, self.holders, self.staff = sla, rng, urgency, holders, staff
+        self.filer_id, self.filer_rank = filer_id, filer_rank
+        self.status, self.level = None, "neighbour"
+        self.assignee = self.duplicate_of = None
+        self.ack_due = self.resolve_due = self.next_due = None
+        self.created = self.updated = self.acknowledged = self.resolved = self.closed = None
+        self.satisfaction = None
+        # (at, actor, kind, from_status, to_status, from_level, to_level, note, public, deadline_at, notify)
+        self.events: list[tuple] = []
+
+    # -- who acts ------------------------------------------------------------------------------
+
+    def actor(self, who: str) -> tuple[int, int | None]:
+        """A script actor → (person id, handling rank; None for a responsible party's staff)."""
+        rank = LEVEL_RANK[self.level]
+        if who == "filer":
+            return self.filer_id, self.filer_rank
+        if who == "org":
+            return self.staff[self.assignee], None
+        if who == "handler":
+            rank = max(rank, 1)
+        elif who == "triage":
+            rank = max(rank, 3)
+        else:
+            rank = ACTOR_RANK[who]
+        return self.holders[rank], rank
+
+    def _refuse(self, what: str, who: str) -> None:
+        raise ValueError(f"demo script breaks the rules: {who} may not {what} at {self.level}/{self.status}")
+
+    # -- what the services do ------------------------------------------------------------------
+
+    def _event(self, at, actor, kind, note="", public=False, notify=None, **fields) -> None:
+        self.events.append(
+            (
+                at,
+                actor,
+                kind,
+                fields.get("from_status"),
+                fields.get("to_status"),
+                fields.get("from_level"),
+                fields.get("to_level"),
+                note,
+                public,
+                fields.get("deadline_at"),
+                notify,
+            )
+        )
+        self.updated = at
+
+    def _set_deadlines(self, at: int) -> None:
+        """services.issues.set_deadlines."""
+        hours = self.sla.get((self.level, self.urgency)) if self.status in OPEN_STATUSES else None
+        if hours is None:
+            self.ack_due = self.resolve_due = self.next_due = None
+            return
+        self.ack_due = at + hours[0] * HOUR if self.status == "reported" else None
+        self.resolve_due = at + hours[1] * HOUR
+        self.next_due = min(self.ack_due, self.resolve_due) if self.ack_due else self.resolve_due
+
+    def advance(self, until: int, final: bool = False) -> None:
+        """What the sweep (every minute) did before `until`: escalate once per passed deadline."""
+        while self.next_due is not None and self.status in OPEN_STATUSES:
+            deadline = self.next_due
+            swept = deadline + 5 + int(self.rng.random() * 55)
+            if final:  # the last sweep before the load ran just now
+                swept = min(swept, until)
+            if swept > until or deadline > until:
+                return
+            target = HANDLING_LEVELS[LEVEL_RANK[self.level] + 1] if self.level != "district" else None
+            if target is None:
+                self.next_due = None  # overdue at the top: recorded once, due dates stay passed
+                fields = {"from_level": self.level, "to_level": self.level, "deadline_at": deadline}
+                self._event(swept, None, "overdue", public=True, notify=("district",), **fields)
+                continue
+            from_level, self.level = self.level, target
+            self._set_deadlines(swept)
+            fields = {"from_level": from_level, "to_level": target, "deadline_at": deadline}
+            self._event(swept, None, "escalated", public=True, notify=(target,), **fields)
+
+    def file(self, at: int) -> None:
+        """services.issues.file_issue."""
+        self.created, self.status = at, "reported"
+        self._set_deadlines(at)
+        fields = {"to_status": "reported", "to_level": "neighbour"}
+        self._event(at, self.filer_id, "filed", public=True, notify=("group",), **fields)
+
+    def move(self, at: int, who: str, to_status: str, note: str = "", duplicate_of: IssueLife | None = None) -> None:
+        """services.issues.transition."""
+        self.advance(at)
+        if to_status not in TRANSITIONS[self.status]:
+            raise ValueError(f"demo script: illegal transition {self.status} → {to_status}")
+        if to_status == "duplicate" and (
+            duplicate_of is None or duplicate_of is self or duplicate_of.status == "duplicate"
+        ):
+            raise ValueError("demo script: a duplicate needs another issue that is not a duplicate itself")
+        person, rank = self.actor(who)
+        if to_status in ("acknowledged", "in_progress", "resolved"):
+            may = rank is None or rank >= max(LEVEL_RANK[self.level], 1)
+        elif to_status == "withdrawn":
+            may = person == self.filer_id or (rank is not None and rank >= 3)
+        else:  # rejected, duplicate, closed by hand
+            may = rank is not None and rank >= 3
+        if not may or (to_status in NOTE_REQUIRED and not note):
+            self._refuse(to_status, who)
+        from_status, self.status = self.status, to_status
+        if to_status == "acknowledged":
+            self.acknowledged = self.acknowledged or at
+            self.ack_due, self.next_due = None, self.resolve_due
+        elif to_status == "resolved":
+            self.resolved = at
+            self._set_deadlines(at)
+        elif to_status in ("closed", "rejected", "duplicate", "withdrawn"):
+            self.closed = at
+            self.duplicate_of = duplicate_of
+            self._set_deadlines(at)
+        elif to_status == "reopened":
+            self.resolved = None
+            self._set_deadlines(at)
+        notify = ("filer",) if to_status != "reopened" else ("filer", self.level)
+        self._event(at, person, "status", note, True, notify, from_status=from_status, to_status=to_status)
+
+    def escalate(self, at: int, who: str, reason: str) -> None:
+        """services.issues.escalate, by hand."""
+        self.advance(at)
+        person, rank = self.actor(who)
+        if self.status not in OPEN_STATUSES or self.level == "district" or rank is None:
+            self._refuse("escalate", who)
+        if rank < LEVEL_RANK[self.level]:
+            self._refuse("escalate", who)
+        from_level = self.level
+        self.level = HANDLING_LEVELS[LEVEL_RANK[from_level] + 1]
+        self._set_deadlines(at)
+        fields = {"from_level": from_level, "to_level": self.level}
+        self._event(at, person, "escalated", reason, True, (self.level,), **fields)
+
+    def assign(self, at: int, who: str, organisation_id: int, note: str) -> None:
+        """Triage: the branch (or above) hands the issue to a responsible party (派单)."""
+        self.advance(at)
+        person, rank = self.actor(who)
+        if rank is None or rank < 3 or self.status not in OPEN_STATUSES:
+            self._refuse("assign", who)
+        self.assignee = organisation_id
+        self._event(at, person, "assigned", note, False, ("assignee",))
+
+    def comment(self, at: int, who: str, kind: str, note: str) -> None:
+        """services.issues.add_comment: a comment, an internal note or a public update."""
+        self.advance(at)
+        person, rank = self.actor(who)
+        if kind == "public_update" and not (rank is None or rank >= max(LEVEL_RANK[self.level], 1) or rank >= 3):
+            self._refuse(kind, who)
+        self._event(at, person, kind, note, kind == "public_update")
+
+    def callback(self, at: int, satisfaction: str, note: str = "") -> None:
+        """services.issues.record_callback, by the filer."""
+        self.advance(at)
+        if self.status != "resolved" or (satisfaction == "unsatisfied" and not note):
+            self._refuse("call back", "filer")
+        to_status = CALLBACK_STATUS[satisfaction]
+        self.satisfaction = satisfaction
+        self._event(at, self.filer_id, "callback", note, False, None, to_status=to_status)
+        self.status = to_status
+        if to_status == "closed":
+            self.closed = at
+        else:
+            self.resolved = None
+        self._set_deadlines(at)
+        notify = ("filer",) if to_status == "closed" else (self.level,)
+        fields = {"from_status": "resolved", "to_status": to_status}
+        self._event(at, self.filer_id, "status", SATISFACTION_NOTES[satisfaction], True, notify, **fields)
+
+    def finish(self, now: int) -> None:
+        """Bring the issue up to the load time: the sweeps up to now have all run."""
+        self.advance(now, final=True)
+
+    def row(self, issue_id: int, place: dict, ids: dict[IssueLife, int]) -> tuple:
+        """The issue row (ISSUE_COLUMNS) as it stands at the end of the replay; `ids`: every life's id."""
+        return (
+            issue_id,
+            f"WC-{_dt(self.created).year}-{issue_id:06d}",
+            *(place[name] for name in PLACE_COLUMNS),
+            self.urgency,
+            self.filer_id,
+            None,  # idempotency_key: only phones send one
+            None,  # latitude
+            None,  # longitude
+            self.status,
+            self.level,
+            self.assignee,
+            ids[self.duplicate_of] if self.duplicate_of is not None else None,
+            self.ack_due,
+            self.resolve_due,
+            self.next_due,
+            self.created,
+            self.updated,
+            self.acknowledged,
+            self.resolved,
+            self.closed,
+            self.satisfaction,
+            1,  # version
+        )
+
+
+# Column orders of the rows the issue step writes through DemoContext.insert_history.
+PLACE_COLUMNS = (
+    "category_id", "title", "description", "compound_id", "building_id", "place_detail",
+    "resident_name", "resident_phone", "neighbour_id", "group_id", "zone_id", "community_id", "street_id",
+)  # fmt: skip
+ISSUE_COLUMNS = (
+    "id", "reference", *PLACE_COLUMNS, "urgency", "filed_by_id", "idempotency_key", "latitude", "longitude",
+    "status", "level", "assignee_org_id", "duplicate_of_id", "ack_due_at", "resolve_due_at", "next_deadline_at",
+    "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at", "satisfaction", "version",
+)  # fmt: skip
+EVENT_COLUMNS = (
+    "id", "issue_id", "at", "actor_id", "kind", "from_status", "to_status", "from_level", "to_level", "note",
+    "public", "deadline_at",
+)  # fmt: skip
+
+
+@dataclass
+class IssueWorld:
+    """What the issue step needs from the tree: who holds what, the SLA, the categories."""
+
+    sla: dict[tuple[str, str], tuple[int, int]]
+    categories: dict[str, int]
+    # node id → the person holding its leader role (邻长/组长/片长); community → first branch member;
+    # street → its admin; the district → its admin.
+    holder: dict[int, int]
+    staff: dict[int, int]  # organisation id → its first staff member
+    members: dict[int, list[int]]  # node id → everyone holding a role on it (both branch members, say)
+    org_members: dict[int, list[int]]  # organisation id → all its staff
+
+    def holders(self, node: dict, district_id: int) -> tuple[int, ...]:
+        """The six level holders over a 邻, neighbour first."""
+        return (
+            self.holder[node["id"]],
+            self.holder[node["group_id"]],
+            self.holder[node["zone_id"]],
+            self.holder[node["community_id"]],
+            self.holder[node["street_id"]],
+            self.holder[district_id],
+        )
+
+
+def issue_world(ctx: DemoContext) -> IssueWorld:
+    """Read back what the earlier steps built (a few plain queries)."""
+    sla = {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
+    categories = dict(db.session.execute(select(Category.code, Category.id)).all())
+    holder: dict[int, int] = {}
+    staff: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+    org_members: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        select(
+            RoleAssignment.role, RoleAssignment.node_id, RoleAssignment.organisation_id, RoleAssignment.person_id
+        ).order_by(RoleAssignment.id)
+    )
+    for role, node_id, org_id, person_id in rows:
+        if role == "org_staff":
+            staff.setdefault(org_id, person_id)
+            org_members.setdefault(org_id, []).append(person_id)
+        else:
+            holder.setdefault(node_id, person_id)
+            members.setdefault(node_id, []).append(person_id)
+    # The demo logins hold their nodes whatever the order above.
+    holder[ctx.community_id] = ctx.people["branch_member"]
+    staff[ctx.property_org_id] = ctx.people["property_staff"]
+    return IssueWorld(
+        sla=sla, categories=categories, holder=holder, staff=staff, members=members, org_members=org_members
+    )
+
+
+def neighbour_nodes() -> dict[int, dict]:
+    """Every 邻 with its ancestors and compound."""
+    columns = (Node.id, Node.name, Node.group_id, Node.zone_id, Node.community_id, Node.street_id, Node.compound_id)
+    rows = db.session.execute(select(*columns).where(Node.level == "neighbour").order_by(Node.id))
+    return {row.id: row._asdict() for row in rows}
+
+
+# One issue of the 普瑞斯堡 survey and after: (category, title, description, building, place, urgency,
+# filing 邻 — None for the demo 邻长's own —, (resident, phone), steps). A step is (when, op, who, *args);
+# `when` is ("d", days ago, "HH:MM" Beijing time), ("h", daytime hours ago) for what must sit just before
+# the load, or a number of hours after the previous step (see _script_time). The steps read as the
+# lifecycle does: file, ack, start, resolve, callback, escalate, assign, reject, withdraw, dup, and
+# the timeline's update (public), note (internal) and comment.
+PRUISBURG_ISSUES: tuple = (
+    (
+        "road", "北门至5栋主干道路面大面积破损",
+        "北门进来到5栋的主干道沥青路面龟裂、坑洼连片，最深的坑约10厘米，雨天积水看不清，上个月有老人在这里摔倒。"
+        "居民反映这条路十几年没有修过。",
+        "5栋", "北门至5栋主干道", "normal", None, ("王奶奶", "19700000101"),
+        (
+            (("d", 168, "09:10"), "file"),
+            (0.1, "escalate", "filer", "路面整体破损，涉及全小区居民出行，超出本邻协调范围"),
+            (2.5, "ack", "handler", "已到现场查看，破损面积约600平方米"),
+            (1, "escalate", "handler", "需要整体翻修，请片长统筹"),
+            (22, "escalate", "zone", "建议纳入普瑞斯堡老旧小区改造一期"),
+            (23, "assign", "branch", "office", "纳入老旧小区改造一期（湖南出版投资控股集团捐资），由街道组织施工"),
+            (1, "start", "org", "施工方案已确定"),
+            (240, "update", "branch", "一期改造施工单位已进场，主干道分段封闭施工，请居民从南门绕行"),
+            (700, "resolve", "org", "主干道约600平方米沥青路面铣刨重铺完成，已通过街道、社区和居民代表联合验收"),
+            (70, "callback", "satisfied", "回访王奶奶等3户居民，都说路面平整了，晚上走路也放心"),
+        ),
+    ),
+    (
+        "cctv", "小区监控系统基本瘫痪",
+        "全小区32个监控摄像头只有3个有画面，监控室的硬盘录像机坏了两年没人修。近一个月4栋、7栋楼下接连发生"
+        "3起电动车电瓶被盗，居民很担心。",
+        None, "监控室及全小区", "normal", None, ("张先生", ""),
+        (
+            (("d", 167, "10:05"), "file"),
+            (0.1, "escalate", "filer", "全小区安防问题，需逐级上报"),
+            (3, "ack", "handler", "监控室设备已确认损坏"),
+            (1, "escalate", "handler", "系统需整体更换，请片长协调"),
+            (4.5, "escalate", "zone", "电瓶被盗频发，建议社区尽快处置"),
+            (15, "escalate", "branch", "系统整体更换约需28万元，社区无力承担，上报街道统筹改造资金"),
+            (24, "assign", "street", "office", "由街道改造办纳入一期改造，湖南出版投资控股集团赞助"),
+            (2, "start", "org", "已委托安防公司现场勘测"),
+            (406, "update", "branch", "监控设备采购已完成招标，下周开始安装"),
+            (504, "resolve", "org", "新装高清摄像头48个，更换硬盘录像机并接入派出所视频平台，监控室恢复24小时值守"),
+            (52, "callback", "satisfied", "居民反映晚上回家安心多了，近期没有再发生电瓶被盗"),
+        ),
+    ),
+    (
+        "lighting", "2栋至6栋主干道路灯锈蚀、灯光昏暗",
+        "主干道两侧16盏路灯灯杆底部锈穿，有2根明显倾斜；灯泡老化，晚上照度很低，居民夜间出行只能打手电，"
+        "存在安全隐患。",
+        None, "2栋至6栋主干道", "normal", None, ("李阿姨", ""),
+        (
+            (("d", 166, "19:40"), "file"),
+            (13, "ack", "handler", "已夜间查看，16盏中9盏不亮"),
+            (2, "assign", "branch", "property", "路灯及灯杆属小区公共设施，由普瑞物业纳入一期改造更换"),
+            (1, "start", "org", "已订购LED灯具"),
+            (6, "update", "org", "2根倾斜灯杆已临时加固并设置警示"),
+            (888, "resolve", "org", "更换LED路灯16盏，锈蚀灯杆全部除锈刷漆，倾斜灯杆重新浇筑基础扶正"),
+            (50, "callback", "satisfied", "主干道晚上亮堂了，居民很满意"),
+        ),
+    ),
+    (
+        "signage", "楼栋号牌褪色，快递和救护车常找错楼",
+        "1栋至12栋的楼栋号牌和单元牌大多褪色、脱落，快递外卖经常送错，上个月120急救车找不到11栋，耽误了十多分钟。",
+        None, "1栋至12栋各楼栋", "normal", None, ("赵先生", ""),
+        (
+            (("d", 165, "09:30"), "file"),
+            (1.5, "ack", "handler"),
+            (0.5, "start", "handler", "社区志愿者和物业一起统计需更换的号牌"),
+            (50, "resolve", "handler", "重新制作安装楼栋号牌12块、单元牌24块，夜间可反光"),
+            (30, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "fire", "多栋楼消防栓无水、水带水枪缺失",
+        "走访发现1栋至12栋共48处室内消火栓，有31处打开没有水，多数箱内水带、水枪缺失，消防管网锈蚀漏水，"
+        "一旦发生火灾后果严重。",
+        None, "1栋至12栋楼道", "normal", None, ("", ""),
+        (
+            (("d", 164, "10:20"), "file"),
+            (0.1, "escalate", "filer", "全小区消防设施问题，超出本邻范围"),
+            (2, "ack", "handler"),
+            (1, "escalate", "handler", "需物业对消防系统整体维修，请片长协调"),
+            (4, "escalate", "zone", "消防安全隐患大，请社区督促物业"),
+            (20, "assign", "branch", "property", "责成普瑞物业对消防系统整体改造，物业出资47万元"),
+            (1, "start", "org", "已委托消防工程公司检测管网"),
+            (600, "update", "org", "消防主管网更换完成约六成，施工期间各楼栋配置临时灭火器"),
+            (900, "resolve", "org", "更换消防主管网和48处消火栓箱及水带水枪，消防水泵房设备更新，经第三方消防检测合格"),
+            (48, "callback", "satisfied", "居民代表参加了放水测试，每个消火栓都有水"),
+        ),
+    ),
+    (
+        "road", "3栋前人行道地砖松动翘起",
+        "3栋门口到主干道的人行道有几十块地砖松动、翘起，下雨踩上去会溅水，老人推婴儿车不方便。",
+        "3栋", "3栋门口人行道", "normal", None, ("孙阿姨", ""),
+        (
+            (("d", 163, "15:20"), "file"),
+            (1.5, "ack", "handler"),
+            (17, "start", "handler", "已通知物业安排维修"),
+            (26, "resolve", "handler", "物业更换松动、破损地砖约30块"),
+            (26, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "lighting", "7栋后小路路灯不亮",
+        "7栋后面通往后门的小路3盏路灯都不亮，台阶多，晚上看不清，前几天有老人摔倒。",
+        "7栋", "7栋后门小路", "normal", "7栋1单元", ("周大爷", ""),
+        (
+            (("d", 162, "20:10"), "file"),
+            (12.5, "ack", "handler"),
+            (0.5, "start", "handler", "已通知物业电工"),
+            (6, "resolve", "handler", "物业电工更换灯具3套并检修线路"),
+            (30, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "sanitation", "5栋旁垃圾投放点异味大、清运不及时",
+        "5栋旁的垃圾分类投放点每天只清运一次，下午垃圾满溢，天热异味很大，蚊蝇多，附近住户不敢开窗。",
+        "5栋", "5栋旁垃圾分类投放点", "normal", None, ("吴女士", "19700000108"),
+        (
+            (("d", 161, "08:50"), "file"),
+            (3, "ack", "handler"),
+            (1, "start", "handler", "已联系环卫公司"),
+            (40, "resolve", "handler", "与环卫公司协调，清运由每天一次增加为早晚各一次，投放点每天冲洗消杀"),
+            (48, "callback", "basically_satisfied", "清运及时了，天热时仍有些异味"),
+        ),
+    ),
+    (
+        "drainage", "7栋化粪池满溢、污水外冒",
+        "7栋化粪池满了，污水从井盖冒出来流到路面，臭味很大，1楼住户家里下水道返水。",
+        "7栋", "7栋东侧化粪池", "urgent", "7栋2单元", ("郑先生", "19700000109"),
+        (
+            (("d", 158, "08:05"), "file"),
+            (0.6, "ack", "handler"),
+            (0.3, "start", "handler", "已通知物业紧急处理"),
+            (9, "resolve", "handler", "物业联系吸污车清掏化粪池，疏通出户管道，现场冲洗消毒"),
+            (48, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "greenery", "中心花园枯死香樟树有倒伏风险",
+        "中心花园两棵香樟树已经枯死，树干空心，刮大风时摇晃厉害，树下是老人小孩活动的地方。",
+        None, "中心花园", "normal", None, ("", ""),
+        (
+            (("d", 150, "10:00"), "file"),
+            (2, "ack", "handler"),
+            (3, "start", "handler", "已拉警戒线，联系园林公司"),
+            (45, "resolve", "handler", "园林公司砍伐枯树2棵，补种桂花树2棵"),
+            (72, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "parking", "4栋非机动车棚顶棚破损漏雨",
+        "4栋旁非机动车棚的彩钢瓦顶棚破了好几处，下雨漏水，电动车淋雨容易短路。",
+        "4栋", "4栋旁非机动车棚", "normal", "4栋1单元", ("冯先生", ""),
+        (
+            (("d", 140, "16:30"), "file"),
+            (17, "ack", "handler"),
+            (1, "start", "handler", "已报物业维修"),
+            (40, "resolve", "handler", "物业更换车棚顶棚彩钢瓦12块"),
+            (50, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "road", "小区南侧进出道路狭窄坑洼、会车困难",
+        "小区南侧唯一的进出道路宽不足5米，路面坑洼，早晚高峰车辆进出要排队，消防车无法进入，雨天积水严重。"
+        "这条路是开发商当年没有按规划建成的。",
+        None, "南门进出道路", "normal", None, ("陈先生", "19700000112"),
+        (
+            (("d", 138, "09:00"), "file"),
+            (0.1, "escalate", "filer", "涉及小区进出道路改造，超出本邻范围"),
+            (2, "ack", "handler"),
+            (1, "escalate", "handler", "需开发商和社区协调，请片长上报"),
+            (6, "escalate", "zone", "道路属开发商遗留问题，请社区协调"),
+            (26, "assign", "branch", "developer", "经社区多次协调，开发商湘瑞置业同意出资实施进出道路改造"),
+            (2, "start", "org", "已委托设计单位出具道路拓宽方案"),
+            (300, "update", "branch", "开发商承诺出资近400万元，道路由5米拓宽至7米并新建人行道和雨水管网"),
+            (1200, "update", "org", "雨水管网迁改完成，路基施工中"),
+            (("h", 40), "update", "org", "沥青摊铺计划下月完成，施工期间南门限高通行"),
+        ),
+    ),
+    (
+        "road", "南门外道路坑洼、雨天泥泞",
+        "南门出去的路坑坑洼洼，一下雨全是泥水，接送孩子上学很不方便。",
+        None, "南门外道路", "normal", "10栋1单元", ("何女士", ""),
+        (
+            (("d", 120, "14:00"), "file"),
+            (5, "dup", "branch", 11, "与“小区南侧进出道路狭窄坑洼、会车困难”为同一问题，已并入一并处理"),
+        ),
+    ),
+    (
+        "fire", "5栋北侧消防通道被私家车长期占用",
+        "5栋北侧消防通道常年停着四五辆私家车，有一辆已经停了半年没动，消防车根本进不来。",
+        "5栋", "5栋北侧消防通道", "normal", "5栋2单元", ("", ""),
+        (
+            (("d", 110, "19:00"), "file"),
+            (14, "ack", "handler"),
+            (1, "start", "handler", "已联系物业逐一劝离"),
+            (30, "resolve", "handler", "物业施划消防通道禁停标线、安装地桩，占道车辆全部挪走"),
+            (48, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "fire", "12栋消防报警主机故障、烟感不报警",
+        "12栋消防控制柜一直报故障，楼道烟感测试不报警，物业说主机太老了。12栋是高层，住了80多户。",
+        "12栋", "12栋消防控制室", "normal", "12栋1单元", ("", ""),
+        (
+            (("d", 62, "09:40"), "file"),
+            (2, "ack", "handler"),
+            (1, "assign", "branch", "property", "纳入普瑞物业消防系统改造"),
+            (1, "start", "org", "已联系厂家返修报警主机"),
+            (48, "update", "org", "报警主机已停产，需整体更换，正在报价"),
+            (("h", 12), "update", "org", "新主机已到货，下周安装调试，期间物业每天人工巡查"),
+        ),
+    ),
+    (
+        "parking", "电动车充电桩不足，楼道飞线充电隐患大",
+        "小区300多辆电动车只有一处8个口的充电桩，很多居民从楼上拉线下来充电，楼道里也有人充电，火灾隐患很大。",
+        None, "全小区", "normal", None, ("", ""),
+        (
+            (("d", 95, "10:30"), "file"),
+            (0.1, "escalate", "filer", "涉及全小区，需统筹"),
+            (3, "ack", "handler"),
+            (1, "escalate", "handler", "需新建充电设施，请片长协调"),
+            (20, "escalate", "zone", "建议纳入改造二期"),
+            (24, "update", "branch", "已纳入改造二期，拟在5栋、9栋旁新建充电车棚2处，资金来自居民捐款"),
+            (24, "start", "branch", "选址方案已征求居民意见"),
+        ),
+    ),
+    (
+        "signage", "北门限速、禁停标识褪色看不清",
+        "北门进来的限速和禁止停车标识牌褪色看不清，车辆进小区速度很快，门口也经常乱停车。",
+        None, "北门", "normal", None, ("", ""),
+        (
+            (("d", 88, "09:15"), "file"),
+            (2, "ack", "handler"),
+            (1, "start", "handler", "已联系物业"),
+            (44, "resolve", "handler", "更换限速5公里、禁止停车标识牌4块，路面重新喷涂限速标识"),
+            (30, "callback", "satisfied", ""),
+        ),
+    ),
+    (
+        "other", "4栋楼上住户空调外机滴水",
+        "4栋3楼住户的空调冷凝水直接滴到2楼阳台，多次上门沟通没有结果，希望社区处理。",
+        "4栋", "4栋2单元", "normal", "4栋2单元", ("钱女士", "19700000118"),
+        (
+            (("d", 58, "20:30"), "file"),
+            (12, "ack", "handler"),
+            (
+                26, "reject", "branch",
+                "属相邻住户之间的民事纠纷，不属于公共设施问题，不予受理；已告知居民可申请社区人民调解委员会调解。",
+            ),
+        ),
+    ),
+    (
+        "greenery", "8栋前香樟树遮挡低层采光",
+        "8栋前面的香樟树长得太高太密，1、2楼白天也要开灯，居民希望修剪。",
+        "8栋", "8栋南侧绿化带", "normal", "8栋1单元", ("", ""),
+        (
+            (("d", 46, "11:00"), "file"),
+            (3, "ack", "handler"),
+            (30, "withdraw", "filer", "居民已与物业协商，物业同意入冬后统一修剪，居民申请撤回"),
+        ),
+    ),
+    (
+        "drainage", "3栋门口雨水篦子堵塞、下雨积水",
+        "3栋单元门口的雨水篦子被落叶和泥沙堵死，一下雨门口积水到脚踝，老人出门要蹚水。",
+        "3栋", "3栋单元门口", "normal", None, ("林奶奶", ""),
+        (
+            (("d", 9, "10:00"), "file"),
+            (1, "ack", "handler"),
+            (2, "start", "handler", "已通知物业清掏"),
+            (26, "resolve", "handler", "物业清掏雨水篦子2处，疏通雨水管约20米"),
+            (("h", 20), "callback", "unsatisfied", "上周末下大雨，3栋门口积水仍没过脚踝，居民认为管道没有真正疏通"),
+            (("h", 8), "note", "handler", "已约管道检测车来做内窥检测，查找堵点"),
+        ),
+    ),
+    (
+        "lift", "12栋电梯频繁停运，本周两次困人",
+        "12栋电梯这周停了三次，两次把人困在里面，一次困了一个多小时，楼里有不少老人和行动不便的住户。",
+        "12栋", "12栋电梯", "urgent", "12栋2单元", ("罗先生", "19700000121"),
+        (
+            (("d", 4, "16:20"), "file"),
+            (0.1, "escalate", "filer", "困人事件频发，请组长协调"),
+            (0.4, "ack", "handler"),
+            (0.5, "escalate", "handler", "电梯主机老化，需动用专项维修资金，请片长协调"),
+            (1, "escalate", "zone", "电梯安全无小事，请社区协调物业和维保单位"),
+            (1, "assign", "branch", "property", "责成普瑞物业与电梯维保单位立即检修"),
+            (0.5, "start", "org", "维保单位已到场"),
+            (18, "resolve", "org", "更换曳引机制动器和轿门门机，经特种设备检验机构检验合格，已恢复运行"),
+        ),
+    ),
+    (
+        "road", "8栋与9栋之间道路下沉开裂",
+        "8栋和9栋之间的路面这个月明显下沉，裂缝越来越宽，最宽处能塞进手指，怀疑地下管道渗漏。",
+        "8栋", "8栋与9栋之间道路", "normal", None, ("", ""),
+        (
+            (("h", 22), "file"),
+            (0.1, "escalate", "filer", "疑似地下管道渗漏，需专业检测"),
+            (1.5, "ack", "handler"),
+            (1, "escalate", "handler", "需专业单位检测，请片长协调"),
+            (2, "escalate", "zone", "存在塌陷风险，请社区协调专业单位检测"),
+            (3, "assign", "branch", "property", "委托普瑞物业联系管道检测单位，先行设置围挡"),
+            (1, "start", "org", "已设置围挡和警示灯，管道检测单位明天进场"),
+        ),
+    ),
+    (
+        "cctv", "10栋2单元门禁对讲损坏",
+        "10栋2单元门禁对讲机按了没反应，单元门关不上，外来人员随便进出。",
+        "10栋", "10栋2单元", "normal", "10栋2单元", ("", ""),
+        (
+            (("d", 5, "09:20"), "file"),
+            (2, "ack", "handler"),
+            (1, "start", "handler", "已报物业维修"),
+            (30, "resolve", "handler", "物业更换10栋2单元门禁主机及电控锁"),
+        ),
+    ),
+    (
+        "drainage", "10栋地下室雨后返水",
+        "每次下大雨10栋地下室就返水，积水有二三十厘米，储藏室的东西都泡了，怀疑市政管网排水不畅。",
+        "10栋", "10栋地下室", "normal", "10栋1单元", ("曹先生", "19700000124"),
+        (
+            (("h", 26), "file"),
+            (0.1, "escalate", "filer", "积水严重，请组长协调"),
+            (1.5, "ack", "handler"),
+            (1, "escalate", "handler", "需排查小区外市政管网，请片长协调"),
+            (3, "escalate", "zone", "涉及市政排水，请社区协调"),
+            (6, "escalate", "branch", "需改造市政排水管网，超出社区能力，请街道协调区水务局"),
+            (("h", 6), "note", "street", "已联系区水务局，约定本周现场勘察"),
+        ),
+    ),
+    (
+        "lighting", "12栋旁路灯不亮",
+        "12栋西侧路灯从前天开始不亮，那一段路没有别的照明，晚上很黑。",
+        "12栋", "12栋西侧", "normal", "12栋1单元", ("", ""),
+        ((("h", 2), "file"),),
+    ),
+    (
+        "road", "6栋停车场入口路面坑洼",
+        "6栋地面停车场入口有两个大坑，车进出时底盘容易刮到，下雨积水。",
+        "6栋", "6栋停车场入口", "normal", None, ("", ""),
+        ((("h", 16), "file"), (2, "ack", "handler", "已通知物业查看")),
+    ),
+    (
+        "lift", "11栋电梯按键失灵、轿厢照明不亮",
+        "11栋电梯5楼、6楼按键按了没反应，轿厢顶灯也坏了一半，里面很暗。",
+        "11栋", "11栋电梯", "normal", "11栋1单元", ("", ""),
+        ((("h", 26), "file"), (1.5, "ack", "handler")),
+    ),
+    (
+        "sanitation", "2栋楼道堆放杂物堵塞通道",
+        "2栋2单元楼道里堆了旧家具和纸箱，占了半个楼梯，既不好走也有火灾隐患。",
+        "2栋", "2栋2单元楼道", "normal", None, ("", ""),
+        ((("h", 5), "file"),),
+    ),
+    (
+        "signage", "小区缺少平面导视图",
+        "小区没有平面导视图，来访的亲友、维修师傅经常找不到楼栋，希望在大门口设置。",
+        None, "南门、北门", "normal", None, ("", ""),
+        (
+            (("d", 6, "10:40"), "file"),
+            (3, "ack", "handler"),
+            (2, "start", "handler", "已与物业确定导视牌样式"),
+            (50, "resolve", "handler", "在南门、北门各新设小区平面导视牌1块"),
+        ),
+    ),
+    (
+        "fire", "9栋楼道灭火器过期",
+        "9栋各层楼道的灭火器压力表指针都在红区，标签显示已过期两年。",
+        "9栋", "9栋各层楼道", "normal", "9栋1单元", ("", ""),
+        (
+            (("d", 4, "15:00"), "file"),
+            (1.5, "ack", "handler"),
+            (0.5, "start", "handler", "已通知物业"),
+            (20, "resolve", "handler", "物业更换9栋楼道灭火器14具，并建立每月巡检记录"),
+        ),
+    ),
+    (
+        "parking", "北门外车辆占用人行道停放",
+        "北门外人行道上每天停满车，行人只能走机动车道，接送孩子很危险。",
+        None, "北门外人行道", "normal", None, ("", ""),
+        (
+            (("h", 24), "file"),
+            (2, "ack", "handler"),
+            (3, "start", "handler", "已与物业、城管沟通，拟施划停车位并设置隔离桩"),
+        ),
+    ),
+)  # fmt: skip
+
+
+DAY_STARTS, DAY_ENDS = 8 * HOUR, 22 * HOUR  # leaders act between these Beijing clock times
+
+
+def _local(moment: int) -> int:
+    """Seconds since Beijing midnight."""
+    return (moment + CHINA_OFFSET) % DAY
+
+
+def _daytime(moment: int) -> int:
+    """The moment, or the next morning at the same minute if it falls in the night."""
+    local = _local(moment)
+    if local >= DAY_ENDS:
+        return moment + DAY - local + DAY_STARTS + local % HOUR
+    if local < DAY_STARTS:
+        return moment + DAY_STARTS - local + local % HOUR
+    return moment
+
+
+def _working_back(now: int, hours: float) -> int:
+    """`hours` of daytime before now, skipping nights: a recent step is always in the day."""
+    moment, left = now, round(hours * HOUR)
+    local = _local(moment)
+    if local >= DAY_ENDS:
+        moment -= local - DAY_ENDS
+    elif local < DAY_STARTS:
+        moment -= local + DAY - DAY_ENDS
+    while True:
+        available = _local(moment) - DAY_STARTS
+        if left <= available:
+            return moment - left
+        left -= available
+        moment -= available + DAY - DAY_ENDS + DAY_STARTS
+
+
+def _working_after(moment: int, hours: float) -> int:
+    """`hours` of daytime after a moment, skipping nights."""
+    left = round(hours * HOUR)
+    local = _local(moment)
+    if local >= DAY_ENDS or local < DAY_STARTS:
+        moment = _daytime(moment) - _local(moment) % HOUR
+    while True:
+        available = DAY_ENDS - _local(moment)
+        if left < available:
+            return moment + left
+        left -= available
+        moment += available + DAY - DAY_ENDS + DAY_STARTS
+
+
+def _script_time(when, previous: int | None, recent: bool, now: int) -> tuple[int, bool]:
+    """A step's time, and whether its chain now runs on the working clock.
+
+    ("d", days, "HH:MM") is that Beijing clock time so many days before today; a number after it is
+    that many hours later, moved to the next morning if it falls in the night. ("h", hours) is that
+    many daytime hours before the load, and a number after it that many daytime hours later: what
+    sits just before the load keeps its deadlines ahead of the load whatever the time of day it runs.
+    """
+    if isinstance(when, int | float):
+        moment = _working_after(previous, when) if recent else _daytime(previous + round(when * HOUR))
+    elif when[0] == "h":
+        moment, recent = _working_back(now, when[1]), True
+    else:
+        today = (now + CHINA_OFFSET) // DAY * DAY - CHINA_OFFSET  # Beijing midnight, as UTC seconds
+        hours, minutes = (int(part) for part in when[2].split(":"))
+        moment, recent = today - when[1] * DAY + hours * HOUR + minutes * 60, False
+    if previous is not None and moment <= previous:
+        raise ValueError(f"demo script: step at {when} is not after the previous one")
+    return moment, recent
+
+
+STEP_STATUS = {
+    "ack": "acknowledged",
+    "start": "in_progress",
+    "resolve": "resolved",
+    "reject": "rejected",
+    "withdraw": "withdrawn",
+}
+STEP_COMMENT = {"update": "public_update", "note": "internal_note", "comment": "comment"}
+
+
+def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict]) -> list[tuple[IssueLife, dict]]:
+    """The 31 普瑞斯堡 issues, replayed: (life, the issue's fixed columns) in PRUISBURG_ISSUES order."""
+    rng = ctx.rng("pruisburg-issues")
+    now = _ts(ctx.now)
+    by_name = {nodes[i]["name"]: nodes[i] for ids in ctx.compound_neighbour_ids for i in ids}
+    own = nodes[ctx.compound_neighbour_ids[0][0]]
+    orgs = {
+        "property": ctx.property_org_id,
+        "developer": ctx.developer_org_id,
+        "office": ctx.organisations[PRUISBURG_STREET + "办事处"],
+    }
+    result: list[tuple[IssueLife, dict]] = []
+    for category, title, description, building, place, urgency, filed_in, resident, steps in PRUISBURG_ISSUES:
+        node = by_name[filed_in] if filed_in else own
+        holders = world.holders(node, ctx.district_id)
+        life = IssueLife(world.sla, rng, urgency, holders, holders[0], 0, world.staff)
+        at, recent = None, False
+        for when, op, *args in steps:
+            at, recent = _script_time(when, at, recent, now)
+            if at > now:
+                raise ValueError(f"demo script: {title} has a step after the load time")
+            if op == "file":
+                life.file(at)
+            elif op in STEP_STATUS:
+                life.move(at, args[0], STEP_STATUS[op], *args[1:])
+            elif op == "dup":
+                life.move(at, args[0], "duplicate", args[2], duplicate_of=result[args[1]][0])
+            elif op == "escalate":
+                life.escalate(at, args[0], args[1])
+            elif op == "assign":
+                life.assign(at, args[0], orgs[args[1]], args[2])
+            elif op in STEP_COMMENT:
+                life.comment(at, args[0], STEP_COMMENT[op], args[1])
+            elif op == "callback":
+                life.callback(at, args[0], args[1])
+            else:
+                raise ValueError(f"demo script: unknown step {op}")
+        life.finish(now)
+        fixed = {
+            "category_id": world.categories[category],
+            "title": title,
+            "description": description,
+            "compound_id": ctx.compound_id,
+            "building_id": ctx.building_ids[building] if building else None,
+            "place_detail": place,
+            "resident_name": resident[0],
+            "resident_phone": resident[1],
+            **_ancestors(node),
+        }
+        result.append((life, fixed))
+    return result
+
+
+def _ancestors(node: dict) -> dict:
+    """The issue's tree columns, copied from its 邻 as file_issue copies them."""
+    return {
+        "neighbour_id": node["id"],
+        "group_id": node["group_id"],
+        "zone_id": node["zone_id"],
+        "community_id": node["community_id"],
+        "street_id": node["street_id"],
+    }
+
+
+# --- the district's issues --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreetProfile:
+    """How much one 街镇 files and how well it answers — the differences reports are meant to show.
+
+    volume: issues per 邻 against the district's average; since: days since its leaders started
+    filing; ack / resolve: median hours to acknowledge and to fix; unsatisfied: share of callbacks
+    not satisfied; lazy: share of fixes nobody calls back about; escalate: share escalated by hand;
+    extra: category weights it has more of.
+    """
+
+    volume: float
+    since: int
+    ack: float
+    resolve: float
+    unsatisfied: float
+    lazy: float
+    escalate: float
+    extra: tuple[tuple[str, float], ...] = ()
+
+
+STREET_PROFILES = {
+    "云栖街道": StreetProfile(1.3, 183, 2.0, 26, 0.04, 0.04, 0.06),
+    "柳岸街道": StreetProfile(1.5, 183, 11.0, 52, 0.08, 0.15, 0.08),
+    "枫桥街道": StreetProfile(1.0, 183, 3.0, 32, 0.05, 0.08, 0.07),
+    "银湖街道": StreetProfile(1.1, 183, 4.0, 66, 0.13, 0.10, 0.12, (("lift", 2.5), ("parking", 1.5))),
+    "清溪街道": StreetProfile(0.9, 150, 5.0, 38, 0.06, 0.10, 0.08),
+    "临江街道": StreetProfile(1.2, 183, 6.0, 48, 0.07, 0.12, 0.10, (("drainage", 2.2),)),
+    "荷塘镇": StreetProfile(0.5, 120, 15.0, 80, 0.10, 0.25, 0.15),
+    "杏花镇": StreetProfile(0.8, 183, 6.0, 42, 0.06, 0.12, 0.08),
+    "竹溪镇": StreetProfile(0.7, 160, 8.0, 52, 0.19, 0.15, 0.10, (("sanitation", 1.6),)),
+    "石泉镇": StreetProfile(0.8, 183, 12.0, 95, 0.09, 0.20, 0.14, (("road", 1.8),)),
+    "稻香镇": StreetProfile(0.6, 75, 7.0, 42, 0.06, 0.12, 0.08),
+}
+URBAN_CATEGORIES = {
+    "road": 13, "cctv": 6, "lighting": 12, "signage": 4, "fire": 6, "drainage": 9,
+    "greenery": 8, "parking": 14, "lift": 7, "sanitation": 15, "other": 6,
+}  # fmt: skip
+VILLAGE_CATEGORIES = {
+    "road": 20, "cctv": 3, "lighting": 14, "signage": 4, "fire": 4, "drainage": 16,
+    "greenery": 8, "parking": 4, "lift": 0, "sanitation": 21, "other": 6,
+}  # fmt: skip
+# How long a kind takes to fix against the street's median, and how often it is urgent.
+CATEGORY_PACE = {
+    "road": 1.7, "cctv": 1.4, "lighting": 0.6, "signage": 0.9, "fire": 0.9, "drainage": 1.3,
+    "greenery": 1.0, "parking": 1.2, "lift": 0.6, "sanitation": 0.5, "other": 1.0,
+}  # fmt: skip
+URGENT_SHARE = {"fire": 0.3, "lift": 0.35, "drainage": 0.15, "road": 0.05, "lighting": 0.05}
+# Who fixes what once the branch hands it on; None: the 街镇 office.
+CATEGORY_DEPARTMENT = {
+    "road": "区市政局", "lighting": "区市政局", "drainage": "区水务局", "sanitation": "区城管局",
+    "parking": "区城管局", "greenery": "区城管局", "signage": "区交通运输局", "lift": "区住建局", "fire": "区住建局",
+}  # fmt: skip
+# Inside a managed compound these are the property company's.
+PROPERTY_CATEGORIES = ("road", "lighting", "cctv", "lift", "fire", "parking", "greenery", "sanitation")
+
+TITLES = {
+    "road": ("{p}路面坑洼破损", "{p}路面塌陷", "{p}人行道地砖松动", "{p}道路开裂积水", "{p}减速带损坏"),
+    "cctv": ("{p}监控摄像头损坏", "{p}门禁系统故障", "{p}监控探头无画面", "{p}道闸失灵"),
+    "lighting": ("{p}路灯不亮", "{p}路灯昏暗", "{p}路灯灯杆锈蚀倾斜", "{p}路灯白天常亮", "{p}照明线路裸露"),
+    "signage": ("{p}路名牌缺失", "{p}指示牌褪色看不清", "{p}限速标志被树枝遮挡", "{p}门牌号脱落"),
+    "fire": ("{p}消防通道被占用", "{p}灭火器过期", "{p}消防栓无水", "{p}堆放杂物堵塞通道", "{p}电动车飞线充电"),
+    "drainage": ("{p}下水道堵塞", "{p}雨后积水严重", "{p}窨井盖破损", "{p}污水外溢", "{p}排水沟淤塞"),
+    "greenery": ("{p}枯树有倒伏隐患", "{p}绿化带杂草丛生", "{p}树枝遮挡路灯", "{p}绿地被毁种菜"),
+    "parking": ("{p}车辆乱停占道", "{p}非机动车棚破损", "{p}停车位划线模糊", "{p}僵尸车长期占用车位", "{p}充电桩故障"),
+    "lift": ("{p}电梯频繁故障", "{p}电梯困人", "{p}电梯运行异响", "{p}电梯按键失灵"),
+    "sanitation": ("{p}垃圾清运不及时", "{p}垃圾桶破损", "{p}建筑垃圾乱堆", "{p}卫生死角无人清扫", "{p}小广告乱贴"),
+    "other": ("{p}噪音扰民", "{p}流浪犬伤人隐患", "{p}公共座椅损坏", "{p}健身器材损坏"),
+}  # fmt: skip
+IMPACTS = (
+    "已经持续一个多星期", "多名居民反映", "老人小孩出行不便", "晚上存在安全隐患",
+    "影响居民正常生活", "下雨天更严重", "之前反映过一次还没解决",
+)  # fmt: skip
+ASKS = ("请尽快安排处理。", "希望相关部门尽快维修。", "请社区协调解决。", "居民希望尽快解决。")
+URBAN_PLACES = (
+    "{b}栋{u}单元门口", "{b}栋楼下", "{b}栋旁", "小区北门", "小区南门", "小区主干道", "{b}栋后面小路",
+    "社区广场", "菜市场旁", "社区服务中心门口", "{b}栋{u}单元楼道",
+)  # fmt: skip
+VILLAGE_PLACES = ("{g}村道", "{g}村民小组", "村部旁", "村卫生室门口", "{g}水塘边", "村小学门口", "{g}集中居住点")
+COMPOUND_PLACES = ("{b}门口", "{b}楼下", "{b}旁", "{b}楼道", "{b}后面小路")
+RESOLVED_NOTES = {
+    "road": "已修补破损路面", "cctv": "已更换损坏设备，恢复正常", "lighting": "已更换灯具并检修线路",
+    "signage": "已重新制作安装标识牌", "fire": "已整改到位，消防设施恢复正常", "drainage": "已清淤疏通，排水恢复正常",
+    "greenery": "已修剪清理", "parking": "已清理整治，重新施划车位", "lift": "维保单位已维修，经检测恢复运行",
+    "sanitation": "已清理，并增加清运频次", "other": "已协调处理",
+}  # fmt: skip
+REJECT_REASONS = (
+    "属相邻住户之间的民事纠纷，不属于公共事务，已引导申请人民调解。",
+    "经现场核实，问题已由产权单位自行处理完毕。",
+    "该处属在建工地范围，由施工单位负责，已转告建设单位。",
+    "属物业服务合同约定的业主自用部位，由业主自行维修，已向居民解释。",
+)
+WITHDRAW_NOTES = ("居民表示问题已自行解决，申请撤回", "登记有误，撤回本条", "居民与物业协商解决，申请撤回")
+UNSATISFIED_NOTES = ("问题反复出现，居民不满意", "只做了临时处理，没有根治", "维修质量差，没几天又坏了")
+UPDATES = ("已联系维修人员，预计本周内处理", "材料已采购，近日施工", "已现场查看，正在制定方案")
+ESCALATE_REASONS = ("超出本级处理能力，请上级协调", "需多部门协调", "涉及资金较大，需上级统筹")
+RESIDENT_TITLES = ("女士", "先生", "阿姨", "大爷", "奶奶")
+# Filing is a daytime thing, peaking in the morning and after dinner (Beijing hours 8–21).
+FILING_HOURS = (6, 10, 10, 8, 4, 4, 6, 8, 8, 7, 6, 8, 7, 4)
+
+
+def _working_hours(moment: int, rng: random.Random) -> int:
+    """People act between 08:00 and 21:30 Beijing time: later than that waits for the next morning."""
+    local = (moment + CHINA_OFFSET) % DAY
+    if local < 8 * HOUR:
+        return moment + 8 * HOUR - local + rng.randint(0, 5400)
+    if local >= 21 * HOUR + 1800:
+        return moment + DAY - local + 8 * HOUR + rng.randint(0, 5400)
+    return moment
+
+
+@dataclass
+class DistrictIssue:
+    """One district issue before its replay: where, what, and how its story is meant to go."""
+
+    created: int
+    node: dict
+    category: str
+    fixed: dict
+    urgency: str
+    filer: tuple[int, int]
+    profile: StreetProfile
+    fate: str  # 'normal', 'withdraw', 'reject' or 'duplicate'
+    escalate: int  # levels escalated by hand once acknowledged
+    organisation: int | None  # who gets it if the branch hands it on
+    seed: int
+    duplicate_of: DistrictIssue | None = None  # an earlier issue of the same kind in the same community
+
+
+def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict]) -> list[DistrictIssue]:
+    """Where and when the district's issues are filed, and what they are about (not yet replayed)."""
+    rng = ctx.rng("district-issues")
+    now = _ts(ctx.now)
+    street_names = {street_id: name for street_id, (name, _town) in ctx.streets.items()}
+    office = {
+        street_id: ctx.organisations[name + ("人民政府" if is_town else "办事处")]
+        for street_id, (name, is_town) in ctx.streets.items()
+    }
+    compound_property = ctx.organisations[OTHER_PROPERTY_COMPANY]
+    group_names = dict(db.session.execute(select(Node.id, Node.name).where(Node.level == "group")).all())
+    buildings: dict[int, list[str]] = {}
+    for compound_id, name in db.session.execute(select(Building.compound_id, Building.name).order_by(Building.id)):
+        buildings.setdefault(compound_id, []).append(name)
+    compound_names = dict(db.session.execute(select(Compound.id, Compound.name)).all())
+    building_ids = {
+        (compound_id, name): building_id
+        for building_id, compound_id, name in db.session.execute(
+            select(Building.id, Building.compound_id, Building.name)
+        )
+    }
+    community_factor = {c: rng.lognormvariate(0, 0.5) for c in sorted(ctx.communities)}
+    candidates = [n for n in nodes.values() if n["zone_id"] != ctx.zone_id]
+    weights = []
+    for node in candidates:
+        profile = STREET_PROFILES[street_names[node["street_id"]]]
+        weights.append(profile.volume * profile.since / HISTORY_DAYS * community_factor[node["community_id"]])
+    weights = [w * rng.lognormvariate(0, 0.6) for w in weights]
+    total = max(len(ctx.communities), round(FULL_ISSUES * ctx.scale))
+    chosen = rng.choices(candidates, cum_weights=list(accumulate(weights)), k=total)
+    category_tables = {}
+    for name, profile in STREET_PROFILES.items():
+        for village in (False, True):
+            table = dict(VILLAGE_CATEGORIES if village else URBAN_CATEGORIES)
+            for code, factor in profile.extra:
+                table[code] *= factor
+            codes = [code for code, weight in table.items() if weight > 0]
+            category_tables[(name, village)] = (codes, list(accumulate(table[c] for c in codes)))
+    hours = list(accumulate(FILING_HOURS))
+    specs = []
+    for node in chosen:
+        street = street_names[node["street_id"]]
+        profile = STREET_PROFILES[street]
+        village = ctx.communities[node["community_id"]][2] == "村"
+        compound_id = node["compound_id"]
+        codes, cumulative = category_tables[(street, village and compound_id is None)]
+        category = codes[bisect(cumulative, rng.random() * cumulative[-1])]
+        # Recent months have more: the system spread as leaders took it up.
+        day = now - int(profile.since * rng.random() ** 1.35 * DAY)
+        midnight = (day + CHINA_OFFSET) // DAY * DAY - CHINA_OFFSET
+        created = midnight + (8 + bisect(hours, rng.random() * hours[-1])) * HOUR + rng.randint(0, HOUR - 1)
+        if created > now - 600:
+            created -= DAY
+        building = None
+        if compound_id is not None:
+            building = rng.choice(buildings[compound_id])
+            place = rng.choice(COMPOUND_PLACES).format(b=building)
+            short = compound_names[compound_id] + building
+        elif village:
+            place = rng.choice(VILLAGE_PLACES).format(g=group_names[node["group_id"]])
+            short = place
+        else:
+            place = rng.choice(URBAN_PLACES).format(b=rng.randint(1, 24), u=rng.randint(1, 4))
+            short = place
+        if category == "lift":
+            short = (compound_names[compound_id] + building) if building else f"{rng.randint(1, 24)}栋"
+        title = rng.choice(TITLES[category]).format(p=short)
+        description = f"{title}，{rng.choice(IMPACTS)}。{rng.choice(ASKS)}"
+        resident = rng.choice(SURNAMES) + rng.choice(RESIDENT_TITLES) if rng.random() < 0.6 else ""
+        phone = f"1970{rng.randint(0, 9_999_999):07d}" if resident and rng.random() < 0.6 else ""
+        urgency = "urgent" if rng.random() < URGENT_SHARE.get(category, 0.03) else "normal"
+        if rng.random() < 0.12:
+            filer = (world.holder[node["group_id"]], 1)
+        else:
+            filer = (world.holder[node["id"]], 0)
+        roll = rng.random()
+        fate = "withdraw" if roll < 0.02 else "reject" if roll < 0.045 else "duplicate" if roll < 0.075 else "normal"
+        escalate = 0
+        if rng.random() < profile.escalate * (1.5 if category in ("road", "drainage", "cctv", "lift") else 1):
+            escalate = rng.choice((1, 2, 3, 3))
+        if compound_id is not None and category in PROPERTY_CATEGORIES:
+            organisation = compound_property
+        else:
+            department = CATEGORY_DEPARTMENT.get(category)
+            organisation = ctx.organisations[department] if department else office[node["street_id"]]
+        fixed = {
+            "category_id": world.categories[category],
+            "title": title[:80],
+            "description": description,
+            "compound_id": compound_id,
+            "building_id": building_ids[(compound_id, building)] if building else None,
+            "place_detail": place,
+            "resident_name": resident,
+            "resident_phone": phone,
+            **_ancestors(node),
+        }
+        seed = rng.getrandbits(32)
+        specs.append(
+            DistrictIssue(created, node, category, fixed, urgency, filer, profile, fate, escalate, organisation, seed)
+        )
+    specs.sort(key=lambda s: s.created)
+    # A duplicate points at an earlier issue of the same kind in the same community.
+    earlier: dict[tuple[int, str], list[DistrictIssue]] = {}
+    for spec in specs:
+        key = (spec.node["community_id"], spec.category)
+        if spec.fate == "duplicate":
+            if not earlier.get(key):
+                spec.fate = "normal"
+            else:
+                spec.duplicate_of = rng.choice(earlier[key][-5:])
+        if spec.fate != "duplicate":
+            earlier.setdefault(key, []).append(spec)
+    return specs
+
+
+def replay_district_issue(
+    spec: DistrictIssue, world: IssueWorld, district_id: int, now: int, lives: dict[int, IssueLife]
+) -> IssueLife:
+    """One district issue's story, cut off at the load time (`lives`: the earlier ones, by id() of their spec)."""
+    rng = random.Random(spec.seed)
+    profile = spec.profile
+    urgent = spec.urgency == "urgent"
+    life = IssueLife(world.sla, rng, spec.urgency, world.holders(spec.node, district_id), *spec.filer, world.staff)
+    life.file(spec.created)
+    clock = spec.created
+
+    def after(median_hours: float, sigma: float = 0.9) -> bool:
+        """Move the clock on by a plausible delay; False once that is past the load time."""
+        nonlocal clock
+        delay = max(120, int(HOUR * rng.lognormvariate(math.log(median_hours), sigma)))
+        clock = _working_hours(clock + delay, rng)
+        return clock < now
+
+    def story() -> None:
+        if not after(profile.ack * (0.25 if urgent else 1)):
+            return
+        if spec.fate == "duplicate":
+            life.move(clock, "triage", "duplicate", "与同一地点同类问题重复，已合并处理", lives[id(spec.duplicate_of)])
+            return
+        if spec.fate == "withdraw" and rng.random() < 0.4:
+            life.move(clock, "filer", "withdrawn", rng.choice(WITHDRAW_NOTES))
+            return
+        life.move(clock, "handler", "acknowledged")
+        if spec.fate == "reject":
+            if after(8):
+                life.move(clock, "triage", "rejected", rng.choice(REJECT_REASONS))
+            return
+        if spec.fate == "withdraw":
+            if after(24):
+                life.move(clock, "filer", "withdrawn", rng.choice(WITHDRAW_NOTES))
+            return
+        slower = 1.0
+        for _ in range(spec.escalate):
+            if not after(3):
+                return
+            life.advance(clock)  # the sweep may have taken it up already
+            if life.level == "district":
+                break
+            life.escalate(clock, "handler", rng.choice(ESCALATE_REASONS))
+            slower = 1.8
+        if spec.escalate and LEVEL_RANK[life.level] >= 3 and rng.random() < 0.75:
+            if not after(4):
+                return
+            life.assign(clock, "triage", spec.organisation, "已派单至责任单位处理")
+        worker = "org" if life.assignee else "handler"
+        if not after(1.5 if urgent else 5):
+            return
+        life.move(clock, worker, "in_progress")
+        fix = profile.resolve * CATEGORY_PACE[spec.category] * slower * (0.3 if urgent else 1)
+        if rng.random() < 0.12:
+            if not after(fix / 3):
+                return
+            life.comment(clock, worker, "public_update", rng.choice(UPDATES))
+        if not after(fix):
+            return
+        life.move(clock, worker, "resolved", RESOLVED_NOTES[spec.category])
+        for attempt in range(2):
+            if rng.random() < profile.lazy or not after(30, 0.6):
+                return
+            unhappy = rng.random() < profile.unsatisfied / (1 + 2 * attempt)
+            if unhappy:
+                life.callback(clock, "unsatisfied", rng.choice(UNSATISFIED_NOTES))
+            else:
+                life.callback(clock, "basically_satisfied" if rng.random() < 0.15 else "satisfied")
+                return
+            if not after(8):
+                return
+            life.move(clock, worker, "in_progress", "已重新安排处理")
+            if not after(fix * 0.7):
+                return
+            life.move(clock, worker, "resolved", RESOLVED_NOTES[spec.category])
+
+    story()
+    life.finish(now)
+    return life
+
+
+def build_issues(ctx: DemoContext) -> None:
+    """The 31 普瑞斯堡 issues and the district's six months of issues, each with its whole timeline."""
+    world = issue_world(ctx)
+    nodes = neighbour_nodes()
+    now = _ts(ctx.now)
+    pruisburg = pruisburg_lives(ctx, world, nodes)
+    lives: dict[int, IssueLife] = {}
+    district = []
+    for spec in district_issues(ctx, world, nodes):
+        life = replay_district_issue(spec, world, ctx.district_id, now, lives)
+        lives[id(spec)] = life
+        district.append((life, spec.fixed))
+    # Ids follow filing order, as they would have in real life.
+    everything = sorted([*pruisburg, *district], key=lambda pair: pair[0].created)
+    issue_ids = ctx.allocate(Issue, len(everything))
+    id_of = {life: issue_id for (life, _fixed), issue_id in zip(everything, issue_ids, strict=True)}
+    ctx.insert_history(Issue, ISSUE_COLUMNS, [life.row(id_of[life], fixed, id_of) for life, fixed in everything])
+    ctx.pruisburg_issue_ids = [id_of[life] for life, _fixed in pruisburg]
+
+    # Event ids follow time across the district, as the events were written.
+    # One integer key per event (time, then issue, then its place in the issue) sorts fast.
+    timeline = sorted(
+        ((event[0] << 32) | (id_of[life] << 8) | seq, id_of[life], event, life)
+        for life, _fixed in everything
+        for seq, event in enumerate(life.events)
+    )
+    event_ids = ctx.allocate(IssueEvent, len(timeline))
+    event_rows = [
+        (event_id, issue_id, *event[:10])
+        for event_id, (_key, issue_id, event, _life) in zip(event_ids, timeline, strict=True)
+    ]
+    ctx.insert_history(IssueEvent, EVENT_COLUMNS, event_rows)
+    notifications = pruisburg_inbox(ctx, world, timeline, event_ids, {life for life, _fixed in pruisburg}, everything)
+    ctx.counts.update(issues=len(everything), issue_events=len(event_rows), notifications=notifications)
+
+
+def pruisburg_inbox(ctx, world, timeline, event_ids, pruisburg, everything) -> int:
+    """Inbox messages the 普瑞斯堡 timeline sent (as services.notify words them); older ones are read."""
+    from .notify import EVENT_TEXT, STATUS_TEXT
+
+    rng = ctx.rng("pruisburg-inbox")
+    now = _ts(ctx.now)
+    titles = {life: (fixed["title"], fixed) for life, fixed in everything if life in pruisburg}
+    column = {"neighbour": "neighbour_id", "group": "group_id", "zone": "zone_id"}
+    column.update(community="community_id", street="street_id")
+    rows, pending = [], []
+    for event_id, (_key, issue_id, event, life) in zip(event_ids, timeline, strict=True):
+        if life not in pruisburg or not event[10]:
+            continue
+        at, actor, kind, _fs, to_status, _fl, _tl = event[:7]
+        title, fixed = titles[life]
+        people: set[int] = set()
+        for level in event[10]:
+            if level == "filer":
+                people.add(life.filer_id)
+            elif level == "assignee":
+                people.update(world.org_members[life.assignee])
+            elif level == "district":
+                people.update(world.members[ctx.district_id])
+            elif level in column:
+                people.update(world.members[fixed[column[level]]])
+        people.discard(actor)
+        what = EVENT_TEXT.get(kind, "更新")
+        if kind == "status" and to_status:
+            what = f"{what}：{STATUS_TEXT.get(to_status, to_status)}"
+        if kind in ("escalated", "overdue") and actor is None:
+            what = f"{what}（超时自动）"
+        reference = f"WC-{_dt(life.created).year}-{issue_id:06d}"
+        text = f"[{what}] {reference} {title}"[:300]
+        sent = at + rng.randint(2, 90)
+        for person in sorted(people):
+            read = sent + rng.randint(600, 2 * DAY) if sent < now - 3 * DAY else None
+            pending.append((person, issue_id, event_id, kind, text, sent, read))
+    ids = ctx.allocate(Notification, len(pending))
+    for notification_id, (person, issue_id, event_id, kind, text, sent, read) in zip(ids, pending, strict=True):
+        rows.append(
+            {
+                "id": notification_id,
+                "person_id": person,
+                "issue_id": issue_id,
+                "event_id": event_id,
+                "kind": kind,
+                "text": text,
+                "created_at": _dt(min(sent, now)),
+                "read_at": _dt(min(read, now)) if read else None,
+            }
+        )
+    ctx.insert(Notification, rows)
+    return len(rows)
+
+
 # The world is built by these, in order; later work appends its own steps (issues, funding, history).
 DEMO_STEPS: list[Callable[[DemoContext], None]] = [
     build_tree_top,
@@ -448,6 +1793,7 @@ DEMO_STEPS: list[Callable[[DemoContext], None]] = [
     build_tree_cells,
     build_organisations,
     build_people,
+    build_issues,
 ]
 
 
@@ -456,12 +1802,16 @@ def demo_loaded() -> bool:
     return db.session.get(AppMeta, META_KEY) is not None
 
 
-def load_demo_world(scale: float = 1.0) -> dict:
-    """Build the demo world (flush only, the caller commits) and return its counts."""
+def load_demo_world(scale: float = 1.0, now: datetime | None = None) -> dict:
+    """Build the demo world (flush only, the caller commits) and return its counts.
+
+    `now` is the moment the world's history leads up to (default: the real now); tests pass other
+    moments to check that the history holds together whatever the time of day it is loaded.
+    """
     if demo_loaded():
         raise RuntimeError("the demo world is already loaded in this database")
     started = time.perf_counter()
-    ctx = DemoContext(scale=scale)
+    ctx = DemoContext(scale=scale, now=now or utcnow())
     for step in DEMO_STEPS:
         step(ctx)
         # After every step, so a later step may use plain ORM inserts on PostgreSQL.

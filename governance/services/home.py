@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from flask import url_for
+from flask import current_app, url_for
 from flask_babel import gettext as _
 
 from .. import policy
@@ -26,6 +26,16 @@ def role_label(role: str) -> str:
     return labels[role]
 
 
+def issue_links(person: Person, node_id: int | None) -> list[tuple[str, str]]:
+    """File an issue (once the filing pages exist), the issues of the role's area, and the inbox."""
+    links = []
+    if node_id is not None and "filing.new" in current_app.view_functions and policy.allowed(person, "file_any"):
+        links.append((_("File an issue"), url_for("filing.new")))
+    links.append((_("Issues"), url_for("issues.index", node=node_id) if node_id else url_for("issues.index")))
+    links.append((_("Inbox"), url_for("inbox.index")))
+    return links
+
+
 @dataclass
 class Card:
     """One role on the home page: where it applies and the links it opens."""
@@ -42,6 +52,7 @@ def home_cards(person: Person) -> list[Card]:
         if role.node is not None:
             where = " / ".join(n.name for n in node_path(role.node))
             links = [(_("My area"), url_for("tree.node", node_id=role.node_id))]
+            links += issue_links(person, role.node_id)
             if policy.allowed(person, "issue_codes", role.node):
                 links.append((_("Activation codes"), url_for("admin.codes", node_id=role.node_id)))
             if role.role in policy.MANAGER_ROLES:
@@ -50,6 +61,9 @@ def home_cards(person: Person) -> list[Card]:
                 links.append((_("Import a roster"), url_for("roster.upload")))
         else:
             where = role.organisation.name
-            links = []
+            links = issue_links(person, None)
+        # Settings (SLA, categories, jobs, group robots): managers whose role's node the policy lets them manage.
+        if role.role in policy.MANAGER_ROLES and policy.allowed(person, "manage_channels", role.node):
+            links.append((_("Settings"), url_for("settings.index")))
         cards.append(Card(role_label(role.role), where, links))
     return cards

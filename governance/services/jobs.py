@@ -52,9 +52,13 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     job = Job(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
     db.session.add(job)
     db.session.flush()
-    # Known to exist only once the transaction commits (see _after_commit).
-    db.session.info.setdefault("jobs_uncommitted", []).append(job.id)
+    dispatch_after_commit(job.id)
     return job
+
+
+def dispatch_after_commit(job_id: int) -> None:
+    """Hand a job row over once the current transaction commits (see _after_commit)."""
+    db.session.info.setdefault("jobs_uncommitted", []).append(job_id)
 
 
 def queue_name() -> str:

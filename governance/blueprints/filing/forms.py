@@ -1,0 +1,166 @@
+"""The filing form (登记问题): what a 邻长 types on a phone."""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
+
+from ... import policy
+from ...extensions import db
+from ...models import Building, Category, Compound, Node
+from ...services.issues import MAX_TITLE
+
+MAX_DESCRIPTION = 2000
+KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
+INT_MAX = 2**31 - 1  # larger ids cannot exist, and PostgreSQL refuses to compare an INTEGER with them
+
+
+def strip(value):
+    """Trim surrounding spaces from text input."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def optional_id(value):
+    """A database id from a select, or None for blank or garbage (the validators then say what is missing)."""
+    if value is None or value == "":
+        return None
+    try:
+        number = int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+    return number if 0 < number <= INT_MAX else None
+
+
+def coordinate(value: str | None, bound: float) -> float | None:
+    """A finite latitude or longitude within ±bound, or None."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return round(number, 6) if math.isfinite(number) and -bound <= number <= bound else None
+
+
+def new_key() -> str:
+    """A fresh idempotency key for one filing."""
+    return str(uuid.uuid4())
+
+
+class FilingForm(FlaskForm):
+    """Category, title, description, place, urgency, photos and the resident's (private) contact."""
+
+    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
+    title = StringField(
+        _l("Short title"),
+        filters=[strip],
+        validators=[
+            DataRequired(message=_l("Give the problem a short title.")),
+            Length(max=MAX_TITLE, message=_l("At most %(max)d characters.")),
+        ],
+        render_kw={"maxlength": MAX_TITLE, "autocomplete": "off"},
+    )
+    description = TextAreaField(
+        _l("What is wrong"),
+        filters=[strip],
+        validators=[Length(max=MAX_DESCRIPTION, message=_l("At most %(max)d characters."))],
+        render_kw={"rows": 3, "maxlength": MAX_DESCRIPTION},
+    )
+    neighbour = SelectField(_l("Neighbour unit (邻)"), coerce=optional_id, validate_choice=False)
+    neighbour_filter = StringField(
+        _l("Find the neighbour unit (邻)"),
+        filters=[strip],
+        validators=[Optional(), Length(max=40)],
+        render_kw={"maxlength": 40},
+    )
+    compound = SelectField(_l("Compound (小区)"), coerce=optional_id, validate_choice=False)
+    building = SelectField(_l("Building (楼栋)"), coerce=optional_id, validate_choice=False)
+    place_detail = StringField(
+        _l("Where exactly"),
+        filters=[strip],
+        validators=[Length(max=120, message=_l("At most %(max)d characters."))],
+        render_kw={"maxlength": 120},
+    )
+    latitude = HiddenField()
+    longitude = HiddenField()
+    urgency = RadioField(
+        _l("Urgency"),
+        choices=[SelectChoice("normal", _l("Normal")), SelectChoice("urgent", _l("Urgent"))],
+        default="normal",
+        validate_choice=False,
+    )
+    photos = MultipleFileField(_l("Photos"))
+    resident_name = StringField(
+        _l("Resident's name"),
+        filters=[strip],
+        validators=[Length(max=40, message=_l("At most %(max)d characters."))],
+        render_kw={"maxlength": 40, "autocomplete": "off"},
+    )
+    resident_phone = StringField(
+        _l("Resident's phone"),
+        filters=[strip],
+        validators=[
+            Length(max=20, message=_l("At most %(max)d characters.")),
+            Regexp(r"^[0-9+\-() ]*$", message=_l("Digits only, please.")),
+        ],
+        render_kw={"maxlength": 20, "inputmode": "tel", "autocomplete": "off", "type": "tel"},
+    )
+    idempotency_key = HiddenField()
+    confirm_different = BooleanField(_l("This is a different problem — file it anyway"))
+
+    # Set by the view before validation: who is filing.
+    person = None
+
+    def validate_category(self, field):
+        category = db.session.get(Category, field.data) if field.data else None
+        if category is None or not category.active:
+            raise ValidationError(_l("Choose the kind of problem."))
+
+    def validate_urgency(self, field):
+        if field.data not in ("normal", "urgent"):
+            field.data = "normal"
+            raise ValidationError(_l("Choose normal or urgent."))
+
+    def validate_neighbour(self, field):
+        node = db.session.get(Node, field.data) if field.data else None
+        if node is None or node.level != "neighbour":
+            raise ValidationError(_l("Choose the 邻 this problem belongs to."))
+        if not policy.allowed(self.person, "file_issue", node):
+            policy.log_denial(self.person, "file_issue", node)
+            self.forbidden = True
+            raise ValidationError(_l("You cannot file problems in that 邻."))
+
+    def validate_compound(self, field):
+        node = db.session.get(Node, self.neighbour.data) if self.neighbour.data else None
+        compound = db.session.get(Compound, field.data) if field.data else None
+        if field.data and (compound is None or (node is not None and compound.community_id != node.community_id)):
+            raise ValidationError(_l("That compound is not in the 邻's community."))
+
+    def validate_building(self, field):
+        building = db.session.get(Building, field.data) if field.data else None
+        if field.data and (building is None or building.compound_id != self.compound.data):
+            raise ValidationError(_l("Choose the building again."))
+
+    def validate(self, extra_validators=None):
+        """Without JavaScript every compound's buildings are listed: a chosen building names its compound."""
+        building = db.session.get(Building, self.building.data) if self.building.data else None
+        if building is not None:
+            self.compound.data = building.compound_id
+        return super().validate(extra_validators)
+
+    def validate_idempotency_key(self, field):
+        if not KEY_RE.match(field.data or ""):
+            field.data = new_key()
+            raise ValidationError(_l("The form was incomplete. Please check it and send it again."))
+
+    forbidden = False
+
+    def location(self) -> tuple[float | None, float | None]:
+        """Both coordinates, or neither."""
+        lat, lng = coordinate(self.latitude.data, 90), coordinate(self.longitude.data, 180)
+        return (lat, lng) if lat is not None and lng is not None else (None, None)

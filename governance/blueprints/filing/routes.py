@@ -1,0 +1,327 @@
+"""Views of the filing blueprint: the form, the duplicates fragment, and photo files."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta, timezone
+
+from flask import (
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_babel import format_date, get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from ... import policy
+from ...access import login_required, requires
+from ...extensions import db
+from ...models import Photo
+from ...services import issues, photos
+from . import bp, places
+from .forms import FilingForm, new_key, optional_id
+
+CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
+PHOTO_MESSAGES = {
+    "empty": lambda p: _("Photo %(n)s (%(name)s) is empty.", **p),
+    "not_an_image": lambda p: _(
+        "Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.", **p
+    ),
+    "too_large": lambda p: _(
+        "Photo %(n)s (%(name)s) is larger than %(limit_mb)s MB. Please choose a smaller one.", **p
+    ),
+    "too_many_pixels": lambda p: _(
+        "Photo %(n)s (%(name)s) has too many pixels (more than %(megapixels)s million). Please choose a smaller one.",
+        **p,
+    ),
+}
+
+
+def lifecycle_message(code: str) -> str:
+    """The sentence for a LifecycleError raised by file_issue."""
+    return {
+        "bad_neighbour": _("Choose the 邻 this problem belongs to."),
+        "forbidden": _("You cannot file problems in that 邻."),
+        "bad_category": _("Choose the kind of problem."),
+        "bad_urgency": _("Choose normal or urgent."),
+        "bad_title": _("Give the problem a short title."),
+        "bad_place": _("That compound or building is not in the 邻's community."),
+    }.get(code, _("The problem could not be filed. Please check the form."))
+
+
+def issue_url(issue) -> str | None:
+    """The issue's detail page (None while the issues blueprint that serves it is not installed)."""
+    if "issues.detail" in current_app.view_functions:
+        return url_for("issues.detail", issue_id=issue.id)
+    return None
+
+
+def status_label(status: str) -> str:
+    """A status in the interface language."""
+    return {
+        "reported": _("Reported"),
+        "acknowledged": _("Acknowledged"),
+        "in_progress": _("In progress"),
+        "resolved": _("Resolved"),
+        "reopened": _("Reopened"),
+    }.get(status, status)
+
+
+@bp.context_processor
+def helpers():
+    """What the filing templates call."""
+    return {
+        "issue_url": issue_url,
+        "category_label": category_label,
+        "status_label": status_label,
+        "short_date": lambda value: format_date(value.astimezone(CHINA).date(), "short"),
+    }
+
+
+def wants_json() -> bool:
+    """The offline-draft script sends with fetch and wants a JSON answer on success."""
+    return request.headers.get("X-Requested-With") == "fetch"
+
+
+def category_label(category) -> str:
+    """Chinese name when the interface is Chinese, English otherwise."""
+    return category.name_zh if get_locale() and get_locale().language == "zh" else category.name_en
+
+
+class Choices:
+    """Everything the place fields list for this person and what they chose so far."""
+
+    def __init__(self, person, form: FilingForm, searching: bool):
+        self.total = places.count_neighbours(person)
+        self.large = self.total > places.MAX_CHOICES
+        chosen = form.neighbour.data
+        search = (form.neighbour_filter.data or "") if self.large else None
+        if self.large and not searching and not chosen:
+            chosen = places.own_neighbour_id(person)
+        self.options = places.neighbour_options(person, search, include_id=chosen)
+        self.grouped = places.group_options(self.options)
+        self.compounds = places.compounds_in({o.community_id for o in self.options})
+        self.buildings = places.buildings_of([c.id for c in self.compounds])
+        self.multi_compound = len(self.compounds) > 1
+        self.categories = [(c.id, category_label(c)) for c in places.active_categories()]
+        if form.neighbour.data is None and chosen in {o.id for o in self.options}:
+            form.neighbour.data = chosen
+
+    def preselect(self, person, form: FilingForm) -> None:
+        """A fresh form: the person's own 邻 (or the only one), and that 邻's 小区."""
+        ids = [o.id for o in self.options]
+        own = places.own_neighbour_id(person)
+        if len(ids) == 1:
+            form.neighbour.data = ids[0]
+        elif own in ids:
+            form.neighbour.data = own
+        option = next((o for o in self.options if o.id == form.neighbour.data), None)
+        if option is not None:
+            form.compound.data = option.compound_id
+        elif len({o.compound_id for o in self.options}) == 1 and self.options:
+            form.compound.data = self.options[0].compound_id
+
+
+def render_form(form, choices, *, status=200, duplicates=None, posted=False, message=None):
+    """The form page, with everything typed kept (file inputs cannot be, and the page says so)."""
+    had_photos = posted and any(f.filename for f in request.files.getlist("photos"))
+    page = render_template(
+        "filing/new.html",
+        form=form,
+        choices=choices,
+        duplicates=duplicates or [],
+        had_photos=had_photos,
+        message=message,
+        max_photos=current_app.config["PHOTOS_PER_ISSUE"],
+        max_bytes=current_app.config["PHOTO_MAX_BYTES"],
+        max_total=current_app.config["MAX_CONTENT_LENGTH"],
+        max_side=current_app.config["PHOTO_MAX_SIDE"],
+    )
+    return page, status
+
+
+def uploaded_files():
+    """The chosen files (browsers send one empty part when none was chosen)."""
+    return [f for f in request.files.getlist("photos") if f.filename]
+
+
+def store_photos(files) -> list[photos.StoredPhoto]:
+    """Check and store every photo, or none of them (raises PhotoError with the photo's number and name)."""
+    stored = []
+    try:
+        for n, upload in enumerate(files, start=1):
+            try:
+                stored.append(photos.save_upload(upload))
+            except photos.PhotoError as err:
+                err.params.update(n=n, name=(upload.filename or "")[:60])
+                raise
+    except Exception:
+        for item in stored:
+            photos.discard(item)
+        raise
+    return stored
+
+
+def done(issue, created: bool):
+    """Tell the user the reference and show the issue (JSON for the offline-draft script)."""
+    if created:
+        flash(_("Filed as %(reference)s", reference=issue.reference), "success")
+    else:
+        flash(_("This problem was already filed as %(reference)s", reference=issue.reference), "info")
+    url = issue_url(issue) or url_for("main.home")
+    if wants_json():
+        return jsonify(ok=True, created=created, reference=issue.reference, url=url), (201 if created else 200)
+    return redirect(url)
+
+
+@bp.route("/", methods=["GET", "POST"])
+@requires("file_any")
+def new():
+    """File a resident's problem: one screen, works without JavaScript, safe to submit twice."""
+    person = current_user._get_current_object()
+    form = FilingForm()
+    form.person = person
+    action = request.form.get("action") if request.method == "POST" else None
+    choices = Choices(person, form, searching=action == "find")
+    if request.method == "GET":
+        form.idempotency_key.data = new_key()
+        choices.preselect(person, form)
+        return render_form(form, choices)
+    if action == "find":  # people with hundreds of 邻 search for one first (works without JavaScript)
+        if not (form.idempotency_key.data or "").strip():
+            form.idempotency_key.data = new_key()
+        return render_form(form, choices, posted=True)
+    if not form.validate_on_submit():
+        status = 403 if form.forbidden else 200
+        return render_form(form, choices, status=status, posted=True)
+
+    key = form.idempotency_key.data
+    existing = issues.find_existing(person, key)
+    if existing is not None:  # a retry of a filing that went through: nothing more to store
+        return done(existing, created=False)
+
+    if not form.confirm_different.data:
+        duplicates = places.possible_duplicates(
+            person, form.category.data, form.compound.data, form.building.data, form.neighbour.data
+        )
+        if duplicates:
+            message = _("Similar problems are already open here. Is yours one of them?")
+            return render_form(form, choices, duplicates=duplicates, posted=True, message=message)
+
+    files = uploaded_files()
+    limit = current_app.config["PHOTOS_PER_ISSUE"]
+    if len(files) > limit:
+        form.photos.errors = [_("At most %(n)s photos, please.", n=limit)]
+        return render_form(form, choices, posted=True)
+    try:
+        stored = store_photos(files)
+    except photos.PhotoError as err:
+        form.photos.errors = [PHOTO_MESSAGES.get(err.code, PHOTO_MESSAGES["not_an_image"])(err.params)]
+        return render_form(form, choices, status=413 if err.code == "too_large" else 200, posted=True)
+
+    latitude, longitude = form.location()
+    data = issues.IssueInput(
+        category_id=form.category.data,
+        title=form.title.data,
+        description=form.description.data or "",
+        neighbour_id=form.neighbour.data,
+        compound_id=form.compound.data,
+        building_id=form.building.data,
+        place_detail=form.place_detail.data or "",
+        latitude=latitude,
+        longitude=longitude,
+        urgency=form.urgency.data,
+        resident_name=form.resident_name.data or "",
+        resident_phone=form.resident_phone.data or "",
+    )
+    try:
+        issue, created = issues.file_issue(person, data, key)
+        if created:
+            filed = next((e for e in issue.events if e.kind == "filed"), None)
+            for item in stored:
+                photos.attach(issue, item, "before", person, event=filed)
+        db.session.commit()
+    except issues.LifecycleError as err:
+        db.session.rollback()
+        for item in stored:
+            photos.discard(item)
+        field = {
+            "bad_category": form.category,
+            "bad_urgency": form.urgency,
+            "bad_title": form.title,
+            "bad_place": form.compound,
+        }.get(err.code, form.neighbour)
+        field.errors = [*field.errors, lifecycle_message(err.code)]
+        return render_form(form, choices, status=403 if err.code == "forbidden" else 200, posted=True)
+    except Exception:
+        db.session.rollback()
+        for item in stored:
+            photos.discard(item)
+        raise
+    if not created:  # lost a race with a concurrent retry of the same filing
+        for item in stored:
+            photos.discard(item)
+    return done(issue, created)
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """The whole request was over MAX_CONTENT_LENGTH: show the form again, saying why."""
+    db.session.rollback()
+    if request.endpoint != "filing.new" or not current_user.is_authenticated:
+        return render_template("errors/error.html", code=413, error=error), 413
+    form = FilingForm(formdata=None)
+    form.person = current_user._get_current_object()
+    choices = Choices(form.person, form, searching=False)
+    form.idempotency_key.data = new_key()
+    choices.preselect(form.person, form)
+    total = current_app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+    message = _(
+        "The photos were too large to send together (at most %(total)s MB in all). "
+        "Choose fewer or smaller photos and send again.",
+        total=total,
+    )
+    return render_form(form, choices, status=413, message=message)
+
+
+@bp.route("/duplicates")
+@requires("file_any")
+def duplicates():
+    """Open issues of the same category at the same place, as a fragment the form script shows."""
+    args = request.args
+    found = places.possible_duplicates(
+        current_user,
+        optional_id(args.get("category")),
+        optional_id(args.get("compound")),
+        optional_id(args.get("building")),
+        optional_id(args.get("neighbour")),
+    )
+    return render_template("filing/_duplicates.html", duplicates=found)
+
+
+@bp.route("/photos/<int:photo_id>", defaults={"thumb": False})
+@bp.route("/photos/<int:photo_id>/thumb", defaults={"thumb": True})
+@login_required
+def photo(photo_id: int, thumb: bool):
+    """A stored photo (or its thumbnail: the full photo until the job has made it), for people who may see its issue."""
+    item = db.session.get(Photo, photo_id) if photo_id <= 2**31 - 1 else None
+    if item is None:
+        abort(404)
+    policy.authorize(current_user, "view_issue", item.issue)
+    name = item.stored_name
+    if thumb and item.thumb_name and os.path.exists(photos.path_of(item.thumb_name)):
+        name = item.thumb_name
+    path = photos.path_of(name)
+    if not os.path.exists(path):
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Content-Disposition"] = "inline"
+    return response

@@ -1,0 +1,85 @@
+"""Views of the inbox blueprint, and the unread count every page's top bar shows."""
+
+from __future__ import annotations
+
+from flask import flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from ...access import login_required
+from ...extensions import db
+from ...models import Notification
+from ...services import notify
+from ..issues.display import helpers
+from ..issues.listing import to_int
+from . import bp
+from .forms import ReadForm
+
+PAGE_SIZE = 30
+# The badge counts this far and then shows "99+": the count reads at most this many index entries.
+BADGE_CAP = 99
+
+
+def unread_badge() -> str:
+    """The top bar's unread count ('' when none, '99+' beyond the cap); cheap, and once per request."""
+    if "inbox_unread" in g:
+        return g.inbox_unread
+    text = ""
+    if current_user and current_user.is_authenticated:
+        try:
+            unread = (
+                select(Notification.id)
+                .where(Notification.person_id == current_user.id, Notification.read_at.is_(None))
+                .limit(BADGE_CAP + 1)
+                .subquery()
+            )
+            count = db.session.scalar(select(func.count()).select_from(unread)) or 0
+            text = f"{BADGE_CAP}+" if count > BADGE_CAP else (str(count) if count else "")
+        except SQLAlchemyError:  # an error page must still render when the database is the problem
+            db.session.rollback()
+    g.inbox_unread = text
+    return text
+
+
+@bp.app_context_processor
+def inbox_badge():
+    """Every template may call inbox_unread(); it queries only when the top bar asks for it."""
+    return {"inbox_unread": unread_badge}
+
+
+@bp.context_processor
+def inbox_helpers():
+    return helpers()
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The person's notifications, newest first; unread ones marked."""
+    page = max(to_int(request.args.get("page")) or 1, 1)
+    page = min(page, 10_000)
+    items = notify.inbox(current_user, page, PAGE_SIZE)
+    return render_template(
+        "inbox/index.html", items=items, page=page, has_older=len(items) == PAGE_SIZE, form=ReadForm()
+    )
+
+
+@bp.route("/read", methods=["POST"])
+@login_required
+def read():
+    """Mark one notification (field `id`) or all of them read."""
+    form = ReadForm()
+    page = max(to_int(request.form.get("page")) or 1, 1)
+    if form.validate_on_submit():
+        raw = (form.id.data or "").strip()
+        if raw:
+            one = to_int(raw)
+            if one is not None:  # someone else's id simply matches nothing
+                notify.mark_read(current_user, [one])
+        else:
+            notify.mark_read(current_user)
+            flash(_("All notifications marked read."), "success")
+        db.session.commit()
+    return redirect(url_for(".index", page=page if page > 1 else None), code=303)

@@ -1,0 +1,76 @@
+"""Forms of the issue page: one small form per action, each carrying the version it was rendered from.
+
+The forms only carry what was typed; the lifecycle service decides what is allowed and what is
+missing (a required note, an illegal move), so its messages are the only ones the person sees.
+"""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+
+from ...services.issues import MAX_NOTE
+
+
+class VersionedForm(FlaskForm):
+    """A form that says which version of the issue the person was looking at."""
+
+    version = HiddenField()
+
+    def expected_version(self) -> int:
+        """The version the page showed; anything unreadable counts as stale (-1 never matches)."""
+        try:
+            return int((self.version.data or "").strip())
+        except (TypeError, ValueError):
+            return -1
+
+
+def note_field(label):
+    return TextAreaField(label, render_kw={"rows": 3, "maxlength": MAX_NOTE})
+
+
+class TransitionForm(VersionedForm):
+    """Acknowledge, start, resolve, close, reopen, reject, mark duplicate, withdraw (one per target status)."""
+
+    note = note_field(_l("Note"))
+    duplicate_of = StringField(
+        _l("Reference of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
+    )
+    submit = SubmitField(_l("Confirm"))
+
+
+class EscalateForm(VersionedForm):
+    """Move the handling level up one step, with a reason."""
+
+    reason = note_field(_l("Why it needs the level above"))
+    submit = SubmitField(_l("Escalate"))
+
+
+SATISFACTION_CHOICES = [
+    SelectChoice("satisfied", _l("Satisfied")),
+    SelectChoice("basically_satisfied", _l("Basically satisfied")),
+    SelectChoice("unsatisfied", _l("Not satisfied (reopens the issue)")),
+]
+
+
+class CallbackForm(VersionedForm):
+    """The callback (回访): what the resident says about the fix."""
+
+    satisfaction = RadioField(_l("The resident is"), choices=SATISFACTION_CHOICES, validate_choice=False)
+    note = note_field(_l("What the resident said"))
+    submit = SubmitField(_l("Record the callback"))
+
+
+COMMENT_CHOICES = [
+    SelectChoice("comment", _l("Comment (seen by everyone working on this issue)")),
+    SelectChoice("internal_note", _l("Internal note (never public)")),
+    SelectChoice("public_update", _l("Public update (shown on the public progress page)")),
+]
+
+
+class CommentForm(FlaskForm):
+    """A comment, an internal note or a public update. Append-only, so no version check."""
+
+    kind = RadioField(_l("Kind"), choices=COMMENT_CHOICES, default="comment", validate_choice=False)
+    note = note_field(_l("Text"))
+    submit = SubmitField(_l("Add"))

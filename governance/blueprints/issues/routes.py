@@ -1,0 +1,390 @@
+"""Views of the issues blueprint: the scoped list, the issue page and its actions.
+
+Every action goes through the lifecycle service (services/issues.py), which checks the policy,
+the status graph and the version again; a refusal re-renders the page with the message and what
+was typed, and nothing is saved. Each request commits once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from ... import policy
+from ...access import login_required
+from ...extensions import db
+from ...models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Category, Issue, IssueEvent, Notification, utcnow
+from ...services import notify
+from ...services.issues import (
+    TRANSITION_ACTION,
+    TRANSITIONS,
+    LifecycleError,
+    add_comment,
+    escalate,
+    next_level,
+    record_callback,
+    transition,
+)
+from ...services.tree import node_path
+from . import bp
+from .display import category_name, helpers, level_label, status_label
+from .forms import COMMENT_CHOICES, CallbackForm, CommentForm, EscalateForm, TransitionForm
+from .listing import DB_INT_MAX, Cursor, OutOfScope, area_options, fetch_page, parse_filters
+
+
+@bp.context_processor
+def issue_helpers():
+    return helpers()
+
+
+# --- the list -----------------------------------------------------------------------------------
+
+
+@bp.route("/")
+@login_required
+def index():
+    """The issues in the person's scope, newest first, filtered and paged by keyset."""
+    try:
+        filters = parse_filters(request.args, current_user)
+    except OutOfScope:
+        abort(403)
+    cursor = Cursor.parse(request.args)
+    page = fetch_page(current_user, filters, cursor)
+    categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
+    return render_template(
+        "issues/index.html",
+        page=page,
+        filters=filters,
+        args=filters.args(),
+        quick_args={k: v for k, v in filters.args().items() if k not in ("status", "overdue")},
+        chips=filter_chips(filters, categories),
+        categories=categories,
+        areas=area_options(current_user, filters.node),
+        area_path=node_path(filters.node) if filters.node is not None else [],
+        statuses=STATUSES,
+        levels=HANDLING_LEVELS,
+    )
+
+
+def filter_chips(filters, categories) -> list[tuple[str, str]]:
+    """(what, link without it) for every filter in force, so each can be dropped with one tap."""
+    args = filters.args()
+    names = {c.id: c for c in categories}
+    labels = {
+        "status": _("Open") if filters.status == "open" else status_label(filters.status),
+        "category": category_name(names.get(filters.category_id)) or str(filters.category_id),
+        "level": _("At %(level)s", level=level_label(filters.level)),
+        "overdue": _("Overdue"),
+        "q": f"“{filters.q}”",
+    }
+    # Open, Resolved and Overdue on their own are shown by the quick filters above the list.
+    quick = {"status": filters.status in ("open", "resolved") and not filters.overdue, "overdue": not filters.status}
+    return [
+        (labels[key], url_for(".index", **{k: v for k, v in args.items() if k != key}))
+        for key in ("status", "overdue", "category", "level", "q")
+        if key in args and not quick.get(key)
+    ]
+
+
+# --- the issue page -----------------------------------------------------------------------------
+
+
+def load_issue(issue_id: int) -> Issue:
+    """The issue, if it exists and the person may see it (403 otherwise, logged)."""
+    if issue_id > DB_INT_MAX:
+        abort(404)
+    issue = db.session.get(Issue, issue_id) or abort(404)
+    policy.authorize(current_user, "view_issue", issue)
+    return issue
+
+
+# Target status → the button that asks for it, and whether it opens a form with a note.
+TRANSITION_BUTTONS = {
+    "acknowledged": (_l("Acknowledge"), False),
+    "in_progress": (_l("Start work"), False),
+    "resolved": (_l("Resolve…"), True),
+    "closed": (_l("Close…"), True),
+    "reopened": (_l("Reopen…"), True),
+    "rejected": (_l("Reject…"), True),
+    "duplicate": (_l("Mark as duplicate…"), True),
+    "withdrawn": (_l("Withdraw…"), True),
+}
+NOTE_LABELS = {
+    "resolved": _l("What was done (required)"),
+    "closed": _l("Note (optional)"),
+    "reopened": _l("Why it is reopened (required)"),
+    "rejected": _l("Why it is not accepted (required)"),
+    "duplicate": _l("Note (optional)"),
+    "withdrawn": _l("Why it is withdrawn (required)"),
+}
+DONE_MESSAGES = {
+    "acknowledged": _l("Acknowledged."),
+    "in_progress": _l("Work has started."),
+    "resolved": _l("Resolved. The filing leader will call the resident back."),
+    "closed": _l("Closed."),
+    "reopened": _l("Reopened."),
+    "rejected": _l("Rejected."),
+    "duplicate": _l("Marked as a duplicate."),
+    "withdrawn": _l("Withdrawn."),
+}
+ERROR_MESSAGES = {
+    "conflict": _l(
+        "Someone else changed this issue while you had it open. This is the latest version: "
+        "check it, then try again. What you typed is kept below."
+    ),
+    "forbidden": _l("You may not do this on this issue."),
+    "illegal_transition": _l("This step is not possible from the issue's current status."),
+    "note_required": _l("Please write a note: this step needs one."),
+    "note_too_long": _l("The note is too long (at most 2,000 characters)."),
+    "bad_duplicate": _l(
+        "Give the reference of another issue you can see, which is not itself a duplicate (e.g. WC-2026-000123)."
+    ),
+    "not_open": _l("This issue is no longer open, so it cannot be escalated."),
+    "top_level": _l("This issue is already at the district level: there is no level above."),
+    "not_resolved": _l("A callback can only be recorded once the issue is resolved."),
+    "bad_satisfaction": _l("Choose how satisfied the resident is."),
+    "bad_kind": _l("Choose what kind of note this is."),
+}
+ERROR_STATUS = {"conflict": 409, "forbidden": 403}
+
+
+@dataclass
+class Action:
+    """One thing the viewer may do on the page."""
+
+    name: str  # also the form's prefix
+    label: str
+    url: str
+    form: object
+    with_form: bool = True
+    note_label: str = ""
+
+
+def available_actions(issue: Issue, forms: dict) -> list[Action]:
+    """Only what the status graph and the policy allow this viewer now (the service checks again)."""
+    person = current_user
+    actions = []
+    for to_status, (label, with_form) in TRANSITION_BUTTONS.items():
+        if to_status not in TRANSITIONS.get(issue.status, ()):
+            continue
+        if not any(policy.allowed(person, action, issue) for action in TRANSITION_ACTION[to_status]):
+            continue
+        if to_status == "reopened" and not policy.allowed(person, "triage_issue", issue):
+            continue  # the 邻长 reopens through the callback form ("not satisfied")
+        url = url_for(".change_status", issue_id=issue.id, to_status=to_status)
+        note_label = str(NOTE_LABELS.get(to_status, ""))
+        actions.append(Action(to_status, str(label), url, forms[to_status], with_form, note_label))
+    target = next_level(issue.level)
+    if issue.is_open and target and policy.allowed(person, "escalate_issue", issue):
+        label = _("Escalate to %(level)s…", level=level_label(target))
+        actions.append(Action("escalate", label, url_for(".escalate_issue", issue_id=issue.id), forms["escalate"]))
+    if issue.status == "resolved" and policy.allowed(person, "callback_issue", issue):
+        label = _("Record the callback…")
+        actions.append(Action("callback", label, url_for(".callback", issue_id=issue.id), forms["callback"]))
+    # Quick one-tap steps first, then the ones that open a form.
+    return sorted(actions, key=lambda a: a.with_form)
+
+
+def comment_kinds(issue: Issue) -> list[str]:
+    """The kinds of note the viewer may add."""
+    kinds = []
+    if policy.allowed(current_user, "comment_issue", issue):
+        kinds += ["comment", "internal_note"]
+    if policy.allowed(current_user, "triage_issue", issue) or policy.allowed(current_user, "handle_issue", issue):
+        kinds.append("public_update")
+    return kinds
+
+
+FORM_CLASSES = {
+    **{to_status: TransitionForm for to_status in TRANSITION_BUTTONS},
+    "escalate": EscalateForm,
+    "callback": CallbackForm,
+    "comment": CommentForm,
+}
+
+
+def build_forms(issue: Issue, failed: str | None) -> dict:
+    """Every action's form: the failed one keeps what was typed, all carry the version shown now."""
+    forms = {}
+    for name, form_class in FORM_CLASSES.items():
+        formdata = request.form if name == failed else None
+        form = form_class(formdata=formdata, prefix=name)
+        if hasattr(form, "version"):
+            form.version.data = str(issue.version)
+        forms[name] = form
+    return forms
+
+
+def render_detail(issue: Issue, failed: str | None = None, error: str | None = None, status: int = 200):
+    """The issue page; after a refusal, with the message and the refused form still filled in."""
+    forms = build_forms(issue, failed)
+    actions = available_actions(issue, forms)
+    kinds = comment_kinds(issue)
+    comment_form = forms["comment"]
+    comment_form.kind.choices = [c for c in COMMENT_CHOICES if c.value in kinds]
+    events = list(
+        db.session.scalars(
+            select(IssueEvent)
+            .where(IssueEvent.issue_id == issue.id)
+            .options(joinedload(IssueEvent.actor))
+            .order_by(IssueEvent.id)
+        )
+    )
+    original = db.session.get(Issue, issue.duplicate_of_id) if issue.duplicate_of_id else None
+    if original is not None and not policy.allowed(current_user, "view_issue", original):
+        original = None
+    shown = {a.name for a in actions} | ({"comment"} if kinds else set())
+    kept_text = ""
+    if failed and failed not in shown:
+        # The step is gone (someone else moved the issue on): still give back what was typed.
+        kept_text = next((v for k, v in request.form.items() if k.endswith(("-note", "-reason")) and v.strip()), "")
+    body = render_template(
+        "issues/detail.html",
+        issue=issue,
+        path=node_path(issue.neighbour),
+        actions=actions,
+        comment_form=comment_form if kinds else None,
+        events=events,
+        original=original,
+        failed=failed,
+        error=error,
+        kept_text=kept_text,
+        now=utcnow(),
+        open_statuses=OPEN_STATUSES,
+    )
+    return body, status
+
+
+@bp.route("/<int:issue_id>")
+@login_required
+def detail(issue_id):
+    """Everything about one issue, its timeline and what the viewer may do next."""
+    issue = load_issue(issue_id)
+    # Opening the issue reads its notifications: the badge in the top bar goes down.
+    unread = list(
+        db.session.scalars(
+            select(Notification.id)
+            .where(
+                Notification.person_id == current_user.id,
+                Notification.read_at.is_(None),
+                Notification.issue_id == issue.id,
+            )
+            .limit(500)
+        )
+    )
+    if unread:
+        notify.mark_read(current_user, unread)
+        db.session.commit()
+    return render_detail(issue)
+
+
+def perform(issue: Issue, name: str, run, done: str, anchor: str = "top"):
+    """Run one service call and commit; on a refusal roll back and show the page with the reason."""
+    issue_id = issue.id
+    try:
+        run()
+        db.session.commit()
+    except LifecycleError as err:
+        db.session.rollback()
+        return refused(issue_id, name, err.code)
+    except StaleDataError:  # changed by another request between our read and our write
+        db.session.rollback()
+        return refused(issue_id, name, "conflict")
+    flash(done, "success")
+    # An explicit fragment: otherwise the browser keeps the form's (#act-…) and scrolls past the message.
+    return redirect(url_for(".detail", issue_id=issue_id, _anchor=anchor), code=303)
+
+
+def refused(issue_id: int, name: str, code: str):
+    db.session.expire_all()
+    issue = load_issue(issue_id)  # the latest version, still subject to the policy
+    message = str(ERROR_MESSAGES.get(code, _l("That could not be done.")))
+    return render_detail(issue, failed=name, error=message, status=ERROR_STATUS.get(code, 422))
+
+
+def find_reference(reference: str | None) -> Issue | None:
+    """The issue with this reference, if the person may see it (unknown and hidden look the same)."""
+    reference = (reference or "").strip().upper()[:40]
+    if not reference:
+        return None
+    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
+    if found is None or not policy.allowed(current_user, "view_issue", found):
+        return None
+    return found
+
+
+@bp.route("/<int:issue_id>/status/<to_status>", methods=["POST"])
+@login_required
+def change_status(issue_id, to_status):
+    """Acknowledge, start, resolve, close, reopen, reject, mark duplicate or withdraw."""
+    if to_status not in TRANSITION_BUTTONS:
+        abort(404)
+    issue = load_issue(issue_id)
+    form = TransitionForm(prefix=to_status)
+
+    def run():
+        original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
+        transition(
+            current_user,
+            issue,
+            to_status,
+            form.note.data or "",
+            expected_version=form.expected_version(),
+            duplicate_of=original,
+        )
+
+    return perform(issue, to_status, run, str(DONE_MESSAGES[to_status]))
+
+
+@bp.route("/<int:issue_id>/escalate", methods=["POST"])
+@login_required
+def escalate_issue(issue_id):
+    """Move the handling level up one step, with a reason."""
+    issue = load_issue(issue_id)
+    form = EscalateForm(prefix="escalate")
+    target = next_level(issue.level)
+
+    def run():
+        escalate(current_user, issue, form.reason.data or "", expected_version=form.expected_version())
+
+    done = _("Escalated to %(level)s; its leaders are notified.", level=level_label(target)) if target else ""
+    return perform(issue, "escalate", run, done)
+
+
+@bp.route("/<int:issue_id>/callback", methods=["POST"])
+@login_required
+def callback(issue_id):
+    """Record the callback (回访) with the resident's satisfaction."""
+    issue = load_issue(issue_id)
+    form = CallbackForm(prefix="callback")
+
+    def run():
+        record_callback(
+            current_user,
+            issue,
+            form.satisfaction.data or "",
+            form.note.data or "",
+            expected_version=form.expected_version(),
+        )
+
+    return perform(issue, "callback", run, _("Callback recorded."))
+
+
+@bp.route("/<int:issue_id>/comment", methods=["POST"])
+@login_required
+def comment(issue_id):
+    """Add a comment, an internal note or a public update."""
+    issue = load_issue(issue_id)
+    form = CommentForm(prefix="comment")
+
+    def run():
+        add_comment(current_user, issue, form.kind.data or "", form.note.data or "")
+
+    return perform(issue, "comment", run, _("Added to the timeline."), anchor="add-note")

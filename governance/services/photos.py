@@ -1,0 +1,195 @@
+"""Issue photos (问题照片): checked by content, re-encoded, stripped of metadata, thumbnailed later.
+
+An upload is trusted for nothing: neither its file name nor the content type the phone sent. Pillow
+must recognise the bytes as a raster image of an allowed format, within the byte and pixel limits;
+the picture is then turned upright (EXIF orientation), converted to RGB and written afresh as a
+JPEG with no EXIF, GPS or ICC data, under a random name the server picks. Thumbnails are made by a
+background job deferred in the same transaction as the photo row. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import uuid
+from dataclasses import dataclass
+from io import BytesIO
+
+from flask import current_app
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..extensions import db
+from ..models import Issue, IssueEvent, Person, Photo
+from . import jobs
+
+log = logging.getLogger("governance.photos")
+# Raster formats phones and browsers send; SVG, PDF and anything else Pillow cannot decode are refused.
+ALLOWED_FORMATS = {"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"}
+JPEG_QUALITY = 85
+THUMB_QUALITY = 80
+STAGES = ("before", "after")
+
+
+class PhotoError(Exception):
+    """An upload that cannot be stored; `code` selects the message shown to the user."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class StoredPhoto:
+    """A re-encoded photo on disk, not yet attached to an issue."""
+
+    stored_name: str
+    width: int
+    height: int
+    size_bytes: int
+
+
+def upload_dir() -> str:
+    """Where photos live (created on first use)."""
+    path = current_app.config["UPLOAD_DIR"]
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def path_of(name: str) -> str:
+    """The file of a stored name (names are ours: hex + suffix, never a path from the client)."""
+    if not name or os.path.basename(name) != name:
+        raise ValueError("bad stored name")
+    return os.path.join(upload_dir(), name)
+
+
+def thumb_name_for(stored_name: str) -> str:
+    """The thumbnail's name beside its photo."""
+    return stored_name.rsplit(".", 1)[0] + "-t.jpg"
+
+
+def _read_limited(file_storage, limit: int) -> bytes:
+    """The upload's bytes, refusing to read more than `limit`."""
+    stream = file_storage.stream
+    data = stream.read(limit + 1)
+    if len(data) > limit:
+        raise PhotoError("too_large", limit_mb=limit // (1024 * 1024))
+    return data
+
+
+def _open_checked(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
+    """Decode the bytes as an allowed raster image within the pixel limit, or raise PhotoError."""
+    if not data:
+        raise PhotoError("empty")
+    try:
+        image = Image.open(BytesIO(data))  # reads the header only: nothing is decoded yet
+        if image.format not in ALLOWED_FORMATS:
+            raise PhotoError("not_an_image")
+        width, height = image.size
+        if width < 1 or height < 1:
+            raise PhotoError("not_an_image")
+        # A few KB of PNG can claim hundreds of megapixels (a decompression bomb): refuse before decoding.
+        if width * height > max_pixels:
+            raise PhotoError("too_many_pixels", megapixels=max_pixels // 1_000_000)
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (max_side, max_side))  # decode big JPEGs at a reduced scale
+        image.load()
+    except PhotoError:
+        raise
+    except Image.DecompressionBombError as err:  # past twice Pillow's own limit, open() itself refuses
+        raise PhotoError("too_many_pixels", megapixels=max_pixels // 1_000_000) from err
+    except UnidentifiedImageError as err:
+        raise PhotoError("not_an_image") from err
+    except Exception as err:  # noqa: BLE001 - any other decoder failure also means "not a photo we can use"
+        raise PhotoError("not_an_image") from err
+    return image
+
+
+def _clean_rgb(image: Image.Image, max_side: int) -> Image.Image:
+    """Upright, RGB, at most `max_side` px, and a fresh image object that carries no metadata at all."""
+    image = ImageOps.exif_transpose(image)  # EXIF orientation first: the tag itself is dropped below
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        image = flat
+    elif image.mode != "RGB":
+        image = image.convert("RGB")
+    if max(image.size) > max_side:
+        image = image.copy()
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    clean = Image.new("RGB", image.size)
+    clean.paste(image)
+    return clean
+
+
+def _write_jpeg(image: Image.Image, name: str, quality: int) -> int:
+    """Write atomically (a reader never sees half a file); returns the size in bytes."""
+    target = path_of(name)
+    partial = target + ".part"
+    image.save(partial, "JPEG", quality=quality, optimize=True, progressive=True)
+    os.replace(partial, target)
+    return os.path.getsize(target)
+
+
+def save_upload(file_storage) -> StoredPhoto:
+    """Check one uploaded file by its content and store it re-encoded; raises PhotoError."""
+    config = current_app.config
+    data = _read_limited(file_storage, config["PHOTO_MAX_BYTES"])
+    image = _open_checked(data, config["PHOTO_MAX_PIXELS"], config["PHOTO_MAX_SIDE"])
+    try:
+        clean = _clean_rgb(image, config["PHOTO_MAX_SIDE"])
+    except Exception as err:  # noqa: BLE001 - a truncated or odd file can fail late in decoding
+        raise PhotoError("not_an_image") from err
+    name = uuid.uuid4().hex + ".jpg"
+    size = _write_jpeg(clean, name, JPEG_QUALITY)
+    return StoredPhoto(stored_name=name, width=clean.width, height=clean.height, size_bytes=size)
+
+
+def discard(stored: StoredPhoto) -> None:
+    """Delete a stored file that will not be attached after all (the request failed or was a retry)."""
+    with contextlib.suppress(OSError):
+        os.remove(path_of(stored.stored_name))
+
+
+def attach(
+    issue: Issue, stored: StoredPhoto, stage: str, uploader: Person | None, event: IssueEvent | None = None
+) -> Photo:
+    """Record a stored photo on an issue (private by default) and defer its thumbnail; flushes."""
+    if stage not in STAGES:
+        raise ValueError(f"unknown photo stage {stage!r}")
+    photo = Photo(
+        issue=issue,
+        event_id=event.id if event is not None else None,
+        stage=stage,
+        stored_name=stored.stored_name,
+        width=stored.width,
+        height=stored.height,
+        size_bytes=stored.size_bytes,
+        public=False,
+        uploaded_by_id=uploader.id if uploader is not None else None,
+    )
+    db.session.add(photo)
+    db.session.flush()
+    jobs.defer("thumbnail", {"photo_id": photo.id}, dedupe_key=f"thumbnail:photo:{photo.id}")
+    return photo
+
+
+@jobs.handler("thumbnail")
+def make_thumbnail(payload: dict) -> None:
+    """A small JPEG for lists and timelines; running it twice changes nothing."""
+    photo = db.session.get(Photo, int(payload["photo_id"]))
+    if photo is None:
+        log.warning("thumbnail: photo %s is gone", payload.get("photo_id"))
+        return
+    name = thumb_name_for(photo.stored_name)
+    if photo.thumb_name == name and os.path.exists(path_of(name)):
+        return
+    side = current_app.config["PHOTO_THUMB_SIDE"]
+    with Image.open(path_of(photo.stored_name)) as image:
+        image.draft("RGB", (side, side))  # JPEG decodes at a reduced scale: fast even for big photos
+        thumb = image.convert("RGB")
+        thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
+    _write_jpeg(thumb, name, THUMB_QUALITY)
+    photo.thumb_name = name

@@ -1,0 +1,291 @@
+"""Admin settings (系统设置): the SLA policy, problem categories, failed jobs and 企业微信 group robots.
+
+Plain service functions: no request, flush only; the view commits once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .. import policy
+from ..extensions import db
+from ..models import HANDLING_LEVELS, URGENCIES, Category, Issue, Job, Node, NotificationChannel, Person, SlaPolicy
+from . import jobs
+from .notify import wecom_text
+from .reference import sla_rows
+
+log = logging.getLogger("governance.settings")
+
+# --- SLA policy ---------------------------------------------------------------------------------
+
+SLA_MIN_HOURS, SLA_MAX_HOURS = 1, 2160  # one hour to 90 days
+SLA_CELLS = tuple((level, urgency) for level in HANDLING_LEVELS for urgency in URGENCIES)
+
+
+class SettingsError(Exception):
+    """A refused change; `code` selects the message, nothing was changed."""
+
+    def __init__(self, code: str):
+        super().__init__(code)
+        self.code = code
+
+
+def sla_table() -> dict[tuple[str, str], tuple[int, int]]:
+    """(level, urgency) → (hours to acknowledge, hours to resolve), for every row that exists."""
+    return {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
+
+
+def save_sla(values: dict[tuple[str, str], tuple[int, int]], actor: Person | None = None) -> int:
+    """Write the whole table (missing rows are created); returns how many cells changed.
+
+    Only deadlines set after this (filing, escalation, reopening) use the new hours.
+    """
+    for cell, (ack, resolve) in values.items():
+        if cell not in SLA_CELLS:
+            raise SettingsError("bad_cell")
+        if not (SLA_MIN_HOURS <= ack <= SLA_MAX_HOURS and SLA_MIN_HOURS <= resolve <= SLA_MAX_HOURS):
+            raise SettingsError("out_of_range")
+        if resolve < ack:
+            raise SettingsError("resolve_before_ack")
+    rows = {(p.level, p.urgency): p for p in db.session.scalars(select(SlaPolicy))}
+    changed = 0
+    for (level, urgency), (ack, resolve) in values.items():
+        row = rows.get((level, urgency))
+        if row is None:
+            row = SlaPolicy(level=level, urgency=urgency, ack_hours=ack, resolve_hours=resolve)
+            db.session.add(row)
+            changed += 2
+            continue
+        changed += (row.ack_hours != ack) + (row.resolve_hours != resolve)
+        row.ack_hours, row.resolve_hours = ack, resolve
+    db.session.flush()
+    if changed:
+        log.info("SLA policy changed (%d cells) by person %s", changed, getattr(actor, "id", None))
+    return changed
+
+
+def restore_default_sla(actor: Person | None = None) -> int:
+    """Put the default hours back (reference.DEFAULT_SLA) in every cell."""
+    defaults = {(r["level"], r["urgency"]): (r["ack_hours"], r["resolve_hours"]) for r in sla_rows()}
+    return save_sla(defaults, actor)
+
+
+# --- categories ---------------------------------------------------------------------------------
+
+CATEGORY_CODE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
+
+
+def categories() -> list[Category]:
+    """Every category, active or not, in display order."""
+    return list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
+
+
+def issue_counts_by_category() -> dict[int, int]:
+    """How many issues point at each category (why categories are deactivated, never deleted)."""
+    return dict(db.session.execute(select(Issue.category_id, func.count()).group_by(Issue.category_id)).all())
+
+
+def code_taken(code: str) -> bool:
+    """Whether a category already uses this code (codes are compared in lower case)."""
+    return db.session.scalar(select(Category.id).where(func.lower(Category.code) == code.lower())) is not None
+
+
+def name_taken(name_zh: str, except_id: int | None = None) -> bool:
+    """Whether another category already has this Chinese name."""
+    query = select(Category.id).where(Category.name_zh == name_zh)
+    if except_id is not None:
+        query = query.where(Category.id != except_id)
+    return db.session.scalar(query) is not None
+
+
+def add_category(code: str, name_zh: str, name_en: str, sort: int) -> Category:
+    """A new, active category."""
+    if not CATEGORY_CODE_RE.fullmatch(code):
+        raise SettingsError("bad_code")
+    if code_taken(code):
+        raise SettingsError("code_taken")
+    if name_taken(name_zh):
+        raise SettingsError("name_taken")
+    category = Category(code=code, name_zh=name_zh, name_en=name_en or name_zh, sort=sort, active=True)
+    try:
+        with db.session.begin_nested():  # another admin adding the same code at the same moment loses cleanly
+            db.session.add(category)
+            db.session.flush()
+    except IntegrityError as err:
+        raise SettingsError("code_taken") from err
+    return category
+
+
+def update_category(category: Category, name_zh: str, name_en: str, sort: int) -> None:
+    """Rename and reorder (the code stays: it is what other systems and exports know the category by)."""
+    if name_taken(name_zh, except_id=category.id):
+        raise SettingsError("name_taken")
+    category.name_zh, category.name_en, category.sort = name_zh, name_en or name_zh, sort
+    db.session.flush()
+
+
+def set_category_active(category: Category, active: bool) -> None:
+    """Deactivate (no new issues can use it; old ones keep it) or reactivate. The last active one stays."""
+    if not active and category.active:
+        others = db.session.scalar(
+            select(func.count()).select_from(Category).where(Category.active.is_(True), Category.id != category.id)
+        )
+        if not others:
+            raise SettingsError("last_category")
+    category.active = active
+    db.session.flush()
+
+
+# --- background jobs ----------------------------------------------------------------------------
+
+# A retried job gets this many more tries (its earlier attempts stay counted).
+RETRY_EXTRA_TRIES = 3
+
+
+def job_counts() -> dict[str, int]:
+    """Jobs per status, every status present (0 when none)."""
+    from ..models import JOB_STATUSES
+
+    found = jobs.counts()
+    return {status: found.get(status, 0) for status in JOB_STATUSES}
+
+
+def recent_jobs(statuses: tuple[str, ...], limit: int = 20) -> list[Job]:
+    """The most recent jobs in these statuses, newest first."""
+    return list(db.session.scalars(select(Job).where(Job.status.in_(statuses)).order_by(Job.id.desc()).limit(limit)))
+
+
+def retry_job(job_id: int, extra: int = RETRY_EXTRA_TRIES) -> bool:
+    """Give a failed job `extra` more tries; False when it is not failed (any more).
+
+    The row keeps its attempts and last error, so its history stays honest: it goes back to 'pending'
+    with max_attempts raised, and is handed over (RQ, or in-process) once the request commits.
+    """
+    job = db.session.get(Job, job_id)
+    if job is None or job.status != "failed":
+        return False
+    retried = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "failed")  # a second click, or another admin, finds it moved
+        .values(status="pending", max_attempts=max(job.attempts, job.max_attempts) + extra, finished_at=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.expire(job)
+    if not retried:
+        return False
+    jobs.dispatch_after_commit(job_id)
+    db.session.flush()
+    return True
+
+
+def error_summary(text: str | None, lines: int = 3) -> str:
+    """What went wrong, without the stack: the exception line(s) at the end of a traceback."""
+    if not text:
+        return ""
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    if kept and kept[0].startswith("Traceback"):
+        # The frames are indented; the exception and its message follow the last of them.
+        last_frame = max((i for i, line in enumerate(kept) if line.startswith(" ")), default=-1)
+        kept = kept[last_frame + 1 :] or kept[-1:]
+    return "\n".join(kept[:lines])
+
+
+# --- notification channels (企业微信 group robots) ---------------------------------------------
+
+WECOM_HOST = "qyapi.weixin.qq.com"
+WECOM_PATH = "/cgi-bin/webhook/send"
+WECOM_KEY_RE = re.compile(r"[A-Za-z0-9-]{8,64}")
+# Levels a robot can be set on: notifications go to the robots of an issue's 街镇, 社区, 片, 组 and 邻
+# (services/notify.py); the admin pages offer the two that have their own WeChat work groups.
+CHANNEL_LEVELS = ("street", "community")
+MAX_URL = 500
+
+
+def webhook_url_ok(url: str, allow_local: bool = False) -> bool:
+    """A 企业微信 group-robot address (https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=…).
+
+    With allow_local (tests only), also http://127.0.0.1:<port>/… so a test can run its own receiver.
+    """
+    if not url or len(url) > MAX_URL or any(ch.isspace() for ch in url) or not url.isascii():
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if allow_local and parts.scheme == "http" and parts.hostname == "127.0.0.1" and not parts.username:
+        return True
+    if parts.scheme != "https" or parts.netloc != WECOM_HOST or port is not None or parts.fragment:
+        return False
+    if parts.path != WECOM_PATH:
+        return False
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    return len(query) == 1 and query[0][0] == "key" and bool(WECOM_KEY_RE.fullmatch(query[0][1]))
+
+
+def masked_url(url: str) -> str:
+    """The address with most of its key hidden: the key lets anyone post to the group."""
+    head, sep, key = url.partition("key=")
+    if not sep:
+        return url if len(url) <= 40 else url[:37] + "…"
+    return f"{head}key=…{key[-4:]}" if len(key) > 4 else f"{head}key=…"
+
+
+def channel_nodes(person: Person) -> list[Node]:
+    """The nodes (街镇, 社区) whose robot the person may set, 街镇 first, each followed by its 社区."""
+    query = select(Node).where(Node.level.in_(CHANNEL_LEVELS))
+    condition = policy.managed_node_condition(person)
+    if condition is not None:
+        query = query.where(condition)
+    nodes = list(db.session.scalars(query))
+    return sorted(nodes, key=lambda n: (n.street_id or 0, n.level != "street", n.id))
+
+
+def channels_for(person: Person) -> list[tuple[NotificationChannel, Node]]:
+    """The robots of every node the person manages, active first."""
+    query = select(NotificationChannel, Node).join(Node, Node.id == NotificationChannel.node_id)
+    condition = policy.managed_node_condition(person)
+    if condition is not None:
+        query = query.where(condition)
+    query = query.order_by(NotificationChannel.active.desc(), Node.street_id, Node.id, NotificationChannel.id)
+    return [(channel, node) for channel, node in db.session.execute(query).all()]
+
+
+def add_channel(node: Node, url: str, allow_local: bool = False) -> NotificationChannel:
+    """A new active robot for a node."""
+    if node.level not in CHANNEL_LEVELS:
+        raise SettingsError("bad_node")
+    if not webhook_url_ok(url, allow_local):
+        raise SettingsError("bad_url")
+    exists = db.session.scalar(
+        select(NotificationChannel.id).where(
+            NotificationChannel.node_id == node.id,
+            NotificationChannel.url == url,
+            NotificationChannel.active.is_(True),
+        )
+    )
+    if exists:
+        raise SettingsError("duplicate_channel")
+    channel = NotificationChannel(node_id=node.id, kind="wecom_webhook", url=url, active=True)
+    db.session.add(channel)
+    db.session.flush()
+    return channel
+
+
+def set_channel_active(channel: NotificationChannel, active: bool) -> None:
+    """Stop (or resume) sending to a robot; its messages already waiting are dropped when inactive."""
+    channel.active = active
+    db.session.flush()
+
+
+def send_test_message(channel: NotificationChannel, node: Node, actor: Person) -> Job:
+    """Defer one test message to the robot; it is sent after the commit, like every notification."""
+    if not channel.active:
+        raise SettingsError("inactive_channel")
+    text = f"【测试消息】{node.name}的企业微信群机器人已接通，问题通知将发到本群。（{actor.name} 发送）"
+    return jobs.defer("webhook", {"channel_id": channel.id, "body": wecom_text(text, [])}, requested_by_id=actor.id)

@@ -1,0 +1,382 @@
+"""The production shape: two gunicorn web processes and two `rq worker` processes on the real PostgreSQL
+and Redis, sharing nothing but the database, Redis and the upload directory.
+
+Issues are filed over HTTP through both web processes (each retried through the other with the same
+idempotency key); every follow-up job must end done after exactly one attempt, and every notification
+exist once. A third web process whose Redis is down files too: its job waits in the database until
+the periodic relay (what `rq cron` runs) hands it to the workers, which run it once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.cookiejar
+import io
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import func, select
+
+from governance.extensions import db
+from governance.models import Category, Issue, IssueEvent, Job, Notification, Photo
+from governance.services.jobs import PENDING_GRACE
+from tests.builders import PASSWORD, make_person, make_tree, nodes_at
+from tests.conftest import CSRF_RE, REDIS_TEST_URL, build_app, make_database
+
+ROOT = Path(__file__).resolve().parent.parent
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+WAIT = 30  # seconds: the bound on every wait below
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(condition, what: str, timeout: float = WAIT, interval: float = 0.2):
+    """Poll until condition() is truthy; fail with `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+class Processes:
+    """Child processes, each in a process group of its own, all stopped at the end whatever happened."""
+
+    def __init__(self, logs: Path):
+        self.logs = logs
+        self.children: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, argv: list[str], env: dict) -> subprocess.Popen:
+        log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        child = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.children.append((name, child))
+        return child
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace")[-3000:] if path.exists() else ""
+
+    def logs_of_all(self) -> str:
+        return "\n".join(f"--- {name} ---\n{self.log(name)}" for name, _child in self.children)
+
+    def stop(self) -> None:
+        # SIGTERM first (rq workers finish their job and unregister, gunicorn shuts down), then SIGKILL.
+        for _name, child in self.children:
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        for _name, child in self.children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(timeout=max(0.1, deadline - time.monotonic()))
+            if child.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(child.pid, signal.SIGKILL)
+                child.wait(timeout=5)
+
+
+class Browser:
+    """A cookie-keeping HTTP client that logs in and files through the real forms."""
+
+    def __init__(self, base: str):
+        self.base = base
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()),
+        )
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None, base=None):
+        req = urllib.request.Request((base or self.base) + path, data=body, method=method, headers=headers or {})
+        try:
+            with self.opener.open(req, timeout=20) as response:
+                return response.status, response.geturl(), response.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as err:
+            return err.code, err.geturl(), err.read().decode("utf-8", "replace")
+
+    def csrf(self, path: str, base=None) -> str:
+        status, _url, page = self.request("GET", path, base=base)
+        assert status == 200, (path, status, page[:500])
+        match = CSRF_RE.search(page)
+        assert match, f"no CSRF token on {path}"
+        return match.group(1) or match.group(2)
+
+    def login(self, mobile: str) -> None:
+        fields = {"mobile": mobile, "password": PASSWORD, "csrf_token": self.csrf("/auth/login")}
+        body = urllib.parse.urlencode(fields).encode()
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+        status, url, page = self.request("POST", "/auth/login", body, headers)
+        assert status == 200 and not url.endswith("/auth/login"), (status, url, page[:800])
+
+    def file(self, fields: dict, photo: bytes | None = None, base=None) -> tuple[int, dict]:
+        """POST the filing form as the offline-draft script does (JSON answer), with a CSRF token."""
+        fields = {**fields, "csrf_token": self.csrf("/file/", base=base)}
+        body, content_type = multipart(fields, [("photos", "photo.jpg", photo, "image/jpeg")] if photo else [])
+        headers = {"Content-Type": content_type, "X-Requested-With": "fetch", "Accept": "application/json"}
+        status, _url, page = self.request("POST", "/file/", body, headers, base=base)
+        assert status in (200, 201), (status, page[:1500])
+        return status, json.loads(page)
+
+
+def multipart(fields: dict, files: list[tuple[str, str, bytes, str]]) -> tuple[bytes, str]:
+    """A multipart/form-data body, as a phone's browser sends the filing form."""
+    boundary = uuid.uuid4().hex
+    parts = []
+    for name, value in fields.items():
+        parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+    for name, filename, data, content_type in files:
+        head = (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+            f"Content-Type: {content_type}\r\n\r\n"
+        )
+        parts.append(head.encode() + data + b"\r\n")
+    parts.append(f"--{boundary}--\r\n".encode())
+    return b"".join(parts), f"multipart/form-data; boundary={boundary}"
+
+
+def jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (80, 60), (120, 90, 60)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    """PostgreSQL and Redis namespaces of the test's own, seeded, with the processes started by the test."""
+    client = redis.Redis.from_url(REDIS_TEST_URL, socket_connect_timeout=3)
+    client.ping()  # fails loudly when Redis is down: this test needs it
+    token = uuid.uuid4().hex
+    prefix = f"govprod:{token}:"
+    url, drop = make_database("postgresql", tmp_path_factory)
+    app = build_app(url, REDIS_PREFIX=prefix)
+    uploads = tmp_path_factory.mktemp("uploads")
+    processes = Processes(tmp_path_factory.mktemp("logs"))
+    try:
+        with app.app_context():
+            make_tree(neighbours=2)
+            first, second = nodes_at("neighbour")
+            people = {
+                "group": make_person("group_leader", nodes_at("group")[0]),
+                "a": make_person("neighbour_leader", first),
+                "b": make_person("neighbour_leader", second),
+            }
+            seeded = {
+                "mobiles": {key: p.mobile for key, p in people.items()},
+                "ids": {key: p.id for key, p in people.items()},
+                "neighbours": {"a": first.id, "b": second.id},
+                "category": db.session.scalar(select(Category.id).where(Category.code == "road")),
+            }
+        env = {
+            **os.environ,
+            "GOVERNANCE_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),  # 64 characters, shared by every process
+            "SESSION_COOKIE_SECURE": "0",  # plain http in the test; behind TLS in real life
+            "DATABASE_URL": url,
+            "REDIS_URL": REDIS_TEST_URL,
+            "REDIS_PREFIX": prefix,
+            "UPLOAD_DIR": str(uploads),
+        }
+        queue = prefix + "jobs"
+        ports = {name: free_port() for name in ("web1", "web2", "web3")}
+        for name, port in ports.items():
+            web_env = {**env, "REDIS_URL": DEAD_REDIS} if name == "web3" else env
+            argv = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "governance:create_app()"]
+            processes.start(name, argv, web_env)
+        rq = [sys.executable, "-m", "rq.cli", "worker", "-u", REDIS_TEST_URL, queue]
+        processes.start("worker1", [*rq[:4], "--with-scheduler", *rq[4:]], env)
+        processes.start("worker2", rq, env)
+        yield {
+            "app": app,
+            "env": env,
+            "queue": queue,
+            "processes": processes,
+            "bases": {name: f"http://127.0.0.1:{port}" for name, port in ports.items()},
+            **seeded,
+        }
+    finally:
+        processes.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+        for key in client.scan_iter(match=f"*{token}*", count=1000):
+            client.delete(key)
+        # RQ keeps a stopped worker's record for a minute under a random name: ours name our queue.
+        for key in client.scan_iter(match="rq:worker:*", count=1000):
+            if token.encode() in (client.hget(key, "queues") or b""):
+                client.delete(key)
+        client.close()
+
+
+def healthz(base: str) -> tuple[int, dict] | None:
+    """The health answer, or None while the process is not listening yet."""
+    try:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+    except (OSError, ValueError):
+        return None
+
+
+def job_rows(app) -> list[Job]:
+    with app.app_context():
+        rows = list(db.session.scalars(select(Job).order_by(Job.id)))
+        db.session.expunge_all()
+        return rows
+
+
+def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
+    started = time.monotonic()
+    app, bases, processes = deployment["app"], deployment["bases"], deployment["processes"]
+    try:
+        # Every process up: the web processes answer /healthz (the third one degraded: its Redis is down).
+        for name in ("web1", "web2", "web3"):
+            answer = wait_for(lambda name=name: healthz(bases[name]), f"{name} to listen")
+            expected = 503 if name == "web3" else 200
+            assert answer[0] == expected, (name, answer)
+        assert healthz(bases["web1"])[1]["checks"] == {
+            "database": "ok",
+            "redis": "ok",
+            "jobs": {"pending": 0, "queued": 0, "running": 0, "failed": 0},
+        }
+        assert healthz(bases["web3"])[1]["checks"]["redis"].startswith("error")
+        connection = redis.Redis.from_url(REDIS_TEST_URL)
+        from rq import Worker
+
+        wait_for(lambda: len(Worker.all(connection=connection, queue=_queue(deployment))) == 2, "two rq workers")
+
+        # Redis is down for web3 at filing time: the issue is saved, its job waits in the database.
+        offline = Browser(bases["web3"])
+        offline.login(deployment["mobiles"]["b"])
+        status, answer = offline.file(form(deployment, "b", "Redis 停了也要记下的问题"))
+        assert status == 201 and answer["created"]
+        filed_offline_at = time.monotonic()
+        with app.app_context():
+            waiting = db.session.scalar(select(Job).where(Job.status == "pending"))
+            assert waiting is not None and waiting.kind == "notify" and waiting.attempts == 0
+            waiting_id = waiting.id
+
+        # Two leaders file through both web processes: each filing sent to one, then retried on the
+        # other with the same idempotency key at the same time (a phone that timed out and resent).
+        references = {}
+        photo = jpeg()
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            browsers = {"a": Browser(bases["web1"]), "b": Browser(bases["web2"])}
+            for who, browser in browsers.items():
+                browser.login(deployment["mobiles"][who])
+            for n in range(3):
+                for who, browser in browsers.items():
+                    fields = form(deployment, who, f"{who} 第{n + 1}个问题")
+                    with_photo = photo if n == 0 else None
+                    tries = [pool.submit(browser.file, fields, with_photo, base=bases[web]) for web in ("web1", "web2")]
+                    answers = [t.result(timeout=WAIT) for t in tries]
+                    # One of the two made the issue; the other found it (201 and 200, in either order).
+                    assert sorted(status for status, _ in answers) == [200, 201], answers
+                    assert sum(a["created"] for _, a in answers) == 1
+                    assert len({a["reference"] for _, a in answers}) == 1
+                    references[fields["idempotency_key"]] = (who, answers[0][1]["reference"])
+        # Retried once more, later, through each web process in turn: still the same issue.
+        for n, (key, (who, reference)) in enumerate(references.items()):
+            fields = {**form(deployment, who, "重发"), "idempotency_key": key}
+            status, answer = browsers[who].file(fields, base=bases["web1" if n % 2 else "web2"])
+            assert (status, answer["created"], answer["reference"]) == (200, False, reference)
+
+        with app.app_context():
+            assert db.session.scalar(select(func.count()).select_from(Issue)) == 1 + len(references)
+            assert set(db.session.scalars(select(Issue.reference))) >= {r for _who, r in references.values()}
+
+        # Every follow-up job of the web processes ends done, after exactly one attempt.
+        def all_done_but_the_waiting_one():
+            rows = [j for j in job_rows(app) if j.id != waiting_id]
+            return rows if rows and all(j.status == "done" for j in rows) else None
+
+        rows = wait_for(all_done_but_the_waiting_one, "the workers to finish every job")
+        assert {j.kind for j in rows} == {"notify", "thumbnail"}
+        assert all(j.attempts == 1 and j.last_error is None for j in rows), [(j.id, j.kind, j.attempts) for j in rows]
+        with app.app_context():
+            photos = list(db.session.scalars(select(Photo)))
+            assert len(photos) == 2 and all(p.thumb_name for p in photos)
+            assert all((Path(deployment["env"]["UPLOAD_DIR"]) / p.thumb_name).exists() for p in photos)
+            assert db.session.get(Job, waiting_id).status == "pending"  # nobody handed it over yet
+
+        # Redis is back for everyone: the periodic relay (what `rq cron` runs every minute) hands the
+        # waiting job over once it is older than the grace a dispatching request may still need.
+        time.sleep(max(0.0, PENDING_GRACE.total_seconds() + 1 - (time.monotonic() - filed_offline_at)))
+        relay = subprocess.run(
+            [sys.executable, "-c", "from governance.worker import periodic; print(periodic())"],
+            cwd=ROOT,
+            env=deployment["env"],
+            capture_output=True,
+            text=True,
+            timeout=WAIT,
+        )
+        assert relay.returncode == 0, relay.stderr[-2000:]
+        assert "'relayed': 1" in relay.stdout, relay.stdout
+        wait_for(lambda: all(j.status == "done" for j in job_rows(app)), "the relayed job to run")
+        rows = job_rows(app)
+        assert all(j.attempts == 1 for j in rows), [(j.id, j.kind, j.status, j.attempts) for j in rows]
+
+        # Each filing told the 组长 exactly once: one inbox message per filed event, no more.
+        with app.app_context():
+            filed = set(db.session.scalars(select(IssueEvent.id).where(IssueEvent.kind == "filed")))
+            messages = list(
+                db.session.execute(
+                    select(Notification.event_id, Notification.person_id).where(
+                        Notification.person_id == deployment["ids"]["group"]
+                    )
+                )
+            )
+            assert sorted(event_id for event_id, _person in messages) == sorted(filed)
+            assert db.session.scalar(select(func.count()).select_from(Notification)) == len(filed)
+        assert all(child.poll() is None for _name, child in processes.children), processes.logs_of_all()
+    except BaseException:
+        print(processes.logs_of_all())
+        raise
+    assert time.monotonic() - started < 90
+
+
+def _queue(deployment):
+    from rq import Queue
+
+    return Queue(deployment["queue"], connection=redis.Redis.from_url(REDIS_TEST_URL))
+
+
+def form(deployment, who: str, title: str) -> dict:
+    """The filing form's fields for one leader's own 邻 (a fresh idempotency key, as the page gives)."""
+    return {
+        "category": str(deployment["category"]),
+        "title": title,
+        "description": "路面坑洼，雨天积水",
+        "neighbour": str(deployment["neighbours"][who]),
+        "compound": "",
+        "building": "",
+        "place_detail": "3栋门口",
+        "urgency": "normal",
+        "resident_name": "",
+        "resident_phone": "",
+        "idempotency_key": str(uuid.uuid4()),
+        "confirm_different": "y",
+    }
