@@ -90,7 +90,10 @@ def register_access(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """Mount each blueprint."""
+    """Mount each blueprint; <int:…> in every route only matches ids the databases can hold."""
+    from .urls import DatabaseIntConverter
+
+    app.url_map.converters["int"] = DatabaseIntConverter
     from .blueprints.admin import bp as admin_bp
     from .blueprints.auth import bp as auth_bp
     from .blueprints.filing import bp as filing_bp
@@ -158,7 +161,7 @@ def register_cli(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Load the job handlers and dispatch each request's committed jobs after it."""
-    from .services import jobs, notify  # noqa: F401 - importing registers the handlers
+    from .services import jobs, notify, photos  # noqa: F401 - importing registers the handlers
 
     jobs.register_hooks(app)
 

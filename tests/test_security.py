@@ -66,3 +66,11 @@ def test_language_choice_is_remembered(app, client, auth):
     # a language that does not exist changes nothing; an outside `next` is ignored
     assert client.get("/lang/xx?next=https://evil.example/").headers["Location"] == "/"
     assert 'lang="en"' in client.get("/").get_data(as_text=True)
+
+
+def test_ids_past_the_database_range_are_404_not_500(app, client, auth):
+    make_tree()
+    person = make_person("district_admin", nodes_at("district")[0])
+    auth.login(person.mobile)
+    for url in ("/tree/99999999999", "/admin/people/99999999999", "/issues/99999999999", "/file/photos/99999999999"):
+        assert client.get(url).status_code == 404, url

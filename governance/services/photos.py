@@ -19,6 +19,7 @@ from io import BytesIO
 from flask import current_app
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .. import policy
 from ..extensions import db
 from ..models import Issue, IssueEvent, Person, Photo
 from . import jobs
@@ -193,3 +194,55 @@ def make_thumbnail(payload: dict) -> None:
         thumb.thumbnail((side, side), Image.Resampling.LANCZOS)
     _write_jpeg(thumb, name, THUMB_QUALITY)
     photo.thumb_name = name
+
+
+def save_uploads(files) -> list[StoredPhoto]:
+    """Check and store every photo, or none of them (PhotoError carries the photo's number and name)."""
+    stored: list[StoredPhoto] = []
+    try:
+        for n, upload in enumerate(files, start=1):
+            try:
+                stored.append(save_upload(upload))
+            except PhotoError as err:
+                err.params.update(n=n, name=(upload.filename or "")[:60])
+                raise
+    except Exception:
+        for item in stored:
+            discard(item)
+        raise
+    return stored
+
+
+def message(err: PhotoError) -> str:
+    """The sentence telling the person what was wrong with their photo."""
+    from flask_babel import gettext as _
+
+    params = {"n": "", "name": "", **err.params}
+    texts = {
+        "empty": lambda p: _("Photo %(n)s (%(name)s) is empty.", **p),
+        "too_large": lambda p: _(
+            "Photo %(n)s (%(name)s) is larger than %(limit_mb)s MB. Please choose a smaller one.", **p
+        ),
+        "too_many_pixels": lambda p: _(
+            "Photo %(n)s (%(name)s) has too many pixels (more than %(megapixels)s million). Please choose a smaller one.",  # noqa: E501
+            **p,
+        ),
+    }
+    if err.code in texts:
+        return texts[err.code](params)
+    return _("Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.", **params)
+
+
+def set_public(actor: Person, photo: Photo, public: bool) -> None:
+    """Staff show a photo on the public page (or take it off); the timeline keeps an internal note of it."""
+    from .issues import LifecycleError, add_event
+
+    if not policy.allowed(actor, "triage_issue", photo.issue):
+        policy.log_denial(actor, "photo_public", photo)
+        raise LifecycleError("forbidden")
+    if photo.public == public:
+        return
+    photo.public = public
+    note = f"照片 {photo.id} 已设为公开" if public else f"照片 {photo.id} 已取消公开"
+    add_event(photo.issue, actor, "photo", note, public=False)
+    db.session.flush()

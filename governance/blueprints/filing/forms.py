@@ -16,10 +16,10 @@ from ... import policy
 from ...extensions import db
 from ...models import Building, Category, Compound, Node
 from ...services.issues import MAX_TITLE
+from ...urls import DB_INT_MAX
 
 MAX_DESCRIPTION = 2000
 KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
-INT_MAX = 2**31 - 1  # larger ids cannot exist, and PostgreSQL refuses to compare an INTEGER with them
 
 
 def strip(value):
@@ -35,7 +35,7 @@ def optional_id(value):
         number = int(str(value).strip())
     except (TypeError, ValueError):
         return None
-    return number if 0 < number <= INT_MAX else None
+    return number if 0 < number <= DB_INT_MAX else None
 
 
 def coordinate(value: str | None, bound: float) -> float | None:

@@ -29,19 +29,6 @@ from . import bp, places
 from .forms import FilingForm, new_key, optional_id
 
 CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
-PHOTO_MESSAGES = {
-    "empty": lambda p: _("Photo %(n)s (%(name)s) is empty.", **p),
-    "not_an_image": lambda p: _(
-        "Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.", **p
-    ),
-    "too_large": lambda p: _(
-        "Photo %(n)s (%(name)s) is larger than %(limit_mb)s MB. Please choose a smaller one.", **p
-    ),
-    "too_many_pixels": lambda p: _(
-        "Photo %(n)s (%(name)s) has too many pixels (more than %(megapixels)s million). Please choose a smaller one.",
-        **p,
-    ),
-}
 
 
 def lifecycle_message(code: str) -> str:
@@ -152,23 +139,6 @@ def uploaded_files():
     return [f for f in request.files.getlist("photos") if f.filename]
 
 
-def store_photos(files) -> list[photos.StoredPhoto]:
-    """Check and store every photo, or none of them (raises PhotoError with the photo's number and name)."""
-    stored = []
-    try:
-        for n, upload in enumerate(files, start=1):
-            try:
-                stored.append(photos.save_upload(upload))
-            except photos.PhotoError as err:
-                err.params.update(n=n, name=(upload.filename or "")[:60])
-                raise
-    except Exception:
-        for item in stored:
-            photos.discard(item)
-        raise
-    return stored
-
-
 def done(issue, created: bool):
     """Tell the user the reference and show the issue (JSON for the offline-draft script)."""
     if created:
@@ -221,9 +191,9 @@ def new():
         form.photos.errors = [_("At most %(n)s photos, please.", n=limit)]
         return render_form(form, choices, posted=True)
     try:
-        stored = store_photos(files)
+        stored = photos.save_uploads(files)
     except photos.PhotoError as err:
-        form.photos.errors = [PHOTO_MESSAGES.get(err.code, PHOTO_MESSAGES["not_an_image"])(err.params)]
+        form.photos.errors = [photos.message(err)]
         return render_form(form, choices, status=413 if err.code == "too_large" else 200, posted=True)
 
     latitude, longitude = form.location()
@@ -311,7 +281,7 @@ def duplicates():
 @login_required
 def photo(photo_id: int, thumb: bool):
     """A stored photo (or its thumbnail: the full photo until the job has made it), for people who may see its issue."""
-    item = db.session.get(Photo, photo_id) if photo_id <= 2**31 - 1 else None
+    item = db.session.get(Photo, photo_id)
     if item is None:
         abort(404)
     policy.authorize(current_user, "view_issue", item.issue)

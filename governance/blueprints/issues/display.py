@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from flask import current_app, url_for
+from flask import url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from werkzeug.routing import BuildError
 
 from ...models import Category, IssueEvent, Photo
 
@@ -96,18 +95,10 @@ def event_line(event: IssueEvent) -> str:
     return kind
 
 
-def photo_urls(photo: Photo) -> tuple[str, str] | None:
-    """(thumbnail, full photo) addresses, or None while the photo endpoints do not exist yet."""
-    views = current_app.view_functions
-    if "filing.photo" not in views:
-        return None
+def photo_urls(photo: Photo) -> tuple[str, str]:
+    """(thumbnail, full photo) addresses; the thumbnail falls back to the photo until its job has run."""
     full = url_for("filing.photo", photo_id=photo.id)
-    if "filing.photo_thumb" in views:
-        return url_for("filing.photo_thumb", photo_id=photo.id), full
-    try:  # one endpoint serving both, told apart by a `thumb` default on its two rules
-        return url_for("filing.photo", photo_id=photo.id, thumb=True), full
-    except BuildError:
-        return full, full
+    return (url_for("filing.photo", photo_id=photo.id, thumb=True) if photo.thumb_name else full), full
 
 
 def helpers() -> dict:

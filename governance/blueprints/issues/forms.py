@@ -6,7 +6,7 @@ missing (a required note, an illegal move), so its messages are the only ones th
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, RadioField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ...services.issues import MAX_NOTE
@@ -36,6 +36,15 @@ class TransitionForm(VersionedForm):
     duplicate_of = StringField(
         _l("Reference of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
     )
+    # Only the resolve form shows it: "after" photos of the fix.
+    photos = MultipleFileField(_l("Photos after the fix (optional, up to 6)"), render_kw={"accept": "image/*"})
+    submit = SubmitField(_l("Confirm"))
+
+
+class PhotoPublicForm(FlaskForm):
+    """Show a photo on the public page, or take it off (staff decide: no faces, no plates)."""
+
+    public = HiddenField()
     submit = SubmitField(_l("Confirm"))
 
 

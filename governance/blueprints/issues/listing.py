@@ -32,11 +32,11 @@ from ... import policy
 from ...extensions import db
 from ...models import LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, Person
 from ...services.tree import descendant_counts, node_path
+from ...urls import DB_INT_MAX
 
 PAGE_SIZE = 25
 COUNT_CAP = 1000
 # Ids and numbers from the address bar must fit the database's integer (PostgreSQL refuses larger).
-DB_INT_MAX = 2**31 - 1
 MAX_QUERY = 80
 # The area list offers this many nodes at most; deeper levels appear once a node is chosen.
 MAX_AREA_OPTIONS = 60

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -20,8 +20,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from ... import policy
 from ...access import login_required
 from ...extensions import db
-from ...models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Category, Issue, IssueEvent, Notification, utcnow
-from ...services import notify
+from ...models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Category, Issue, IssueEvent, Notification, Photo, utcnow
+from ...services import notify, photos
 from ...services.issues import (
     TRANSITION_ACTION,
     TRANSITIONS,
@@ -35,8 +35,8 @@ from ...services.issues import (
 from ...services.tree import node_path
 from . import bp
 from .display import category_name, helpers, level_label, status_label
-from .forms import COMMENT_CHOICES, CallbackForm, CommentForm, EscalateForm, TransitionForm
-from .listing import DB_INT_MAX, Cursor, OutOfScope, area_options, fetch_page, parse_filters
+from .forms import COMMENT_CHOICES, CallbackForm, CommentForm, EscalateForm, PhotoPublicForm, TransitionForm
+from .listing import Cursor, OutOfScope, area_options, fetch_page, parse_filters
 
 
 @bp.context_processor
@@ -98,8 +98,6 @@ def filter_chips(filters, categories) -> list[tuple[str, str]]:
 
 def load_issue(issue_id: int) -> Issue:
     """The issue, if it exists and the person may see it (403 otherwise, logged)."""
-    if issue_id > DB_INT_MAX:
-        abort(404)
     issue = db.session.get(Issue, issue_id) or abort(404)
     policy.authorize(current_user, "view_issue", issue)
     return issue
@@ -151,8 +149,9 @@ ERROR_MESSAGES = {
     "not_resolved": _l("A callback can only be recorded once the issue is resolved."),
     "bad_satisfaction": _l("Choose how satisfied the resident is."),
     "bad_kind": _l("Choose what kind of note this is."),
+    "too_many_photos": _l("At most 6 photos at a time."),
 }
-ERROR_STATUS = {"conflict": 409, "forbidden": 403}
+ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413}
 
 
 @dataclass
@@ -248,6 +247,7 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     body = render_template(
         "issues/detail.html",
         issue=issue,
+        photo_form=PhotoPublicForm(),
         path=node_path(issue.neighbour),
         actions=actions,
         comment_form=comment_form if kinds else None,
@@ -302,10 +302,11 @@ def perform(issue: Issue, name: str, run, done: str, anchor: str = "top"):
     return redirect(url_for(".detail", issue_id=issue_id, _anchor=anchor), code=303)
 
 
-def refused(issue_id: int, name: str, code: str):
+def refused(issue_id: int, name: str, code: str, message: str | None = None):
+    """Show the latest version of the page with the refused form open, its reason and what was typed."""
     db.session.expire_all()
     issue = load_issue(issue_id)  # the latest version, still subject to the policy
-    message = str(ERROR_MESSAGES.get(code, _l("That could not be done.")))
+    message = message or str(ERROR_MESSAGES.get(code, _l("That could not be done.")))
     return render_detail(issue, failed=name, error=message, status=ERROR_STATUS.get(code, 422))
 
 
@@ -328,10 +329,19 @@ def change_status(issue_id, to_status):
         abort(404)
     issue = load_issue(issue_id)
     form = TransitionForm(prefix=to_status)
+    stored = []
+    if to_status == "resolved":  # "after" photos of the fix, checked like the filing photos
+        files = [f for f in request.files.getlist(form.photos.name) if f.filename]
+        if len(files) > current_app.config["PHOTOS_PER_ISSUE"]:
+            return refused(issue.id, to_status, "too_many_photos")
+        try:
+            stored = photos.save_uploads(files)
+        except photos.PhotoError as err:
+            return refused(issue.id, to_status, "photo", photos.message(err))
 
     def run():
         original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
-        transition(
+        event = transition(
             current_user,
             issue,
             to_status,
@@ -339,8 +349,34 @@ def change_status(issue_id, to_status):
             expected_version=form.expected_version(),
             duplicate_of=original,
         )
+        for item in stored:
+            photos.attach(issue, item, "after", current_user, event)
 
-    return perform(issue, to_status, run, str(DONE_MESSAGES[to_status]))
+    response = perform(issue, to_status, run, str(DONE_MESSAGES[to_status]))
+    if getattr(response, "status_code", None) != 303:  # refused: the stored files will never be attached
+        for item in stored:
+            photos.discard(item)
+    return response
+
+
+@bp.route("/<int:issue_id>/photos/<int:photo_id>/public", methods=["POST"])
+@login_required
+def photo_public(issue_id, photo_id):
+    """Staff mark a photo public (shown on the residents' page) or private again."""
+    issue = load_issue(issue_id)
+    photo = db.session.get(Photo, photo_id)
+    if photo is None or photo.issue_id != issue.id:
+        abort(404)
+    form = PhotoPublicForm()
+    if not form.validate_on_submit():
+        abort(400)
+    public = form.public.data == "1"
+
+    def run():
+        photos.set_public(current_user, photo, public)
+
+    done = _l("The photo is now shown on the public page.") if public else _l("The photo is now private.")
+    return perform(issue, "photos", run, str(done), anchor="photos")
 
 
 @bp.route("/<int:issue_id>/escalate", methods=["POST"])
