@@ -135,6 +135,9 @@ def bench_http_filing(app, count: int) -> dict | None:
     form_html = client.get("/file/").get_data(as_text=True)
     fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', form_html))
     category = re.search(r'<option value="(\d+)"', form_html)[1]
+    # The 邻长's own 邻 is the selected option of the 邻 select.
+    neighbour_select = form_html[form_html.index('name="neighbour"') :]
+    fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', neighbour_select)[1]
     started = time.perf_counter()
     for index in range(count):
         data = {
@@ -156,11 +159,45 @@ def bench_http_filing(app, count: int) -> dict | None:
     return {"posts": count, "form_per_s": count / form, "healthz_per_s": count / health}
 
 
+def add_open_issues(count: int) -> None:
+    """Bulk-insert `count` open issues at the 邻 level (the demo's own open issues are too few to sweep)."""
+    leaders = neighbour_leaders(count)
+    category_id = db.session.scalar(select(Category.id).limit(1))
+    now = utcnow()
+    rows = [
+        {
+            "category_id": category_id,
+            "title": f"待清扫 {index}",
+            "description": "",
+            "place_detail": "",
+            "urgency": "normal",
+            "resident_name": "",
+            "resident_phone": "",
+            "filed_by_id": leaders[index % len(leaders)][0].id,
+            "neighbour_id": node.id,
+            "group_id": node.group_id,
+            "zone_id": node.zone_id,
+            "community_id": node.community_id,
+            "street_id": node.street_id,
+            "status": "reported",
+            "level": "neighbour",
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+        }
+        for index, (_, node) in enumerate(leaders[i % len(leaders)] for i in range(count))
+    ]
+    for start in range(0, len(rows), 5000):
+        db.session.execute(insert(Issue), rows[start : start + 5000])
+    db.session.commit()
+
+
 def bench_sweep(app, overdue: int) -> dict:
     """The sweep over N overdue issues vs a bare indexed select + update of the same rows."""
     from governance.services import sla
 
     with app.app_context():
+        add_open_issues(overdue)
         ids = list(
             db.session.scalars(
                 select(Issue.id)

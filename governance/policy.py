@@ -307,15 +307,24 @@ RULES.update(
 )
 
 
-def managed_node_condition(person: Person):
-    """SQL condition on Node selecting the nodes whose robots the person manages (None: every node)."""
-    from sqlalchemy import false, or_
+def node_scope_condition(person: Person, roles=None):
+    """SQL condition on Node: every node the person's scopes cover (only scopes of `roles` if given).
+
+    The SQL twin of `covers`, for lists: true() for a district scope, false() for no scope at all.
+    """
+    from sqlalchemy import false, or_, true
 
     conditions = []
     for scope in scopes(person):
-        if scope.role not in MANAGER_ROLES:
+        if roles is not None and scope.role not in roles:
             continue
         if scope.level == "district":
-            return None
-        conditions.append(getattr(Node, f"{scope.level}_id") == scope.node_id)
+            return true()
+        column = Node.id if scope.level == "neighbour" else getattr(Node, f"{scope.level}_id")
+        conditions.append(column == scope.node_id)
     return or_(*conditions) if conditions else false()
+
+
+def managed_node_condition(person: Person):
+    """SQL condition on Node selecting the nodes whose robots (and people) the person manages."""
+    return node_scope_condition(person, MANAGER_ROLES)

@@ -36,6 +36,14 @@ DISTRICT_ONLY = {"district_admin"}
 MANAGERS = {"branch_member", "street_admin", "district_admin"}
 
 
+@pytest.fixture(autouse=True)
+def english(app):
+    """These tests read the English messages; the Chinese ones are checked by test_translations."""
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    yield
+    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
+
+
 @pytest.fixture
 def world(app):
     """Two streets of two communities each; one person per role on the first branch of the tree."""

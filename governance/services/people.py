@@ -9,23 +9,11 @@ from ..extensions import db
 from ..models import Node, Person, RoleAssignment
 
 
-def scope_condition(person: Person):
-    """SQL condition on Node matching every node the person's roles cover (None: everything)."""
-    conditions = []
-    for scope in policy.scopes(person):
-        if scope.level == "district":
-            return None
-        column = Node.id if scope.level == "neighbour" else getattr(Node, f"{scope.level}_id")
-        conditions.append(column == scope.node_id)
-    return or_(*conditions) if conditions else Node.id.is_(None)
-
-
 def search(viewer: Person, q: str, page: int, page_size: int) -> tuple[list[Person], int]:
     """People holding a role inside the viewer's scope whose name or number matches q."""
-    condition = scope_condition(viewer)
     ids = select(RoleAssignment.person_id)
-    if condition is not None:  # a district admin sees everyone, organisation staff included
-        ids = ids.join(Node, Node.id == RoleAssignment.node_id).where(condition)
+    if not any(s.level == "district" for s in policy.scopes(viewer)):  # the district sees everyone, staff too
+        ids = ids.join(Node, Node.id == RoleAssignment.node_id).where(policy.node_scope_condition(viewer))
     query = select(Person).where(Person.id.in_(ids))
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -238,20 +238,18 @@ def masked_url(url: str) -> str:
 
 def channel_nodes(person: Person) -> list[Node]:
     """The nodes (街镇, 社区) whose robot the person may set, 街镇 first, each followed by its 社区."""
-    query = select(Node).where(Node.level.in_(CHANNEL_LEVELS))
-    condition = policy.managed_node_condition(person)
-    if condition is not None:
-        query = query.where(condition)
+    query = select(Node).where(Node.level.in_(CHANNEL_LEVELS), policy.managed_node_condition(person))
     nodes = list(db.session.scalars(query))
     return sorted(nodes, key=lambda n: (n.street_id or 0, n.level != "street", n.id))
 
 
 def channels_for(person: Person) -> list[tuple[NotificationChannel, Node]]:
     """The robots of every node the person manages, active first."""
-    query = select(NotificationChannel, Node).join(Node, Node.id == NotificationChannel.node_id)
-    condition = policy.managed_node_condition(person)
-    if condition is not None:
-        query = query.where(condition)
+    query = (
+        select(NotificationChannel, Node)
+        .join(Node, Node.id == NotificationChannel.node_id)
+        .where(policy.managed_node_condition(person))
+    )
     query = query.order_by(NotificationChannel.active.desc(), Node.street_id, Node.id, NotificationChannel.id)
     return [(channel, node) for channel, node in db.session.execute(query).all()]
 

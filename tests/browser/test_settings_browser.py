@@ -63,7 +63,7 @@ def test_district_admin_settings_pages(phone):
     phone.goto("/admin/settings/categories")
     phone.tap(phone.page.locator(".category-list li a", has_text="停车管理"))
     phone.check("category")
-    phone.tap(phone.page.locator("main form button", has_text="Deactivate"))
+    phone.tap(phone.page.locator("main form button", has_text="停用"))  # "Deactivate" in the default Chinese
     assert phone.path == "/admin/settings/categories"
     assert phone.page.locator(".category-list li.inactive").count() == 1
     phone.check("categories")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import false, func, or_, select, true
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import aliased
 
 from ... import policy
@@ -34,22 +34,9 @@ class NeighbourOption:
     compound_id: int | None
 
 
-def neighbour_condition(person: Person):
-    """SQL condition on Node selecting the 邻 inside the person's node scopes (as policy.covers does)."""
-    conditions = []
-    for scope in policy.scopes(person):
-        if scope.level == "district":
-            return true()
-        if scope.level == "neighbour":
-            conditions.append(Node.id == scope.node_id)
-        else:
-            conditions.append(getattr(Node, f"{scope.level}_id") == scope.node_id)
-    return or_(*conditions) if conditions else false()
-
-
 def count_neighbours(person: Person) -> int:
     """How many 邻 the person may file in."""
-    query = select(func.count()).select_from(Node).where(Node.level == "neighbour", neighbour_condition(person))
+    query = select(func.count()).select_from(Node).where(Node.level == "neighbour", policy.node_scope_condition(person))
     return db.session.scalar(query) or 0
 
 
@@ -66,7 +53,7 @@ def neighbour_options(
         .join(group, group.id == Node.group_id)
         .join(zone, zone.id == Node.zone_id)
         .join(community, community.id == Node.community_id)
-        .where(Node.level == "neighbour", neighbour_condition(person))
+        .where(Node.level == "neighbour", policy.node_scope_condition(person))
     )
     if search:
         compound_ids = select(Compound.id).where(Compound.name.icontains(search, autoescape=True))
