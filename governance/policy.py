@@ -198,10 +198,16 @@ def can_file_in(person: Person, node) -> bool:
     return node is not None and node.level == "neighbour" and can_see_node(person, node)
 
 
+def handling_rank(person: Person, issue) -> int:
+    """The highest handling level (as an index of HANDLING_ORDER) the person holds over the issue; -1 for none."""
+    return max((_handling_rank(s.role) for s in issue_roles(person, issue)), default=-1)
+
+
 def can_escalate_issue(person: Person, issue) -> bool:
-    """Escalate one level: holders of the issue's current handling level (or anyone above it in scope)."""
+    """Escalate: holders of the issue's current level or above, as long as there is a level above them."""
     level = HANDLING_ORDER.index(issue.level)
-    return issue.level != "district" and any(_handling_rank(s.role) >= level for s in issue_roles(person, issue))
+    top = len(HANDLING_ORDER) - 1
+    return any(level <= _handling_rank(s.role) < top for s in issue_roles(person, issue))
 
 
 def can_handle_issue(person: Person, issue) -> bool:

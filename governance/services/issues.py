@@ -93,6 +93,18 @@ def next_level(level: str) -> str | None:
     return HANDLING_LEVELS[index + 1] if index + 1 < len(HANDLING_LEVELS) else None
 
 
+def escalation_target(actor: Person | None, issue: Issue) -> str | None:
+    """Where an escalation sends the issue: the level above the higher of its own and the actor's.
+
+    A 邻长 sends a 邻-level issue to the 组; a 组长 who escalates it sends it to the 片 ("组长:
+    escalate to 片"), since the 组 has seen it. The system (a deadline) moves it one level.
+    """
+    current = HANDLING_LEVELS.index(issue.level)
+    if actor is not None:
+        current = max(current, policy.handling_rank(actor, issue))
+    return HANDLING_LEVELS[current + 1] if current + 1 < len(HANDLING_LEVELS) else None
+
+
 def sla_for(level: str, urgency: str) -> SlaPolicy | None:
     """The SLA row for a level and urgency."""
     return db.session.scalar(select(SlaPolicy).where(SlaPolicy.level == level, SlaPolicy.urgency == urgency))
@@ -276,15 +288,15 @@ def escalate(
     expected_version: int | None = None,
     deadline: datetime | None = None,
 ) -> IssueEvent:
-    """Move the handling level up one step (逐级上报); actor None means the system, on a deadline."""
+    """Move the handling level up (逐级上报, see escalation_target); actor None means the system, on a deadline."""
     _check_version(issue, expected_version)
     if not issue.is_open:
         raise LifecycleError("not_open")
-    target = next_level(issue.level)
-    if target is None:
+    if next_level(issue.level) is None:
         raise LifecycleError("top_level")
     if actor is not None:
         _authorize(actor, "escalate_issue", issue)
+    target = escalation_target(actor, issue)
     reason = (reason or "").strip()
     if not reason:
         raise LifecycleError("note_required")

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Issue, Notification, utcnow
@@ -187,3 +188,42 @@ def test_neighbour_leader_callback_and_a_stale_page(phone):
     db.session.expire_all()
     assert db.session.get(Issue, other.id).level == "neighbour"
     phone.check("conflict")
+
+
+def test_demo_neighbour_files_and_the_group_leader_above_escalates(phone):
+    """The whole path on one phone: the demo 邻长 files a problem, the demo 组长 finds it and escalates it."""
+    from governance.services import demo
+
+    demo.load_demo_world(scale=0.02)
+    db.session.commit()
+    logins = {entry["key"]: entry for entry in demo.DEMO_LOGINS}
+
+    neighbour = logins["neighbour_leader"]
+    phone.log_in(neighbour["mobile"], neighbour["password"])
+    phone.tap(phone.page.locator(".role-card a[href='/file/']"))
+    phone.page.select_option("#category", label="监控安防")
+    phone.page.fill("#title", "5栋单元门禁坏了")
+    phone.page.fill("#description", "5栋2单元门禁刷卡无反应，外来人员随意进出。")
+    phone.page.wait_for_load_state("networkidle")  # the possible-duplicates check has answered
+    if phone.page.locator("label.confirm").count():
+        phone.page.locator("label.confirm").tap()
+    phone.tap("form#filing button.primary")
+    issue = db.session.scalar(select(Issue).where(Issue.title == "5栋单元门禁坏了"))
+    assert issue is not None and phone.path.startswith(f"/issues/{issue.id}")
+    phone.check("filed-by-neighbour-leader")
+    log_out(phone)
+
+    group = logins["group_leader"]
+    phone.log_in(group["mobile"], group["password"])
+    phone.goto("/issues/?status=open")
+    card = phone.page.locator(".issue-card", has_text=issue.reference)
+    assert card.count() == 1
+    phone.check("group-leader-sees-it")
+    phone.tap(card.locator("a"))
+    escalate = phone.page.locator("details.action", has=phone.page.locator("form[action*='/escalate']"))
+    escalate.locator("summary").tap()
+    escalate.locator("textarea").fill("门禁属物业设备，需片长协调物业更换。")
+    phone.tap(escalate.locator("button[type=submit]"))
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).level == "zone"
+    phone.check("escalated-to-zone")

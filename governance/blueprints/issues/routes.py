@@ -28,7 +28,7 @@ from ...services.issues import (
     LifecycleError,
     add_comment,
     escalate,
-    next_level,
+    escalation_target,
     record_callback,
     transition,
 )
@@ -180,7 +180,7 @@ def available_actions(issue: Issue, forms: dict) -> list[Action]:
         url = url_for(".change_status", issue_id=issue.id, to_status=to_status)
         note_label = str(NOTE_LABELS.get(to_status, ""))
         actions.append(Action(to_status, str(label), url, forms[to_status], with_form, note_label))
-    target = next_level(issue.level)
+    target = escalation_target(person, issue)
     if issue.is_open and target and policy.allowed(person, "escalate_issue", issue):
         label = _("Escalate to %(level)s…", level=level_label(target))
         actions.append(Action("escalate", label, url_for(".escalate_issue", issue_id=issue.id), forms["escalate"]))
@@ -385,7 +385,7 @@ def escalate_issue(issue_id):
     """Move the handling level up one step, with a reason."""
     issue = load_issue(issue_id)
     form = EscalateForm(prefix="escalate")
-    target = next_level(issue.level)
+    target = escalation_target(current_user, issue)
 
     def run():
         escalate(current_user, issue, form.reason.data or "", expected_version=form.expected_version())
