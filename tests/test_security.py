@@ -45,8 +45,10 @@ def test_healthz_reports_database(app, client):
     assert body["status"] == "ok"
 
 
-def test_healthz_reports_redis(redis_app, client):
-    assert client.get("/healthz").get_json()["checks"]["redis"] == "ok"
+def test_healthz_reports_redis_and_the_queue(redis_app, client):
+    checks = client.get("/healthz").get_json()["checks"]
+    assert checks["redis"] == "ok"
+    assert checks["queue"] == {"name": redis_app.config["REDIS_PREFIX"] + "jobs", "waiting": 0, "failed": 0}
 
 
 def test_healthz_degraded_when_redis_is_down(app, client):

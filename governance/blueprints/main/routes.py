@@ -49,6 +49,10 @@ def healthz():
         try:
             client.ping()
             checks["redis"] = "ok"
+            from ...services.jobs import rq_queue
+
+            queue = rq_queue()
+            checks["queue"] = {"name": queue.name, "waiting": queue.count, "failed": queue.failed_job_registry.count}
         except Exception as exc:  # noqa: BLE001
             checks["redis"] = f"error: {type(exc).__name__}"
     try:
@@ -63,5 +67,5 @@ def healthz():
         }
     except Exception as exc:  # noqa: BLE001
         checks["jobs"] = f"error: {type(exc).__name__}"
-    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k != "jobs")
+    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k not in ("jobs", "queue"))
     return jsonify(status="ok" if healthy else "degraded", checks=checks), (200 if healthy else 503)
