@@ -78,6 +78,31 @@ def neighbour_leaders(limit: int) -> list[tuple[Person, Node]]:
     return [(person, node) for person, node in rows]
 
 
+def issue_row(category_id: int, title: str, person: Person, node: Node) -> dict:
+    """A bare issue row as filing would write it (without its timeline and jobs)."""
+    now = utcnow()
+    return {
+        "category_id": category_id,
+        "title": title,
+        "description": "",
+        "place_detail": "",
+        "urgency": "normal",
+        "resident_name": "",
+        "resident_phone": "",
+        "filed_by_id": person.id,
+        "neighbour_id": node.id,
+        "group_id": node.group_id,
+        "zone_id": node.zone_id,
+        "community_id": node.community_id,
+        "street_id": node.street_id,
+        "status": "reported",
+        "level": "neighbour",
+        "created_at": now,
+        "updated_at": now,
+        "version": 1,
+    }
+
+
 def bench_filing(app, count: int) -> dict:
     """Service filing, one commit each, vs a bare single-row insert + commit."""
     from governance.services.issues import IssueInput, file_issue
@@ -91,29 +116,7 @@ def bench_filing(app, count: int) -> dict:
             file_issue(person, data, idempotency_key=f"bench-{index}")
             db.session.commit()
         service = time.perf_counter() - started
-        rows = [
-            {
-                "category_id": category_id,
-                "title": f"裸插入 {index}",
-                "description": "",
-                "place_detail": "",
-                "urgency": "normal",
-                "resident_name": "",
-                "resident_phone": "",
-                "filed_by_id": person.id,
-                "neighbour_id": node.id,
-                "group_id": node.group_id,
-                "zone_id": node.zone_id,
-                "community_id": node.community_id,
-                "street_id": node.street_id,
-                "status": "reported",
-                "level": "neighbour",
-                "created_at": utcnow(),
-                "updated_at": utcnow(),
-                "version": 1,
-            }
-            for index, (person, node) in enumerate(leaders)
-        ]
+        rows = [issue_row(category_id, f"裸插入 {index}", person, node) for index, (person, node) in enumerate(leaders)]
         started = time.perf_counter()
         for row in rows:
             db.session.execute(insert(Issue), [row])
@@ -163,30 +166,7 @@ def add_open_issues(count: int) -> None:
     """Bulk-insert `count` open issues at the 邻 level (the demo's own open issues are too few to sweep)."""
     leaders = neighbour_leaders(count)
     category_id = db.session.scalar(select(Category.id).limit(1))
-    now = utcnow()
-    rows = [
-        {
-            "category_id": category_id,
-            "title": f"待清扫 {index}",
-            "description": "",
-            "place_detail": "",
-            "urgency": "normal",
-            "resident_name": "",
-            "resident_phone": "",
-            "filed_by_id": leaders[index % len(leaders)][0].id,
-            "neighbour_id": node.id,
-            "group_id": node.group_id,
-            "zone_id": node.zone_id,
-            "community_id": node.community_id,
-            "street_id": node.street_id,
-            "status": "reported",
-            "level": "neighbour",
-            "created_at": now,
-            "updated_at": now,
-            "version": 1,
-        }
-        for index, (_, node) in enumerate(leaders[i % len(leaders)] for i in range(count))
-    ]
+    rows = [issue_row(category_id, f"待清扫 {index}", *leaders[index % len(leaders)]) for index in range(count)]
     for start in range(0, len(rows), 5000):
         db.session.execute(insert(Issue), rows[start : start + 5000])
     db.session.commit()

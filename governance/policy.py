@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from flask import abort, has_request_context, request
 
-from .models import LEVELS, ROLE_LEVEL, Node, Person, RoleAssignment
+from .models import HANDLING_LEVELS, LEVELS, ROLE_LEVEL, Node, Person, RoleAssignment
 
 log = logging.getLogger("governance.access")
 
@@ -147,15 +147,8 @@ def authorize(person: Person, action: str, target=None) -> None:
 # --- issues -------------------------------------------------------------------------------------
 
 # The handling level each node-bound role works at (邻长 at 邻 … district admin at 区).
-ROLE_HANDLING = {
-    "neighbour_leader": "neighbour",
-    "group_leader": "group",
-    "zone_leader": "zone",
-    "branch_member": "community",
-    "street_admin": "street",
-    "district_admin": "district",
-}
-HANDLING_ORDER = ("neighbour", "group", "zone", "community", "street", "district")
+# An issue's handling levels, bottom up; a role works at the level of the node it sits on.
+HANDLING_ORDER = HANDLING_LEVELS
 ISSUE_SCOPE_COLUMN = {
     "neighbour": "neighbour_id",
     "group": "group_id",
@@ -166,7 +159,8 @@ ISSUE_SCOPE_COLUMN = {
 
 
 def _handling_rank(role: str) -> int:
-    return HANDLING_ORDER.index(ROLE_HANDLING[role])
+    """0 for a 邻长 … 5 for a district admin (the handling level the role works at)."""
+    return HANDLING_ORDER.index(ROLE_LEVEL[role])
 
 
 def covers_issue(scope: Scope, issue) -> bool:
