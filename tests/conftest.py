@@ -34,6 +34,15 @@ def _pg_admin():
     return psycopg.connect(dsn, autocommit=True, connect_timeout=5)
 
 
+def drop_abandoned(conn) -> None:
+    """Drop test databases left by runs that were killed (their process no longer exists)."""
+    names = [row[0] for row in conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'gov\\_test\\_%'")]
+    for name in names:
+        pid = name.split("_")[2]
+        if pid.isdigit() and not os.path.exists(f"/proc/{pid}"):
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def make_database(engine: str, tmp_path_factory) -> tuple[str, callable]:
     """A fresh empty database of the given engine, and a function that drops it."""
     if engine == "sqlite":
@@ -41,6 +50,7 @@ def make_database(engine: str, tmp_path_factory) -> tuple[str, callable]:
         return f"sqlite:///{path}", lambda: None
     name = f"gov_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with _pg_admin() as conn:
+        drop_abandoned(conn)
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
