@@ -100,6 +100,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.inbox import bp as inbox_bp
     from .blueprints.issues import bp as issues_bp
     from .blueprints.main import bp as main_bp
+    from .blueprints.money import bp as money_bp
     from .blueprints.roster import bp as roster_bp
     from .blueprints.settings import bp as settings_bp
     from .blueprints.tree import bp as tree_bp
@@ -113,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(issues_bp, url_prefix="/issues")
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
     app.register_blueprint(settings_bp, url_prefix="/admin/settings")
+    app.register_blueprint(money_bp, url_prefix="/money")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -153,10 +155,11 @@ def register_security_headers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """`flask roster …`, `flask demo …`."""
-    from .cli import demo_cli, roster_cli
+    from .cli import demo_cli, ledger_cli, roster_cli
 
     app.cli.add_command(roster_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(ledger_cli)
 
 
 def register_jobs(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""Command-line tools: `flask roster import FILE`, `flask demo load`."""
+"""Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from .extensions import db
 
 roster_cli = AppGroup("roster", help="Roster (名册) tools.")
 demo_cli = AppGroup("demo", help="The demo world.")
+ledger_cli = AppGroup("ledger", help="The money ledger (资金台账).")
 
 
 @roster_cli.command("import")
@@ -45,3 +46,18 @@ def demo_load(scale: float):
     stats = load_demo_world(scale=scale)
     db.session.commit()
     click.echo(f"Demo world loaded in {time.perf_counter() - started:.1f} s: {stats}")
+
+
+@ledger_cli.command("check")
+def ledger_check():
+    """Verify every project's balances against its entries; exit 1 on any mismatch."""
+    from .models import Project
+    from .services.ledger import check_ledger
+
+    problems = check_ledger()
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        click.echo(f"{len(problems)} mismatch(es).", err=True)
+        sys.exit(1)
+    click.echo(f"The ledger reconciles: {db.session.query(Project).count()} project(s), no mismatch.")

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
+    Date,
     DateTime,
     ForeignKey,
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -540,3 +544,130 @@ class Job(db.Model):
     # Whoever asked (an export's requester, say); progress for jobs that report it.
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     progress: Mapped[int] = mapped_column(Integer, default=0)
+
+
+# --- money (issue 5) ----------------------------------------------------------------------------
+
+FUNDING_KINDS = ("resident_donation", "property", "developer", "enterprise", "government")
+LEDGER_KINDS = ("pledge", "receipt", "expenditure", "reversal")
+
+
+class Project(db.Model):
+    """A renovation project (改造项目) of a community, optionally of one 小区."""
+
+    __tablename__ = "project"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
+    compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    community: Mapped[Node] = relationship(foreign_keys=[community_id])
+    compound: Mapped[Compound | None] = relationship()
+    phases: Mapped[list[Phase]] = relationship(back_populates="project", order_by="(Phase.sort, Phase.id)")
+    sources: Mapped[list[FundingSource]] = relationship(back_populates="project", order_by="FundingSource.id")
+
+
+class Phase(db.Model):
+    """A phase of a project (一期、二期…) with its budget target in fen."""
+
+    __tablename__ = "phase"
+    __table_args__ = (
+        UniqueConstraint("project_id", "name"),
+        CheckConstraint("budget_fen >= 0", name="budget"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    budget_fen: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    project: Mapped[Project] = relationship(back_populates="phases")
+
+
+class FundingSource(db.Model):
+    """Where money comes from: a resident donation drive (捐款倡议), the 物业, the 开发商, a sponsor, 财政."""
+
+    __tablename__ = "funding_source"
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('resident_donation','property','developer','enterprise','government')",
+            name="kind",
+        ),
+        CheckConstraint("target_fen IS NULL OR target_fen >= 0", name="target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(120))
+    # The organisation behind it, when it is one of the responsible parties (物业, 开发商).
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    # Resident donation drives: when they run and what they aim for.
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    target_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+    project: Mapped[Project] = relationship(back_populates="sources")
+    organisation: Mapped[Organisation | None] = relationship()
+
+
+# Which issues an expenditure pays for. Append-only like the ledger (the migration guards both).
+ledger_entry_issue = Table(
+    "ledger_entry_issue",
+    db.metadata,
+    Column("entry_id", ForeignKey("ledger_entry.id"), primary_key=True),
+    Column("issue_id", ForeignKey("issue.id"), primary_key=True, index=True),
+)
+
+
+class LedgerEntry(db.Model):
+    """One line of a project's money ledger (append-only: never updated or deleted, only reversed).
+
+    Amounts are positive integer fen; a reversal carries the amount of the entry it reverses and
+    counts against that entry's kind. The database refuses UPDATE and DELETE (triggers, 0004).
+    """
+
+    __tablename__ = "ledger_entry"
+    __table_args__ = (
+        CheckConstraint("kind IN ('pledge','receipt','expenditure','reversal')", name="kind"),
+        CheckConstraint("amount_fen > 0", name="amount"),
+        CheckConstraint("(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal"),
+        # A retried form carries the same key: one entry per recorder and key.
+        UniqueConstraint("created_by_id", "idempotency_key"),
+        Index("ix_ledger_entry_project", "project_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("project.id"))
+    phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(12))
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    # Pledges and receipts: whose money; expenditures: whose money paid (optional).
+    source_id: Mapped[int | None] = mapped_column(ForeignKey("funding_source.id"), index=True)
+    # Resident donations: the donor as they gave it, and whether they agreed to be named (by initial).
+    donor_name: Mapped[str] = mapped_column(String(40), default="")
+    donor_named: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Expenditures.
+    payee: Mapped[str] = mapped_column(String(120), default="")
+    purpose: Mapped[str] = mapped_column(String(300), default="")
+    # Reversals: the entry reversed (at most once: unique) and why.
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    reason: Mapped[str] = mapped_column(String(300), default="")
+    # An expenditure beyond the available balance, allowed by an admin, says why.
+    override_reason: Mapped[str] = mapped_column(String(300), default="")
+    occurred_on: Mapped[date | None] = mapped_column(Date)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+
+    project: Mapped[Project] = relationship()
+    phase: Mapped[Phase | None] = relationship()
+    source: Mapped[FundingSource | None] = relationship()
+    reverses: Mapped[LedgerEntry | None] = relationship(remote_side=[id])
+    created_by: Mapped[Person | None] = relationship()
+    issues: Mapped[list[Issue]] = relationship(secondary=ledger_entry_issue, order_by="Issue.id")

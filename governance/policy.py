@@ -328,3 +328,48 @@ def node_scope_condition(person: Person, roles=None):
 def managed_node_condition(person: Person):
     """SQL condition on Node selecting the nodes whose robots (and people) the person manages."""
     return node_scope_condition(person, MANAGER_ROLES)
+
+
+# --- money (issue 5) ----------------------------------------------------------------------------
+
+# Who runs a project's money: the community branch and the street/district admins above it.
+MONEY_ROLES = ("branch_member", "street_admin", "district_admin")
+# Who may allow spending beyond the available balance (with a reason): admins above the community.
+OVERRIDE_ROLES = ("street_admin", "district_admin")
+
+
+def can_run_money(person: Person, project=None) -> bool:
+    """See a project's ledger and record pledges, receipts, expenditures and reversals.
+
+    Without a project: whether the person runs the money of any community at all.
+    """
+    if project is None:
+        return any(s.role in MONEY_ROLES for s in scopes(person))
+    node = project.community
+    return any(s.role in MONEY_ROLES and covers(s, node) for s in scopes(person))
+
+
+def can_override_overspend(person: Person, project=None) -> bool:
+    """Record an expenditure beyond the project's available balance (with a reason): admins above it."""
+    if project is None:
+        return any(s.role in OVERRIDE_ROLES for s in scopes(person))
+    node = project.community
+    return any(s.role in OVERRIDE_ROLES and covers(s, node) for s in scopes(person))
+
+
+RULES.update(
+    {
+        "view_ledger": can_run_money,
+        "record_money": can_run_money,
+        "override_overspend": can_override_overspend,
+    }
+)
+
+
+def project_scope_condition(person: Person):
+    """SQL condition on Project: the projects whose money the person runs."""
+    from sqlalchemy import select
+
+    from .models import Project
+
+    return Project.community_id.in_(select(Node.id).where(node_scope_condition(person, MONEY_ROLES)))

@@ -132,3 +132,26 @@ def force_status(issue, status: str, level: str | None = None):
         issue.level = level
     db.session.commit()
     return issue
+
+
+def make_project(community: Node, name: str = "老旧小区改造", phases: tuple[str, ...] = ("一期", "二期")):
+    """A renovation project of a community with named phases (budget 1,000,000.00 each)."""
+    from governance.models import Phase, Project
+
+    project = Project(community_id=community.id, name=name)
+    db.session.add(project)
+    db.session.flush()
+    for sort, phase in enumerate(phases):
+        db.session.add(Phase(project_id=project.id, name=phase, sort=sort, budget_fen=100_000_000))
+    db.session.commit()
+    return project
+
+
+def make_source(project, kind: str = "property", name: str | None = None, **fields):
+    """A funding source of a project."""
+    from governance.models import FundingSource
+
+    source = FundingSource(project_id=project.id, kind=kind, name=name or f"{kind}-{next(_mobiles) % 100000}", **fields)
+    db.session.add(source)
+    db.session.commit()
+    return source

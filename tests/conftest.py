@@ -108,10 +108,20 @@ def clean_database() -> None:
     if db.engine.dialect.name == "postgresql":
         db.session.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     else:
+        # The append-only ledger's triggers (migration 0004) refuse DELETE, as they should. Emptying
+        # the database between tests is the one deliberate exception: lift them for the DELETEs and put
+        # the very same definitions back (read from sqlite_master) in the same transaction.
+        guards = db.session.execute(
+            text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name LIKE 'ledger_entry%'")
+        ).all()
+        for name, _sql in guards:
+            db.session.execute(text(f'DROP TRIGGER "{name}"'))
         # Foreign keys stay on: break the node ↔ compound cycle, then delete children before parents.
         db.session.execute(text("UPDATE node SET compound_id = NULL"))
         for table in reversed(tables):
             db.session.execute(text(f'DELETE FROM "{table}"'))
+        for _name, sql in guards:
+            db.session.execute(text(sql))
     seed_defaults()  # categories and SLA policy, as the migration leaves them
     db.session.commit()
 

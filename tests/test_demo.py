@@ -479,3 +479,45 @@ def check_full_size_world(counts: dict) -> None:
     months = Counter(min(5, (now - issue.created_at).days // 30) for issue in issues)
     assert months[0] > months[5] > 0
     assert json.loads(db.session.get(AppMeta, demo.META_KEY).value)["seconds"] < 60
+
+
+def test_pruisburg_funding(app, small_world, runner):
+    """The renovation's co-funding as the design tells it, reconciled to the fen."""
+    from governance.models import FundingSource, LedgerEntry, Project
+    from governance.services.ledger import balances, check_ledger
+
+    project = db.session.scalar(select(Project).where(Project.name == demo.PROJECT_NAME))
+    assert project.compound.name == demo.PRUISBURG and len(project.phases) == 3
+    figures = balances(project)
+    kinds = figures.kinds
+    # Two resident drives, just over 1.6 million yuan from many households, mostly anonymous.
+    assert 1_600_000_00 < kinds["resident_donation"].received < 1_650_000_00
+    assert kinds["resident_donation"].received == 1_607_750_00
+    donations = db.session.scalars(
+        select(LedgerEntry).join(FundingSource).where(FundingSource.kind == "resident_donation")
+    ).all()
+    named = sum(1 for d in donations if d.donor_named)
+    assert len(donations) > 1000 and 0 < named < len(donations) / 4
+    assert len({d.source_id for d in donations}) == 2
+    # The property company's 470,000 for the fire-protection system, received in full (one duplicate reversed).
+    assert (kinds["property"].pledged, kinds["property"].received) == (470_000_00, 470_000_00)
+    # The developer's nearly 4 million for the access road.
+    assert kinds["developer"].pledged == 3_980_000_00 and kinds["developer"].outstanding == 980_000_00
+    # The sponsor paid for phase one, and is named as such.
+    sponsor = db.session.scalar(select(FundingSource).where(FundingSource.kind == "enterprise"))
+    assert sponsor.name == "湖南出版投资控股集团"
+    assert figures.sources[sponsor.id].received == 2_000_000_00
+    assert db.session.scalar(select(LedgerEntry.phase_id).where(LedgerEntry.source_id == sponsor.id).limit(1)) == (
+        project.phases[0].id
+    )
+    # One reversed entry; spending linked to the fire-safety and road issues.
+    [reversal] = db.session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "reversal")).all()
+    assert reversal.reverses.kind == "receipt" and reversal.reason
+    spending = db.session.scalars(select(LedgerEntry).where(LedgerEntry.kind == "expenditure")).all()
+    linked = {issue.category.code for entry in spending for issue in entry.issues}
+    assert {"fire", "road"} <= linked
+    assert all(entry.issues for entry in spending)
+    assert figures.total.spent == 4_662_100_00 and figures.total.balance == 2_415_650_00
+    assert check_ledger() == []
+    result = runner.invoke(args=["ledger", "check"])
+    assert result.exit_code == 0, result.output

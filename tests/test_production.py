@@ -261,6 +261,7 @@ def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
             "database": "ok",
             "redis": "ok",
             "jobs": {"pending": 0, "queued": 0, "running": 0, "failed": 0},
+            "queue": {"name": deployment["queue"], "waiting": 0, "failed": 0},
         }
         assert healthz(bases["web3"])[1]["checks"]["redis"].startswith("error")
         connection = redis.Redis.from_url(REDIS_TEST_URL)

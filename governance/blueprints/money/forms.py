@@ -1,0 +1,68 @@
+"""Forms of the money blueprint: one for an entry (pledge, receipt, expenditure), one for a reversal."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Length, Optional
+
+
+def _clean(value):
+    """Trimmed, with full-width digits (输入法全角) folded to ASCII."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", value).strip()
+
+
+def _optional_int(value):
+    return int(value) if value not in (None, "", "None") else None
+
+
+class EntryForm(FlaskForm):
+    """Record a pledge, a receipt or an expenditure. Amounts are text, parsed exactly by the service."""
+
+    kind = SelectField(
+        _l("Kind"),
+        choices=[
+            SelectChoice("pledge", _l("Pledge")),
+            SelectChoice("receipt", _l("Receipt")),
+            SelectChoice("expenditure", _l("Expenditure")),
+        ],
+    )
+    amount = StringField(
+        _l("Amount (yuan)"),
+        filters=[_clean],
+        render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "1,600.00"},
+    )
+    source_id = SelectField(_l("Source"), coerce=_optional_int, validate_choice=False)
+    phase_id = SelectField(_l("Phase"), coerce=_optional_int, validate_choice=False)
+    occurred_on = DateField(_l("Date"), validators=[Optional()])
+    donor_name = StringField(_l("Donor (resident donations)"), filters=[_clean], validators=[Length(max=40)])
+    donor_named = BooleanField(_l("The donor agrees to be shown by initial"))
+    payee = StringField(_l("Paid to"), filters=[_clean], validators=[Length(max=120)])
+    purpose = StringField(_l("Purpose or note"), filters=[_clean], validators=[Length(max=300)])
+    issue_refs = StringField(
+        _l("Issues paid for"),
+        filters=[_clean],
+        validators=[Length(max=500)],
+        render_kw={"placeholder": "WC-2026-000123"},
+    )
+    override_reason = TextAreaField(
+        _l("Override reason (administrators)"), filters=[_clean], validators=[Length(max=300)]
+    )
+    idempotency_key = HiddenField()
+
+
+class ReverseForm(FlaskForm):
+    """Reverse one entry, with a reason."""
+
+    entry_id = HiddenField()
+    reason = StringField(_l("Reason"), filters=[_clean], validators=[Length(max=300)])
+    override_reason = StringField(
+        _l("Override reason (administrators)"), filters=[_clean], validators=[Length(max=300)]
+    )
+    idempotency_key = HiddenField()

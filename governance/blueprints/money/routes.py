@@ -1,0 +1,364 @@
+"""Views of the money blueprint: the projects in scope, a project's ledger and balances, recording
+entries and reversals (CSRF, idempotency key, input kept on errors), CSV and XLSX export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import uuid
+from datetime import date, timedelta, timezone
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, select
+from wtforms.fields.choices import SelectChoice
+
+from ... import policy
+from ...access import login_required, requires
+from ...extensions import db
+from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
+from ...services import ledger
+from . import bp
+from .forms import EntryForm, ReverseForm
+
+CHINA = timezone(timedelta(hours=8), "CST")
+PAGE_SIZE = 50
+EXPORT_LIMIT = 100_000
+REFERENCE_RE = re.compile(r"(?:WC-\d{4}-)?0*(\d{1,9})", re.IGNORECASE)
+
+
+def kind_labels() -> dict[str, str]:
+    return {
+        "pledge": _("Pledge"),
+        "receipt": _("Receipt"),
+        "expenditure": _("Expenditure"),
+        "reversal": _("Reversal"),
+    }
+
+
+def source_kind_labels() -> dict[str | None, str]:
+    return {
+        "resident_donation": _("Resident donations"),
+        "property": _("Property company"),
+        "developer": _("Developer"),
+        "enterprise": _("Enterprise sponsor"),
+        "government": _("Government"),
+        None: _("Not charged to a source"),
+    }
+
+
+def donor_label(entry: LedgerEntry) -> str:
+    """Internal pages and exports name a resident donor only when they agreed to be named."""
+    if entry.source is None or entry.source.kind != "resident_donation":
+        return ""
+    return entry.donor_name if entry.donor_named and entry.donor_name else _("Anonymous")
+
+
+def project_or_404(project_id: int, action: str = "view_ledger") -> Project:
+    project = db.session.get(Project, project_id)
+    if project is None:
+        abort(404)
+    policy.authorize(current_user, action, project)
+    return project
+
+
+def parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def ledger_filters() -> dict:
+    """The list's filters from the query string; anything malformed is ignored."""
+    kind = request.args.get("kind") or None
+    source = request.args.get("source", type=int)
+    return {
+        "kind": kind if kind in LEDGER_KINDS else None,
+        "source": source,
+        "start": parse_day(request.args.get("start")),
+        "end": parse_day(request.args.get("end")),
+    }
+
+
+def filtered(project: Project, filters: dict):
+    query = select(LedgerEntry).where(LedgerEntry.project_id == project.id)
+    if filters["kind"]:
+        query = query.where(LedgerEntry.kind == filters["kind"])
+    if filters["source"]:
+        query = query.where(LedgerEntry.source_id == filters["source"])
+    if filters["start"]:
+        query = query.where(LedgerEntry.occurred_on >= filters["start"])
+    if filters["end"]:
+        query = query.where(LedgerEntry.occurred_on <= filters["end"])
+    return query
+
+
+def entry_form(project: Project, form: EntryForm | None = None) -> EntryForm:
+    form = form or EntryForm(formdata=None, data={"idempotency_key": uuid.uuid4().hex, "kind": "receipt"})
+    form.source_id.choices = [SelectChoice("", "—")] + [SelectChoice(s.id, s.name) for s in project.sources]
+    form.phase_id.choices = [SelectChoice("", "—")] + [SelectChoice(p.id, p.name) for p in project.phases]
+    return form
+
+
+def reverse_form() -> ReverseForm:
+    return ReverseForm(formdata=None, data={"idempotency_key": uuid.uuid4().hex})
+
+
+def render_ledger(project: Project, form: EntryForm | None = None, rform: ReverseForm | None = None, status=200):
+    filters = ledger_filters()
+    page = max(1, request.args.get("page", 1, type=int))
+    query = filtered(project, filters)
+    total = db.session.scalar(select(func.count()).select_from(query.subquery()))
+    entries = db.session.scalars(
+        query.order_by(LedgerEntry.id.desc()).limit(PAGE_SIZE).offset((page - 1) * PAGE_SIZE)
+    ).all()
+    reversed_ids = set(
+        db.session.scalars(select(LedgerEntry.reverses_id).where(LedgerEntry.reverses_id.in_([e.id for e in entries])))
+    )
+    return (
+        render_template(
+            "money/project.html",
+            project=project,
+            figures=ledger.balances(project),
+            empty=ledger.Figures(),
+            problems=ledger.check_ledger(project),
+            entries=entries,
+            total=total,
+            page=page,
+            page_size=PAGE_SIZE,
+            filters=filters,
+            reversed_ids=reversed_ids,
+            form=entry_form(project, form),
+            rform=rform or reverse_form(),
+            kind_labels=kind_labels(),
+            source_kind_labels=source_kind_labels(),
+            fen=ledger.format_fen,
+            donor_label=donor_label,
+            may_record=policy.allowed(current_user, "record_money", project),
+            may_override=policy.allowed(current_user, "override_overspend", project),
+            sources={s.id: s for s in project.sources},
+            phases={p.id: p for p in project.phases},
+        ),
+        status,
+    )
+
+
+@bp.route("/")
+@requires("view_ledger")
+def index():
+    """The renovation projects whose money the person runs, with their totals."""
+    projects = db.session.scalars(
+        select(Project).where(policy.project_scope_condition(current_user)).order_by(Project.id)
+    ).all()
+    rows = [(p, ledger.balances(p).total) for p in projects]
+    return render_template("money/index.html", rows=rows, fen=ledger.format_fen)
+
+
+@bp.route("/<int:project_id>")
+@login_required
+def project(project_id: int):
+    """A project's balances (per phase and source kind) and its ledger, filtered."""
+    return render_ledger(project_or_404(project_id))
+
+
+def linked_issues(project: Project, text: str) -> list[Issue] | None:
+    """Issues named by reference (WC-2026-000123) or number; None when one is not of this community."""
+    issues = []
+    for token in filter(None, re.split(r"[\s,，、;；]+", text or "")):
+        match = REFERENCE_RE.fullmatch(token)
+        issue = db.session.get(Issue, int(match.group(1))) if match else None
+        if issue is None or issue.community_id != project.community_id:
+            return None
+        issues.append(issue)
+    return issues
+
+
+@bp.route("/<int:project_id>/entries", methods=["POST"])
+@login_required
+def record(project_id: int):
+    """Record a pledge, a receipt or an expenditure; the same form posted twice records one entry."""
+    project = project_or_404(project_id, "record_money")
+    form = entry_form(project, EntryForm())
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        flash(_("Some fields need correcting; nothing was recorded."), "error")
+        return render_ledger(project, form=form, status=400)
+    existing = ledger.find_existing(current_user, form.idempotency_key.data)
+    if existing is not None:
+        flash(_("Already recorded (entry %(id)s).", id=existing.id), "info")
+        return redirect(url_for("money.project", project_id=project.id))
+    sources = {s.id: s for s in project.sources}
+    phases = {p.id: p for p in project.phases}
+    try:
+        amount = ledger.parse_amount(form.amount.data)
+        issues = linked_issues(project, form.issue_refs.data)
+        if issues is None:
+            raise ledger.LedgerError("issue_outside")
+        options = {
+            "phase": phases.get(form.phase_id.data),
+            "occurred_on": form.occurred_on.data,
+            "idempotency_key": form.idempotency_key.data or None,
+        }
+        source = sources.get(form.source_id.data)
+        if form.kind.data == "expenditure":
+            entry = ledger.record_expenditure(
+                current_user,
+                project,
+                amount,
+                payee=form.payee.data,
+                purpose=form.purpose.data,
+                source=source,
+                issues=issues,
+                override_reason=form.override_reason.data,
+                **options,
+            )
+        else:
+            record_income = ledger.record_pledge if form.kind.data == "pledge" else ledger.record_receipt
+            entry = record_income(
+                current_user,
+                project,
+                source,
+                amount,
+                donor_name=form.donor_name.data,
+                donor_named=form.donor_named.data,
+                note=form.purpose.data,
+                **options,
+            )
+    except ledger.LedgerError as err:
+        db.session.rollback()
+        if err.code.startswith("amount_"):
+            form.amount.errors = [err.message]
+        flash(err.message, "error")
+        return render_ledger(project, form=form, status=400)
+    db.session.commit()
+    flash(
+        _(
+            "Recorded: %(kind)s of %(amount)s yuan.",
+            kind=kind_labels()[entry.kind],
+            amount=ledger.format_fen(entry.amount_fen),
+        ),
+        "success",
+    )
+    return redirect(url_for("money.project", project_id=project.id))
+
+
+@bp.route("/<int:project_id>/reverse", methods=["POST"])
+@login_required
+def reverse(project_id: int):
+    """Reverse one entry of the project, with a reason."""
+    project = project_or_404(project_id, "record_money")
+    form = ReverseForm()
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        flash(_("Some fields need correcting; nothing was recorded."), "error")
+        return render_ledger(project, rform=form, status=400)
+    entry_id = form.entry_id.data
+    entry = db.session.get(LedgerEntry, int(entry_id)) if str(entry_id or "").isdigit() else None
+    if entry is None or entry.project_id != project.id:
+        abort(404)
+    try:
+        reversal = ledger.reverse(
+            current_user,
+            entry,
+            form.reason.data,
+            override_reason=form.override_reason.data,
+            idempotency_key=form.idempotency_key.data or None,
+        )
+    except ledger.LedgerError as err:
+        db.session.rollback()
+        flash(err.message, "error")
+        return render_ledger(project, rform=form, status=400)
+    db.session.commit()
+    flash(_("Entry %(id)s reversed.", id=reversal.reverses_id), "success")
+    return redirect(url_for("money.project", project_id=project.id))
+
+
+def safe_cell(value):
+    """Text that a spreadsheet would run as a formula stays text (CSV/XLSX injection)."""
+    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
+
+
+def export_rows(project: Project) -> list[list]:
+    """The filtered ledger as rows; anonymous donors by the word only."""
+    labels, kinds = kind_labels(), source_kind_labels()
+    entries = db.session.scalars(filtered(project, ledger_filters()).order_by(LedgerEntry.id).limit(EXPORT_LIMIT))
+    rows = [
+        [
+            _("Entry"),
+            _("Date"),
+            _("Kind"),
+            _("Amount (yuan)"),
+            _("Phase"),
+            _("Source kind"),
+            _("Source"),
+            _("Donor"),
+            _("Paid to"),
+            _("Purpose or note"),
+            _("Reverses entry"),
+            _("Reason"),
+            _("Override reason"),
+            _("Issues"),
+            _("Recorded at"),
+        ]
+    ]
+    for e in entries:
+        rows.append(
+            [
+                e.id,
+                e.occurred_on.isoformat() if e.occurred_on else "",
+                labels[e.kind],
+                ledger.format_fen(e.amount_fen),
+                e.phase.name if e.phase else "",
+                kinds[e.source.kind] if e.source else "",
+                e.source.name if e.source else "",
+                donor_label(e),
+                e.payee,
+                e.purpose,
+                e.reverses_id or "",
+                e.reason,
+                e.override_reason,
+                " ".join(i.reference or str(i.id) for i in e.issues),
+                e.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
+            ]
+        )
+    return rows
+
+
+@bp.route("/<int:project_id>/ledger.csv")
+@login_required
+def export_csv(project_id: int):
+    """The filtered ledger as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
+    project = project_or_404(project_id)
+    out = io.StringIO()
+    out.write("\ufeff")
+    csv.writer(out).writerows([safe_cell(v) for v in row] for row in export_rows(project))
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=ledger-{project.id}.csv"},
+    )
+
+
+@bp.route("/<int:project_id>/ledger.xlsx")
+@login_required
+def export_xlsx(project_id: int):
+    """The filtered ledger as an Excel workbook."""
+    from openpyxl import Workbook
+
+    project = project_or_404(project_id)
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("ledger")
+    for row in export_rows(project):
+        sheet.append([safe_cell(v) for v in row])
+    out = io.BytesIO()
+    book.save(out)
+    return Response(
+        out.getvalue(),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f"attachment; filename=ledger-{project.id}.xlsx"},
+    )
