@@ -365,6 +365,8 @@ class Issue(db.Model):
     level: Mapped[str] = mapped_column(String(12), default="neighbour")
     assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
+    # The renovation project phase whose works cover the issue (issue 5), set by the branch.
+    project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
     # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -390,6 +392,7 @@ class Issue(db.Model):
         back_populates="issue", order_by="IssueEvent.id", cascade="save-update, merge"
     )
     photos: Mapped[list[Photo]] = relationship(back_populates="issue", order_by="Photo.id")
+    project_phase: Mapped[Phase | None] = relationship()
 
     @property
     def is_open(self) -> bool:
@@ -660,6 +663,9 @@ class LedgerEntry(db.Model):
     reason: Mapped[str] = mapped_column(String(300), default="")
     # An expenditure beyond the available balance, allowed by an admin, says why.
     override_reason: Mapped[str] = mapped_column(String(300), default="")
+    # Expenditures: the scanned receipt or invoice, re-encoded by the photo service under a name the
+    # server chose (private: served only to people who may view the ledger).
+    receipt_scan: Mapped[str | None] = mapped_column(String(64))
     occurred_on: Mapped[date | None] = mapped_column(Date)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

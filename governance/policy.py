@@ -362,6 +362,8 @@ RULES.update(
         "view_ledger": can_run_money,
         "record_money": can_run_money,
         "override_overspend": can_override_overspend,
+        # Which project phase covers an issue of the project's community: whoever runs its money.
+        "link_issue_phase": can_run_money,
     }
 )
 

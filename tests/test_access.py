@@ -18,7 +18,14 @@ from governance.extensions import db
 from governance.models import Node, Person, RoleAssignment
 from tests.builders import make_organisation, make_person, make_tree, nodes_at
 
-PUBLIC_ENDPOINTS = {"static", "auth.login", "auth.activate", "main.set_language", "main.healthz"}
+PUBLIC_ENDPOINTS = {
+    "static",
+    "auth.login",
+    "auth.activate",
+    "main.set_language",
+    "main.healthz",
+    "money.public_view",
+}
 
 
 def fill(rule) -> str:

@@ -518,6 +518,16 @@ def test_pruisburg_funding(app, small_world, runner):
     assert {"fire", "road"} <= linked
     assert all(entry.issues for entry in spending)
     assert figures.total.spent == 4_662_100_00 and figures.total.balance == 2_415_650_00
+    # The fire-safety issues belong to the fire-protection phase, the access-road issues to the road works.
+    from governance.models import Issue
+
+    pruisburg_fire = db.session.scalars(
+        select(Issue).where(Issue.compound_id == project.compound_id, Issue.category.has(code="fire"))
+    ).all()
+    assert pruisburg_fire and {i.project_phase_id for i in pruisburg_fire} == {project.phases[1].id}
+    road_phase = db.session.scalars(select(Issue).where(Issue.project_phase_id == project.phases[2].id)).all()
+    assert road_phase and {i.category.code for i in road_phase} == {"road"}
+    assert all("道路" in i.title for i in road_phase)
     assert check_ledger() == []
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 0, result.output

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.extensions import db
-from governance.models import LedgerEntry
+from governance.models import Issue, LedgerEntry
 from governance.services import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 from tests.conftest import csrf_from
@@ -163,3 +163,173 @@ def test_exports_never_name_anonymous_donors(world, client, auth):
     assert "'=HYPERLINK(1)" in csv_text and "'=HYPERLINK(1)" in cells
     filtered = client.get(f"/money/{project.id}/ledger.csv?source={world['property'].id}").get_data(as_text=True)
     assert "张伟国" not in filtered and "HYPERLINK" in filtered
+
+
+def link_form(html: str) -> str:
+    return csrf_from(html[html.index('id="phase-issues"') :])
+
+
+def test_branch_links_an_issue_to_a_phase(world, client, auth):
+    project = world["project"]
+    issue = make_issue(world["neighbour"], title="消防栓无水")
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    assert issue.reference not in html[html.index('id="phase-issues"') : html.index('id="reconcile"')]
+    phase = project.phases[1]
+    data = {"link-csrf_token": link_form(html), "link-issue_ref": issue.reference, "link-phase_id": phase.id}
+    response = client.post(f"/money/{project.id}/issue-phase", data=data)
+    assert response.status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).project_phase_id == phase.id
+    html = page(client, project)
+    section = html[html.index('id="phase-issues"') : html.index('id="reconcile"')]
+    assert issue.reference in section and section.index(phase.name) < section.index(issue.reference)
+    detail = client.get(f"/issues/{issue.id}").get_data(as_text=True)
+    assert phase.name in detail and project.name in detail
+    # No phase: unlinked again.
+    data["link-phase_id"] = ""
+    assert client.post(f"/money/{project.id}/issue-phase", data=data).status_code == 302
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).project_phase_id is None
+
+
+def test_linking_stays_within_scope(world, client, auth):
+    project = world["project"]
+    other_project = make_project(nodes_at("community")[1], name="别的改造")
+    outsider = make_issue(make_person("neighbour_leader", nodes_at("neighbour")[-1]))
+    issue = make_issue(world["neighbour"])
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    token = link_form(html)
+    for ref, phase_id in (
+        (outsider.reference, project.phases[0].id),  # an issue of another community
+        (issue.reference, other_project.phases[0].id),  # a phase of another project
+        ("WC-2026-999999", project.phases[0].id),
+        (f"{issue.reference} {issue.reference}", project.phases[0].id),
+    ):
+        data = {"link-csrf_token": token, "link-issue_ref": ref, "link-phase_id": phase_id}
+        response = client.post(f"/money/{project.id}/issue-phase", data=data)
+        assert response.status_code == 400
+        assert ref in response.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).project_phase_id is None
+    assert db.session.get(Issue, outsider.id).project_phase_id is None
+    auth.logout()
+    for who in ("other_branch", "neighbour"):
+        auth.login(world[who].mobile)
+        token = csrf_from(client.get("/").get_data(as_text=True))
+        data = {"link-csrf_token": token, "link-issue_ref": issue.reference, "link-phase_id": project.phases[0].id}
+        assert client.post(f"/money/{project.id}/issue-phase", data=data).status_code == 403
+        auth.logout()
+    assert db.session.get(Issue, issue.id).project_phase_id is None
+
+
+def test_public_funding_view_keeps_donors_private(world, client, auth):
+    """Canaries: anonymous donors' names and any phone number never reach the public page or the exports;
+    a donor who agreed is shown by initial only on the public page."""
+    from openpyxl import load_workbook
+
+    project, drive, branch = world["project"], world["residents"], world["branch"]
+    phone, note_phone = "13912345678", "13700001111"
+    issue = make_issue(world["neighbour"], resident_name="金丝雀丁", resident_phone=phone)
+    ledger.record_pledge(branch, project, world["property"], 1_000_00, phase=project.phases[0])
+    ledger.record_receipt(branch, project, world["property"], 800_00, phase=project.phases[0])
+    ledger.record_receipt(branch, project, drive, 500_00, donor_name="张伟国", donor_named=True)
+    ledger.record_receipt(branch, project, drive, 300_00, donor_name="金丝雀甲", note=f"电话{note_phone}")
+    ledger.record_receipt(branch, project, drive, 200_00, donor_name=f"金丝雀乙 {note_phone}", phase=project.phases[1])
+    mistaken = ledger.record_receipt(branch, project, drive, 100_00, donor_name="金丝雀丙", donor_named=True)
+    ledger.reverse(branch, mistaken, "登记错误")
+    ledger.record_expenditure(
+        branch,
+        project,
+        400_00,
+        payee="金丝雀施工队",
+        purpose=f"联系{note_phone}",
+        phase=project.phases[0],
+        issues=[issue],
+    )
+    db.session.commit()
+
+    funding = ledger.public_funding(project)
+    assert (funding.resident_donations, funding.resident_total) == (3, 1_000_00)
+    assert funding.named_donors == [("张**", 500_00)]
+    first = funding.phases[0]
+    assert (first.budget, first.received, first.spent) == (100_000_000, 800_00, 400_00)
+    assert first.spent_percent == 50 and funding.phases[1].received == 200_00
+    assert [(kind, name) for kind, name, _f in funding.organisations] == [("property", "普瑞物业")]
+
+    response = client.get(f"/money/public/{project.id}")  # no login
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "张**" in html and "普瑞物业" in html and "1,000.00" in html and "<script" not in html
+    assert "张伟国" not in html and 'style="' not in html
+    auth.login(branch.mobile)
+    assert f"/money/public/{project.id}" in page(client, project)
+    csv_text = client.get(f"/money/{project.id}/ledger.csv").get_data(as_text=True)
+    xlsx = client.get(f"/money/{project.id}/ledger.xlsx")
+    cells = " ".join(
+        str(c) for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True) for c in row
+    )
+    for text in (html, csv_text, cells):
+        for canary in ("金丝雀甲", "金丝雀乙", "金丝雀丁", phone):
+            assert canary not in text
+    for canary in ("金丝雀丙", "金丝雀施工队", note_phone):
+        assert canary not in html
+    assert client.get("/money/public/999999").status_code == 404
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    """Scans go to a directory of this test's own."""
+    before = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = before
+
+
+def jpeg() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (320, 240), (200, 200, 190)).save(buffer, "JPEG")
+    return buffer.getvalue()
+
+
+def test_an_expenditure_keeps_its_scanned_receipt_privately(world, client, auth, uploads):
+    project = world["project"]
+    ledger.record_receipt(world["branch"], project, world["property"], 1_000_00)
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    assert 'enctype="multipart/form-data"' in html
+    data = {"kind": "expenditure", "amount": "100", "payee": "施工队", "purpose": "修路"}
+    # Not an image by content (whatever its name says): refused, nothing recorded, nothing stored.
+    fake = (io.BytesIO(b"%PDF-1.4 not a photo"), "invoice.jpg")
+    response = post_entry(client, project, html, receipt_scan=fake, **data)
+    assert response.status_code == 400 and count() == 1
+    assert not uploads.exists() or not any(uploads.iterdir())
+    # A real scan: stored under a name the server chose, linked from the ledger.
+    response = post_entry(client, project, html, receipt_scan=(io.BytesIO(jpeg()), "../../发票.jpg"), **data)
+    assert response.status_code == 302 and count() == 2
+    spent = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "expenditure"))
+    assert spent.receipt_scan and "发票" not in spent.receipt_scan
+    assert [p.name for p in uploads.iterdir()] == [spent.receipt_scan]
+    url = f"/money/{project.id}/entries/{spent.id}/receipt"
+    assert url in page(client, project)
+    scan = client.get(url)
+    assert scan.status_code == 200 and scan.mimetype == "image/jpeg" and scan.data[:2] == b"\xff\xd8"
+    assert "private" in scan.headers["Cache-Control"]
+    # The same form posted again: one entry, no second file.
+    again = post_entry(client, project, html, receipt_scan=(io.BytesIO(jpeg()), "scan.jpg"), **data)
+    assert again.status_code == 302 and count() == 2 and len(list(uploads.iterdir())) == 1
+    auth.logout()
+    # Only people who may view the ledger see it; never on the public view.
+    assert url not in client.get(f"/money/public/{project.id}").get_data(as_text=True)
+    assert client.get(url).status_code == 302
+    for who in ("other_branch", "neighbour"):
+        auth.login(world[who].mobile)
+        assert client.get(url).status_code == 403
+        auth.logout()
+    auth.login(world["street"].mobile)
+    assert client.get(url).status_code == 200
+    assert client.get(f"/money/{project.id}/entries/999999/receipt").status_code == 404

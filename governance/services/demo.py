@@ -1978,6 +1978,30 @@ def build_funding(ctx: DemoContext) -> None:
     ctx.insert(LedgerEntry, rows)
     db.session.execute(ledger_entry_issue.insert(), links)
     ctx.counts.update(ledger_entries=len(rows))
+    link_issue_phases(ctx, phase_ids)
+
+
+# The phase whose works cover the fire-safety issues (the property company's 消防系统改造).
+FIRE_PHASE = 1
+
+
+def link_issue_phases(ctx: DemoContext, phase_ids: list[int]) -> None:
+    """Each 普瑞斯堡 issue the spending pays for belongs to that spending's phase (the access-road issues
+    to the developer's road works, phase one's to phase one), and every fire-safety issue to the
+    fire-protection phase."""
+    phase_of: dict[int, int] = {}
+    for _days, phase, _key, _amount, _payee, _purpose, issues in EXPENDITURES:
+        for index in issues:
+            phase_of[index] = phase
+    for index, spec in enumerate(PRUISBURG_ISSUES):
+        if spec[0] == "fire":
+            phase_of[index] = FIRE_PHASE
+    by_phase: dict[int, list[int]] = {}
+    for index, phase in phase_of.items():
+        by_phase.setdefault(phase_ids[phase], []).append(ctx.pruisburg_issue_ids[index])
+    table = Issue.__table__
+    for phase_id, issue_ids in sorted(by_phase.items()):
+        db.session.execute(table.update().where(table.c.id.in_(issue_ids)).values(project_phase_id=phase_id))
 
 
 # The world is built by these, in order; later work appends its own steps (issues, funding, history).

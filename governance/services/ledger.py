@@ -129,9 +129,15 @@ def format_fen(fen: int) -> str:
 def public_donor_label(entry: LedgerEntry) -> str | None:
     """A resident donor as the public may see them: the surname and two stars (张**), only when they
     agreed to be named; None for anonymous donors (the public side shows them only as counts)."""
-    if not entry.donor_named or not entry.donor_name.strip():
+    return donor_initial(entry.donor_name, entry.donor_named)
+
+
+def donor_initial(name: str | None, named: bool) -> str | None:
+    """张伟国 → 张** when the donor agreed to be named; None otherwise."""
+    name = (name or "").strip()
+    if not named or not name:
         return None
-    return entry.donor_name.strip()[0] + "**"
+    return name[0] + "**"
 
 
 # --- recording ----------------------------------------------------------------------------------
@@ -268,8 +274,10 @@ def record_expenditure(
     override_reason: str = "",
     occurred_on: date | None = None,
     idempotency_key: str | None = None,
+    receipt_scan: str | None = None,
 ) -> LedgerEntry:
-    """Spending (支出): payee, purpose, optionally the phase, the source it was paid from and the issues.
+    """Spending (支出): payee, purpose, optionally the phase, the source it was paid from, the issues and
+    the stored name of its scanned receipt or invoice (see services.photos).
 
     More than the project's available balance (received − spent) is refused unless someone the policy
     allows to `override_overspend` gives a reason; the reason is kept on the entry.
@@ -301,6 +309,7 @@ def record_expenditure(
         purpose=purpose,
         override_reason=override,
         occurred_on=occurred_on,
+        receipt_scan=receipt_scan or None,
     )
     if issues and not entry.issues:
         entry.issues = list({issue.id: issue for issue in issues}.values())
@@ -519,3 +528,132 @@ def check_ledger(project: Project | None = None) -> list[str]:
             if parts != [summed.total.pledged, summed.total.received, summed.total.spent]:
                 problems.append(f"{label}: the {name}s add up to {parts}, the total is {summed.total.as_tuple()[:3]}")
     return problems
+
+
+# --- the public funding view (issue 5, §5) ------------------------------------------------------
+
+
+def percent(part: int, whole: int) -> int:
+    """Whole percent of `part` in `whole`, rounded down and kept within 0–100 (0 when there is no whole)."""
+    if whole <= 0:
+        return 0
+    return max(0, min(100, part * 100 // whole))
+
+
+@dataclass
+class PublicPhase:
+    name: str
+    budget: int
+    received: int
+    spent: int
+
+    @property
+    def funded_percent(self) -> int:
+        """Received against the budget target."""
+        return percent(self.received, self.budget)
+
+    @property
+    def spent_percent(self) -> int:
+        """Spent against what was received."""
+        return percent(self.spent, self.received)
+
+
+@dataclass
+class PublicDrive:
+    """A resident donation drive: its target and what it raised, from how many donations."""
+
+    name: str
+    starts_on: date | None
+    ends_on: date | None
+    target: int | None
+    received: int
+    donations: int
+
+    @property
+    def target_percent(self) -> int:
+        return percent(self.received, self.target or 0)
+
+
+@dataclass
+class PublicFunding:
+    """What anyone may see of a project's money: figures, organisations by name, residents as counts and
+    totals, and individual residents only by initial, only when they agreed. Nothing else of the ledger
+    (no donor names, notes, payees or people) is in here."""
+
+    project_name: str
+    total: Figures
+    phases: list[PublicPhase]
+    kinds: dict[str, Figures]
+    organisations: list[tuple[str, str, Figures]]  # (source kind, name, figures)
+    drives: list[PublicDrive]
+    resident_donations: int
+    resident_total: int
+    named_donors: list[tuple[str, int]]  # (张**, amount in fen)
+
+    @property
+    def spent_percent(self) -> int:
+        return percent(self.total.spent, self.total.received)
+
+
+def public_funding(project: Project) -> PublicFunding:
+    """The privacy-safe figures of a project for the public funding view."""
+    figures = balances(project)
+    phases = [
+        PublicPhase(
+            p.name,
+            p.budget_fen,
+            figures.phases.get(p.id, Figures()).received,
+            figures.phases.get(p.id, Figures()).spent,
+        )
+        for p in project.phases
+    ]
+    organisations = [
+        (s.kind, s.name, figures.sources[s.id])
+        for s in project.sources
+        if s.kind != "resident_donation" and s.id in figures.sources
+    ]
+    # Resident donations that still stand: receipts of the drives that were not reversed.
+    reversed_ids = select(LedgerEntry.reverses_id).where(
+        LedgerEntry.project_id == project.id, LedgerEntry.reverses_id.is_not(None)
+    )
+    donations = db.session.execute(
+        select(LedgerEntry.source_id, LedgerEntry.amount_fen, LedgerEntry.donor_name, LedgerEntry.donor_named)
+        .join(FundingSource, LedgerEntry.source_id == FundingSource.id)
+        .where(
+            LedgerEntry.project_id == project.id,
+            LedgerEntry.kind == "receipt",
+            FundingSource.kind == "resident_donation",
+            LedgerEntry.id.not_in(reversed_ids),
+        )
+        .order_by(LedgerEntry.id)
+    ).all()
+    per_drive: dict[int, int] = defaultdict(int)
+    named: list[tuple[str, int]] = []
+    for source_id, amount, donor_name, donor_named in donations:
+        per_drive[source_id] += 1
+        label = donor_initial(donor_name, bool(donor_named))
+        if label:
+            named.append((label, amount))
+    drives = [
+        PublicDrive(
+            s.name,
+            s.starts_on,
+            s.ends_on,
+            s.target_fen,
+            figures.sources.get(s.id, Figures()).received,
+            per_drive.get(s.id, 0),
+        )
+        for s in project.sources
+        if s.kind == "resident_donation"
+    ]
+    return PublicFunding(
+        project_name=project.name,
+        total=figures.total,
+        phases=phases,
+        kinds={k: f for k, f in figures.kinds.items() if k is not None},
+        organisations=organisations,
+        drives=drives,
+        resident_donations=len(donations),
+        resident_total=figures.kinds.get("resident_donation", Figures()).received,
+        named_donors=named,
+    )

@@ -6,9 +6,10 @@ import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 
 def _clean(value):
@@ -54,6 +55,8 @@ class EntryForm(FlaskForm):
     override_reason = TextAreaField(
         _l("Override reason (administrators)"), filters=[_clean], validators=[Length(max=300)]
     )
+    # Checked by content by the photo service, never by its name or declared type.
+    receipt_scan = FileField(_l("Scanned receipt or invoice (optional)"), render_kw={"accept": "image/*"})
     idempotency_key = HiddenField()
 
 
@@ -66,3 +69,15 @@ class ReverseForm(FlaskForm):
         _l("Override reason (administrators)"), filters=[_clean], validators=[Length(max=300)]
     )
     idempotency_key = HiddenField()
+
+
+class IssuePhaseForm(FlaskForm):
+    """Link an issue of the project's community to one of its phases (no phase: unlink it)."""
+
+    issue_ref = StringField(
+        _l("Issue"),
+        filters=[_clean],
+        validators=[DataRequired(), Length(max=40)],
+        render_kw={"placeholder": "WC-2026-000123", "autocomplete": "off"},
+    )
+    phase_id = SelectField(_l("Phase"), coerce=_optional_int, validate_choice=False)

@@ -5,23 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import uuid
 from datetime import date, timedelta, timezone
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
 from ... import policy
-from ...access import login_required, requires
+from ...access import login_required, public, requires
 from ...extensions import db
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
-from ...services import ledger
+from ...services import ledger, photos
 from . import bp
-from .forms import EntryForm, ReverseForm
+from .forms import EntryForm, IssuePhaseForm, ReverseForm
 
 CHINA = timezone(timedelta(hours=8), "CST")
 PAGE_SIZE = 50
@@ -103,11 +104,36 @@ def entry_form(project: Project, form: EntryForm | None = None) -> EntryForm:
     return form
 
 
+def issue_phase_form(project: Project, form: IssuePhaseForm | None = None) -> IssuePhaseForm:
+    form = form or IssuePhaseForm(formdata=None, prefix="link")
+    form.phase_id.choices = [SelectChoice("", _("No phase (unlink)"))] + [
+        SelectChoice(p.id, p.name) for p in project.phases
+    ]
+    return form
+
+
+def phase_issues(project: Project) -> dict[int, list[Issue]]:
+    """The issues linked to each phase of the project, by phase id."""
+    grouped: dict[int, list[Issue]] = {p.id: [] for p in project.phases}
+    if grouped:
+        for issue in db.session.scalars(
+            select(Issue).where(Issue.project_phase_id.in_(list(grouped))).order_by(Issue.id)
+        ):
+            grouped[issue.project_phase_id].append(issue)
+    return grouped
+
+
 def reverse_form() -> ReverseForm:
     return ReverseForm(formdata=None, data={"idempotency_key": uuid.uuid4().hex})
 
 
-def render_ledger(project: Project, form: EntryForm | None = None, rform: ReverseForm | None = None, status=200):
+def render_ledger(
+    project: Project,
+    form: EntryForm | None = None,
+    rform: ReverseForm | None = None,
+    status=200,
+    lform: IssuePhaseForm | None = None,
+):
     filters = ledger_filters()
     page = max(1, request.args.get("page", 1, type=int))
     query = filtered(project, filters)
@@ -133,6 +159,9 @@ def render_ledger(project: Project, form: EntryForm | None = None, rform: Revers
             reversed_ids=reversed_ids,
             form=entry_form(project, form),
             rform=rform or reverse_form(),
+            lform=issue_phase_form(project, lform),
+            phase_issues=phase_issues(project),
+            may_link=policy.allowed(current_user, "link_issue_phase", project),
             kind_labels=kind_labels(),
             source_kind_labels=source_kind_labels(),
             fen=ledger.format_fen,
@@ -164,6 +193,22 @@ def project(project_id: int):
     return render_ledger(project_or_404(project_id))
 
 
+@bp.route("/public/<int:project_id>")
+@public
+def public_view(project_id: int):
+    """The public funding view of a project: figures only, no names but organisations' and agreed initials."""
+    project = db.session.get(Project, project_id)
+    if project is None:
+        abort(404)
+    labels = source_kind_labels()
+    return render_template(
+        "money/public.html",
+        funding=ledger.public_funding(project),
+        kind_labels={k: v for k, v in labels.items() if k is not None},
+        fen=ledger.format_fen,
+    )
+
+
 def linked_issues(project: Project, text: str) -> list[Issue] | None:
     """Issues named by reference (WC-2026-000123) or number; None when one is not of this community."""
     issues = []
@@ -193,6 +238,15 @@ def record(project_id: int):
         return redirect(url_for("money.project", project_id=project.id))
     sources = {s.id: s for s in project.sources}
     phases = {p.id: p for p in project.phases}
+    upload = form.receipt_scan.data
+    scan = None
+    if form.kind.data == "expenditure" and upload and getattr(upload, "filename", ""):
+        try:
+            scan = photos.save_upload(upload)
+        except photos.PhotoError as err:
+            form.receipt_scan.errors = [photos.message(err)]
+            flash(_("Some fields need correcting; nothing was recorded."), "error")
+            return render_ledger(project, form=form, status=400)
     try:
         amount = ledger.parse_amount(form.amount.data)
         issues = linked_issues(project, form.issue_refs.data)
@@ -214,6 +268,7 @@ def record(project_id: int):
                 source=source,
                 issues=issues,
                 override_reason=form.override_reason.data,
+                receipt_scan=scan.stored_name if scan else None,
                 **options,
             )
         else:
@@ -230,11 +285,15 @@ def record(project_id: int):
             )
     except ledger.LedgerError as err:
         db.session.rollback()
+        if scan:
+            photos.discard(scan)
         if err.code.startswith("amount_"):
             form.amount.errors = [err.message]
         flash(err.message, "error")
         return render_ledger(project, form=form, status=400)
     db.session.commit()
+    if scan and entry.receipt_scan != scan.stored_name:  # a retry that found the entry already recorded
+        photos.discard(scan)
     flash(
         _(
             "Recorded: %(kind)s of %(amount)s yuan.",
@@ -244,6 +303,23 @@ def record(project_id: int):
         "success",
     )
     return redirect(url_for("money.project", project_id=project.id))
+
+
+@bp.route("/<int:project_id>/entries/<int:entry_id>/receipt")
+@login_required
+def receipt_scan(project_id: int, entry_id: int):
+    """The scanned receipt or invoice of an expenditure, for people who may view the project's ledger."""
+    project = project_or_404(project_id)
+    entry = db.session.get(LedgerEntry, entry_id)
+    if entry is None or entry.project_id != project.id or not entry.receipt_scan:
+        abort(404)
+    path = photos.path_of(entry.receipt_scan)
+    if not os.path.exists(path):
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 @bp.route("/<int:project_id>/reverse", methods=["POST"])
@@ -276,6 +352,37 @@ def reverse(project_id: int):
     db.session.commit()
     flash(_("Entry %(id)s reversed.", id=reversal.reverses_id), "success")
     return redirect(url_for("money.project", project_id=project.id))
+
+
+@bp.route("/<int:project_id>/issue-phase", methods=["POST"])
+@login_required
+def link_issue_phase(project_id: int):
+    """Link an issue of the project's community to one of the project's phases, or unlink it."""
+    project = project_or_404(project_id, "link_issue_phase")
+    form = issue_phase_form(project, IssuePhaseForm(prefix="link"))
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        flash(_("Some fields need correcting; nothing was changed."), "error")
+        return render_ledger(project, lform=form, status=400)
+    issues = linked_issues(project, form.issue_ref.data)
+    phases = {p.id: p for p in project.phases}
+    phase = phases.get(form.phase_id.data)
+    if form.phase_id.data is not None and phase is None:
+        form.phase_id.errors = [_("Not a phase of this project.")]
+    if not issues or len(issues) != 1:
+        form.issue_ref.errors = [_("No issue of this community has that reference.")]
+    if form.issue_ref.errors or form.phase_id.errors:
+        flash(_("Some fields need correcting; nothing was changed."), "error")
+        return render_ledger(project, lform=form, status=400)
+    [issue] = issues
+    issue.project_phase_id = phase.id if phase else None
+    db.session.commit()
+    if phase:
+        flash(_("%(ref)s linked to the phase %(phase)s.", ref=issue.reference, phase=phase.name), "success")
+    else:
+        flash(_("%(ref)s is no longer linked to a phase.", ref=issue.reference), "success")
+    return redirect(url_for("money.project", project_id=project.id, _anchor="phase-issues"))
 
 
 def safe_cell(value):
