@@ -17,7 +17,6 @@ from .. import policy
 from ..extensions import db
 from ..models import (
     HANDLING_LEVELS,
-    OPEN_STATUSES,
     Building,
     Category,
     Compound,
@@ -388,8 +387,3 @@ def add_comment(actor: Person, issue: Issue, kind: str, note: str) -> IssueEvent
     issue.updated_at = event.at
     db.session.flush()
     return event
-
-
-def is_open_status(status: str) -> bool:
-    """Open means someone still has to act."""
-    return status in OPEN_STATUSES

@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ..extensions import db
 from ..models import LEVELS, Node, Person, RoleAssignment
 
-CHILD_LEVEL = dict(zip(LEVELS, LEVELS[1:], strict=False))
+# The role that leads each of the three volunteer levels.
 LEADER_ROLE = {"zone": "zone_leader", "group": "group_leader", "neighbour": "neighbour_leader"}
 
 
