@@ -19,6 +19,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ..extensions import db
 from ..models import ActivationCode, Node, Person, RoleAssignment, utcnow
 from . import throttle
+from .errors import ServiceError
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 # No 0/O, 1/I/L: codes are read off paper and typed on a phone.
@@ -29,12 +30,8 @@ MIN_PASSWORD_LENGTH = 8
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
-class AccountError(Exception):
+class AccountError(ServiceError):
     """A refusal to show to the user; `message` is already translated by the caller's catalogue."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 def normalise_mobile(raw: str | None) -> str | None:

@@ -28,6 +28,7 @@ from ..models import (
     utcnow,
 )
 from . import jobs
+from .errors import ServiceError
 
 # status → the statuses it may move to (DESIGN §3). Terminal statuses have no way out.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -59,13 +60,8 @@ SATISFACTION_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "
 MAX_TITLE, MAX_NOTE = 80, 2000
 
 
-class LifecycleError(Exception):
+class LifecycleError(ServiceError):
     """A refused change; `code` selects the message shown to the user, nothing was changed."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code = code
-        self.params = params
 
 
 @dataclass

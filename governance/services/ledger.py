@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from .. import policy
 from ..extensions import db
 from ..models import FundingSource, Issue, LedgerEntry, Person, Phase, Project, utcnow
+from .errors import ServiceError
 
 # A bigger sum is a typing mistake, not a renovation (and stays far inside BIGINT).
 MAX_FEN = 10**14  # 1,000,000,000,000.00 yuan
@@ -62,13 +63,8 @@ MESSAGES = {
 }
 
 
-class LedgerError(Exception):
+class LedgerError(ServiceError):
     """A refused entry; `code` selects the message (MESSAGES), nothing was recorded."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code = code
-        self.params = params
 
     @property
     def message(self) -> str:

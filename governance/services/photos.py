@@ -23,6 +23,7 @@ from .. import policy
 from ..extensions import db
 from ..models import Issue, IssueEvent, Person, Photo
 from . import jobs
+from .errors import ServiceError
 
 log = logging.getLogger("governance.photos")
 # Raster formats phones and browsers send; SVG, PDF and anything else Pillow cannot decode are refused.
@@ -32,13 +33,8 @@ THUMB_QUALITY = 80
 STAGES = ("before", "after")
 
 
-class PhotoError(Exception):
+class PhotoError(ServiceError):
     """An upload that cannot be stored; `code` selects the message shown to the user."""
-
-    def __init__(self, code: str, **params):
-        super().__init__(code)
-        self.code = code
-        self.params = params
 
 
 @dataclass
@@ -63,6 +59,19 @@ def path_of(name: str) -> str:
     if not name or os.path.basename(name) != name:
         raise ValueError("bad stored name")
     return os.path.join(upload_dir(), name)
+
+
+def send_stored_image(name: str):
+    """A private response with a stored JPEG (the caller has checked who may see it); 404 when it is gone."""
+    from flask import abort, send_file
+
+    path = path_of(name)
+    if not os.path.exists(path):
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    response.headers["Content-Disposition"] = "inline"
+    return response
 
 
 def thumb_name_for(stored_name: str) -> str:

@@ -16,6 +16,7 @@ from .. import policy
 from ..extensions import db
 from ..models import HANDLING_LEVELS, URGENCIES, Category, Issue, Job, Node, NotificationChannel, Person, SlaPolicy
 from . import jobs
+from .errors import ServiceError
 from .notify import wecom_text
 from .reference import sla_rows
 
@@ -27,12 +28,8 @@ SLA_MIN_HOURS, SLA_MAX_HOURS = 1, 2160  # one hour to 90 days
 SLA_CELLS = tuple((level, urgency) for level in HANDLING_LEVELS for urgency in URGENCIES)
 
 
-class SettingsError(Exception):
+class SettingsError(ServiceError):
     """A refused change; `code` selects the message, nothing was changed."""
-
-    def __init__(self, code: str):
-        super().__init__(code)
-        self.code = code
 
 
 def sla_table() -> dict[tuple[str, str], tuple[int, int]]:

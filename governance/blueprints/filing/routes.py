@@ -13,7 +13,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_babel import format_date, get_locale
@@ -288,10 +287,4 @@ def photo(photo_id: int, thumb: bool):
     name = item.stored_name
     if thumb and item.thumb_name and os.path.exists(photos.path_of(item.thumb_name)):
         name = item.thumb_name
-    path = photos.path_of(name)
-    if not os.path.exists(path):
-        abort(404)
-    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    response.headers["Content-Disposition"] = "inline"
-    return response
+    return photos.send_stored_image(name)

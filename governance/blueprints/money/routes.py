@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
 import uuid
 from datetime import date, timedelta, timezone
 
-from flask import Response, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -313,13 +312,7 @@ def receipt_scan(project_id: int, entry_id: int):
     entry = db.session.get(LedgerEntry, entry_id)
     if entry is None or entry.project_id != project.id or not entry.receipt_scan:
         abort(404)
-    path = photos.path_of(entry.receipt_scan)
-    if not os.path.exists(path):
-        abort(404)
-    response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
-    response.headers["Cache-Control"] = "private, max-age=86400"
-    response.headers["Content-Disposition"] = "inline"
-    return response
+    return photos.send_stored_image(entry.receipt_scan)
 
 
 @bp.route("/<int:project_id>/reverse", methods=["POST"])
