@@ -33,6 +33,9 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Keys in a shared Redis are namespaced so that tests and several deployments can share a server.
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "gov:")
+    # The address printed on notice-board posters and rating QR codes (e.g. https://wangcheng.example.cn);
+    # unset: the address the request came to.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
 
     BABEL_DEFAULT_LOCALE = "zh"
     LANGUAGES = ("zh", "en")
@@ -61,6 +64,18 @@ class Config:
     PHOTOS_PER_ISSUE = 6
     HSTS = False
     DEMO_SCALE = 1.0
+
+    # Open311 GeoReport v2 (/open311/v2/): the spec's defaults (90 days, 1,000 requests) and our limits.
+    OPEN311_JURISDICTION_ID = os.environ.get("OPEN311_JURISDICTION_ID", "wangcheng.gov.cn")
+    OPEN311_DEFAULT_DAYS = 90
+    OPEN311_MAX_REQUESTS = 1000
+    # POSTs per API key (in Redis, else the key's filings in the database); requests per address (Redis only).
+    OPEN311_RATE_LIMIT = os.environ.get("OPEN311_RATE_LIMIT", "60/minute")
+    OPEN311_IP_RATE_LIMIT = os.environ.get("OPEN311_IP_RATE_LIMIT", "600/minute")
+    OPEN311_ENDPOINT_TYPE = os.environ.get("OPEN311_ENDPOINT_TYPE", "production")
+    OPEN311_CHANGESET = os.environ.get("OPEN311_CHANGESET", "")  # empty: a fingerprint of the service list
+    OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "望城区基层治理平台：请联系区管理员")
+    OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE", "接口密钥由区或街镇管理员在“接口密钥”页面签发")
 
 
 class DevelopmentConfig(Config):

@@ -95,15 +95,20 @@ def register_blueprints(app: Flask) -> None:
 
     app.url_map.converters["int"] = DatabaseIntConverter
     from .blueprints.admin import bp as admin_bp
+    from .blueprints.apikeys import bp as apikeys_bp
+    from .blueprints.audit import bp as audit_bp
     from .blueprints.auth import bp as auth_bp
     from .blueprints.filing import bp as filing_bp
     from .blueprints.inbox import bp as inbox_bp
     from .blueprints.issues import bp as issues_bp
     from .blueprints.main import bp as main_bp
     from .blueprints.money import bp as money_bp
+    from .blueprints.open311 import bp as open311_bp
+    from .blueprints.public import bp as public_bp
     from .blueprints.roster import bp as roster_bp
     from .blueprints.settings import bp as settings_bp
     from .blueprints.tree import bp as tree_bp
+    from .blueprints.triage import bp as triage_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp, url_prefix="/auth")
@@ -115,6 +120,11 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
     app.register_blueprint(settings_bp, url_prefix="/admin/settings")
     app.register_blueprint(money_bp, url_prefix="/money")
+    app.register_blueprint(triage_bp, url_prefix="/triage")
+    app.register_blueprint(audit_bp, url_prefix="/admin/audit")
+    app.register_blueprint(open311_bp, url_prefix="/open311/v2")
+    app.register_blueprint(apikeys_bp, url_prefix="/admin/api-keys")
+    app.register_blueprint(public_bp, url_prefix="/p")
 
 
 def register_errorhandlers(app: Flask) -> None:

@@ -158,6 +158,18 @@ class Organisation(db.Model):
     street_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
+    communities: Mapped[list[Node]] = relationship(secondary="organisation_community", order_by="Node.id")
+
+
+# The communities a responsible party serves (物业/开发商 of a compound there, a paired 区直单位);
+# the branch assigns only to these and to its own 街镇 office.
+organisation_community = Table(
+    "organisation_community",
+    db.metadata,
+    Column("organisation_id", ForeignKey("organisation.id"), primary_key=True),
+    Column("community_id", ForeignKey("node.id"), primary_key=True, index=True),
+)
+
 
 ROLES = (
     "neighbour_leader",
@@ -294,7 +306,40 @@ OPEN_STATUSES = ("reported", "acknowledged", "in_progress", "reopened")
 # The handling levels, bottom up: escalation moves one step to the right.
 HANDLING_LEVELS = ("neighbour", "group", "zone", "community", "street", "district")
 URGENCIES = ("normal", "urgent")
+# Set by the branch when triaging (优先级); the queue sorts high first.
+PRIORITIES = ("high", "normal", "low")
+# A responsible party's answer to an assignment (派单): waiting for 接单, or accepted.
+ASSIGNMENT_STATES = ("pending", "accepted")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
+
+
+class RejectReason(db.Model):
+    """A reason the branch may give for not accepting an issue (不予受理理由), managed by admins."""
+
+    __tablename__ = "reject_reason"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name_zh: Mapped[str] = mapped_column(String(60))
+    name_en: Mapped[str] = mapped_column(String(80))
+    sort: Mapped[int] = mapped_column(Integer, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ResponseTemplate(db.Model):
+    """A ready reply staff pick and edit before posting (回复模板), for a category and status or any."""
+
+    __tablename__ = "response_template"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # NULL: for every category / every status.
+    category_id: Mapped[int | None] = mapped_column(ForeignKey("category.id"))
+    status: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(40))
+    body: Mapped[str] = mapped_column(String(500))
+    sort: Mapped[int] = mapped_column(Integer, default=100)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+    category: Mapped[Category | None] = relationship()
 
 
 class Category(db.Model):
@@ -325,6 +370,11 @@ class Issue(db.Model):
             name="level",
         ),
         CheckConstraint("urgency IN ('normal','urgent')", name="urgency"),
+        CheckConstraint("priority IN ('high','normal','low')", name="priority"),
+        CheckConstraint(
+            "assignment_state IS NULL OR (assignment_state IN ('pending','accepted') AND assignee_org_id IS NOT NULL)",
+            name="assignment_state",
+        ),
         # A retried submission carries the same key: one issue per filer and key.
         UniqueConstraint("filed_by_id", "idempotency_key"),
         # Scoped lists: one index per level of the tree, led by the scope column.
@@ -350,10 +400,15 @@ class Issue(db.Model):
     latitude: Mapped[float | None] = mapped_column(db.Float)
     longitude: Mapped[float | None] = mapped_column(db.Float)
     urgency: Mapped[str] = mapped_column(String(8), default="normal")
+    priority: Mapped[str] = mapped_column(String(8), default="normal", server_default="normal")
     # Private: never on a public page.
     resident_name: Mapped[str] = mapped_column(String(40), default="")
     resident_phone: Mapped[str] = mapped_column(String(20), default="")
-    filed_by_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    # NULL when filed through the Open311 API (api_key_id says which key).
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
+    # The Open311 token returned to the API client that filed it (tokens/{token} looks it up).
+    open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
     # Where the issue lives in the tree; the ancestors are copied so scoped queries use one index.
     neighbour_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
@@ -364,6 +419,12 @@ class Issue(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="reported")
     level: Mapped[str] = mapped_column(String(12), default="neighbour")
     assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    # The assignment (派单): 'pending' until the party accepts (接单); when each happened.
+    assignment_state: Mapped[str | None] = mapped_column(String(12))
+    assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Why the branch did not accept it (不予受理), from the managed list.
+    reject_reason_id: Mapped[int | None] = mapped_column(ForeignKey("reject_reason.id"))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
     # The renovation project phase whose works cover the issue (issue 5), set by the branch.
     project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
@@ -385,7 +446,8 @@ class Issue(db.Model):
     category: Mapped[Category] = relationship()
     compound: Mapped[Compound | None] = relationship()
     building: Mapped[Building | None] = relationship()
-    filed_by: Mapped[Person] = relationship(foreign_keys=[filed_by_id])
+    filed_by: Mapped[Person | None] = relationship(foreign_keys=[filed_by_id])
+    api_key: Mapped[ApiKey | None] = relationship()
     neighbour: Mapped[Node] = relationship(foreign_keys=[neighbour_id])
     assignee_org: Mapped[Organisation | None] = relationship()
     events: Mapped[list[IssueEvent]] = relationship(
@@ -393,6 +455,7 @@ class Issue(db.Model):
     )
     photos: Mapped[list[Photo]] = relationship(back_populates="issue", order_by="Photo.id")
     project_phase: Mapped[Phase | None] = relationship()
+    reject_reason: Mapped[RejectReason | None] = relationship()
 
     @property
     def is_open(self) -> bool:
@@ -418,6 +481,11 @@ EVENT_KINDS = (
     "photo",
     "assigned",
     "overdue",
+    "accepted",
+    "declined",
+    "priority",
+    "merged",
+    "sent_down",
 )
 
 
@@ -472,6 +540,92 @@ class Photo(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     issue: Mapped[Issue] = relationship(back_populates="photos")
+
+
+class IssueFollower(db.Model):
+    """Someone told about an issue's progress (关注): its filer, and whoever follows it or a merged duplicate."""
+
+    __tablename__ = "issue_follower"
+
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AuditEntry(db.Model):
+    """Who did what to which issue (操作日志), one row per issue and action, written with the change."""
+
+    __tablename__ = "audit_entry"
+    __table_args__ = (
+        Index("ix_audit_entry_community", "community_id", "id"),
+        Index("ix_audit_entry_street", "street_id", "id"),
+        Index("ix_audit_entry_actor", "actor_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    action: Mapped[str] = mapped_column(String(24))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
+    # Copied from the issue so an admin's scope filters the log with one index.
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"))
+    street_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"))
+    detail: Mapped[str] = mapped_column(String(500), default="")
+    # One bulk action shares a batch id across the issues it touched.
+    batch: Mapped[str | None] = mapped_column(String(32))
+
+    actor: Mapped[Person | None] = relationship()
+    issue: Mapped[Issue | None] = relationship()
+
+
+class ApiKey(db.Model):
+    """An Open311 API key (接口密钥) issued by an admin and bound to a node: a POST files into its scope.
+
+    Only a SHA-256 digest of the key is stored (keys are 32 random bytes, so no salt is needed);
+    the prefix identifies a key in lists and logs without revealing it.
+    """
+
+    __tablename__ = "api_key"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    prefix: Mapped[str] = mapped_column(String(12), unique=True)
+    key_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    node: Mapped[Node] = relationship()
+    created_by: Mapped[Person | None] = relationship()
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class RatingToken(db.Model):
+    """A one-time rating link (评价码) the 邻长 hands to the resident once an issue is resolved.
+
+    Only a digest of the token is stored; a rating counts once (used_at), and the link expires.
+    """
+
+    __tablename__ = "rating_token"
+    __table_args__ = (
+        CheckConstraint("rating IS NULL OR rating IN ('satisfied','basically_satisfied','unsatisfied')", name="rating"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rating: Mapped[str | None] = mapped_column(String(24))
+
+    issue: Mapped[Issue] = relationship()
 
 
 class SlaPolicy(db.Model):

@@ -204,12 +204,15 @@ def can_escalate_issue(person: Person, issue) -> bool:
     return any(level <= _handling_rank(s.role) < top for s in issue_roles(person, issue))
 
 
+def works_on(person: Person, issue) -> bool:
+    """Staff of the organisation the issue is assigned to, once it has accepted (接单)."""
+    return issue.assignment_state == "accepted" and staff_of(person, issue.assignee_org_id)
+
+
 def can_handle_issue(person: Person, issue) -> bool:
-    """Acknowledge, start, resolve: 组长 and above whose level has been reached, or the assigned staff."""
+    """Acknowledge, start, resolve: 组长 and above whose level has been reached, or the assigned staff once accepted."""
     level = HANDLING_ORDER.index(issue.level)
-    return staff_of(person, issue.assignee_org_id) or any(
-        _handling_rank(s.role) >= max(level, 1) for s in issue_roles(person, issue)
-    )
+    return works_on(person, issue) or any(_handling_rank(s.role) >= max(level, 1) for s in issue_roles(person, issue))
 
 
 def can_triage_issue(person: Person, issue) -> bool:
@@ -244,6 +247,79 @@ RULES.update(
 )
 
 
+# --- triage (issue 4) ---------------------------------------------------------------------------
+
+# Who runs a community's triage console (分拨台): its party branch and the admins above it.
+TRIAGE_ROLES = ("branch_member", "street_admin", "district_admin")
+
+
+def can_triage_community(person: Person, community: Node | None = None) -> bool:
+    """Open a community's triage console; without a community: whether the person triages anywhere."""
+    if community is None:
+        return any(s.role in TRIAGE_ROLES for s in scopes(person))
+    return community.level == "community" and any(
+        s.role in TRIAGE_ROLES and covers(s, community) for s in scopes(person)
+    )
+
+
+def can_respond_assignment(person: Person, issue) -> bool:
+    """Accept (接单) or decline an assignment: staff of the organisation while it waits for their answer."""
+    return issue.assignment_state == "pending" and staff_of(person, issue.assignee_org_id)
+
+
+def is_org_staff(person: Person, _=None) -> bool:
+    """Works for at least one responsible party, so has an assignment queue."""
+    return any(r.role == "org_staff" for r in person.roles)
+
+
+def can_view_audit(person: Person, _=None) -> bool:
+    """Read the audit log (操作日志) of their scope: branch members and street/district admins."""
+    return is_manager(person)
+
+
+RULES.update(
+    {
+        # Assign (派单), set priority, merge, send down: the same people who triage the issue.
+        "assign_issue": can_triage_issue,
+        "prioritise_issue": can_triage_issue,
+        "send_down_issue": can_triage_issue,
+        "respond_assignment": can_respond_assignment,
+        "triage_console": can_triage_community,
+        "org_queue": is_org_staff,
+        "view_audit": can_view_audit,
+        "follow_issue": can_see_issue,
+    }
+)
+
+
+def staff_organisations(person: Person) -> list[int]:
+    """The organisations the person works for."""
+    return [r.organisation_id for r in person.roles if r.role == "org_staff"]
+
+
+def key_covers(api_key, node: Node) -> bool:
+    """An Open311 API key files only inside the node it is bound to."""
+    scope = Scope("api_key", api_key.node.level, api_key.node_id)
+    return covers(scope, node)
+
+
+def audit_scope_condition(person: Person):
+    """SQL condition on AuditEntry: the entries of issues inside the person's manager scopes."""
+    from sqlalchemy import false, or_
+
+    from .models import AuditEntry
+
+    conditions = []
+    for scope in scopes(person):
+        if scope.role not in MANAGER_ROLES:
+            continue
+        if scope.level == "district":
+            return None
+        column = AuditEntry.street_id if scope.level == "street" else AuditEntry.community_id
+        conditions.append(column == scope.node_id)
+    return or_(*conditions) if conditions else false()
+
+
 def issue_scope_condition(person: Person):
     """SQL condition on Issue selecting what the person may see (None: everything)."""
     from sqlalchemy import false, or_
@@ -266,6 +342,11 @@ def issue_scope_condition(person: Person):
 
 def _is_district_admin(person: Person) -> bool:
     return any(s.role == "district_admin" for s in scopes(person))
+
+
+def _is_district_admin_rule(person: Person, _=None) -> bool:
+    """District administrators only."""
+    return _is_district_admin(person)
 
 
 def can_edit_sla(person: Person, _=None) -> bool:
@@ -303,6 +384,10 @@ RULES.update(
         "view_jobs": can_view_jobs,
         "manage_channels": can_manage_channels,
         "open_settings": can_open_settings,
+        # Triage lists (issue 4): rejection reasons, response templates, organisations and their communities.
+        "manage_reject_reasons": _is_district_admin_rule,
+        "manage_templates": _is_district_admin_rule,
+        "manage_organisations": _is_district_admin_rule,
     }
 )
 
@@ -375,3 +460,19 @@ def project_scope_condition(person: Person):
     from .models import Project
 
     return Project.community_id.in_(select(Node.id).where(node_scope_condition(person, MONEY_ROLES)))
+
+
+# --- Open311 API keys (issue 6) -----------------------------------------------------------------
+
+API_KEY_ROLES = ("street_admin", "district_admin")
+
+
+def can_manage_api_keys(person: Person, node: Node | None = None) -> bool:
+    """Issue and revoke Open311 API keys bound to a node: district admins, street admins inside their 街镇.
+
+    Without a node: whether the person manages the keys of any node at all.
+    """
+    return any(s.role in API_KEY_ROLES and (node is None or covers(s, node)) for s in scopes(person))
+
+
+RULES["manage_api_keys"] = can_manage_api_keys

@@ -25,6 +25,22 @@ PUBLIC_ENDPOINTS = {
     "main.set_language",
     "main.healthz",
     "money.public_view",
+    "public.district",
+    "public.street",
+    "public.community",
+    "public.compound",
+    "public.issue",
+    "public.photo",
+    "public.poster",
+    "public.rate",
+    # Open311 GeoReport v2: public reads; a POST is authenticated by its api_key, not a login.
+    "open311.discovery",
+    "open311.services",
+    "open311.service_definition",
+    "open311.requests",
+    "open311.one_request",
+    "open311.token",
+    "open311.unknown",
 }
 
 

@@ -1,15 +1,21 @@
 """The demo world: tree invariants, leaders, places, organisations, the demo logins, and the issues
-(the 31 普瑞斯堡 ones and the district's history) agreeing with their timelines and the SLA."""
+(the 31 普瑞斯堡 ones and the district's history) agreeing with their timelines, the SLA and triage
+(assignments, rejections with a reason, merged duplicates, priorities), with their followers and audit rows."""
 
 from __future__ import annotations
 
 import json
+import re
+import statistics
 from collections import Counter, defaultdict
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from functools import cached_property
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
+from sqlalchemy.orm import aliased
 
 from governance.extensions import db
 from governance.models import (
@@ -20,23 +26,30 @@ from governance.models import (
     STATUSES,
     TERMINAL_STATUSES,
     AppMeta,
+    AuditEntry,
     Building,
     Category,
     Compound,
     Issue,
     IssueEvent,
+    IssueFollower,
     Node,
     Notification,
     Organisation,
     Person,
+    RejectReason,
     RoleAssignment,
     SlaPolicy,
+    organisation_community,
 )
 from governance.services import demo, sla
 from governance.services.accounts import MOBILE_RE
+from governance.services.audit import STATUS_ACTION
 from governance.services.home import role_label
 from governance.services.issues import IssueInput, file_issue
+from governance.services.reference import DEFAULT_REJECT_REASONS
 from governance.services.tree import LEADER_ROLE, add_node
+from governance.services.triage import eligible_organisations, end_of_day, org_queue, response_times
 from tests.conftest import clean_database
 
 BEIJING = timezone(timedelta(hours=8))
@@ -96,8 +109,100 @@ def loaded_at() -> datetime:
     return datetime.fromisoformat(json.loads(db.session.get(AppMeta, demo.META_KEY).value)["loaded_at"])
 
 
-def check_issue(issue, events, node, policy, by_id, now) -> None:
-    """One issue's row agrees with its timeline, its 邻 and the SLA policy (as the services would leave it)."""
+@dataclass
+class Triage:
+    """What checking an issue against triage needs: parties (name, staff, communities served), 街镇 offices,
+    rejection reasons."""
+
+    names: dict[int, str]
+    staff: dict[int, set[int]]
+    serves: dict[int, set[int]]  # community id → organisations paired with it
+    offices: dict[int, int]  # 街镇 id → its office
+    reasons: dict[int, str]
+
+    @cached_property
+    def all_staff(self) -> set[int]:
+        return set().union(*self.staff.values())
+
+    @classmethod
+    def load(cls) -> Triage:
+        names = dict(db.session.execute(select(Organisation.id, Organisation.name)).all())
+        staff = defaultdict(set)
+        for org_id, person in db.session.execute(
+            select(RoleAssignment.organisation_id, RoleAssignment.person_id).where(RoleAssignment.role == "org_staff")
+        ):
+            staff[org_id].add(person)
+        serves = defaultdict(set)
+        for org_id, community_id in db.session.execute(select(organisation_community)):
+            serves[community_id].add(org_id)
+        offices = dict(
+            db.session.execute(
+                select(Organisation.street_id, Organisation.id).where(Organisation.kind == "street_office")
+            ).all()
+        )
+        reasons = dict(db.session.execute(select(RejectReason.id, RejectReason.name_zh)).all())
+        return cls(names, staff, serves, offices, reasons)
+
+
+DUE_RE = re.compile(r"，(\d{4}-\d{2}-\d{2}) 前办结")
+# Timeline kinds of people's steps → the audit action they write (status changes: STATUS_ACTION).
+KIND_ACTION = {
+    "escalated": "escalate",
+    "assigned": "assign",
+    "accepted": "accept",
+    "declined": "decline",
+    "priority": "priority",
+    "callback": "callback",
+    "sent_down": "send_down",
+}
+CALLBACK_SATISFACTION = {
+    "回访：满意": "satisfied",
+    "回访：基本满意": "basically_satisfied",
+    "回访：不满意": "unsatisfied",
+}
+
+
+def assigned_due(event) -> datetime:
+    """The deadline an assignment (派单) set: the end of the Beijing day its note names."""
+    return end_of_day(date.fromisoformat(DUE_RE.search(event.note).group(1)))
+
+
+def check_assignment(issue, events, triage: Triage, where: str) -> None:
+    """The assignment columns agree with the last 派单/接单/退回 (or 下派), and only the party's staff answer it."""
+    assignee = state = assigned = None
+    for event in events:
+        if event.kind == "assigned":
+            assert event.public, where
+            assignee = next(o for o, name in triage.names.items() if event.note.startswith(f"派单至 {name}，"))
+            assert assignee in triage.serves[issue.community_id] or assignee == triage.offices[issue.street_id], where
+            state, assigned = "pending", event
+            if event.to_level:  # taken up by the branch from below
+                assert event.to_level == "community" and HANDLING_LEVELS.index(event.from_level) < 3, where
+        elif event.kind in ("accepted", "declined"):
+            assert state == "pending" and event.actor_id in triage.staff[assignee], where
+            name = triage.names[assignee]
+            if event.kind == "accepted":
+                assert event.note == f"{name} 已接单" and event.at >= assigned.at, where
+                state = "accepted"
+            else:
+                assert event.note.startswith(f"{name} 退回：") and not event.public, where
+                assignee = state = assigned = None
+        elif event.kind == "sent_down":
+            assignee = state = assigned = None
+        elif event.kind in ("status", "public_update") and event.actor_id in triage.all_staff:
+            # A party's staff work on an issue only once their organisation accepted it.
+            assert state == "accepted" and event.actor_id in triage.staff[assignee], where
+    assert issue.assignee_org_id == assignee and issue.assignment_state == state, where
+    assert issue.assigned_at == (assigned.at if assigned else None), where
+    accepted = [e.at for e in events if e.kind == "accepted"]
+    assert issue.accepted_at == (accepted[-1] if state == "accepted" else None), where
+    if issue.accepted_at is not None:
+        assert issue.accepted_at >= issue.assigned_at, where
+
+
+def check_issue(issue, events, node, policy, by_id, now, triage: Triage) -> None:
+    """One issue's row agrees with its timeline, its 邻, the SLA policy and triage (as the services would
+    leave it)."""
     where = f"{issue.reference} ({issue.status}/{issue.level})"
     assert issue.reference == f"WC-{issue.created_at.year}-{issue.id:06d}", where
     assert issue.version == 1, where
@@ -109,16 +214,19 @@ def check_issue(issue, events, node, policy, by_id, now) -> None:
     assert first.at == issue.created_at and first.actor_id == issue.filed_by_id, where
     assert all(a.at <= b.at for a, b in zip(events, events[1:], strict=False)), where
     assert events[-1].at <= now and issue.updated_at == events[-1].at, where
-    # Status: the last event that moved it; level: the last escalation (or where it started).
+    # Status: the last event that moved it; level: the last escalation, taking up or sending down.
     moves = [e for e in events if e.kind in ("filed", "status")]
     assert issue.status == moves[-1].to_status, where
     for before, after in zip(moves, moves[1:], strict=False):
         assert after.from_status == before.to_status, where
-    climbs = [e for e in events if e.kind in ("escalated", "overdue")]
+    climbs = [
+        e for e in events if e.kind in ("escalated", "overdue", "sent_down") or (e.kind == "assigned" and e.to_level)
+    ]
     assert issue.level == (climbs[-1].to_level if climbs else "neighbour"), where
     for event in climbs:
-        automatic = event.actor_id is None
-        assert automatic == (event.deadline_at is not None), where
+        if event.kind in ("escalated", "overdue"):
+            automatic = event.actor_id is None
+            assert automatic == (event.deadline_at is not None), where
         if event.kind == "escalated":
             step = HANDLING_LEVELS.index(event.to_level) - HANDLING_LEVELS.index(event.from_level)
             assert step == 1, where
@@ -139,31 +247,116 @@ def check_issue(issue, events, node, policy, by_id, now) -> None:
         following = events[events.index(callback) + 1]
         assert following.kind == "status" and following.to_status == callback.to_status, where
         assert following.actor_id == issue.filed_by_id == callback.actor_id, where
-    # Deadlines: those of the current level, set when it last arrived there (or was reopened).
+    # Deadlines: those the last 派单 set, or the current level's, set when it last arrived there (or was
+    # reopened, or handed back).
     if issue.status not in OPEN_STATUSES:
         assert (issue.ack_due_at, issue.resolve_due_at, issue.next_deadline_at) == (None, None, None), where
     else:
-        set_at = [e.at for e in events if e.kind in ("filed", "escalated") or e.to_status == "reopened"][-1]
-        ack_hours, resolve_hours = policy[(issue.level, issue.urgency)]
-        ack_due = set_at + timedelta(hours=ack_hours) if issue.status == "reported" else None
-        assert issue.ack_due_at == ack_due, where
-        assert issue.resolve_due_at == set_at + timedelta(hours=resolve_hours), where
-        due = min(d for d in (ack_due, issue.resolve_due_at) if d is not None)
+        setters = ("filed", "escalated", "declined", "sent_down", "assigned")
+        last = [e for e in events if e.kind in setters or e.to_status == "reopened"][-1]
+        if last.kind == "assigned":
+            ack_due, resolve_due = None, assigned_due(last)
+            assert last.at <= resolve_due <= last.at + timedelta(days=367), where
+        else:
+            ack_hours, resolve_hours = policy[(issue.level, issue.urgency)]
+            ack_due = last.at + timedelta(hours=ack_hours) if issue.status == "reported" else None
+            resolve_due = last.at + timedelta(hours=resolve_hours)
+        assert issue.ack_due_at == ack_due and issue.resolve_due_at == resolve_due, where
+        due = min(d for d in (ack_due, resolve_due) if d is not None)
         if due <= now:  # only at the top: recorded as overdue once, then no longer swept
             assert issue.level == "district" and issue.next_deadline_at is None, where
             assert any(e.kind == "overdue" and e.deadline_at == due for e in events), where
         else:
             assert issue.next_deadline_at == due, where
+    check_assignment(issue, events, triage, where)
+    # Priority: the last one the branch set; each change really changed it.
+    priorities = [e.note for e in events if e.kind == "priority"]
+    assert issue.priority == (priorities[-1] if priorities else "normal"), where
+    assert all(a != b for a, b in zip(["normal", *priorities], priorities, strict=False)), where
+    # Rejected with a reason from the managed list, which the timeline names.
+    if issue.status == "rejected":
+        assert issue.reject_reason_id in triage.reasons, where
+        assert moves[-1].note.startswith(triage.reasons[issue.reject_reason_id]), where
+    else:
+        assert issue.reject_reason_id is None, where
     if issue.status == "duplicate":
         target = by_id[issue.duplicate_of_id]
         assert target.id < issue.id and target.status != "duplicate", where
         assert target.community_id == issue.community_id, where
+        note = moves[-1].note  # the default names the kept issue; a branch's own words may replace it
+        assert note and (note == f"合并至 {target.reference}" or not note.startswith("合并至")), where
     else:
         assert issue.duplicate_of_id is None, where
 
 
+def check_merges(issues, events) -> None:
+    """Each duplicate's kept issue says so on its timeline, when and by whom the duplicate was merged."""
+    merged = Counter()
+    for issue in issues:
+        for event in events[issue.id]:
+            if event.kind == "merged":
+                assert event.public and event.note.endswith(" 已合并至本问题")
+                merged[(issue.id, event.note.split(" ")[0], event.at, event.actor_id)] += 1
+    expected = Counter()
+    by_id = {issue.id: issue for issue in issues}
+    for issue in issues:
+        if issue.status == "duplicate":
+            move = events[issue.id][-1]
+            assert move.to_status == "duplicate" and move.actor_id is not None
+            expected[(issue.duplicate_of_id, issue.reference, move.at, move.actor_id)] += 1
+            assert by_id[issue.duplicate_of_id].created_at <= move.at
+    assert merged == expected
+
+
+def check_followers(issues) -> None:
+    """The filer follows each issue from its filing; a duplicate's filer follows the issue it was merged into."""
+    by_id = {issue.id: issue for issue in issues}
+    expected = {issue.id: {issue.filed_by_id: issue.created_at} for issue in issues}
+    for issue in sorted((i for i in issues if i.status == "duplicate"), key=lambda i: i.closed_at):
+        kept = by_id[issue.duplicate_of_id]
+        expected[kept.id].setdefault(issue.filed_by_id, issue.closed_at)
+    actual = defaultdict(dict)
+    for issue_id, person, since in db.session.execute(select(IssueFollower.__table__)):
+        actual[issue_id][person] = since
+    assert actual == expected
+
+
+def check_audit(issues, events) -> None:
+    """One audit row for every person's step (status change, escalation, triage, callback), none for the system's."""
+    expected = Counter()
+    for issue in issues:
+        timeline = events[issue.id]
+        for index, event in enumerate(timeline):
+            if event.actor_id is None:
+                continue
+            if event.kind == "status":
+                if index and timeline[index - 1].kind == "callback":
+                    continue  # the callback's own row covers the status change it causes
+                action, detail = STATUS_ACTION[event.to_status], event.note
+            elif event.kind in KIND_ACTION:
+                action, detail = KIND_ACTION[event.kind], event.note
+                if event.kind == "accepted":
+                    detail = event.note.removesuffix(" 已接单")
+                elif event.kind == "declined":
+                    detail = event.note.replace(" 退回：", "：", 1)
+                elif event.kind == "callback":
+                    detail = CALLBACK_SATISFACTION[timeline[index + 1].note]
+            else:
+                continue
+            expected[
+                (issue.id, event.at, event.actor_id, action, detail[:500], issue.community_id, issue.street_id)
+            ] += 1
+    rows = db.session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id)).all()
+    actual = Counter((r.issue_id, r.at, r.actor_id, r.action, r.detail, r.community_id, r.street_id) for r in rows)
+    assert actual == expected
+    assert all(r.actor_id is not None and r.batch is None for r in rows)
+    # Ids follow time, as the rows were written.
+    times = [r.at for r in rows]
+    assert times == sorted(times)
+
+
 def check_issues() -> list:
-    """Every issue agrees with its timeline; returns the issue rows."""
+    """Every issue agrees with its timeline, its merges, followers and audit rows; returns the issue rows."""
     now = loaded_at()
     policy = {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
     nodes = {n.id: n for n in db.session.execute(select(Node.__table__))}
@@ -173,8 +366,12 @@ def check_issues() -> list:
     for event in db.session.execute(select(IssueEvent.__table__).order_by(IssueEvent.issue_id, IssueEvent.id)):
         events[event.issue_id].append(event)
     assert set(events) == set(by_id)
+    triage = Triage.load()
     for issue in issues:
-        check_issue(issue, events[issue.id], nodes[issue.neighbour_id], policy, by_id, now)
+        check_issue(issue, events[issue.id], nodes[issue.neighbour_id], policy, by_id, now, triage)
+    check_merges(issues, events)
+    check_followers(issues)
+    check_audit(issues, events)
     # Ids follow filing order, and events follow time.
     created = [issue.created_at for issue in issues]
     assert created == sorted(created)
@@ -318,7 +515,7 @@ def test_pruisburg_issues(app, small_world):
     zone = db.session.scalar(select(Node).where(Node.level == "zone", Node.compound_id == issues[0].compound_id))
     assert {i.zone_id for i in issues} == {zone.id}
     assert Counter(i.status for i in issues) == {
-        "closed": 13,
+        "closed": 12,
         "resolved": 4,
         "in_progress": 5,
         "acknowledged": 3,
@@ -326,7 +523,7 @@ def test_pruisburg_issues(app, small_world):
         "reopened": 1,
         "withdrawn": 1,
         "rejected": 1,
-        "duplicate": 1,
+        "duplicate": 2,
     }
     # Filed over the last six months by the compound's 邻长, most by the demo one.
     now = loaded_at()
@@ -357,21 +554,39 @@ def test_pruisburg_issues(app, small_world):
     callback = next(e for e in reopened.events if e.kind == "callback")
     assert reopened.satisfaction == "unsatisfied" and callback.to_status == "reopened" and callback.note
     assert callback.actor_id == reopened.filed_by_id
+    # Rejected with a reason from the managed list (as seeded), by the branch.
     rejected = next(i for i in issues if i.status == "rejected")
-    assert rejected.events[-1].note and rejected.events[-1].actor_id == person_id("branch_member")
+    assert rejected.reject_reason is not None and rejected.reject_reason.active
+    assert rejected.reject_reason.name_zh in {zh for zh, _en in DEFAULT_REJECT_REASONS}
+    assert rejected.events[-1].note.startswith(rejected.reject_reason.name_zh + "：")
+    assert rejected.events[-1].actor_id == person_id("branch_member")
     withdrawn = next(i for i in issues if i.status == "withdrawn")
     assert withdrawn.events[-1].actor_id == withdrawn.filed_by_id and withdrawn.events[-1].note
-    duplicate = next(i for i in issues if i.status == "duplicate")
-    assert duplicate.duplicate_of_id == access_road.id
-    # Levels: two taken to the community and one to the 街镇 by hand; a few overdue at the district.
-    last_climb = {i.id: [e for e in i.events if e.kind in ("escalated", "overdue")] for i in issues}
-    for level, count in (("community", 2), ("street", 1)):
-        here = [i for i in issues if i.level == level]
-        assert len(here) == count, level
-        assert all(last_climb[i.id][-1].actor_id is not None for i in here), level
+    # Two duplicates merged: the access-road one and a second report of the 12栋 fire alarm.
+    duplicates = [i for i in issues if i.status == "duplicate"]
+    assert duplicates[0].duplicate_of_id == access_road.id
+    fire_alarm = db.session.get(Issue, duplicates[1].duplicate_of_id)
+    assert codes[fire_alarm.category_id] == "fire" and fire_alarm.assignee_org_id == orgs[demo.PROPERTY_COMPANY]
+    for duplicate in duplicates:
+        kept = db.session.get(Issue, duplicate.duplicate_of_id)
+        assert any(e.kind == "merged" and e.note.startswith(duplicate.reference) for e in kept.events)
+        assert duplicate.filed_by_id != kept.filed_by_id
+        follows = select(IssueFollower).where(
+            IssueFollower.issue_id == kept.id, IssueFollower.person_id == duplicate.filed_by_id
+        )
+        assert db.session.scalar(follows) is not None
+    # Levels: taken up to the community by hand or by 派单, two to the 街镇; two overdue at the district.
+    assert Counter(i.level for i in issues) == PRUISBURG_LEVELS
+    last_climb = {
+        i.id: [e for e in i.events if e.kind in ("escalated", "overdue") or (e.kind == "assigned" and e.to_level)]
+        for i in issues
+    }
+    for level in ("community", "street"):
+        assert all(last_climb[i.id][-1].actor_id is not None for i in issues if i.level == level), level
     overdue = [i for i in issues if i.overdue(now)]
     assert 2 <= len(overdue) <= 4
     assert all(i.level == "district" and i.status == "in_progress" for i in overdue)
+    assert fire_alarm in overdue  # the property company's alarm host is past the date it was given
     assert any(e.actor_id is None and e.kind == "escalated" for i in issues for e in i.events)
     # The demo people are the ones acting.
     actors = {e.actor_id for i in issues for e in i.events}
@@ -386,10 +601,87 @@ def test_pruisburg_issues(app, small_world):
     assert any(text.startswith("[派单]") for text in db.session.scalars(handed_over))
 
 
+# Where the 31 普瑞斯堡 issues stand, whatever the time of day the world is loaded.
+PRUISBURG_LEVELS = {"neighbour": 18, "community": 9, "street": 2, "district": 2}
+
+
+def test_pruisburg_triage_queue(app, small_world):
+    """金湾社区's branch has a realistic queue: the property company's fire-protection work (accepted, and
+    waiting for 接单), the developer's road works, one declined and re-assigned, high priorities."""
+    issues = pruisburg_issues()
+    orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
+    codes = dict(db.session.execute(select(Category.id, Category.code)).all())
+    property_company, developer = orgs[demo.PROPERTY_COMPANY], orgs[demo.DEVELOPER]
+    mine = [i for i in issues if i.assignee_org_id == property_company]
+    assert {i.assignment_state for i in mine} == {"pending", "accepted"}
+    accepted = [i for i in mine if i.assignment_state == "accepted"]
+    assert {"in_progress", "resolved", "closed"} <= {i.status for i in accepted}
+    assert sum(codes[i.category_id] == "fire" for i in accepted) >= 2
+    assert all(i.status == "acknowledged" and i.accepted_at is None for i in mine if i.assignment_state == "pending")
+    roads = [i for i in issues if i.assignee_org_id == developer]
+    assert len(roads) >= 2 and {(i.assignment_state, i.status) for i in roads} == {("accepted", "in_progress")}
+    assert all(codes[i.category_id] == "road" for i in roads)
+    # Handed back by the property company, then given to the developer.
+    [declined] = [i for i in issues if any(e.kind == "declined" for e in i.events)]
+    kinds = [e.kind for e in declined.events if e.kind in ("assigned", "declined", "accepted")]
+    assert kinds == ["assigned", "declined", "assigned", "accepted"] and declined.assignee_org_id == developer
+    assert next(e for e in declined.events if e.kind == "declined").actor_id == person_id("property_staff")
+    high = [i for i in issues if i.priority == "high"]
+    assert len(high) >= 3 and {i.id for i in roads} <= {i.id for i in high}
+    # Every party the branch used may be chosen for the community now.
+    community = db.session.get(Node, issues[0].community_id)
+    eligible = {o.id for o in eligible_organisations(community)}
+    assert {property_company, developer, orgs[demo.OTHER_PROPERTY_COMPANY]} <= eligible
+    assert {i.assignee_org_id for i in issues if i.assignee_org_id} <= eligible
+    # The property company's demo login sees its queue: waiting for 接单, and its work in hand.
+    staff = db.session.get(Person, person_id("property_staff"))
+    pending, waiting = org_queue(staff, "pending")
+    active, working = org_queue(staff, "active")
+    assert waiting >= 1 and {i.assignment_state for i in pending} == {"pending"}
+    assert working >= 1 and all(i.assignee_org_id == property_company for i in pending + active)
+    # The response-times panel has figures to show, and the parties differ.
+    times = {t.organisation.id: t for t in response_times(community, now=loaded_at())}
+    assert times[property_company].assigned >= 3 and times[property_company].waiting >= 1
+    assert times[property_company].median_accept_hours is not None
+
+
+def test_organisations_serve_communities(app, small_world):
+    """The parties are paired with the communities they serve; 街镇 offices serve their own without pairing."""
+    orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
+    pruisburg = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG)).community_id
+    pairs = db.session.execute(select(organisation_community)).all()
+    served = defaultdict(set)
+    for org_id, community_id in pairs:
+        served[org_id].add(community_id)
+    for name in (demo.PROPERTY_COMPANY, demo.DEVELOPER, demo.OTHER_PROPERTY_COMPANY):
+        assert pruisburg in served[orgs[name].id], name
+    assert served[orgs[demo.PROPERTY_COMPANY].id] == served[orgs[demo.DEVELOPER].id] == {pruisburg}
+    for name in demo.DEPARTMENTS:
+        assert demo.DEPARTMENT_REACH[0] <= len(served[orgs[name].id]) <= demo.DEPARTMENT_REACH[1] + 1, name
+    assert not any(o.kind == "street_office" and o.id in served for o in orgs.values())
+    levels = {n.id: n.level for n in db.session.scalars(select(Node).where(Node.id.in_({c for _o, c in pairs})))}
+    assert set(levels.values()) == {"community"}
+
+
+def test_district_triage(app, small_world):
+    """Across the district, issues that reached the community are handed to parties, who answer them."""
+    issues = db.session.scalars(select(Issue)).all()
+    assigned = [i for i in issues if i.assignee_org_id is not None]
+    assert len(assigned) >= 20
+    assert {i.assignment_state for i in assigned} == {"pending", "accepted"}
+    kinds = Counter(i.assignee_org.kind for i in assigned)
+    assert kinds["street_office"] and kinds["property"] and kinds["department"], kinds
+    assert sum(i.priority == "high" for i in issues) >= 3
+    reasons = {i.reject_reason_id for i in issues if i.status == "rejected"}
+    assert None not in reasons and len(reasons) >= 2
+
+
 def test_every_issue_agrees_with_its_timeline(app, small_world):
     issues = check_issues()
     assert len(issues) == small_world["issues"]
     assert db.session.scalar(select(func.count()).select_from(IssueEvent)) == small_world["issue_events"]
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == small_world["audit_entries"]
+    assert db.session.scalar(select(func.count()).select_from(IssueFollower)) == small_world["issue_followers"]
     assert {i.status for i in issues} == set(STATUSES)
     # The history leads up to the load: the sweep that runs then has nothing left to escalate.
     assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
@@ -402,7 +694,7 @@ def test_history_holds_whatever_the_time_of_day(app, beijing_hour):
     db.session.commit()
     issues = pruisburg_issues()
     assert Counter(i.status for i in issues)["reported"] == 2
-    assert Counter(i.level for i in issues) == {"neighbour": 21, "district": 7, "community": 2, "street": 1}
+    assert Counter(i.level for i in issues) == PRUISBURG_LEVELS
     check_issues()
     assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
     # People act in the day; only the system's sweep works at night.
@@ -424,7 +716,7 @@ def drop_issue_history() -> None:
         return
     with db.engine.connect() as connection:  # PRAGMA foreign_keys only works outside a transaction
         connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
-        for table in ("notification", "photo", "job", "issue_event", "issue"):
+        for table in ("notification", "photo", "job", "audit_entry", "issue_follower", "issue_event", "issue"):
             connection.exec_driver_sql(f'DELETE FROM "{table}"')
         connection.commit()
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
@@ -478,7 +770,40 @@ def check_full_size_world(counts: dict) -> None:
     now = loaded_at()
     months = Counter(min(5, (now - issue.created_at).days // 30) for issue in issues)
     assert months[0] > months[5] > 0
+    check_district_triage(issues)
     assert json.loads(db.session.get(AppMeta, demo.META_KEY).value)["seconds"] < 60
+
+
+def check_district_triage(issues) -> None:
+    """At full size: a share of the issues handed to parties, who answer at paces of their own."""
+    assigned = [i for i in issues if i.assigned_at is not None]
+    assert 0.03 <= len(assigned) / len(issues) <= 0.2
+    states = Counter(i.assignment_state for i in assigned)
+    assert states["accepted"] > 10 * states["pending"] > 0
+    accept_hours = defaultdict(list)
+    for issue in assigned:
+        if issue.accepted_at is not None:
+            accept_hours[issue.assignee_org_id].append((issue.accepted_at - issue.assigned_at).total_seconds() / 3600)
+    medians = [statistics.median(hours) for hours in accept_hours.values() if len(hours) >= 10]
+    assert len(medians) >= 10 and max(medians) >= 4 * min(medians)
+    kinds = Counter(db.session.scalars(select(IssueEvent.kind)))
+    assert kinds["declined"] >= 10 and kinds["priority"] >= 50
+    assert kinds["merged"] == sum(i.status == "duplicate" for i in issues)
+    # Some were assigned straight from 待受理: the 派单 acknowledged them, by the same hand, at the same moment.
+    assignment = aliased(IssueEvent)
+    straight = db.session.scalar(
+        select(func.count())
+        .select_from(IssueEvent)
+        .join(
+            assignment,
+            (assignment.issue_id == IssueEvent.issue_id)
+            & (assignment.kind == "assigned")
+            & (assignment.at == IssueEvent.at)
+            & (assignment.actor_id == IssueEvent.actor_id),
+        )
+        .where(IssueEvent.kind == "status", IssueEvent.from_status == "reported")
+    )
+    assert straight >= 10
 
 
 def test_pruisburg_funding(app, small_world, runner):

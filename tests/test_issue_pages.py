@@ -78,6 +78,13 @@ def act(client, issue: Issue, path: str, prefix: str, fields: dict | None = None
     return client.post(f"/issues/{issue.id}/{path}", data=data)
 
 
+def first_reason_id() -> int:
+    """The first rejection reason of the managed list (seeded by default)."""
+    from governance.models import RejectReason
+
+    return db.session.scalars(select(RejectReason.id).order_by(RejectReason.sort)).first()
+
+
 def current_version(issue: Issue) -> int:
     db.session.expire_all()
     return db.session.get(Issue, issue.id).version
@@ -452,7 +459,7 @@ SEES = {"n0", "g0", "z0", "branch"}  # who sees an issue filed in the first 邻
         ("status/acknowledged", "acknowledged", {}, "reported", {"g0", "z0", "branch"}),
         ("status/in_progress", "in_progress", {}, "acknowledged", {"g0", "z0", "branch"}),
         ("status/resolved", "resolved", {"note": "已修复"}, "in_progress", {"g0", "z0", "branch"}),
-        ("status/rejected", "rejected", {"note": "不属于社区事务"}, "reported", {"branch"}),
+        ("status/rejected", "rejected", {"reason": "REASON", "note": "不属于社区事务"}, "reported", {"branch"}),
         ("status/duplicate", "duplicate", {"duplicate_of": "ORIGINAL"}, "reported", {"branch"}),
         ("status/withdrawn", "withdrawn", {"note": "居民自行解决"}, "reported", {"n0", "branch"}),
         ("status/closed", "closed", {}, "resolved", {"branch"}),
@@ -465,7 +472,8 @@ def test_every_action_by_the_right_role_only(world, client, auth, path, prefix, 
     for role in ("n0", "n1", "g0", "g1", "z0", "z1", "branch"):
         issue = force_status(issue_in(world, "n0"), status)
         original = issue_in(world, "n0", "原问题")
-        data = {k: (original.reference if v == "ORIGINAL" else v) for k, v in fields.items()}
+        placeholders = {"ORIGINAL": original.reference, "REASON": str(first_reason_id())}
+        data = {k: placeholders.get(v, v) for k, v in fields.items()}
         before = (fresh(issue).status, fresh(issue).level, fresh(issue).version, len(events(issue)))
         auth.login(world[role].mobile)
         if role in SEES:
@@ -496,9 +504,13 @@ def test_triage_reject_duplicate_close_and_reopen(world, client, auth):
     assert response.status_code == 303
     assert fresh(copy).status == "duplicate" and fresh(copy).duplicate_of_id == original.id
     assert original.reference in html_of(client, f"/issues/{copy.id}")
-    assert act(client, rejected, "status/rejected", "rejected", {"note": ""}).status_code == 422
-    assert act(client, rejected, "status/rejected", "rejected", {"note": "属于私人纠纷"}).status_code == 303
-    assert fresh(rejected).status == "rejected"
+    assert act(client, rejected, "status/rejected", "rejected", {"note": "属于私人纠纷"}).status_code == 422
+    assert act(client, rejected, "status/rejected", "rejected", {"reason": "x"}).status_code == 422
+    assert act(client, rejected, "status/rejected", "rejected", {"reason": "99999999999"}).status_code == 422
+    reason = {"reason": str(first_reason_id()), "note": "属于私人纠纷"}
+    assert act(client, rejected, "status/rejected", "rejected", reason).status_code == 303
+    assert fresh(rejected).status == "rejected" and fresh(rejected).reject_reason_id == first_reason_id()
+    assert "属于私人纠纷" in events(rejected)[-1].note
     force_status(original, "resolved")
     assert act(client, original, "status/reopened", "reopened", {"note": "居民反映未修好"}).status_code == 303
     force_status(fresh(original), "resolved")
@@ -575,7 +587,8 @@ def test_a_conflict_where_the_step_is_gone_still_gives_the_text_back(world, clie
     transition(world["g0"], fresh(issue), "acknowledged")
     transition(world["g0"], fresh(issue), "in_progress")
     db.session.commit()
-    response = act(client, issue, "status/rejected", "rejected", {"note": "不属于社区事务范围"}, version=seen)
+    fields = {"reason": str(first_reason_id()), "note": "不属于社区事务范围"}
+    response = act(client, issue, "status/rejected", "rejected", fields, version=seen)
     assert response.status_code == 409
     assert "不属于社区事务范围" in response.get_data(as_text=True)
     assert fresh(issue).status == "in_progress"

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.extensions import db
-from governance.models import STATUSES, Issue, IssueEvent, Notification, utcnow
+from governance.models import STATUSES, Issue, IssueEvent, Notification, RejectReason, utcnow
 from governance.services import jobs, sla
 from governance.services.issues import (
     TRANSITIONS,
@@ -92,6 +92,8 @@ def attempt(issue, to_status, people):
     kwargs = {}
     if to_status == "duplicate":
         kwargs["duplicate_of"] = make_issue(people["neighbour"], title="原问题")
+    if to_status == "rejected":
+        kwargs["reject_reason"] = db.session.scalars(select(RejectReason)).first()
     return transition(people["district"], issue, to_status, "说明", **kwargs)
 
 

@@ -1,5 +1,6 @@
-"""The demo world (演示数据): the whole 望城区 tree at full size, its leaders, places and organisations,
-the 31 普瑞斯堡 issues and six months of the district's issues with their timelines.
+"""The demo world (演示数据): the whole 望城区 tree at full size, its leaders, places and organisations
+(and the communities each serves), the 31 普瑞斯堡 issues and six months of the district's issues with
+their timelines, triage (assignments, merges, rejections, priorities), followers and audit log.
 
 `load_demo_world()` runs the functions of DEMO_STEPS in order, each receiving one DemoContext that
 carries the ids later steps need (the 普瑞斯堡 compound, its community, its 片/组/邻, the demo people,
@@ -31,13 +32,16 @@ from ..extensions import db
 from ..models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
+    PRIORITIES,
     AppMeta,
+    AuditEntry,
     Building,
     Category,
     Compound,
     FundingSource,
     Issue,
     IssueEvent,
+    IssueFollower,
     LedgerEntry,
     Node,
     Notification,
@@ -45,12 +49,16 @@ from ..models import (
     Person,
     Phase,
     Project,
+    RejectReason,
     RoleAssignment,
     SlaPolicy,
     ledger_entry_issue,
+    organisation_community,
     utcnow,
 )
-from .issues import NOTE_REQUIRED, TRANSITIONS
+from .audit import STATUS_ACTION
+from .issues import MERGE_REFUSED, NOTE_REQUIRED, TRANSITIONS
+from .triage import MAX_ASSIGN_DAYS
 
 META_KEY = "demo_world"
 DEMO_PASSWORD = "demo-2026"
@@ -89,6 +97,10 @@ PROPERTY_COMPANY = "普瑞物业服务有限公司"
 DEVELOPER = "湘瑞置业发展有限公司"
 OTHER_PROPERTY_COMPANY = "安居物业管理有限公司"
 DEPARTMENTS = ("区住建局", "区城管局", "区市政局", "区水务局", "区交通运输局")
+# How many communities each department is paired with (organisation_community), and the departments
+# that always serve 金湾社区 (its branch hands drainage and road works outside the compound to them).
+DEPARTMENT_REACH = (8, 16)
+PRUISBURG_DEPARTMENTS = ("区市政局", "区水务局")
 
 DEMO_LOGINS: list[dict] = [
     {"key": "district_admin", "label": "区管理员 district admin", "mobile": "13900000001", "password": DEMO_PASSWORD},
@@ -159,6 +171,9 @@ class DemoContext:
     organisations: dict[str, int] = field(default_factory=dict)
     property_org_id: int | None = None
     developer_org_id: int | None = None
+    # Community id → the organisations that serve it (organisation_community); 街镇 id → its office.
+    paired: dict[int, set[int]] = field(default_factory=dict)
+    offices: dict[int, int] = field(default_factory=dict)
     # DEMO_LOGINS key → person id.
     people: dict[str, int] = field(default_factory=dict)
     # The 31 普瑞斯堡 issues, in the order of PRUISBURG_ISSUES (funding links its spending to them).
@@ -226,7 +241,8 @@ class DemoContext:
         else:
             marks = ", ".join("?" * len(columns))
             connection.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', converted)
-        self._touched.add(table)
+        if "id" in columns:  # a table without an id column has no sequence to move on
+            self._touched.add(table)
 
     def sync_sequences(self) -> None:
         """On PostgreSQL, move each touched table's id sequence past the explicit ids, so ORM inserts fit after."""
@@ -440,7 +456,30 @@ def build_organisations(ctx: DemoContext) -> None:
     ctx.organisations = {r["name"]: r["id"] for r in rows}
     ctx.property_org_id = ctx.organisations[PROPERTY_COMPANY]
     ctx.developer_org_id = ctx.organisations[DEVELOPER]
+    ctx.offices = {r["street_id"]: r["id"] for r in rows if r["kind"] == "street_office"}
     ctx.counts["organisations"] = len(rows)
+    pair_organisations(ctx)
+
+
+def pair_organisations(ctx: DemoContext) -> None:
+    """Which communities each party serves: 普瑞斯堡's three companies its community (the other property
+    company also the other compounds'), each district department a handful; 街镇 offices need none."""
+    rng = ctx.rng("organisation-communities")
+    other_property = ctx.organisations[OTHER_PROPERTY_COMPANY]
+    pairs = {(org_id, ctx.community_id) for org_id in (ctx.property_org_id, ctx.developer_org_id, other_property)}
+    pairs |= {(other_property, community_id) for _compound, community_id in ctx.other_compounds.values()}
+    communities = sorted(ctx.communities)
+    for name in DEPARTMENTS:
+        org_id = ctx.organisations[name]
+        pairs |= {(org_id, community_id) for community_id in rng.sample(communities, rng.randint(*DEPARTMENT_REACH))}
+    pairs |= {(ctx.organisations[name], ctx.community_id) for name in PRUISBURG_DEPARTMENTS}
+    for org_id, community_id in pairs:
+        ctx.paired.setdefault(community_id, set()).add(org_id)
+    db.session.execute(
+        organisation_community.insert(),
+        [{"organisation_id": o, "community_id": c} for o, c in sorted(pairs)],
+    )
+    ctx.counts["organisation_communities"] = len(pairs)
 
 
 def build_people(ctx: DemoContext) -> None:
@@ -519,8 +558,9 @@ def build_people(ctx: DemoContext) -> None:
 # --- issues (issue 3) ---------------------------------------------------------------------------
 #
 # No issue is written as it stands today: each one's life is replayed event by event with the rules
-# of services.issues (TRANSITIONS, set_deadlines, callbacks) and, between its events, with what the
-# minute-by-minute SLA sweep would have done (超时自动上报, the system as actor). Statuses, levels,
+# of services.issues (TRANSITIONS, set_deadlines, callbacks) and services.triage (派单 with a deadline,
+# 接单, 退回, priority, merging) and, between its events, with what the minute-by-minute SLA sweep would
+# have done (超时自动上报, the system as actor). Statuses, levels,
 # deadlines and timestamps therefore agree with the timeline exactly, every actor is someone the
 # policy lets act at that moment, and a sweep run at load time finds nothing left to escalate.
 # Times are whole epoch seconds, so a deadline is exactly its SLA hours after the event that set it.
@@ -545,32 +585,53 @@ def _dt(seconds: int | None) -> datetime | None:
     return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
 
 
-class IssueLife:
-    """One issue replayed with the lifecycle rules (services.issues) and the SLA sweep (services.sla).
+class RefNote:
+    """A note naming another issue by its reference, known only once the issues have their ids."""
 
-    `holders` are the people holding each handling level over the issue's 邻 (邻长 … 区管理员), `staff`
-    one staff member per organisation. Script actors: 'filer', 'handler' (the holder of the current
-    level, at least the 组长), 'triage' (at least the community branch), 'org' (the assignee's staff)
-    or a fixed level ('group', 'zone', 'branch', 'street', 'district'). Anything the policy would
-    refuse raises, so a script that drifts from the rules fails the load instead of storing nonsense.
+    __slots__ = ("template", "life")
+
+    def __init__(self, template: str, life: IssueLife):
+        self.template, self.life = template, life
+
+    def text(self, reference_of: Callable[[IssueLife], str]) -> str:
+        return self.template.format(reference_of(self.life))
+
+
+class IssueLife:
+    """One issue replayed with the lifecycle and triage rules (services.issues, services.triage) and the
+    SLA sweep (services.sla).
+
+    `holders` are the people holding each handling level over the issue's 邻 (邻长 … 区管理员); `world`
+    gives the SLA, the organisations' staff and names, and who serves which community. Script actors:
+    'filer', 'handler' (the holder of the current level, at least the 组长), 'triage' (at least the
+    community branch), 'org' (the assignee's staff) or a fixed level ('group', 'zone', 'branch',
+    'street', 'district'). Anything the policy would refuse raises, so a script that drifts from the
+    rules fails the load instead of storing nonsense. Besides its timeline an issue keeps the audit rows
+    its human steps wrote (services.audit) and its followers (person → since when).
     """
 
     __slots__ = (
-        "sla", "rng", "urgency", "holders", "filer_id", "filer_rank", "staff", "status", "level",
-        "assignee", "duplicate_of", "ack_due", "resolve_due", "next_due", "created", "updated",
-        "acknowledged", "resolved", "closed", "satisfaction", "events",
+        "world", "sla", "rng", "urgency", "holders", "filer_id", "filer_rank", "community_id", "street_id",
+        "status", "level", "priority", "assignee", "state", "assigned", "accepted", "duplicate_of",
+        "reject_reason", "ack_due", "resolve_due", "next_due", "created", "updated", "acknowledged",
+        "resolved", "closed", "satisfaction", "events", "audits", "followers",
     )  # fmt: skip
 
-    def __init__(self, sla, rng, urgency, holders, filer_id, filer_rank, staff):
-        self.sla, self.rng, self.urgency, self.holders, self.staff = sla, rng, urgency, holders, staff
+    def __init__(self, world, rng, urgency, holders, filer_id, filer_rank, node):
+        self.world, self.sla, self.rng, self.urgency, self.holders = world, world.sla, rng, urgency, holders
         self.filer_id, self.filer_rank = filer_id, filer_rank
-        self.status, self.level = None, "neighbour"
-        self.assignee = self.duplicate_of = None
+        self.community_id, self.street_id = node["community_id"], node["street_id"]
+        self.status, self.level, self.priority = None, "neighbour", "normal"
+        # The assignment (派单): organisation, 'pending'/'accepted', when assigned and accepted.
+        self.assignee = self.state = self.assigned = self.accepted = None
+        self.duplicate_of = self.reject_reason = None
         self.ack_due = self.resolve_due = self.next_due = None
         self.created = self.updated = self.acknowledged = self.resolved = self.closed = None
         self.satisfaction = None
         # (at, actor, kind, from_status, to_status, from_level, to_level, note, public, deadline_at, notify)
         self.events: list[tuple] = []
+        self.audits: list[tuple] = []  # (at, actor, action, detail)
+        self.followers: dict[int, int] = {}
 
     # -- who acts ------------------------------------------------------------------------------
 
@@ -580,7 +641,7 @@ class IssueLife:
         if who == "filer":
             return self.filer_id, self.filer_rank
         if who == "org":
-            return self.staff[self.assignee], None
+            return self.world.staff[self.assignee], None
         if who == "handler":
             rank = max(rank, 1)
         elif who == "triage":
@@ -592,9 +653,17 @@ class IssueLife:
     def _refuse(self, what: str, who: str) -> None:
         raise ValueError(f"demo script breaks the rules: {who} may not {what} at {self.level}/{self.status}")
 
+    def _may_handle(self, rank: int | None) -> bool:
+        """policy.can_handle_issue: the level's holders and above, or the party's staff once it accepted."""
+        return self.state == "accepted" if rank is None else rank >= max(LEVEL_RANK[self.level], 1)
+
     # -- what the services do ------------------------------------------------------------------
 
     def _event(self, at, actor, kind, note="", public=False, notify=None, **fields) -> None:
+        if notify and "assignee" in notify:  # the party assigned at the time, if any
+            notify = tuple(
+                ("org", self.assignee) if n == "assignee" else n for n in notify if n != "assignee" or self.assignee
+            )
         self.events.append(
             (
                 at,
@@ -611,6 +680,11 @@ class IssueLife:
             )
         )
         self.updated = at
+
+    def _audit(self, at: int, actor: int | None, action: str, detail) -> None:
+        """services.audit.record: one row per person's step; the system's own steps have none."""
+        if actor is not None:
+            self.audits.append((at, actor, action, detail))
 
     def _set_deadlines(self, at: int) -> None:
         """services.issues.set_deadlines."""
@@ -642,31 +716,58 @@ class IssueLife:
             fields = {"from_level": from_level, "to_level": target, "deadline_at": deadline}
             self._event(swept, None, "escalated", public=True, notify=(target,), **fields)
 
+    def status_at(self, moment: int) -> str:
+        """The status the issue had at a moment of its (already replayed) life."""
+        for event in reversed(self.events):
+            if event[2] in ("filed", "status") and event[0] <= moment:
+                return event[4]
+        raise ValueError("demo script: the issue did not exist yet")
+
     def file(self, at: int) -> None:
-        """services.issues.file_issue."""
+        """services.issues.file_issue: the filer follows the issue from the start."""
         self.created, self.status = at, "reported"
         self._set_deadlines(at)
         fields = {"to_status": "reported", "to_level": "neighbour"}
         self._event(at, self.filer_id, "filed", public=True, notify=("group",), **fields)
+        self.followers[self.filer_id] = at
 
-    def move(self, at: int, who: str, to_status: str, note: str = "", duplicate_of: IssueLife | None = None) -> None:
-        """services.issues.transition."""
+    def move(
+        self,
+        at: int,
+        who: str,
+        to_status: str,
+        note: str = "",
+        duplicate_of: IssueLife | None = None,
+        reason: tuple[int, str] | None = None,
+    ) -> None:
+        """services.issues.transition; `reason` (id, name) for a rejection, from the reject_reason table."""
         self.advance(at)
         if to_status not in TRANSITIONS[self.status]:
             raise ValueError(f"demo script: illegal transition {self.status} → {to_status}")
-        if to_status == "duplicate" and (
-            duplicate_of is None or duplicate_of is self or duplicate_of.status == "duplicate"
-        ):
-            raise ValueError("demo script: a duplicate needs another issue that is not a duplicate itself")
         person, rank = self.actor(who)
         if to_status in ("acknowledged", "in_progress", "resolved"):
-            may = rank is None or rank >= max(LEVEL_RANK[self.level], 1)
+            may = self._may_handle(rank)
         elif to_status == "withdrawn":
             may = person == self.filer_id or (rank is not None and rank >= 3)
         else:  # rejected, duplicate, closed by hand
             may = rank is not None and rank >= 3
         if not may or (to_status in NOTE_REQUIRED and not note):
             self._refuse(to_status, who)
+        if to_status == "rejected":
+            if reason is None:
+                self._refuse("reject without a reason", who)
+            self.reject_reason = reason[0]
+            note = f"{reason[1]}：{note}" if note else reason[1]
+        if to_status == "duplicate":
+            if (
+                duplicate_of is None
+                or duplicate_of is self
+                or duplicate_of.created > at
+                or duplicate_of.status_at(at) in MERGE_REFUSED
+            ):
+                raise ValueError("demo script: a duplicate is merged into another live issue")
+            self.duplicate_of = duplicate_of
+            note = note or RefNote("合并至 {}", duplicate_of)
         from_status, self.status = self.status, to_status
         if to_status == "acknowledged":
             self.acknowledged = self.acknowledged or at
@@ -676,13 +777,30 @@ class IssueLife:
             self._set_deadlines(at)
         elif to_status in ("closed", "rejected", "duplicate", "withdrawn"):
             self.closed = at
-            self.duplicate_of = duplicate_of
             self._set_deadlines(at)
+            if self.state == "pending":  # services.issues.transition: the request to the party lapses
+                self.state = None
         elif to_status == "reopened":
             self.resolved = None
             self._set_deadlines(at)
-        notify = ("filer",) if to_status != "reopened" else ("filer", self.level)
+        notify = ("filer",) if to_status != "reopened" else ("filer", self.level, "assignee")
         self._event(at, person, "status", note, True, notify, from_status=from_status, to_status=to_status)
+        if to_status == "duplicate":
+            duplicate_of.merged(at, person, self)
+        self._audit(at, person, STATUS_ACTION[to_status], note)
+
+    def merged(self, at: int, actor: int, duplicate: IssueLife) -> None:
+        """services.issues._merge_into, on the kept issue: a timeline entry, and the duplicate's followers.
+
+        The kept issue's own replay is already done, so the entry is appended out of order (the timeline
+        is sorted by time when written) and the last change is whichever came later.
+        """
+        note = RefNote("{} 已合并至本问题", duplicate)
+        self.events.append((at, actor, "merged", None, None, None, None, note, True, None, None))
+        self.updated = max(self.updated, at)
+        for person in {duplicate.filer_id, *duplicate.followers} - {self.filer_id}:
+            if self.followers.get(person, at + 1) > at:
+                self.followers[person] = at
 
     def escalate(self, at: int, who: str, reason: str) -> None:
         """services.issues.escalate, by hand."""
@@ -697,21 +815,82 @@ class IssueLife:
         self._set_deadlines(at)
         fields = {"from_level": from_level, "to_level": self.level}
         self._event(at, person, "escalated", reason, True, (self.level,), **fields)
+        self._audit(at, person, "escalate", reason)
 
-    def assign(self, at: int, who: str, organisation_id: int, note: str) -> None:
-        """Triage: the branch (or above) hands the issue to a responsible party (派单)."""
+    def assign(self, at: int, who: str, organisation_id: int, due_days: int, note: str = "") -> None:
+        """services.triage.assign (派单): to a party serving the community, due by the end of a Beijing day
+        `due_days` from today; a reported issue is acknowledged by it, a lower level taken up to 社区."""
         self.advance(at)
         person, rank = self.actor(who)
         if rank is None or rank < 3 or self.status not in OPEN_STATUSES:
             self._refuse("assign", who)
-        self.assignee = organisation_id
-        self._event(at, person, "assigned", note, False, ("assignee",))
+        eligible = self.world.paired.get(self.community_id, ())
+        if organisation_id not in eligible and organisation_id != self.world.offices[self.street_id]:
+            raise ValueError("demo script: the party does not serve the issue's community")
+        if not 0 <= due_days <= MAX_ASSIGN_DAYS or (organisation_id == self.assignee and self.state is not None):
+            self._refuse("assign", who)
+        if self.status == "reported":
+            self.move(at, who, "acknowledged")
+        from_level = None
+        if LEVEL_RANK[self.level] < LEVEL_RANK["community"]:
+            from_level, self.level = self.level, "community"
+        self.assignee, self.state, self.assigned, self.accepted = organisation_id, "pending", at, None
+        # The last second of the chosen Beijing day (services.triage.end_of_day).
+        due = (at + CHINA_OFFSET) // DAY * DAY - CHINA_OFFSET + (due_days + 1) * DAY - 1
+        self.ack_due, self.resolve_due, self.next_due = None, due, due
+        day = time.strftime("%Y-%m-%d", time.gmtime(due + CHINA_OFFSET))
+        text = f"派单至 {self.world.org_names[organisation_id]}，{day} 前办结" + (f"：{note}" if note else "")
+        fields = {"from_level": from_level, "to_level": self.level} if from_level else {}
+        self._event(at, person, "assigned", text, True, ("assignee",), **fields)
+        self._audit(at, person, "assign", text)
+
+    def accept(self, at: int) -> None:
+        """services.triage.accept (接单) by the party's staff: the work starts."""
+        self.advance(at)
+        if self.status not in OPEN_STATUSES or self.state != "pending":
+            self._refuse("accept", "org")
+        person = self.world.staff[self.assignee]
+        name = self.world.org_names[self.assignee]
+        self.state, self.accepted = "accepted", at
+        self._event(at, person, "accepted", f"{name} 已接单", True, ("community", "filer"))
+        self._audit(at, person, "accept", name)
+        if self.status in ("acknowledged", "reopened"):
+            self.move(at, "org", "in_progress")
+
+    def decline(self, at: int, reason: str) -> None:
+        """services.triage.decline: the party hands the issue back to the branch (退回) with a reason."""
+        self.advance(at)
+        if self.status not in OPEN_STATUSES or self.state != "pending" or not reason:
+            self._refuse("decline", "org")
+        person = self.world.staff[self.assignee]
+        name = self.world.org_names[self.assignee]
+        self.assignee = self.state = self.assigned = self.accepted = None
+        self._set_deadlines(at)
+        levels = ("community",) if LEVEL_RANK[self.level] <= LEVEL_RANK["community"] else (self.level, "community")
+        self._event(at, person, "declined", f"{name} 退回：{reason}", False, levels)
+        self._audit(at, person, "decline", f"{name}：{reason}")
+
+    def set_priority(self, at: int, who: str, priority: str) -> None:
+        """services.triage.set_priority (优先级); nothing is recorded when it already has it."""
+        self.advance(at)
+        person, rank = self.actor(who)
+        if rank is None or rank < 3 or self.status not in OPEN_STATUSES or priority not in PRIORITIES:
+            self._refuse("set the priority", who)
+        if priority == self.priority:
+            return
+        self.priority = priority
+        self._event(at, person, "priority", priority, False)
+        self._audit(at, person, "priority", priority)
 
     def comment(self, at: int, who: str, kind: str, note: str) -> None:
         """services.issues.add_comment: a comment, an internal note or a public update."""
         self.advance(at)
         person, rank = self.actor(who)
-        if kind == "public_update" and not (rank is None or rank >= max(LEVEL_RANK[self.level], 1) or rank >= 3):
+        if rank is None:  # the party's staff see the issue; they post updates once they work on it
+            may = self.assignee is not None and (kind != "public_update" or self.state == "accepted")
+        else:
+            may = kind != "public_update" or self._may_handle(rank) or rank >= 3
+        if not may or self.status == "duplicate":
             self._refuse(kind, who)
         self._event(at, person, kind, note, kind == "public_update")
 
@@ -729,9 +908,10 @@ class IssueLife:
         else:
             self.resolved = None
         self._set_deadlines(at)
-        notify = ("filer",) if to_status == "closed" else (self.level,)
+        notify = ("filer",) if to_status == "closed" else (self.level, "assignee")
         fields = {"from_status": "resolved", "to_status": to_status}
         self._event(at, self.filer_id, "status", SATISFACTION_NOTES[satisfaction], True, notify, **fields)
+        self._audit(at, self.filer_id, "callback", satisfaction)
 
     def finish(self, now: int) -> None:
         """Bring the issue up to the load time: the sweeps up to now have all run."""
@@ -744,6 +924,7 @@ class IssueLife:
             f"WC-{_dt(self.created).year}-{issue_id:06d}",
             *(place[name] for name in PLACE_COLUMNS),
             self.urgency,
+            self.priority,
             self.filer_id,
             None,  # idempotency_key: only phones send one
             None,  # latitude
@@ -751,6 +932,10 @@ class IssueLife:
             self.status,
             self.level,
             self.assignee,
+            self.state,
+            self.assigned,
+            self.accepted,
+            self.reject_reason,
             ids[self.duplicate_of] if self.duplicate_of is not None else None,
             self.ack_due,
             self.resolve_due,
@@ -771,22 +956,31 @@ PLACE_COLUMNS = (
     "resident_name", "resident_phone", "neighbour_id", "group_id", "zone_id", "community_id", "street_id",
 )  # fmt: skip
 ISSUE_COLUMNS = (
-    "id", "reference", *PLACE_COLUMNS, "urgency", "filed_by_id", "idempotency_key", "latitude", "longitude",
-    "status", "level", "assignee_org_id", "duplicate_of_id", "ack_due_at", "resolve_due_at", "next_deadline_at",
-    "created_at", "updated_at", "acknowledged_at", "resolved_at", "closed_at", "satisfaction", "version",
+    "id", "reference", *PLACE_COLUMNS, "urgency", "priority", "filed_by_id", "idempotency_key", "latitude",
+    "longitude", "status", "level", "assignee_org_id", "assignment_state", "assigned_at", "accepted_at",
+    "reject_reason_id", "duplicate_of_id", "ack_due_at", "resolve_due_at", "next_deadline_at", "created_at",
+    "updated_at", "acknowledged_at", "resolved_at", "closed_at", "satisfaction", "version",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "issue_id", "at", "actor_id", "kind", "from_status", "to_status", "from_level", "to_level", "note",
     "public", "deadline_at",
 )  # fmt: skip
+AUDIT_COLUMNS = ("id", "at", "actor_id", "action", "issue_id", "community_id", "street_id", "detail", "batch")
+FOLLOWER_COLUMNS = ("issue_id", "person_id", "created_at")
 
 
 @dataclass
 class IssueWorld:
-    """What the issue step needs from the tree: who holds what, the SLA, the categories."""
+    """What the issue step needs from the tree: who holds what, the SLA, the categories, the rejection
+    reasons and the responsible parties."""
 
     sla: dict[tuple[str, str], tuple[int, int]]
     categories: dict[str, int]
+    # The active rejection reasons as (id, name_zh), in the order the branch sees them.
+    reasons: list[tuple[int, str]]
+    org_names: dict[int, str]
+    paired: dict[int, set[int]]  # community id → the organisations serving it
+    offices: dict[int, int]  # 街镇 id → its office
     # node id → the person holding its leader role (邻长/组长/片长); community → first branch member;
     # street → its admin; the district → its admin.
     holder: dict[int, int]
@@ -810,6 +1004,17 @@ def issue_world(ctx: DemoContext) -> IssueWorld:
     """Read back what the earlier steps built (a few plain queries)."""
     sla = {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
     categories = dict(db.session.execute(select(Category.code, Category.id)).all())
+    reasons = [
+        tuple(row)
+        for row in db.session.execute(
+            select(RejectReason.id, RejectReason.name_zh)
+            .where(RejectReason.active.is_(True))
+            .order_by(RejectReason.sort, RejectReason.id)
+        )
+    ]
+    if not reasons:
+        raise RuntimeError("the rejection reasons are not seeded (services.reference.seed_defaults)")
+    org_names = dict(db.session.execute(select(Organisation.id, Organisation.name)).all())
     holder: dict[int, int] = {}
     staff: dict[int, int] = {}
     members: dict[int, list[int]] = {}
@@ -830,7 +1035,16 @@ def issue_world(ctx: DemoContext) -> IssueWorld:
     holder[ctx.community_id] = ctx.people["branch_member"]
     staff[ctx.property_org_id] = ctx.people["property_staff"]
     return IssueWorld(
-        sla=sla, categories=categories, holder=holder, staff=staff, members=members, org_members=org_members
+        sla=sla,
+        categories=categories,
+        reasons=reasons,
+        org_names=org_names,
+        paired=ctx.paired,
+        offices=ctx.offices,
+        holder=holder,
+        staff=staff,
+        members=members,
+        org_members=org_members,
     )
 
 
@@ -845,8 +1059,10 @@ def neighbour_nodes() -> dict[int, dict]:
 # filing 邻 — None for the demo 邻长's own —, (resident, phone), steps). A step is (when, op, who, *args);
 # `when` is ("d", days ago, "HH:MM" Beijing time), ("h", daytime hours ago) for what must sit just before
 # the load, or a number of hours after the previous step (see _script_time). The steps read as the
-# lifecycle does: file, ack, start, resolve, callback, escalate, assign, reject, withdraw, dup, and
-# the timeline's update (public), note (internal) and comment.
+# lifecycle and triage do: file, ack, start, resolve, callback, escalate, withdraw; reject (a reason of
+# the reject_reason table by its place in the list, and a note), dup (the kept issue's index, a note or
+# "" for the default), priority; assign (party, days to the deadline, note), accept and decline (by the
+# party's staff); and the timeline's update (public), note (internal) and comment.
 PRUISBURG_ISSUES: tuple = (
     (
         "road", "北门至5栋主干道路面大面积破损",
@@ -859,8 +1075,9 @@ PRUISBURG_ISSUES: tuple = (
             (2.5, "ack", "handler", "已到现场查看，破损面积约600平方米"),
             (1, "escalate", "handler", "需要整体翻修，请片长统筹"),
             (22, "escalate", "zone", "建议纳入普瑞斯堡老旧小区改造一期"),
-            (23, "assign", "branch", "office", "纳入老旧小区改造一期（湖南出版投资控股集团捐资），由街道组织施工"),
-            (1, "start", "org", "施工方案已确定"),
+            (23, "assign", "branch", "office", 45, "纳入老旧小区改造一期（湖南出版投资控股集团捐资），由街道组织施工"),
+            (3, "accept"),
+            (1, "update", "org", "施工方案已确定"),
             (240, "update", "branch", "一期改造施工单位已进场，主干道分段封闭施工，请居民从南门绕行"),
             (700, "resolve", "org", "主干道约600平方米沥青路面铣刨重铺完成，已通过街道、社区和居民代表联合验收"),
             (70, "callback", "satisfied", "回访王奶奶等3户居民，都说路面平整了，晚上走路也放心"),
@@ -878,8 +1095,9 @@ PRUISBURG_ISSUES: tuple = (
             (1, "escalate", "handler", "系统需整体更换，请片长协调"),
             (4.5, "escalate", "zone", "电瓶被盗频发，建议社区尽快处置"),
             (15, "escalate", "branch", "系统整体更换约需28万元，社区无力承担，上报街道统筹改造资金"),
-            (24, "assign", "street", "office", "由街道改造办纳入一期改造，湖南出版投资控股集团赞助"),
-            (2, "start", "org", "已委托安防公司现场勘测"),
+            (24, "assign", "street", "office", 40, "由街道改造办纳入一期改造，湖南出版投资控股集团赞助"),
+            (2, "accept"),
+            (1, "update", "org", "已委托安防公司现场勘测"),
             (406, "update", "branch", "监控设备采购已完成招标，下周开始安装"),
             (504, "resolve", "org", "新装高清摄像头48个，更换硬盘录像机并接入派出所视频平台，监控室恢复24小时值守"),
             (52, "callback", "satisfied", "居民反映晚上回家安心多了，近期没有再发生电瓶被盗"),
@@ -893,8 +1111,9 @@ PRUISBURG_ISSUES: tuple = (
         (
             (("d", 166, "19:40"), "file"),
             (13, "ack", "handler", "已夜间查看，16盏中9盏不亮"),
-            (2, "assign", "branch", "property", "路灯及灯杆属小区公共设施，由普瑞物业纳入一期改造更换"),
-            (1, "start", "org", "已订购LED灯具"),
+            (2, "assign", "branch", "property", 45, "路灯及灯杆属小区公共设施，由普瑞物业纳入一期改造更换"),
+            (1, "accept"),
+            (0.5, "update", "org", "已订购LED灯具"),
             (6, "update", "org", "2根倾斜灯杆已临时加固并设置警示"),
             (888, "resolve", "org", "更换LED路灯16盏，锈蚀灯杆全部除锈刷漆，倾斜灯杆重新浇筑基础扶正"),
             (50, "callback", "satisfied", "主干道晚上亮堂了，居民很满意"),
@@ -923,8 +1142,10 @@ PRUISBURG_ISSUES: tuple = (
             (2, "ack", "handler"),
             (1, "escalate", "handler", "需物业对消防系统整体维修，请片长协调"),
             (4, "escalate", "zone", "消防安全隐患大，请社区督促物业"),
-            (20, "assign", "branch", "property", "责成普瑞物业对消防系统整体改造，物业出资47万元"),
-            (1, "start", "org", "已委托消防工程公司检测管网"),
+            (19, "priority", "branch", "high"),
+            (1, "assign", "branch", "property", 75, "责成普瑞物业对消防系统整体改造，物业出资47万元"),
+            (1, "accept"),
+            (2, "update", "org", "已委托消防工程公司检测管网"),
             (600, "update", "org", "消防主管网更换完成约六成，施工期间各楼栋配置临时灭火器"),
             (900, "resolve", "org", "更换消防主管网和48处消火栓箱及水带水枪，消防水泵房设备更新，经第三方消防检测合格"),
             (48, "callback", "satisfied", "居民代表参加了放水测试，每个消火栓都有水"),
@@ -991,15 +1212,13 @@ PRUISBURG_ISSUES: tuple = (
         ),
     ),
     (
-        "parking", "4栋非机动车棚顶棚破损漏雨",
-        "4栋旁非机动车棚的彩钢瓦顶棚破了好几处，下雨漏水，电动车淋雨容易短路。",
-        "4栋", "4栋旁非机动车棚", "normal", "4栋1单元", ("冯先生", ""),
+        "fire", "12栋楼道烟感按测试键不响",
+        "12栋2单元各层楼道的烟感探测器按测试键都没有反应，担心真着火了不报警。",
+        "12栋", "12栋2单元楼道", "normal", "12栋2单元", ("冯先生", ""),
         (
-            (("d", 140, "16:30"), "file"),
-            (17, "ack", "handler"),
-            (1, "start", "handler", "已报物业维修"),
-            (40, "resolve", "handler", "物业更换车棚顶棚彩钢瓦12块"),
-            (50, "callback", "satisfied", ""),
+            (("d", 61, "19:30"), "file"),
+            (14, "ack", "handler"),
+            (2, "dup", "branch", 14, ""),
         ),
     ),
     (
@@ -1013,8 +1232,10 @@ PRUISBURG_ISSUES: tuple = (
             (2, "ack", "handler"),
             (1, "escalate", "handler", "需开发商和社区协调，请片长上报"),
             (6, "escalate", "zone", "道路属开发商遗留问题，请社区协调"),
-            (26, "assign", "branch", "developer", "经社区多次协调，开发商湘瑞置业同意出资实施进出道路改造"),
-            (2, "start", "org", "已委托设计单位出具道路拓宽方案"),
+            (25, "priority", "branch", "high"),
+            (1, "assign", "branch", "developer", 200, "经社区多次协调，开发商湘瑞置业同意出资实施进出道路改造"),
+            (5, "accept"),
+            (20, "update", "org", "已委托设计单位出具道路拓宽方案"),
             (300, "update", "branch", "开发商承诺出资近400万元，道路由5米拓宽至7米并新建人行道和雨水管网"),
             (1200, "update", "org", "雨水管网迁改完成，路基施工中"),
             (("h", 40), "update", "org", "沥青摊铺计划下月完成，施工期间南门限高通行"),
@@ -1048,8 +1269,10 @@ PRUISBURG_ISSUES: tuple = (
         (
             (("d", 62, "09:40"), "file"),
             (2, "ack", "handler"),
-            (1, "assign", "branch", "property", "纳入普瑞物业消防系统改造"),
-            (1, "start", "org", "已联系厂家返修报警主机"),
+            (0.5, "priority", "branch", "high"),
+            (0.5, "assign", "branch", "property", 30, "纳入普瑞物业消防系统改造"),
+            (2, "accept"),
+            (1, "update", "org", "已联系厂家返修报警主机"),
             (48, "update", "org", "报警主机已停产，需整体更换，正在报价"),
             (("h", 12), "update", "org", "新主机已到货，下周安装调试，期间物业每天人工巡查"),
         ),
@@ -1087,10 +1310,7 @@ PRUISBURG_ISSUES: tuple = (
         (
             (("d", 58, "20:30"), "file"),
             (12, "ack", "handler"),
-            (
-                26, "reject", "branch",
-                "属相邻住户之间的民事纠纷，不属于公共设施问题，不予受理；已告知居民可申请社区人民调解委员会调解。",
-            ),
+            (26, "reject", "branch", 1, "相邻住户之间的纠纷，不属于公共设施问题；已告知居民可申请社区人民调解"),
         ),
     ),
     (
@@ -1126,8 +1346,10 @@ PRUISBURG_ISSUES: tuple = (
             (0.4, "ack", "handler"),
             (0.5, "escalate", "handler", "电梯主机老化，需动用专项维修资金，请片长协调"),
             (1, "escalate", "zone", "电梯安全无小事，请社区协调物业和维保单位"),
-            (1, "assign", "branch", "property", "责成普瑞物业与电梯维保单位立即检修"),
-            (0.5, "start", "org", "维保单位已到场"),
+            (0.5, "priority", "branch", "high"),
+            (0.5, "assign", "branch", "property", 1, "责成普瑞物业与电梯维保单位立即检修"),
+            (0.3, "accept"),
+            (0.2, "update", "org", "维保单位已到场"),
             (18, "resolve", "org", "更换曳引机制动器和轿门门机，经特种设备检验机构检验合格，已恢复运行"),
         ),
     ),
@@ -1141,8 +1363,12 @@ PRUISBURG_ISSUES: tuple = (
             (1.5, "ack", "handler"),
             (1, "escalate", "handler", "需专业单位检测，请片长协调"),
             (2, "escalate", "zone", "存在塌陷风险，请社区协调专业单位检测"),
-            (3, "assign", "branch", "property", "委托普瑞物业联系管道检测单位，先行设置围挡"),
-            (1, "start", "org", "已设置围挡和警示灯，管道检测单位明天进场"),
+            (2.5, "priority", "branch", "high"),
+            (0.5, "assign", "branch", "property", 7, "委托普瑞物业联系管道检测单位，先行设置围挡"),
+            (1, "decline", "下沉路段在进出道路改造雨水管网迁改的施工范围内，应由开发商负责检测修复"),
+            (1, "assign", "branch", "developer", 10, "雨水管网迁改施工段，由开发商湘瑞置业负责检测修复"),
+            (0.5, "accept"),
+            (0.5, "update", "org", "已设置围挡和警示灯，管道检测单位明天进场"),
         ),
     ),
     (
@@ -1168,6 +1394,7 @@ PRUISBURG_ISSUES: tuple = (
             (3, "escalate", "zone", "涉及市政排水，请社区协调"),
             (6, "escalate", "branch", "需改造市政排水管网，超出社区能力，请街道协调区水务局"),
             (("h", 6), "note", "street", "已联系区水务局，约定本周现场勘察"),
+            (0.5, "assign", "street", "water", 14, "请区水务局勘察小区外市政排水管网，制定改造方案"),
         ),
     ),
     (
@@ -1180,13 +1407,21 @@ PRUISBURG_ISSUES: tuple = (
         "road", "6栋停车场入口路面坑洼",
         "6栋地面停车场入口有两个大坑，车进出时底盘容易刮到，下雨积水。",
         "6栋", "6栋停车场入口", "normal", None, ("", ""),
-        ((("h", 16), "file"), (2, "ack", "handler", "已通知物业查看")),
+        (
+            (("h", 16), "file"),
+            (2, "ack", "handler", "已通知物业查看"),
+            (1, "assign", "branch", "property", 3, "请物业尽快修补停车场入口的坑洼"),
+        ),
     ),
     (
         "lift", "11栋电梯按键失灵、轿厢照明不亮",
         "11栋电梯5楼、6楼按键按了没反应，轿厢顶灯也坏了一半，里面很暗。",
         "11栋", "11栋电梯", "normal", "11栋1单元", ("", ""),
-        ((("h", 26), "file"), (1.5, "ack", "handler")),
+        (
+            (("h", 26), "file"),
+            (1.5, "ack", "handler"),
+            (2, "assign", "branch", "property", 3, "请物业督促电梯维保单位检修按键和轿厢照明"),
+        ),
     ),
     (
         "sanitation", "2栋楼道堆放杂物堵塞通道",
@@ -1212,8 +1447,9 @@ PRUISBURG_ISSUES: tuple = (
         (
             (("d", 4, "15:00"), "file"),
             (1.5, "ack", "handler"),
-            (0.5, "start", "handler", "已通知物业"),
-            (20, "resolve", "handler", "物业更换9栋楼道灭火器14具，并建立每月巡检记录"),
+            (0.5, "assign", "branch", "property", 3, "请物业更换9栋楼道过期灭火器"),
+            (1, "accept"),
+            (20, "resolve", "org", "更换9栋楼道灭火器14具，并建立每月巡检记录"),
         ),
     ),
     (
@@ -1298,18 +1534,15 @@ def _script_time(when, previous: int | None, recent: bool, now: int) -> tuple[in
     return moment, recent
 
 
-STEP_STATUS = {
-    "ack": "acknowledged",
-    "start": "in_progress",
-    "resolve": "resolved",
-    "reject": "rejected",
-    "withdraw": "withdrawn",
-}
+STEP_STATUS = {"ack": "acknowledged", "start": "in_progress", "resolve": "resolved", "withdraw": "withdrawn"}
 STEP_COMMENT = {"update": "public_update", "note": "internal_note", "comment": "comment"}
 
 
 def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict]) -> list[tuple[IssueLife, dict]]:
-    """The 31 普瑞斯堡 issues, replayed: (life, the issue's fixed columns) in PRUISBURG_ISSUES order."""
+    """The 31 普瑞斯堡 issues, replayed: (life, the issue's fixed columns) in PRUISBURG_ISSUES order.
+
+    Duplicates are replayed last, so the issue each is merged into has its whole life already.
+    """
     rng = ctx.rng("pruisburg-issues")
     now = _ts(ctx.now)
     by_name = {nodes[i]["name"]: nodes[i] for ids in ctx.compound_neighbour_ids for i in ids}
@@ -1317,13 +1550,16 @@ def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
     orgs = {
         "property": ctx.property_org_id,
         "developer": ctx.developer_org_id,
-        "office": ctx.organisations[PRUISBURG_STREET + "办事处"],
+        "office": ctx.offices[ctx.street_id],
+        "water": ctx.organisations["区水务局"],
     }
-    result: list[tuple[IssueLife, dict]] = []
-    for category, title, description, building, place, urgency, filed_in, resident, steps in PRUISBURG_ISSUES:
+    result: list[tuple[IssueLife, dict] | None] = [None] * len(PRUISBURG_ISSUES)
+    order = sorted(range(len(PRUISBURG_ISSUES)), key=lambda i: any(s[1] == "dup" for s in PRUISBURG_ISSUES[i][8]))
+    for index in order:
+        category, title, description, building, place, urgency, filed_in, resident, steps = PRUISBURG_ISSUES[index]
         node = by_name[filed_in] if filed_in else own
         holders = world.holders(node, ctx.district_id)
-        life = IssueLife(world.sla, rng, urgency, holders, holders[0], 0, world.staff)
+        life = IssueLife(world, rng, urgency, holders, holders[0], 0, node)
         at, recent = None, False
         for when, op, *args in steps:
             at, recent = _script_time(when, at, recent, now)
@@ -1331,6 +1567,8 @@ def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
                 raise ValueError(f"demo script: {title} has a step after the load time")
             if op == "file":
                 life.file(at)
+            elif op == "reject":
+                life.move(at, args[0], "rejected", args[2], reason=world.reasons[args[1]])
             elif op in STEP_STATUS:
                 life.move(at, args[0], STEP_STATUS[op], *args[1:])
             elif op == "dup":
@@ -1338,7 +1576,13 @@ def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
             elif op == "escalate":
                 life.escalate(at, args[0], args[1])
             elif op == "assign":
-                life.assign(at, args[0], orgs[args[1]], args[2])
+                life.assign(at, args[0], orgs[args[1]], args[2], args[3])
+            elif op == "accept":
+                life.accept(at)
+            elif op == "decline":
+                life.decline(at, args[0])
+            elif op == "priority":
+                life.set_priority(at, args[0], args[1])
             elif op in STEP_COMMENT:
                 life.comment(at, args[0], STEP_COMMENT[op], args[1])
             elif op == "callback":
@@ -1357,7 +1601,7 @@ def pruisburg_lives(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
             "resident_phone": resident[1],
             **_ancestors(node),
         }
-        result.append((life, fixed))
+        result[index] = (life, fixed)
     return result
 
 
@@ -1460,12 +1704,49 @@ RESOLVED_NOTES = {
     "greenery": "已修剪清理", "parking": "已清理整治，重新施划车位", "lift": "维保单位已维修，经检测恢复运行",
     "sanitation": "已清理，并增加清运频次", "other": "已协调处理",
 }  # fmt: skip
-REJECT_REASONS = (
-    "属相邻住户之间的民事纠纷，不属于公共事务，已引导申请人民调解。",
-    "经现场核实，问题已由产权单位自行处理完毕。",
-    "该处属在建工地范围，由施工单位负责，已转告建设单位。",
-    "属物业服务合同约定的业主自用部位，由业主自行维修，已向居民解释。",
+# Rejections: (the reason's place in the reject_reason list, the branch's note or "").
+REJECT_NOTES = (
+    (1, "相邻住户之间的纠纷，已引导申请人民调解"),
+    (4, "经现场核实，问题已由产权单位自行处理完毕"),
+    (2, "该处属在建工地范围，由施工单位负责，已转告建设单位"),
+    (0, "属业主自用部位，由业主自行维修，已向居民解释"),
+    (3, ""),
 )
+ASSIGN_NOTES = ("", "", "请尽快安排人员到现场处置", "请按期办结并在平台反馈", "居民反映强烈，请优先处理")
+DECLINE_REASONS = (
+    "经现场核实不属于本单位职责范围，请转属地街道处理",
+    "该处设施产权不属本单位，建议由属地街道协调",
+    "涉及多家单位职责，请社区先行协调后再派单",
+)
+
+
+@dataclass(frozen=True)
+class PartyProfile:
+    """How a responsible party answers an assignment — the differences the response-times panel shows.
+
+    accept: median hours to accept (接单); decline: share handed back (退回); pace: time to fix against
+    the street's own pace.
+    """
+
+    accept: float
+    decline: float
+    pace: float
+
+
+PARTY_PROFILES = {
+    PROPERTY_COMPANY: PartyProfile(1.5, 0.03, 0.7),
+    OTHER_PROPERTY_COMPANY: PartyProfile(6, 0.1, 1.1),
+    DEVELOPER: PartyProfile(10, 0.1, 1.6),
+    "区住建局": PartyProfile(30, 0.15, 1.5),
+    "区城管局": PartyProfile(4, 0.06, 0.8),
+    "区市政局": PartyProfile(12, 0.1, 1.2),
+    "区水务局": PartyProfile(18, 0.12, 1.0),
+    "区交通运输局": PartyProfile(40, 0.2, 1.3),
+}
+# The share of a party's kind of work the branch assigns to it straight away, whatever the level.
+TAKE_UP = {OTHER_PROPERTY_COMPANY: 0.35, **dict.fromkeys(DEPARTMENTS, 0.25)}
+# The 街镇 office takes what nobody else serves, and never hands it back.
+OFFICE_PROFILE = PartyProfile(5, 0.0, 1.0)
 WITHDRAW_NOTES = ("居民表示问题已自行解决，申请撤回", "登记有误，撤回本条", "居民与物业协商解决，申请撤回")
 UNSATISFIED_NOTES = ("问题反复出现，居民不满意", "只做了临时处理，没有根治", "维修质量差，没几天又坏了")
 UPDATES = ("已联系维修人员，预计本周内处理", "材料已采购，近日施工", "已现场查看，正在制定方案")
@@ -1498,7 +1779,8 @@ class DistrictIssue:
     profile: StreetProfile
     fate: str  # 'normal', 'withdraw', 'reject' or 'duplicate'
     escalate: int  # levels escalated by hand once acknowledged
-    organisation: int | None  # who gets it if the branch hands it on
+    organisation: int  # who gets it if the branch hands it on (派单)
+    office: int  # the 街镇 office: who gets it when that party hands it back
     seed: int
     duplicate_of: DistrictIssue | None = None  # an earlier issue of the same kind in the same community
 
@@ -1508,10 +1790,7 @@ def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
     rng = ctx.rng("district-issues")
     now = _ts(ctx.now)
     street_names = {street_id: name for street_id, (name, _town) in ctx.streets.items()}
-    office = {
-        street_id: ctx.organisations[name + ("人民政府" if is_town else "办事处")]
-        for street_id, (name, is_town) in ctx.streets.items()
-    }
+    office = ctx.offices
     compound_property = ctx.organisations[OTHER_PROPERTY_COMPANY]
     group_names = dict(db.session.execute(select(Node.id, Node.name).where(Node.level == "group")).all())
     buildings: dict[int, list[str]] = {}
@@ -1583,11 +1862,15 @@ def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
         escalate = 0
         if rng.random() < profile.escalate * (1.5 if category in ("road", "drainage", "cctv", "lift") else 1):
             escalate = rng.choice((1, 2, 3, 3))
-        if compound_id is not None and category in PROPERTY_CATEGORIES:
+        # The party serving the community that fixes this kind, else the 街镇 office.
+        serving = ctx.paired.get(node["community_id"], ())
+        department = ctx.organisations.get(CATEGORY_DEPARTMENT.get(category))
+        if compound_id is not None and category in PROPERTY_CATEGORIES and compound_property in serving:
             organisation = compound_property
+        elif department in serving:
+            organisation = department
         else:
-            department = CATEGORY_DEPARTMENT.get(category)
-            organisation = ctx.organisations[department] if department else office[node["street_id"]]
+            organisation = office[node["street_id"]]
         fixed = {
             "category_id": world.categories[category],
             "title": title[:80],
@@ -1601,10 +1884,24 @@ def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
         }
         seed = rng.getrandbits(32)
         specs.append(
-            DistrictIssue(created, node, category, fixed, urgency, filer, profile, fate, escalate, organisation, seed)
+            DistrictIssue(
+                created,
+                node,
+                category,
+                fixed,
+                urgency,
+                filer,
+                profile,
+                fate,
+                escalate,
+                organisation,
+                office[node["street_id"]],
+                seed,
+            )
         )
     specs.sort(key=lambda s: s.created)
-    # A duplicate points at an earlier issue of the same kind in the same community.
+    # A duplicate points at an earlier issue of the same kind in the same community, one the branch
+    # does not turn away (an issue rejected or withdrawn takes no duplicates).
     earlier: dict[tuple[int, str], list[DistrictIssue]] = {}
     for spec in specs:
         key = (spec.node["community_id"], spec.category)
@@ -1613,7 +1910,7 @@ def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
                 spec.fate = "normal"
             else:
                 spec.duplicate_of = rng.choice(earlier[key][-5:])
-        if spec.fate != "duplicate":
+        if spec.fate == "normal":
             earlier.setdefault(key, []).append(spec)
     return specs
 
@@ -1625,7 +1922,7 @@ def replay_district_issue(
     rng = random.Random(spec.seed)
     profile = spec.profile
     urgent = spec.urgency == "urgent"
-    life = IssueLife(world.sla, rng, spec.urgency, world.holders(spec.node, district_id), *spec.filer, world.staff)
+    life = IssueLife(world, rng, spec.urgency, world.holders(spec.node, district_id), *spec.filer, spec.node)
     life.file(spec.created)
     clock = spec.created
 
@@ -1636,42 +1933,85 @@ def replay_district_issue(
         clock = _working_hours(clock + delay, rng)
         return clock < now
 
+    def hand_over(fix: float) -> PartyProfile | None:
+        """The branch assigns (派单) with a deadline to suit the work; the party accepts, or hands it back
+        and the 街镇 office takes it. The party's profile once one has accepted, None if the load came first."""
+        organisation = spec.organisation
+        for attempt in range(2):
+            if not after(4 * (0.3 if urgent else 1)):
+                return None
+            days = (1 if urgent else 3) + round(fix * 2 / 24)
+            life.assign(clock, "triage", organisation, min(days, 90), rng.choice(ASSIGN_NOTES))
+            party = PARTY_PROFILES.get(world.org_names[organisation], OFFICE_PROFILE)
+            if not after(party.accept * (0.3 if urgent else 1), 1.0):
+                return None
+            if attempt or rng.random() >= party.decline or organisation == spec.office:
+                life.accept(clock)
+                return party
+            life.decline(clock, rng.choice(DECLINE_REASONS))
+            organisation = spec.office
+        return None
+
+    def prioritise() -> None:
+        """The branch marks what must not wait (and a little that may) before handing it over."""
+        if (urgent or spec.category in ("fire", "lift")) and rng.random() < 0.6:
+            life.set_priority(clock, "triage", "high")
+        elif spec.category in ("signage", "greenery") and rng.random() < 0.3:
+            life.set_priority(clock, "triage", "low")
+
     def story() -> None:
         if not after(profile.ack * (0.25 if urgent else 1)):
             return
         if spec.fate == "duplicate":
-            life.move(clock, "triage", "duplicate", "与同一地点同类问题重复，已合并处理", lives[id(spec.duplicate_of)])
+            note = rng.choice(("", "与同一地点同类问题重复，已合并处理"))
+            life.move(clock, "triage", "duplicate", note, lives[id(spec.duplicate_of)])
             return
         if spec.fate == "withdraw" and rng.random() < 0.4:
             life.move(clock, "filer", "withdrawn", rng.choice(WITHDRAW_NOTES))
             return
-        life.move(clock, "handler", "acknowledged")
-        if spec.fate == "reject":
-            if after(8):
-                life.move(clock, "triage", "rejected", rng.choice(REJECT_REASONS))
-            return
-        if spec.fate == "withdraw":
-            if after(24):
-                life.move(clock, "filer", "withdrawn", rng.choice(WITHDRAW_NOTES))
-            return
-        slower = 1.0
-        for _ in range(spec.escalate):
-            if not after(3):
+        fix = profile.resolve * CATEGORY_PACE[spec.category] * (0.3 if urgent else 1)
+        # Work for the property company or a department serving the community the branch often takes
+        # up and assigns straight away, now and then before the 组长 has even acknowledged it.
+        take_up = TAKE_UP.get(world.org_names[spec.organisation], 0)
+        if spec.fate == "normal" and not spec.escalate and rng.random() < take_up / 3:
+            prioritise()
+            party = hand_over(fix)
+            if party is None:
                 return
-            life.advance(clock)  # the sweep may have taken it up already
-            if life.level == "district":
-                break
-            life.escalate(clock, "handler", rng.choice(ESCALATE_REASONS))
-            slower = 1.8
-        if spec.escalate and LEVEL_RANK[life.level] >= 3 and rng.random() < 0.75:
-            if not after(4):
+        else:
+            life.move(clock, "handler", "acknowledged")
+            if spec.fate == "reject":
+                if after(8):
+                    reason, note = rng.choice(REJECT_NOTES)
+                    life.move(clock, "triage", "rejected", note, reason=world.reasons[reason % len(world.reasons)])
                 return
-            life.assign(clock, "triage", spec.organisation, "已派单至责任单位处理")
-        worker = "org" if life.assignee else "handler"
-        if not after(1.5 if urgent else 5):
-            return
-        life.move(clock, worker, "in_progress")
-        fix = profile.resolve * CATEGORY_PACE[spec.category] * slower * (0.3 if urgent else 1)
+            if spec.fate == "withdraw":
+                if after(24):
+                    life.move(clock, "filer", "withdrawn", rng.choice(WITHDRAW_NOTES))
+                return
+            for _ in range(spec.escalate):
+                if not after(3):
+                    return
+                life.advance(clock)  # the sweep may have taken it up already
+                if life.level == "district":
+                    break
+                life.escalate(clock, "handler", rng.choice(ESCALATE_REASONS))
+                fix = profile.resolve * CATEGORY_PACE[spec.category] * 1.8 * (0.3 if urgent else 1)
+            # Most of what reaches the community is handed to a party.
+            life.advance(clock)
+            reached = LEVEL_RANK[life.level] >= LEVEL_RANK["community"]
+            if (reached and rng.random() < (0.75 if spec.escalate else 0.5)) or rng.random() < take_up:
+                prioritise()
+                party = hand_over(fix)
+                if party is None:
+                    return
+            else:
+                party = None
+                if not after(1.5 if urgent else 5):
+                    return
+                life.move(clock, "handler", "in_progress")
+        worker = "handler" if party is None else "org"
+        fix *= party.pace if party else 1
         if rng.random() < 0.12:
             if not after(fix / 3):
                 return
@@ -1719,6 +2059,9 @@ def build_issues(ctx: DemoContext) -> None:
     ctx.insert_history(Issue, ISSUE_COLUMNS, [life.row(id_of[life], fixed, id_of) for life, fixed in everything])
     ctx.pruisburg_issue_ids = [id_of[life] for life, _fixed in pruisburg]
 
+    def reference(life: IssueLife) -> str:
+        return f"WC-{_dt(life.created).year}-{id_of[life]:06d}"
+
     # Event ids follow time across the district, as the events were written.
     # One integer key per event (time, then issue, then its place in the issue) sorts fast.
     timeline = sorted(
@@ -1728,12 +2071,45 @@ def build_issues(ctx: DemoContext) -> None:
     )
     event_ids = ctx.allocate(IssueEvent, len(timeline))
     event_rows = [
-        (event_id, issue_id, *event[:10])
+        (event_id, issue_id, *event[:7], event[7] if type(event[7]) is str else event[7].text(reference), *event[8:10])
         for event_id, (_key, issue_id, event, _life) in zip(event_ids, timeline, strict=True)
     ]
     ctx.insert_history(IssueEvent, EVENT_COLUMNS, event_rows)
+    # The audit log (people's steps only, ids in time order) and who follows each issue.
+    audits = sorted(
+        ((at << 32) | (id_of[life] << 8) | seq, at, actor, action, life, detail)
+        for life, _fixed in everything
+        for seq, (at, actor, action, detail) in enumerate(life.audits)
+    )
+    audit_rows = [
+        (
+            audit_id,
+            at,
+            actor,
+            action,
+            id_of[life],
+            life.community_id,
+            life.street_id,
+            (detail if type(detail) is str else detail.text(reference))[:500],
+            None,
+        )
+        for audit_id, (_key, at, actor, action, life, detail) in zip(
+            ctx.allocate(AuditEntry, len(audits)), audits, strict=True
+        )
+    ]
+    ctx.insert_history(AuditEntry, AUDIT_COLUMNS, audit_rows)
+    follower_rows = [
+        (id_of[life], person, since) for life, _fixed in everything for person, since in life.followers.items()
+    ]
+    ctx.insert_history(IssueFollower, FOLLOWER_COLUMNS, follower_rows)
     notifications = pruisburg_inbox(ctx, world, timeline, event_ids, {life for life, _fixed in pruisburg}, everything)
-    ctx.counts.update(issues=len(everything), issue_events=len(event_rows), notifications=notifications)
+    ctx.counts.update(
+        issues=len(everything),
+        issue_events=len(event_rows),
+        audit_entries=len(audit_rows),
+        issue_followers=len(follower_rows),
+        notifications=notifications,
+    )
 
 
 def pruisburg_inbox(ctx, world, timeline, event_ids, pruisburg, everything) -> int:
@@ -1753,10 +2129,10 @@ def pruisburg_inbox(ctx, world, timeline, event_ids, pruisburg, everything) -> i
         title, fixed = titles[life]
         people: set[int] = set()
         for level in event[10]:
-            if level == "filer":
-                people.add(life.filer_id)
-            elif level == "assignee":
-                people.update(world.org_members[life.assignee])
+            if level == "filer":  # the filer, and whoever followed the issue by then
+                people.update(p for p, since in life.followers.items() if since <= at)
+            elif type(level) is tuple:  # ("org", id): the staff of the party assigned then
+                people.update(world.org_members[level[1]])
             elif level == "district":
                 people.update(world.members[ctx.district_id])
             elif level in column:
@@ -2035,6 +2411,9 @@ def load_demo_world(scale: float = 1.0, now: datetime | None = None) -> dict:
         step(ctx)
         # After every step, so a later step may use plain ORM inserts on PostgreSQL.
         ctx.sync_sequences()
+    from .open311 import ensure_demo_key
+
+    ensure_demo_key()  # the documented demo key of the README, bound to the district
     seconds = round(time.perf_counter() - started, 2)
     value = {"scale": scale, "counts": ctx.counts, "seconds": seconds, "loaded_at": ctx.now.isoformat()}
     db.session.add(AppMeta(key=META_KEY, value=json.dumps(value, ensure_ascii=False)))

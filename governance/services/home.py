@@ -36,6 +36,13 @@ def issue_links(person: Person, node_id: int | None) -> list[tuple[str, str]]:
     return links
 
 
+def triage_url(node) -> str:
+    """A branch goes straight to its community's console; street and district admins choose a community."""
+    if node.level == "community":
+        return url_for("triage.console", community_id=node.id)
+    return url_for("triage.index")
+
+
 @dataclass
 class Card:
     """One role on the home page: where it applies and the links it opens."""
@@ -53,6 +60,8 @@ def home_cards(person: Person) -> list[Card]:
             where = " / ".join(n.name for n in node_path(role.node))
             links = [(_("My area"), url_for("tree.node", node_id=role.node_id))]
             links += issue_links(person, role.node_id)
+            if role.role in policy.TRIAGE_ROLES and policy.allowed(person, "triage_console"):
+                links.append((_("Triage console"), triage_url(role.node)))
             if policy.allowed(person, "issue_codes", role.node):
                 links.append((_("Activation codes"), url_for("admin.codes", node_id=role.node_id)))
             if role.role in policy.MANAGER_ROLES:
@@ -62,6 +71,8 @@ def home_cards(person: Person) -> list[Card]:
         else:
             where = role.organisation.name
             links = issue_links(person, None)
+            if role.role == "org_staff" and policy.allowed(person, "org_queue"):
+                links.insert(0, (_("Assignments"), url_for("triage.org_queue")))
         # Settings (SLA, categories, jobs, group robots): managers whose role's node the policy lets them manage.
         if role.role in policy.MANAGER_ROLES and policy.allowed(person, "manage_channels", role.node):
             links.append((_("Settings"), url_for("settings.index")))

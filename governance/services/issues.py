@@ -17,17 +17,20 @@ from .. import policy
 from ..extensions import db
 from ..models import (
     HANDLING_LEVELS,
+    ApiKey,
     Building,
     Category,
     Compound,
     Issue,
     IssueEvent,
+    IssueFollower,
     Node,
     Person,
+    RejectReason,
     SlaPolicy,
     utcnow,
 )
-from . import jobs
+from . import audit, jobs
 from .errors import ServiceError
 
 # status → the statuses it may move to (DESIGN §3). Terminal statuses have no way out.
@@ -54,7 +57,7 @@ TRANSITION_ACTION = {
     "withdrawn": ("withdraw_issue",),
 }
 # Moves that must say why.
-NOTE_REQUIRED = {"resolved", "rejected", "withdrawn", "reopened"}
+NOTE_REQUIRED = {"resolved", "withdrawn", "reopened"}
 COMMENT_KINDS = ("comment", "internal_note", "public_update")
 SATISFACTION_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "unsatisfied": "reopened"}
 MAX_TITLE, MAX_NOTE = 80, 2000
@@ -143,22 +146,30 @@ def _authorize(person: Person, actions: str | tuple[str, ...], issue: Issue) -> 
         raise LifecycleError("forbidden")
 
 
-def find_existing(filer: Person, key: str | None) -> Issue | None:
+def find_existing(filer: Person | None, key: str | None) -> Issue | None:
     """The issue this filer already filed with this idempotency key."""
-    if not key:
+    if not key or filer is None:
         return None
     return db.session.scalar(select(Issue).where(Issue.filed_by_id == filer.id, Issue.idempotency_key == key))
 
 
-def file_issue(filer: Person, data: IssueInput, idempotency_key: str | None = None) -> tuple[Issue, bool]:
-    """File a new issue in a 邻; the same key again returns the first issue (created=False)."""
+def file_issue(
+    filer: Person | None, data: IssueInput, idempotency_key: str | None = None, *, api_key: ApiKey | None = None
+) -> tuple[Issue, bool]:
+    """File a new issue in a 邻; the same key again returns the first issue (created=False).
+
+    An Open311 client files with `api_key` instead of a person: the key's node must contain the 邻.
+    """
     existing = find_existing(filer, idempotency_key)
     if existing is not None:
         return existing, False
     neighbour = db.session.get(Node, data.neighbour_id) if data.neighbour_id else None
     if neighbour is None or neighbour.level != "neighbour":
         raise LifecycleError("bad_neighbour")
-    if not policy.allowed(filer, "file_issue", neighbour):
+    if api_key is not None:
+        if filer is not None or not api_key.active or not policy.key_covers(api_key, neighbour):
+            raise LifecycleError("forbidden")
+    elif not policy.allowed(filer, "file_issue", neighbour):
         policy.log_denial(filer, "file_issue", neighbour)
         raise LifecycleError("forbidden")
     category = db.session.get(Category, data.category_id)
@@ -183,8 +194,9 @@ def file_issue(filer: Person, data: IssueInput, idempotency_key: str | None = No
         urgency=data.urgency,
         resident_name=(data.resident_name or "").strip(),
         resident_phone=(data.resident_phone or "").strip(),
-        filed_by_id=filer.id,
-        idempotency_key=idempotency_key or None,
+        filed_by_id=filer.id if filer is not None else None,
+        api_key_id=api_key.id if api_key is not None else None,
+        idempotency_key=(idempotency_key or None) if filer is not None else None,
         neighbour_id=neighbour.id,
         group_id=neighbour.group_id,
         zone_id=neighbour.zone_id,
@@ -208,6 +220,8 @@ def file_issue(filer: Person, data: IssueInput, idempotency_key: str | None = No
         return existing, False
     issue.reference = f"WC-{now.year}-{issue.id:06d}"
     event = add_event(issue, filer, "filed", to_status="reported", to_level="neighbour", public=True, at=now)
+    if filer is not None:
+        db.session.add(IssueFollower(issue_id=issue.id, person_id=filer.id, created_at=now))
     db.session.flush()
     # The 组长 acknowledges issues filed in their 组: tell them (and the 邻's leaders).
     jobs.defer("notify", {"event_id": event.id, "levels": ["group"]}, dedupe_key=f"notify:event:{event.id}")
@@ -233,9 +247,14 @@ def transition(
     *,
     expected_version: int | None = None,
     duplicate_of: Issue | None = None,
+    reject_reason: RejectReason | None = None,
     public: bool = True,
 ) -> IssueEvent:
-    """Move an issue to another status, if the lifecycle and the policy allow it."""
+    """Move an issue to another status, if the lifecycle and the policy allow it.
+
+    Rejecting (不予受理) needs a reason from the managed list; marking a duplicate merges it into the
+    kept issue (see `_merge_into`).
+    """
     _check_version(issue, expected_version)
     if to_status not in TRANSITIONS.get(issue.status, ()):
         raise LifecycleError("illegal_transition", from_status=issue.status, to_status=to_status)
@@ -245,12 +264,18 @@ def transition(
         raise LifecycleError("note_required")
     if len(note) > MAX_NOTE:
         raise LifecycleError("note_too_long")
+    if to_status == "rejected":
+        if reject_reason is None or not reject_reason.active:
+            raise LifecycleError("reason_required")
+        issue.reject_reason_id = reject_reason.id
+        note = f"{reject_reason.name_zh}：{note}" if note else reject_reason.name_zh
     if to_status == "duplicate":
-        if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.status == "duplicate":
+        if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.status in MERGE_REFUSED:
             raise LifecycleError("bad_duplicate")
-        if not policy.allowed(actor, "view_issue", duplicate_of):
+        if not policy.allowed(actor, "triage_issue", duplicate_of):
             raise LifecycleError("forbidden")
         issue.duplicate_of_id = duplicate_of.id
+        note = note or f"合并至 {duplicate_of.reference}"
     now = utcnow()
     from_status = issue.status
     issue.status = to_status
@@ -265,14 +290,35 @@ def transition(
     elif to_status in ("closed", "rejected", "duplicate", "withdrawn"):
         issue.closed_at = now
         set_deadlines(issue, now)
+        if issue.assignment_state == "pending":  # nothing left to accept: the request to the party lapses
+            issue.assignment_state = None
     elif to_status == "reopened":
         issue.resolved_at = None
         set_deadlines(issue, now)
     event = add_event(issue, actor, "status", note, public, from_status=from_status, to_status=to_status, at=now)
+    if to_status == "duplicate":
+        _merge_into(actor, issue, duplicate_of, now)
+    audit.record(actor, audit.STATUS_ACTION[to_status], issue, note)
     db.session.flush()
-    notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level]
+    notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
     jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
     return event
+
+
+# A duplicate is merged into a live issue: not into another duplicate or an issue that was turned away.
+MERGE_REFUSED = ("duplicate", "rejected", "withdrawn")
+
+
+def _merge_into(actor: Person, duplicate: Issue, kept: Issue, now: datetime) -> None:
+    """Merge (合并): the kept issue's timeline says so, and the duplicate's followers follow it from now on."""
+    add_event(kept, actor, "merged", f"{duplicate.reference} 已合并至本问题", True, at=now)
+    kept.updated_at = now
+    wanted = {duplicate.filed_by_id} - {None} | set(
+        db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == duplicate.id))
+    )
+    have = set(db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == kept.id)))
+    for person_id in sorted(wanted - have - {kept.filed_by_id}):
+        db.session.add(IssueFollower(issue_id=kept.id, person_id=person_id, created_at=now))
 
 
 def escalate(
@@ -311,6 +357,7 @@ def escalate(
         at=now,
         deadline_at=deadline,
     )
+    audit.record(actor, "escalate", issue, reason)
     db.session.flush()
     jobs.defer("notify", {"event_id": event.id, "levels": [target]}, dedupe_key=f"notify:event:{event.id}")
     return event
@@ -353,8 +400,9 @@ def record_callback(
         to_status=to_status,
         at=now,
     )
+    audit.record(actor, "callback", issue, satisfaction)
     db.session.flush()
-    levels = ["filer"] if to_status == "closed" else [issue.level]
+    levels = ["filer"] if to_status == "closed" else [issue.level, "assignee"]
     jobs.defer("notify", {"event_id": status_event.id, "levels": levels}, dedupe_key=f"notify:event:{status_event.id}")
     return event
 
@@ -370,6 +418,8 @@ def add_comment(actor: Person, issue: Issue, kind: str, note: str) -> IssueEvent
     """A comment (visible to everyone who sees the issue), an internal note, or a public update."""
     if kind not in COMMENT_KINDS:
         raise LifecycleError("bad_kind")
+    if issue.status == "duplicate":  # merged: its story goes on in the kept issue
+        raise LifecycleError("merged")
     action = "triage_issue" if kind == "public_update" else "comment_issue"
     if kind == "public_update" and policy.allowed(actor, "handle_issue", issue):
         action = "handle_issue"

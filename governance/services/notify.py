@@ -17,7 +17,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from ..extensions import db
-from ..models import Issue, IssueEvent, Notification, NotificationChannel, Person, RoleAssignment, utcnow
+from ..models import (
+    Issue,
+    IssueEvent,
+    IssueFollower,
+    Notification,
+    NotificationChannel,
+    Person,
+    RoleAssignment,
+    utcnow,
+)
 from . import jobs
 
 log = logging.getLogger("governance.notify")
@@ -36,6 +45,11 @@ EVENT_TEXT = {
     "status": "状态更新",
     "callback": "回访",
     "assigned": "派单",
+    "accepted": "已接单",
+    "declined": "退回派单",
+    "merged": "合并重复",
+    "sent_down": "下派",
+    "priority": "优先级",
 }
 STATUS_TEXT = {
     "reported": "待受理",
@@ -100,13 +114,24 @@ def recipients(events: list[IssueEvent], levels: list[str] | None) -> dict[int, 
         admins = set(
             db.session.scalars(select(RoleAssignment.person_id).where(RoleAssignment.role == "district_admin"))
         )
+    # "filer" means everyone following the issue: its filer, and whoever follows it or a merged duplicate.
+    followers: dict[int, set[int]] = defaultdict(set)
+    followed = sorted({e.issue_id for e in events if e.id in filer_of})
+    for chunk in _chunks(followed, 500):
+        rows = db.session.execute(
+            select(IssueFollower.issue_id, IssueFollower.person_id).where(IssueFollower.issue_id.in_(chunk))
+        )
+        for issue_id, person_id in rows:
+            followers[issue_id].add(person_id)
     result = {}
     for event in events:
         people = set().union(*(holders[p] for p in wanted[event.id])) if wanted[event.id] else set()
         if event.id in district_events:
             people |= admins
         if event.id in filer_of:
-            people.add(filer_of[event.id])
+            if filer_of[event.id] is not None:  # None: filed through the Open311 API
+                people.add(filer_of[event.id])
+            people |= followers[event.issue_id]
         people.discard(event.actor_id)
         result[event.id] = people
     return result

@@ -1,4 +1,5 @@
-"""Admin settings (系统设置): the SLA policy, problem categories, failed jobs and 企业微信 group robots.
+"""Admin settings (系统设置): the SLA policy, problem categories, failed jobs, 企业微信 group robots,
+and the triage lists: rejection reasons, response templates and responsible parties.
 
 Plain service functions: no request, flush only; the view commits once.
 """
@@ -14,7 +15,23 @@ from sqlalchemy.exc import IntegrityError
 
 from .. import policy
 from ..extensions import db
-from ..models import HANDLING_LEVELS, URGENCIES, Category, Issue, Job, Node, NotificationChannel, Person, SlaPolicy
+from ..models import (
+    HANDLING_LEVELS,
+    ORGANISATION_KINDS,
+    STATUSES,
+    URGENCIES,
+    Category,
+    Issue,
+    Job,
+    Node,
+    NotificationChannel,
+    Organisation,
+    Person,
+    RejectReason,
+    ResponseTemplate,
+    SlaPolicy,
+    organisation_community,
+)
 from . import jobs
 from .errors import ServiceError
 from .notify import wecom_text
@@ -284,3 +301,214 @@ def send_test_message(channel: NotificationChannel, node: Node, actor: Person) -
         raise SettingsError("inactive_channel")
     text = f"【测试消息】{node.name}的企业微信群机器人已接通，问题通知将发到本群。（{actor.name} 发送）"
     return jobs.defer("webhook", {"channel_id": channel.id, "body": wecom_text(text, [])}, requested_by_id=actor.id)
+
+
+# --- rejection reasons (不予受理理由) -------------------------------------------------------------
+
+
+def reject_reasons() -> list[RejectReason]:
+    """Every rejection reason, active or not, in display order."""
+    return list(db.session.scalars(select(RejectReason).order_by(RejectReason.sort, RejectReason.id)))
+
+
+def reject_reason_taken(name_zh: str, except_id: int | None = None) -> bool:
+    """Whether another rejection reason already has this Chinese name."""
+    query = select(RejectReason.id).where(RejectReason.name_zh == name_zh)
+    if except_id is not None:
+        query = query.where(RejectReason.id != except_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def add_reject_reason(name_zh: str, name_en: str, sort: int) -> RejectReason:
+    """A new, active rejection reason."""
+    if reject_reason_taken(name_zh):
+        raise SettingsError("reason_taken")
+    reason = RejectReason(name_zh=name_zh, name_en=name_en or name_zh, sort=sort, active=True)
+    db.session.add(reason)
+    db.session.flush()
+    return reason
+
+
+def update_reject_reason(reason: RejectReason, name_zh: str, name_en: str, sort: int) -> None:
+    """Rename and reorder a rejection reason (issues rejected with it show the new name)."""
+    if reject_reason_taken(name_zh, except_id=reason.id):
+        raise SettingsError("reason_taken")
+    reason.name_zh, reason.name_en, reason.sort = name_zh, name_en or name_zh, sort
+    db.session.flush()
+
+
+def set_reject_reason_active(reason: RejectReason, active: bool) -> None:
+    """Deactivate (no longer offered; rejected issues keep it) or reactivate. The last active one stays."""
+    if not active and reason.active:
+        others = db.session.scalar(
+            select(func.count())
+            .select_from(RejectReason)
+            .where(RejectReason.active.is_(True), RejectReason.id != reason.id)
+        )
+        if not others:
+            raise SettingsError("last_reason")  # without one, a branch could not reject anything
+    reason.active = active
+    db.session.flush()
+
+
+# --- response templates (回复模板) ----------------------------------------------------------------
+
+TEMPLATE_TITLE_MAX, TEMPLATE_BODY_MAX = 40, 500
+
+
+def response_templates() -> list[ResponseTemplate]:
+    """Every response template, active first, grouped by status (any first), then category, then position."""
+    query = select(ResponseTemplate).order_by(
+        ResponseTemplate.active.desc(),
+        ResponseTemplate.status.is_not(None),
+        ResponseTemplate.status,
+        ResponseTemplate.category_id.is_not(None),
+        ResponseTemplate.category_id,
+        ResponseTemplate.sort,
+        ResponseTemplate.id,
+    )
+    return list(db.session.scalars(query))
+
+
+def _template_values(category_id: int | None, status: str | None, title: str, body: str) -> None:
+    """Refuse what the table could not hold or what would never be offered."""
+    if category_id is not None and db.session.get(Category, category_id) is None:
+        raise SettingsError("bad_category")
+    if status is not None and status not in STATUSES:
+        raise SettingsError("bad_status")
+    if not title or len(title) > TEMPLATE_TITLE_MAX or not body or len(body) > TEMPLATE_BODY_MAX:
+        raise SettingsError("bad_template")
+
+
+def add_response_template(
+    category_id: int | None, status: str | None, title: str, body: str, sort: int
+) -> ResponseTemplate:
+    """A new, active response template (category and status None: offered for every one)."""
+    _template_values(category_id, status, title, body)
+    template = ResponseTemplate(category_id=category_id, status=status, title=title, body=body, sort=sort, active=True)
+    db.session.add(template)
+    db.session.flush()
+    return template
+
+
+def update_response_template(
+    template: ResponseTemplate, category_id: int | None, status: str | None, title: str, body: str, sort: int
+) -> None:
+    """Change what a template says and where it is offered."""
+    _template_values(category_id, status, title, body)
+    template.category_id, template.status = category_id, status
+    template.title, template.body, template.sort = title, body, sort
+    db.session.flush()
+
+
+def set_response_template_active(template: ResponseTemplate, active: bool) -> None:
+    """Stop offering a template, or offer it again."""
+    template.active = active
+    db.session.flush()
+
+
+# --- responsible parties (责任单位) ----------------------------------------------------------------
+
+ORGANISATION_NAME_MAX = 120
+
+
+def organisations() -> list[Organisation]:
+    """Every responsible party, active first, by kind and name."""
+    query = select(Organisation).order_by(Organisation.active.desc(), Organisation.kind, Organisation.name)
+    return list(db.session.scalars(query))
+
+
+def paired_counts() -> dict[int, int]:
+    """How many communities each organisation is paired with."""
+    query = select(organisation_community.c.organisation_id, func.count()).group_by(
+        organisation_community.c.organisation_id
+    )
+    return dict(db.session.execute(query).all())
+
+
+def streets() -> list[Node]:
+    """Every 街镇, in tree order."""
+    return list(db.session.scalars(select(Node).where(Node.level == "street").order_by(Node.id)))
+
+
+def communities_by_street() -> list[tuple[Node, list[Node]]]:
+    """Every 社区/村 under its 街镇, both in tree order (for the pairing checkboxes)."""
+    query = select(Node).where(Node.level == "community").order_by(Node.street_id, Node.id)
+    grouped: dict[int | None, list[Node]] = {}
+    for community in db.session.scalars(query):
+        grouped.setdefault(community.street_id, []).append(community)
+    return [(street, grouped.get(street.id, [])) for street in streets() if grouped.get(street.id)]
+
+
+def organisation_name_taken(name: str, except_id: int | None = None) -> bool:
+    """Whether another organisation has this name (ignoring case, so "ABC物业" and "abc物业" clash)."""
+    query = select(Organisation.id).where(func.lower(Organisation.name) == name.lower())
+    if except_id is not None:
+        query = query.where(Organisation.id != except_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+def _organisation_values(name: str, kind: str, street_id: int | None) -> None:
+    """Refuse a name, kind or 街镇 the table could not hold or triage could not use."""
+    if not name or len(name) > ORGANISATION_NAME_MAX:
+        raise SettingsError("bad_organisation")
+    if kind not in ORGANISATION_KINDS:
+        raise SettingsError("bad_kind")
+    if street_id is not None:
+        street = db.session.get(Node, street_id)
+        if street is None or street.level != "street":
+            raise SettingsError("bad_street")
+    elif kind == "street_office":
+        raise SettingsError("street_required")  # eligible_organisations finds the office by its street
+
+
+def _save_organisation(organisation: Organisation) -> None:
+    """Flush the organisation; a unique-name clash becomes a refusal, not a 500."""
+    try:
+        with db.session.begin_nested():  # two admins saving the same name at once: the second is refused cleanly
+            db.session.add(organisation)
+            db.session.flush()
+    except IntegrityError as err:
+        raise SettingsError("organisation_taken") from err
+
+
+def add_organisation(name: str, kind: str, street_id: int | None) -> Organisation:
+    """A new, active responsible party (paired with no community yet)."""
+    _organisation_values(name, kind, street_id)
+    if organisation_name_taken(name):
+        raise SettingsError("organisation_taken")
+    organisation = Organisation(name=name, kind=kind, street_id=street_id, active=True)
+    _save_organisation(organisation)
+    return organisation
+
+
+def update_organisation(organisation: Organisation, name: str, kind: str, street_id: int | None) -> None:
+    """Rename an organisation, or change its kind or 街镇."""
+    _organisation_values(name, kind, street_id)
+    if organisation_name_taken(name, except_id=organisation.id):
+        raise SettingsError("organisation_taken")
+    organisation.name, organisation.kind, organisation.street_id = name, kind, street_id
+    _save_organisation(organisation)
+
+
+def set_organisation_communities(organisation: Organisation, community_ids: list[int]) -> tuple[int, int]:
+    """Pair the organisation with exactly these communities; returns (added, removed)."""
+    wanted = set(community_ids)
+    if wanted:
+        found = set(db.session.scalars(select(Node.id).where(Node.id.in_(wanted), Node.level == "community")))
+        if found != wanted:
+            raise SettingsError("bad_community")
+    current = {c.id for c in organisation.communities}
+    added, removed = wanted - current, current - wanted
+    if removed:
+        organisation.communities[:] = [c for c in organisation.communities if c.id not in removed]
+    if added:
+        organisation.communities.extend(db.session.scalars(select(Node).where(Node.id.in_(added))))
+    db.session.flush()
+    return len(added), len(removed)
+
+
+def set_organisation_active(organisation: Organisation, active: bool) -> None:
+    """Deactivate (no new assignments; issues already assigned keep it) or reactivate."""
+    organisation.active = active
+    db.session.flush()

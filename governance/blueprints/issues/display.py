@@ -33,6 +33,11 @@ LEVEL_NAMES = {
     "street": _l("街镇 (street)"),
     "district": _l("区 (district)"),
 }
+PRIORITY_LABELS = {
+    "high": _l("High priority"),
+    "normal": _l("Normal priority"),
+    "low": _l("Low priority"),
+}
 SATISFACTION_LABELS = {
     "satisfied": _l("Satisfied"),
     "basically_satisfied": _l("Basically satisfied"),
@@ -46,6 +51,10 @@ def status_label(status: str | None) -> str:
 
 def level_label(level: str | None) -> str:
     return str(LEVEL_NAMES.get(level or "", level or ""))
+
+
+def priority_label(priority: str | None) -> str:
+    return str(PRIORITY_LABELS.get(priority or "", priority or ""))
 
 
 def category_name(category: Category | None) -> str:
@@ -91,7 +100,20 @@ def event_line(event: IssueEvent) -> str:
     if kind == "photo":
         return _("Photo added")
     if kind == "assigned":
-        return _("Assigned")
+        if event.from_level and event.to_level:
+            return _("Assigned to a responsible party (taken up to %(level)s)", level=level_label(event.to_level))
+        return _("Assigned to a responsible party")
+    if kind == "accepted":
+        return _("Accepted by the responsible party")
+    if kind == "declined":
+        return _("Declined by the responsible party: back to the branch")
+    if kind == "priority":
+        return _("Priority set: %(priority)s", priority=priority_label(event.note))
+    if kind == "merged":
+        return _("A duplicate was merged into this issue")
+    if kind == "sent_down":
+        levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
+        return _("Sent down with an instruction: %(from)s → %(to)s", **levels)
     return kind
 
 
@@ -111,4 +133,5 @@ def helpers() -> dict:
         "event_line": event_line,
         "photo_urls": photo_urls,
         "SATISFACTION_LABELS": SATISFACTION_LABELS,
+        "priority_label": priority_label,
     }

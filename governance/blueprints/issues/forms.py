@@ -6,7 +6,7 @@ missing (a required note, an illegal move), so its messages are the only ones th
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, MultipleFileField, RadioField, StringField, SubmitField, TextAreaField
+from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ...services.issues import MAX_NOTE
@@ -33,6 +33,8 @@ class TransitionForm(VersionedForm):
     """Acknowledge, start, resolve, close, reopen, reject, mark duplicate, withdraw (one per target status)."""
 
     note = note_field(_l("Note"))
+    # Only the reject form shows it: the reason from the managed list (choices set per request).
+    reason = SelectField(_l("Reason"), choices=[], validate_choice=False)
     duplicate_of = StringField(
         _l("Reference of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
     )
@@ -83,3 +85,50 @@ class CommentForm(FlaskForm):
     kind = RadioField(_l("Kind"), choices=COMMENT_CHOICES, default="comment", validate_choice=False)
     note = note_field(_l("Text"))
     submit = SubmitField(_l("Add"))
+
+
+class AssignForm(VersionedForm):
+    """Assign (派单) to a responsible party with a deadline; the choices are the community's parties."""
+
+    organisation = SelectField(_l("Responsible party"), choices=[], validate_choice=False)
+    due_on = StringField(_l("To be resolved by"), render_kw={"type": "date"})
+    note = note_field(_l("Instruction for the party (optional)"))
+    submit = SubmitField(_l("Assign"))
+
+    def due_date(self):
+        """The chosen day, or None when it is missing or not a date (the service then refuses it)."""
+        from datetime import date
+
+        try:
+            return date.fromisoformat((self.due_on.data or "").strip())
+        except ValueError:
+            return None
+
+
+class DeclineForm(VersionedForm):
+    """The responsible party declines an assignment, with a reason (it returns to the branch)."""
+
+    note = note_field(_l("Why your organisation cannot take it (required)"))
+    submit = SubmitField(_l("Decline"))
+
+
+class PriorityForm(VersionedForm):
+    """Set the priority the triage queue sorts by."""
+
+    priority = SelectField(_l("Priority"), choices=[], validate_choice=False)
+    submit = SubmitField(_l("Set priority"))
+
+
+class SendDownForm(VersionedForm):
+    """Send the issue back down to a lower level, with an instruction."""
+
+    level = SelectField(_l("Send down to"), choices=[], validate_choice=False)
+    note = note_field(_l("Instruction (required)"))
+    submit = SubmitField(_l("Send down"))
+
+
+class FollowForm(FlaskForm):
+    """Follow an issue (be told about its progress), or stop following it."""
+
+    on = HiddenField()
+    submit = SubmitField(_l("Confirm"))

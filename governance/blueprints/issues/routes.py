@@ -8,6 +8,7 @@ was typed, and nothing is saved. Each request commits once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -20,8 +21,22 @@ from sqlalchemy.orm.exc import StaleDataError
 from ... import policy
 from ...access import login_required
 from ...extensions import db
-from ...models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Category, Issue, IssueEvent, Notification, Photo, utcnow
-from ...services import notify, photos
+from ...models import (
+    HANDLING_LEVELS,
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    Category,
+    Issue,
+    IssueEvent,
+    Notification,
+    Organisation,
+    Photo,
+    RejectReason,
+    ResponseTemplate,
+    utcnow,
+)
+from ...services import notify, photos, triage
 from ...services.issues import (
     TRANSITION_ACTION,
     TRANSITIONS,
@@ -34,8 +49,21 @@ from ...services.issues import (
 )
 from ...services.tree import node_path
 from . import bp
-from .display import category_name, helpers, level_label, status_label
-from .forms import COMMENT_CHOICES, CallbackForm, CommentForm, EscalateForm, PhotoPublicForm, TransitionForm
+from .display import PRIORITY_LABELS, category_name, helpers, level_label, status_label
+from .forms import (
+    COMMENT_CHOICES,
+    AssignForm,
+    CallbackForm,
+    CommentForm,
+    DeclineForm,
+    EscalateForm,
+    FollowForm,
+    PhotoPublicForm,
+    PriorityForm,
+    SendDownForm,
+    TransitionForm,
+    VersionedForm,
+)
 from .listing import Cursor, OutOfScope, area_options, fetch_page, parse_filters
 
 
@@ -111,14 +139,14 @@ TRANSITION_BUTTONS = {
     "closed": (_l("Close…"), True),
     "reopened": (_l("Reopen…"), True),
     "rejected": (_l("Reject…"), True),
-    "duplicate": (_l("Mark as duplicate…"), True),
+    "duplicate": (_l("Merge into another issue…"), True),
     "withdrawn": (_l("Withdraw…"), True),
 }
 NOTE_LABELS = {
     "resolved": _l("What was done (required)"),
     "closed": _l("Note (optional)"),
     "reopened": _l("Why it is reopened (required)"),
-    "rejected": _l("Why it is not accepted (required)"),
+    "rejected": _l("Note (optional)"),
     "duplicate": _l("Note (optional)"),
     "withdrawn": _l("Why it is withdrawn (required)"),
 }
@@ -129,7 +157,7 @@ DONE_MESSAGES = {
     "closed": _l("Closed."),
     "reopened": _l("Reopened."),
     "rejected": _l("Rejected."),
-    "duplicate": _l("Marked as a duplicate."),
+    "duplicate": _l("Merged into the kept issue; its followers now follow that one."),
     "withdrawn": _l("Withdrawn."),
 }
 ERROR_MESSAGES = {
@@ -144,14 +172,29 @@ ERROR_MESSAGES = {
     "bad_duplicate": _l(
         "Give the reference of another issue you can see, which is not itself a duplicate (e.g. WC-2026-000123)."
     ),
-    "not_open": _l("This issue is no longer open, so it cannot be escalated."),
+    "not_open": _l("This issue is no longer open, so this step is not possible."),
     "top_level": _l("This issue is already at the district level: there is no level above."),
     "not_resolved": _l("A callback can only be recorded once the issue is resolved."),
     "bad_satisfaction": _l("Choose how satisfied the resident is."),
     "bad_kind": _l("Choose what kind of note this is."),
     "too_many_photos": _l("At most 6 photos at a time."),
+    "reason_required": _l("Choose a reason from the list."),
+    "merged": _l("This issue was merged into another one and can no longer be changed: continue there."),
+    "bad_organisation": _l("Choose one of the responsible parties this community works with."),
+    "bad_deadline": _l("Choose a deadline between today and one year from now."),
+    "already_assigned": _l("It is already assigned to this party."),
+    "not_pending": _l("This assignment has already been answered."),
+    "bad_priority": _l("Choose a priority."),
+    "bad_level": _l("Choose a level below the issue's current level."),
 }
 ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413}
+ACTION_DONE = {
+    "assign": _l("Assigned. The party's staff are notified and asked to accept it."),
+    "accept": _l("Accepted: the work has started."),
+    "decline": _l("Declined: the issue is back with the community branch."),
+    "priority": _l("Priority saved."),
+    "send_down": _l("Sent down with your instruction; its leaders are notified."),
+}
 
 
 @dataclass
@@ -187,8 +230,28 @@ def available_actions(issue: Issue, forms: dict) -> list[Action]:
     if issue.status == "resolved" and policy.allowed(person, "callback_issue", issue):
         label = _("Record the callback…")
         actions.append(Action("callback", label, url_for(".callback", issue_id=issue.id), forms["callback"]))
+    actions += triage_actions(issue, forms)
     # Quick one-tap steps first, then the ones that open a form.
     return sorted(actions, key=lambda a: a.with_form)
+
+
+def triage_actions(issue: Issue, forms: dict) -> list[Action]:
+    """Assign, accept, decline, set priority, send down: what triage allows this viewer now."""
+    person, actions = current_user, []
+
+    def add(name, label, with_form=True):
+        url = url_for(".triage_step", issue_id=issue.id, step=name)
+        actions.append(Action(name, str(label), url, forms[name], with_form))
+
+    if issue.is_open and policy.allowed(person, "respond_assignment", issue):
+        add("accept", _l("Accept (接单)"), with_form=False)
+        add("decline", _l("Decline…"))
+    if issue.is_open and policy.allowed(person, "assign_issue", issue):
+        add("assign", _l("Reassign…") if issue.assignee_org_id else _l("Assign to a responsible party…"))
+        add("priority", _l("Set priority…"))
+        if forms["send_down"].level.choices:
+            add("send_down", _l("Send down…"))
+    return actions
 
 
 def comment_kinds(issue: Issue) -> list[str]:
@@ -206,7 +269,14 @@ FORM_CLASSES = {
     "escalate": EscalateForm,
     "callback": CallbackForm,
     "comment": CommentForm,
+    "assign": AssignForm,
+    "accept": VersionedForm,
+    "decline": DeclineForm,
+    "priority": PriorityForm,
+    "send_down": SendDownForm,
+    "follow": FollowForm,
 }
+TRIAGE_STEPS = ("assign", "accept", "decline", "priority", "send_down")
 
 
 def build_forms(issue: Issue, failed: str | None) -> dict:
@@ -218,7 +288,42 @@ def build_forms(issue: Issue, failed: str | None) -> dict:
         if hasattr(form, "version"):
             form.version.data = str(issue.version)
         forms[name] = form
+    set_choices(issue, forms)
     return forms
+
+
+def set_choices(issue: Issue, forms: dict) -> None:
+    """The select lists of the triage forms, for this issue and viewer (queried only when shown)."""
+    person = current_user
+    if issue.is_open and policy.allowed(person, "assign_issue", issue):
+        community = db.session.get(type(issue.neighbour), issue.community_id)
+        forms["assign"].organisation.choices = [("", _("Choose…"))] + [
+            (str(o.id), o.name) for o in triage.eligible_organisations(community)
+        ]
+        if not forms["assign"].due_on.data:
+            forms["assign"].due_on.data = (triage.china_today() + timedelta(days=7)).isoformat()
+        forms["priority"].priority.choices = [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
+        if forms["priority"].priority.data is None or request.method == "GET":
+            forms["priority"].priority.data = issue.priority
+        current = HANDLING_LEVELS.index(issue.level)
+        forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in triage.LOWER_LEVELS[:current]]
+    if "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(person, "triage_issue", issue):
+        forms["rejected"].reason.choices = [("", _("Choose…"))] + [
+            (str(r.id), r.name_en if _is_english() else r.name_zh) for r in triage.active_reject_reasons()
+        ]
+
+
+def _is_english() -> bool:
+    from flask_babel import get_locale
+
+    return str(get_locale()) == "en"
+
+
+def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:
+    """Ready replies the viewer may pick for a public update or a note (only for those who post updates)."""
+    if "public_update" not in kinds:
+        return []
+    return triage.templates_for(issue)
 
 
 def render_detail(issue: Issue, failed: str | None = None, error: str | None = None, status: int = 200):
@@ -228,6 +333,13 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     kinds = comment_kinds(issue)
     comment_form = forms["comment"]
     comment_form.kind.choices = [c for c in COMMENT_CHOICES if c.value in kinds]
+    templates = response_templates(issue, kinds)
+    picked = request.args.get("template", "") if request.method == "GET" else ""
+    if picked.isdigit():  # without JavaScript, a template is picked by following its link
+        chosen = next((t for t in templates if t.id == int(picked)), None)
+        if chosen is not None:
+            comment_form.note.data = chosen.body
+            comment_form.kind.data = "public_update"
     events = list(
         db.session.scalars(
             select(IssueEvent)
@@ -243,7 +355,10 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     kept_text = ""
     if failed and failed not in shown:
         # The step is gone (someone else moved the issue on): still give back what was typed.
-        kept_text = next((v for k, v in request.form.items() if k.endswith(("-note", "-reason")) and v.strip()), "")
+        typed = [(k, v) for k, v in request.form.items() if v.strip()]
+        kept_text = next((v for k, v in typed if k.endswith("-note")), "") or next(
+            (v for k, v in typed if k == "escalate-reason"), ""
+        )
     body = render_template(
         "issues/detail.html",
         issue=issue,
@@ -258,6 +373,9 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
         kept_text=kept_text,
         now=utcnow(),
         open_statuses=OPEN_STATUSES,
+        templates=templates,
+        following=triage.is_following(current_user, issue),
+        follow_form=forms["follow"],
     )
     return body, status
 
@@ -341,6 +459,9 @@ def change_status(issue_id, to_status):
 
     def run():
         original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
+        reason = None
+        if to_status == "rejected" and (form.reason.data or "").isdigit():
+            reason = db.session.get(RejectReason, int(form.reason.data)) if int(form.reason.data) < 2**31 else None
         event = transition(
             current_user,
             issue,
@@ -348,6 +469,7 @@ def change_status(issue_id, to_status):
             form.note.data or "",
             expected_version=form.expected_version(),
             duplicate_of=original,
+            reject_reason=reason,
         )
         for item in stored:
             photos.attach(issue, item, "after", current_user, event)
@@ -424,3 +546,59 @@ def comment(issue_id):
         add_comment(current_user, issue, form.kind.data or "", form.note.data or "")
 
     return perform(issue, "comment", run, _("Added to the timeline."), anchor="add-note")
+
+
+@bp.route("/<int:issue_id>/triage/<step>", methods=["POST"])
+@login_required
+def triage_step(issue_id, step):
+    """Assign (派单), accept (接单), decline, set priority or send down one issue."""
+    if step not in TRIAGE_STEPS:
+        abort(404)
+    issue = load_issue(issue_id)
+    form = FORM_CLASSES[step](prefix=step)
+    version = form.expected_version()
+
+    def run():
+        if step == "assign":
+            raw = form.organisation.data or ""
+            org = db.session.get(Organisation, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+            triage.assign(current_user, issue, org, form.due_date(), form.note.data or "", expected_version=version)
+        elif step == "accept":
+            triage.accept(current_user, issue, expected_version=version)
+        elif step == "decline":
+            triage.decline(current_user, issue, form.note.data or "", expected_version=version)
+        elif step == "priority":
+            triage.set_priority(current_user, issue, form.priority.data or "", expected_version=version)
+        elif step == "send_down":
+            triage.send_down(current_user, issue, form.level.data or "", form.note.data or "", expected_version=version)
+
+    response = perform(issue, step, run, str(ACTION_DONE[step]))
+    if step == "decline" and getattr(response, "status_code", None) == 303:
+        # The party no longer sees the issue: back to its queue rather than to a page it may not open.
+        db.session.expire_all()
+        fresh = db.session.get(Issue, issue_id)
+        if not policy.allowed(current_user, "view_issue", fresh):
+            return redirect(_org_queue_url(), 303)
+    return response
+
+
+def _org_queue_url() -> str:
+    """The responsible party's queue."""
+    return url_for("triage.org_queue") if "triage.org_queue" in current_app.view_functions else url_for("main.home")
+
+
+@bp.route("/<int:issue_id>/follow", methods=["POST"])
+@login_required
+def follow(issue_id):
+    """Follow an issue (its progress comes to the inbox), or stop following it."""
+    issue = load_issue(issue_id)
+    form = FollowForm(prefix="follow")
+    if not form.validate_on_submit():
+        abort(400)
+    on = form.on.data == "1"
+
+    def run():
+        triage.follow(current_user, issue, on)
+
+    done = _l("You now follow this issue.") if on else _l("You no longer follow this issue.")
+    return perform(issue, "follow", run, str(done))

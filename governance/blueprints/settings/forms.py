@@ -7,7 +7,7 @@ import unicodedata
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, SubmitField
+from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
 from ...services import settings as service
@@ -199,3 +199,154 @@ class ChannelForm(FlaskForm):
                     "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key="
                 )
             )
+
+
+# --- triage lists: rejection reasons, response templates, responsible parties -------------------
+
+
+class RejectReasonForm(FlaskForm):
+    """A rejection reason (不予受理理由): its names and position."""
+
+    name_zh = StringField(
+        _l("Chinese wording"),
+        validators=[DataRequired(_l("Enter the reason in Chinese.")), Length(max=60), printable],
+        filters=[_clean],
+        render_kw={"maxlength": 60, "autocomplete": "off"},
+    )
+    name_en = StringField(
+        _l("English wording"),
+        validators=[Length(max=80), printable],
+        filters=[_clean],
+        render_kw={"maxlength": 80, "autocomplete": "off"},
+    )
+    sort = WholeNumberField(_l("Position"), minimum=0, maximum=9999, range_message=_l("Between 0 and 9999."))
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, reason_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reason_id = reason_id
+
+    def validate_name_zh(self, field):
+        if field.data and service.reject_reason_taken(field.data, except_id=self.reason_id):
+            raise ValidationError(_l("Another rejection reason already has this wording."))
+
+
+def _text_block(value):
+    """Trimmed and NFKC-folded like a one-line field, but keeping its line breaks (as \\n)."""
+    if not isinstance(value, str):
+        return value
+    return unicodedata.normalize("NFKC", value).replace("\r\n", "\n").replace("\r", "\n").strip()
+
+
+def printable_lines(form, field):
+    """No control characters apart from line breaks."""
+    if field.data and not field.data.replace("\n", "").isprintable():
+        raise ValidationError(_l("Remove the special characters."))
+
+
+ANY = ""  # the select value meaning "every category" / "every status"
+
+
+class ResponseTemplateForm(FlaskForm):
+    """A response template (回复模板): where it is offered, its title and its text."""
+
+    category_id = SelectField(_l("Category"), validate_choice=True)
+    status = SelectField(_l("Status"), validate_choice=True)
+    title = StringField(
+        _l("Title"),
+        validators=[
+            DataRequired(_l("Enter a short title.")),
+            Length(max=service.TEMPLATE_TITLE_MAX, message=_l("At most %(max)d characters.")),
+            printable,
+        ],
+        filters=[_clean],
+        render_kw={"maxlength": service.TEMPLATE_TITLE_MAX, "autocomplete": "off"},
+    )
+    body = TextAreaField(
+        _l("Text"),
+        validators=[
+            DataRequired(_l("Enter the text of the reply.")),
+            Length(max=service.TEMPLATE_BODY_MAX, message=_l("At most %(max)d characters.")),
+            printable_lines,
+        ],
+        filters=[_text_block],
+        render_kw={"maxlength": service.TEMPLATE_BODY_MAX, "rows": 5},
+    )
+    sort = WholeNumberField(_l("Position"), minimum=0, maximum=9999, range_message=_l("Between 0 and 9999."))
+    submit = SubmitField(_l("Save"))
+
+    def set_choices(self, category_labels: dict[int, str], status_labels: dict[str, str]) -> ResponseTemplateForm:
+        """Offer every category and status, with "any" first."""
+        self.category_id.choices = [(ANY, _l("Any category"))] + [(str(k), v) for k, v in category_labels.items()]
+        self.status.choices = [(ANY, _l("Any status"))] + list(status_labels.items())
+        return self
+
+    def values(self) -> tuple[int | None, str | None, str, str, int]:
+        """(category id, status, title, body, position) once valid; None means any."""
+        category_id = int(self.category_id.data) if self.category_id.data else None
+        return category_id, self.status.data or None, self.title.data, self.body.data, self.sort.number
+
+
+class OrganisationForm(FlaskForm):
+    """A responsible party (责任单位): name, kind and 街镇."""
+
+    name = StringField(
+        _l("Organisation name"),
+        validators=[
+            DataRequired(_l("Enter the organisation's name.")),
+            Length(max=service.ORGANISATION_NAME_MAX, message=_l("At most %(max)d characters.")),
+            printable,
+        ],
+        filters=[_clean],
+        render_kw={"maxlength": service.ORGANISATION_NAME_MAX, "autocomplete": "off"},
+    )
+    kind = SelectField(_l("Kind"), validate_choice=True)
+    street_id = SelectField(_l("Street (街镇)"), validate_choice=True)
+    submit = SubmitField(_l("Save"))
+
+    def __init__(self, *args, organisation_id: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organisation_id = organisation_id
+
+    def set_choices(self, kind_labels: dict[str, str], streets) -> OrganisationForm:
+        """The kinds, and every 街镇 (or none)."""
+        self.kind.choices = list(kind_labels.items())
+        self.street_id.choices = [(ANY, _l("None (not tied to a 街镇)"))] + [(str(s.id), s.name) for s in streets]
+        return self
+
+    def validate_name(self, field):
+        if field.data and service.organisation_name_taken(field.data, except_id=self.organisation_id):
+            raise ValidationError(_l("Another organisation already has this name."))
+
+    def validate_street_id(self, field):
+        if self.kind.data == "street_office" and not field.data:
+            raise ValidationError(_l("Choose the 街镇 this office belongs to."))
+
+    def values(self) -> tuple[str, str, int | None]:
+        """(name, kind, street id or None) once valid."""
+        return self.name.data, self.kind.data, int(self.street_id.data) if self.street_id.data else None
+
+
+class CommunitiesField(SelectMultipleField):
+    """Ticked community ids: anything that is not one of the offered ids is refused with a clear message."""
+
+    def process_formdata(self, valuelist):
+        self.data, self.junk = [], False
+        for value in valuelist:
+            text = str(value).strip()
+            if text.isascii() and text.isdigit() and len(text) <= 10:
+                self.data.append(int(text))
+            else:
+                self.junk = True
+
+    def pre_validate(self, form):
+        offered = {value for value, _label in self.choices or []}
+        if self.junk or any(value not in offered for value in self.data or []):
+            raise ValidationError(_l("Some of the chosen communities do not exist; please choose again."))
+
+
+class PairingForm(FlaskForm):
+    """The communities an organisation serves (checkboxes, grouped by 街镇 in the template)."""
+
+    communities = CommunitiesField(_l("Communities served"), coerce=int, validate_choice=False)
+    submit = SubmitField(_l("Save the communities"))

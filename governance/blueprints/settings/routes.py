@@ -1,4 +1,5 @@
-"""Views of the settings blueprint: SLA policy, categories, background jobs, 企业微信 group robots."""
+"""Views of the settings blueprint: SLA policy, categories, background jobs, 企业微信 group robots,
+rejection reasons, response templates and responsible parties."""
 
 from __future__ import annotations
 
@@ -6,17 +7,40 @@ from datetime import timedelta, timezone
 
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
 from ... import policy
 from ...access import requires
 from ...extensions import db
-from ...models import HANDLING_LEVELS, URGENCIES, Category, Node, NotificationChannel
+from ...models import (
+    HANDLING_LEVELS,
+    ORGANISATION_KINDS,
+    STATUSES,
+    URGENCIES,
+    Category,
+    Node,
+    NotificationChannel,
+    Organisation,
+    RejectReason,
+    ResponseTemplate,
+)
 from ...services import settings as service
 from ...services.reference import DEFAULT_SLA
+from ..issues.display import status_label
 from . import bp
-from .forms import CategoryForm, CategoryNamesForm, ChannelForm, ConfirmForm, SlaForm
+from .forms import (
+    CategoryForm,
+    CategoryNamesForm,
+    ChannelForm,
+    ConfirmForm,
+    OrganisationForm,
+    PairingForm,
+    RejectReasonForm,
+    ResponseTemplateForm,
+    SlaForm,
+)
 
 CHINA = timezone(timedelta(hours=8), "CST")  # no daylight saving: a fixed offset is exact
 
@@ -54,6 +78,17 @@ def refusal(code: str) -> str:
         "bad_url": _("This is not a WeChat Work group-robot address."),
         "duplicate_channel": _("This robot is already set for this place."),
         "inactive_channel": _("This robot is switched off; switch it on before testing it."),
+        "reason_taken": _("Another rejection reason already has this wording."),
+        "last_reason": _("At least one rejection reason must stay active, or no issue could be rejected."),
+        "bad_category": _("This category does not exist."),
+        "bad_status": _("This status does not exist."),
+        "bad_template": _("The template could not be saved. Please check the title and the text."),
+        "organisation_taken": _("Another organisation already has this name."),
+        "bad_organisation": _("The organisation could not be saved. Please check its name."),
+        "bad_kind": _("Choose what kind of organisation this is."),
+        "bad_street": _("This 街镇 does not exist."),
+        "street_required": _("Choose the 街镇 this office belongs to."),
+        "bad_community": _("Some of the chosen communities do not exist; please choose again."),
     }.get(code, _("The change could not be made."))
 
 
@@ -349,3 +384,382 @@ def channel_test(channel_id):
             "success",
         )
     return redirect(url_for("settings.channels"))
+
+
+# --- rejection reasons (不予受理理由) -------------------------------------------------------------
+
+
+def next_reason_sort() -> int:
+    """A position after the last rejection reason."""
+    last = db.session.scalar(select(db.func.max(RejectReason.sort)))
+    return min((last or 0) + 10, 9999)
+
+
+def render_reject_reasons(form: RejectReasonForm):
+    """The list of rejection reasons with the add form."""
+    return render_template(
+        "settings/reject_reasons.html", form=form, reasons=service.reject_reasons(), confirm=ConfirmForm()
+    )
+
+
+@bp.route("/reject-reasons", methods=["GET", "POST"])
+@requires("manage_reject_reasons")
+def reject_reasons():
+    """Every rejection reason, and a form to add one."""
+    if request.method == "GET":
+        return render_reject_reasons(RejectReasonForm(formdata=None, data={"sort": str(next_reason_sort())}))
+    form = RejectReasonForm()
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_reject_reasons(form)
+    try:
+        reason = service.add_reject_reason(form.name_zh.data, form.name_en.data, form.sort.number)
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return render_reject_reasons(form)
+    db.session.commit()
+    flash(_("Rejection reason “%(name)s” added.", name=reason.name_zh), "success")
+    return redirect(url_for("settings.reject_reasons"))
+
+
+def render_reject_reason(reason: RejectReason, form: RejectReasonForm):
+    """One rejection reason's page."""
+    return render_template("settings/reject_reason.html", reason=reason, form=form, confirm=ConfirmForm())
+
+
+@bp.route("/reject-reasons/<int:reason_id>", methods=["GET", "POST"])
+@requires("manage_reject_reasons")
+def reject_reason(reason_id):
+    """Reword or move one rejection reason."""
+    item = db.session.get(RejectReason, reason_id) or abort(404)
+    if request.method == "GET":
+        data = {"name_zh": item.name_zh, "name_en": item.name_en, "sort": str(item.sort)}
+        return render_reject_reason(item, RejectReasonForm(formdata=None, data=data, reason_id=item.id))
+    form = RejectReasonForm(reason_id=item.id)
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_reject_reason(item, form)
+    try:
+        service.update_reject_reason(item, form.name_zh.data, form.name_en.data, form.sort.number)
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return render_reject_reason(item, form)
+    db.session.commit()
+    flash(_("Rejection reason “%(name)s” saved.", name=item.name_zh), "success")
+    return redirect(url_for("settings.reject_reasons"))
+
+
+@bp.route("/reject-reasons/<int:reason_id>/active", methods=["POST"])
+@requires("manage_reject_reasons")
+def reject_reason_active(reason_id):
+    """Stop offering a rejection reason (rejected issues keep it) or offer it again."""
+    item = db.session.get(RejectReason, reason_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        try:
+            service.set_reject_reason_active(item, active)
+        except service.SettingsError as err:
+            db.session.rollback()
+            flash(refusal(err.code), "error")
+            return redirect(url_for("settings.reject_reasons"))
+        db.session.commit()
+        if active:
+            flash(_("Rejection reason “%(name)s” is offered again.", name=item.name_zh), "success")
+        else:
+            flash(
+                _("Rejection reason “%(name)s” deactivated; issues rejected with it keep it.", name=item.name_zh),
+                "success",
+            )
+    return redirect(url_for("settings.reject_reasons"))
+
+
+# --- response templates (回复模板) ----------------------------------------------------------------
+
+
+def category_labels() -> dict[int, str]:
+    """Every category by id, the deactivated ones marked (a template may still point at one)."""
+    labels = {}
+    for item in service.categories():
+        labels[item.id] = item.name_zh if item.active else _("%(name)s (deactivated)", name=item.name_zh)
+    return labels
+
+
+def status_labels() -> dict[str, str]:
+    """Every status by code, in lifecycle order."""
+    return {status: status_label(status) for status in STATUSES}
+
+
+def template_form(template: ResponseTemplate | None = None, formdata=None) -> ResponseTemplateForm:
+    """The template form with its choices; showing `template` (or a new one) when formdata is None."""
+    if formdata is None:
+        data = {"category_id": "", "status": "", "sort": str(next_template_sort())}
+        if template is not None:
+            data = {
+                "category_id": str(template.category_id) if template.category_id else "",
+                "status": template.status or "",
+                "title": template.title,
+                "body": template.body,
+                "sort": str(template.sort),
+            }
+        form = ResponseTemplateForm(formdata=None, data=data)
+    else:
+        form = ResponseTemplateForm()
+    return form.set_choices(category_labels(), status_labels())
+
+
+def next_template_sort() -> int:
+    """A position after the last template."""
+    last = db.session.scalar(select(db.func.max(ResponseTemplate.sort)))
+    return min((last or 0) + 10, 9999)
+
+
+def render_response_templates(form: ResponseTemplateForm):
+    """The list of response templates with the add form."""
+    return render_template(
+        "settings/response_templates.html",
+        form=form,
+        templates=service.response_templates(),
+        categories=category_labels(),
+        statuses=status_labels(),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/response-templates", methods=["GET", "POST"])
+@requires("manage_templates")
+def response_templates():
+    """Every response template, where it is offered, and a form to add one."""
+    if request.method == "GET":
+        return render_response_templates(template_form())
+    form = template_form(formdata=request.form)
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_response_templates(form)
+    try:
+        template = service.add_response_template(*form.values())
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return render_response_templates(form)
+    db.session.commit()
+    flash(_("Template “%(title)s” added.", title=template.title), "success")
+    return redirect(url_for("settings.response_templates"))
+
+
+def render_response_template(template: ResponseTemplate, form: ResponseTemplateForm):
+    """One response template's page."""
+    return render_template("settings/response_template.html", template=template, form=form, confirm=ConfirmForm())
+
+
+@bp.route("/response-templates/<int:template_id>", methods=["GET", "POST"])
+@requires("manage_templates")
+def response_template(template_id):
+    """Change one template: where it is offered, its title and its text."""
+    item = db.session.get(ResponseTemplate, template_id) or abort(404)
+    if request.method == "GET":
+        return render_response_template(item, template_form(item))
+    form = template_form(item, formdata=request.form)
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_response_template(item, form)
+    try:
+        service.update_response_template(item, *form.values())
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return render_response_template(item, form)
+    db.session.commit()
+    flash(_("Template “%(title)s” saved.", title=item.title), "success")
+    return redirect(url_for("settings.response_templates"))
+
+
+@bp.route("/response-templates/<int:template_id>/active", methods=["POST"])
+@requires("manage_templates")
+def response_template_active(template_id):
+    """Stop offering a template, or offer it again."""
+    item = db.session.get(ResponseTemplate, template_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        service.set_response_template_active(item, active)
+        db.session.commit()
+        if active:
+            flash(_("Template “%(title)s” is offered again.", title=item.title), "success")
+        else:
+            flash(_("Template “%(title)s” deactivated.", title=item.title), "success")
+    return redirect(url_for("settings.response_templates"))
+
+
+# --- responsible parties (责任单位) ----------------------------------------------------------------
+
+
+def organisation_kind_labels() -> dict[str, str]:
+    """Every kind of responsible party, in words."""
+    labels = {
+        "property": _("Property company"),
+        "developer": _("Developer"),
+        "department": _("District department (区直单位)"),
+        "street_office": _("Street office (街镇)"),
+    }
+    return {kind: labels[kind] for kind in ORGANISATION_KINDS}
+
+
+def organisation_form(organisation: Organisation | None = None, formdata=None) -> OrganisationForm:
+    """The organisation form with its choices; showing `organisation` (or a new one) when formdata is None."""
+    organisation_id = organisation.id if organisation is not None else None
+    if formdata is None:
+        data = {"kind": "property", "street_id": ""}
+        if organisation is not None:
+            data = {
+                "name": organisation.name,
+                "kind": organisation.kind,
+                "street_id": str(organisation.street_id) if organisation.street_id else "",
+            }
+        form = OrganisationForm(formdata=None, data=data, organisation_id=organisation_id)
+    else:
+        form = OrganisationForm(organisation_id=organisation_id)
+    return form.set_choices(organisation_kind_labels(), service.streets())
+
+
+def refused(form: OrganisationForm, code: str) -> None:
+    """Show a refusal beside the field it is about (a name taken meanwhile by another admin), else on top."""
+    field = {"organisation_taken": form.name, "street_required": form.street_id, "bad_street": form.street_id}.get(code)
+    if field is not None:
+        field.errors = [*field.errors, refusal(code)]
+    else:
+        flash(refusal(code), "error")
+
+
+def render_organisations(form: OrganisationForm):
+    """The list of responsible parties with the add form."""
+    streets = {s.id: s.name for s in service.streets()}
+    return render_template(
+        "settings/organisations.html",
+        form=form,
+        organisations=service.organisations(),
+        paired=service.paired_counts(),
+        streets=streets,
+        kind_labels=organisation_kind_labels(),
+    )
+
+
+@bp.route("/organisations", methods=["GET", "POST"])
+@requires("manage_organisations")
+def organisations():
+    """Every responsible party, how many communities each serves, and a form to add one."""
+    if request.method == "GET":
+        return render_organisations(organisation_form())
+    form = organisation_form(formdata=request.form)
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_organisations(form)
+    try:
+        organisation = service.add_organisation(*form.values())
+    except service.SettingsError as err:
+        db.session.rollback()
+        refused(form, err.code)
+        return render_organisations(form)
+    db.session.commit()
+    flash(_("“%(name)s” added. Now choose the communities it serves.", name=organisation.name), "success")
+    return redirect(url_for("settings.organisation", organisation_id=organisation.id))
+
+
+def pairing_form(organisation: Organisation, formdata=None) -> tuple[PairingForm, list[tuple[Node, list[Node]]]]:
+    """The pairing form (every community offered) and the communities grouped by 街镇."""
+    grouped = service.communities_by_street()
+    if formdata is None:
+        form = PairingForm(formdata=None, data={"communities": [c.id for c in organisation.communities]})
+    else:
+        form = PairingForm()
+    form.communities.choices = [(c.id, c.name) for _street, communities in grouped for c in communities]
+    return form, grouped
+
+
+def render_organisation(organisation: Organisation, form: OrganisationForm, pairing: PairingForm, grouped):
+    """One organisation's page: its details, its communities, its state."""
+    return render_template(
+        "settings/organisation.html",
+        organisation=organisation,
+        form=form,
+        pairing=pairing,
+        grouped=grouped,
+        chosen=set(pairing.communities.data or []),
+        confirm=ConfirmForm(),
+    )
+
+
+@bp.route("/organisations/<int:organisation_id>", methods=["GET", "POST"])
+@requires("manage_organisations")
+def organisation(organisation_id):
+    """Rename one organisation, or change its kind or 街镇; the page also pairs it with communities."""
+    item = db.session.get(Organisation, organisation_id) or abort(404)
+    pairing, grouped = pairing_form(item)
+    if request.method == "GET":
+        return render_organisation(item, organisation_form(item), pairing, grouped)
+    form = organisation_form(item, formdata=request.form)
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render_organisation(item, form, pairing, grouped)
+    try:
+        service.update_organisation(item, *form.values())
+    except service.SettingsError as err:
+        db.session.rollback()
+        refused(form, err.code)
+        item = db.session.get(Organisation, organisation_id) or abort(404)
+        pairing, grouped = pairing_form(item)
+        return render_organisation(item, form, pairing, grouped)
+    db.session.commit()
+    flash(_("“%(name)s” saved.", name=item.name), "success")
+    return redirect(url_for("settings.organisations"))
+
+
+@bp.route("/organisations/<int:organisation_id>/communities", methods=["POST"])
+@requires("manage_organisations")
+def organisation_communities(organisation_id):
+    """Pair the organisation with the ticked communities (their branches can then assign to it)."""
+    item = db.session.get(Organisation, organisation_id) or abort(404)
+    pairing, grouped = pairing_form(item, formdata=request.form)
+    if not pairing.validate():
+        if pairing.csrf_token.errors:
+            abort(400)
+        return render_organisation(item, organisation_form(item), pairing, grouped)
+    try:
+        service.set_organisation_communities(item, pairing.communities.data or [])
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return redirect(url_for("settings.organisation", organisation_id=organisation_id))
+    db.session.commit()
+    flash(
+        ngettext(
+            "“%(name)s” now serves %(num)d community.",
+            "“%(name)s” now serves %(num)d communities.",
+            len(item.communities),
+            name=item.name,
+        ),
+        "success",
+    )
+    return redirect(url_for("settings.organisation", organisation_id=organisation_id))
+
+
+@bp.route("/organisations/<int:organisation_id>/active", methods=["POST"])
+@requires("manage_organisations")
+def organisation_active(organisation_id):
+    """Deactivate an organisation (nothing new is assigned to it) or bring it back."""
+    item = db.session.get(Organisation, organisation_id) or abort(404)
+    if ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        service.set_organisation_active(item, active)
+        db.session.commit()
+        if active:
+            flash(_("“%(name)s” can be assigned issues again.", name=item.name), "success")
+        else:
+            flash(_("“%(name)s” deactivated; issues already assigned to it keep it.", name=item.name), "success")
+    return redirect(url_for("settings.organisation", organisation_id=organisation_id))

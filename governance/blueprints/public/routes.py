@@ -1,0 +1,358 @@
+"""Views of the public pages: the district, 街镇, community and 小区 progress pages, an issue's public page,
+public photos, the notice-board poster, and the resident's one-time rating link.
+
+Issue data comes only from services/public.py (the rule of what is public). Pages are served from
+services/public_cache.py with ETag/Last-Modified; what varies a page (language, filters, the host for
+the poster's QR target) is part of its cache key, and nothing else from the request is rendered.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+
+from ... import policy
+from ...access import login_required, public
+from ...extensions import db
+from ...models import STATUSES, Category, Issue, Node
+from ...services import ledger, photos, public_cache, rates, rating
+from ...services import public as public_data
+from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
+from . import bp
+
+REFERENCE_RE = re.compile(r"^[A-Z0-9-]{1,24}$")
+CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
+MAX_PAGE = 10_000
+GONE_MESSAGES = {
+    "unknown": _l("This rating link is not known. Please check that it was copied completely."),
+    "used": _l("This rating link has already been used. Thank you — your answer was counted once."),
+    "expired": _l("This rating link has expired. Ask your neighbour leader for a new one if you still want to rate."),
+    "closed": _l("This issue is being handled again, so it cannot be rated now."),
+}
+LEVEL_TITLES = {
+    "district": _l("District"),
+    "street": _l("Street / town"),
+    "community": _l("Community / village"),
+    "compound": _l("Compound"),
+}
+
+
+@bp.context_processor
+def helpers() -> dict:
+    """What the public templates use."""
+    return {
+        "status_label": status_label,
+        "level_label": level_label,
+        "local_time": local_time,
+        "rate_text": rate_text,
+        "category_label": category_label,
+        "public_event_line": public_event_line,
+        "LEVEL_TITLES": LEVEL_TITLES,
+        "fen": ledger.format_fen,
+    }
+
+
+def rate_text(value: float | None) -> str:
+    """A rate as a percentage with one decimal, or 'no data yet' (never 0 % for nothing to divide)."""
+    return _("no data yet") if value is None else f"{value * 100:.1f}%"
+
+
+def category_label(item) -> str:
+    """A public issue's category in the interface language."""
+    return item.category_en if str(get_locale()) == "en" else item.category_zh
+
+
+class _TimelineLine:
+    """A public event shaped like an IssueEvent, so the issue page's wording (and translations) is reused.
+
+    actor_id is never None here: the public page does not say who (or whether the system) acted.
+    """
+
+    def __init__(self, event):
+        self.__dict__.update(vars(event))
+        self.actor_id = 0
+        self.note = event.text
+
+
+def public_event_line(event) -> str:
+    """What one public timeline entry did, in one line."""
+    return event_line(_TimelineLine(event))
+
+
+def absolute(path: str) -> str:
+    """An address for paper and phones: PUBLIC_BASE_URL when configured, else the address this request came to."""
+    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
+    return base.rstrip("/") + path
+
+
+def qr_svg(url: str, label: str) -> Markup:
+    """A QR code of `url` as inline SVG drawn on the server (no script, no image request)."""
+    import qrcode
+    from qrcode.image.svg import SvgPathImage
+
+    svg = qrcode.make(url, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
+    # The size comes from the stylesheet (.qr); the fixed millimetres qrcode writes would not scale.
+    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', "<svg", svg)
+    svg = svg.replace("<svg", f'<svg class="qr" role="img" aria-label="{Markup.escape(label)}"', 1)
+    return Markup(svg)
+
+
+# --- caching -------------------------------------------------------------------------------------
+
+
+def cached(tag: str, variant: str, render):
+    """Serve a page from the public cache (rendering it on a miss) with validators; 304 when they match."""
+    variant = f"{get_locale()}|{variant}"
+    entry, gen = public_cache.lookup(tag, variant)
+    if entry is None:
+        entry = public_cache.store(tag, variant, render(), gen)
+    g.private_page = False
+    response = make_response(entry.body)
+    response.set_etag(entry.etag)
+    response.last_modified = datetime.fromtimestamp(entry.last_modified, UTC)
+    response.headers["Cache-Control"] = f"public, max-age={public_cache.TTL}"
+    response.vary.add("Cookie")  # the language a visitor chose lives in the session cookie
+    return response.make_conditional(request)
+
+
+def read_filters() -> dict:
+    """The list filters in their canonical form (anything else in the query string is ignored)."""
+    status = request.args.get("status") or None
+    if status not in (*STATUSES, "open"):
+        status = None
+    category = request.args.get("category") or None
+    if category is not None and not CODE_RE.match(category):
+        category = None
+    page = request.args.get("page", type=int) or 1
+    return {"status": status, "category": category, "page": min(max(page, 1), MAX_PAGE)}
+
+
+def link_args(filters: dict, **changes) -> dict:
+    """Query arguments for a link to the list with some filters changed (page 1 is left out)."""
+    merged = {**filters, **changes}
+    return {k: v for k, v in merged.items() if v and not (k == "page" and v == 1)}
+
+
+# --- the progress pages ---------------------------------------------------------------------------
+
+
+@bp.route("/")
+@public
+def district():
+    """The whole district: figures, its 街镇, its issues."""
+    return scope_view("district", None)
+
+
+@bp.route("/street/<int:node_id>")
+@public
+def street(node_id: int):
+    """A 街镇: figures, its communities, its issues."""
+    return scope_view("street", node_id)
+
+
+@bp.route("/community/<int:node_id>")
+@public
+def community(node_id: int):
+    """A community: figures, its 小区, its issues, the funding of its projects."""
+    return scope_view("community", node_id)
+
+
+@bp.route("/compound/<int:compound_id>")
+@public
+def compound(compound_id: int):
+    """A 小区: figures, its issues, the funding of its projects."""
+    return scope_view("compound", compound_id)
+
+
+ENDPOINTS = {"district": ".district", "street": ".street", "community": ".community", "compound": ".compound"}
+
+
+def place_url(level: str, target_id: int, **args) -> str:
+    """The public page of a place."""
+    if level == "district":
+        return url_for(".district", **args)
+    key = "compound_id" if level == "compound" else "node_id"
+    return url_for(ENDPOINTS[level], **{key: target_id}, **args)
+
+
+def scope_view(level: str, target_id: int | None):
+    """One progress page (cached): figures, places below with theirs, the filtered issue list, funding."""
+    filters = read_filters()
+    here = place_url(level, target_id, **link_args(filters))
+    tag = "district" if level == "district" else f"{level}:{target_id}"
+
+    def render() -> str:
+        target = public_data.scope_target(level, target_id)
+        if target is None:
+            abort(404)
+        condition = public_data.scope_condition(level, target_id)
+        categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
+        category = next((c for c in categories if c.code == filters["category"]), None)
+        unknown_category = filters["category"] is not None and category is None
+        page = public_data.issue_page(
+            condition if not unknown_category else Issue.id.is_(None),
+            filters["status"],
+            category.id if category else None,
+            filters["page"],
+        )
+        places = [
+            (place, rates.figures(public_data.scope_condition(place.level, place.id)))
+            for place in public_data.children(level, target)
+        ]
+        fundings = [(p.id, ledger.public_funding(p)) for p in public_data.projects_of(level, target_id or 0)]
+        return render_template(
+            "public/scope.html",
+            level=level,
+            target=target,
+            target_id=target_id,
+            up=public_data.ancestors(level, target),
+            figures=rates.figures(condition),
+            places=places,
+            page=page,
+            filters=filters,
+            categories=categories,
+            statuses=STATUSES,
+            fundings=fundings,
+            kind_labels=kind_labels(),
+            here=here,
+            place_url=place_url,
+            link_args=link_args,
+        )
+
+    return cached(tag, here, render)
+
+
+def kind_labels() -> dict[str, str]:
+    """The money blueprint's names of the kinds of funding source."""
+    from ..money.routes import source_kind_labels
+
+    return {k: v for k, v in source_kind_labels().items() if k is not None}
+
+
+@bp.route("/issue/<reference>")
+@public
+def issue(reference: str):
+    """An issue's public page: where, status, dates, its public timeline and public photos (cached)."""
+    reference = reference.strip().upper()
+    if not REFERENCE_RE.match(reference):
+        abort(404)
+    here = url_for(".issue", reference=reference)
+
+    def render() -> str:
+        item = public_data.public_issue(reference)
+        if item is None:
+            abort(404)
+        community = db.session.get(Node, item.community_id)
+        return render_template("public/issue.html", item=item, here=here, community_name=community.name)
+
+    return cached(f"issue:{reference}", here, render)
+
+
+@bp.route("/photo/<int:photo_id>", defaults={"thumb": False})
+@bp.route("/photo/<int:photo_id>/thumb", defaults={"thumb": True})
+@public
+def photo(photo_id: int, thumb: bool):
+    """A photo staff marked public (or its thumbnail); every other photo is 404, as if it did not exist."""
+    item = public_data.public_photo(photo_id)
+    if item is None:
+        abort(404)
+    name = item.thumb_name if thumb and item.thumb_name else item.stored_name
+    response = photos.send_stored_image(name)
+    # Public, but revalidated within a minute: a photo staff un-publish disappears from caches soon.
+    response.headers["Cache-Control"] = f"public, max-age={public_cache.TTL}"
+    g.private_page = False
+    return response
+
+
+@bp.route("/compound/<int:compound_id>/poster")
+@public
+def poster(compound_id: int):
+    """The printable A4 notice-board poster of a 小区: its figures, the date, a QR code of its public page."""
+    target_url = absolute(url_for(".compound", compound_id=compound_id))
+    here = url_for(".poster", compound_id=compound_id)
+
+    def render() -> str:
+        target = public_data.scope_target("compound", compound_id)
+        if target is None:
+            abort(404)
+        return render_template(
+            "public/poster.html",
+            target=target,
+            figures=rates.figures(public_data.scope_condition("compound", compound_id)),
+            target_url=target_url,
+            qr=qr_svg(target_url, _("QR code: %(url)s", url=target_url)),
+            printed=datetime.now(CHINA).strftime("%Y-%m-%d"),
+        )
+
+    # The QR target depends on the host this request came to (without PUBLIC_BASE_URL): part of the key.
+    return cached(f"compound:{compound_id}", f"{here}|{target_url}", render)
+
+
+# --- resident rating ------------------------------------------------------------------------------
+
+
+@bp.route("/rating-link/<int:issue_id>", methods=["POST"])
+@login_required
+def rating_link(issue_id: int):
+    """Make a one-time rating link for a resolved issue and show it with its QR code (the 邻长 hands it over)."""
+    issue = db.session.get(Issue, issue_id)
+    if issue is None or not policy.allowed(current_user, "view_issue", issue):
+        abort(404)
+    try:
+        token = rating.create_link(current_user, issue)
+    except rating.RatingError as err:
+        if err.code == "forbidden":
+            abort(403)
+        flash(_("A rating link can only be made while the issue is resolved."), "error")
+        return redirect(url_for("issues.detail", issue_id=issue.id))
+    db.session.commit()
+    url = absolute(url_for(".rate", token=token))
+    expires = local_time(datetime.now(UTC) + timedelta(days=rating.LINK_DAYS), with_time=False)
+    return render_template(
+        "public/rating_link.html",
+        issue=issue,
+        url=url,
+        qr=qr_svg(url, _("QR code of the rating link")),
+        expires=expires,
+    )
+
+
+def gone(code: str):
+    """The page for a link that cannot be used: 404 when unknown, 410 when used, expired or no longer ratable."""
+    status = 404 if code == "unknown" else 410
+    return render_template("public/gone.html", message=GONE_MESSAGES[code]), status
+
+
+@bp.route("/rate/<token>", methods=["GET", "POST"])
+@public
+def rate(token: str):
+    """The resident's one-time rating: the issue's public summary and three answers; counted once."""
+    link = rating.find(token)
+    try:
+        rating.check(link)
+    except rating.RatingError as err:
+        return gone(err.code)
+    item = public_data.public_issue(link.issue.reference, with_timeline=False)
+    error = None
+    if request.method == "POST":
+        try:
+            rating.rate(token, request.form.get("rating", ""))
+        except rating.RatingError as err:
+            if err.code != "bad_rating":
+                db.session.rollback()
+                return gone(err.code)
+            error = _("Please choose one of the three answers.")
+        else:
+            db.session.commit()
+            return render_template("public/rated.html", item=item)
+    return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=error), (
+        400 if error else 200
+    )

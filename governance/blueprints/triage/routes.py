@@ -1,0 +1,468 @@
+"""Views of the triage console (分拨台) and the responsible parties' queue (待办).
+
+The console lists one community's issues most pressing first and runs one action over many of
+them at once. Bulk actions go through services.triage.bulk, which is all-or-nothing: on any refusal
+the request rolls back and the console is shown again (422) naming every refused issue and why, with
+the selection and what was typed kept. Each successful request commits once.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from sqlalchemy import select
+from sqlalchemy.orm.exc import StaleDataError
+
+from ... import policy
+from ...access import requires
+from ...extensions import db
+from ...models import (
+    HANDLING_LEVELS,
+    OPEN_STATUSES,
+    PRIORITIES,
+    STATUSES,
+    Building,
+    Category,
+    Compound,
+    Issue,
+    Node,
+    Organisation,
+    utcnow,
+)
+from ...services import triage
+from ...services.issues import LifecycleError
+from ..issues.display import PRIORITY_LABELS, category_name, helpers, level_label, local_time, status_label
+from ..issues.routes import ERROR_MESSAGES
+from . import bp
+from .forms import AcceptForm, BulkForm, parse_items, to_id
+from .queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
+
+PAGE_SIZE = 50
+MAX_PAGE = 10_000
+# The codes the bulk service adds to the issue page's, and a wording that fits a list of many issues.
+BULK_MESSAGES = {
+    **ERROR_MESSAGES,
+    "conflict": _l("It was changed by someone else after you opened the console: reload and check it."),
+    "not_open": _l("It is no longer open."),
+    "illegal_transition": _l("This step is not possible from its current status."),
+    "forbidden": _l("You may not do this on this issue."),
+    "not_at_community": _l(
+        "It is not handled at the community level, so it cannot be escalated to the 街镇 from here."
+    ),
+    "not_found": _l("There is no such issue."),
+    "nothing_selected": _l("Select at least one issue first."),
+    "too_many": _l("At most 200 issues at a time."),
+    "bad_action": _l("Choose an action."),
+    "bad_duplicate": _l("Give the reference of the issue to keep (e.g. WC-2026-000123); it must be one you can see."),
+    "top_level": _l("It is already at the district level: there is no level above."),
+}
+DONE_MESSAGES = {
+    "acknowledge": lambda n: ngettext("%(num)s issue acknowledged.", "%(num)s issues acknowledged.", n),
+    "assign": lambda n: ngettext(
+        "%(num)s issue assigned; the party is asked to accept it.",
+        "%(num)s issues assigned; the party is asked to accept them.",
+        n,
+    ),
+    "priority": lambda n: ngettext("Priority set on %(num)s issue.", "Priority set on %(num)s issues.", n),
+    "reject": lambda n: ngettext("%(num)s issue rejected.", "%(num)s issues rejected.", n),
+    "merge": lambda n: ngettext(
+        "%(num)s issue merged into the kept one.", "%(num)s issues merged into the kept one.", n
+    ),
+    "send_down": lambda n: ngettext(
+        "%(num)s issue sent down with your instruction.", "%(num)s issues sent down with your instruction.", n
+    ),
+    "escalate": lambda n: ngettext("%(num)s issue escalated to the 街镇.", "%(num)s issues escalated to the 街镇.", n),
+    "accept": lambda n: ngettext(
+        "%(num)s assignment accepted: the work has started.", "%(num)s assignments accepted: the work has started.", n
+    ),
+}
+ORG_TAB_LABELS = {
+    "pending": _l("Waiting for acceptance (待接单)"),
+    "active": _l("In hand"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+}
+CSV_HEADERS = [
+    "编号",
+    "标题",
+    "类别",
+    "小区",
+    "楼栋",
+    "层级",
+    "状态",
+    "优先级",
+    "紧急",
+    "责任单位",
+    "接单状态",
+    "期限",
+    "超时",
+    "上报时间",
+]
+
+
+@bp.context_processor
+def triage_helpers():
+    """The issue pages' display helpers (status, level and category names, local times)."""
+    return helpers()
+
+
+@dataclass
+class Refusal:
+    """Why a bulk request changed nothing: one message, and each refused issue with its reason."""
+
+    message: str
+    issues: list[tuple[str, str]] = field(default_factory=list)
+
+
+def refusal_from(err: Exception) -> Refusal:
+    """The person-readable form of a refusal from the triage service."""
+    if isinstance(err, triage.BulkError):
+        issues = [(label, str(BULK_MESSAGES.get(code, code))) for label, code in err.failures]
+        text = ngettext(
+            "Nothing was changed: %(num)s issue cannot take this action.",
+            "Nothing was changed: %(num)s issues cannot take this action.",
+            len(issues),
+        )
+        return Refusal(text, issues)
+    code = getattr(err, "code", "conflict")
+    return Refusal(_("Nothing was changed: %(why)s", why=BULK_MESSAGES.get(code, code)))
+
+
+# --- choosing a community -----------------------------------------------------------------------
+
+
+@bp.route("/")
+@requires("triage_console")
+def index():
+    """The person's consoles: straight to it for one community, otherwise a list grouped by 街镇."""
+    communities = triage_communities(current_user)
+    if len(communities) == 1:
+        return redirect(url_for(".console", community_id=communities[0].id), 303)
+    counts = community_counts([c.id for c in communities], utcnow())
+    streets = node_names(c.street_id for c in communities)
+    groups: dict[int, list] = {}
+    for community in communities:
+        groups.setdefault(community.street_id, []).append((community, *counts.get(community.id, (0, 0))))
+    grouped = [(streets.get(street_id, ""), rows) for street_id, rows in groups.items()]
+    return render_template("triage/choose.html", grouped=grouped)
+
+
+# --- the console --------------------------------------------------------------------------------
+
+
+def load_community(community_id: int) -> Node:
+    """The community, if it exists and the person runs its console (403 otherwise, logged)."""
+    community = db.session.get(Node, community_id)
+    if community is None or community.level != "community":
+        abort(404)
+    policy.authorize(current_user, "triage_console", community)
+    return community
+
+
+def parse_console(args, community: Node) -> tuple[triage.ConsoleFilters, int, dict[str, str]]:
+    """The filters, the page and the non-default filters as query arguments; unknown values are ignored."""
+    reach = args.get("reach", "")
+    status = args.get("status", "")
+    organisation = (args.get("organisation") or "").strip()
+    if organisation not in ("", "none", "pending"):
+        number = to_id(organisation)
+        organisation = str(number) if number else ""
+    filters = triage.ConsoleFilters(
+        community=community,
+        reach=reach if reach == "all" else "community",
+        status=status if status == "all" or status in STATUSES else "open",
+        category_id=to_id(args.get("category")),
+        organisation=organisation,
+        priority=args.get("priority", "") if args.get("priority") in PRIORITIES else "",
+        overdue=args.get("overdue") == "1",
+    )
+    page = to_id(args.get("page")) or 1
+    values = {
+        "reach": "all" if filters.reach == "all" else "",
+        "status": "" if filters.status == "open" else filters.status,
+        "category": str(filters.category_id or ""),
+        "organisation": filters.organisation,
+        "priority": filters.priority,
+        "overdue": "1" if filters.overdue else "",
+    }
+    return filters, min(page, MAX_PAGE), {k: v for k, v in values.items() if v}
+
+
+def is_english() -> bool:
+    """Whether the interface is in English (reject reasons have a name in each language)."""
+    return str(get_locale()) == "en"
+
+
+def bulk_form(community: Node, formdata=None) -> BulkForm:
+    """The bulk action bar with this community's choices; after a refusal, with what was typed."""
+    form = BulkForm(formdata=formdata)
+    form.organisation.choices = [("", _("Choose…"))] + [
+        (str(o.id), o.name) for o in triage.eligible_organisations(community)
+    ]
+    form.priority.choices = [("", _("Choose…"))] + [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
+    form.reason.choices = [("", _("Choose…"))] + [
+        (str(r.id), r.name_en if is_english() else r.name_zh) for r in triage.active_reject_reasons()
+    ]
+    form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in triage.LOWER_LEVELS]
+    if not form.due_on.data:
+        form.due_on.data = (triage.china_today() + timedelta(days=7)).isoformat()
+    return form
+
+
+def display_names(categories) -> dict[str, dict]:
+    """Status, level, priority and category names in the interface language, looked up once per page."""
+    return {
+        "status": {s: status_label(s) for s in STATUSES},
+        "level": {lv: level_label(lv) for lv in HANDLING_LEVELS},
+        "priority": {p: str(PRIORITY_LABELS[p]) for p in PRIORITIES},
+        "category": {c.id: category_name(c) for c in categories},
+    }
+
+
+def preload_places(issues: list[Issue]) -> list:
+    """Load the rows' 小区 and 楼栋 in two queries, so each row finds them in the session instead of querying.
+
+    Categories and organisations are loaded whole by the callers for the same reason (small tables). The
+    session holds clean objects weakly: the caller keeps the returned list until the page is rendered.
+    """
+    loaded = []
+    for model, ids in ((Compound, {i.compound_id for i in issues}), (Building, {i.building_id for i in issues})):
+        ids.discard(None)
+        if ids:
+            loaded += db.session.scalars(select(model).where(model.id.in_(ids)))
+    return loaded
+
+
+def render_console(community, filters, page, args, form, refusal=None, selected=(), status=200):
+    """The console page: tabs with counts, filters, the bulk bar, one page of the queue, response times."""
+    now = utcnow()
+    issues, total = triage.console_page(filters, page, PAGE_SIZE, now)
+    counts = triage.console_counts(community, filters.reach, now)
+    counts["all"] = sum(counts.get(s, 0) for s in STATUSES)
+    categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
+    organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
+    places = preload_places(issues)
+    assignable = {int(value) for value, _label in form.organisation.choices if value}
+    refused = {label for label, _ in refusal.issues} if refusal else set()
+    body = render_template(
+        "triage/console.html",
+        community=community,
+        street=db.session.get(Node, community.street_id) if community.street_id else None,
+        filters=filters,
+        args=args,
+        tab_args={k: v for k, v in args.items() if k not in ("status", "overdue", "organisation")},
+        issues=issues,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        counts=counts,
+        statuses=STATUSES,
+        open_statuses=OPEN_STATUSES,
+        categories=categories,
+        organisations=[o for o in organisations if o.id in assignable or str(o.id) == filters.organisation],
+        priorities=PRIORITIES,
+        form=form,
+        refusal=refusal,
+        selected=set(selected),
+        refused=refused,
+        now=now,
+        times=triage.response_times(community, now=now),
+        names=display_names(categories),
+        several=len(triage_communities(current_user)) > 1,
+    )
+    del places
+    return body, status
+
+
+@bp.route("/community/<int:community_id>")
+@requires("triage_console")
+def console(community_id):
+    """One community's triage queue, most pressing first, with counts and the bulk action bar."""
+    community = load_community(community_id)
+    filters, page, args = parse_console(request.args, community)
+    return render_console(community, filters, page, args, bulk_form(community))
+
+
+def find_reference(reference: str | None) -> Issue | None:
+    """The issue with this reference, if the person may see it (unknown and hidden look the same)."""
+    reference = (reference or "").strip().upper()[:40]
+    if not reference:
+        return None
+    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
+    if found is None or not policy.allowed(current_user, "view_issue", found):
+        return None
+    return found
+
+
+@bp.route("/community/<int:community_id>/bulk", methods=["POST"])
+@requires("triage_console")
+def bulk(community_id):
+    """Run one action over the selected issues; all or nothing."""
+    community = load_community(community_id)
+    filters, page, args = parse_console(request.args, community)
+    form = bulk_form(community, request.form)
+    raw_items = request.form.getlist("item")
+    items, junk = parse_items(raw_items)
+    action = form.action.data or ""
+    kept = find_reference(form.kept.data) if action == "merge" else None
+    request_ = triage.BulkRequest(
+        action=action if action != "accept" else "",  # accepting is the party's, from its own queue
+        items=items,
+        organisation_id=to_id(form.organisation.data),
+        due_on=form.due_date(),
+        priority=form.priority.data or "",
+        reason_id=to_id(form.reason.data),
+        note=form.note.data or "",
+        level=form.level.data or "",
+        kept_id=kept.id if kept else None,
+    )
+    try:
+        if junk:
+            raise triage.BulkError([(value, "not_found") for value in junk])
+        count = triage.bulk(current_user, request_)
+        db.session.commit()
+    except (LifecycleError, triage.BulkError, StaleDataError) as err:
+        db.session.rollback()
+        db.session.expire_all()
+        selected = {issue_id for issue_id, _ in items}
+        return render_console(community, filters, page, args, form, refusal_from(err), selected, 422)
+    if kept is not None and any(issue_id == kept.id for issue_id, _ in items):
+        count -= 1  # the kept issue may be selected with its duplicates: it was not merged
+    flash(DONE_MESSAGES[action](count), "success")
+    return redirect(url_for(".console", community_id=community.id, **args), 303)
+
+
+def csv_response(rows, filename: str, community_names: dict[int, str] | None = None) -> Response:
+    """The rows as a CSV Excel opens in Chinese (UTF-8 with a byte-order mark)."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out)
+    headers = CSV_HEADERS if community_names is None else ["社区", *CSV_HEADERS]
+    writer.writerow(headers)
+    now = utcnow()
+    for row in rows:
+        late = row.status in OPEN_STATUSES and row.next_deadline_at is not None and row.next_deadline_at <= now
+        line = [
+            row.reference,
+            row.title,
+            category_name(row.Category),
+            row.compound or "",
+            row.building or "",
+            level_label(row.level),
+            status_label(row.status),
+            str(PRIORITY_LABELS.get(row.priority, row.priority)),
+            _("Urgent") if row.urgency == "urgent" else "",
+            row.organisation or "",
+            {"pending": _("Waiting for acceptance"), "accepted": _("Accepted")}.get(row.assignment_state or "", ""),
+            local_time(row.next_deadline_at),
+            _("Overdue") if late else "",
+            local_time(row.created_at),
+        ]
+        if community_names is not None:
+            line.insert(0, community_names.get(row.community_id, ""))
+        # A cell starting with = + - @ would run as a formula in Excel: quote it as text.
+        writer.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in line])
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"},
+    )
+
+
+@bp.route("/community/<int:community_id>/export.csv")
+@requires("triage_console")
+def export(community_id):
+    """The filtered queue as CSV (at most 10,000 rows, this community only, no resident details)."""
+    community = load_community(community_id)
+    filters, _page, _args = parse_console(request.args, community)
+    rows = export_rows(triage.console_conditions(filters, utcnow()), EXPORT_LIMIT)
+    return csv_response(rows, f"triage-{community.id}.csv")
+
+
+# --- the responsible party's queue --------------------------------------------------------------
+
+
+def render_org(tab: str, page: int, refusal=None, selected=(), status=200):
+    """The party's queue: tabs with counts, one page of the tab, the bulk accept bar."""
+    issues, total = triage.org_queue(current_user, tab, page, PAGE_SIZE)
+    counts = triage.org_counts(current_user)
+    categories = list(db.session.scalars(select(Category)))
+    places = preload_places(issues)  # every row's place from the session (kept until the page is rendered)
+    orgs = policy.staff_organisations(current_user)
+    organisations = list(db.session.scalars(select(Organisation).where(Organisation.id.in_(orgs))))
+    body = render_template(
+        "triage/org.html",
+        tab=tab,
+        tabs=[(t, ORG_TAB_LABELS[t]) for t in triage.ORG_TABS],
+        issues=issues,
+        total=total,
+        page=page,
+        page_size=PAGE_SIZE,
+        counts=counts,
+        communities=node_names(i.community_id for i in issues),
+        organisations=organisations,
+        form=AcceptForm(),
+        refusal=refusal,
+        selected=set(selected),
+        refused={label for label, _ in refusal.issues} if refusal else set(),
+        now=utcnow(),
+        open_statuses=OPEN_STATUSES,
+        names=display_names(categories),
+    )
+    del places
+    return body, status
+
+
+def parse_tab(args) -> tuple[str, int]:
+    """The tab (default: waiting for acceptance) and page; unknown values fall back to the defaults."""
+    tab = args.get("tab", "")
+    return (tab if tab in triage.ORG_TABS else "pending"), min(to_id(args.get("page")) or 1, MAX_PAGE)
+
+
+@bp.route("/org/")
+@requires("org_queue")
+def org_queue():
+    """The issues assigned to the person's organisations, across communities."""
+    tab, page = parse_tab(request.args)
+    return render_org(tab, page)
+
+
+@bp.route("/org/accept", methods=["POST"])
+@requires("org_queue")
+def org_accept():
+    """Accept (接单) the selected assignments; all or nothing."""
+    tab, page = parse_tab(request.args)
+    AcceptForm()  # the CSRF token is checked for every POST by CSRFProtect
+    items, junk = parse_items(request.form.getlist("item"))
+    try:
+        if junk:
+            raise triage.BulkError([(value, "not_found") for value in junk])
+        count = triage.bulk(current_user, triage.BulkRequest(action="accept", items=items))
+        db.session.commit()
+    except (LifecycleError, triage.BulkError, StaleDataError) as err:
+        db.session.rollback()
+        db.session.expire_all()
+        return render_org(tab, page, refusal_from(err), {i for i, _ in items}, 422)
+    flash(DONE_MESSAGES["accept"](count), "success")
+    return redirect(url_for(".org_queue", tab="active"), 303)
+
+
+@bp.route("/org/export.csv")
+@requires("org_queue")
+def org_export():
+    """The party's assignments as CSV (one tab when asked for, otherwise all of them)."""
+    orgs = policy.staff_organisations(current_user)
+    conditions = [Issue.assignee_org_id.in_(orgs)]
+    tab = request.args.get("tab", "")
+    if tab in triage.ORG_TABS:
+        conditions.append(triage.org_tab_condition(tab))
+    rows = export_rows(conditions, EXPORT_LIMIT)
+    return csv_response(rows, "assignments.csv", node_names(r.community_id for r in rows))

@@ -1,0 +1,100 @@
+"""Residents' one-time rating links (评价码): the 邻长 hands one over once an issue is resolved.
+
+The link carries 32 random bytes; only their SHA-256 digest is stored, so a database dump cannot be
+turned back into working links (the bytes are random, so no salt is needed). A link works once and
+for LINK_DAYS; its answer counts in 满意率 beside the 邻长's callbacks (services/rates.py).
+Functions flush and never commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from .. import policy
+from ..extensions import db
+from ..models import SATISFACTION, Issue, Person, RatingToken, utcnow
+from . import public_cache
+from .errors import ServiceError
+
+LINK_DAYS = 14
+# A resident rates the fix: while the issue stands resolved or was closed after it.
+RATABLE_STATUSES = ("resolved", "closed")
+MAX_TOKEN = 64  # token_urlsafe(32) is 43 characters; anything far longer is not one of ours
+
+
+class RatingError(ServiceError):
+    """A refused rating or link: `code` is forbidden, not_resolved, unknown, used, expired, closed or bad_rating."""
+
+
+def digest(token: str) -> str:
+    """The stored form of a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_link(actor: Person, issue: Issue, now: datetime | None = None) -> str:
+    """A new one-time link for a resolved issue, by someone the policy lets record its callback; returns the token."""
+    if not policy.allowed(actor, "callback_issue", issue):
+        policy.log_denial(actor, "callback_issue", issue)
+        raise RatingError("forbidden")
+    if issue.status != "resolved":
+        raise RatingError("not_resolved")
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.session.add(
+        RatingToken(
+            issue_id=issue.id,
+            token_digest=digest(token),
+            created_by_id=actor.id,
+            created_at=now,
+            expires_at=now + timedelta(days=LINK_DAYS),
+        )
+    )
+    db.session.flush()
+    return token
+
+
+def find(token: str) -> RatingToken | None:
+    """The link a token stands for, or None."""
+    if not token or len(token) > MAX_TOKEN:
+        return None
+    return db.session.scalar(select(RatingToken).where(RatingToken.token_digest == digest(token)))
+
+
+def check(link: RatingToken | None, now: datetime | None = None) -> None:
+    """Raise RatingError unless the link may still be used."""
+    now = now or utcnow()
+    if link is None:
+        raise RatingError("unknown")
+    if link.used_at is not None:
+        raise RatingError("used")
+    if link.expires_at <= now:
+        raise RatingError("expired")
+    if link.issue.status not in RATABLE_STATUSES:
+        raise RatingError("closed")
+
+
+def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
+    """Record the resident's answer once; a second use (even a concurrent one) is refused as used."""
+    now = now or utcnow()
+    if rating not in SATISFACTION:
+        raise RatingError("bad_rating")
+    link = find(token)
+    check(link, now)
+    # A conditional UPDATE: of two simultaneous answers, exactly one finds used_at still empty.
+    claimed = db.session.execute(
+        update(RatingToken)
+        .where(RatingToken.id == link.id, RatingToken.used_at.is_(None), RatingToken.expires_at > now)
+        .values(used_at=now, rating=rating)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not claimed:
+        raise RatingError("used")
+    db.session.flush()
+    db.session.refresh(link)
+    # The UPDATE bypassed the ORM, so the flush hook did not see it: 满意率 on the public pages changes.
+    public_cache.mark_issue(link.issue)
+    return link

@@ -1,0 +1,109 @@
+"""Triage end to end on a phone: the branch assigns to the property company, its staff accept and resolve with a
+photo, the 邻长 records an unsatisfied callback, and the issue is reopened — back in the company's queue."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from governance.extensions import db
+from governance.models import Issue, Photo
+from tests.browser.test_escalation_browser import compound_world, log_out
+from tests.browser.test_filing_browser import photo_file
+from tests.builders import make_organisation, make_person
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(autouse=True)
+def uploads(app, tmp_path):
+    """Photos go to a directory of this test's own."""
+    before = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = before
+
+
+def fresh(issue_id: int) -> Issue:
+    db.session.rollback()  # the live server commits in its own threads
+    return db.session.get(Issue, issue_id)
+
+
+def test_branch_assigns_company_resolves_neighbour_reopens(phone):
+    people, issue = compound_world()
+    community = db.session.get(type(issue.neighbour), issue.community_id)
+    company = make_organisation("property", "普瑞物业服务有限公司")
+    company.communities.append(community)
+    db.session.commit()
+    branch = make_person("branch_member", community, name="陈书记")
+    staff = make_person("org_staff", None, organisation=company, name="物业周经理")
+
+    # The branch opens its triage console from the top bar, shows the issues still below the community,
+    # ticks this one and assigns it to the property company (派单) with the bulk bar.
+    phone.log_in(branch.mobile)
+    phone.tap(phone.page.locator(".topnav a[href='/triage/']"))
+    assert phone.path == f"/triage/community/{community.id}"
+    phone.check("console-phone")
+    phone.goto(f"/triage/community/{community.id}?reach=all")
+    row = phone.page.locator("tr[data-row]", has_text=issue.reference)
+    assert row.count() == 1
+    row.locator("input[data-item]").check()
+    phone.page.select_option("select[data-action]", "assign")
+    phone.page.locator("#bulk-form select[name=organisation]").select_option(label="普瑞物业服务有限公司")
+    phone.page.locator("#bulk-form textarea").fill("请一周内修复路面并报告进度。")
+    phone.check("console-assign")
+    phone.tap(phone.page.locator("#bulk-form button[type=submit], #bulk-form input[type=submit]").first)
+    assert phone.page.locator(".flash-success").is_visible()
+    assert fresh(issue.id).assignment_state == "pending"
+    phone.check("console-assigned")
+    # On a desk the console is one wide table.
+    phone.page.set_viewport_size({"width": 1280, "height": 800})
+    phone.goto(f"/triage/community/{community.id}")
+    assert phone.page.locator("table.queue").is_visible()
+    assert phone.overflow(1280) == 0
+    phone.shot("console-desktop")
+    phone.page.set_viewport_size({"width": 360, "height": 740})
+    log_out(phone)
+
+    # The company's staff accept (接单) and resolve with an "after" photo.
+    phone.log_in(staff.mobile)
+    phone.tap(phone.page.locator(".topnav a[href='/triage/org/']"))
+    assert issue.reference in phone.page.locator("main").inner_text()
+    phone.check("staff-queue")
+    phone.tap(phone.page.locator(f"a[href='/issues/{issue.id}']").first)
+    phone.check("staff-issue-pending")
+    phone.tap(phone.page.locator("form[action*='/triage/accept'] button"))
+    assert fresh(issue.id).status == "in_progress"
+    resolve = phone.page.locator("details#act-resolved")
+    resolve.locator("summary").tap()
+    resolve.locator("textarea").fill("已铣刨重铺沥青路面约12平方米。")
+    phone.page.set_input_files("details#act-resolved input[type=file]", [photo_file("after.jpg")])
+    phone.check("staff-resolve-open")
+    phone.tap(resolve.locator("button[type=submit]"))
+    assert phone.page.locator(".flash-success").is_visible()
+    assert fresh(issue.id).status == "resolved"
+    assert db.session.scalar(select(Photo).where(Photo.issue_id == issue.id, Photo.stage == "after")) is not None
+    phone.check("staff-resolved")
+    log_out(phone)
+
+    # The 邻长 calls the resident back: not satisfied, so it reopens and the company sees it again.
+    phone.log_in(people["neighbour"].mobile)
+    phone.goto(f"/issues/{issue.id}")
+    callback = phone.page.locator("details#act-callback")
+    callback.locator("summary").tap()
+    callback.locator("label.check", has_text=re.compile("Not satisfied|不满意")).tap()
+    callback.locator("textarea").fill("居民说雨后仍有积水。")
+    phone.tap(callback.locator("button[type=submit]"))
+    issue_now = fresh(issue.id)
+    assert issue_now.status == "reopened" and issue_now.assignee_org_id == company.id
+    phone.check("neighbour-reopened")
+    log_out(phone)
+
+    phone.log_in(staff.mobile)
+    phone.goto(f"/issues/{issue.id}")
+    timeline = phone.page.locator(".timeline").inner_text()
+    assert "已铣刨重铺沥青路面" in timeline and "回访" in timeline
+    assert phone.page.locator("form[action*='/status/in_progress']").count() == 1  # back to work
+    phone.check("staff-sees-reopened")

@@ -1,0 +1,513 @@
+"""Public progress pages (issue 6): every page on both engines, filters, 404s, the canary test over pages and
+cache entries, cache invalidation and TTL, conditional requests, resident rating links, the demo poster."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select, update
+from werkzeug.datastructures import FileStorage
+
+from governance.extensions import db
+from governance.models import Building, Compound, Issue, RatingToken, utcnow
+from governance.services import demo, ledger, photos, public_cache, rates, rating
+from governance.services.issues import add_comment, escalate, record_callback, transition
+from tests.builders import (
+    make_compound,
+    make_issue,
+    make_person,
+    make_project,
+    make_source,
+    make_tree,
+    nodes_at,
+)
+from tests.conftest import csrf_from
+
+# Unique strings that must never reach a public page or a cache entry.
+CANARIES = {
+    "leader_name": "金丝雀邻长",
+    "leader_mobile": "13911112222",
+    "group_name": "金丝雀组长",
+    "resident_name": "金丝雀居民",
+    "resident_phone": "13987654321",
+    "title": "金丝雀标题",
+    "description": "金丝雀描述",
+    "place_detail": "金丝雀门牌",
+    "internal": "金丝雀内部",
+    "comment": "金丝雀评论",
+    "callback": "金丝雀回访",
+    "escalation": "金丝雀上报",
+    "resolve": "金丝雀办结",
+    "donor": "金丝雀捐款人",
+    "donor_phone": "13755556666",
+}
+PUBLIC_UPDATE = "公开进展：施工队已进场"
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """The in-process cache is per worker and outlives a test's database: start each test without it."""
+    public_cache.clear()
+    yield
+    public_cache.clear()
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    before = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = before
+
+
+@pytest.fixture
+def world(app):
+    """One 街镇, one community with the 小区 普瑞斯堡 (3栋), its 邻长, 组长 and branch member."""
+    make_tree(streets=1, communities=2, zones=1, groups=1, neighbours=1)
+    community = nodes_at("community")[0]
+    compound = make_compound(community)
+    building = Building(compound_id=compound.id, name="3栋")
+    db.session.add(building)
+    db.session.commit()
+    return {
+        "street": nodes_at("street")[0],
+        "community": community,
+        "other_community": nodes_at("community")[1],
+        "compound": compound,
+        "building": building,
+        "neighbour": make_person(
+            "neighbour_leader", nodes_at("neighbour")[0], name=CANARIES["leader_name"], mobile=CANARIES["leader_mobile"]
+        ),
+        "group": make_person("group_leader", nodes_at("group")[0], name=CANARIES["group_name"]),
+        "branch": make_person("branch_member", community),
+    }
+
+
+def file(world, **fields):
+    """An issue in 普瑞斯堡 3栋, filed by the 邻长."""
+    fields.setdefault("compound_id", world["compound"].id)
+    fields.setdefault("building_id", world["building"].id)
+    return make_issue(world["neighbour"], **fields)
+
+
+def resolve(world, issue, note="路面已修复"):
+    """Acknowledge, start and resolve through the lifecycle service, as the 组长; committed."""
+    for status in ("acknowledged", "in_progress"):
+        transition(world["group"], issue, status)
+    transition(world["group"], issue, "resolved", note)
+    db.session.commit()
+
+
+def jpeg() -> FileStorage:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", (64, 48), (120, 160, 90)).save(buffer, "JPEG")
+    buffer.seek(0)
+    return FileStorage(buffer, filename="photo.jpg", content_type="image/jpeg")
+
+
+def body(client, url: str, status: int = 200) -> str:
+    response = client.get(url)
+    assert response.status_code == status, (url, response.status_code)
+    return response.get_data(as_text=True)
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+def test_every_public_page_answers_without_login(world, client):
+    issue = file(world)
+    resolve(world, issue)
+    add_comment(world["branch"], issue, "public_update", PUBLIC_UPDATE)
+    db.session.commit()
+    compound, community, street = world["compound"], world["community"], world["street"]
+
+    district = body(client, "/p/")
+    assert street.name in district and f"/p/street/{street.id}" in district
+    assert f"/p/community/{community.id}" in body(client, f"/p/street/{street.id}")
+    community_page = body(client, f"/p/community/{community.id}")
+    assert f"/p/compound/{compound.id}" in community_page and "普瑞斯堡" in community_page
+    page = body(client, f"/p/compound/{compound.id}")
+    assert issue.reference in page and "普瑞斯堡 3栋" in page and PUBLIC_UPDATE in page
+    assert "100.0%" in page  # 办结率: one issue, resolved
+    assert f"/p/issue/{issue.reference}" in page and f"/p/compound/{compound.id}/poster" in page
+    own = body(client, f"/p/issue/{issue.reference}")
+    assert PUBLIC_UPDATE in own and "普瑞斯堡 3栋" in own
+    assert body(client, f"/p/issue/{issue.reference.lower()}") == own  # references are case-blind
+    poster = body(client, f"/p/compound/{compound.id}/poster")
+    assert 'data-qr-target="http://localhost/p/compound/' in poster and "<svg" in poster
+    for html in (district, community_page, page, own, poster):
+        assert "<script" not in html and 'style="' not in html  # light pages, strict CSP
+        assert "/auth/logout" not in html  # no logged-in menu
+
+
+def test_unknown_places_and_references_are_404(world, client):
+    street, community = world["street"], world["community"]
+    for url in (
+        "/p/street/999999",
+        f"/p/street/{community.id}",  # a community is not a 街镇
+        f"/p/community/{street.id}",
+        "/p/community/999999",
+        "/p/compound/999999",
+        "/p/compound/999999/poster",
+        "/p/issue/WC-2026-999999",
+        "/p/issue/not a reference!",
+        "/p/photo/999999",
+        "/p/photo/999999/thumb",
+        "/p/street/99999999999999999999",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_filters_and_paging(world, client):
+    road = [file(world, category="road") for _ in range(22)]
+    lights = file(world, category="lighting")
+    resolve(world, road[0])
+    url = f"/p/compound/{world['compound'].id}"
+
+    first = body(client, url)
+    assert "23" in first and f"{url}?page=2" in first
+    assert len(re.findall(r'class="issue-card"', first)) == 20
+    second = body(client, f"{url}?page=2")
+    assert len(re.findall(r'class="issue-card"', second)) == 3
+    resolved = body(client, f"{url}?status=resolved")
+    assert road[0].reference in resolved and lights.reference not in resolved
+    assert len(re.findall(r'class="issue-card"', resolved)) == 1
+    open_only = body(client, f"{url}?status=open")
+    assert road[0].reference not in open_only and lights.reference in open_only
+    only_lights = body(client, f"{url}?category=lighting")
+    assert lights.reference in only_lights and road[1].reference not in only_lights
+    assert len(re.findall(r'class="issue-card"', body(client, f"{url}?category=nosuchthing"))) == 0
+    # Nonsense filters are ignored, not rendered back into the (shared, cached) page.
+    odd = body(client, f"{url}?status=<b>x</b>&page=-3&utm=金丝雀")
+    assert "金丝雀" not in odd and "&lt;b&gt;" not in odd and "<b>x</b>" not in odd
+
+
+def test_public_responses_are_cacheable_and_set_no_cookie(world, client):
+    file(world)
+    response = client.get(f"/p/compound/{world['compound'].id}")
+    assert response.headers["Cache-Control"] == "public, max-age=60"
+    assert response.headers["ETag"] and response.headers["Last-Modified"]
+    assert "Set-Cookie" not in response.headers
+    assert "Cookie" in response.headers.get("Vary", "")
+
+
+# --- the canary test -----------------------------------------------------------------------------
+
+
+def seed_canaries(world, uploads) -> dict:
+    """Every kind of private text, through the real services; returns what the public may see."""
+    branch = world["branch"]
+    issue = file(
+        world,
+        title=CANARIES["title"],
+        description=CANARIES["description"],
+        place_detail=CANARIES["place_detail"],
+        resident_name=CANARIES["resident_name"],
+        resident_phone=CANARIES["resident_phone"],
+    )
+    add_comment(world["neighbour"], issue, "comment", CANARIES["comment"])
+    add_comment(branch, issue, "internal_note", CANARIES["internal"])
+    add_comment(branch, issue, "public_update", PUBLIC_UPDATE)
+    escalate(world["neighbour"], issue, CANARIES["escalation"])
+    db.session.commit()
+    shown, hidden = (photos.attach(issue, photos.save_upload(jpeg()), "before", world["neighbour"]) for _ in range(2))
+    photos.set_public(branch, shown, True)
+    db.session.commit()
+    resolve(world, issue, CANARIES["resolve"])
+    record_callback(world["neighbour"], issue, "unsatisfied", CANARIES["callback"])
+    db.session.commit()
+
+    rated = file(world, title=CANARIES["title"], resident_phone=CANARIES["resident_phone"])
+    resolve(world, rated, CANARIES["resolve"])
+    token = rating.create_link(world["neighbour"], rated)
+    db.session.commit()
+
+    project = make_project(world["community"], name="普瑞斯堡改造")
+    project.compound_id = world["compound"].id
+    drive = make_source(project, "resident_donation", "第一次捐款")
+    ledger.record_receipt(
+        branch, project, drive, 500_00, donor_name=CANARIES["donor"], note=f"电话{CANARIES['donor_phone']}"
+    )
+    db.session.commit()
+    return {"issue": issue, "rated": rated, "token": token, "shown": shown, "hidden": hidden, "project": project}
+
+
+def public_urls(world, seeded) -> list[str]:
+    compound, issue, rated = world["compound"], seeded["issue"], seeded["rated"]
+    base = f"/p/compound/{compound.id}"
+    return [
+        "/p/",
+        f"/p/street/{world['street'].id}",
+        f"/p/community/{world['community'].id}",
+        f"/p/community/{world['other_community'].id}",
+        base,
+        f"{base}?status=reopened",
+        f"{base}?category=road",
+        f"{base}/poster",
+        f"/p/issue/{issue.reference}",
+        f"/p/issue/{rated.reference}",
+        f"/p/rate/{seeded['token']}",
+        f"/money/public/{seeded['project'].id}",
+    ]
+
+
+def assert_no_canary(text: str, where: str) -> None:
+    for label, canary in CANARIES.items():
+        assert canary not in text, f"{label} ({canary}) leaked into {where}"
+
+
+def check_canaries(world, client, seeded) -> None:
+    for url in public_urls(world, seeded):
+        html = body(client, url)
+        assert_no_canary(html, url)
+        assert seeded["hidden"].stored_name not in html
+    own = body(client, f"/p/issue/{seeded['issue'].reference}")
+    assert PUBLIC_UPDATE in own  # the deliberate public update is shown
+    assert f"/p/photo/{seeded['shown'].id}" in own and f"/p/photo/{seeded['hidden'].id}" not in own
+    picture = client.get(f"/p/photo/{seeded['shown'].id}")
+    assert picture.status_code == 200 and picture.mimetype == "image/jpeg"
+    assert picture.headers["Cache-Control"] == "public, max-age=60"
+    assert client.get(f"/p/photo/{seeded['shown'].id}/thumb").status_code == 200
+    assert client.get(f"/p/photo/{seeded['hidden'].id}").status_code == 404
+    assert client.get(f"/p/photo/{seeded['hidden'].id}/thumb").status_code == 404
+    # The rating page is not cached, but its POST answer must not leak either.
+    thanks = client.post(
+        f"/p/rate/{seeded['token']}",
+        data={"rating": "satisfied", "csrf_token": csrf_from(body(client, f"/p/rate/{seeded['token']}"))},
+    )
+    assert thanks.status_code == 200
+    assert_no_canary(thanks.get_data(as_text=True), "the rating answer")
+
+
+def refill(world, client, seeded) -> None:
+    """Fetch the cacheable pages again, so the cache holds each of them."""
+    for url in public_urls(world, seeded):
+        if "/rate/" not in url:
+            body(client, url)
+
+
+def test_no_canary_on_any_public_page_or_in_the_in_process_cache(world, client, uploads):
+    seeded = seed_canaries(world, uploads)
+    check_canaries(world, client, seeded)
+    refill(world, client, seeded)  # the rating above refreshed the pages it counts on
+    entries = public_cache.memory_bodies()
+    assert len(entries) >= 9  # the cacheable pages above were stored
+    for text in entries:
+        assert_no_canary(text, "an in-process cache entry")
+
+
+def test_no_canary_in_the_redis_cache(redis_app, world, client, uploads):
+    seeded = seed_canaries(world, uploads)
+    check_canaries(world, client, seeded)
+    refill(world, client, seeded)
+    from governance.redis_conn import get_redis
+
+    redis = get_redis()
+    keys = public_cache.redis_keys()
+    pages = [k for k in keys if k.startswith(redis_app.config["REDIS_PREFIX"] + "pub:page:")]
+    assert len(pages) >= 9
+    for name in keys:
+        kind = redis.type(name).decode()
+        values = [redis.get(name)] if kind == "string" else list(redis.smembers(name)) if kind == "set" else []
+        for raw in values:
+            assert_no_canary(raw.decode(), f"Redis key {name}")
+    assert public_cache.memory_bodies() == []  # with Redis configured nothing is kept in-process
+
+
+# --- cache ---------------------------------------------------------------------------------------
+
+
+def resolved_cards(html: str) -> int:
+    return html.count('badge status status-resolved"')
+
+
+def test_a_change_shows_on_the_next_request(world, client):
+    issue = file(world)
+    for status in ("acknowledged", "in_progress"):
+        transition(world["group"], issue, status)
+    db.session.commit()
+    url = f"/p/compound/{world['compound'].id}"
+    before = body(client, url)
+    assert resolved_cards(before) == 0 and body(client, url) == before  # served from the cache
+    assert len(public_cache.memory_bodies()) == 1
+    transition(world["group"], issue, "resolved", "已修复")
+    db.session.commit()  # the session hook drops the pages of this 小区, community, 街镇, district and issue
+    assert public_cache.memory_bodies() == []
+    after = body(client, url)
+    assert resolved_cards(after) == 1 and "100.0%" in after
+
+
+def test_a_change_in_redis_shows_on_the_next_request(redis_app, world, client):
+    issue = file(world)
+    for status in ("acknowledged", "in_progress"):
+        transition(world["group"], issue, status)
+    db.session.commit()
+    url = f"/p/compound/{world['compound'].id}"
+    assert resolved_cards(body(client, url)) == 0
+    assert body(client, f"/p/issue/{issue.reference}")
+    stored = [k for k in public_cache.redis_keys() if "pub:page:" in k]
+    assert len(stored) == 2
+    transition(world["group"], issue, "resolved", "已修复")
+    db.session.commit()
+    assert [k for k in public_cache.redis_keys() if "pub:page:" in k] == []
+    assert resolved_cards(body(client, url)) == 1
+    assert "status-resolved" in body(client, f"/p/issue/{issue.reference}")
+
+
+def test_an_unnoticed_change_shows_within_a_minute(world, client, monkeypatch):
+    issue = file(world)
+    url = f"/p/compound/{world['compound'].id}"
+    start = public_cache.now()
+    monkeypatch.setattr(public_cache, "now", lambda: start)
+    assert resolved_cards(body(client, url)) == 0
+    # Changed behind the ORM's back (a bulk job, a manual fix): no hook hears of it.
+    db.session.execute(update(Issue).where(Issue.id == issue.id).values(status="resolved", resolved_at=utcnow()))
+    db.session.commit()
+    monkeypatch.setattr(public_cache, "now", lambda: start + 59)
+    assert resolved_cards(body(client, url)) == 0  # still the cached copy
+    monkeypatch.setattr(public_cache, "now", lambda: start + 60)
+    assert resolved_cards(body(client, url)) == 1  # never older than a minute
+
+
+def test_a_page_rendered_before_a_commit_is_not_served_after_it(app):
+    """A slow render that read the old data and is stored after the invalidation carries an old generation."""
+    entry, gen = public_cache.lookup("compound:1", "zh|/p/compound/1")
+    assert entry is None
+    public_cache.invalidate({"compound:1"})  # another request committed a change meanwhile
+    public_cache.store("compound:1", "zh|/p/compound/1", "old page", gen)
+    assert public_cache.lookup("compound:1", "zh|/p/compound/1")[0] is None
+    _, gen = public_cache.lookup("compound:1", "zh|/p/compound/1")
+    public_cache.store("compound:1", "zh|/p/compound/1", "new page", gen)
+    assert public_cache.lookup("compound:1", "zh|/p/compound/1")[0].body == "new page"
+
+
+def test_an_unchanged_page_answers_304(world, client, monkeypatch):
+    file(world)
+    url = f"/p/compound/{world['compound'].id}"
+    first = client.get(url)
+    etag, modified = first.headers["ETag"], first.headers["Last-Modified"]
+    again = client.get(url, headers={"If-None-Match": etag})
+    assert again.status_code == 304 and again.data == b""
+    assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
+    # Re-rendered after the TTL but the same: same validators, still 304.
+    start = public_cache.now()
+    monkeypatch.setattr(public_cache, "now", lambda: start + 120)
+    later = client.get(url, headers={"If-Modified-Since": modified})
+    assert later.status_code == 304
+    assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
+    # A change: the old validators no longer match.
+    file(world)
+    changed = client.get(url, headers={"If-None-Match": etag, "If-Modified-Since": modified})
+    assert changed.status_code == 200 and changed.headers["ETag"] != etag
+
+
+def test_pages_are_cached_per_language(world, client):
+    file(world)
+    url = f"/p/compound/{world['compound'].id}"
+    chinese = body(client, url)
+    assert '<html lang="zh-CN">' in chinese and "/lang/en" in chinese
+    set_language = re.search(r'href="(/lang/en[^"]*)"', chinese).group(1).replace("&amp;", "&")
+    assert client.get(set_language).status_code == 302  # the language switch of the page header
+    english = body(client, url)
+    assert '<html lang="en">' in english and "Resolution rate" in english
+    assert len(public_cache.memory_bodies()) == 2
+
+
+# --- resident rating -----------------------------------------------------------------------------
+
+
+def make_link(world, client, auth, issue) -> str:
+    """The 邻长 makes a rating link from the internal issue page; returns the link's path."""
+    auth.login(world["neighbour"].mobile)
+    page = body(client, f"/issues/{issue.id}")
+    assert f"/p/rating-link/{issue.id}" in page
+    response = client.post(f"/p/rating-link/{issue.id}", data={"csrf_token": csrf_from(page)})
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "<svg" in html
+    url = re.search(r'data-rating-url="([^"]+)"', html).group(1)
+    auth.logout()
+    return url.removeprefix("http://localhost")
+
+
+def test_a_rating_counts_once_and_feeds_the_satisfaction_rate(world, client, auth):
+    issue = file(world)
+    resolve(world, issue)
+    path = make_link(world, client, auth, issue)
+    token = path.rsplit("/", 1)[1]
+    assert len(token) >= 43
+    stored = db.session.scalar(select(RatingToken))
+    assert stored.token_digest == rating.digest(token) and token not in stored.token_digest
+    assert stored.expires_at - stored.created_at == timedelta(days=14)
+
+    page = body(client, path)
+    assert issue.reference in page and page.count('name="rating"') == 3
+    no_csrf = client.post(path, data={"rating": "satisfied"})
+    assert no_csrf.status_code == 400
+    bad = client.post(path, data={"rating": "great", "csrf_token": csrf_from(page)})
+    assert bad.status_code == 400 and db.session.scalar(select(RatingToken.used_at)) is None
+    done = client.post(path, data={"rating": "basically_satisfied", "csrf_token": csrf_from(page)})
+    assert done.status_code == 200
+    again = client.post(path, data={"rating": "unsatisfied", "csrf_token": csrf_from(page)})
+    assert again.status_code == 410
+    assert client.get(path).status_code == 410
+    figures = rates.figures(Issue.compound_id == world["compound"].id)
+    assert (figures.ratings, figures.ratings_satisfied, figures.satisfaction_rate) == (1, 1, 1.0)
+    assert "100.0%" in body(client, f"/p/compound/{world['compound'].id}")
+
+
+def test_expired_unknown_and_refused_links(world, client, auth):
+    issue = file(world)
+    path = f"/p/rating-link/{issue.id}"
+    # Not resolved yet: no button, and the POST is refused without making a link.
+    auth.login(world["neighbour"].mobile)
+    assert path not in body(client, f"/issues/{issue.id}")
+    refused = auth.post(path, form_page=f"/issues/{issue.id}")
+    assert refused.status_code == 302 and db.session.scalar(select(RatingToken)) is None
+    auth.logout()
+    resolve(world, issue)
+    # The 组长 may see the issue but the callback (and so the rating link) is the 邻长's.
+    auth.login(world["group"].mobile)
+    assert path not in body(client, f"/issues/{issue.id}")
+    assert auth.post(path, form_page=f"/issues/{issue.id}").status_code == 403
+    auth.logout()
+    assert client.post(path).status_code in (400, 401)  # anonymous: never a link
+
+    link = make_link(world, client, auth, issue)
+    db.session.execute(update(RatingToken).values(expires_at=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    assert client.get(link).status_code == 410
+    assert client.get("/p/rate/not-a-token").status_code == 404
+    assert client.get("/p/rate/" + "x" * 500).status_code == 404
+    with pytest.raises(rating.RatingError):
+        rating.rate(link.rsplit("/", 1)[1], "satisfied")
+
+
+# --- the demo world ------------------------------------------------------------------------------
+
+
+def test_demo_public_pages_and_the_pruisburg_poster(app, client):
+    demo.load_demo_world(scale=0.02)
+    db.session.commit()
+    compound = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG))
+    poster = body(client, f"/p/compound/{compound.id}/poster")
+    figures = rates.figures(Issue.compound_id == compound.id)
+    assert figures.total >= 31
+    numbers = re.findall(r'<p class="figure(?: rate)?"><b[^>]*>([^<]+)</b>', poster)
+    assert numbers[:3] == [str(figures.total), str(figures.done), str(figures.open)]
+    assert f"{figures.resolution_rate * 100:.1f}%" in poster
+    assert f"{figures.satisfaction_rate * 100:.1f}%" in poster
+    for community in nodes_at("community"):
+        assert client.get(f"/p/community/{community.id}").status_code == 200
+    assert "普瑞斯堡" in body(client, f"/p/community/{compound.community_id}")
+    page = body(client, f"/p/compound/{compound.id}")
+    assert demo.PROJECT_NAME in page and "/money/public/" in page  # the co-funding
+    for login in demo.DEMO_LOGINS:
+        assert login["mobile"] not in page and login["mobile"] not in poster
+    assert json.dumps(figures.total)  # the figures above were of a real compound
