@@ -225,25 +225,33 @@ def category(category_id):
     return redirect(url_for("settings.categories"))
 
 
+def switch_active(setter, item, back: str, on_text: str, off_text: str):
+    """The deactivate / reactivate buttons of the settings lists: confirm, switch, commit once, say what happened."""
+    if ConfirmForm().validate_on_submit():
+        active = request.form.get("active") == "1"
+        try:
+            setter(item, active)
+        except service.SettingsError as err:
+            db.session.rollback()
+            flash(refusal(err.code), "error")
+            return redirect(back)
+        db.session.commit()
+        flash(on_text if active else off_text, "success")
+    return redirect(back)
+
+
 @bp.route("/categories/<int:category_id>/active", methods=["POST"])
 @requires("manage_categories")
 def category_active(category_id):
     """Deactivate a category (issues keep it; nobody can choose it for a new one) or bring it back."""
     item = db.session.get(Category, category_id) or abort(404)
-    if ConfirmForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        try:
-            service.set_category_active(item, active)
-        except service.SettingsError as err:
-            db.session.rollback()
-            flash(refusal(err.code), "error")
-            return redirect(url_for("settings.categories"))
-        db.session.commit()
-        if active:
-            flash(_("Category “%(name)s” can be chosen again.", name=item.name_zh), "success")
-        else:
-            flash(_("Category “%(name)s” deactivated; its issues keep it.", name=item.name_zh), "success")
-    return redirect(url_for("settings.categories"))
+    return switch_active(
+        service.set_category_active,
+        item,
+        url_for("settings.categories"),
+        _("Category “%(name)s” can be chosen again.", name=item.name_zh),
+        _("Category “%(name)s” deactivated; its issues keep it.", name=item.name_zh),
+    )
 
 
 # --- background jobs ----------------------------------------------------------------------------
@@ -458,23 +466,13 @@ def reject_reason(reason_id):
 def reject_reason_active(reason_id):
     """Stop offering a rejection reason (rejected issues keep it) or offer it again."""
     item = db.session.get(RejectReason, reason_id) or abort(404)
-    if ConfirmForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        try:
-            service.set_reject_reason_active(item, active)
-        except service.SettingsError as err:
-            db.session.rollback()
-            flash(refusal(err.code), "error")
-            return redirect(url_for("settings.reject_reasons"))
-        db.session.commit()
-        if active:
-            flash(_("Rejection reason “%(name)s” is offered again.", name=item.name_zh), "success")
-        else:
-            flash(
-                _("Rejection reason “%(name)s” deactivated; issues rejected with it keep it.", name=item.name_zh),
-                "success",
-            )
-    return redirect(url_for("settings.reject_reasons"))
+    return switch_active(
+        service.set_reject_reason_active,
+        item,
+        url_for("settings.reject_reasons"),
+        _("Rejection reason “%(name)s” is offered again.", name=item.name_zh),
+        _("Rejection reason “%(name)s” deactivated; issues rejected with it keep it.", name=item.name_zh),
+    )
 
 
 # --- response templates (回复模板) ----------------------------------------------------------------
@@ -584,15 +582,13 @@ def response_template(template_id):
 def response_template_active(template_id):
     """Stop offering a template, or offer it again."""
     item = db.session.get(ResponseTemplate, template_id) or abort(404)
-    if ConfirmForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        service.set_response_template_active(item, active)
-        db.session.commit()
-        if active:
-            flash(_("Template “%(title)s” is offered again.", title=item.title), "success")
-        else:
-            flash(_("Template “%(title)s” deactivated.", title=item.title), "success")
-    return redirect(url_for("settings.response_templates"))
+    return switch_active(
+        service.set_response_template_active,
+        item,
+        url_for("settings.response_templates"),
+        _("Template “%(title)s” is offered again.", title=item.title),
+        _("Template “%(title)s” deactivated.", title=item.title),
+    )
 
 
 # --- responsible parties (责任单位) ----------------------------------------------------------------
@@ -754,12 +750,10 @@ def organisation_communities(organisation_id):
 def organisation_active(organisation_id):
     """Deactivate an organisation (nothing new is assigned to it) or bring it back."""
     item = db.session.get(Organisation, organisation_id) or abort(404)
-    if ConfirmForm().validate_on_submit():
-        active = request.form.get("active") == "1"
-        service.set_organisation_active(item, active)
-        db.session.commit()
-        if active:
-            flash(_("“%(name)s” can be assigned issues again.", name=item.name), "success")
-        else:
-            flash(_("“%(name)s” deactivated; issues already assigned to it keep it.", name=item.name), "success")
-    return redirect(url_for("settings.organisation", organisation_id=organisation_id))
+    return switch_active(
+        service.set_organisation_active,
+        item,
+        url_for("settings.organisation", organisation_id=organisation_id),
+        _("“%(name)s” can be assigned issues again.", name=item.name),
+        _("“%(name)s” deactivated; issues already assigned to it keep it.", name=item.name),
+    )
