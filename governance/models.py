@@ -438,6 +438,10 @@ class Issue(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[str | None] = mapped_column(String(24))
+    # For 响应率 and 按期办结率 (services/rates.py): whether the first acknowledgement, and the latest
+    # resolution, met every deadline that applied; NULL until it happens (or unknown for old rows).
+    acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
     # Optimistic locking: a stale edit fails instead of overwriting someone else's.
     version: Mapped[int] = mapped_column(Integer, default=1)
 

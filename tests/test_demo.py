@@ -200,6 +200,40 @@ def check_assignment(issue, events, triage: Triage, where: str) -> None:
         assert issue.accepted_at >= issue.assigned_at, where
 
 
+def check_on_time(issue, events, policy, where: str) -> None:
+    """acknowledged_on_time and resolved_on_time, worked out again from the timeline: the deadline in force
+    (from the event that last set it) was met, and no sweep event (deadline_at) shows one missed meanwhile."""
+    level, due_from = "neighbour", {}  # the deadlines each event set: (ack due, resolve due)
+    ack_flag = resolve_flag = None
+    acknowledged = since = None
+    for index, event in enumerate(events):
+        if event.kind in ("escalated", "overdue", "sent_down") or (event.kind == "assigned" and event.to_level):
+            level = event.to_level
+        status = event.to_status if event.kind in ("filed", "status") else None
+        if event.kind == "assigned":
+            due_from = {"ack": None, "resolve": assigned_due(event)}
+        elif event.kind in ("filed", "escalated", "declined", "sent_down") or status == "reopened":
+            hours = policy.get((level, issue.urgency))
+            unacknowledged = acknowledged is None and status != "reopened"
+            due_from = {
+                "ack": event.at + timedelta(hours=hours[0]) if hours and unacknowledged else None,
+                "resolve": event.at + timedelta(hours=hours[1]) if hours else None,
+            }
+        missed = [e for e in events[:index] if e.deadline_at is not None]
+        if status == "acknowledged" and acknowledged is None:
+            due = due_from["ack"]
+            ack_flag = (due is None or event.at <= due) and not missed
+            acknowledged = since = event.at
+            due_from["ack"] = None
+        elif status == "resolved":
+            due = due_from["resolve"]
+            resolve_flag = (due is None or event.at <= due) and not any(e.at > since for e in missed)
+        elif status == "reopened":
+            resolve_flag, since = None, event.at
+    assert issue.acknowledged_on_time is ack_flag, where
+    assert issue.resolved_on_time is resolve_flag, where
+
+
 def check_issue(issue, events, node, policy, by_id, now, triage: Triage) -> None:
     """One issue's row agrees with its timeline, its 邻, the SLA policy and triage (as the services would
     leave it)."""
@@ -269,6 +303,7 @@ def check_issue(issue, events, node, policy, by_id, now, triage: Triage) -> None
         else:
             assert issue.next_deadline_at == due, where
     check_assignment(issue, events, triage, where)
+    check_on_time(issue, events, policy, where)
     # Priority: the last one the branch set; each change really changed it.
     priorities = [e.note for e in events if e.kind == "priority"]
     assert issue.priority == (priorities[-1] if priorities else "normal"), where
@@ -683,6 +718,9 @@ def test_every_issue_agrees_with_its_timeline(app, small_world):
     assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == small_world["audit_entries"]
     assert db.session.scalar(select(func.count()).select_from(IssueFollower)) == small_world["issue_followers"]
     assert {i.status for i in issues} == set(STATUSES)
+    # Reports have something to tell: some acknowledged and resolved on time, some late.
+    assert {i.acknowledged_on_time for i in issues} == {True, False, None}
+    assert {i.resolved_on_time for i in issues} == {True, False, None}
     # The history leads up to the load: the sweep that runs then has nothing left to escalate.
     assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
 

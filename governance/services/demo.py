@@ -614,7 +614,7 @@ class IssueLife:
         "world", "sla", "rng", "urgency", "holders", "filer_id", "filer_rank", "community_id", "street_id",
         "status", "level", "priority", "assignee", "state", "assigned", "accepted", "duplicate_of",
         "reject_reason", "ack_due", "resolve_due", "next_due", "created", "updated", "acknowledged",
-        "resolved", "closed", "satisfaction", "events", "audits", "followers",
+        "resolved", "closed", "satisfaction", "events", "audits", "followers", "ack_on_time", "resolve_on_time",
     )  # fmt: skip
 
     def __init__(self, world, rng, urgency, holders, filer_id, filer_rank, node):
@@ -628,6 +628,8 @@ class IssueLife:
         self.ack_due = self.resolve_due = self.next_due = None
         self.created = self.updated = self.acknowledged = self.resolved = self.closed = None
         self.satisfaction = None
+        # services.issues.met_deadlines at the first acknowledgement and the latest resolution.
+        self.ack_on_time = self.resolve_on_time = None
         # (at, actor, kind, from_status, to_status, from_level, to_level, note, public, deadline_at, notify)
         self.events: list[tuple] = []
         self.audits: list[tuple] = []  # (at, actor, action, detail)
@@ -768,6 +770,12 @@ class IssueLife:
                 raise ValueError("demo script: a duplicate is merged into another live issue")
             self.duplicate_of = duplicate_of
             note = note or RefNote("合并至 {}", duplicate_of)
+        if to_status == "acknowledged" and self.acknowledged is None:
+            self.ack_on_time = self._met_deadlines(at, self.ack_due, None)
+        elif to_status == "resolved":
+            self.resolve_on_time = self._met_deadlines(at, self.resolve_due, self._working_since())
+        elif to_status == "reopened":
+            self.resolve_on_time = None
         from_status, self.status = self.status, to_status
         if to_status == "acknowledged":
             self.acknowledged = self.acknowledged or at
@@ -788,6 +796,17 @@ class IssueLife:
         if to_status == "duplicate":
             duplicate_of.merged(at, person, self)
         self._audit(at, person, STATUS_ACTION[to_status], note)
+
+    def _met_deadlines(self, at: int, due: int | None, since: int | None) -> bool:
+        """services.issues.met_deadlines: within the deadline in force, and no sweep found one passed since."""
+        if due is not None and at > due:
+            return False
+        return not any(e[9] is not None and (since is None or e[0] > since) for e in self.events)
+
+    def _working_since(self) -> int | None:
+        """services.issues._working_since: the last reopening, else the acknowledgement."""
+        reopened = [e[0] for e in self.events if e[2] == "status" and e[4] == "reopened"]
+        return max((d for d in (max(reopened, default=None), self.acknowledged) if d is not None), default=None)
 
     def merged(self, at: int, actor: int, duplicate: IssueLife) -> None:
         """services.issues._merge_into, on the kept issue: a timeline entry, and the duplicate's followers.
@@ -906,7 +925,7 @@ class IssueLife:
         if to_status == "closed":
             self.closed = at
         else:
-            self.resolved = None
+            self.resolved = self.resolve_on_time = None
         self._set_deadlines(at)
         notify = ("filer",) if to_status == "closed" else (self.level, "assignee")
         fields = {"from_status": "resolved", "to_status": to_status}
@@ -947,6 +966,8 @@ class IssueLife:
             self.closed,
             self.satisfaction,
             1,  # version
+            self.ack_on_time,
+            self.resolve_on_time,
         )
 
 
@@ -959,7 +980,8 @@ ISSUE_COLUMNS = (
     "id", "reference", *PLACE_COLUMNS, "urgency", "priority", "filed_by_id", "idempotency_key", "latitude",
     "longitude", "status", "level", "assignee_org_id", "assignment_state", "assigned_at", "accepted_at",
     "reject_reason_id", "duplicate_of_id", "ack_due_at", "resolve_due_at", "next_deadline_at", "created_at",
-    "updated_at", "acknowledged_at", "resolved_at", "closed_at", "satisfaction", "version",
+    "updated_at", "acknowledged_at", "resolved_at", "closed_at", "satisfaction", "version", "acknowledged_on_time",
+    "resolved_on_time",
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "issue_id", "at", "actor_id", "kind", "from_status", "to_status", "from_level", "to_level", "note",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import policy
@@ -278,6 +278,12 @@ def transition(
         note = note or f"合并至 {duplicate_of.reference}"
     now = utcnow()
     from_status = issue.status
+    if to_status == "acknowledged" and issue.acknowledged_at is None:
+        issue.acknowledged_on_time = met_deadlines(issue, issue.ack_due_at, None, now)
+    elif to_status == "resolved":
+        issue.resolved_on_time = met_deadlines(issue, issue.resolve_due_at, _working_since(issue), now)
+    elif to_status == "reopened":
+        issue.resolved_on_time = None
     issue.status = to_status
     issue.updated_at = now
     if to_status == "acknowledged":
@@ -303,6 +309,34 @@ def transition(
     notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
     jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
     return event
+
+
+def met_deadlines(issue: Issue, due: datetime | None, since: datetime | None, now: datetime) -> bool:
+    """On time (响应率, 按期办结率): `now` is within the deadline in force, and the SLA sweep found no
+    deadline passed after `since` (None: ever).
+
+    The sweep's escalation sets fresh deadlines at the next level, so the deadline in force alone
+    would forgive every deadline missed before it; the sweep's events record each one (deadline_at).
+    """
+    if due is not None and now > due:
+        return False
+    missed = select(IssueEvent.id).where(IssueEvent.issue_id == issue.id, IssueEvent.deadline_at.is_not(None))
+    if since is not None:
+        missed = missed.where(IssueEvent.at > since)
+    return db.session.scalar(missed.limit(1)) is None
+
+
+def _working_since(issue: Issue) -> datetime | None:
+    """When the current stretch of work began: the last reopening, else the acknowledgement.
+
+    Deadlines missed before it were the acknowledgement's or an earlier resolution's, not this one's.
+    """
+    reopened = db.session.scalar(
+        select(func.max(IssueEvent.at)).where(
+            IssueEvent.issue_id == issue.id, IssueEvent.kind == "status", IssueEvent.to_status == "reopened"
+        )
+    )
+    return max((d for d in (reopened, issue.acknowledged_at) if d is not None), default=None)
 
 
 # A duplicate is merged into a live issue: not into another duplicate or an issue that was turned away.
@@ -389,6 +423,7 @@ def record_callback(
         issue.closed_at = now
     else:
         issue.resolved_at = None
+        issue.resolved_on_time = None
     set_deadlines(issue, now)
     status_event = add_event(
         issue,
