@@ -178,6 +178,25 @@ def next_sort() -> int:
     return min((last or 0) + 10, 9999)
 
 
+def save_form(form, render, apply, message, back):
+    """The POST of a settings list's form: invalid → the page again with its messages (a bad CSRF token: 400);
+    refused by the service → rolled back, said, the page again with what was typed; else one commit, the
+    message for the result, and back to where `back(result)` says."""
+    if not form.validate():
+        if form.csrf_token.errors:
+            abort(400)
+        return render(form)
+    try:
+        result = apply()
+    except service.SettingsError as err:
+        db.session.rollback()
+        flash(refusal(err.code), "error")
+        return render(form)
+    db.session.commit()
+    flash(message(result), "success")
+    return redirect(back(result))
+
+
 @bp.route("/categories", methods=["GET", "POST"])
 @requires("manage_categories")
 def categories():
@@ -185,19 +204,13 @@ def categories():
     if request.method == "GET":
         return render_categories(CategoryForm(formdata=None, data={"sort": str(next_sort())}))
     form = CategoryForm()
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_categories(form)
-    try:
-        category = service.add_category(form.code.data, form.name_zh.data, form.name_en.data, form.sort.number)
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_categories(form)
-    db.session.commit()
-    flash(_("Category “%(name)s” added.", name=category.name_zh), "success")
-    return redirect(url_for("settings.categories"))
+    return save_form(
+        form,
+        render_categories,
+        lambda: service.add_category(form.code.data, form.name_zh.data, form.name_en.data, form.sort.number),
+        lambda added: _("Category “%(name)s” added.", name=added.name_zh),
+        lambda _added: url_for("settings.categories"),
+    )
 
 
 @bp.route("/categories/<int:category_id>", methods=["GET", "POST"])
@@ -210,19 +223,13 @@ def category(category_id):
         form = CategoryNamesForm(formdata=None, data=data, category_id=item.id)
         return render_template("settings/category.html", category=item, form=form, confirm=ConfirmForm())
     form = CategoryNamesForm(category_id=item.id)
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_template("settings/category.html", category=item, form=form, confirm=ConfirmForm())
-    try:
-        service.update_category(item, form.name_zh.data, form.name_en.data, form.sort.number)
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_template("settings/category.html", category=item, form=form, confirm=ConfirmForm())
-    db.session.commit()
-    flash(_("Category “%(name)s” saved.", name=item.name_zh), "success")
-    return redirect(url_for("settings.categories"))
+    return save_form(
+        form,
+        lambda f: render_template("settings/category.html", category=item, form=f, confirm=ConfirmForm()),
+        lambda: service.update_category(item, form.name_zh.data, form.name_en.data, form.sort.number),
+        lambda _result: _("Category “%(name)s” saved.", name=item.name_zh),
+        lambda _result: url_for("settings.categories"),
+    )
 
 
 def switch_active(setter, item, back: str, on_text: str, off_text: str):
@@ -417,19 +424,13 @@ def reject_reasons():
     if request.method == "GET":
         return render_reject_reasons(RejectReasonForm(formdata=None, data={"sort": str(next_reason_sort())}))
     form = RejectReasonForm()
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_reject_reasons(form)
-    try:
-        reason = service.add_reject_reason(form.name_zh.data, form.name_en.data, form.sort.number)
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_reject_reasons(form)
-    db.session.commit()
-    flash(_("Rejection reason “%(name)s” added.", name=reason.name_zh), "success")
-    return redirect(url_for("settings.reject_reasons"))
+    return save_form(
+        form,
+        render_reject_reasons,
+        lambda: service.add_reject_reason(form.name_zh.data, form.name_en.data, form.sort.number),
+        lambda added: _("Rejection reason “%(name)s” added.", name=added.name_zh),
+        lambda _added: url_for("settings.reject_reasons"),
+    )
 
 
 def render_reject_reason(reason: RejectReason, form: RejectReasonForm):
@@ -446,19 +447,13 @@ def reject_reason(reason_id):
         data = {"name_zh": item.name_zh, "name_en": item.name_en, "sort": str(item.sort)}
         return render_reject_reason(item, RejectReasonForm(formdata=None, data=data, reason_id=item.id))
     form = RejectReasonForm(reason_id=item.id)
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_reject_reason(item, form)
-    try:
-        service.update_reject_reason(item, form.name_zh.data, form.name_en.data, form.sort.number)
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_reject_reason(item, form)
-    db.session.commit()
-    flash(_("Rejection reason “%(name)s” saved.", name=item.name_zh), "success")
-    return redirect(url_for("settings.reject_reasons"))
+    return save_form(
+        form,
+        lambda f: render_reject_reason(item, f),
+        lambda: service.update_reject_reason(item, form.name_zh.data, form.name_en.data, form.sort.number),
+        lambda _result: _("Rejection reason “%(name)s” saved.", name=item.name_zh),
+        lambda _result: url_for("settings.reject_reasons"),
+    )
 
 
 @bp.route("/reject-reasons/<int:reason_id>/active", methods=["POST"])
@@ -534,19 +529,13 @@ def response_templates():
     if request.method == "GET":
         return render_response_templates(template_form())
     form = template_form(formdata=request.form)
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_response_templates(form)
-    try:
-        template = service.add_response_template(*form.values())
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_response_templates(form)
-    db.session.commit()
-    flash(_("Template “%(title)s” added.", title=template.title), "success")
-    return redirect(url_for("settings.response_templates"))
+    return save_form(
+        form,
+        render_response_templates,
+        lambda: service.add_response_template(*form.values()),
+        lambda added: _("Template “%(title)s” added.", title=added.title),
+        lambda _added: url_for("settings.response_templates"),
+    )
 
 
 def render_response_template(template: ResponseTemplate, form: ResponseTemplateForm):
@@ -562,19 +551,13 @@ def response_template(template_id):
     if request.method == "GET":
         return render_response_template(item, template_form(item))
     form = template_form(item, formdata=request.form)
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render_response_template(item, form)
-    try:
-        service.update_response_template(item, *form.values())
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_response_template(item, form)
-    db.session.commit()
-    flash(_("Template “%(title)s” saved.", title=item.title), "success")
-    return redirect(url_for("settings.response_templates"))
+    return save_form(
+        form,
+        lambda f: render_response_template(item, f),
+        lambda: service.update_response_template(item, *form.values()),
+        lambda _result: _("Template “%(title)s” saved.", title=item.title),
+        lambda _result: url_for("settings.response_templates"),
+    )
 
 
 @bp.route("/response-templates/<int:template_id>/active", methods=["POST"])
