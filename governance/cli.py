@@ -1,4 +1,4 @@
-"""Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`."""
+"""Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`, `flask rollups check`."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from .extensions import db
 roster_cli = AppGroup("roster", help="Roster (名册) tools.")
 demo_cli = AppGroup("demo", help="The demo world.")
 ledger_cli = AppGroup("ledger", help="The money ledger (资金台账).")
+rollups_cli = AppGroup("rollups", help="The report rollups (报表汇总).")
 
 
 @roster_cli.command("import")
@@ -61,3 +62,28 @@ def ledger_check():
         click.echo(f"{len(problems)} mismatch(es).", err=True)
         sys.exit(1)
     click.echo(f"The ledger reconciles: {db.session.query(Project).count()} project(s), no mismatch.")
+
+
+@rollups_cli.command("check")
+def rollups_check():
+    """Compare the report rollups with the raw issues, report differences and rebuild; exit 1 on any."""
+    from .services import rollups
+
+    result = rollups.check()
+    db.session.commit()
+    for line in result["differences"]:
+        click.echo(line, err=True)
+    if result["differences"]:
+        click.echo(f"The rollups differed from the raw issues; rebuilt ({result['rows']} rows).", err=True)
+        sys.exit(1)
+    click.echo(f"The rollups match the raw issues: {result['rows']} rows.")
+
+
+@rollups_cli.command("rebuild")
+def rollups_rebuild():
+    """Recompute the report rollups from the raw issues (after a bulk load)."""
+    from .services import rollups
+
+    rows = rollups.rebuild()
+    db.session.commit()
+    click.echo(f"Rebuilt the report rollups: {rows} rows.")

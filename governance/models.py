@@ -391,7 +391,7 @@ class Issue(db.Model):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reference: Mapped[str | None] = mapped_column(String(24), unique=True)
-    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"), active_history=True)
     title: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(Text, default="")
     compound_id: Mapped[int | None] = mapped_column(ForeignKey("compound.id"))
@@ -414,11 +414,11 @@ class Issue(db.Model):
     neighbour_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
     group_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
     zone_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
-    community_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
-    street_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
-    status: Mapped[str] = mapped_column(String(16), default="reported")
+    community_id: Mapped[int] = mapped_column(ForeignKey("node.id"), active_history=True)
+    street_id: Mapped[int] = mapped_column(ForeignKey("node.id"), active_history=True)
+    status: Mapped[str] = mapped_column(String(16), default="reported", active_history=True)
     level: Mapped[str] = mapped_column(String(12), default="neighbour")
-    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True)
+    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True, active_history=True)
     # The assignment (派单): 'pending' until the party accepts (接单); when each happened.
     assignment_state: Mapped[str | None] = mapped_column(String(12))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -432,16 +432,16 @@ class Issue(db.Model):
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     next_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, active_history=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    satisfaction: Mapped[str | None] = mapped_column(String(24))
+    satisfaction: Mapped[str | None] = mapped_column(String(24), active_history=True)
     # For 响应率 and 按期办结率 (services/rates.py): whether the first acknowledgement, and the latest
     # resolution, met every deadline that applied; NULL until it happens (or unknown for old rows).
-    acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean)
-    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean)
+    acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean, active_history=True)
+    resolved_on_time: Mapped[bool | None] = mapped_column(Boolean, active_history=True)
     # Optimistic locking: a stale edit fails instead of overwriting someone else's.
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -835,3 +835,48 @@ class LedgerEntry(db.Model):
     reverses: Mapped[LedgerEntry | None] = relationship(remote_side=[id])
     created_by: Mapped[Person | None] = relationship()
     issues: Mapped[list[Issue]] = relationship(secondary=ledger_entry_issue, order_by="Issue.id")
+
+
+# --- reports (issue 7) --------------------------------------------------------------------------
+
+
+class IssueRollup(db.Model):
+    """Report counts (报表汇总) of the issues filed in one Beijing month, in one community and category,
+    with one responsible party (org_id 0: none). Maintained by services/rollups.py."""
+
+    __tablename__ = "issue_rollup"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    category_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    org_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_id: Mapped[int] = mapped_column(Integer, index=True)
+    # Issues by current status.
+    reported: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acknowledged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    in_progress: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    resolved: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    reopened: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    duplicate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The numerators of the rates (services/rates.py).
+    ack_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callbacks: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    callbacks_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ratings: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ratings_satisfied: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class ResolveHoursRollup(db.Model):
+    """How many issues filed in one Beijing month in one 街镇 took a given number of whole hours to resolve."""
+
+    __tablename__ = "resolve_hours_rollup"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hours: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issues: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

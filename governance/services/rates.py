@@ -23,9 +23,10 @@ moment the figures are computed unless given.
   ratings (评价码, each used link once). "Satisfied" and "basically satisfied" both count as satisfied;
   "not satisfied" counts against.
 - Time to resolve = resolution time − filing time, over the resolved issues (as for 按期办结率; the latest
-  resolution of a reopened one). Median and 90th percentile by the nearest-rank method: of n durations in
-  ascending order the p-th percentile is the ⌈p·n/100⌉-th; the median is the 50th percentile, so the lower
-  middle value for an even n (an actual duration, never an average of two).
+  resolution of a reopened one), counted in whole hours rounded up (a 20-minute fix takes 1 hour; the
+  reports keep an hours histogram, services/rollups.py). Median and 90th percentile by the nearest-rank
+  method: of n durations in ascending order the p-th percentile is the ⌈p·n/100⌉-th; the median is the
+  50th percentile, so the lower middle value for an even n (an actual duration, never an average of two).
 - Overdue now = open issues (reported, acknowledged, in progress, reopened) with a deadline at their
   current level (acknowledgement or resolution) at or before now — as `Issue.overdue`, and including
   those overdue at the top level, whose due dates stay passed.
@@ -40,10 +41,11 @@ A rate with nothing to divide by is None ("no data yet"), never 0 % or 100 %.
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, func, literal, or_, select
 
 from ..extensions import db
 from ..models import OPEN_STATUSES, STATUSES, Issue, RatingToken, utcnow
@@ -58,8 +60,8 @@ DEFINITIONS = (
     ("resolution_rate", "办结率", "已办结或已关闭的问题数 ÷ 上报问题数（不含已撤回和重复问题）。"),
     ("on_time_rate", "按期办结率", "按期办结的问题数 ÷ 已办结（含办结后关闭）的问题数；不予受理、撤回、重复不计。"),
     ("satisfaction_rate", "满意率", "满意和基本满意的回答数 ÷ 全部回答数，回答包括邻长回访和居民评价。"),
-    ("median_resolve", "办结时长中位数", "已办结问题从上报到办结所用时间的中位数（最近秩法，偶数个取较小的中间值）。"),
-    ("p90_resolve", "办结时长90分位", "已办结问题从上报到办结所用时间的第90百分位数（最近秩法）。"),
+    ("median_resolve", "办结时长中位数", "从上报到办结的小时数（向上取整）的中位数（最近秩法，偶数个取较小者）。"),
+    ("p90_resolve", "办结时长90分位", "已办结问题从上报到办结所用小时数的第90百分位数（最近秩法）。"),
     ("overdue", "当前超时", "处理中的问题里，当前层级受理或办结时限已过的问题数。"),
 )  # fmt: skip
 
@@ -69,6 +71,24 @@ def nearest_rank(ordered: list, p: float):
     if not ordered:
         return None
     return ordered[max(math.ceil(p * len(ordered) / 100), 1) - 1]
+
+
+def resolve_hours(created_at: datetime, resolved_at: datetime) -> int:
+    """Whole hours from filing to resolution, rounded up (the unit of the time-to-resolve figures)."""
+    return max(math.ceil((resolved_at - created_at).total_seconds() / 3600), 0)
+
+
+# The plain counters of Figures, summed by Figures.add and kept per rollup row.
+COUNTS = (
+    "callbacks",
+    "callbacks_satisfied",
+    "ratings",
+    "ratings_satisfied",
+    "acknowledged_on_time",
+    "resolved",
+    "resolved_on_time",
+    "overdue",
+)
 
 
 @dataclass
@@ -84,8 +104,40 @@ class Figures:
     resolved: int = 0
     resolved_on_time: int = 0
     overdue: int = 0
-    median_resolve: timedelta | None = None
-    p90_resolve: timedelta | None = None
+    # Time to resolve: how many resolved issues took each number of whole hours.
+    hours: Counter = field(default_factory=Counter)
+
+    def add(self, other: Figures) -> Figures:
+        """Count `other`'s issues in these figures too (disjoint sets of issues, e.g. two months)."""
+        for status, count in other.by_status.items():
+            self.by_status[status] = self.by_status.get(status, 0) + count
+        for name in COUNTS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.hours.update(other.hours)
+        return self
+
+    def percentile_hours(self, p: float) -> int | None:
+        """The p-th percentile of the whole hours to resolve, by nearest rank; None with nothing resolved."""
+        n = sum(self.hours.values())
+        if not n:
+            return None
+        rank = max(math.ceil(p * n / 100), 1)
+        seen = 0
+        for hours in sorted(self.hours):
+            seen += self.hours[hours]
+            if seen >= rank:
+                return hours
+        raise AssertionError("unreachable")
+
+    @property
+    def median_resolve(self) -> int | None:
+        """Median whole hours from filing to resolution (nearest rank)."""
+        return self.percentile_hours(50)
+
+    @property
+    def p90_resolve(self) -> int | None:
+        """90th percentile of the whole hours from filing to resolution (nearest rank)."""
+        return self.percentile_hours(90)
 
     @property
     def total(self) -> int:
@@ -136,17 +188,46 @@ def figures(
 ) -> Figures:
     """Figures over the issues matching `condition` (a SQL condition on Issue; None: the whole district)
     filed in [start, end) (either bound may be open), with overdue counted at `now`."""
-    now = now or utcnow()
+    return grouped(None, condition, start=start, end=end, now=now).get(None) or Figures(
+        by_status=dict.fromkeys(STATUSES, 0)
+    )
+
+
+def period_conditions(condition=None, start: datetime | None = None, end: datetime | None = None) -> list:
+    """The WHERE clauses for a scope condition and a filing period [start, end)."""
     where = [condition] if condition is not None else []
     if start is not None:
         where.append(Issue.created_at >= start)
     if end is not None:
         where.append(Issue.created_at < end)
-    result = Figures(by_status=dict.fromkeys(STATUSES, 0))
+    return where
+
+
+def grouped(
+    group_by,
+    condition=None,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    now: datetime | None = None,
+    durations: bool = True,
+) -> dict:
+    """Figures per value of the Issue column `group_by` (None: one group keyed None), from the raw rows."""
+    now = now or utcnow()
+    where = period_conditions(condition, start, end)
+    key = group_by if group_by is not None else literal(None)
+    results: dict = {}
+
+    def of(value) -> Figures:
+        if value not in results:
+            results[value] = Figures(by_status=dict.fromkeys(STATUSES, 0))
+        return results[value]
+
     is_resolved = and_(Issue.status.in_(RESOLVED), Issue.resolved_at.is_not(None))
     overdue = and_(Issue.status.in_(OPEN_STATUSES), or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now))
     rows = db.session.execute(
         select(
+            key,
             Issue.status,
             Issue.satisfaction,
             func.count(),
@@ -156,9 +237,10 @@ def figures(
             func.sum(case((overdue, 1), else_=0)),
         )
         .where(*where)
-        .group_by(Issue.status, Issue.satisfaction)
+        .group_by(key, Issue.status, Issue.satisfaction)
     )
-    for status, satisfaction, count, acknowledged, resolved, resolved_on_time, late in rows:
+    for value, status, satisfaction, count, acknowledged, resolved, resolved_on_time, late in rows:
+        result = of(value)
         result.by_status[status] += count
         result.acknowledged_on_time += acknowledged or 0
         result.resolved += resolved or 0
@@ -168,23 +250,38 @@ def figures(
             result.callbacks += count
             if satisfaction in SATISFIED:
                 result.callbacks_satisfied += count
-    # Durations in Python: date arithmetic differs between the engines, and the nearest rank needs them sorted.
-    durations = sorted(
-        resolved_at - created_at
-        for created_at, resolved_at in db.session.execute(
-            select(Issue.created_at, Issue.resolved_at).where(is_resolved, *where)
-        )
-    )
-    result.median_resolve = nearest_rank(durations, 50)
-    result.p90_resolve = nearest_rank(durations, 90)
+    if durations:
+        # Durations in Python: date arithmetic differs between the engines.
+        for value, created_at, resolved_at in db.session.execute(
+            select(key, Issue.created_at, Issue.resolved_at).where(is_resolved, *where)
+        ):
+            of(value).hours[resolve_hours(created_at, resolved_at)] += 1
     ratings = (
-        select(RatingToken.rating, func.count())
+        select(key, RatingToken.rating, func.count())
         .join(Issue, Issue.id == RatingToken.issue_id)
         .where(RatingToken.rating.is_not(None), *where)
-        .group_by(RatingToken.rating)
+        .group_by(key, RatingToken.rating)
     )
-    for rating, count in db.session.execute(ratings):
+    for value, rating, count in db.session.execute(ratings):
+        result = of(value)
         result.ratings += count
         if rating in SATISFIED:
             result.ratings_satisfied += count
-    return result
+    return results
+
+
+def overdue_counts(group_by, condition=None, *, start=None, end=None, now: datetime | None = None) -> dict:
+    """Open issues past a deadline at `now`, per value of `group_by` (None: one group keyed None)."""
+    now = now or utcnow()
+    key = group_by if group_by is not None else literal(None)
+    where = period_conditions(condition, start, end)
+    rows = db.session.execute(
+        select(key, func.count())
+        .where(
+            Issue.status.in_(OPEN_STATUSES),
+            or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now),
+            *where,
+        )
+        .group_by(key)
+    )
+    return dict(rows.all())

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from .. import policy
 from ..extensions import db
 from ..models import SATISFACTION, Issue, Person, RatingToken, utcnow
-from . import public_cache
+from . import public_cache, rollups
 from .errors import ServiceError
 
 LINK_DAYS = 14
@@ -95,6 +95,7 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
         raise RatingError("used")
     db.session.flush()
     db.session.refresh(link)
+    rollups.rating_added(link.issue, rating)
     # The UPDATE bypassed the ORM, so the flush hook did not see it: 满意率 on the public pages changes.
     public_cache.mark_issue(link.issue)
     return link
