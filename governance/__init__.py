@@ -98,6 +98,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.apikeys import bp as apikeys_bp
     from .blueprints.audit import bp as audit_bp
     from .blueprints.auth import bp as auth_bp
+    from .blueprints.exports import bp as exports_bp
     from .blueprints.filing import bp as filing_bp
     from .blueprints.inbox import bp as inbox_bp
     from .blueprints.issues import bp as issues_bp
@@ -105,6 +106,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.money import bp as money_bp
     from .blueprints.open311 import bp as open311_bp
     from .blueprints.public import bp as public_bp
+    from .blueprints.reports import bp as reports_bp
     from .blueprints.roster import bp as roster_bp
     from .blueprints.settings import bp as settings_bp
     from .blueprints.tree import bp as tree_bp
@@ -125,6 +127,8 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(open311_bp, url_prefix="/open311/v2")
     app.register_blueprint(apikeys_bp, url_prefix="/admin/api-keys")
     app.register_blueprint(public_bp, url_prefix="/p")
+    app.register_blueprint(exports_bp, url_prefix="/exports")
+    app.register_blueprint(reports_bp, url_prefix="/reports")
 
 
 def register_errorhandlers(app: Flask) -> None:
@@ -164,19 +168,21 @@ def register_security_headers(app: Flask) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    """`flask roster …`, `flask demo …`."""
-    from .cli import demo_cli, ledger_cli, roster_cli
+    """`flask roster …`, `flask demo …`, `flask ledger …`, `flask rollups …`."""
+    from .cli import demo_cli, ledger_cli, rollups_cli, roster_cli
 
     app.cli.add_command(roster_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(rollups_cli)
 
 
 def register_jobs(app: Flask) -> None:
     """Load the job handlers and dispatch each request's committed jobs after it."""
-    from .services import jobs, notify, photos  # noqa: F401 - importing registers the handlers
+    from .services import exports, jobs, notify, photos, rollups  # noqa: F401 - importing registers the handlers
 
     jobs.register_hooks(app)
+    rollups.register(app)
 
 
 def register_template_helpers(app: Flask) -> None:

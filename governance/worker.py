@@ -33,13 +33,19 @@ def run_job(job_id: int) -> str:
 
 
 def periodic_once(app) -> dict:
-    """One round on `app`: escalate what is overdue, hand over jobs still waiting (run here without Redis)."""
-    from .services import jobs, sla
+    """One round on `app`: escalate what is overdue, hand over jobs still waiting (run here without Redis),
+    and once a night check the report rollups against the raw issues."""
+    from .services import exports, jobs, rollups, sla
 
     with app.app_context():
         swept = sla.sweep()
         relayed = jobs.relay()
-        return {**swept, "relayed": relayed}
+        checked = rollups.check_if_due()
+        result = {**swept, "relayed": relayed}
+        result["exports_removed"] = exports.cleanup()  # export files older than a week
+        if checked is not None:
+            result["rollup_differences"] = len(checked["differences"])
+        return result
 
 
 def periodic() -> dict:

@@ -22,6 +22,7 @@ search with more than a page of matches says "more than 25" rather than scan the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -341,8 +342,8 @@ def page_keys(
     return _merge(_union(_arms(person, filters, statuses, where, direction, size + 1)), direction, size + 1)
 
 
-def capped_count(person: Person, filters: Filters, now: datetime) -> tuple[int, bool]:
-    """How many issues match, counted up to COUNT_CAP; (count, True) means 'more than COUNT_CAP'."""
+def matching(person: Person, filters: Filters, now: datetime):
+    """SELECT Issue.id of every issue the list shows (scope, area and filters); None when nothing can match."""
     statement = select(Issue.id).where(*_where(person, filters, now))
     if filters.node is not None:
         anchor = anchors(person, filters)[0]
@@ -350,11 +351,65 @@ def capped_count(person: Person, filters: Filters, now: datetime) -> tuple[int, 
             statement = statement.where(anchor)
     statuses = statuses_for(filters)
     if not statuses:
-        return 0, False
+        return None
     if len(statuses) < len(STATUSES):
         statement = statement.where(Issue.status.in_(statuses))
-    found = db.session.scalar(select(func.count()).select_from(statement.limit(COUNT_CAP + 1).subquery()))
+    return statement
+
+
+def count_matching(person: Person, filters: Filters, now: datetime, cap: int | None = None) -> int:
+    """How many issues the list holds, counted up to `cap` + 1 when a cap is given (cheaper)."""
+    statement = matching(person, filters, now)
+    if statement is None:
+        return 0
+    if cap is not None:
+        statement = statement.limit(cap + 1)
+    return db.session.scalar(select(func.count()).select_from(statement.subquery()))
+
+
+def capped_count(person: Person, filters: Filters, now: datetime) -> tuple[int, bool]:
+    """How many issues match, counted up to COUNT_CAP; (count, True) means 'more than COUNT_CAP'."""
+    found = count_matching(person, filters, now, COUNT_CAP)
     return min(found, COUNT_CAP), found > COUNT_CAP
+
+
+def load_issues(ids: list[int]) -> list[Issue]:
+    """The issues with these ids, in this order, with what a list row shows loaded in one query."""
+    if not ids:
+        return []
+    loaded = {
+        issue.id: issue
+        for issue in db.session.scalars(
+            select(Issue)
+            .where(Issue.id.in_(ids))
+            .options(
+                joinedload(Issue.category),
+                joinedload(Issue.compound),
+                joinedload(Issue.building),
+                joinedload(Issue.neighbour),
+                joinedload(Issue.assignee_org),
+            )
+        ).unique()
+    }
+    return [loaded[i] for i in ids if i in loaded]
+
+
+def iter_matching(person: Person, filters: Filters, now: datetime, chunk: int = 500) -> Iterator[list[Issue]]:
+    """Every issue the list shows, newest first, one list page of `chunk` issues at a time (for exports).
+
+    The same keyset pages the list reads (the same arms, search and scope), so an export holds
+    exactly what paging through the list would show.
+    """
+    cursor = None
+    while True:
+        keys = page_keys(person, filters, cursor, now, chunk)
+        batch = keys[:chunk]
+        if batch:
+            yield load_issues([issue_id for issue_id, _ in batch])
+        if len(keys) <= chunk:
+            return
+        last_id, last_created = batch[-1]
+        cursor = Cursor(last_created, last_id, "older")
 
 
 def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: int | None = None) -> Page:
@@ -369,23 +424,7 @@ def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: in
         has_newer, has_older = more, True
     else:
         has_newer, has_older = cursor is not None, more
-    ids = [issue_id for issue_id, _ in keys]
-    loaded = {}
-    if ids:
-        loaded = {
-            issue.id: issue
-            for issue in db.session.scalars(
-                select(Issue)
-                .where(Issue.id.in_(ids))
-                .options(
-                    joinedload(Issue.category),
-                    joinedload(Issue.compound),
-                    joinedload(Issue.building),
-                    joinedload(Issue.neighbour),
-                )
-            ).unique()
-        }
-    issues = [loaded[i] for i in ids if i in loaded]
+    issues = load_issues([issue_id for issue_id, _ in keys])
     if cursor is not None:
         count, capped = None, False  # the total is shown on the first page only
     elif not has_older:
