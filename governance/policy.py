@@ -476,3 +476,16 @@ def can_manage_api_keys(person: Person, node: Node | None = None) -> bool:
 
 
 RULES["manage_api_keys"] = can_manage_api_keys
+
+
+# --- reports (issue 7) --------------------------------------------------------------------------
+
+
+def can_view_reports(person: Person, _=None) -> bool:
+    """Anyone who serves a node of the tree has reports: of that node and everything below it."""
+    return bool(scopes(person))
+
+
+RULES["view_reports"] = can_view_reports
+# A node's report and its exports: exactly the nodes the person may see.
+RULES["view_report"] = can_see_node

@@ -1,0 +1,230 @@
+"""Report pages and their exports (issue 7): figures equal the raw computation, scope, periods, downloads."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, date, datetime, timedelta
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from governance.extensions import db
+from governance.models import LEVELS, Issue, Node
+from governance.services import rates, reports
+from governance.services.demo import DEMO_PASSWORD, load_demo_world
+from tests.builders import make_issue, make_person, make_tree, nodes_at
+
+FIELDS = (
+    "by_status",
+    "acknowledged_on_time",
+    "resolved",
+    "resolved_on_time",
+    "callbacks",
+    "callbacks_satisfied",
+    "ratings",
+    "ratings_satisfied",
+    "overdue",
+    "median_resolve",
+    "p90_resolve",
+)
+
+
+def same(a: rates.Figures, b: rates.Figures) -> dict:
+    """The fields on which two sets of figures differ (empty when equal)."""
+    return {name: (getattr(a, name), getattr(b, name)) for name in FIELDS if getattr(a, name) != getattr(b, name)}
+
+
+@pytest.fixture
+def demo(app):
+    """The demo world at a small scale (its six months of history)."""
+    load_demo_world(scale=0.02)
+    db.session.commit()
+    return app
+
+
+def test_every_node_and_period_reads_the_same_figures_as_the_raw_rows(demo):
+    """Rollups for whole months + raw rows at the edges == rates.figures over the raw rows, at every level."""
+    now = datetime.now(UTC)
+    today = reports.china_today(now)
+    periods = [
+        reports.Period.named("week", today),
+        reports.Period.named("month", today - timedelta(days=40)),
+        reports.Period.named("quarter", today),
+        reports.Period.named("year", today),
+        reports.Period("custom", today - timedelta(days=150), today - timedelta(days=3)),  # partial at both ends
+        reports.Period("custom", date(2020, 1, 1), today + timedelta(days=1)),
+    ]
+    nodes = [db.session.scalar(select(Node).where(Node.level == level).order_by(Node.id)) for level in LEVELS]
+    nodes += list(db.session.scalars(select(Node).where(Node.level == "street")))
+    for node in nodes:
+        for period in periods:
+            start, end = period.bounds
+            raw = rates.figures(reports.scope_condition(node), start=start, end=end, now=now)
+            report = reports.build_report(node, period, now=now)
+            assert same(report.figures, raw) == {}, (node.level, node.name, period)
+            if report.children:
+                child_level = report.children[0].node.level
+                for row in report.children:
+                    child = rates.figures(
+                        getattr(Issue, f"{child_level}_id") == row.node.id, start=start, end=end, now=now
+                    )
+                    for name in ("by_status", "resolved", "resolved_on_time", "overdue", "ratings"):
+                        assert getattr(row.figures, name) == getattr(child, name), (row.label, name, period)
+            assert sum(row.figures.total for row in report.by_category) == raw.total
+            assert sum(row.figures.total for row in report.by_party) == raw.total
+            trend = {row.key: row.figures.total for row in report.trend}
+            assert sum(trend.values()) >= 0 and len(report.trend) >= 12
+    # The demo's history reaches the reports: a year of the district has issues in several months.
+    year = reports.build_report(nodes[0], periods[3], now=now)
+    assert year.figures.total > 100 and sum(1 for row in year.trend if row.figures.total) >= 5
+    assert len({round(row.figures.resolution_rate or 0, 2) for row in year.children}) > 3  # 街镇 differ
+
+
+def test_trend_months_equal_the_raw_months(demo):
+    now = datetime.now(UTC)
+    district = db.session.scalar(select(Node).where(Node.level == "district"))
+    community = db.session.scalar(select(Node).where(Node.level == "community").order_by(Node.id))
+    for node in (district, community):
+        report = reports.build_report(node, reports.Period.named("year", reports.china_today(now)), now=now)
+        for row in report.trend:
+            month = reports.Period("month", row.key, reports.add_months(row.key, 1))
+            start, end = month.bounds
+            raw = rates.figures(reports.scope_condition(node), start=start, end=end, now=now)
+            assert same(row.figures, raw) == {}, (node.name, row.label)
+
+
+def test_periods_parse_and_refuse_bad_input():
+    today = date(2026, 12, 1)
+    assert reports.parse_period({}, today) == (reports.Period("month", date(2026, 12, 1), date(2027, 1, 1)), {})
+    week, _ = reports.parse_period({"period": "week"}, today)
+    assert (week.start, week.end) == (date(2026, 11, 30), date(2026, 12, 7))  # Monday to Monday
+    quarter, _ = reports.parse_period({"period": "quarter", "start": "2026-05-17"}, today)
+    assert (quarter.start, quarter.end) == (date(2026, 4, 1), date(2026, 7, 1))
+    custom, _ = reports.parse_period({"period": "custom", "start": "2026-01-05", "end": "2026-01-05"}, today)
+    assert (custom.start, custom.end, custom.last_day) == (date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 5))
+    assert reports.parse_period({"period": "custom", "start": "2026-02-01", "end": "2026-01-01"}, today)[1] == {
+        "end": "before_start"
+    }
+    assert reports.parse_period({"period": "custom", "start": "x"}, today)[1] == {
+        "start": "bad_date",
+        "end": "required",
+    }
+    assert reports.parse_period({"period": "custom", "start": "2000-01-01", "end": "2026-01-01"}, today)[1] == {
+        "end": "too_long"
+    }
+    assert reports.parse_period({"period": "decade"}, today)[1] == {"period": "unknown"}
+    assert quarter.shifted(-1).start == date(2026, 1, 1) and week.shifted(1).start == date(2026, 12, 7)
+
+
+@pytest.fixture
+def zones(app):
+    """Two 片 of one community with issues in each, a 片长 for the first, a community branch member."""
+    make_tree(streets=1, communities=1, zones=2, groups=2, neighbours=1)
+    neighbours = nodes_at("neighbour")
+    filers = [make_person("neighbour_leader", n) for n in neighbours]
+    for i, filer in enumerate(filers):
+        for _ in range(i + 1):
+            make_issue(filer)
+    return {
+        "zones": nodes_at("zone"),
+        "zone_leader": make_person("zone_leader", nodes_at("zone")[0]),
+        "branch": make_person("branch_member", nodes_at("community")[0]),
+    }
+
+
+def rows_of(response) -> list[list]:
+    """The rows of an XLSX or CSV download."""
+    if response.mimetype.endswith("sheet"):
+        sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+        return [list(row) for row in sheet.iter_rows(values_only=True)]
+    return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
+
+
+def test_a_zone_leader_sees_and_exports_only_their_zone(zones, client, auth):
+    mine, other = zones["zones"]
+    auth.login(zones["zone_leader"].mobile)
+    assert client.get("/reports/").headers["Location"].endswith(f"/reports/{mine.id}")
+    page = client.get(f"/reports/{mine.id}?period=year")
+    assert page.status_code == 200
+    community = mine.parent_id
+    for url in (f"/reports/{other.id}", f"/reports/{community}", f"/reports/{other.id}/children.xlsx"):
+        assert client.get(url).status_code == 403, url
+    own_issues = db.session.scalar(select(func.count()).select_from(Issue).where(Issue.zone_id == mine.id))
+    for table in ("summary", "children", "categories", "parties", "trend"):
+        for fmt in ("csv", "xlsx"):
+            response = client.get(f"/reports/{mine.id}/{table}.{fmt}?period=year")
+            assert response.status_code == 200, (table, fmt)
+            rows = rows_of(response)
+            totals = [int(row[1]) for row in rows[1:] if row[1] not in (None, "")]
+            assert sum(totals) == own_issues, (table, fmt, rows)
+    groups = rows_of(client.get(f"/reports/{mine.id}/children.xlsx?period=year"))
+    assert {row[0] for row in groups[1:]} == {g.name for g in nodes_at("group") if g.parent_id == mine.id}
+    # The branch member sees the community and both 片 below it.
+    auth.logout()
+    auth.login(zones["branch"].mobile)
+    html = client.get(f"/reports/{community}?period=year").get_data(as_text=True)
+    assert mine.name in html and other.name in html
+
+
+def test_xlsx_keeps_numbers_as_numbers_and_rates_as_percentages(zones, client, auth):
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    response = client.get(f"/reports/{community.id}/children.xlsx?period=year")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    header = [cell.value for cell in sheet[1]]
+    assert header[:3] == ["地区", "已登记", "未办结"] or header[1] == "上报问题"
+    assert isinstance(sheet.cell(2, 2).value, int)
+    resolution = header.index("办结率") + 1
+    assert "%" in sheet.cell(2, resolution).number_format
+    assert "attachment" in response.headers["Content-Disposition"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "period=custom&start=2026-13-45&end=x",
+        "period=custom&start=2026-02-01&end=2026-01-01",
+        "period=nonsense",
+        "period=year&start=0001-01-01",
+        "period=year&start=9999-12-31",
+        "sort=%3Cscript%3E&dir=sideways",
+        "period=custom&start=&end=",
+    ],
+)
+def test_bad_report_input_gets_a_message_not_a_500(zones, client, auth, query):
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    response = client.get(f"/reports/{community.id}?{query}")
+    assert response.status_code == 200, query
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html
+    if "custom" in query or "nonsense" in query:
+        assert 'role="alert"' in html
+    export = client.get(f"/reports/{community.id}/children.csv?{query}")
+    assert export.status_code in (200, 400)
+    assert client.get(f"/reports/{community.id}/nothing.csv").status_code == 404
+    assert client.get(f"/reports/{community.id}/children.pdf").status_code == 404
+
+
+def test_children_sort_by_any_column_with_no_data_last(zones, client, auth):
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    html = client.get(f"/reports/{community.id}?period=year&sort=total&dir=desc").get_data(as_text=True)
+    first, second = zones["zones"]
+    assert html.index(second.name) < html.index(first.name)  # the second 片 has more issues
+    html = client.get(f"/reports/{community.id}?period=year&sort=total&dir=asc").get_data(as_text=True)
+    assert html.index(first.name) < html.index(second.name)
+    rows = [reports.Row("a", rates.Figures()), reports.Row("b", rates.Figures(by_status={"reported": 1}))]
+    assert [r.label for r in reports.sort_rows(rows, "resolution_rate", True)] == ["b", "a"]
+    assert [r.label for r in reports.sort_rows(rows, "resolution_rate", False)] == ["b", "a"]
+
+
+def test_demo_accounts_reach_their_reports(demo, client, auth):
+    auth.login("13900000003", DEMO_PASSWORD)  # 普瑞斯堡片长
+    response = client.get("/reports/", follow_redirects=True)
+    assert response.status_code == 200 and "办结率" in response.get_data(as_text=True)
+    auth.logout()
+    auth.login("13900000006", DEMO_PASSWORD)  # property company staff: no node, no reports
+    assert client.get("/reports/").status_code == 403
