@@ -228,3 +228,14 @@ def test_demo_accounts_reach_their_reports(demo, client, auth):
     auth.logout()
     auth.login("13900000006", DEMO_PASSWORD)  # property company staff: no node, no reports
     assert client.get("/reports/").status_code == 403
+
+
+def test_public_pages_read_the_rollups_with_the_same_figures(demo):
+    from governance.blueprints.public.routes import scope_figures
+
+    now = datetime.now(UTC)
+    for level in ("district", "street", "community"):
+        node = db.session.scalar(select(Node).where(Node.level == level).order_by(Node.id.desc()))
+        condition = reports.scope_condition(node)
+        public = scope_figures(level, node, condition)
+        assert same(public, rates.figures(condition, now=now)) == {}, level

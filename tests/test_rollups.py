@@ -146,3 +146,9 @@ def test_rollups_equal_the_raw_rows_after_any_changes(world, operations):
             rating.rate(token, ("satisfied", "unsatisfied")[b % 2])
         db.session.commit()
     assert_in_step()
+
+
+def test_healthz_shows_the_last_check(world, client, runner):
+    assert client.get("/healthz").get_json()["checks"]["rollups"] == "never checked"
+    runner.invoke(args=["rollups", "check"])
+    assert client.get("/healthz").get_json()["checks"]["rollups"]["differences"] == 0

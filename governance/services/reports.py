@@ -106,6 +106,11 @@ class Period:
         return values
 
 
+def all_time(now: datetime | None = None) -> Period:
+    """Every issue ever filed, as whole months only (so the rollups answer alone, with no raw edges)."""
+    return Period("custom", EARLIEST, add_months(china_today(now), 1))
+
+
 def parse_period(args, today: date) -> tuple[Period, dict[str, str]]:
     """The period named by query arguments, and error codes per field (falling back to this month)."""
     key = args.get("period") or "month"

@@ -8,8 +8,8 @@ callback, a satisfied callback, its residents' ratings). A resolved issue also c
 
 Kept in step in the same transaction as the change: a flush hook takes each changed issue's old
 contribution away and adds its new one (the fields it reads are mapped with active_history, so the
-old values are known even when they were not loaded). Core UPDATEs that bypass the ORM must call
-`apply` themselves (services/rating.rate does; the SLA sweep changes no field counted here).
+old values are known even when they were not loaded). Core UPDATEs that bypass the ORM must apply a
+`Delta` themselves (rating_added, for services/rating.rate; the SLA sweep changes no field counted here).
 
 `check()` — run nightly, and by `flask rollups check` — recomputes both tables from the raw rows with
 the same `contribution()`, reports every difference (a difference is a bug), and replaces the tables.
@@ -165,6 +165,7 @@ class Delta:
                 set_={"issues": table.c.issues + statement.excluded.issues},
             )
             connection.execute(statement, hours)
+
 
 def _states(issue: Issue) -> tuple[dict, dict]:
     """The counted fields of a stored issue before this flush and now (the same dict if none changed)."""

@@ -67,5 +67,14 @@ def healthz():
         }
     except Exception as exc:  # noqa: BLE001
         checks["jobs"] = f"error: {type(exc).__name__}"
-    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k not in ("jobs", "queue"))
+    try:
+        from ...services.rollups import last_check
+
+        check = last_check()
+        checks["rollups"] = (
+            {"checked_at": check["checked_at"], "differences": check["difference_count"]} if check else "never checked"
+        )
+    except Exception as exc:  # noqa: BLE001
+        checks["rollups"] = f"error: {type(exc).__name__}"
+    healthy = all(v in ("ok", "not configured") for k, v in checks.items() if k not in ("jobs", "queue", "rollups"))
     return jsonify(status="ok" if healthy else "degraded", checks=checks), (200 if healthy else 503)

@@ -23,7 +23,7 @@ from ... import policy
 from ...access import login_required, public
 from ...extensions import db
 from ...models import STATUSES, Category, Issue, Node
-from ...services import ledger, photos, public_cache, rates, rating
+from ...services import ledger, photos, public_cache, rates, rating, reports
 from ...services import public as public_data
 from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
 from . import bp
@@ -58,6 +58,13 @@ def helpers() -> dict:
         "LEVEL_TITLES": LEVEL_TITLES,
         "fen": ledger.format_fen,
     }
+
+
+def scope_figures(level: str, target, condition) -> rates.Figures:
+    """All-time figures of a public scope: the rollups for a node of the tree, the raw rows for a 小区."""
+    if level in ("district", "street", "community"):
+        return reports.node_figures(target, reports.all_time()).get(None) or reports.empty()
+    return rates.figures(condition)
 
 
 def rate_text(value: float | None) -> str:
@@ -203,10 +210,12 @@ def scope_view(level: str, target_id: int | None):
             category.id if category else None,
             filters["page"],
         )
-        places = [
-            (place, rates.figures(public_data.scope_condition(place.level, place.id)))
-            for place in public_data.children(level, target)
-        ]
+        places = public_data.children(level, target)
+        if level in ("district", "street"):  # from the rollups: a 街镇 has ~100,000 issues at full size
+            by_child = reports.node_figures(target, reports.all_time(), places[0].level if places else None)
+            places = [(place, by_child.get(place.id) or reports.empty()) for place in places]
+        else:
+            places = [(place, rates.figures(public_data.scope_condition(place.level, place.id))) for place in places]
         fundings = [(p.id, ledger.public_funding(p)) for p in public_data.projects_of(level, target_id or 0)]
         return render_template(
             "public/scope.html",
@@ -214,7 +223,7 @@ def scope_view(level: str, target_id: int | None):
             target=target,
             target_id=target_id,
             up=public_data.ancestors(level, target),
-            figures=rates.figures(condition),
+            figures=scope_figures(level, target, condition),
             places=places,
             page=page,
             filters=filters,
