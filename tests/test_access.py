@@ -17,6 +17,7 @@ from governance.access import access_of
 from governance.extensions import db
 from governance.models import Node, Person, RoleAssignment
 from tests.builders import make_organisation, make_person, make_tree, nodes_at
+from tests.conftest import clean_database, csrf_from
 
 PUBLIC_ENDPOINTS = {
     "static",
@@ -162,8 +163,7 @@ def expect_codes(actor: Person, node: Node) -> bool:
     return any(r.role in MANAGERS and inside(r, node) for r in actor.roles)
 
 
-@pytest.fixture
-def world(app):
+def build_world() -> dict[str, Person]:
     """Two of everything, so every scope has a sibling outside it; one person per role on the first branch."""
     make_tree(streets=2, communities=2, zones=2, groups=1, neighbours=2)
     org = make_organisation("property", "测试物业")
@@ -180,42 +180,97 @@ def world(app):
     return people
 
 
+@pytest.fixture
+def world(app):
+    """The world of its own, for a test that changes it (emptied with the database afterwards)."""
+    return build_world()
+
+
+@pytest.fixture(scope="class")
+def _shared_world(_session_app):
+    """One world per engine for a class of tests that only read it: built once, emptied after the class."""
+    with _session_app.app_context():
+        ids = {role: person.id for role, person in build_world().items()}
+        db.session.remove()
+    yield ids
+    with _session_app.app_context():
+        db.session.rollback()
+        clean_database()
+        db.session.remove()
+
+
 def everyone() -> list[Person]:
     return list(db.session.scalars(db.select(Person).order_by(Person.id)))
 
 
-@pytest.mark.parametrize("actor_role", ACTORS)
-def test_tree_pages_follow_scope(world, client, auth, actor_role, caplog):
-    actor = world[actor_role]
-    auth.login(actor.mobile)
-    denied = 0
-    for node in db.session.scalars(db.select(Node)):
-        status = client.get(f"/tree/{node.id}").status_code
-        assert status == (200 if expect_view_node(actor, node) else 403), (actor_role, node)
-        denied += status == 403
-    assert denied > 0 or actor_role == "district_admin"
-    assert client.get("/tree/999999").status_code == 404
-    assert caplog.text.count("access denied") >= denied
+class TestReading:
+    """The checks that only read: they share one world per engine instead of building one each."""
 
+    @pytest.fixture
+    def world(self, _session_app, _shared_world):
+        with _session_app.app_context():
+            yield {role: db.session.get(Person, person_id) for role, person_id in _shared_world.items()}
+            db.session.rollback()
+            db.session.remove()
 
-@pytest.mark.parametrize("actor_role", ACTORS)
-def test_person_pages_follow_scope(world, client, auth, actor_role):
-    actor = world[actor_role]
-    auth.login(actor.mobile)
-    for other in everyone():
-        page = client.get(f"/admin/people/{other.id}")
-        assert page.status_code == (200 if expect_view_person(actor, other) else 403), (actor_role, other)
-        if page.status_code == 403:
-            assert other.mobile not in page.get_data(as_text=True)
+    @pytest.fixture
+    def client(self, _session_app, world):
+        """A test client on the shared world (the `auth` fixture logs in through it)."""
+        return _session_app.test_client()
 
+    @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_tree_pages_follow_scope(self, world, client, auth, actor_role, caplog):
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        denied = 0
+        for node in db.session.scalars(db.select(Node)):
+            status = client.get(f"/tree/{node.id}").status_code
+            assert status == (200 if expect_view_node(actor, node) else 403), (actor_role, node)
+            denied += status == 403
+        assert denied > 0 or actor_role == "district_admin"
+        assert client.get("/tree/999999").status_code == 404
+        assert caplog.text.count("access denied") >= denied
 
-@pytest.mark.parametrize("actor_role", ACTORS)
-def test_activation_code_sheets_follow_scope(world, client, auth, actor_role):
-    actor = world[actor_role]
-    auth.login(actor.mobile)
-    for node in db.session.scalars(db.select(Node)):
-        status = client.get(f"/admin/codes/{node.id}").status_code
-        assert status == (200 if expect_codes(actor, node) else 403), (actor_role, node)
+    @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_person_pages_follow_scope(self, world, client, auth, actor_role):
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        for other in everyone():
+            page = client.get(f"/admin/people/{other.id}")
+            assert page.status_code == (200 if expect_view_person(actor, other) else 403), (actor_role, other)
+            if page.status_code == 403:
+                assert other.mobile not in page.get_data(as_text=True)
+
+    @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_activation_code_sheets_follow_scope(self, world, client, auth, actor_role):
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        for node in db.session.scalars(db.select(Node)):
+            status = client.get(f"/admin/codes/{node.id}").status_code
+            assert status == (200 if expect_codes(actor, node) else 403), (actor_role, node)
+
+    @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_people_search_stays_in_scope(self, world, client, auth, actor_role):
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        response = client.get("/admin/people?q=1")
+        if actor_role not in MANAGERS:
+            assert response.status_code == 403
+            return
+        html = response.get_data(as_text=True)
+        for other in everyone():
+            in_scope = any(r.node is not None and expect_view_node(actor, r.node) for r in other.roles)
+            if actor_role == "district_admin":
+                in_scope = True
+            if not in_scope:
+                assert other.mobile not in html, (actor_role, other)
+
+    def test_denials_do_not_leak_existence(self, world, client, auth):
+        """A 邻长 asking for another 邻 gets the same 403 page whatever the node is."""
+        auth.login(world["neighbour_leader"].mobile)
+        other = nodes_at("neighbour")[-1]
+        page = client.get(f"/tree/{other.id}").get_data(as_text=True)
+        assert other.name not in page
 
 
 @pytest.mark.parametrize("actor_role", ACTORS)
@@ -223,43 +278,24 @@ def test_account_actions_follow_scope(world, client, auth, actor_role):
     """Disable, issue a code and remove a role: allowed exactly where the actor manages the person."""
     actor = world[actor_role]
     auth.login(actor.mobile)
+    # The session's CSRF token, read once: it stays valid for every form the actor posts after it.
+    token = csrf_from(client.get("/").get_data(as_text=True))
+
+    def post(url: str, data: dict | None = None):
+        return client.post(url, data={**(data or {}), "csrf_token": token})
+
     for other in everyone():
         expected = expect_manage_person(actor, other)
-        response = auth.post(f"/admin/people/{other.id}/enabled", {"enable": "1"})
+        response = post(f"/admin/people/{other.id}/enabled", {"enable": "1"})
         assert response.status_code == (302 if expected else 403), (actor_role, other)
-        response = auth.post(f"/admin/people/{other.id}/code")
+        response = post(f"/admin/people/{other.id}/code")
         assert response.status_code == (200 if expected else 403), (actor_role, other)
     for role in list(db.session.scalars(db.select(RoleAssignment))):
         if role.person_id == actor.id:
             continue
         expected = expect_manage_role(actor, role)
-        response = auth.post(f"/admin/roles/{role.id}/remove")
+        response = post(f"/admin/roles/{role.id}/remove")
         assert response.status_code == (302 if expected else 403), (actor_role, role.role)
-
-
-@pytest.mark.parametrize("actor_role", ACTORS)
-def test_people_search_stays_in_scope(world, client, auth, actor_role):
-    actor = world[actor_role]
-    auth.login(actor.mobile)
-    response = client.get("/admin/people?q=1")
-    if actor_role not in MANAGERS:
-        assert response.status_code == 403
-        return
-    html = response.get_data(as_text=True)
-    for other in everyone():
-        in_scope = any(r.node is not None and expect_view_node(actor, r.node) for r in other.roles)
-        if actor_role == "district_admin":
-            in_scope = True
-        if not in_scope:
-            assert other.mobile not in html, (actor_role, other)
-
-
-def test_denials_do_not_leak_existence(world, client, auth):
-    """A 邻长 asking for another 邻 gets the same 403 page whatever the node is."""
-    auth.login(world["neighbour_leader"].mobile)
-    other = nodes_at("neighbour")[-1]
-    page = client.get(f"/tree/{other.id}").get_data(as_text=True)
-    assert other.name not in page
 
 
 def test_every_post_needs_a_csrf_token(world, client, auth):

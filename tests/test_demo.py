@@ -437,79 +437,6 @@ def test_demo_loaded_before_and_after(app):
         demo.load_demo_world(scale=SMALL)
 
 
-def test_small_world_tree_and_leaders(app, small_world):
-    nodes = check_tree()
-    levels = Counter(n.level for n in nodes.values())
-    assert levels["district"] == 1
-    assert levels["street"] == 11
-    assert levels["community"] == small_world["communities"]
-    for level, key in (("zone", "zones"), ("group", "groups"), ("neighbour", "neighbours")):
-        assert levels[level] == small_world[key]
-    # At least one of each below every community.
-    for parent_level, child_level in (("community", "zone"), ("zone", "group"), ("group", "neighbour")):
-        parents = {n.parent_id for n in nodes.values() if n.level == child_level}
-        assert parents == {i for i, n in nodes.items() if n.level == parent_level}
-    kinds = {(nodes[n.parent_id].name.endswith("镇"), n.kind) for n in nodes.values() if n.level == "community"}
-    assert kinds == {(True, "村"), (False, "社区")}
-    assert check_leaders(nodes) == small_world["leaders"]
-    check_mobiles()
-
-
-def test_only_demo_logins_are_activated(app, small_world):
-    activated = set(db.session.scalars(select(Person.mobile).where(Person.password_hash.is_not(None))))
-    assert activated == {login["mobile"] for login in demo.DEMO_LOGINS}
-    assert db.session.scalar(select(func.count()).where(Person.activated_at.is_not(None))) == len(demo.DEMO_LOGINS)
-    roles = Counter(db.session.scalars(select(RoleAssignment.role)))
-    assert roles["branch_member"] == 2 * small_world["communities"]
-    assert roles["street_admin"] == 11
-    assert roles["district_admin"] == 1
-
-
-def test_pruisburg_compound(app, small_world):
-    compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))
-    assert compound is not None
-    assert compound.community.name == "金湾社区"
-    assert [b.name for b in compound.buildings] == [f"{i}栋" for i in range(1, 13)]
-    covered = list(db.session.scalars(select(Node).where(Node.compound_id == compound.id)))
-    zones = [n for n in covered if n.level == "zone"]
-    assert len(zones) == 1
-    zone = zones[0]
-    assert zone.community_id == compound.community_id
-    # The whole 片 is inside the compound, and nothing outside it claims to be.
-    under_zone = set(db.session.scalars(select(Node.id).where(Node.zone_id == zone.id)))
-    assert {n.id for n in covered} == under_zone
-    assert {n.level for n in covered} == {"zone", "group", "neighbour"}
-    assert db.session.scalar(select(func.count()).select_from(Compound)) > 1
-    assert db.session.scalar(select(func.count()).select_from(Building)) > 12
-
-
-def test_demo_leaders_sit_in_the_compound(app, small_world):
-    compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))
-    by_key = {}
-    for login in demo.DEMO_LOGINS:
-        person = db.session.scalar(select(Person).where(Person.mobile == login["mobile"]))
-        assert [r.role for r in person.roles] == [login["key"] if login["key"] != "property_staff" else "org_staff"]
-        by_key[login["key"]] = person.roles[0]
-    zone, group, neighbour = (by_key[k].node for k in ("zone_leader", "group_leader", "neighbour_leader"))
-    assert zone.level == "zone" and zone.compound_id == compound.id
-    assert group.level == "group" and group.zone_id == zone.id
-    assert neighbour.level == "neighbour" and neighbour.group_id == group.id
-    assert by_key["branch_member"].node_id == compound.community_id
-    assert by_key["district_admin"].node.level == "district"
-    assert by_key["property_staff"].organisation.kind == "property"
-
-
-def test_organisations(app, small_world):
-    orgs = list(db.session.scalars(select(Organisation)))
-    kinds = Counter(o.kind for o in orgs)
-    assert kinds["property"] >= 1 and kinds["developer"] == 1 and kinds["department"] >= 3
-    offices = [o for o in orgs if o.kind == "street_office"]
-    assert len({o.street_id for o in offices}) == 11
-    assert all(db.session.get(Node, o.street_id).level == "street" for o in offices)
-    staff = db.session.scalars(select(RoleAssignment).where(RoleAssignment.role == "org_staff")).all()
-    assert any(r.organisation.name == demo.PROPERTY_COMPANY and r.node_id is None for r in staff)
-
-
 def test_ids_continue_after_the_demo_world(app, small_world):
     # Explicit ids must not leave PostgreSQL's sequences behind: plain ORM inserts still work.
     zone = db.session.scalar(select(Node).where(Node.level == "zone"))
@@ -544,185 +471,8 @@ def test_every_demo_login_works(app, client, auth, small_world):
         auth.logout()
 
 
-def test_pruisburg_issues(app, small_world):
-    issues = pruisburg_issues()
-    assert len(issues) == len(demo.PRUISBURG_ISSUES) == 31
-    zone = db.session.scalar(select(Node).where(Node.level == "zone", Node.compound_id == issues[0].compound_id))
-    assert {i.zone_id for i in issues} == {zone.id}
-    assert Counter(i.status for i in issues) == {
-        "closed": 12,
-        "resolved": 4,
-        "in_progress": 5,
-        "acknowledged": 3,
-        "reported": 2,
-        "reopened": 1,
-        "withdrawn": 1,
-        "rejected": 1,
-        "duplicate": 2,
-    }
-    # Filed over the last six months by the compound's 邻长, most by the demo one.
-    now = loaded_at()
-    filers = Counter(i.filed_by_id for i in issues)
-    assert filers[person_id("neighbour_leader")] > len(issues) / 2
-    zone_leaders = select(RoleAssignment.person_id).join(Node, Node.id == RoleAssignment.node_id)
-    zone_leaders = set(
-        db.session.scalars(zone_leaders.where(RoleAssignment.role == "neighbour_leader", Node.zone_id == zone.id))
-    )
-    assert set(filers) <= zone_leaders and len(filers) >= 8
-    ages = [(now - i.created_at).days for i in issues]
-    assert 150 <= max(ages) <= 183 and min(ages) == 0
-    # The survey's kinds, and the parties that took them on.
-    codes = dict(db.session.execute(select(Category.id, Category.code)).all())
-    kinds = Counter(codes[i.category_id] for i in issues)
-    assert kinds["road"] >= 3 and kinds["lighting"] >= 2
-    for code in ("cctv", "signage", "fire", "drainage", "greenery", "parking", "lift", "sanitation"):
-        assert kinds[code] >= 1, code
-    orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
-    fire = [i for i in issues if codes[i.category_id] == "fire"]
-    assert sum(i.assignee_org_id == orgs[demo.PROPERTY_COMPANY] for i in fire) >= 2
-    access_road = next(i for i in issues if i.assignee_org_id == orgs[demo.DEVELOPER])
-    assert codes[access_road.category_id] == "road" and access_road.status == "in_progress"
-    assert {i.building.name for i in issues if i.building} <= {f"{n}栋" for n in range(1, 13)}
-    # Callbacks: the closed ones were satisfied; one was not, and reopened the issue.
-    assert {i.satisfaction for i in issues if i.status == "closed"} <= {"satisfied", "basically_satisfied"}
-    reopened = next(i for i in issues if i.status == "reopened")
-    callback = next(e for e in reopened.events if e.kind == "callback")
-    assert reopened.satisfaction == "unsatisfied" and callback.to_status == "reopened" and callback.note
-    assert callback.actor_id == reopened.filed_by_id
-    # Rejected with a reason from the managed list (as seeded), by the branch.
-    rejected = next(i for i in issues if i.status == "rejected")
-    assert rejected.reject_reason is not None and rejected.reject_reason.active
-    assert rejected.reject_reason.name_zh in {zh for zh, _en in DEFAULT_REJECT_REASONS}
-    assert rejected.events[-1].note.startswith(rejected.reject_reason.name_zh + "：")
-    assert rejected.events[-1].actor_id == person_id("branch_member")
-    withdrawn = next(i for i in issues if i.status == "withdrawn")
-    assert withdrawn.events[-1].actor_id == withdrawn.filed_by_id and withdrawn.events[-1].note
-    # Two duplicates merged: the access-road one and a second report of the 12栋 fire alarm.
-    duplicates = [i for i in issues if i.status == "duplicate"]
-    assert duplicates[0].duplicate_of_id == access_road.id
-    fire_alarm = db.session.get(Issue, duplicates[1].duplicate_of_id)
-    assert codes[fire_alarm.category_id] == "fire" and fire_alarm.assignee_org_id == orgs[demo.PROPERTY_COMPANY]
-    for duplicate in duplicates:
-        kept = db.session.get(Issue, duplicate.duplicate_of_id)
-        assert any(e.kind == "merged" and e.note.startswith(duplicate.reference) for e in kept.events)
-        assert duplicate.filed_by_id != kept.filed_by_id
-        follows = select(IssueFollower).where(
-            IssueFollower.issue_id == kept.id, IssueFollower.person_id == duplicate.filed_by_id
-        )
-        assert db.session.scalar(follows) is not None
-    # Levels: taken up to the community by hand or by 派单, two to the 街镇; two overdue at the district.
-    assert Counter(i.level for i in issues) == PRUISBURG_LEVELS
-    last_climb = {
-        i.id: [e for e in i.events if e.kind in ("escalated", "overdue") or (e.kind == "assigned" and e.to_level)]
-        for i in issues
-    }
-    for level in ("community", "street"):
-        assert all(last_climb[i.id][-1].actor_id is not None for i in issues if i.level == level), level
-    overdue = [i for i in issues if i.overdue(now)]
-    assert 2 <= len(overdue) <= 4
-    assert all(i.level == "district" and i.status == "in_progress" for i in overdue)
-    assert fire_alarm in overdue  # the property company's alarm host is past the date it was given
-    assert any(e.actor_id is None and e.kind == "escalated" for i in issues for e in i.events)
-    # The demo people are the ones acting.
-    actors = {e.actor_id for i in issues for e in i.events}
-    for key in ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "property_staff"):
-        assert person_id(key) in actors, key
-    # Their inboxes hold what those events told them, older messages read.
-    inbox = list(db.session.scalars(select(Notification).where(Notification.person_id == person_id("group_leader"))))
-    assert inbox and {n.issue_id for n in inbox} <= {i.id for i in issues}
-    assert any(n.read_at is None for n in inbox) and any(n.read_at is not None for n in inbox)
-    assert all(n.text.startswith("[") and " WC-" in n.text for n in inbox)
-    handed_over = select(Notification.text).where(Notification.person_id == person_id("property_staff"))
-    assert any(text.startswith("[派单]") for text in db.session.scalars(handed_over))
-
-
 # Where the 31 普瑞斯堡 issues stand, whatever the time of day the world is loaded.
 PRUISBURG_LEVELS = {"neighbour": 18, "community": 9, "street": 2, "district": 2}
-
-
-def test_pruisburg_triage_queue(app, small_world):
-    """金湾社区's branch has a realistic queue: the property company's fire-protection work (accepted, and
-    waiting for 接单), the developer's road works, one declined and re-assigned, high priorities."""
-    issues = pruisburg_issues()
-    orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
-    codes = dict(db.session.execute(select(Category.id, Category.code)).all())
-    property_company, developer = orgs[demo.PROPERTY_COMPANY], orgs[demo.DEVELOPER]
-    mine = [i for i in issues if i.assignee_org_id == property_company]
-    assert {i.assignment_state for i in mine} == {"pending", "accepted"}
-    accepted = [i for i in mine if i.assignment_state == "accepted"]
-    assert {"in_progress", "resolved", "closed"} <= {i.status for i in accepted}
-    assert sum(codes[i.category_id] == "fire" for i in accepted) >= 2
-    assert all(i.status == "acknowledged" and i.accepted_at is None for i in mine if i.assignment_state == "pending")
-    roads = [i for i in issues if i.assignee_org_id == developer]
-    assert len(roads) >= 2 and {(i.assignment_state, i.status) for i in roads} == {("accepted", "in_progress")}
-    assert all(codes[i.category_id] == "road" for i in roads)
-    # Handed back by the property company, then given to the developer.
-    [declined] = [i for i in issues if any(e.kind == "declined" for e in i.events)]
-    kinds = [e.kind for e in declined.events if e.kind in ("assigned", "declined", "accepted")]
-    assert kinds == ["assigned", "declined", "assigned", "accepted"] and declined.assignee_org_id == developer
-    assert next(e for e in declined.events if e.kind == "declined").actor_id == person_id("property_staff")
-    high = [i for i in issues if i.priority == "high"]
-    assert len(high) >= 3 and {i.id for i in roads} <= {i.id for i in high}
-    # Every party the branch used may be chosen for the community now.
-    community = db.session.get(Node, issues[0].community_id)
-    eligible = {o.id for o in eligible_organisations(community)}
-    assert {property_company, developer, orgs[demo.OTHER_PROPERTY_COMPANY]} <= eligible
-    assert {i.assignee_org_id for i in issues if i.assignee_org_id} <= eligible
-    # The property company's demo login sees its queue: waiting for 接单, and its work in hand.
-    staff = db.session.get(Person, person_id("property_staff"))
-    pending, waiting = org_queue(staff, "pending")
-    active, working = org_queue(staff, "active")
-    assert waiting >= 1 and {i.assignment_state for i in pending} == {"pending"}
-    assert working >= 1 and all(i.assignee_org_id == property_company for i in pending + active)
-    # The response-times panel has figures to show, and the parties differ.
-    times = {t.organisation.id: t for t in response_times(community, now=loaded_at())}
-    assert times[property_company].assigned >= 3 and times[property_company].waiting >= 1
-    assert times[property_company].median_accept_hours is not None
-
-
-def test_organisations_serve_communities(app, small_world):
-    """The parties are paired with the communities they serve; 街镇 offices serve their own without pairing."""
-    orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
-    pruisburg = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG)).community_id
-    pairs = db.session.execute(select(organisation_community)).all()
-    served = defaultdict(set)
-    for org_id, community_id in pairs:
-        served[org_id].add(community_id)
-    for name in (demo.PROPERTY_COMPANY, demo.DEVELOPER, demo.OTHER_PROPERTY_COMPANY):
-        assert pruisburg in served[orgs[name].id], name
-    assert served[orgs[demo.PROPERTY_COMPANY].id] == served[orgs[demo.DEVELOPER].id] == {pruisburg}
-    for name in demo.DEPARTMENTS:
-        assert demo.DEPARTMENT_REACH[0] <= len(served[orgs[name].id]) <= demo.DEPARTMENT_REACH[1] + 1, name
-    assert not any(o.kind == "street_office" and o.id in served for o in orgs.values())
-    levels = {n.id: n.level for n in db.session.scalars(select(Node).where(Node.id.in_({c for _o, c in pairs})))}
-    assert set(levels.values()) == {"community"}
-
-
-def test_district_triage(app, small_world):
-    """Across the district, issues that reached the community are handed to parties, who answer them."""
-    issues = db.session.scalars(select(Issue)).all()
-    assigned = [i for i in issues if i.assignee_org_id is not None]
-    assert len(assigned) >= 20
-    assert {i.assignment_state for i in assigned} == {"pending", "accepted"}
-    kinds = Counter(i.assignee_org.kind for i in assigned)
-    assert kinds["street_office"] and kinds["property"] and kinds["department"], kinds
-    assert sum(i.priority == "high" for i in issues) >= 3
-    reasons = {i.reject_reason_id for i in issues if i.status == "rejected"}
-    assert None not in reasons and len(reasons) >= 2
-
-
-def test_every_issue_agrees_with_its_timeline(app, small_world):
-    issues = check_issues()
-    assert len(issues) == small_world["issues"]
-    assert db.session.scalar(select(func.count()).select_from(IssueEvent)) == small_world["issue_events"]
-    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == small_world["audit_entries"]
-    assert db.session.scalar(select(func.count()).select_from(IssueFollower)) == small_world["issue_followers"]
-    assert {i.status for i in issues} == set(STATUSES)
-    # Reports have something to tell: some acknowledged and resolved on time, some late.
-    assert {i.acknowledged_on_time for i in issues} == {True, False, None}
-    assert {i.resolved_on_time for i in issues} == {True, False, None}
-    # The history leads up to the load: the sweep that runs then has nothing left to escalate.
-    assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
 
 
 @pytest.mark.parametrize("beijing_hour", [3.25, 8.1, 13.5, 21.9])
@@ -894,3 +644,277 @@ def test_pruisburg_funding(app, small_world, runner):
     assert check_ledger() == []
     result = runner.invoke(args=["ledger", "check"])
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(scope="class")
+def _shared_small_world(_session_app):
+    """One small demo world per engine for a class of tests that only read it; emptied after the class."""
+    with _session_app.app_context():
+        counts = demo.load_demo_world(scale=SMALL)
+        db.session.commit()
+        db.session.remove()
+    yield counts
+    with _session_app.app_context():
+        db.session.rollback()
+        clean_database()
+        db.session.remove()
+
+
+class TestSmallWorld:
+    """The checks that only read the small world: they share one load per engine instead of one each."""
+
+    @pytest.fixture
+    def app(self, _session_app, _shared_small_world):
+        """The app with an application context pushed, on the shared world (left as it is afterwards)."""
+        with _session_app.app_context():
+            yield _session_app
+            db.session.rollback()
+            db.session.remove()
+
+    @pytest.fixture
+    def small_world(self, app, _shared_small_world):
+        return _shared_small_world
+
+    def test_small_world_tree_and_leaders(self, app, small_world):
+        nodes = check_tree()
+        levels = Counter(n.level for n in nodes.values())
+        assert levels["district"] == 1
+        assert levels["street"] == 11
+        assert levels["community"] == small_world["communities"]
+        for level, key in (("zone", "zones"), ("group", "groups"), ("neighbour", "neighbours")):
+            assert levels[level] == small_world[key]
+        # At least one of each below every community.
+        for parent_level, child_level in (("community", "zone"), ("zone", "group"), ("group", "neighbour")):
+            parents = {n.parent_id for n in nodes.values() if n.level == child_level}
+            assert parents == {i for i, n in nodes.items() if n.level == parent_level}
+        kinds = {(nodes[n.parent_id].name.endswith("镇"), n.kind) for n in nodes.values() if n.level == "community"}
+        assert kinds == {(True, "村"), (False, "社区")}
+        assert check_leaders(nodes) == small_world["leaders"]
+        check_mobiles()
+
+    def test_only_demo_logins_are_activated(self, app, small_world):
+        activated = set(db.session.scalars(select(Person.mobile).where(Person.password_hash.is_not(None))))
+        assert activated == {login["mobile"] for login in demo.DEMO_LOGINS}
+        assert db.session.scalar(select(func.count()).where(Person.activated_at.is_not(None))) == len(demo.DEMO_LOGINS)
+        roles = Counter(db.session.scalars(select(RoleAssignment.role)))
+        assert roles["branch_member"] == 2 * small_world["communities"]
+        assert roles["street_admin"] == 11
+        assert roles["district_admin"] == 1
+
+    def test_pruisburg_compound(self, app, small_world):
+        compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))
+        assert compound is not None
+        assert compound.community.name == "金湾社区"
+        assert [b.name for b in compound.buildings] == [f"{i}栋" for i in range(1, 13)]
+        covered = list(db.session.scalars(select(Node).where(Node.compound_id == compound.id)))
+        zones = [n for n in covered if n.level == "zone"]
+        assert len(zones) == 1
+        zone = zones[0]
+        assert zone.community_id == compound.community_id
+        # The whole 片 is inside the compound, and nothing outside it claims to be.
+        under_zone = set(db.session.scalars(select(Node.id).where(Node.zone_id == zone.id)))
+        assert {n.id for n in covered} == under_zone
+        assert {n.level for n in covered} == {"zone", "group", "neighbour"}
+        assert db.session.scalar(select(func.count()).select_from(Compound)) > 1
+        assert db.session.scalar(select(func.count()).select_from(Building)) > 12
+
+    def test_demo_leaders_sit_in_the_compound(self, app, small_world):
+        compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))
+        by_key = {}
+        for login in demo.DEMO_LOGINS:
+            person = db.session.scalar(select(Person).where(Person.mobile == login["mobile"]))
+            assert [r.role for r in person.roles] == [login["key"] if login["key"] != "property_staff" else "org_staff"]
+            by_key[login["key"]] = person.roles[0]
+        zone, group, neighbour = (by_key[k].node for k in ("zone_leader", "group_leader", "neighbour_leader"))
+        assert zone.level == "zone" and zone.compound_id == compound.id
+        assert group.level == "group" and group.zone_id == zone.id
+        assert neighbour.level == "neighbour" and neighbour.group_id == group.id
+        assert by_key["branch_member"].node_id == compound.community_id
+        assert by_key["district_admin"].node.level == "district"
+        assert by_key["property_staff"].organisation.kind == "property"
+
+    def test_organisations(self, app, small_world):
+        orgs = list(db.session.scalars(select(Organisation)))
+        kinds = Counter(o.kind for o in orgs)
+        assert kinds["property"] >= 1 and kinds["developer"] == 1 and kinds["department"] >= 3
+        offices = [o for o in orgs if o.kind == "street_office"]
+        assert len({o.street_id for o in offices}) == 11
+        assert all(db.session.get(Node, o.street_id).level == "street" for o in offices)
+        staff = db.session.scalars(select(RoleAssignment).where(RoleAssignment.role == "org_staff")).all()
+        assert any(r.organisation.name == demo.PROPERTY_COMPANY and r.node_id is None for r in staff)
+
+    def test_pruisburg_issues(self, app, small_world):
+        issues = pruisburg_issues()
+        assert len(issues) == len(demo.PRUISBURG_ISSUES) == 31
+        zone = db.session.scalar(select(Node).where(Node.level == "zone", Node.compound_id == issues[0].compound_id))
+        assert {i.zone_id for i in issues} == {zone.id}
+        assert Counter(i.status for i in issues) == {
+            "closed": 12,
+            "resolved": 4,
+            "in_progress": 5,
+            "acknowledged": 3,
+            "reported": 2,
+            "reopened": 1,
+            "withdrawn": 1,
+            "rejected": 1,
+            "duplicate": 2,
+        }
+        # Filed over the last six months by the compound's 邻长, most by the demo one.
+        now = loaded_at()
+        filers = Counter(i.filed_by_id for i in issues)
+        assert filers[person_id("neighbour_leader")] > len(issues) / 2
+        zone_leaders = select(RoleAssignment.person_id).join(Node, Node.id == RoleAssignment.node_id)
+        zone_leaders = set(
+            db.session.scalars(zone_leaders.where(RoleAssignment.role == "neighbour_leader", Node.zone_id == zone.id))
+        )
+        assert set(filers) <= zone_leaders and len(filers) >= 8
+        ages = [(now - i.created_at).days for i in issues]
+        assert 150 <= max(ages) <= 183 and min(ages) == 0
+        # The survey's kinds, and the parties that took them on.
+        codes = dict(db.session.execute(select(Category.id, Category.code)).all())
+        kinds = Counter(codes[i.category_id] for i in issues)
+        assert kinds["road"] >= 3 and kinds["lighting"] >= 2
+        for code in ("cctv", "signage", "fire", "drainage", "greenery", "parking", "lift", "sanitation"):
+            assert kinds[code] >= 1, code
+        orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
+        fire = [i for i in issues if codes[i.category_id] == "fire"]
+        assert sum(i.assignee_org_id == orgs[demo.PROPERTY_COMPANY] for i in fire) >= 2
+        access_road = next(i for i in issues if i.assignee_org_id == orgs[demo.DEVELOPER])
+        assert codes[access_road.category_id] == "road" and access_road.status == "in_progress"
+        assert {i.building.name for i in issues if i.building} <= {f"{n}栋" for n in range(1, 13)}
+        # Callbacks: the closed ones were satisfied; one was not, and reopened the issue.
+        assert {i.satisfaction for i in issues if i.status == "closed"} <= {"satisfied", "basically_satisfied"}
+        reopened = next(i for i in issues if i.status == "reopened")
+        callback = next(e for e in reopened.events if e.kind == "callback")
+        assert reopened.satisfaction == "unsatisfied" and callback.to_status == "reopened" and callback.note
+        assert callback.actor_id == reopened.filed_by_id
+        # Rejected with a reason from the managed list (as seeded), by the branch.
+        rejected = next(i for i in issues if i.status == "rejected")
+        assert rejected.reject_reason is not None and rejected.reject_reason.active
+        assert rejected.reject_reason.name_zh in {zh for zh, _en in DEFAULT_REJECT_REASONS}
+        assert rejected.events[-1].note.startswith(rejected.reject_reason.name_zh + "：")
+        assert rejected.events[-1].actor_id == person_id("branch_member")
+        withdrawn = next(i for i in issues if i.status == "withdrawn")
+        assert withdrawn.events[-1].actor_id == withdrawn.filed_by_id and withdrawn.events[-1].note
+        # Two duplicates merged: the access-road one and a second report of the 12栋 fire alarm.
+        duplicates = [i for i in issues if i.status == "duplicate"]
+        assert duplicates[0].duplicate_of_id == access_road.id
+        fire_alarm = db.session.get(Issue, duplicates[1].duplicate_of_id)
+        assert codes[fire_alarm.category_id] == "fire" and fire_alarm.assignee_org_id == orgs[demo.PROPERTY_COMPANY]
+        for duplicate in duplicates:
+            kept = db.session.get(Issue, duplicate.duplicate_of_id)
+            assert any(e.kind == "merged" and e.note.startswith(duplicate.reference) for e in kept.events)
+            assert duplicate.filed_by_id != kept.filed_by_id
+            follows = select(IssueFollower).where(
+                IssueFollower.issue_id == kept.id, IssueFollower.person_id == duplicate.filed_by_id
+            )
+            assert db.session.scalar(follows) is not None
+        # Levels: taken up to the community by hand or by 派单, two to the 街镇; two overdue at the district.
+        assert Counter(i.level for i in issues) == PRUISBURG_LEVELS
+        last_climb = {
+            i.id: [e for e in i.events if e.kind in ("escalated", "overdue") or (e.kind == "assigned" and e.to_level)]
+            for i in issues
+        }
+        for level in ("community", "street"):
+            assert all(last_climb[i.id][-1].actor_id is not None for i in issues if i.level == level), level
+        overdue = [i for i in issues if i.overdue(now)]
+        assert 2 <= len(overdue) <= 4
+        assert all(i.level == "district" and i.status == "in_progress" for i in overdue)
+        assert fire_alarm in overdue  # the property company's alarm host is past the date it was given
+        assert any(e.actor_id is None and e.kind == "escalated" for i in issues for e in i.events)
+        # The demo people are the ones acting.
+        actors = {e.actor_id for i in issues for e in i.events}
+        for key in ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "property_staff"):
+            assert person_id(key) in actors, key
+        # Their inboxes hold what those events told them, older messages read.
+        inbox = list(
+            db.session.scalars(select(Notification).where(Notification.person_id == person_id("group_leader")))
+        )
+        assert inbox and {n.issue_id for n in inbox} <= {i.id for i in issues}
+        assert any(n.read_at is None for n in inbox) and any(n.read_at is not None for n in inbox)
+        assert all(n.text.startswith("[") and " WC-" in n.text for n in inbox)
+        handed_over = select(Notification.text).where(Notification.person_id == person_id("property_staff"))
+        assert any(text.startswith("[派单]") for text in db.session.scalars(handed_over))
+
+    def test_pruisburg_triage_queue(self, app, small_world):
+        """金湾社区's branch has a realistic queue: the property company's fire-protection work (accepted, and
+        waiting for 接单), the developer's road works, one declined and re-assigned, high priorities."""
+        issues = pruisburg_issues()
+        orgs = dict(db.session.execute(select(Organisation.name, Organisation.id)).all())
+        codes = dict(db.session.execute(select(Category.id, Category.code)).all())
+        property_company, developer = orgs[demo.PROPERTY_COMPANY], orgs[demo.DEVELOPER]
+        mine = [i for i in issues if i.assignee_org_id == property_company]
+        assert {i.assignment_state for i in mine} == {"pending", "accepted"}
+        accepted = [i for i in mine if i.assignment_state == "accepted"]
+        assert {"in_progress", "resolved", "closed"} <= {i.status for i in accepted}
+        assert sum(codes[i.category_id] == "fire" for i in accepted) >= 2
+        assert all(
+            i.status == "acknowledged" and i.accepted_at is None for i in mine if i.assignment_state == "pending"
+        )
+        roads = [i for i in issues if i.assignee_org_id == developer]
+        assert len(roads) >= 2 and {(i.assignment_state, i.status) for i in roads} == {("accepted", "in_progress")}
+        assert all(codes[i.category_id] == "road" for i in roads)
+        # Handed back by the property company, then given to the developer.
+        [declined] = [i for i in issues if any(e.kind == "declined" for e in i.events)]
+        kinds = [e.kind for e in declined.events if e.kind in ("assigned", "declined", "accepted")]
+        assert kinds == ["assigned", "declined", "assigned", "accepted"] and declined.assignee_org_id == developer
+        assert next(e for e in declined.events if e.kind == "declined").actor_id == person_id("property_staff")
+        high = [i for i in issues if i.priority == "high"]
+        assert len(high) >= 3 and {i.id for i in roads} <= {i.id for i in high}
+        # Every party the branch used may be chosen for the community now.
+        community = db.session.get(Node, issues[0].community_id)
+        eligible = {o.id for o in eligible_organisations(community)}
+        assert {property_company, developer, orgs[demo.OTHER_PROPERTY_COMPANY]} <= eligible
+        assert {i.assignee_org_id for i in issues if i.assignee_org_id} <= eligible
+        # The property company's demo login sees its queue: waiting for 接单, and its work in hand.
+        staff = db.session.get(Person, person_id("property_staff"))
+        pending, waiting = org_queue(staff, "pending")
+        active, working = org_queue(staff, "active")
+        assert waiting >= 1 and {i.assignment_state for i in pending} == {"pending"}
+        assert working >= 1 and all(i.assignee_org_id == property_company for i in pending + active)
+        # The response-times panel has figures to show, and the parties differ.
+        times = {t.organisation.id: t for t in response_times(community, now=loaded_at())}
+        assert times[property_company].assigned >= 3 and times[property_company].waiting >= 1
+        assert times[property_company].median_accept_hours is not None
+
+    def test_organisations_serve_communities(self, app, small_world):
+        """The parties are paired with the communities they serve; 街镇 offices serve their own without pairing."""
+        orgs = {o.name: o for o in db.session.scalars(select(Organisation))}
+        pruisburg = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG)).community_id
+        pairs = db.session.execute(select(organisation_community)).all()
+        served = defaultdict(set)
+        for org_id, community_id in pairs:
+            served[org_id].add(community_id)
+        for name in (demo.PROPERTY_COMPANY, demo.DEVELOPER, demo.OTHER_PROPERTY_COMPANY):
+            assert pruisburg in served[orgs[name].id], name
+        assert served[orgs[demo.PROPERTY_COMPANY].id] == served[orgs[demo.DEVELOPER].id] == {pruisburg}
+        for name in demo.DEPARTMENTS:
+            assert demo.DEPARTMENT_REACH[0] <= len(served[orgs[name].id]) <= demo.DEPARTMENT_REACH[1] + 1, name
+        assert not any(o.kind == "street_office" and o.id in served for o in orgs.values())
+        levels = {n.id: n.level for n in db.session.scalars(select(Node).where(Node.id.in_({c for _o, c in pairs})))}
+        assert set(levels.values()) == {"community"}
+
+    def test_district_triage(self, app, small_world):
+        """Across the district, issues that reached the community are handed to parties, who answer them."""
+        issues = db.session.scalars(select(Issue)).all()
+        assigned = [i for i in issues if i.assignee_org_id is not None]
+        assert len(assigned) >= 20
+        assert {i.assignment_state for i in assigned} == {"pending", "accepted"}
+        kinds = Counter(i.assignee_org.kind for i in assigned)
+        assert kinds["street_office"] and kinds["property"] and kinds["department"], kinds
+        assert sum(i.priority == "high" for i in issues) >= 3
+        reasons = {i.reject_reason_id for i in issues if i.status == "rejected"}
+        assert None not in reasons and len(reasons) >= 2
+
+    def test_every_issue_agrees_with_its_timeline(self, app, small_world):
+        issues = check_issues()
+        assert len(issues) == small_world["issues"]
+        assert db.session.scalar(select(func.count()).select_from(IssueEvent)) == small_world["issue_events"]
+        assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == small_world["audit_entries"]
+        assert db.session.scalar(select(func.count()).select_from(IssueFollower)) == small_world["issue_followers"]
+        assert {i.status for i in issues} == set(STATUSES)
+        # Reports have something to tell: some acknowledged and resolved on time, some late.
+        assert {i.acknowledged_on_time for i in issues} == {True, False, None}
+        assert {i.resolved_on_time for i in issues} == {True, False, None}
+        # The history leads up to the load: the sweep that runs then has nothing left to escalate.
+        assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
