@@ -45,7 +45,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, literal, or_, select
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 
 from ..extensions import db
 from ..models import OPEN_STATUSES, STATUSES, Issue, RatingToken, utcnow
@@ -74,8 +74,41 @@ def nearest_rank(ordered: list, p: float):
 
 
 def resolve_hours(created_at: datetime, resolved_at: datetime) -> int:
-    """Whole hours from filing to resolution, rounded up (the unit of the time-to-resolve figures)."""
-    return max(math.ceil((resolved_at - created_at).total_seconds() / 3600), 0)
+    """Whole hours from filing to resolution, rounded up, between the two times in whole seconds (as SQL)."""
+    seconds = int(resolved_at.timestamp()) - int(created_at.timestamp())
+    return max(-(-seconds // 3600), 0)
+
+
+def _seconds(column):
+    """SQL: a UTC time column as whole seconds since the epoch, on either engine."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return cast(func.extract("epoch", func.date_trunc("second", column)), BigInteger)
+    return cast(func.strftime("%s", column), BigInteger)
+
+
+def hours_to_resolve():
+    """SQL twin of resolve_hours over Issue.created_at and Issue.resolved_at."""
+    seconds = _seconds(Issue.resolved_at) - _seconds(Issue.created_at)
+    return case((seconds <= 0, 0), else_=(seconds + 3599) // 3600)
+
+
+def china_month():
+    """SQL: the Beijing month of Issue.created_at as 'YYYY-MM'."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return func.to_char(func.timezone("Asia/Shanghai", Issue.created_at), "YYYY-MM")
+    return func.strftime("%Y-%m", Issue.created_at, "+8 hours")
+
+
+def hours_by(group_by, where: list) -> dict:
+    """How many resolved issues took each whole number of hours, per value of `group_by` (None: one group)."""
+    key = group_by if group_by is not None else literal(None)
+    hours = hours_to_resolve()
+    is_resolved = and_(Issue.status.in_(RESOLVED), Issue.resolved_at.is_not(None))
+    result: dict = {}
+    rows = db.session.execute(select(key, hours, func.count()).where(is_resolved, *where).group_by(key, hours))
+    for value, n_hours, count in rows:
+        result.setdefault(value, Counter())[int(n_hours)] += count
+    return result
 
 
 # The plain counters of Figures, summed by Figures.add and kept per rollup row.
@@ -251,11 +284,8 @@ def grouped(
             if satisfaction in SATISFIED:
                 result.callbacks_satisfied += count
     if durations:
-        # Durations in Python: date arithmetic differs between the engines.
-        for value, created_at, resolved_at in db.session.execute(
-            select(key, Issue.created_at, Issue.resolved_at).where(is_resolved, *where)
-        ):
-            of(value).hours[resolve_hours(created_at, resolved_at)] += 1
+        for value, counter in hours_by(group_by, where).items():
+            of(value).hours.update(counter)
     ratings = (
         select(key, RatingToken.rating, func.count())
         .join(Issue, Issue.id == RatingToken.issue_id)

@@ -266,16 +266,18 @@ def node_figures(node: Node, period: Period, group: str | None = None, now: date
     start, end = period.bounds
     raw_group = RAW_GROUPS[group]
     condition = scope_condition(node)
+    # Hours to resolve are shown for the node itself only (median, P90), not in the breakdowns.
+    want_hours = group is None
     use_rollups = node.level in ROLLUP_LEVELS and group in ROLLUP_GROUPS
     if not use_rollups:
-        results = rates.grouped(raw_group, condition, start=start, end=end, now=now)
+        results = rates.grouped(raw_group, condition, start=start, end=end, now=now, durations=want_hours)
     else:
         # Whole months from the rollups, the partial months at either edge from the raw rows.
         first = period.start if period.start.day == 1 else add_months(period.start, 1)
         last = period.end.replace(day=1)
         if first >= last:
             first = last = None
-        hours_in_rollups = node.level in ("district", "street") and group in (None, "street")
+        hours_in_rollups = want_hours and node.level in ("district", "street")
         results = {}
         if first is not None:
             results = rollup_figures(node, group, first, last, hours_in_rollups)
@@ -284,12 +286,15 @@ def node_figures(node: Node, period: Period, group: str | None = None, now: date
             edges = [(period.start, period.end)]
         for a, b in edges:
             if a < b:
-                _merge(results, rates.grouped(raw_group, condition, start=moment(a), end=moment(b), now=now))
-        if not hours_in_rollups and first is not None:
-            # Hours for the whole months not in the histogram at this level: from the raw resolved rows.
-            months = rates.grouped(raw_group, condition, start=moment(first), end=moment(last), now=now)
-            for value, figures in months.items():
-                results.setdefault(value, Figures(by_status=dict.fromkeys(STATUSES, 0))).hours.update(figures.hours)
+                edge = rates.grouped(
+                    raw_group, condition, start=moment(a), end=moment(b), now=now, durations=want_hours
+                )
+                _merge(results, edge)
+        if want_hours and not hours_in_rollups and first is not None:
+            # A community's hours for its whole months: one GROUP BY hours over its resolved rows.
+            where = rates.period_conditions(condition, moment(first), moment(last))
+            for value, counter in rates.hours_by(raw_group, where).items():
+                results.setdefault(value, empty()).hours.update(counter)
     overdue = rates.overdue_counts(raw_group, condition, start=start, end=end, now=now)
     for value, figures in results.items():
         figures.overdue = overdue.get(value, 0)
@@ -337,22 +342,27 @@ def _rollup_trend(node: Node, whole: Period, now) -> dict:
         *rates.period_conditions(condition, start, end),
     )
     for (created_at,) in db.session.execute(overdue):
-        results.setdefault(rollups.month_of(created_at), empty()).overdue += 1
+        month = rollups.month_of(created_at)
+        if month not in results:
+            results[month] = empty()
+        results[month].overdue += 1
     return results
 
 
 def _raw_month_hours(condition, whole: Period) -> dict:
-    """Hours to resolve per Beijing month of filing, from the raw rows (a community's, at most thousands)."""
+    """Hours to resolve per Beijing month of filing, from the raw rows (one GROUP BY month, hours)."""
     start, end = whole.bounds
     where = rates.period_conditions(condition, start, end)
+    month, hours = rates.china_month(), rates.hours_to_resolve()
     result: dict = {}
-    for created_at, resolved_at in db.session.execute(
-        select(Issue.created_at, Issue.resolved_at).where(
-            Issue.status.in_(rates.RESOLVED), Issue.resolved_at.is_not(None), *where
-        )
-    ):
-        month = rollups.month_of(created_at)
-        result.setdefault(month, Counter())[rates.resolve_hours(created_at, resolved_at)] += 1
+    rows = db.session.execute(
+        select(month, hours, func.count())
+        .where(Issue.status.in_(rates.RESOLVED), Issue.resolved_at.is_not(None), *where)
+        .group_by(month, hours)
+    )
+    for text, n_hours, count in rows:
+        key = date(int(text[:4]), int(text[5:7]), 1)
+        result.setdefault(key, Counter())[int(n_hours)] += count
     return result
 
 
