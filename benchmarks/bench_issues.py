@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import tempfile
@@ -31,38 +30,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from sqlalchemy import insert, select, text, update  # noqa: E402
+from common import bare_sweep, build_app, build_demo, client_login, fresh_database, timed  # noqa: E402
+from sqlalchemy import insert, select, update  # noqa: E402
 
-from governance import create_app  # noqa: E402
 from governance.extensions import db  # noqa: E402
 from governance.models import OPEN_STATUSES, Category, Issue, Node, Person, RoleAssignment, utcnow  # noqa: E402
-
-PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def fresh_database(engine: str, workdir: Path):
-    """A URL for an empty database and a function that drops it."""
-    if engine == "sqlite":
-        return f"sqlite:///{workdir / 'bench.sqlite3'}", lambda: None
-    import psycopg
-
-    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop():
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}", drop
-
-
-def timed(func, *args, **kwargs):
-    """(seconds, result)."""
-    started = time.perf_counter()
-    result = func(*args, **kwargs)
-    return time.perf_counter() - started, result
 
 
 def neighbour_leaders(limit: int) -> list[tuple[Person, Node]]:
@@ -132,9 +106,7 @@ def bench_http_filing(app, count: int) -> dict | None:
     from governance.services.demo import DEMO_LOGINS
 
     login = next(entry for entry in DEMO_LOGINS if entry["key"] == "neighbour_leader")
-    client = app.test_client()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', client.get("/auth/login").get_data(as_text=True))
-    client.post("/auth/login", data={"mobile": login["mobile"], "password": login["password"], "csrf_token": token[1]})
+    client = client_login(app, login["mobile"], login["password"])
     form_html = client.get("/file/").get_data(as_text=True)
     fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', form_html))
     category = re.search(r'<option value="(\d+)"', form_html)[1]
@@ -192,24 +164,7 @@ def bench_sweep(app, overdue: int) -> dict:
                 update(Issue).where(Issue.id.in_(ids[start : start + 5000])).values(next_deadline_at=past)
             )
         db.session.commit()
-        now = utcnow()
-        started = time.perf_counter()
-        picked = db.session.execute(
-            text("SELECT id, level FROM issue WHERE next_deadline_at <= :now AND status IN :open").bindparams(
-                db.bindparam("open", expanding=True)
-            ),
-            {"now": now if db.engine.dialect.name == "postgresql" else now.replace(tzinfo=None), "open": OPEN_STATUSES},
-        ).all()
-        chosen = [row.id for row in picked]
-        for start in range(0, len(chosen), 5000):
-            db.session.execute(
-                text("UPDATE issue SET level = 'group', next_deadline_at = NULL WHERE id IN :ids").bindparams(
-                    db.bindparam("ids", expanding=True)
-                ),
-                {"ids": chosen[start : start + 5000]},
-            )
-        bare = time.perf_counter() - started
-        db.session.rollback()
+        bare, _rows = bare_sweep(utcnow())
     with app.app_context():
         seconds, result = timed(sla.sweep)
     return {"overdue": len(ids), "sweep_s": seconds, "bare_s": bare, "escalated": result["escalated"]}
@@ -217,21 +172,12 @@ def bench_sweep(app, overdue: int) -> dict:
 
 def run_engine(engine: str, filings: int, overdue: int) -> dict:
     """Every measurement on one engine, on a database of its own."""
-    from flask_migrate import upgrade
-
-    from governance.services.demo import load_demo_world
-
     with tempfile.TemporaryDirectory() as workdir:
         url, drop = fresh_database(engine, Path(workdir))
         try:
-            app = create_app(
-                "development",
-                {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None, "UPLOAD_DIR": str(Path(workdir) / "uploads")},
-            )
+            app = build_app(url, Path(workdir))
+            load_seconds = build_demo(app, 1.0)
             with app.app_context():
-                upgrade()
-                load_seconds, _ = timed(load_demo_world, 1.0)
-                db.session.commit()
                 issues = db.session.scalar(select(db.func.count()).select_from(Issue))
             figures = {"engine": engine, "demo_load_s": load_seconds, "demo_issues": issues}
             figures["filing"] = bench_filing(app, filings)

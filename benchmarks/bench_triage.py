@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import statistics
 import sys
 import tempfile
@@ -26,25 +25,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_issues import fresh_database, timed  # noqa: E402
+from common import build_app, build_demo, client_login, fresh_database, timed  # noqa: E402
 from sqlalchemy import event, func, select  # noqa: E402
 from werkzeug.security import generate_password_hash  # noqa: E402
 
-from governance import create_app  # noqa: E402
 from governance.extensions import db  # noqa: E402
 from governance.models import Issue, Node, Person, RoleAssignment, utcnow  # noqa: E402
 
 BIG_MOBILE, BIG_PASSWORD = "13999990001", "bench-password-1"
 
 
-def login(app, mobile: str, password: str):
-    """A test client logged in through the real form."""
-    client = app.test_client()
-    page = client.get("/auth/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)[1]
-    response = client.post("/auth/login", data={"mobile": mobile, "password": password, "csrf_token": token})
-    assert response.status_code in (302, 303), response.status_code
-    return client
+login = client_login
 
 
 def largest_community() -> tuple[Node, int]:
@@ -106,22 +97,15 @@ def chooser_plan() -> list[str]:
 
 def run_engine(engine: str, runs: int) -> dict:
     """Load the demo world into a fresh database of the engine and time the consoles."""
-    from flask_migrate import upgrade
-
-    from governance.services.demo import DEMO_LOGINS, load_demo_world
+    from governance.services.demo import DEMO_LOGINS
 
     demo = next(entry for entry in DEMO_LOGINS if entry["key"] == "branch_member")
     with tempfile.TemporaryDirectory() as workdir:
         url, drop = fresh_database(engine, Path(workdir))
         try:
-            app = create_app(
-                "development",
-                {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None, "UPLOAD_DIR": str(Path(workdir) / "uploads")},
-            )
+            app = build_app(url, Path(workdir))
+            load_seconds = build_demo(app, 1.0)
             with app.app_context():
-                upgrade()
-                load_seconds, _ = timed(load_demo_world, 1.0)
-                db.session.commit()
                 big, big_issues = largest_community()
                 add_branch_member(big)
                 demo_role = db.session.scalar(

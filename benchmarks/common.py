@@ -1,0 +1,291 @@
+"""What the benchmarks share: a fresh database per engine with the demo world, gunicorn and a load generator.
+
+- fresh_database / build_app / build_demo: an empty database of the engine (SQLite file in a temp dir;
+  a PostgreSQL database of its own on 127.0.0.1, dropped afterwards), migrated, with the demo world;
+- serve / stop / free_port / production_env / HELLO: the app (or a one-route Flask app) under gunicorn,
+  2 sync workers, 127.0.0.1 only;
+- load: a small threaded http.client load generator bounded in time (GET or POST, with a session cookie);
+- http_login / csrf_token / client_login: logging in through the real form, over HTTP or the test client;
+- bare_sweep: the bare indexed SELECT + UPDATE the SLA sweep is compared with (rolled back).
+
+Numbers on a 2-core machine are noisy: every benchmark prints its figures beside a baseline measured in
+the same run.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+PG_ADMIN = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+GUNICORN = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "sync", "--log-level", "warning"]
+HELLO = """from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.route("/")
+def hello():
+    return "Hello, World!"
+"""
+SECRET = "bench-secret-" + "x" * 40
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+# --- databases ---------------------------------------------------------------------------------------
+
+
+def fresh_database(engine: str, workdir: Path):
+    """A URL for an empty database and a function that drops it."""
+    if engine == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite3'}", lambda: None
+    import psycopg
+
+    name = f"bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop():
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") + f"/{name}", drop
+
+
+def timed(func, *args, **kwargs):
+    """(seconds, result)."""
+    started = time.perf_counter()
+    result = func(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def build_app(url: str, workdir: Path | None = None, **settings):
+    """A development app on the database (no Redis), uploads in the work dir."""
+    from governance import create_app
+
+    config = {"SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None, **settings}
+    if workdir is not None:
+        config["UPLOAD_DIR"] = str(workdir / "uploads")
+    return create_app("development", config)
+
+
+def build_demo(app, scale: float = 1.0) -> float:
+    """Migrate the app's database and load the demo world (committed); seconds the load took."""
+    from flask_migrate import upgrade
+
+    from governance.extensions import db
+    from governance.services.demo import load_demo_world
+
+    with app.app_context():
+        upgrade()
+        seconds, _ = timed(load_demo_world, scale)
+        db.session.commit()
+    return seconds
+
+
+def bare_sweep(now) -> tuple[float, int]:
+    """The bare indexed SELECT + UPDATE of what the sweep would escalate, rolled back: (seconds, rows)."""
+    from sqlalchemy import bindparam, text
+
+    from governance.extensions import db
+    from governance.models import OPEN_STATUSES
+
+    started = time.perf_counter()
+    picked = db.session.execute(
+        text("SELECT id, level FROM issue WHERE next_deadline_at <= :now AND status IN :open").bindparams(
+            bindparam("open", expanding=True)
+        ),
+        {"now": now if db.engine.dialect.name == "postgresql" else now.replace(tzinfo=None), "open": OPEN_STATUSES},
+    ).all()
+    chosen = [row.id for row in picked]
+    for start in range(0, len(chosen), 5000):
+        db.session.execute(
+            text("UPDATE issue SET level = 'group', next_deadline_at = NULL WHERE id IN :ids").bindparams(
+                bindparam("ids", expanding=True)
+            ),
+            {"ids": chosen[start : start + 5000]},
+        )
+    seconds = time.perf_counter() - started
+    db.session.rollback()
+    return seconds, len(chosen)
+
+
+def client_login(app, mobile: str, password: str):
+    """A Flask test client logged in through the real form."""
+    client = app.test_client()
+    token = CSRF.search(client.get("/auth/login").get_data(as_text=True))[1]
+    response = client.post("/auth/login", data={"mobile": mobile, "password": password, "csrf_token": token})
+    assert response.status_code in (302, 303), response.status_code
+    return client
+
+
+# --- gunicorn ----------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def production_env(url: str, redis: bool = False) -> dict:
+    """The environment of a production web process on the database (Redis only when asked)."""
+    return {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET,
+        "GOVERNANCE_ENV": "production",
+        "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0") if redis else "",
+        "REDIS_PREFIX": f"bench{os.getpid()}:",
+    }
+
+
+def serve(args: list[str], env: dict, cwd: Path, port: int) -> subprocess.Popen:
+    """Start gunicorn and wait until it answers."""
+    process = subprocess.Popen(
+        [*GUNICORN, "--bind", f"127.0.0.1:{port}", *args], cwd=cwd, env=env, start_new_session=True
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return process
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}") from None
+            time.sleep(0.2)
+    process.terminate()
+    raise RuntimeError("gunicorn did not start")
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def request(port: int, method: str, path: str, headers: dict | None = None, body: bytes | None = None):
+    """One request on a new connection: (status, headers, body bytes)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read()
+    finally:
+        conn.close()
+
+
+def session_cookie(headers: list[tuple[str, str]], cookie: str | None = None) -> str | None:
+    """The `session=…` pair of a response's Set-Cookie, else the cookie already held."""
+    for name, value in headers:
+        if name.lower() == "set-cookie" and value.startswith("session="):
+            return value.split(";", 1)[0]
+    return cookie
+
+
+def csrf_token(html: str) -> str:
+    return CSRF.search(html)[1]
+
+
+def http_login(port: int, mobile: str, password: str) -> str:
+    """Log in through the real form over HTTP; the session cookie (`session=…`) to send afterwards."""
+    from urllib.parse import urlencode
+
+    status, headers, body = request(port, "GET", "/auth/login")
+    assert status == 200, status
+    cookie = session_cookie(headers)
+    form = urlencode({"mobile": mobile, "password": password, "csrf_token": csrf_token(body.decode())})
+    status, headers, _ = request(
+        port,
+        "POST",
+        "/auth/login",
+        {"Cookie": cookie or "", "Content-Type": "application/x-www-form-urlencoded"},
+        form.encode(),
+    )
+    assert status in (302, 303), f"login as {mobile} answered {status}"
+    return session_cookie(headers, cookie)
+
+
+def load(
+    port: int,
+    path: str,
+    seconds: float,
+    threads: int,
+    *,
+    method: str = "GET",
+    headers: dict | None = None,
+    body: Callable[[], bytes] | None = None,
+    ok: tuple[int, ...] = (200,),
+    warmup: int = 4,
+) -> dict:
+    """Send `method path` from `threads` threads for `seconds` (a new connection per request: sync workers
+    do not keep connections alive); `body()` makes each request's body. Answers outside `ok` are errors."""
+    latencies: list[list[float]] = [[] for _ in range(threads)]
+    errors = [0] * threads
+    statuses: dict[int, int] = {}
+    headers = {"Accept-Encoding": "identity", **(headers or {})}
+
+    def once() -> int:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        try:
+            conn.request(method, path, body=body() if body else None, headers=headers)
+            response = conn.getresponse()
+            response.read()
+            return response.status
+        finally:
+            conn.close()
+
+    def worker(index: int, stop_at: float) -> None:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            try:
+                status = once()
+            except OSError:
+                errors[index] += 1
+                continue
+            statuses[status] = statuses.get(status, 0) + 1
+            if status not in ok:
+                errors[index] += 1
+                continue
+            latencies[index].append(time.perf_counter() - started)
+
+    # Warm up: the first request of each worker renders the page (and imports templates).
+    for _ in range(warmup):
+        status = once()
+        if status not in ok:
+            raise RuntimeError(f"{method} {path} answered {status}")
+    started = time.perf_counter()
+    pool = [threading.Thread(target=worker, args=(i, started + seconds)) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    times = sorted(t for chunk in latencies for t in chunk)
+    if not times:
+        raise RuntimeError(f"no successful request to {path} ({statuses})")
+    return {
+        "requests": len(times),
+        "errors": sum(errors),
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "rps": len(times) / elapsed,
+        "p50_ms": statistics.median(times) * 1000,
+        "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
+    }
