@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from governance.extensions import db
 from governance.models import STATUSES, Issue, IssueRollup, ResolveHoursRollup
 from governance.services import rating, rollups
-from governance.services.issues import record_callback, transition
+from governance.services.issues import TRANSITIONS, LifecycleError, record_callback, transition
 from tests.builders import category, make_issue, make_organisation, make_person, make_tree, nodes_at
 
 
@@ -26,6 +26,7 @@ def world(app):
         "group": {g.id: make_person("group_leader", g) for g in groups},
     }
     orgs = [make_organisation("property"), make_organisation("developer")]
+    people["admin"] = make_person("district_admin", nodes_at("district")[0])
     categories = [category(code).id for code in ("road", "lighting", "sanitation")]
     return {"neighbours": neighbours, "people": people, "orgs": orgs, "categories": categories}
 
@@ -94,17 +95,38 @@ OPERATIONS = st.lists(
     st.tuples(
         st.sampled_from(
             ["file", "status", "flags", "category", "party", "move", "callback", "filed_at", "resolve", "rate"]
+            + ["lifecycle"] * 4
         ),
         st.integers(0, 10_000),
         st.integers(0, 10_000),
         st.booleans(),
     ),
     min_size=1,
-    max_size=12,
+    max_size=16,
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def lifecycle_step(people, world, issue: Issue, issues: list[Issue], b: int) -> None:
+    """One legal step of the lifecycle by the district admin (a callback by the 邻长); refusals change nothing."""
+    leader = people["neighbour"][[n.id for n in world["neighbours"]].index(issue.neighbour_id)]
+    try:
+        if issue.status == "resolved" and b % 2:
+            record_callback(leader, issue, ("satisfied", "unsatisfied")[b % 4 // 2], "回访")
+            return
+        choices = sorted(TRANSITIONS[issue.status] - {"rejected", "closed"})
+        if not choices:
+            return
+        to = choices[b % len(choices)]
+        kept = next((other for other in issues if other.id != issue.id and other.status != "duplicate"), None)
+        if to == "duplicate" and kept is None:
+            return
+        actor = leader if to == "withdrawn" else people["admin"]
+        transition(actor, issue, to, "测试", duplicate_of=kept if to == "duplicate" else None)
+    except LifecycleError:
+        db.session.rollback()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(operations=OPERATIONS)
 def test_rollups_equal_the_raw_rows_after_any_changes(world, operations):
     """Random filings and changes to every counted field, some on expired objects (old values not loaded)."""
@@ -141,6 +163,8 @@ def test_rollups_equal_the_raw_rows_after_any_changes(world, operations):
         elif op == "resolve":
             issue.status = ("resolved", "closed")[b % 2]
             issue.resolved_at = issue.created_at + timedelta(minutes=b * 7)
+        elif op == "lifecycle":  # through the services, as people do it
+            lifecycle_step(people, world, issue, issues, b)
         elif op == "rate" and issue.status == "resolved":
             leader = people["neighbour"][[n.id for n in world["neighbours"]].index(issue.neighbour_id)]
             token = rating.create_link(leader, issue)

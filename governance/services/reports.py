@@ -334,19 +334,29 @@ def _rollup_trend(node: Node, whole: Period, now) -> dict:
     if not hours:
         for value, figures in _raw_month_hours(condition, whole).items():
             results.setdefault(value, empty()).hours.update(figures)
-    # Overdue now, by month of filing: open issues past a deadline are few, so they are placed here.
+    # Overdue now, by Beijing month of filing.
     start, end = whole.bounds
-    overdue = select(Issue.created_at).where(
-        Issue.status.in_(OPEN_STATUSES),
-        or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now),
-        *rates.period_conditions(condition, start, end),
+    month = rates.china_month()
+    overdue = (
+        select(month, func.count())
+        .where(
+            Issue.status.in_(OPEN_STATUSES),
+            or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now),
+            *rates.period_conditions(condition, start, end),
+        )
+        .group_by(month)
     )
-    for (created_at,) in db.session.execute(overdue):
-        month = rollups.month_of(created_at)
-        if month not in results:
-            results[month] = empty()
-        results[month].overdue += 1
+    for text, count in db.session.execute(overdue):
+        key = month_key(text)
+        if key not in results:
+            results[key] = empty()
+        results[key].overdue += count
     return results
+
+
+def month_key(text: str) -> date:
+    """The first day of a 'YYYY-MM' month."""
+    return date(int(text[:4]), int(text[5:7]), 1)
 
 
 def _raw_month_hours(condition, whole: Period) -> dict:
@@ -361,8 +371,7 @@ def _raw_month_hours(condition, whole: Period) -> dict:
         .group_by(month, hours)
     )
     for text, n_hours, count in rows:
-        key = date(int(text[:4]), int(text[5:7]), 1)
-        result.setdefault(key, Counter())[int(n_hours)] += count
+        result.setdefault(month_key(text), Counter())[int(n_hours)] += count
     return result
 
 

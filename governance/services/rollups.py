@@ -27,22 +27,13 @@ from sqlalchemy import delete, event, func, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import AppMeta, Issue, IssueRollup, RatingToken, ResolveHoursRollup, utcnow
+from ..models import STATUSES, AppMeta, Issue, IssueRollup, RatingToken, ResolveHoursRollup, utcnow
 from .rates import RESOLVED, SATISFIED, resolve_hours
 
 log = logging.getLogger("governance.rollups")
 
 KEY = ("month", "community_id", "category_id", "org_id")
-COUNTS = (
-    "reported",
-    "acknowledged",
-    "in_progress",
-    "resolved",
-    "closed",
-    "reopened",
-    "rejected",
-    "duplicate",
-    "withdrawn",
+COUNTS = STATUSES + (
     "ack_on_time",
     "done",
     "done_on_time",
