@@ -12,7 +12,7 @@ import re
 import pytest
 from flask import Flask
 
-from governance import create_app
+from governance import create_app, policy
 from governance.access import access_of
 from governance.extensions import db
 from governance.models import Node, Person, RoleAssignment
@@ -230,6 +230,19 @@ class TestReading:
         assert denied > 0 or actor_role == "district_admin"
         assert client.get("/tree/999999").status_code == 404
         assert caplog.text.count("access denied") >= denied
+
+    @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_reports_follow_scope(self, world, client, auth, actor_role):
+        """Every role against every node's report and one of its exports: open exactly where the tree is."""
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        for node in db.session.scalars(db.select(Node)):
+            expected = 200 if expect_view_node(actor, node) else 403
+            assert client.get(f"/reports/{node.id}").status_code == expected, (actor_role, node)
+            assert client.get(f"/reports/{node.id}/children.csv").status_code == expected, (actor_role, node)
+        assert client.get("/reports/999999").status_code == 404
+        own = client.get("/reports/")
+        assert own.status_code == (302 if policy.scopes(actor) else 403), actor_role
 
     @pytest.mark.parametrize("actor_role", ACTORS)
     def test_person_pages_follow_scope(self, world, client, auth, actor_role):
