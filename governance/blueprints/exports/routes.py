@@ -86,7 +86,7 @@ def issues(fmt):
         locale=str(get_locale() or ""),
     )
     db.session.commit()
-    flash(_("Your export is being prepared. It stays under My exports for 7 days."), "success")
+    flash(_("Your export has started. The file stays under My exports for 7 days."), "success")
     return redirect(url_for(".job", job_id=job.id))
 
 
