@@ -8,6 +8,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from governance.extensions import db
@@ -239,3 +241,20 @@ def test_public_pages_read_the_rollups_with_the_same_figures(demo):
         condition = reports.scope_condition(node)
         public = scope_figures(level, node, condition)
         assert same(public, rates.figures(condition, now=now)) == {}, level
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    period=st.one_of(st.sampled_from(reports.PERIODS), st.text(max_size=12)),
+    start=st.one_of(st.dates().map(str), st.text(max_size=12)),
+    end=st.one_of(st.dates().map(str), st.text(max_size=12)),
+    sort=st.one_of(st.sampled_from(reports.SORTS), st.text(max_size=8)),
+    table=st.sampled_from(["summary", "children", "trend", "x"]),
+)
+def test_report_parameters_never_500(zones, client, auth, period, start, end, sort, table):
+    if client.get("/").status_code == 302:
+        auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    query = {"period": period, "start": start, "end": end, "sort": sort, "dir": "desc"}
+    assert client.get(f"/reports/{community.id}", query_string=query).status_code in (200, 400)  # 400: a NUL
+    assert client.get(f"/reports/{community.id}/{table}.csv", query_string=query).status_code in (200, 400, 404)
