@@ -84,11 +84,25 @@ def test_the_check_reports_and_mends_a_difference(world, runner):
 
 def test_the_nightly_check_runs_once_a_night(world):
     make_issue(world["people"]["neighbour"][0])
-    night = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 01:00 in Beijing: not yet
-    assert rollups.check_if_due(night) is None
-    assert rollups.check_if_due(night + timedelta(hours=1, minutes=5))["differences"] == []
-    # The next round that night finds it done.
-    assert rollups.last_check() is not None
+    night = datetime(2026, 11, 30, 17, 0, tzinfo=UTC)  # 01:00 in Beijing
+    # Never checked (a database just migrated to the rollups): the first round runs it, whatever the hour.
+    assert rollups.check_if_due(night)["differences"] == []
+    assert rollups.check_if_due(night + timedelta(minutes=5)) is None
+    assert rollups.check_if_due(night + timedelta(hours=1, minutes=5)) is None  # 02:05: done today already
+    next_night = night + timedelta(days=1)
+    assert rollups.check_if_due(next_night) is None  # 01:00: not yet
+    assert rollups.check_if_due(next_night + timedelta(hours=1))["rows"] == 1  # 02:00: once a night
+    assert rollups.check_if_due(next_night + timedelta(hours=3)) is None
+
+
+def test_a_database_migrated_with_issues_gets_its_rollups_at_the_first_round(world, app):
+    from governance.worker import periodic_once
+
+    make_issue(world["people"]["neighbour"][0])
+    db.session.execute(db.delete(IssueRollup))  # as migration 0010 leaves an existing database
+    db.session.commit()
+    assert periodic_once(app)["rollup_differences"] > 0
+    assert rollups.compare(rollups.expected(), rollups.stored()) == []
 
 
 OPERATIONS = st.lists(

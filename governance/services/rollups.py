@@ -315,7 +315,7 @@ def _write(rows: dict, hours: dict) -> None:
         connection.execute(ResolveHoursRollup.__table__.insert(), batch[i : i + 5000])
 
 
-def check() -> dict:
+def check(now=None) -> dict:
     """The nightly job: compare the rollups with the raw rows, log and keep every difference, rebuild.
 
     The caller commits. Returns {"checked_at", "rows", "differences": [...]}.
@@ -326,7 +326,7 @@ def check() -> dict:
     if found:
         log.error("report rollups differ from the raw issues in %d place(s): %s", len(found), found[:20])
         _write(*want)
-    result = {"checked_at": utcnow().isoformat(), "rows": len(want[0]), "differences": found[:100]}
+    result = {"checked_at": (now or utcnow()).isoformat(), "rows": len(want[0]), "differences": found[:100]}
     meta = db.session.get(AppMeta, CHECK_META) or AppMeta(key=CHECK_META)
     meta.value = json.dumps({**result, "difference_count": len(found)}, ensure_ascii=False, default=str)
     db.session.add(meta)
@@ -337,14 +337,18 @@ NIGHTLY_HOUR = 2  # Beijing time: the check runs in the first periodic round fro
 
 
 def check_if_due(now=None) -> dict | None:
-    """Run the nightly check once per Beijing day, from NIGHTLY_HOUR on; None when it is not due."""
-    local = (now or utcnow()) + CHINA
+    """Run the nightly check once per Beijing day, from NIGHTLY_HOUR on — or at once if the rollups were never
+    checked (a database just migrated to them starts empty: the first periodic round fills them).
+    None when it is not due."""
+    now = now or utcnow()
+    local = now + CHINA
     last = last_check()
-    if local.hour < NIGHTLY_HOUR:
-        return None
-    if last and (datetime.fromisoformat(last["checked_at"]) + CHINA).date() >= local.date():
-        return None
-    result = check()
+    if last is not None:
+        if local.hour < NIGHTLY_HOUR:
+            return None
+        if (datetime.fromisoformat(last["checked_at"]) + CHINA).date() >= local.date():
+            return None
+    result = check(now)
     db.session.commit()
     return result
 
