@@ -55,7 +55,7 @@ def _way_up(item: Node) -> list[Node]:
 def _period():
     """The period of the request and the error messages of its fields."""
     period, errors = reports.parse_period(request.args, reports.china_today())
-    return period, {name: _(PERIOD_ERRORS[code]) for name, code in errors.items()}
+    return period, {name: str(PERIOD_ERRORS[code]) for name, code in errors.items()}
 
 
 @bp.route("/<int:node_id>")
