@@ -316,6 +316,7 @@ def export_dir() -> str:
 
 
 def payload_of(job: Job) -> dict:
+    """The job's payload ({} when it cannot be read)."""
     try:
         return json.loads(job.payload or "{}")
     except ValueError:
@@ -331,6 +332,7 @@ def file_path(payload: dict) -> str | None:
 
 
 def download_name(payload: dict) -> str:
+    """The file name the browser saves the export under."""
     return f"{clean_stem(payload.get('stem') or 'export')}.{payload.get('fmt')}"
 
 

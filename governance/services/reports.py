@@ -203,6 +203,7 @@ def scope_condition(node: Node):
 
 
 def _rollup_condition(node: Node):
+    """SQL condition on IssueRollup for a node (None for the district)."""
     if node.level == "district":
         return None
     return getattr(IssueRollup, f"{node.level}_id") == node.id
@@ -253,6 +254,7 @@ def rollup_figures(node: Node, group: str | None, first: date, last: date, hours
 
 
 def _merge(into: dict, more: dict) -> dict:
+    """Add the figures of `more` into `into`, group by group."""
     for value, figures in more.items():
         if value in into:
             into[value].add(figures)

@@ -304,6 +304,7 @@ def rebuild() -> int:
 
 
 def _write(rows: dict, hours: dict) -> None:
+    """Replace both tables' rows (the caller holds the lock)."""
     connection = db.session.connection()
     connection.execute(delete(IssueRollup))
     connection.execute(delete(ResolveHoursRollup))

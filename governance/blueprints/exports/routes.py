@@ -41,6 +41,7 @@ LIST_LIMIT = 50
 
 @bp.context_processor
 def export_helpers():
+    """What the export templates call."""
     return {
         "export_status": lambda job: str(STATUS_LABELS.get(job.status, job.status)),
         "export_badge": lambda job: STATUS_BADGES.get(job.status, ""),

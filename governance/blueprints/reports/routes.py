@@ -121,6 +121,7 @@ def _figure_columns() -> list:
 
 
 def _figure_values(f) -> list:
+    """The values under _figure_columns, in order."""
     return [
         f.total,
         f.open,
