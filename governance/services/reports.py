@@ -209,6 +209,45 @@ def _rollup_condition(node: Node):
     return getattr(IssueRollup, f"{node.level}_id") == node.id
 
 
+def figures_of(sums) -> Figures:
+    """Figures from the summed rollup columns (in rollups.COUNTS order)."""
+    counts = dict(zip(rollups.COUNTS, (n or 0 for n in sums), strict=True))
+    return Figures(
+        by_status={status: counts[status] for status in STATUSES},
+        acknowledged_on_time=counts["ack_on_time"],
+        resolved=counts["done"],
+        resolved_on_time=counts["done_on_time"],
+        callbacks=counts["callbacks"],
+        callbacks_satisfied=counts["callbacks_satisfied"],
+        ratings=counts["ratings"],
+        ratings_satisfied=counts["ratings_satisfied"],
+    )
+
+
+def rollup_breakdown(node: Node, child_level: str | None, first: date, last: date) -> dict:
+    """From one scan of the rollups for the months [first, last): figures by child (when the rollups know the
+    child level), by category and by party — {"child": {…}, "category": {…}, "org": {…}}."""
+    child = ROLLUP_GROUPS.get(child_level) if child_level else None
+    keys = [child if child is not None else literal(None), IssueRollup.category_id, IssueRollup.org_id]
+    where = [IssueRollup.month >= first, IssueRollup.month < last]
+    condition = _rollup_condition(node)
+    if condition is not None:
+        where.append(condition)
+    columns = [func.sum(getattr(IssueRollup, column)) for column in rollups.COUNTS]
+    result: dict = {"child": {}, "category": {}, "org": {}}
+    if child is None:
+        del result["child"]
+    statement = select(*keys, *columns).where(*where).group_by(*keys[1:] if child is None else keys)
+    for child_id, category_id, org_id, *sums in db.session.execute(statement):
+        if not any(sums):
+            continue
+        part = figures_of(sums)
+        for name, value in (("child", child_id), ("category", category_id), ("org", org_id)):
+            if name in result:
+                result[name].setdefault(value, empty()).add(part)
+    return result
+
+
 def rollup_figures(node: Node, group: str | None, first: date, last: date, hours: bool) -> dict:
     """Figures per group from the rollups for the months [first, last) (first days of months)."""
     if first >= last:
@@ -223,34 +262,54 @@ def rollup_figures(node: Node, group: str | None, first: date, last: date, hours
     statement = statement.group_by(key) if key is not None else statement
     results: dict = {}
     for value, *sums in db.session.execute(statement):
-        if not any(sums):
-            continue
-        counts = dict(zip(rollups.COUNTS, (n or 0 for n in sums), strict=True))
-        results[value] = Figures(
-            by_status={status: counts[status] for status in STATUSES},
-            acknowledged_on_time=counts["ack_on_time"],
-            resolved=counts["done"],
-            resolved_on_time=counts["done_on_time"],
-            callbacks=counts["callbacks"],
-            callbacks_satisfied=counts["callbacks_satisfied"],
-            ratings=counts["ratings"],
-            ratings_satisfied=counts["ratings_satisfied"],
-        )
+        if any(sums):
+            results[value] = figures_of(sums)
     if hours:
-        hour_key = {None: None, "street": ResolveHoursRollup.street_id, "month": ResolveHoursRollup.month}[group]
-        where = [ResolveHoursRollup.month >= first, ResolveHoursRollup.month < last]
-        if node.level == "street":
-            where.append(ResolveHoursRollup.street_id == node.id)
-        statement = select(
-            hour_key if hour_key is not None else literal(None),
-            ResolveHoursRollup.hours,
-            func.sum(ResolveHoursRollup.issues),
-        ).where(*where)
-        group_by = [ResolveHoursRollup.hours] + ([hour_key] if hour_key is not None else [])
-        for value, hour, n in db.session.execute(statement.group_by(*group_by)):
-            if n:
-                results.setdefault(value, Figures(by_status=dict.fromkeys(STATUSES, 0))).hours[hour] += n
+        for value, counter in histogram_hours(node, group, first, last).items():
+            results.setdefault(value, empty()).hours.update(counter)
     return results
+
+
+def histogram_hours(node: Node, group: str | None, first: date, last: date) -> dict:
+    """Whole hours to resolve per group (None, "street" or "month") from the hours rollup, months [first, last)."""
+    hour_key = {None: None, "street": ResolveHoursRollup.street_id, "month": ResolveHoursRollup.month}[group]
+    where = [ResolveHoursRollup.month >= first, ResolveHoursRollup.month < last]
+    if node.level == "street":
+        where.append(ResolveHoursRollup.street_id == node.id)
+    statement = select(
+        hour_key if hour_key is not None else literal(None),
+        ResolveHoursRollup.hours,
+        func.sum(ResolveHoursRollup.issues),
+    ).where(*where)
+    group_by = [ResolveHoursRollup.hours] + ([hour_key] if hour_key is not None else [])
+    result: dict = {}
+    for value, hour, n in db.session.execute(statement.group_by(*group_by)):
+        if n:
+            result.setdefault(value, Counter())[hour] += n
+    return result
+
+
+def whole_months(period: Period) -> tuple[date, date] | None:
+    """The whole Beijing months inside the period as [first, last) first days, or None if there are none."""
+    first = period.start if period.start.day == 1 else add_months(period.start, 1)
+    last = period.end.replace(day=1)
+    return (first, last) if first < last else None
+
+
+def node_hours(node: Node, period: Period) -> Counter:
+    """Whole hours to resolve of the node's issues filed in the period: the histogram for the district and a
+    街镇's whole months, the raw rows (one GROUP BY hours) for the rest."""
+    condition = scope_condition(node)
+    months = whole_months(period) if node.level in ("district", "street") else None
+    spans = [(period.start, period.end)]
+    hours = Counter()
+    if months is not None:
+        hours.update(histogram_hours(node, None, *months).get(None, {}))
+        spans = [(period.start, months[0]), (months[1], period.end)]
+    for a, b in spans:
+        if a < b:
+            hours.update(rates.hours_by(None, rates.period_conditions(condition, moment(a), moment(b))).get(None, {}))
+    return hours
 
 
 def _merge(into: dict, more: dict) -> dict:
@@ -263,8 +322,18 @@ def _merge(into: dict, more: dict) -> dict:
     return into
 
 
-def node_figures(node: Node, period: Period, group: str | None = None, now: datetime | None = None) -> dict:
-    """Figures per group (None: one group keyed None) for a node's issues filed in the period."""
+def node_figures(
+    node: Node,
+    period: Period,
+    group: str | None = None,
+    now: datetime | None = None,
+    overdue: dict | None = None,
+    whole: dict | None = None,
+) -> dict:
+    """Figures per group (None: one group keyed None) for a node's issues filed in the period.
+
+    A caller that has them passes `overdue` (group value → live count, see overdue_breakdown) and `whole` (the
+    rollups' figures of the whole months for this group, see rollup_breakdown), saving those queries."""
     start, end = period.bounds
     raw_group = RAW_GROUPS[group]
     condition = scope_condition(node)
@@ -275,14 +344,11 @@ def node_figures(node: Node, period: Period, group: str | None = None, now: date
         results = rates.grouped(raw_group, condition, start=start, end=end, now=now, durations=want_hours)
     else:
         # Whole months from the rollups, the partial months at either edge from the raw rows.
-        first = period.start if period.start.day == 1 else add_months(period.start, 1)
-        last = period.end.replace(day=1)
-        if first >= last:
-            first = last = None
+        first, last = whole_months(period) or (None, None)
         hours_in_rollups = want_hours and node.level in ("district", "street")
         results = {}
         if first is not None:
-            results = rollup_figures(node, group, first, last, hours_in_rollups)
+            results = whole if whole is not None else rollup_figures(node, group, first, last, hours_in_rollups)
             edges = [(period.start, first), (last, period.end)]
         else:
             edges = [(period.start, period.end)]
@@ -297,7 +363,8 @@ def node_figures(node: Node, period: Period, group: str | None = None, now: date
             where = rates.period_conditions(condition, moment(first), moment(last))
             for value, counter in rates.hours_by(raw_group, where).items():
                 results.setdefault(value, empty()).hours.update(counter)
-    overdue = rates.overdue_counts(raw_group, condition, start=start, end=end, now=now)
+    if overdue is None:
+        overdue = rates.overdue_counts(raw_group, condition, start=start, end=end, now=now)
     for value, figures in results.items():
         figures.overdue = overdue.get(value, 0)
     for value, n in overdue.items():
@@ -382,27 +449,66 @@ def children_of(node: Node) -> list[Node]:
     return list(db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id)))
 
 
+def overdue_breakdown(node: Node, period: Period, child_level: str | None, now: datetime) -> dict:
+    """Overdue-now counts of the node's issues filed in the period, by child, category and party, in one query:
+    {"child": {id: n}, "category": {id: n}, "org": {id or 0: n}, None: {None: total}}."""
+    start, end = period.bounds
+    keys = [
+        RAW_GROUPS[child_level] if child_level else literal(None),
+        RAW_GROUPS["category"],
+        RAW_GROUPS["org"],
+    ]
+    rows = db.session.execute(
+        select(*keys, func.count())
+        .where(
+            Issue.status.in_(OPEN_STATUSES),
+            or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now),
+            *rates.period_conditions(scope_condition(node), start, end),
+        )
+        .group_by(*keys)
+    )
+    result = {"child": Counter(), "category": Counter(), "org": Counter(), None: Counter()}
+    for child, category, org, n in rows:
+        result["child"][child] += n
+        result["category"][category] += n
+        result["org"][org] += n
+        result[None][None] += n
+    return result
+
+
 def build_report(node: Node, period: Period, now: datetime | None = None) -> Report:
     """The whole report for a node and a period."""
     now = now or utcnow()
-    report = Report(node=node, period=period, figures=node_figures(node, period, None, now).get(None) or empty())
-    report.source = "rollups" if node.level in ROLLUP_LEVELS else "raw"
     child_level = CHILD_LEVEL.get(node.level)
+    overdue = overdue_breakdown(node, period, child_level, now)
+    months = whole_months(period) if node.level in ROLLUP_LEVELS else None
+    whole = rollup_breakdown(node, child_level, *months) if months else {}
     if child_level:
-        figures = node_figures(node, period, child_level, now)
+        by_child = node_figures(node, period, child_level, now, overdue=overdue["child"], whole=whole.get("child"))
+        # Every issue of the node lies in exactly one child: the node's counts are the children's sum.
+        figures = empty()
+        for child_figures in by_child.values():
+            figures.add(child_figures)
+        figures.hours = node_hours(node, period)
+    else:
+        figures = node_figures(node, period, None, now, overdue=overdue[None]).get(None) or empty()
+    report = Report(node=node, period=period, figures=figures)
+    report.source = "rollups" if node.level in ROLLUP_LEVELS else "raw"
+    if child_level:
         report.children = [
-            Row(child.name, figures.get(child.id) or empty(), node=child, key=child.id) for child in children_of(node)
+            Row(child.name, by_child.get(child.id) or empty(), node=child, key=child.id) for child in children_of(node)
         ]
     categories = {c.id: c for c in db.session.scalars(select(Category))}
-    for value, figures in sorted(node_figures(node, period, "category", now).items(), key=lambda kv: -kv[1].total):
+    by_category = node_figures(node, period, "category", now, overdue=overdue["category"], whole=whole.get("category"))
+    for value, category_figures in sorted(by_category.items(), key=lambda kv: -kv[1].total):
         category = categories.get(value)
-        report.by_category.append(Row(category.name_zh if category else str(value), figures, key=value))
-    parties = node_figures(node, period, "org", now)
+        report.by_category.append(Row(category.name_zh if category else str(value), category_figures, key=value))
+    parties = node_figures(node, period, "org", now, overdue=overdue["org"], whole=whole.get("org"))
     names = dict(
         db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(parties)))).all()
     )
-    for value, figures in sorted(parties.items(), key=lambda kv: (kv[0] == 0, -kv[1].total)):
-        report.by_party.append(Row(names.get(value, "") if value else "", figures, key=value))
+    for value, party_figures in sorted(parties.items(), key=lambda kv: (kv[0] == 0, -kv[1].total)):
+        report.by_party.append(Row(names.get(value, "") if value else "", party_figures, key=value))
     report.trend = trend(node, period, now)
     return report
 
