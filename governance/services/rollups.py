@@ -75,11 +75,18 @@ class Contribution:
     hours: int | None
 
 
-def contribution(state: dict, ratings: Counter | None = None) -> Contribution | None:
-    """The contribution of an issue with these field values (and these residents' ratings), or None."""
+def row_key(state: dict) -> tuple | None:
+    """The rollup row an issue with these field values counts in."""
     if state.get("created_at") is None or state.get("community_id") is None:
         return None
-    month = month_of(state["created_at"])
+    return (month_of(state["created_at"]), state["community_id"], state["category_id"], state["assignee_org_id"] or 0)
+
+
+def contribution(state: dict, ratings: Counter | None = None) -> Contribution | None:
+    """The contribution of an issue with these field values (and these residents' ratings), or None."""
+    key = row_key(state)
+    if key is None:
+        return None
     counts = Counter({state["status"]: 1})
     done = state["status"] in RESOLVED and state["resolved_at"] is not None
     if state["acknowledged_on_time"] is True:
@@ -96,7 +103,6 @@ def contribution(state: dict, ratings: Counter | None = None) -> Contribution | 
         counts["ratings"] += n
         if rating in SATISFIED:
             counts["ratings_satisfied"] += n
-    key = (month, state["community_id"], state["category_id"], state["assignee_org_id"] or 0)
     hours = resolve_hours(state["created_at"], state["resolved_at"]) if done else None
     return Contribution(key, state["street_id"], tuple(sorted(counts.items())), hours)
 
@@ -202,9 +208,11 @@ def _after_flush(session, flush_context) -> None:
     if not changes and not deleted:
         return
     connection = session.connection()
-    # Ratings travel with the issue's row key; only issues that existed before can have any.
-    known = [obj.id for obj, before, _ in changes if before is not None] + [obj.id for obj in deleted]
-    ratings = ratings_of(known, connection) if known else {}
+    # Ratings travel with the issue's row key. Only an issue that existed before can have any, and they need
+    # reading only when its key moves (a status change takes the same ratings away and adds them back).
+    moved = [obj.id for obj, before, now in changes if before is not None and row_key(before) != row_key(now)]
+    moved += [obj.id for obj in deleted]
+    ratings = ratings_of(moved, connection) if moved else {}
     delta = Delta()
     for obj, before, now in changes:
         if before is not None:
