@@ -20,6 +20,8 @@ from governance.models import ApiKey, Building, Category, Issue, IssueEvent, Pho
 from governance.services import open311, public, triage
 from governance.services.issues import add_comment, escalate, record_callback, transition
 from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.canaries import CANARIES as BASE_CANARIES
+from tests.canaries import PUBLIC_UPDATE
 
 API = "/open311/v2"
 FORMATS = ("xml", "json")
@@ -641,19 +643,7 @@ def test_junk_posts_never_500(app, client, fuzz_key, key, code, address, lat, lo
 # --- canaries and equality with the public projection ----------------------------------------------------------
 
 CANARIES = {
-    "leader_name": "金丝雀邻长",
-    "leader_mobile": "13911112222",
-    "group_name": "金丝雀组长",
-    "resident_name": "金丝雀居民",
-    "resident_phone": "13987654321",
-    "title": "金丝雀标题",
-    "description": "金丝雀描述",
-    "place_detail": "金丝雀门牌",
-    "internal": "金丝雀内部",
-    "comment": "金丝雀评论",
-    "callback": "金丝雀回访",
-    "escalation": "金丝雀上报",
-    "resolve": "金丝雀办结",
+    **BASE_CANARIES,
     "assign_note": "金丝雀派单说明",
     "decline": "金丝雀退单",
     "api_name": "金丝雀接口居民",
@@ -661,7 +651,6 @@ CANARIES = {
     "api_email": "canary@example.org",
     "api_description": "金丝雀接口描述",
 }
-PUBLIC_UPDATE = "公开进展：施工队已进场"
 
 
 def canary_world(world, client) -> list[Issue]:

@@ -25,27 +25,12 @@ from tests.builders import (
     make_tree,
     nodes_at,
 )
+from tests.canaries import CANARIES as BASE_CANARIES
+from tests.canaries import PUBLIC_UPDATE
 from tests.conftest import csrf_from
 
 # Unique strings that must never reach a public page or a cache entry.
-CANARIES = {
-    "leader_name": "金丝雀邻长",
-    "leader_mobile": "13911112222",
-    "group_name": "金丝雀组长",
-    "resident_name": "金丝雀居民",
-    "resident_phone": "13987654321",
-    "title": "金丝雀标题",
-    "description": "金丝雀描述",
-    "place_detail": "金丝雀门牌",
-    "internal": "金丝雀内部",
-    "comment": "金丝雀评论",
-    "callback": "金丝雀回访",
-    "escalation": "金丝雀上报",
-    "resolve": "金丝雀办结",
-    "donor": "金丝雀捐款人",
-    "donor_phone": "13755556666",
-}
-PUBLIC_UPDATE = "公开进展：施工队已进场"
+CANARIES = {**BASE_CANARIES, "donor": "金丝雀捐款人", "donor_phone": "13755556666"}
 
 
 @pytest.fixture(autouse=True)
