@@ -66,11 +66,14 @@ DEFINITIONS = (
 )  # fmt: skip
 
 
+def rank(n: int, p: float) -> int:
+    """The 1-based position of the p-th percentile (0 < p ≤ 100) among n ascending values, by nearest rank."""
+    return max(math.ceil(p * n / 100), 1)
+
+
 def nearest_rank(ordered: list, p: float):
-    """The p-th percentile (0 < p ≤ 100) of ascending values by nearest rank; None when there are none."""
-    if not ordered:
-        return None
-    return ordered[max(math.ceil(p * len(ordered) / 100), 1) - 1]
+    """The p-th percentile of ascending values by nearest rank; None when there are none."""
+    return ordered[rank(len(ordered), p) - 1] if ordered else None
 
 
 def resolve_hours(created_at: datetime, resolved_at: datetime) -> int:
@@ -154,11 +157,11 @@ class Figures:
         n = sum(self.hours.values())
         if not n:
             return None
-        rank = max(math.ceil(p * n / 100), 1)
+        wanted = rank(n, p)
         seen = 0
         for hours in sorted(self.hours):
             seen += self.hours[hours]
-            if seen >= rank:
+            if seen >= wanted:
                 return hours
         raise AssertionError("unreachable")
 

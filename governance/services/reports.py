@@ -170,7 +170,6 @@ class Report:
     by_category: list[Row] = field(default_factory=list)
     by_party: list[Row] = field(default_factory=list)
     trend: list[Row] = field(default_factory=list)
-    source: str = "raw"
 
 
 # --- reading the figures -------------------------------------------------------------------------
@@ -493,7 +492,6 @@ def build_report(node: Node, period: Period, now: datetime | None = None) -> Rep
     else:
         figures = node_figures(node, period, None, now, overdue=overdue[None]).get(None) or empty()
     report = Report(node=node, period=period, figures=figures)
-    report.source = "rollups" if node.level in ROLLUP_LEVELS else "raw"
     if child_level:
         report.children = [
             Row(child.name, by_child.get(child.id) or empty(), node=child, key=child.id) for child in children_of(node)
