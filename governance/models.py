@@ -438,6 +438,9 @@ class Issue(db.Model):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, active_history=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[str | None] = mapped_column(String(24), active_history=True)
+    # The resident's own answer (评价码): the rating of the issue's latest used link, kept here by
+    # services/rating.py so 满意率 reads one answer per issue (services/rates.py) without a join.
+    resident_rating: Mapped[str | None] = mapped_column(String(24), active_history=True)
     # For 响应率 and 按期办结率 (services/rates.py): whether the first acknowledgement, and the latest
     # resolution, met every deadline that applied; NULL until it happens (or unknown for old rows).
     acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean, active_history=True)
@@ -612,7 +615,8 @@ class ApiKey(db.Model):
 class RatingToken(db.Model):
     """A one-time rating link (评价码) the 邻长 hands to the resident once an issue is resolved.
 
-    Only a digest of the token is stored; a rating counts once (used_at), and the link expires.
+    Only a digest of the token is stored; a rating counts once (used_at), and the link expires. Only the
+    issue's latest link works, and only for the resolution it was made for (services/rating.py).
     """
 
     __tablename__ = "rating_token"
@@ -627,6 +631,8 @@ class RatingToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A newer link for the same issue replaced this one before it was used (only the latest link works).
+    replaced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rating: Mapped[str | None] = mapped_column(String(24))
 
     issue: Mapped[Issue] = relationship()

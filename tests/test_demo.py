@@ -189,7 +189,10 @@ def check_assignment(issue, events, triage: Triage, where: str) -> None:
                 assignee = state = assigned = None
         elif event.kind == "sent_down":
             assignee = state = assigned = None
-        elif event.kind in ("status", "public_update") and event.actor_id in triage.all_staff:
+        if event.kind == "status" and event.to_status == "in_progress":
+            # Nobody starts work while the assignment waits: the party's 接单 does.
+            assert state != "pending", where
+        if event.kind in ("status", "public_update") and event.actor_id in triage.all_staff:
             # A party's staff work on an issue only once their organisation accepted it.
             assert state == "accepted" and event.actor_id in triage.staff[assignee], where
     assert issue.assignee_org_id == assignee and issue.assignment_state == state, where

@@ -765,7 +765,7 @@ def test_api_fields_equal_the_public_projection(world, client):
             assert item["service_name"] == projected.category_zh
             assert item["agency_responsible"] == (projected.assignee or None)
             assert item["address"] == (projected.place or None)
-            assert item["status_notes"] == (projected.latest_update or None)
+            assert item["status_notes"] == (public.status_notes(projected, projected.latest_update) or None)
             assert item["requested_datetime"] == open311.w3_time(projected.created_at)
             assert item["updated_datetime"] == open311.w3_time(projected.updated_at)
             assert item.get("expected_datetime") == open311.w3_time(projected.expected_at)

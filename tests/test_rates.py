@@ -140,6 +140,60 @@ def test_resolution_and_on_time_rates(people):
     assert figures.on_time_rate == pytest.approx(2 / 3)
 
 
+def test_withdrawn_after_an_on_time_acknowledgement_is_not_counted_as_responded(people):
+    """A withdrawn issue is outside 响应率's base, so it may not count in its numerator either (the
+    demo's 金湾社区 第2片 showed 105.9 %)."""
+    kept = acknowledged(people)
+    gone = acknowledged(people)
+    transition(people["group"], gone, "in_progress")
+    withdraw(people, gone)
+    assert gone.acknowledged_on_time is True
+    figures = rates.figures()
+    assert (figures.responded_base, figures.acknowledged_on_time) == (1, 1)
+    assert figures.response_rate == pytest.approx(1.0)
+    assert kept.acknowledged_on_time is True
+
+
+def test_satisfaction_counts_one_answer_per_issue(people):
+    """Three rating links for one fix, each answered 满意, are one answer; the resident's rating wins over the
+    callback; withdrawn and duplicate issues give no answer."""
+    stuffed = resolved(people)
+    tokens = [rating.create_link(people["neighbour"], stuffed) for _ in range(3)]
+    db.session.commit()
+    # A new link replaces the unused one before it: only the latest still works.
+    with pytest.raises(rating.RatingError) as refused:
+        rating.rate(tokens[0], "satisfied")
+    assert refused.value.code == "replaced"
+    rating.rate(tokens[2], "unsatisfied")
+    db.session.commit()
+    with pytest.raises(rating.RatingError) as refused:
+        rating.create_link(people["neighbour"], stuffed)  # rated already: no new link for this resolution
+    assert refused.value.code == "rated"
+    # The 邻长's later callback does not add a second answer: the resident's own rating is the answer.
+    record_callback(people["neighbour"], stuffed, "satisfied")
+    happy = resolved(people)
+    record_callback(people["neighbour"], happy, "satisfied")
+    db.session.commit()
+    figures = rates.figures()
+    assert (figures.ratings, figures.ratings_satisfied) == (1, 0)
+    assert (figures.callbacks, figures.callbacks_satisfied) == (1, 1)
+    assert figures.satisfaction_rate == pytest.approx(0.5)
+
+
+def test_a_reopened_and_resolved_again_issue_may_be_rated_again(people):
+    issue = resolved(people)
+    rating.rate(rating.create_link(people["neighbour"], issue), "unsatisfied")
+    record_callback(people["neighbour"], issue, "unsatisfied", "还是坏的")
+    transition(people["group"], issue, "in_progress")
+    transition(people["group"], issue, "resolved", "重新处理")
+    db.session.commit()
+    rating.rate(rating.create_link(people["neighbour"], issue), "satisfied")  # a new resolution: asked again
+    db.session.commit()
+    figures = rates.figures()
+    # One answer: the latest rating.
+    assert (figures.ratings, figures.ratings_satisfied, figures.callbacks) == (1, 1, 0)
+
+
 def test_satisfaction_rate_counts_callbacks_and_ratings(people):
     happy = resolved(people)
     record_callback(people["neighbour"], happy, "satisfied")
@@ -154,12 +208,12 @@ def test_satisfaction_rate_counts_callbacks_and_ratings(people):
     rating.create_link(people["neighbour"], unused)  # a link never answered is no answer
     db.session.commit()
     figures = rates.figures()
-    # Callbacks: happy (satisfied), mixed (its latest: unsatisfied) → 2 answers, 1 satisfied.
-    # Ratings: mixed (basically satisfied counts as satisfied), rated (unsatisfied) → 2 answers, 1 satisfied.
-    # (1 + 1) ÷ (2 + 2) = 0.5.
-    assert (figures.callbacks, figures.callbacks_satisfied) == (2, 1)
+    # One answer per issue, the resident's own rating before the callback: happy (callback: satisfied),
+    # mixed (its rating: basically satisfied, which counts as satisfied), rated (rating: unsatisfied);
+    # unused gave none. Callbacks 1 (1 satisfied), ratings 2 (1 satisfied): 2 ÷ 3.
+    assert (figures.callbacks, figures.callbacks_satisfied) == (1, 1)
     assert (figures.ratings, figures.ratings_satisfied) == (2, 1)
-    assert figures.satisfaction_rate == pytest.approx(0.5)
+    assert figures.satisfaction_rate == pytest.approx(2 / 3)
 
 
 def test_nearest_rank():

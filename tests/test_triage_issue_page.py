@@ -176,3 +176,27 @@ def test_ready_replies_fit_the_category_and_status_and_fill_the_box(world, clien
     auth.logout()
     auth.login(world["n0"].mobile)
     assert "template-pick" not in client.get(f"/issues/{issue.id}").text
+
+
+def test_no_start_button_while_the_assignment_waits_and_a_forced_post_changes_nothing(world, client, auth):
+    issue = make_issue(world["n0"])
+    triage.assign(world["branch"], issue, world["property"], triage.china_today() + timedelta(days=3))
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    html = client.get(f"/issues/{issue.id}").get_data(as_text=True)
+    waiting = "已派单给金湾物业，待其接单后才能开始处理"
+    assert f"/issues/{issue.id}/status/in_progress" not in html and waiting in html
+    assert f"/issues/{issue.id}/triage/assign" in html  # the branch may still reassign
+    before = (fresh(issue).status, fresh(issue).version, len(fresh(issue).events))
+    token = csrf_from(html)
+    data = {"in_progress-version": str(fresh(issue).version), "csrf_token": token}
+    response = client.post(f"/issues/{issue.id}/status/in_progress", data=data)
+    assert response.status_code == 422
+    assert waiting in response.get_data(as_text=True) and 'role="alert"' in response.get_data(as_text=True)
+    assert (fresh(issue).status, fresh(issue).version, len(fresh(issue).events)) == before
+    auth.logout()
+    # Once the party accepts, the work has started (and nobody is shown the waiting line any more).
+    auth.login(world["staff"].mobile)
+    assert step(client, issue, "accept").status_code == 303
+    html = client.get(f"/issues/{issue.id}").get_data(as_text=True)
+    assert fresh(issue).status == "in_progress" and waiting not in html

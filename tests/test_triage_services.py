@@ -347,3 +347,51 @@ def test_response_times_on_a_hand_built_case(world):
     (times,) = triage.response_times(world["a"])
     assert (times.assigned, times.waiting, times.accepted) == (2, 1, 1)
     assert times.median_accept_hours == 2.0 and times.median_resolve_hours is None
+
+
+def test_nobody_starts_work_while_the_assignment_waits_for_acceptance(world):
+    """派单 then 待接单: the branch (or anyone above) may not set 处理中; only the party's 接单 starts the work."""
+    issue = make_issue(world["n0"])
+    triage.assign(world["branch"], issue, world["property"], due())
+    db.session.commit()
+    before = snapshot()
+    for who in ("branch", "street"):
+        with pytest.raises(LifecycleError) as err:
+            transition(world[who], issue, "in_progress")
+        assert err.value.code == "awaiting_acceptance" and err.value.params == {"organisation": "金湾物业"}
+        db.session.rollback()
+    assert snapshot() == before and db.session.get(Issue, issue.id).status == "acknowledged"
+    # No bulk step of the console starts work either.
+    with pytest.raises(LifecycleError) as err:
+        triage.bulk(world["branch"], triage.BulkRequest("start", [(issue.id, None)]))
+    assert err.value.code == "bad_action"
+    # The party's 接单 starts it.
+    triage.accept(world["staff"], issue)
+    db.session.commit()
+    assert issue.status == "in_progress" and events(issue, "status")[-1].actor_id == world["staff"].id
+
+
+def test_a_reopened_issue_reassigned_waits_for_the_new_party(world):
+    issue = make_issue(world["n0"])
+    triage.assign(world["branch"], issue, world["property"], due())
+    triage.accept(world["staff"], issue)
+    transition(world["staff"], issue, "resolved", "已修复")
+    record_callback(world["n0"], issue, "unsatisfied", "仍未修好")
+    triage.assign(world["branch"], issue, world["department"], due())
+    db.session.commit()
+    assert (issue.status, issue.assignment_state) == ("reopened", "pending")
+    for who in ("branch", "staff"):  # the former party no longer works on it either
+        with pytest.raises(LifecycleError):
+            transition(world[who], issue, "in_progress")
+        db.session.rollback()
+    assert db.session.get(Issue, issue.id).status == "reopened"
+
+
+def test_after_a_decline_the_branch_may_start_work_itself(world):
+    issue = make_issue(world["n0"])
+    triage.assign(world["branch"], issue, world["property"], due())
+    triage.decline(world["staff"], issue, "不在我司管理范围")
+    db.session.commit()
+    transition(world["branch"], issue, "in_progress")
+    db.session.commit()
+    assert issue.status == "in_progress" and issue.assignment_state is None

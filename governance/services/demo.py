@@ -753,6 +753,8 @@ class IssueLife:
         if to_status not in TRANSITIONS[self.status]:
             raise ValueError(f"demo script: illegal transition {self.status} → {to_status}")
         person, rank = self.actor(who)
+        if to_status == "in_progress" and self.state == "pending":  # services.issues: the party's 接单 starts it
+            self._refuse("start work before the party accepted", who)
         if to_status in ("acknowledged", "in_progress", "resolved"):
             may = self._may_handle(rank)
         elif to_status == "withdrawn":

@@ -258,6 +258,7 @@ def transition(
     _check_version(issue, expected_version)
     if to_status not in TRANSITIONS.get(issue.status, ()):
         raise LifecycleError("illegal_transition", from_status=issue.status, to_status=to_status)
+    _refuse_while_awaiting(issue, to_status)
     _authorize(actor, TRANSITION_ACTION[to_status], issue)
     note = (note or "").strip()
     if to_status in NOTE_REQUIRED and not note:
@@ -309,6 +310,14 @@ def transition(
     notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
     jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
     return event
+
+
+def _refuse_while_awaiting(issue: Issue, to_status: str) -> None:
+    """While an assignment (派单) waits for the party's 接单, nobody starts the work: the party's acceptance
+    does (services.triage.accept), or, after it declines, whoever handles the issue again."""
+    if to_status == "in_progress" and issue.assignment_state == "pending":
+        name = issue.assignee_org.name if issue.assignee_org else ""
+        raise LifecycleError("awaiting_acceptance", organisation=name)
 
 
 def met_deadlines(issue: Issue, due: datetime | None, since: datetime | None, now: datetime) -> bool:

@@ -148,8 +148,11 @@ def service_definition(code: str) -> dict:
 # --- requests (issues) -------------------------------------------------------------------------------
 
 
-def request_of(item: public.PublicIssue, status_notes: str, photo_id: int | None) -> dict:
+def request_of(item: public.PublicIssue, latest_update: str, photo_id: int | None) -> dict:
     """One <request> from an issue's public projection, and nothing else.
+
+    `status` is Open311's open/closed; `status_notes` says when the responsible party has not accepted
+    yet, then gives the latest public update (public.status_notes).
 
     The title and description are the leader's words (they may name people), so `description` stays
     empty; the place is the coarse public place; coordinates are never public, so lat/long are left out.
@@ -157,7 +160,7 @@ def request_of(item: public.PublicIssue, status_notes: str, photo_id: int | None
     element = {
         "service_request_id": item.reference,
         "status": item.open311_status,
-        "status_notes": status_notes or None,
+        "status_notes": public.status_notes(item, latest_update) or None,
         "service_name": item.category_zh,
         "service_code": item.category_code,
         "description": None,

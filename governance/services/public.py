@@ -2,7 +2,8 @@
 
 Everything public goes through here, so the pages and the API cannot disagree about it. An issue is
 public as: reference, category, coarse place (小区 and 楼栋, nothing finer), status, current level,
-the responsible party's name, its dates and deadline, the notes of its public updates, and the photos
+the responsible party's name and whether it has accepted yet (an issue assigned but not accepted reads
+as 待责任单位接单, never as 处理中), its dates and deadline, the notes of its public updates, and the photos
 staff marked public. Never public: the title and description (typed by leaders, they may name
 people), the resident's contact, the filer and every other person, place details and coordinates,
 internal notes, comments, callbacks, and the free-text notes of any other event (a resolve note or
@@ -23,6 +24,10 @@ from ..models import Building, Category, Compound, Issue, IssueEvent, Node, Orga
 # Events the public timeline shows (as what happened; notes only for public updates).
 PUBLIC_EVENT_KINDS = ("filed", "status", "escalated", "overdue", "assigned", "accepted", "merged", "public_update")
 OPEN311_CLOSED = ("resolved", "closed", "rejected", "duplicate", "withdrawn")
+# The public status of an open issue whose assignment (派单) waits for the party's 接单: nobody works on it yet.
+AWAITING_PARTY = "awaiting_party"
+# Open311's status_notes for it (the API speaks Chinese, like its service names).
+AWAITING_PARTY_NOTE = "待责任单位接单"
 
 
 @dataclass
@@ -63,6 +68,7 @@ class PublicIssue:
     street_id: int
     compound_id: int | None
     duplicate_of: str | None = None
+    awaiting_party: bool = False  # assigned to `assignee`, which has not accepted (接单) yet
     latest_update: str = ""
     events: list[PublicEvent] = field(default_factory=list)
     photo_ids: list[int] = field(default_factory=list)
@@ -73,9 +79,22 @@ class PublicIssue:
         return " ".join(part for part in (self.compound, self.building) if part)
 
     @property
+    def public_status(self) -> str:
+        """What the public pages show as the status: AWAITING_PARTY while the party has not accepted."""
+        return AWAITING_PARTY if self.awaiting_party else self.status
+
+    @property
     def open311_status(self) -> str:
         """Open311 knows two statuses: open and closed."""
         return "closed" if self.status in OPEN311_CLOSED else "open"
+
+
+def status_notes(item: PublicIssue, latest_update: str) -> str:
+    """Open311's status_notes: the waiting state first when the party has not accepted, then the latest
+    public update."""
+    if item.awaiting_party:
+        return f"{AWAITING_PARTY_NOTE}；{latest_update}" if latest_update else AWAITING_PARTY_NOTE
+    return latest_update
 
 
 def project(issue: Issue, category: Category, compound: Compound | None, building: Building | None, org) -> PublicIssue:
@@ -98,6 +117,7 @@ def project(issue: Issue, category: Category, compound: Compound | None, buildin
         closed_at=issue.closed_at,
         expected_at=issue.resolve_due_at if issue.is_open else None,
         assignee=org.name if org is not None else "",
+        awaiting_party=issue.is_open and issue.assignment_state == "pending" and org is not None,
         community_id=issue.community_id,
         street_id=issue.street_id,
         compound_id=issue.compound_id,

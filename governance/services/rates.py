@@ -4,7 +4,9 @@ Which issues: those matching the scope condition (a node of the tree, a category
 period, filed (created_at) in [start, end). Every figure below is over those issues only; "now" is the
 moment the figures are computed unless given.
 
-- 响应率 response rate = issues acknowledged on time ÷ issues filed, without withdrawn (已撤回) ones.
+- 响应率 response rate = issues acknowledged on time ÷ issues filed, both without withdrawn (已撤回)
+  ones: an issue withdrawn after an on-time acknowledgement is outside the base, so it is outside the
+  numerator too (a rate is never above 100 %).
   Acknowledged on time (`issue.acknowledged_on_time`): at its first acknowledgement (受理, by hand or by
   派单) the acknowledgement deadline in force had not passed and the SLA sweep had found no deadline
   passed while it waited (an escalation sets fresh deadlines, which must not forgive the missed one).
@@ -18,10 +20,14 @@ moment the figures are computed unless given.
   Resolved on time (`issue.resolved_on_time`): at its latest resolution (办结) the resolution deadline in
   force (the level's, or the party's date from 派单) had not passed, and the sweep had found no deadline
   passed since the issue was acknowledged or last reopened.
-- 满意率 satisfaction rate = satisfied answers ÷ answers recorded, where the answers are the 邻长's
-  callbacks (回访: the latest one per issue, `issue.satisfaction`) and the residents' own one-time
-  ratings (评价码, each used link once). "Satisfied" and "basically satisfied" both count as satisfied;
-  "not satisfied" counts against.
+- 满意率 satisfaction rate = satisfied answers ÷ answers, with **one answer per issue**: each issue filed,
+  without withdrawn and duplicate ones (as for 办结率), contributes at most one answer — the resident's own
+  rating (评价码: the rating of its latest used link, `issue.resident_rating`) if one was given, otherwise
+  the 邻长's latest callback (回访, `issue.satisfaction`). However many links were made or callbacks
+  recorded, one fix counts once: a new link replaces the issue's unused one, and no new link can be made
+  once the resident has rated the current resolution (a reopened issue resolved again may ask again, and
+  then its latest rating is the answer). "Satisfied" and "basically satisfied" both count as satisfied;
+  "not satisfied" counts against. `callbacks`/`ratings` count the issues whose answer came from each.
 - Time to resolve = resolution time − filing time, over the resolved issues (as for 按期办结率; the latest
   resolution of a reopened one), counted in whole hours rounded up (a 20-minute fix takes 1 hour; the
   reports keep an hours histogram, services/rollups.py). Median and 90th percentile by the nearest-rank
@@ -48,7 +54,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 
 from ..extensions import db
-from ..models import OPEN_STATUSES, STATUSES, Issue, RatingToken, utcnow
+from ..models import OPEN_STATUSES, STATUSES, Issue, utcnow
 
 SATISFIED = ("satisfied", "basically_satisfied")
 NOT_COUNTED = ("withdrawn", "duplicate")
@@ -56,14 +62,26 @@ RESOLVED = ("resolved", "closed")
 
 # (code, name, definition) for a "how is this computed" note; the module docstring is the long form.
 DEFINITIONS = (
-    ("response_rate", "响应率", "按时受理的问题数 ÷ 上报问题数（不含已撤回）；按时指首次受理未过时限且未超时上报。"),
+    ("response_rate", "响应率", "按时受理的问题数 ÷ 上报问题数，两者都不含已撤回的问题；按时指首次受理未过时限且未超时上报。"),
     ("resolution_rate", "办结率", "已办结或已关闭的问题数 ÷ 上报问题数（不含已撤回和重复问题）。"),
     ("on_time_rate", "按期办结率", "按期办结的问题数 ÷ 已办结（含办结后关闭）的问题数；不予受理、撤回、重复不计。"),
-    ("satisfaction_rate", "满意率", "满意和基本满意的回答数 ÷ 全部回答数，回答包括邻长回访和居民评价。"),
+    ("satisfaction_rate", "满意率", "满意和基本满意的问题数 ÷ 有回答的问题数；每个问题只计一个回答：居民评价优先，否则为邻长最近一次回访（不含已撤回和重复问题）。"),
     ("median_resolve", "办结时长中位数", "从上报到办结的小时数（向上取整）的中位数（最近秩法，偶数个取较小者）。"),
     ("p90_resolve", "办结时长90分位", "已办结问题从上报到办结所用小时数的第90百分位数（最近秩法）。"),
     ("overdue", "当前超时", "处理中的问题里，当前层级受理或办结时限已过的问题数。"),
 )  # fmt: skip
+
+
+def answer(status: str, satisfaction: str | None, resident_rating: str | None) -> tuple[str, str] | None:
+    """The one answer an issue gives to 满意率: ("rating", r) for the resident's own, else ("callback", s) for
+    the 邻长's latest callback; None for no answer, or for a withdrawn or duplicate issue."""
+    if status in NOT_COUNTED:
+        return None
+    if resident_rating is not None:
+        return "rating", resident_rating
+    if satisfaction is not None:
+        return "callback", satisfaction
+    return None
 
 
 def rank(n: int, p: float) -> int:
@@ -151,6 +169,18 @@ class Figures:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.hours.update(other.hours)
         return self
+
+    def count_answer(self, given: tuple[str, str] | None, issues: int = 1) -> None:
+        """Count `issues` issues whose one answer (see `answer`) is `given`."""
+        if given is None:
+            return
+        source, rating = given
+        if source == "rating":
+            self.ratings += issues
+            self.ratings_satisfied += issues if rating in SATISFIED else 0
+        else:
+            self.callbacks += issues
+            self.callbacks_satisfied += issues if rating in SATISFIED else 0
 
     def percentile_hours(self, p: float) -> int | None:
         """The p-th percentile of the whole hours to resolve, by nearest rank; None with nothing resolved."""
@@ -265,45 +295,33 @@ def grouped(
 
     is_resolved = and_(Issue.status.in_(RESOLVED), Issue.resolved_at.is_not(None))
     overdue = and_(Issue.status.in_(OPEN_STATUSES), or_(Issue.ack_due_at <= now, Issue.resolve_due_at <= now))
+    responded = and_(Issue.acknowledged_on_time.is_(True), Issue.status != "withdrawn")
     rows = db.session.execute(
         select(
             key,
             Issue.status,
             Issue.satisfaction,
+            Issue.resident_rating,
             func.count(),
-            func.sum(case((Issue.acknowledged_on_time.is_(True), 1), else_=0)),
+            func.sum(case((responded, 1), else_=0)),
             func.sum(case((is_resolved, 1), else_=0)),
             func.sum(case((and_(is_resolved, Issue.resolved_on_time.is_(True)), 1), else_=0)),
             func.sum(case((overdue, 1), else_=0)),
         )
         .where(*where)
-        .group_by(key, Issue.status, Issue.satisfaction)
+        .group_by(key, Issue.status, Issue.satisfaction, Issue.resident_rating)
     )
-    for value, status, satisfaction, count, acknowledged, resolved, resolved_on_time, late in rows:
+    for value, status, satisfaction, resident_rating, count, acknowledged, resolved, resolved_on_time, late in rows:
         result = of(value)
         result.by_status[status] += count
         result.acknowledged_on_time += acknowledged or 0
         result.resolved += resolved or 0
         result.resolved_on_time += resolved_on_time or 0
         result.overdue += late or 0
-        if satisfaction is not None:
-            result.callbacks += count
-            if satisfaction in SATISFIED:
-                result.callbacks_satisfied += count
+        result.count_answer(answer(status, satisfaction, resident_rating), count)
     if durations:
         for value, counter in hours_by(group_by, where).items():
             of(value).hours.update(counter)
-    ratings = (
-        select(key, RatingToken.rating, func.count())
-        .join(Issue, Issue.id == RatingToken.issue_id)
-        .where(RatingToken.rating.is_not(None), *where)
-        .group_by(key, RatingToken.rating)
-    )
-    for value, rating, count in db.session.execute(ratings):
-        result = of(value)
-        result.ratings += count
-        if rating in SATISFIED:
-            result.ratings_satisfied += count
     return results
 
 

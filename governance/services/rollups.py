@@ -2,14 +2,15 @@
 
 Each issue counts in exactly one `issue_rollup` row — the Beijing month it was filed in, its community,
 category and current responsible party (org 0: none) — with what services/rates.py needs: one for its
-status, and one for each numerator it meets (acknowledged on time, resolved, resolved on time, a
-callback, a satisfied callback, its residents' ratings). A resolved issue also counts once in
+status, and one for each numerator it meets (acknowledged on time, resolved, resolved on time) and for
+its one answer to 满意率 (`rates.answer`: a resident's rating or else a callback, and whether it was
+satisfied). A resolved issue also counts once in
 `resolve_hours_rollup` (month × 街镇 × whole hours to resolve) for the median and P90.
 
 Kept in step in the same transaction as the change: a flush hook takes each changed issue's old
 contribution away and adds its new one (the fields it reads are mapped with active_history, so the
 old values are known even when they were not loaded). Core UPDATEs that bypass the ORM must apply a
-`Delta` themselves (rating_added, for services/rating.rate; the SLA sweep changes no field counted here).
+`Delta` themselves (`rating_changed`, for services/rating.rate; the SLA sweep changes no field counted here).
 
 `check()` — run nightly, and by `flask rollups check` — recomputes both tables from the raw rows with
 the same `contribution()`, reports every difference (a difference is a bug), and replaces the tables.
@@ -23,12 +24,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import delete, event, func, inspect, select, text
+from sqlalchemy import delete, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..extensions import db
-from ..models import STATUSES, AppMeta, Issue, IssueRollup, RatingToken, ResolveHoursRollup, utcnow
-from .rates import RESOLVED, SATISFIED, resolve_hours
+from ..models import STATUSES, AppMeta, Issue, IssueRollup, ResolveHoursRollup, utcnow
+from .rates import RESOLVED, Figures, answer, resolve_hours
 
 log = logging.getLogger("governance.rollups")
 
@@ -54,6 +55,7 @@ FIELDS = (
     "resolved_at",
     "resolved_on_time",
     "satisfaction",
+    "resident_rating",
 )
 CHINA = timedelta(hours=8)
 CHECK_META = "rollups_check"
@@ -82,27 +84,24 @@ def row_key(state: dict) -> tuple | None:
     return (month_of(state["created_at"]), state["community_id"], state["category_id"], state["assignee_org_id"] or 0)
 
 
-def contribution(state: dict, ratings: Counter | None = None) -> Contribution | None:
-    """The contribution of an issue with these field values (and these residents' ratings), or None."""
+def contribution(state: dict) -> Contribution | None:
+    """The contribution of an issue with these field values, or None."""
     key = row_key(state)
     if key is None:
         return None
     counts = Counter({state["status"]: 1})
     done = state["status"] in RESOLVED and state["resolved_at"] is not None
-    if state["acknowledged_on_time"] is True:
+    if state["acknowledged_on_time"] is True and state["status"] != "withdrawn":
         counts["ack_on_time"] += 1
     if done:
         counts["done"] += 1
         if state["resolved_on_time"] is True:
             counts["done_on_time"] += 1
-    if state["satisfaction"] is not None:
-        counts["callbacks"] += 1
-        if state["satisfaction"] in SATISFIED:
-            counts["callbacks_satisfied"] += 1
-    for rating, n in (ratings or {}).items():
-        counts["ratings"] += n
-        if rating in SATISFIED:
-            counts["ratings_satisfied"] += n
+    answers = Figures()
+    answers.count_answer(answer(state["status"], state["satisfaction"], state["resident_rating"]))
+    for column in ("callbacks", "callbacks_satisfied", "ratings", "ratings_satisfied"):
+        if getattr(answers, column):
+            counts[column] += getattr(answers, column)
     hours = resolve_hours(state["created_at"], state["resolved_at"]) if done else None
     return Contribution(key, state["street_id"], tuple(sorted(counts.items())), hours)
 
@@ -177,63 +176,35 @@ def _states(issue: Issue) -> tuple[dict, dict]:
     return (before if changed else now), now
 
 
-def ratings_of(issue_ids: list[int], connection) -> dict[int, Counter]:
-    """The residents' ratings of these issues, per issue."""
-    result: dict[int, Counter] = defaultdict(Counter)
-    if not issue_ids:
-        return result
-    rows = connection.execute(
-        select(RatingToken.issue_id, RatingToken.rating, func.count())
-        .where(RatingToken.issue_id.in_(issue_ids), RatingToken.rating.is_not(None))
-        .group_by(RatingToken.issue_id, RatingToken.rating)
-    )
-    for issue_id, rating, n in rows:
-        result[issue_id][rating] += n
-    return result
-
-
 def _after_flush(session, flush_context) -> None:
     """Move each changed issue's contribution in the transaction that changed it."""
     if session.info.get("rollups_off"):
         return
-    changes = [
-        (obj, None, {name: getattr(obj, name) for name in FIELDS}) for obj in session.new if isinstance(obj, Issue)
-    ]
+    changes = [(None, {name: getattr(obj, name) for name in FIELDS}) for obj in session.new if isinstance(obj, Issue)]
     for obj in session.dirty:
         if isinstance(obj, Issue) and obj not in session.new:
             before, now = _states(obj)
             if before is not now:
-                changes.append((obj, before, now))
+                changes.append((before, now))
     deleted = [obj for obj in session.deleted if isinstance(obj, Issue)]
     if not changes and not deleted:
         return
-    connection = session.connection()
-    # Ratings travel with the issue's row key. Only an issue that existed before can have any, and they need
-    # reading only when its key moves (a status change takes the same ratings away and adds them back).
-    moved = [obj.id for obj, before, now in changes if before is not None and row_key(before) != row_key(now)]
-    moved += [obj.id for obj in deleted]
-    ratings = ratings_of(moved, connection) if moved else {}
     delta = Delta()
-    for obj, before, now in changes:
+    for before, now in changes:
         if before is not None:
-            delta.add(contribution(before, ratings.get(obj.id)), -1)
-        delta.add(contribution(now, ratings.get(obj.id)), 1)
+            delta.add(contribution(before), -1)
+        delta.add(contribution(now), 1)
     for obj in deleted:
-        delta.add(contribution({name: getattr(obj, name) for name in FIELDS}, ratings.get(obj.id)), -1)
-    delta.apply(connection)
+        delta.add(contribution({name: getattr(obj, name) for name in FIELDS}), -1)
+    delta.apply(session.connection())
 
 
-def rating_added(issue: Issue, rating: str) -> None:
-    """A resident's rating was recorded by a Core UPDATE: count it in the issue's row."""
-    state = {name: getattr(issue, name) for name in FIELDS}
-    part = contribution(state)
-    if part is None:
-        return
+def rating_changed(issue: Issue, old_rating: str | None) -> None:
+    """The issue's resident_rating was set by a Core UPDATE (the issue holds the new value): move its answer."""
+    now = {name: getattr(issue, name) for name in FIELDS}
     delta = Delta()
-    delta.streets[part.key] = part.street_id
-    delta.rows[part.key]["ratings"] += 1
-    if rating in SATISFIED:
-        delta.rows[part.key]["ratings_satisfied"] += 1
+    delta.add(contribution({**now, "resident_rating": old_rating}), -1)
+    delta.add(contribution(now), 1)
     delta.apply(db.session.connection())
 
 
@@ -249,18 +220,11 @@ def register(app) -> None:
 def expected() -> tuple[dict, dict]:
     """The rollup rows and hours histogram recomputed from the raw issues (key → counts)."""
     connection = db.session.connection()
-    ratings: dict[int, Counter] = defaultdict(Counter)
-    for issue_id, rating, n in connection.execute(
-        select(RatingToken.issue_id, RatingToken.rating, func.count())
-        .where(RatingToken.rating.is_not(None))
-        .group_by(RatingToken.issue_id, RatingToken.rating)
-    ):
-        ratings[issue_id][rating] += n
     delta = Delta()
-    columns = [Issue.id] + [getattr(Issue, name) for name in FIELDS]
+    columns = [getattr(Issue, name) for name in FIELDS]
     result = connection.execute(select(*columns).execution_options(yield_per=20000))
     for row in result:
-        delta.add(contribution(dict(zip(FIELDS, row[1:], strict=True)), ratings.get(row[0])), 1)
+        delta.add(contribution(dict(zip(FIELDS, row, strict=True))), 1)
     rows = {}
     for key, counts in delta.rows.items():
         rows[key] = {"street_id": delta.streets[key], **{column: counts.get(column, 0) for column in COUNTS}}

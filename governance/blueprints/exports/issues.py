@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Issue, Node, Person
-from ...services import exports
+from ...services import exports, rates
 from ..issues.display import SATISFACTION_LABELS, category_name, level_label, status_label
 from ..issues.listing import Filters, count_matching, iter_matching, parse_filters
 
@@ -84,8 +84,14 @@ def row(issue: Issue, now: datetime, names: NodeNames) -> list:
         issue.next_deadline_at if issue.is_open else None,
         _("Yes") if issue.overdue(now) else _("No"),
         issue.assignee_org.name if issue.assignee_org else "",
-        str(SATISFACTION_LABELS[issue.satisfaction]) if issue.satisfaction in SATISFACTION_LABELS else "",
+        satisfaction_text(issue),
     ]
+
+
+def satisfaction_text(issue: Issue) -> str:
+    """The issue's one answer to 满意率 (the resident's rating, else the callback), as the reports count it."""
+    given = rates.answer(issue.status, issue.satisfaction, issue.resident_rating)
+    return str(SATISFACTION_LABELS[given[1]]) if given else ""
 
 
 def rows(person: Person, filters: Filters, now: datetime) -> Iterator[list]:

@@ -24,6 +24,9 @@ STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "duplicate": _l("Duplicate"),
     "withdrawn": _l("Withdrawn"),
+    # Not a lifecycle status: how the public reads an open issue whose party has not accepted it yet
+    # (services.public.AWAITING_PARTY).
+    "awaiting_party": _l("Waiting for the responsible party to accept"),
 }
 LEVEL_NAMES = {
     "neighbour": _l("邻 (neighbour)"),

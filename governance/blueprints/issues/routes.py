@@ -186,6 +186,7 @@ ERROR_MESSAGES = {
     "not_pending": _l("This assignment has already been answered."),
     "bad_priority": _l("Choose a priority."),
     "bad_level": _l("Choose a level below the issue's current level."),
+    "awaiting_acceptance": _l("Assigned to %(organisation)s: the work can start only once they accept it."),
 }
 ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413}
 ACTION_DONE = {
@@ -220,6 +221,8 @@ def available_actions(issue: Issue, forms: dict) -> list[Action]:
             continue
         if to_status == "reopened" and not policy.allowed(person, "triage_issue", issue):
             continue  # the 邻长 reopens through the callback form ("not satisfied")
+        if to_status == "in_progress" and issue.assignment_state == "pending":
+            continue  # the party's 接单 starts the work: the page says it waits for them instead
         url = url_for(".change_status", issue_id=issue.id, to_status=to_status)
         note_label = str(NOTE_LABELS.get(to_status, ""))
         actions.append(Action(to_status, str(label), url, forms[to_status], with_form, note_label))
@@ -411,13 +414,25 @@ def perform(issue: Issue, name: str, run, done: str, anchor: str = "top"):
         db.session.commit()
     except LifecycleError as err:
         db.session.rollback()
-        return refused(issue_id, name, err.code)
+        return refused(issue_id, name, err.code, error_message(err))
     except StaleDataError:  # changed by another request between our read and our write
         db.session.rollback()
         return refused(issue_id, name, "conflict")
     flash(done, "success")
     # An explicit fragment: otherwise the browser keeps the form's (#act-…) and scrolls past the message.
     return redirect(url_for(".detail", issue_id=issue_id, _anchor=anchor), code=303)
+
+
+def error_message(err: LifecycleError) -> str:
+    """The message for a refusal, filled with what the service said (e.g. which party it waits for)."""
+    message = str(ERROR_MESSAGES.get(err.code, _l("That could not be done.")))
+    if err.code in PARAM_MESSAGES:
+        return message % {name: err.params.get(name, "") for name in PARAM_MESSAGES[err.code]}
+    return message
+
+
+# Messages with placeholders, and the service's parameters that fill them.
+PARAM_MESSAGES = {"awaiting_acceptance": ("organisation",)}
 
 
 def refused(issue_id: int, name: str, code: str, message: str | None = None):

@@ -63,6 +63,7 @@ BULK_MESSAGES = {
     "bad_action": _l("Choose an action."),
     "bad_duplicate": _l("Give the reference of the issue to keep (e.g. WC-2026-000123); it must be one you can see."),
     "top_level": _l("It is already at the district level: there is no level above."),
+    "awaiting_acceptance": _l("It waits for the responsible party to accept it: their acceptance starts the work."),
 }
 DONE_MESSAGES = {
     "acknowledge": lambda n: ngettext("%(num)s issue acknowledged.", "%(num)s issues acknowledged.", n),
