@@ -262,10 +262,12 @@ def check_canaries(world, client, seeded) -> None:
     assert client.get(f"/p/photo/{seeded['hidden'].id}").status_code == 404
     assert client.get(f"/p/photo/{seeded['hidden'].id}/thumb").status_code == 404
     # The rating page is not cached, but its POST answer must not leak either.
-    thanks = client.post(
-        f"/p/rate/{seeded['token']}",
-        data={"rating": "satisfied", "csrf_token": csrf_from(body(client, f"/p/rate/{seeded['token']}"))},
-    )
+    path = f"/p/rate/{seeded['token']}"
+    token = csrf_from(body(client, path))
+    confirm = client.post(path, data={"rating": "satisfied", "csrf_token": token})
+    assert confirm.status_code == 200
+    assert_no_canary(confirm.get_data(as_text=True), "the rating's confirmation")
+    thanks = client.post(path, data={"rating": "satisfied", "confirm": "1", "csrf_token": token})
     assert thanks.status_code == 200
     assert_no_canary(thanks.get_data(as_text=True), "the rating answer")
 
@@ -433,13 +435,24 @@ def test_a_rating_counts_once_and_feeds_the_satisfaction_rate(world, client, aut
 
     page = body(client, path)
     assert issue.reference in page and page.count('name="rating"') == 3
-    no_csrf = client.post(path, data={"rating": "satisfied"})
+    # Three equal answers: none chosen beforehand, none drawn as the main button.
+    choices = re.findall(r'<button type="submit" name="rating" value="[a-z_]+" class="([^"]+)"', page)
+    assert len(choices) == 3 and len(set(choices)) == 1 and "primary" not in choices[0]
+    assert "checked" not in page and "autofocus" not in page
+    csrf = csrf_from(page)
+    no_csrf = client.post(path, data={"rating": "satisfied", "confirm": "1"})
     assert no_csrf.status_code == 400
-    bad = client.post(path, data={"rating": "great", "csrf_token": csrf_from(page)})
+    bad = client.post(path, data={"rating": "great", "confirm": "1", "csrf_token": csrf})
     assert bad.status_code == 400 and db.session.scalar(select(RatingToken.used_at)) is None
-    done = client.post(path, data={"rating": "basically_satisfied", "csrf_token": csrf_from(page)})
-    assert done.status_code == 200
-    again = client.post(path, data={"rating": "unsatisfied", "csrf_token": csrf_from(page)})
+    # A tap shows the answer back; nothing counts until it is confirmed, and it can be chosen again.
+    chosen = client.post(path, data={"rating": "unsatisfied", "csrf_token": csrf})
+    assert chosen.status_code == 200 and "不满意" in chosen.get_data(as_text=True)
+    assert db.session.scalar(select(RatingToken.used_at)) is None
+    assert rates.figures().ratings == 0
+    assert f'href="{path}"' in chosen.get_data(as_text=True)  # choose again
+    done = client.post(path, data={"rating": "basically_satisfied", "confirm": "1", "csrf_token": csrf})
+    assert done.status_code == 200 and "基本满意" in done.get_data(as_text=True)
+    again = client.post(path, data={"rating": "unsatisfied", "confirm": "1", "csrf_token": csrf})
     assert again.status_code == 410
     assert client.get(path).status_code == 410
     figures = rates.figures(Issue.compound_id == world["compound"].id)
@@ -472,6 +485,28 @@ def test_expired_unknown_and_refused_links(world, client, auth):
     assert client.get("/p/rate/" + "x" * 500).status_code == 404
     with pytest.raises(rating.RatingError):
         rating.rate(link.rsplit("/", 1)[1], "satisfied")
+
+
+def test_one_answer_per_fix_however_many_links(world, client, auth):
+    """Three links for one fix used to count three answers: a new link replaces the unused one, and once the
+    resident has rated, the issue page offers no new link and a POST is refused."""
+    issue = file(world)
+    resolve(world, issue)
+    first, second = make_link(world, client, auth, issue), make_link(world, client, auth, issue)
+    page = client.get(first)
+    assert page.status_code == 410 and "新的" in page.get_data(as_text=True)
+    csrf = csrf_from(body(client, second))
+    assert client.post(second, data={"rating": "satisfied", "confirm": "1", "csrf_token": csrf}).status_code == 200
+    assert client.post(first, data={"rating": "satisfied", "confirm": "1", "csrf_token": csrf}).status_code == 410
+    auth.login(world["neighbour"].mobile)
+    detail = body(client, f"/issues/{issue.id}")
+    assert f"/p/rating-link/{issue.id}" not in detail and "居民已评价" in detail
+    refused = auth.post(f"/p/rating-link/{issue.id}", form_page=f"/issues/{issue.id}")
+    assert refused.status_code == 302 and db.session.query(RatingToken).count() == 2
+    record_callback(world["neighbour"], issue, "satisfied")  # the callback adds no second answer
+    db.session.commit()
+    figures = rates.figures(Issue.compound_id == world["compound"].id)
+    assert (figures.ratings, figures.callbacks, figures.satisfaction_rate) == (1, 0, 1.0)
 
 
 # --- the demo world ------------------------------------------------------------------------------

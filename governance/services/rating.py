@@ -2,7 +2,10 @@
 
 The link carries 32 random bytes; only their SHA-256 digest is stored, so a database dump cannot be
 turned back into working links (the bytes are random, so no salt is needed). A link works once and
-for LINK_DAYS; its answer counts in 满意率 beside the 邻长's callbacks (services/rates.py).
+for LINK_DAYS, and only while it is the issue's latest link for its current resolution: a new link
+replaces the unused one before it, and once the resident has answered, no new link can be made until
+the issue is reopened and resolved again. The answer is kept on the issue (`issue.resident_rating`)
+and is the issue's one answer to 满意率, before any callback (services/rates.py).
 Functions flush and never commit.
 """
 
@@ -27,7 +30,8 @@ MAX_TOKEN = 64  # token_urlsafe(32) is 43 characters; anything far longer is not
 
 
 class RatingError(ServiceError):
-    """A refused rating or link: `code` is forbidden, not_resolved, unknown, used, expired, closed or bad_rating."""
+    """A refused rating or link: `code` is forbidden, not_resolved, rated, unknown, used, replaced, expired,
+    closed or bad_rating."""
 
 
 def digest(token: str) -> str:
@@ -35,14 +39,53 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _lock(issue: Issue) -> None:
+    """Serialise link making and rating for one issue, before anything is read: PostgreSQL locks the row;
+    SQLite takes its one write lock with a write that changes nothing (a read first could go stale)."""
+    statement = update(Issue).where(Issue.id == issue.id).values(id=Issue.id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(Issue.id).where(Issue.id == issue.id).with_for_update())
+    else:
+        db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+def rated(issue: Issue) -> bool:
+    """The resident has already answered a link made for the issue's current resolution."""
+    if issue.resolved_at is None:
+        return False
+    return (
+        db.session.scalar(
+            select(RatingToken.id)
+            .where(
+                RatingToken.issue_id == issue.id,
+                RatingToken.used_at.is_not(None),
+                RatingToken.created_at >= issue.resolved_at,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def create_link(actor: Person, issue: Issue, now: datetime | None = None) -> str:
-    """A new one-time link for a resolved issue, by someone the policy lets record its callback; returns the token."""
+    """A new one-time link for a resolved issue, by someone the policy lets record its callback; returns the
+    token. It replaces the issue's earlier unused links; refused once the resident has rated this resolution."""
     if not policy.allowed(actor, "callback_issue", issue):
         policy.log_denial(actor, "callback_issue", issue)
         raise RatingError("forbidden")
-    if issue.status != "resolved":
+    _lock(issue)
+    db.session.refresh(issue)
+    if issue.status != "resolved" or issue.resolved_at is None:
         raise RatingError("not_resolved")
+    if rated(issue):
+        raise RatingError("rated")
     now = now or utcnow()
+    db.session.execute(
+        update(RatingToken)
+        .where(RatingToken.issue_id == issue.id, RatingToken.used_at.is_(None), RatingToken.replaced_at.is_(None))
+        .values(replaced_at=now)
+        .execution_options(synchronize_session=False)
+    )
     token = secrets.token_urlsafe(32)
     db.session.add(
         RatingToken(
@@ -71,10 +114,12 @@ def check(link: RatingToken | None, now: datetime | None = None) -> None:
         raise RatingError("unknown")
     if link.used_at is not None:
         raise RatingError("used")
-    if link.expires_at <= now:
-        raise RatingError("expired")
     if link.issue.status not in RATABLE_STATUSES:
         raise RatingError("closed")
+    if link.replaced_at is not None or link.issue.resolved_at is None or link.created_at < link.issue.resolved_at:
+        raise RatingError("replaced")  # a newer link, or a link made for an earlier resolution
+    if link.expires_at <= now:
+        raise RatingError("expired")
 
 
 def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
@@ -83,19 +128,39 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
     if rating not in SATISFACTION:
         raise RatingError("bad_rating")
     link = find(token)
+    if link is None:
+        raise RatingError("unknown")
+    _lock(link.issue)
+    db.session.refresh(link)
+    db.session.refresh(link.issue)
     check(link, now)
     # A conditional UPDATE: of two simultaneous answers, exactly one finds used_at still empty.
     claimed = db.session.execute(
         update(RatingToken)
-        .where(RatingToken.id == link.id, RatingToken.used_at.is_(None), RatingToken.expires_at > now)
+        .where(
+            RatingToken.id == link.id,
+            RatingToken.used_at.is_(None),
+            RatingToken.replaced_at.is_(None),
+            RatingToken.expires_at > now,
+        )
         .values(used_at=now, rating=rating)
         .execution_options(synchronize_session=False)
     ).rowcount
     if not claimed:
         raise RatingError("used")
+    issue = link.issue
+    previous = issue.resident_rating
+    # Core, like the claim: the resident's answer is not an edit of the issue (its version stays).
+    db.session.execute(
+        update(Issue)
+        .where(Issue.id == issue.id)
+        .values(resident_rating=rating)
+        .execution_options(synchronize_session=False)
+    )
     db.session.flush()
     db.session.refresh(link)
-    rollups.rating_added(link.issue, rating)
-    # The UPDATE bypassed the ORM, so the flush hook did not see it: 满意率 on the public pages changes.
-    public_cache.mark_issue(link.issue)
+    db.session.refresh(issue)
+    rollups.rating_changed(issue, previous)
+    # The UPDATEs bypassed the ORM, so the flush hook did not see them: 满意率 on the public pages changes.
+    public_cache.mark_issue(issue)
     return link

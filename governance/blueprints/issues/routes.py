@@ -36,7 +36,7 @@ from ...models import (
     ResponseTemplate,
     utcnow,
 )
-from ...services import notify, photos, triage
+from ...services import notify, photos, rating, triage
 from ...services.issues import (
     TRANSITION_ACTION,
     TRANSITIONS,
@@ -365,6 +365,7 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     body = render_template(
         "issues/detail.html",
         issue=issue,
+        resident_rated=issue.status == "resolved" and rating.rated(issue),
         photo_form=PhotoPublicForm(),
         path=node_path(issue.neighbour),
         actions=actions,

@@ -36,6 +36,9 @@ GONE_MESSAGES = {
     "used": _l("This rating link has already been used. Thank you — your answer was counted once."),
     "expired": _l("This rating link has expired. Ask your neighbour leader for a new one if you still want to rate."),
     "closed": _l("This issue is being handled again, so it cannot be rated now."),
+    "replaced": _l(
+        "This rating link is no longer valid: a newer link was made for this issue. Please use the newest one."
+    ),
 }
 LEVEL_TITLES = {
     "district": _l("District"),
@@ -320,7 +323,11 @@ def rating_link(issue_id: int):
     except rating.RatingError as err:
         if err.code == "forbidden":
             abort(403)
-        flash(_("A rating link can only be made while the issue is resolved."), "error")
+        db.session.rollback()
+        if err.code == "rated":
+            flash(_("The resident has already rated this fix, so no new link can be made."), "error")
+        else:
+            flash(_("A rating link can only be made while the issue is resolved."), "error")
         return redirect(url_for("issues.detail", issue_id=issue.id))
     db.session.commit()
     url = absolute(url_for(".rate", token=token))
@@ -343,25 +350,26 @@ def gone(code: str):
 @bp.route("/rate/<token>", methods=["GET", "POST"])
 @public
 def rate(token: str):
-    """The resident's one-time rating: the issue's public summary and three answers; counted once."""
+    """The resident's one-time rating: the issue's public summary and three equal answers, none chosen; a
+    chosen answer is shown back to confirm (or choose again) before it counts, once."""
     link = rating.find(token)
     try:
         rating.check(link)
     except rating.RatingError as err:
         return gone(err.code)
     item = public_data.public_issue(link.issue.reference, with_timeline=False)
-    error = None
-    if request.method == "POST":
+    chosen = request.form.get("rating", "") if request.method == "POST" else ""
+    if request.method == "POST" and chosen not in SATISFACTION_LABELS:
+        error = _("Please choose one of the three answers.")
+        return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=error), 400
+    if request.method == "POST" and request.form.get("confirm") == "1":
         try:
-            rating.rate(token, request.form.get("rating", ""))
+            rating.rate(token, chosen)
         except rating.RatingError as err:
-            if err.code != "bad_rating":
-                db.session.rollback()
-                return gone(err.code)
-            error = _("Please choose one of the three answers.")
-        else:
-            db.session.commit()
-            return render_template("public/rated.html", item=item)
-    return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=error), (
-        400 if error else 200
-    )
+            db.session.rollback()
+            return gone(err.code)
+        db.session.commit()
+        return render_template("public/rated.html", item=item, answer=SATISFACTION_LABELS[chosen])
+    if request.method == "POST":  # chosen, not yet confirmed: nothing is counted yet
+        return render_template("public/rate_confirm.html", item=item, chosen=chosen, label=SATISFACTION_LABELS[chosen])
+    return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=None)
