@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 
 import pytest
 from sqlalchemy import func, select
@@ -333,3 +334,80 @@ def test_an_expenditure_keeps_its_scanned_receipt_privately(world, client, auth,
     auth.login(world["street"].mobile)
     assert client.get(url).status_code == 200
     assert client.get(f"/money/{project.id}/entries/999999/receipt").status_code == 404
+
+
+def phase_card(html: str, name: str) -> str:
+    """One phase's card on the public funding view."""
+    return html.split(f"<h3>{name}</h3>")[1].split("</div>")[0]
+
+
+def bar_widths(html: str) -> list[float]:
+    """The widths of the filled rects of the SVG bars (the first rect of each bar is its background)."""
+    return [float(w) for w in re.findall(r'<rect x="0" y="0" width="([^"]+)" height="6" fill="#1f7a4d"', html)]
+
+
+def test_public_funding_shows_the_true_share_of_each_budget(world, client):
+    """211 % received shows 211 % and 超出预算 (the bar full, not wider); 100 % is 100 %; 99.6 % is floored to 99 %,
+    never 'fully received'; a phase without a budget shows no percentage at all."""
+    from governance.models import Phase
+
+    project, source, branch = world["project"], world["property"], world["branch"]
+    db.session.add_all(
+        [
+            Phase(project_id=project.id, name="三期", sort=3, budget_fen=1_000_00),
+            Phase(project_id=project.id, name="四期", sort=4, budget_fen=0),
+        ]
+    )
+    db.session.commit()
+    db.session.refresh(project)
+    first, second, third, fourth = project.phases
+    first.budget_fen, second.budget_fen = 1_000_00, 1_000_00
+    db.session.commit()
+    ledger.record_receipt(branch, project, source, 2_110_00, phase=first)  # 211 %
+    ledger.record_receipt(branch, project, source, 1_000_00, phase=second)  # exactly 100 %
+    ledger.record_receipt(branch, project, source, 996_00, phase=third)  # 99.6 %
+    ledger.record_receipt(branch, project, source, 500_00, phase=fourth)  # no budget
+    db.session.commit()
+
+    phases = ledger.public_funding(project).phases
+    assert [p.funded_percent for p in phases] == [211, 100, 99, None]
+    assert [p.over_budget for p in phases] == [True, False, False, False]
+
+    html = client.get(f"/money/public/{project.id}").get_data(as_text=True)
+    over, exact, almost, unbudgeted = (phase_card(html, name) for name in ("一期", "二期", "三期", "四期"))
+    assert "预算已到账 211%" in over and "超出预算" in over
+    assert "预算已到账 100%" not in over  # 211 % is not shown as 100 %
+    assert bar_widths(over)[0] == 100  # the bar is full, not wider than its frame
+    assert "预算已到账 100%" in exact and "超出预算" not in exact
+    assert "预算已到账 99%" in almost and "预算已到账 100%" not in almost and "超出预算" not in almost
+    assert "预算已到账" not in unbudgeted and "未设预算" in unbudgeted and "<svg" not in unbudgeted
+    assert all(0 <= width <= 100 for width in bar_widths(html))
+
+
+def test_spending_above_what_was_received_shows_its_true_share(world, client):
+    """An admin's overspend override: spent 150 % of what was received is shown as such, the bar full."""
+    project = world["project"]
+    phase = project.phases[0]
+    ledger.record_receipt(world["branch"], project, world["property"], 100_00, phase=phase)
+    ledger.record_expenditure(
+        world["street"], project, 150_00, payee="施工队", purpose="修路", phase=phase, override_reason="先行垫付"
+    )
+    db.session.commit()
+    funding = ledger.public_funding(project)
+    assert funding.spent_percent == 150 and funding.phases[0].spent_percent == 150
+    html = client.get(f"/money/public/{project.id}").get_data(as_text=True)
+    assert "到账资金已支出 150%" in html and "到账资金已支出 100%" not in html
+    assert all(0 <= width <= 100 for width in bar_widths(html))
+
+
+def test_a_drive_above_its_target_shows_the_true_share(world, client):
+    project, drive = world["project"], world["residents"]
+    drive.target_fen = 1_000_00
+    db.session.commit()
+    ledger.record_receipt(world["branch"], project, drive, 1_250_00, donor_name="张伟国")
+    db.session.commit()
+    (shown,) = ledger.public_funding(project).drives
+    assert shown.target_percent == 125
+    html = client.get(f"/money/public/{project.id}").get_data(as_text=True)
+    assert "已达目标 1,000.00 元的 125%" in html and "元的 100%" not in html
+    assert all(0 <= width <= 100 for width in bar_widths(html))

@@ -529,11 +529,18 @@ def check_ledger(project: Project | None = None) -> list[str]:
 # --- the public funding view (issue 5, §5) ------------------------------------------------------
 
 
-def percent(part: int, whole: int) -> int:
-    """Whole percent of `part` in `whole`, rounded down and kept within 0–100 (0 when there is no whole)."""
+def percent(part: int, whole: int) -> int | None:
+    """Whole percent of `part` in `whole`, from the integer fen, rounded down: 99.6 % is 99 %, never "all of
+    it" before it is. Not capped: 2,110 received against a budget of 1,000 is 211 %. None when there is no
+    whole (a phase without a budget, nothing received yet): no percentage, rather than a made-up 0 %."""
     if whole <= 0:
-        return 0
-    return max(0, min(100, part * 100 // whole))
+        return None
+    return part * 100 // whole
+
+
+def bar_width(pct: int | None) -> int:
+    """How much of a progress bar to fill: the percentage kept within 0–100 (the figure beside it stays true)."""
+    return 0 if pct is None else max(0, min(100, pct))
 
 
 @dataclass
@@ -544,14 +551,28 @@ class PublicPhase:
     spent: int
 
     @property
-    def funded_percent(self) -> int:
-        """Received against the budget target."""
+    def funded_percent(self) -> int | None:
+        """Received against the budget target (None without a budget)."""
         return percent(self.received, self.budget)
 
     @property
-    def spent_percent(self) -> int:
-        """Spent against what was received."""
+    def over_budget(self) -> bool:
+        """More received than the budget (超出预算)."""
+        return self.budget > 0 and self.received > self.budget
+
+    @property
+    def funded_bar(self) -> int:
+        return bar_width(self.funded_percent)
+
+    @property
+    def spent_percent(self) -> int | None:
+        """Spent against what was received (None when nothing was received)."""
         return percent(self.spent, self.received)
+
+    @property
+    def overspent(self) -> bool:
+        """More spent than received (an admin's override)."""
+        return self.spent > self.received
 
 
 @dataclass
@@ -566,8 +587,16 @@ class PublicDrive:
     donations: int
 
     @property
-    def target_percent(self) -> int:
+    def target_percent(self) -> int | None:
         return percent(self.received, self.target or 0)
+
+    @property
+    def over_target(self) -> bool:
+        return bool(self.target) and self.received > self.target
+
+    @property
+    def target_bar(self) -> int:
+        return bar_width(self.target_percent)
 
 
 @dataclass
@@ -587,8 +616,18 @@ class PublicFunding:
     named_donors: list[tuple[str, int]]  # (张**, amount in fen)
 
     @property
-    def spent_percent(self) -> int:
+    def spent_percent(self) -> int | None:
+        """Spent against what was received (None when nothing was received)."""
         return percent(self.total.spent, self.total.received)
+
+    @property
+    def spent_bar(self) -> int:
+        return bar_width(self.spent_percent)
+
+    @property
+    def overspent(self) -> bool:
+        """More spent than received (an admin's override)."""
+        return self.total.spent > self.total.received
 
 
 def public_funding(project: Project) -> PublicFunding:
