@@ -121,6 +121,31 @@ class Phone:
     foreign_requests: list[str] = field(default_factory=list)
     shots: int = 0
 
+    def new_page(self, between=None):
+        """Close this page (as a tab is closed), call between(context), open a fresh page watched the same way."""
+        context = self.page.context
+        self.page.close()
+        if between is not None:
+            between(context)
+        self.page = context.new_page()
+        self.watch()
+        return self.page
+
+    def watch(self) -> None:
+        """Record CSP violations, script errors and requests leaving the live server, on the current page."""
+
+        def on_console(message):
+            if CSP_RE.search(message.text):
+                self.csp_violations.append(message.text)
+
+        def on_request(req):
+            if not (req.url.startswith(self.server.url) or req.url.startswith(("data:", "about:"))):
+                self.foreign_requests.append(req.url)
+
+        self.page.on("console", on_console)
+        self.page.on("pageerror", lambda err: self.page_errors.append(str(err)))
+        self.page.on("request", on_request)
+
     def goto(self, path: str):
         """Open a path of the live server; returns Playwright's response."""
         return self.page.goto(self.server(path))
@@ -212,13 +237,17 @@ class Phone:
 
 @pytest.fixture
 def phone(browser, live_server, request, engine_name):
-    """A fresh 360×740 touch phone (zh-CN, 2× pixels) with a page open; closed after the test."""
+    """A fresh 360×740 touch phone (zh-CN, 2× pixels) with a page open; closed after the test.
+
+    Indirect parametrization passes more context options, e.g. {"service_workers": "block"}.
+    """
     context = browser.new_context(
         viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
         device_scale_factor=2,
         is_mobile=True,
         has_touch=True,
         locale="zh-CN",
+        **getattr(request, "param", {}),
     )
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -226,19 +255,7 @@ def phone(browser, live_server, request, engine_name):
     device = Phone(page=page, server=live_server, prefix=f"{name}-{engine_name}")
     for old in ARTIFACTS.glob(f"{device.prefix}-*.png"):
         old.unlink()
-
-    def on_console(message):
-        text = message.text
-        if CSP_RE.search(text):
-            device.csp_violations.append(text)
-
-    def on_request(req):
-        if not (req.url.startswith(live_server.url) or req.url.startswith(("data:", "about:"))):
-            device.foreign_requests.append(req.url)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda err: device.page_errors.append(str(err)))
-    page.on("request", on_request)
+    device.watch()
     yield device
     context.close()
     # A violation after the last check still fails the run (as a teardown error naming it).
