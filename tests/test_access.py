@@ -25,6 +25,7 @@ PUBLIC_ENDPOINTS = {
     "auth.activate",
     "main.set_language",
     "main.healthz",
+    "main.service_worker",  # static code at /sw.js (its scope must be the whole app); it carries no data
     "money.public_view",
     "public.district",
     "public.street",

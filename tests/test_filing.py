@@ -288,6 +288,102 @@ def test_fetch_submission_answers_json(world, client, auth):
     assert count(Issue) == 1
 
 
+# --- the outbox: drafts kept on the phone, sent later from any page or the service worker ------------
+
+OUTBOX = {"X-Requested-With": "outbox"}
+
+
+def test_outbox_token_needs_a_login_and_answers_json(world, client, auth):
+    """A draft sent from another page or the service worker asks for a fresh CSRF token and who is logged in."""
+    response = client.get("/file/token")
+    assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
+    log_in(auth, world["leader"])
+    response = client.get("/file/token")
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert set(response.json) == {"csrf_token", "person"} and response.json["person"] == world["leader"].id
+    assert response.headers["Cache-Control"] == "no-store"
+    _html, _token, key = open_form(client)
+    sent = post_filing(client, filing_data(world), token=response.json["csrf_token"], key=key, headers=OUTBOX)
+    assert sent.status_code == 201 and count(Issue) == 1
+
+
+def test_outbox_refusals_answer_json_with_the_reason(world, client, auth, app, monkeypatch):
+    log_in(auth, world["leader"])
+    _html, token, key = open_form(client)
+    response = post_filing(client, filing_data(world, title=" ", category="999"), token=token, key=key, headers=OUTBOX)
+    assert response.status_code == 422 and response.mimetype == "application/json"
+    answer = response.json
+    assert answer["ok"] is False and answer["duplicates"] == []
+    assert answer["errors"] == {
+        "category": ["Choose the kind of problem."],
+        "title": ["Give the problem a short title."],
+    }
+    assert (
+        answer["reason"] == "Kind of problem: Choose the kind of problem. Short title: Give the problem a short title."
+    )
+
+    earlier = make_issue(world["group_leader"], world["neighbours"][0], compound_id=world["compound"].id)
+    response = post_filing(client, filing_data(world), token=token, key=key, headers=OUTBOX)
+    assert response.status_code == 409
+    assert response.json["duplicates"] == [earlier.reference] and response.json["errors"] == {}
+    assert response.json["reason"] == "Similar problems are already open here. Is yours one of them?"
+
+    tampered = filing_data(world, neighbour=str(world["neighbours"][1].id), confirm_different="y")
+    response = post_filing(client, tampered, token=token, key=key, headers=OUTBOX)
+    assert response.status_code == 403 and response.json["errors"] == {
+        "neighbour": ["You cannot file problems in that 邻."]
+    }
+
+    monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 20_000)
+    files = [("a.jpg", b"x" * 30_000, "image/jpeg")]
+    response = post_filing(client, filing_data(world), token=token, key=key, files=files, headers=OUTBOX)
+    assert response.status_code == 413 and "too large" in response.json["reason"]
+    assert count(Issue) == 1  # only the earlier one
+
+
+def test_outbox_resend_of_a_filed_draft_is_a_no_op(world, client, auth, uploads):
+    """The page and the service worker may both send a draft: the second answer names the same issue."""
+    log_in(auth, world["leader"])
+    _html, token, key = open_form(client)
+    data = filing_data(world, confirm_different="y")
+    files = [("1.jpg", jpeg(), "image/jpeg")]
+    first = post_filing(client, data, token=token, key=key, files=files, headers=OUTBOX)
+    again = post_filing(client, data, token=token, key=key, files=files, headers=OUTBOX)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json["reference"] == again.json["reference"] and again.json["created"] is False
+    assert count(Issue) == 1 and count(Photo) == 1
+
+
+def test_outbox_send_while_logged_out_is_refused_without_filing(world, client):
+    """No session, so no valid CSRF token either: 400 (or 401), which outbox.js shows as 请登录后发送."""
+    response = post_filing(client, filing_data(world), token="x", key="0123456789abcdef", headers=OUTBOX)
+    assert response.status_code == 400 and count(Issue) == 0
+    client.application.config["WTF_CSRF_ENABLED"] = False
+    try:
+        response = post_filing(client, filing_data(world), token="x", key="0123456789abcdef", headers=OUTBOX)
+    finally:
+        client.application.config["WTF_CSRF_ENABLED"] = True
+    assert response.status_code == 401 and count(Issue) == 0
+
+
+def test_service_worker_is_served_from_the_root(client):
+    """Its scope is the whole app; it imports the outbox script and is never served stale."""
+    response = client.get("/sw.js")
+    assert response.status_code == 200 and response.mimetype == "text/javascript"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert "importScripts('static/js/outbox.js', 'static/js/outbox-send.js')" in response.get_data(as_text=True)
+    assert client.get("/static/js/outbox.js").status_code == 200
+
+
+def test_outbox_script_and_its_texts_are_on_every_logged_in_page(world, client, auth):
+    html = client.get("/auth/login").get_data(as_text=True)  # drafts of a logged-out leader wait for the login
+    assert "js/outbox.js" in html and 'id="outbox"' in html and 'data-person=""' in html
+    log_in(auth, world["leader"], lang="zh")
+    html = client.get("/").get_data(as_text=True)
+    assert "js/outbox.js" in html and f'data-person="{world["leader"].id}"' in html
+    assert 'data-n="{n} 条待发送"' in html and 'data-login="请登录后发送。"' in html
+
+
 def test_duplicates_are_shown_before_saving_and_filing_anyway_works(world, client, auth):
     earlier = make_issue(
         world["group_leader"],

@@ -126,8 +126,16 @@ def small_world():
 
 
 def draft_of(phone, person) -> dict | None:
+    """The text typed into the form, kept as it is typed (localStorage)."""
     raw = phone.page.evaluate(f"localStorage.getItem('filing-draft-{person.id}')")
     return json.loads(raw) if raw else None
+
+
+def outbox(phone) -> list[dict]:
+    """The drafts waiting in the outbox (IndexedDB), photos as their sizes."""
+    return phone.page.evaluate(
+        "Outbox.all().then((ds) => ds.map((d) => Object.assign(d, { photos: d.photos.map((p) => p.size) })))"
+    )
 
 
 def test_offline_draft_is_sent_once_when_back_online(phone):
@@ -141,33 +149,33 @@ def test_offline_draft_is_sent_once_when_back_online(phone):
     big = photo_file("drain.jpg", size=(4000, 3000))  # as a phone camera takes it
     page.set_input_files("#photos", [big])
     key = page.input_value("#idempotency_key")
-    sent = []
-    page.on("request", lambda r: sent.append(len(r.post_data_buffer or b"")) if r.method == "POST" else None)
 
     page.context.set_offline(True)
     page.locator("form#filing button.primary").tap()
     note = page.locator("#draft-note")
     note.wait_for()
     assert note.inner_text() == note.get_attribute("data-saved")
-    draft = draft_of(phone, leader)
-    assert draft["pending"] == 1 and draft["v"]["idempotency_key"] == key and draft["v"]["title"] == "3栋下水道堵塞"
+    (draft,) = outbox(phone)
+    assert draft["key"] == key and draft["title"] == "3栋下水道堵塞" and draft["state"] == "wait"
+    assert ["idempotency_key", key] in draft["fields"] and ["title", "3栋下水道堵塞"] in draft["fields"]
+    # The phone keeps (and will send) the photo scaled down to what the server keeps, not the camera's megabytes.
+    assert len(draft["photos"]) == 1 and draft["photos"][0] < len(big["buffer"]) / 2
+    assert draft_of(phone, leader) is None  # the typed text now waits in the outbox, not to be offered back
     assert count(Issue) == 0
     phone.shot("saved-on-phone")
     phone.assert_clean("saved-on-phone")
 
-    with page.expect_navigation():
-        page.context.set_offline(False)  # the 'online' event sends the kept form
+    with page.expect_navigation(url=lambda url: "/issues/" in url):
+        page.context.set_offline(False)  # back online: the outbox sends the kept form, the page follows it
     assert wait_for(lambda: count(Issue) == 1)
     time.sleep(0.5)  # a second send, if there were one, would have arrived by now
     assert count(Issue) == 1
     issue = db.session.scalar(select(Issue))
     assert (issue.title, issue.idempotency_key) == ("3栋下水道堵塞", key)
-    (photo,) = db.session.scalars(select(Photo).where(Photo.issue_id == issue.id))  # it was still in memory
+    (photo,) = db.session.scalars(select(Photo).where(Photo.issue_id == issue.id))
     assert (photo.width, photo.height) == (2048, 1536)
-    # The phone sent the photo scaled down to what the server keeps, not the camera's megabytes.
-    assert sent and max(sent) < len(big["buffer"]) / 2
     assert issue.reference in page.locator(".flash").first.inner_text()
-    assert draft_of(phone, leader) is None
+    assert outbox(phone) == []
     phone.check("sent")
 
 
@@ -193,19 +201,21 @@ def test_draft_is_offered_back_and_a_kept_draft_is_sent_on_the_next_visit(phone)
     assert page.input_value("#category") == str(category("greenery").id)
     assert note.is_hidden()
 
-    # A draft sent while offline, whose page was closed before the connection came back (no photos):
-    # the next visit sends it, once.
-    page.evaluate(
-        """(key) => { const d = JSON.parse(localStorage.getItem(key)); d.pending = 1; d.photos = 0;
-                      localStorage.setItem(key, JSON.stringify(d)); }""",
-        f"filing-draft-{leader.id}",
-    )
-    with page.expect_navigation(url=lambda url: "/issues/" in url):
-        phone.goto("/file/")
+    # Sent while offline, the page closed before the connection came back: the next visit sends it, once,
+    # and does not offer it back.
+    page.context.set_offline(True)
+    page.locator("form#filing button.primary").tap()
+    note.wait_for()
+    assert note.inner_text() == note.get_attribute("data-saved")
+    phone.new_page(between=lambda context: context.set_offline(False))
+    phone.goto("/file/")
     assert wait_for(lambda: count(Issue) == 1)
     issue = db.session.scalar(select(Issue))
     assert (issue.title, issue.idempotency_key, issue.urgency) == ("楼下绿化带杂草丛生", key, "urgent")
-    assert draft_of(phone, leader) is None
+    assert issue.resident_name == "赵大爷"
+    assert wait_for(lambda: outbox(phone) == [])  # sent by this page or already by the service worker
+    assert phone.page.locator("#outbox .outbox-bar").count() == 0
+    assert phone.page.locator("#draft-note").is_hidden() and draft_of(phone, leader) is None
     phone.check("sent-on-next-visit")
 
 

@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
 
 from ... import policy
 from ...access import login_required, requires
@@ -28,6 +29,9 @@ from . import bp, places
 from .forms import FilingForm, new_key, optional_id
 
 CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
+# A draft kept on the phone (IndexedDB) holds at most PHOTOS_PER_ISSUE photos and this many bytes of them,
+# after the phone has scaled them to PHOTO_MAX_SIDE (a scaled phone photo is 0.3–1.5 MB).
+DRAFT_MAX_BYTES = 10 * 1024 * 1024
 
 
 def lifecycle_message(code: str) -> str:
@@ -72,8 +76,36 @@ def helpers():
 
 
 def wants_json() -> bool:
-    """The offline-draft script sends with fetch and wants a JSON answer on success."""
-    return request.headers.get("X-Requested-With") == "fetch"
+    """The form's script and the outbox send with fetch and want a JSON answer on success."""
+    return request.headers.get("X-Requested-With") in ("fetch", "outbox")
+
+
+def from_outbox() -> bool:
+    """A draft sent by the outbox (outbox.js, on any page or in the service worker): refusals answer JSON too."""
+    return request.headers.get("X-Requested-With") == "outbox"
+
+
+def refusal(form, status: int, duplicates, message):
+    """Why a draft from the outbox was not filed: a sentence for the list of drafts, and the errors per field."""
+    errors = {name: [str(e) for e in field.errors] for name, field in form._fields.items() if field.errors}
+    if message is None:
+        message = " ".join(
+            " ".join(texts)
+            if form[name].type == "HiddenField"
+            else _("%(field)s: %(error)s", field=form[name].label.text, error=" ".join(texts))
+            for name, texts in errors.items()
+        )
+    answer = {
+        "ok": False,
+        "reason": str(message or _("The problem could not be filed. Please check the form.")),
+        "errors": errors,
+        "duplicates": [issue.reference for issue in duplicates or []],
+    }
+    if duplicates:
+        status = 409
+    elif status == 200:
+        status = 422
+    return jsonify(answer), status
 
 
 def category_label(category) -> str:
@@ -117,6 +149,8 @@ class Choices:
 
 def render_form(form, choices, *, status=200, duplicates=None, posted=False, message=None):
     """The form page, with everything typed kept (file inputs cannot be, and the page says so)."""
+    if from_outbox():
+        return refusal(form, status, duplicates, message)
     had_photos = posted and any(f.filename for f in request.files.getlist("photos"))
     page = render_template(
         "filing/new.html",
@@ -127,8 +161,8 @@ def render_form(form, choices, *, status=200, duplicates=None, posted=False, mes
         message=message,
         max_photos=current_app.config["PHOTOS_PER_ISSUE"],
         max_bytes=current_app.config["PHOTO_MAX_BYTES"],
-        max_total=current_app.config["MAX_CONTENT_LENGTH"],
         max_side=current_app.config["PHOTO_MAX_SIDE"],
+        draft_bytes=DRAFT_MAX_BYTES,
     )
     return page, status
 
@@ -258,6 +292,13 @@ def too_large(error):
         total=total,
     )
     return render_form(form, choices, status=413, message=message)
+
+
+@bp.route("/token")
+@login_required
+def token():
+    """A fresh CSRF token and who is logged in, for drafts sent later from another page or the service worker."""
+    return jsonify(csrf_token=generate_csrf(), person=current_user.id)
 
 
 @bp.route("/duplicates")

@@ -1,6 +1,6 @@
 """Views of the main blueprint."""
 
-from flask import current_app, jsonify, redirect, render_template, request, session, url_for
+from flask import current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -28,6 +28,16 @@ def set_language(code):
             current_user.locale = code
             db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
+
+
+@bp.route("/sw.js")
+@public
+def service_worker():
+    """The service worker, served from the root so that its scope covers every page: it sends drafts kept
+    offline when the connection returns (Background Sync). Plain code, no data; it runs only on our origin."""
+    response = send_from_directory(current_app.static_folder, "js/sw.js", mimetype="text/javascript", max_age=0)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @bp.route("/healthz")

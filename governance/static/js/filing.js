@@ -1,169 +1,104 @@
-/* The filing form, enhanced. The form works fully without this file; with it:
-   - the draft (text, choices, idempotency key) is kept on the phone as it is typed, and offered back;
-   - a form sent while offline is kept and sent when the connection returns, with the same key,
-     so the server files it once however often it arrives;
-   - 小区/楼栋 follow the chosen 邻, possible duplicates appear as soon as kind and place are chosen;
-   - "use my location" fills the optional coordinates. */
+/* The filing form, enhanced; it works without this file. README → Conventions → Offline filing says how. */
 (() => {
   'use strict';
-  let form, note, key, pending = null, sending = false;
+  let form, note, key, sending = false, queued = false;
   const $ = (id) => document.getElementById(id);
   const el = (name) => form.elements[name];
   const fields = () => form.querySelectorAll('input[name], select[name], textarea[name]');
-  const SKIP = ['file', 'submit', 'button'];
-  const KEEP_OUT = ['csrf_token', 'confirm_different'];
+  const SKIP = ['file', 'submit', 'button', 'csrf_token', 'confirm_different'];
 
   function collect() {
-    const values = {};
+    const v = {};
     for (const f of fields()) {
-      if (SKIP.includes(f.type) || KEEP_OUT.includes(f.name)) continue;
-      if ((f.type === 'radio' || f.type === 'checkbox') && !f.checked) continue;
-      values[f.name] = f.value;
+      if (!SKIP.includes(f.type) && !SKIP.includes(f.name) && (f.checked || !/radio|checkbox/.test(f.type))) v[f.name] = f.value;
     }
-    return values;
+    return v;
   }
   function load() {
     try { return JSON.parse(localStorage.getItem(key)); } catch (e) { return null; }
   }
-  function save(extra) {
-    const draft = Object.assign({ t: Date.now(), v: collect() }, extra);
-    try { localStorage.setItem(key, JSON.stringify(draft)); } catch (e) { /* storage full or disabled */ }
-    return draft;
+  function save() {
+    try { if (!queued) localStorage.setItem(key, JSON.stringify({ t: Date.now(), v: collect() })); } catch (e) { /* full */ }
   }
-  function clear() { try { localStorage.removeItem(key); } catch (e) { /* nothing kept */ } }
+  function clear() { try { localStorage.removeItem(key); } catch (e) { /* none */ } }
   function fill(draft) {
-    const order = ['neighbour', 'compound', 'building'];  // a place's options depend on the one before
+    const order = ['neighbour', 'compound', 'building'];
     for (const f of fields()) {
-      if (SKIP.includes(f.type) || KEEP_OUT.includes(f.name) || !(f.name in draft.v)) continue;
-      if (f.type === 'radio' || f.type === 'checkbox') f.checked = f.value === draft.v[f.name];
+      if (SKIP.includes(f.type) || SKIP.includes(f.name) || !(f.name in draft.v)) continue;
+      if (/radio|checkbox/.test(f.type)) f.checked = f.value === draft.v[f.name];
       else if (!order.includes(f.name)) f.value = draft.v[f.name];
+      if (f.selectedIndex < 0) f.value = '';  // withdrawn meanwhile
     }
     for (const name of order) {
       if (el(name) && draft.v[name] !== undefined) { el(name).value = draft.v[name]; places(false); }
     }
   }
-  function meaningful(draft) {
-    const v = (draft && draft.v) || {};
-    return ['title', 'description', 'place_detail', 'resident_name', 'resident_phone'].some((n) => v[n]);
-  }
 
-  function say(text, buttons) {
+  function say(text, error) {
     note.textContent = text;
-    for (const [label, action] of buttons || []) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = 'button small';
-      b.textContent = label;
-      b.addEventListener('click', action);
-      note.append(' ', b);
-    }
+    note.classList.toggle('flash-error', !!error);
     note.hidden = false;
     note.scrollIntoView({ block: 'nearest' });
   }
-  function quiet() { note.hidden = true; note.textContent = ''; }
-  function offline() {
-    sending = false;
-    busy(false);
-    save({ pending: 1, photos: photoCount() });
-    say(note.dataset.saved);
-  }
-  function photoCount() { return el('photos') ? el('photos').files.length : 0; }
   function busy(on) {
     const b = form.querySelector('button.primary');
     if (b) b.disabled = on;
   }
-
-  function send(data, main) {
-    if (sending) return;
-    sending = true;
-    busy(true);
-    fetch(form.getAttribute('action'), { method: 'POST', body: data, credentials: 'same-origin', headers: { 'X-Requested-With': 'fetch' } })
-      .then((r) => {
-        if ((r.headers.get('Content-Type') || '').includes('json')) {
-          return r.json().then((answer) => { clear(); pending = null; location.assign(answer.url); });
-        }
-        return r.text().then((html) => { sending = false; pending = null; swap(html); });
-      })
-      .catch(() => { if (main) offline(); else { sending = false; busy(false); } });
+  const more = (name, ...args) => window.Outbox && Outbox.need(form.dataset.more).then(() => Filing[name] && Filing[name](...args), () => {});
+  function kept() {  // it waits in the outbox
+    sending = false;
+    busy(false);
+    Outbox.editing = null;
+    Outbox.sync();
+    Outbox.show();
+    say(note.dataset.saved);
   }
-  function resend(draft) {
-    fill(draft);
-    if (draft.photos && !pending) {  // the photos did not survive the page: ask for them again
-      save();
-      say(note.dataset.photosLost);
-      return;
-    }
-    say(note.dataset.sending);
-    pending = pending || new FormData(form);
-    send(pending, true);
-  }
-  // Replace the page's <main> with the server's answer (errors, duplicates), keeping chosen photos.
-  function swap(html) {
-    const doc = new DOMParser().parseFromString(html, 'text/html');
-    const fresh = doc.querySelector('main');
-    if (!fresh) return;
-    const files = el('photos') && el('photos').files;
-    document.querySelector('main').replaceWith(fresh);
-    document.title = doc.title;
-    if (!init(true)) return;
-    if (files && files.length && el('photos')) {
-      try {
-        el('photos').files = files;
-        for (const p of form.querySelectorAll('.reselect')) p.hidden = true;
-      } catch (e) { /* the browser cannot hand files over: the page asks for them again */ }
-    }
-    save();
-    window.scrollTo(0, 0);
+  function answered(a) {
+    if (a.ok) { location.assign(a.url); return; }
+    if (a.refused) { sending = false; busy(false); Outbox.editing = a.key; more('refused', a.refused); } else kept();
+    if (a.login) say($('outbox').dataset.login, true);
   }
 
-  // A phone photo is often 3–8 MB: send it at most max-side pixels wide as a JPEG (upright, no EXIF/GPS),
-  // which is what the server keeps anyway. Anything odd is sent as it is and checked by the server.
-  function shrink(file) {
-    const side = Number(form.dataset.maxSide);
-    if (!/^image\/(jpeg|png|webp)$/.test(file.type) || file.size < 400e3 || !window.createImageBitmap) {
-      return Promise.resolve(file);
-    }
-    return createImageBitmap(file, { imageOrientation: 'from-image' }).then((img) => {
-      const k = Math.min(1, side / Math.max(img.width, img.height));
-      const c = document.createElement('canvas');
-      c.width = Math.round(img.width * k);
-      c.height = Math.round(img.height * k);
-      const g = c.getContext('2d');
-      g.fillStyle = '#fff';  // transparent pixels become white, as on the server, not black
-      g.fillRect(0, 0, c.width, c.height);
-      g.drawImage(img, 0, 0, c.width, c.height);
-      img.close();
-      return new Promise((done) => c.toBlob((b) => {
-        done(b && b.size < file.size ? new File([b], file.name.replace(/\.\w+$/, '') + '.jpg', { type: 'image/jpeg' }) : file);
-      }, 'image/jpeg', 0.85));
-    }).catch(() => file);
-  }
   async function onSubmit(e) {
+    const by = e.submitter;
+    if (!window.Outbox) return;  // the browser sends it
     e.preventDefault();
     if (sending) return;
-    const data = new FormData(form);
-    const by = e.submitter;
-    if (by && by.name) data.append(by.name, by.value);
-    const main = !(by && by.name === 'action');
-    if (!main) { send(data, false); return; }
-    busy(true);
-    const files = [];
-    for (const f of el('photos') ? el('photos').files : []) files.push(await shrink(f));  // one at a time: little memory
-    data.delete('photos');
-    for (const f of files) data.append('photos', f, f.name);
-    if (files.reduce((sum, f) => sum + f.size, 0) > Number(form.dataset.maxTotal) - 1e6) {
-      busy(false);
-      say(note.dataset.tooBig);
+    if (by && by.name === 'action') {
+      const data = new FormData(form);
+      data.append(by.name, by.value);
+      more('post', data);
       return;
     }
-    pending = data;
-    save({ pending: 1, photos: files.length });
-    if (!navigator.onLine) { offline(); return; }
+    busy(true);
+    const photos = [];
+    await more('shrink', null);  // loaded, unless offline since the page came
+    for (const f of el('photos') ? el('photos').files : []) photos.push(Filing.shrink ? await Filing.shrink(f) : f);  // one at a time
+    if (photos.length > form.dataset.maxPhotos || photos.reduce((sum, f) => sum + f.size, 0) > form.dataset.draftBytes) {
+      busy(false);
+      say(note.dataset.tooBig, true);
+      return;
+    }
+    const d = {
+      key: el('idempotency_key').value, person: Number($('outbox').dataset.person), t: Date.now(), url: form.action,
+      token: form.dataset.token, title: el('title').value, photos, state: 'wait', until: 0,
+      fields: [...new FormData(form)].filter(([n, v]) => typeof v === 'string' && n !== 'csrf_token'),
+    };
+    try {
+      await Outbox.put(d);
+    } catch (err) {  // no IndexedDB
+      form.submit();
+      return;
+    }
+    clear();
+    queued = true;  // the outbox keeps it now
+    Outbox.editing = d.key;
+    if (!navigator.onLine) { kept(); return; }
+    sending = true;
     say(note.dataset.sending);
-    send(data, true);
+    Outbox.send(d.key).then(answered, kept);
   }
 
-  // 小区 options of the chosen 邻's community; 楼栋 options of the chosen 小区.
   function places(reset) {
     const n = el('neighbour'), c = el('compound'), b = el('building');
     const chosen = n && n.selectedOptions[0];
@@ -177,37 +112,38 @@
       b.closest('.field').hidden = !c.value;
     }
   }
-  function duplicates() {
+  function duplicates(tick) {
     const box = $('duplicates');
     if (!box || !el('category').value) return;
     const q = ['category', 'neighbour', 'compound', 'building'].map((n) => `${n}=${el(n) ? el(n).value : ''}`);
     fetch(`${form.dataset.dup}?${q.join('&')}`, { credentials: 'same-origin' })
       .then((r) => (r.ok ? r.text() : ''))
-      .then((html) => { box.innerHTML = html; })
-      .catch(() => { /* offline: the server checks again before saving */ });
+      .then((html) => {
+        box.innerHTML = html;
+        if (tick === true && el('confirm_different')) el('confirm_different').checked = true;
+      })
+      .catch(() => { /* the server checks again */ });
   }
   function location_() {
-    const geo = $('geo');
+    const geo = $('geo'), state = $('geo-state'), drop = $('geo-clear');
     if (!geo || !navigator.geolocation) return;
-    const state = $('geo-state'), drop = $('geo-clear');
+    const set = (lat, lng, text) => {
+      el('latitude').value = lat;
+      el('longitude').value = lng;
+      state.textContent = text;
+      drop.hidden = !lat;
+      save();
+    };
     geo.hidden = false;
     drop.hidden = !el('latitude').value;
-    $('geo-use').addEventListener('click', () => {
+    $('geo-use').onclick = () => {
       state.textContent = '…';
-      navigator.geolocation.getCurrentPosition((p) => {
-        el('latitude').value = p.coords.latitude.toFixed(6);
-        el('longitude').value = p.coords.longitude.toFixed(6);
-        state.textContent = note.dataset.geoOk.replace('{m}', Math.round(p.coords.accuracy));
-        drop.hidden = false;
-        save();
-      }, () => { state.textContent = note.dataset.geoFail; }, { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
-    });
-    drop.addEventListener('click', () => {
-      el('latitude').value = el('longitude').value = '';
-      state.textContent = '';
-      drop.hidden = true;
-      save();
-    });
+      navigator.geolocation.getCurrentPosition(
+        (p) => set(p.coords.latitude.toFixed(6), p.coords.longitude.toFixed(6), note.dataset.geoOk.replace('{m}', Math.round(p.coords.accuracy))),
+        () => { state.textContent = note.dataset.geoFail; },
+        { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 });
+    };
+    drop.onclick = () => set('', '', '');
   }
 
   function init(swapped) {
@@ -216,38 +152,31 @@
     if (!form || !note) return false;
     key = form.dataset.draft;
     form.addEventListener('submit', onSubmit);
-    form.addEventListener('input', () => { if (!pending) save(); });
+    form.addEventListener('input', save);
+    form.addEventListener('input', () => window.Outbox && [form.dataset.more, $('outbox').dataset.js].map((src) => Outbox.need(src).catch(() => {})), { once: true });
     form.addEventListener('change', (e) => {
       const name = e.target.name;
       if (['neighbour', 'compound', 'building'].includes(name)) places(name === 'neighbour');
       if (['category', 'neighbour', 'compound', 'building'].includes(name)) duplicates();
-      if (!pending) save();
+      save();
     });
     const find = form.querySelector('button[value=find]');
-    if (find) {  // Enter in the search box searches (elsewhere it sends the form)
+    if (find) {  // Enter searches
       el('neighbour_filter').addEventListener('keydown', (e) => { if (e.key === 'Enter') { e.preventDefault(); find.click(); } });
     }
     places(false);
     location_();
     if (swapped) return true;
-    const draft = load();
-    if (draft && draft.pending) {
-      if (navigator.onLine) resend(draft);
-      else { fill(draft); say(note.dataset.saved); }
-    } else if (meaningful(draft) && draft.v.idempotency_key !== el('idempotency_key').value) {
-      const when = new Date(draft.t).toLocaleString([], { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
-      say(`${note.dataset.restore} (${when})`, [
-        [note.dataset.restoreYes, () => { fill(draft); save(); quiet(); }],
-        [note.dataset.restoreNo, () => { clear(); quiet(); }],
-      ]);
-    }
+    if (window.Outbox && Outbox.editing) return more('fix', Outbox.editing);  // ?draft=<key>
+    const draft = load(), v = (draft && draft.v) || {};
+    if (['title', 'description', 'place_detail', 'resident_name', 'resident_phone'].some((n) => v[n]) && v.idempotency_key !== el('idempotency_key').value) more('offer', draft);
     return true;
   }
+  self.Filing = { el, fill, say, save, clear, init, duplicates, get form() { return form; } };
 
-  window.addEventListener('online', () => {
-    if (pending) send(pending, true);
-    else if (form) { const draft = load(); if (draft && draft.pending) resend(draft); }
+  addEventListener('outbox', (e) => {
+    const a = form && e.detail.find((x) => x.key === el('idempotency_key').value);
+    if (a && (a.ok || a.refused)) answered(a);
   });
-  setInterval(() => { if (pending && navigator.onLine && !sending) send(pending, true); }, 30000);
   document.addEventListener('DOMContentLoaded', () => init(false));
 })();
