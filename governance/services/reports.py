@@ -475,8 +475,8 @@ def overdue_breakdown(node: Node, period: Period, child_level: str | None, now: 
     return result
 
 
-def build_report(node: Node, period: Period, now: datetime | None = None) -> Report:
-    """The whole report for a node and a period."""
+def build_report(node: Node, period: Period, now: datetime | None = None, *, with_trend: bool = True) -> Report:
+    """The whole report for a node and a period (the monthly trend, the costliest part, only `with_trend`)."""
     now = now or utcnow()
     child_level = CHILD_LEVEL.get(node.level)
     overdue = overdue_breakdown(node, period, child_level, now)
@@ -507,7 +507,7 @@ def build_report(node: Node, period: Period, now: datetime | None = None) -> Rep
     )
     for value, party_figures in sorted(parties.items(), key=lambda kv: (kv[0] == 0, -kv[1].total)):
         report.by_party.append(Row(names.get(value, "") if value else "", party_figures, key=value))
-    report.trend = trend(node, period, now)
+    report.trend = trend(node, period, now) if with_trend else []
     return report
 
 

@@ -151,7 +151,7 @@ def export(node_id, table, fmt):
     period, errors = _period()
     if errors:
         abort(400)
-    report = reports.build_report(item, period)
+    report = reports.build_report(item, period, with_trend=table == "trend")
     first = {
         "summary": _("Area"),
         "children": _("Area"),
