@@ -84,6 +84,20 @@ def test_every_node_and_period_reads_the_same_figures_as_the_raw_rows(demo):
     assert len({round(row.figures.resolution_rate or 0, 2) for row in year.children}) > 3  # 街镇 differ
 
 
+def test_no_rate_of_any_node_of_the_demo_passes_100_percent(demo):
+    """The demo's 金湾社区 第2片 showed 响应率 105.9 % (45 片 above 100 %): withdrawn issues acknowledged on time
+    counted in the numerator only. Every rate of every node, for the year and all time, lies within 0–100 %."""
+    now = datetime.now(UTC)
+    today = reports.china_today(now)
+    for period in (reports.Period.named("year", today), reports.all_time(now)):
+        for node in db.session.scalars(select(Node).where(Node.level.in_(("district", "street", "community")))):
+            report = reports.build_report(node, period, now=now, with_trend=False)
+            for row in [reports.Row(node.name, report.figures), *report.children]:
+                for name in ("response_rate", "resolution_rate", "on_time_rate", "satisfaction_rate"):
+                    value = getattr(row.figures, name)
+                    assert value is None or 0 <= value <= 1, (row.label, name, value)
+
+
 def test_trend_months_equal_the_raw_months(demo):
     now = datetime.now(UTC)
     district = db.session.scalar(select(Node).where(Node.level == "district"))
