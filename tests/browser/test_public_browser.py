@@ -94,7 +94,18 @@ def test_resident_rates_the_fix_by_the_link(phone):
     phone.goto(f"/p/rate/{token}")
     assert issue.reference in phone.page.locator("main").inner_text()
     phone.check("rate")
+    # Three equal answers, none chosen: the first tap only shows the choice back to confirm or change.
+    classes = phone.page.locator("button[name=rating]").evaluate_all("bs => bs.map(b => b.className)")
+    assert len(classes) == 3 and len(set(classes)) == 1 and "primary" not in classes[0]
+    phone.tap(phone.page.locator("button[name=rating][value=unsatisfied]"))
+    phone.check("confirm")
+    assert "不满意" in phone.page.locator("main").inner_text()
+    phone.tap(phone.page.locator("a", has_text="重新选择"))
     phone.tap(phone.page.locator("button[name=rating][value=satisfied]"))
+    phone.tap(phone.page.locator("button", has_text="提交这个评价"))
     phone.check("rated")
+    assert "满意" in phone.page.locator("main").inner_text()
+    db.session.expire_all()
+    assert db.session.get(type(issue), issue.id).resident_rating == "satisfied"
     phone.goto(f"/p/rate/{token}")
     phone.check("used")
