@@ -256,10 +256,58 @@ def test_a_logged_out_leader_is_asked_to_log_in_and_the_draft_waits(phone):
     bar.wait_for()
     assert bar.inner_text() == "1 条待发送" and count(Issue) == 0
     bar.tap()
-    assert "请登录后发送" in page.locator("#outbox .outbox-list").inner_text()
+    listed = page.locator("#outbox .outbox-list").inner_text()
+    assert "请登录后发送" in listed and "消防通道" not in listed  # whose it is is not known: no title, no discard
+    assert page.locator("#outbox .outbox-list button").count() == 0
     phone.check("log-in-to-send")
     phone.log_in(leader.mobile)
     assert wait_for(lambda: count(Issue) == 1)
     assert db.session.scalar(select(Issue.idempotency_key)) == key
     page.locator("#outbox .outbox-sent").wait_for()
     assert page.locator("#outbox .outbox-bar").count() == 0
+
+
+@pytest.mark.parametrize("phone", [NO_SERVICE_WORKER], indirect=True)
+def test_a_draft_refused_as_a_possible_duplicate_is_ticked_and_sent(phone):
+    """Someone filed a similar problem while the phone was offline: the leader sees it, ticks, sends."""
+    leader = small_world()
+    phone.log_in(leader.mobile)
+    phone.goto("/file/")
+    page = phone.page
+    key = fill_form(page, "3栋化粪池外溢")
+    page.set_input_files("#photos", [photo_file("tank.jpg")])
+    file_offline(phone)
+    other = make_issue(leader, title="3栋下水道冒水", category="drainage", compound_id=leader.roles[0].node.compound_id)
+
+    page = reopen_online(phone, "/")
+    assert wait_for(lambda: page.evaluate("Outbox.all().then((d) => d[0] && d[0].state)") == "refused")
+    outbox_bar(page).tap()
+    assert "此处已有类似的未办结问题" in page.locator("#outbox .outbox-list .error").inner_text()
+    phone.tap(page.locator("#outbox a.button"))
+    page.locator("#duplicates .dups").wait_for()
+    assert other.reference in page.locator("#duplicates").inner_text()
+    assert page.evaluate("document.getElementById('photos').files.length") == 1
+    page.locator("label.confirm").tap()
+    with page.expect_navigation(url=lambda url: "/issues/" in url):
+        page.locator("form#filing button.primary").tap()
+    issue = db.session.scalar(select(Issue).where(Issue.idempotency_key == key))
+    assert issue.title == "3栋化粪池外溢" and len(issue.photos) == 1 and count(Issue) == 2
+
+
+def test_photos_over_the_budget_are_not_kept_and_the_form_says_why(phone):
+    leader = small_world()
+    phone.log_in(leader.mobile)
+    phone.goto("/file/")
+    page = phone.page
+    fill_form(page, "3栋墙面渗水")
+    page.set_input_files("#photos", [photo_file(f"{n}.jpg", size=(320, 240)) for n in range(7)])
+    page.context.set_offline(True)
+    page.locator("form#filing button.primary").tap()
+    note = page.locator("#draft-note")
+    note.wait_for()
+    assert note.inner_text() == "每个问题最多 6 张照片、共 10 MB（发送前保存在本机）。请少选几张或换小一些的照片。"
+    assert page.evaluate("Outbox.all().then((d) => d.length)") == 0 and count(Issue) == 0
+    page.set_input_files("#photos", [photo_file("1.jpg", size=(320, 240))])
+    page.locator("form#filing button.primary").tap()
+    assert wait_for(lambda: note.inner_text().startswith("已保存在本机"))
+    assert page.evaluate("Outbox.all().then((d) => d.map((x) => x.photos.length))") == [1]

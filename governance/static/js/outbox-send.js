@@ -72,12 +72,16 @@
     for (const d of mine) {
       const li = make(list, 'li', '');
       const when = new Date(d.t).toLocaleString(document.documentElement.lang, { month: 'numeric', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+      if (!me) {  // the login page: whose drafts these are is not known, so nothing of them is shown or discarded
+        make(li, 'span', 'muted', `${when} · ${t.login}`);
+        continue;
+      }
       make(li, 'b', '', d.title || '—');
       make(li, 'span', 'muted', ` ${when}${d.photos.length ? ' · ' + t.photos.replace('{n}', d.photos.length) : ''}`);
       if (d.state === 'refused') {
         make(li, 'p', 'error', t.refused + ((d.answer && d.answer.reason) || t.refusedAny));
         make(li, 'a', 'button small', t.fix).href = `${t.file}?draft=${encodeURIComponent(d.key)}`;
-      } else make(li, 'p', 'muted', d.state === 'login' || !me ? t.login : t.wait);
+      } else make(li, 'p', 'muted', d.state === 'login' ? t.login : t.wait);
       make(li, 'button', 'button small danger', t.drop).onclick = () => {
         if (confirm(t.sure)) O.drop(d.key).then(() => O.show());
       };
