@@ -284,6 +284,25 @@ def test_same_key_records_one_entry(world):
     assert entries() == 4
 
 
+def test_a_key_reused_for_other_money_is_refused(world):
+    project, actor = world["project"], world["branch"]
+    a = ledger.record_receipt(actor, project, world["property"], 100_00)
+    b = ledger.record_receipt(actor, project, world["property"], 200_00)
+    reversal = ledger.reverse(actor, a, "错", idempotency_key="r")
+    with pytest.raises(ledger.LedgerError) as refused:
+        ledger.reverse(actor, b, "错", idempotency_key="r")
+    assert refused.value.code == "key_reused" and refused.value.params == {"id": reversal.id}
+    with pytest.raises(ledger.LedgerError) as refused:
+        ledger.record_receipt(actor, project, world["property"], 300_00, idempotency_key="r")
+    assert refused.value.code == "key_reused"
+    ledger.record_receipt(actor, project, world["property"], 300_00, idempotency_key="s")
+    with pytest.raises(ledger.LedgerError) as refused:
+        ledger.record_pledge(actor, project, world["property"], 300_00, idempotency_key="s")
+    assert refused.value.code == "key_reused"
+    db.session.commit()
+    assert entries() == 4
+
+
 def test_same_key_race_loses_to_the_unique_key(world):
     """The key is unique per recorder in the database: a second row with it cannot exist."""
     first = ledger.record_receipt(world["branch"], world["project"], world["property"], 1_00, idempotency_key="k")

@@ -411,3 +411,70 @@ def test_a_drive_above_its_target_shows_the_true_share(world, client):
     html = client.get(f"/money/public/{project.id}").get_data(as_text=True)
     assert "已达目标 1,000.00 元的 125%" in html and "元的 100%" not in html
     assert all(0 <= width <= 100 for width in bar_widths(html))
+
+
+def reverse_form_of(html: str, entry_id: int) -> dict:
+    """The fields of the reverse button's own form in the row of one entry, as the browser would send them."""
+    row = html[html.index(f'id="entry-{entry_id}"') :]
+    row = row[: row.index("</tr>")]
+    fields = {}
+    for tag in re.findall(r"<input[^>]*>", row):
+        name, value = re.search(r'name="([^"]*)"', tag), re.search(r'value="([^"]*)"', tag)
+        if name:
+            fields[name.group(1)] = value.group(1) if value else ""
+    assert "idempotency_key" in fields and fields.get("entry_id") == str(entry_id), row
+    return fields
+
+
+def reversed_ids() -> list[int]:
+    return sorted(db.session.scalars(select(LedgerEntry.reverses_id).where(LedgerEntry.kind == "reversal")))
+
+
+def test_each_reverse_button_of_one_page_reverses_its_own_entry_once(world, client, auth):
+    project = world["project"]
+    a = ledger.record_receipt(world["branch"], project, world["property"], 100_00)
+    b = ledger.record_receipt(world["branch"], project, world["property"], 200_00)
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    form_a, form_b = reverse_form_of(html, a.id), reverse_form_of(html, b.id)
+    assert form_a["idempotency_key"] != form_b["idempotency_key"]
+    first = client.post(f"/money/{project.id}/reverse", data={**form_a, "reason": "错账"}, follow_redirects=True)
+    assert first.status_code == 200 and f"第 {a.id} 条已冲正" in first.get_data(as_text=True)
+    second = client.post(f"/money/{project.id}/reverse", data={**form_b, "reason": "重复登记"})
+    assert second.status_code == 302
+    assert reversed_ids() == sorted([a.id, b.id])
+    # The same form sent again (a double tap, a retry): still one reversal of each.
+    again = client.post(f"/money/{project.id}/reverse", data={**form_b, "reason": "重复登记"})
+    assert again.status_code == 302
+    assert reversed_ids() == sorted([a.id, b.id]) and count() == 4
+    assert ledger.balances(project).total.received == 0
+
+
+def test_a_key_reused_for_another_entry_is_refused_not_answered_with_the_first(world, client, auth):
+    project = world["project"]
+    a = ledger.record_receipt(world["branch"], project, world["property"], 100_00)
+    b = ledger.record_receipt(world["branch"], project, world["property"], 200_00)
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    form_a = reverse_form_of(html, a.id)
+    done = client.post(f"/money/{project.id}/reverse", data={**form_a, "reason": "错账"}, follow_redirects=True)
+    assert f"第 {a.id} 条已冲正" in done.get_data(as_text=True)
+    reused = client.post(f"/money/{project.id}/reverse", data={**form_a, "entry_id": b.id, "reason": "错账"})
+    assert reused.status_code == 409
+    body = reused.get_data(as_text=True)
+    assert "已用于另一笔" in body and f"第 {a.id} 条已冲正" not in body
+    assert reversed_ids() == [a.id]
+
+
+def test_the_record_form_key_reused_for_different_money_is_refused(world, client, auth):
+    project = world["project"]
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    assert post_entry(client, project, html, amount="100", source_id=world["property"].id).status_code == 302
+    again = post_entry(client, project, html, amount="100", source_id=world["property"].id)
+    assert again.status_code == 302 and count() == 1
+    other = post_entry(client, project, html, amount="250", source_id=world["property"].id)
+    assert other.status_code == 409 and "已用于另一笔" in other.get_data(as_text=True)
+    assert count() == 1

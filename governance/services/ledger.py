@@ -60,6 +60,10 @@ MESSAGES = {
     "reverse_reversal": _l("A reversal cannot itself be reversed; record a new entry instead."),
     "already_reversed": _l("This entry has already been reversed."),
     "too_long": _l("The text is too long."),
+    "key_reused": _l(
+        "This form was already used for another entry (entry %(id)s); nothing was recorded. "
+        "Check the ledger, then submit again."
+    ),
 }
 
 
@@ -156,13 +160,21 @@ def _check_amount(amount_fen) -> int:
     return amount_fen
 
 
-def find_existing(actor: Person | None, idempotency_key: str | None) -> LedgerEntry | None:
-    """The entry this recorder already made with this key (a retried or doubled form)."""
+def find_existing(actor: Person | None, idempotency_key: str | None, **expected) -> LedgerEntry | None:
+    """The entry this recorder already made with this key (a retried or doubled form).
+
+    `expected` names the columns the retried submission must share with that entry (kind, project_id,
+    amount_fen, reverses_id…): a key reused for other money — another entry's reverse button, a form
+    sent again with a different amount — is refused (`key_reused`), never answered with the first entry.
+    """
     if actor is None or not idempotency_key:
         return None
-    return db.session.scalar(
+    existing = db.session.scalar(
         select(LedgerEntry).where(LedgerEntry.created_by_id == actor.id, LedgerEntry.idempotency_key == idempotency_key)
     )
+    if existing is not None and any(getattr(existing, column) != value for column, value in expected.items()):
+        raise LedgerError("key_reused", id=existing.id)
+    return existing
 
 
 def _authorize(actor: Person | None, project: Project) -> None:
@@ -192,7 +204,8 @@ def _add(actor: Person | None, idempotency_key: str | None, **columns) -> Ledger
             db.session.add(entry)
             db.session.flush()
     except IntegrityError:
-        existing = find_existing(actor, idempotency_key)
+        same = ("kind", "project_id", "amount_fen", "reverses_id")
+        existing = find_existing(actor, idempotency_key, **{c: columns.get(c) for c in same})
         if existing is None:
             raise
         return existing
@@ -213,7 +226,14 @@ def _record_income(
     note: str = "",
     idempotency_key: str | None = None,
 ) -> LedgerEntry:
-    existing = find_existing(actor, idempotency_key)
+    existing = find_existing(
+        actor,
+        idempotency_key,
+        kind=kind,
+        project_id=project.id,
+        amount_fen=amount_fen,
+        source_id=source.id if source else None,
+    )
     if existing is not None:
         return existing
     _authorize(actor, project)
@@ -278,7 +298,7 @@ def record_expenditure(
     More than the project's available balance (received − spent) is refused unless someone the policy
     allows to `override_overspend` gives a reason; the reason is kept on the entry.
     """
-    existing = find_existing(actor, idempotency_key)
+    existing = find_existing(actor, idempotency_key, kind="expenditure", project_id=project.id, amount_fen=amount_fen)
     if existing is not None:
         return existing
     _authorize(actor, project)
@@ -325,7 +345,7 @@ def reverse(
     reversed entry's kind. A reversal is never reversed, and an entry is reversed at most once (the
     database's unique key on reverses_id backs this). Reversing a receipt must not leave the balance
     negative, unless overridden like an overspend."""
-    existing = find_existing(actor, idempotency_key)
+    existing = find_existing(actor, idempotency_key, kind="reversal", reverses_id=entry.id)
     if existing is not None:
         return existing
     project = entry.project

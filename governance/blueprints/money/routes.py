@@ -126,6 +126,27 @@ def reverse_form() -> ReverseForm:
     return ReverseForm(formdata=None, data={"idempotency_key": uuid.uuid4().hex})
 
 
+def reverse_keys(entries, rform: ReverseForm | None) -> dict[int, str]:
+    """An idempotency key of its own for each entry's reverse button: a page whose button reversed one
+    entry still reverses another with its own. A form sent back with an error keeps the key it was sent
+    with, so sending it again still reverses that entry once."""
+    keys = {e.id: uuid.uuid4().hex for e in entries}
+    if rform is not None and rform.idempotency_key.data and str(rform.entry_id.data or "").isdigit():
+        entry_id = int(rform.entry_id.data)
+        if entry_id in keys:
+            keys[entry_id] = rform.idempotency_key.data
+    return keys
+
+
+def refused_reuse(err: ledger.LedgerError, form) -> int:
+    """The status of a refused entry; a key already used for other money is replaced by a fresh one,
+    so the form kept on the page records anew when sent again."""
+    if err.code != "key_reused":
+        return 400
+    form.idempotency_key.data = uuid.uuid4().hex
+    return 409
+
+
 def render_ledger(
     project: Project,
     form: EntryForm | None = None,
@@ -156,6 +177,7 @@ def render_ledger(
             page_size=PAGE_SIZE,
             filters=filters,
             reversed_ids=reversed_ids,
+            reverse_keys=reverse_keys(entries, rform),
             form=entry_form(project, form),
             rform=rform or reverse_form(),
             lform=issue_phase_form(project, lform),
@@ -231,7 +253,19 @@ def record(project_id: int):
             abort(400)
         flash(_("Some fields need correcting; nothing was recorded."), "error")
         return render_ledger(project, form=form, status=400)
-    existing = ledger.find_existing(current_user, form.idempotency_key.data)
+    try:
+        existing = ledger.find_existing(
+            current_user,
+            form.idempotency_key.data,
+            kind=form.kind.data,
+            project_id=project.id,
+            amount_fen=ledger.parse_amount(form.amount.data),
+        )
+    except ledger.LedgerError as err:
+        if err.code == "key_reused":
+            flash(err.message, "error")
+            return render_ledger(project, form=form, status=refused_reuse(err, form))
+        existing = None  # a malformed amount is reported below, with the other fields
     if existing is not None:
         flash(_("Already recorded (entry %(id)s).", id=existing.id), "info")
         return redirect(url_for("money.project", project_id=project.id))
@@ -289,7 +323,7 @@ def record(project_id: int):
         if err.code.startswith("amount_"):
             form.amount.errors = [err.message]
         flash(err.message, "error")
-        return render_ledger(project, form=form, status=400)
+        return render_ledger(project, form=form, status=refused_reuse(err, form))
     db.session.commit()
     if scan and entry.receipt_scan != scan.stored_name:  # a retry that found the entry already recorded
         photos.discard(scan)
@@ -341,7 +375,7 @@ def reverse(project_id: int):
     except ledger.LedgerError as err:
         db.session.rollback()
         flash(err.message, "error")
-        return render_ledger(project, rform=form, status=400)
+        return render_ledger(project, rform=form, status=refused_reuse(err, form))
     db.session.commit()
     flash(_("Entry %(id)s reversed.", id=reversal.reverses_id), "success")
     return redirect(url_for("money.project", project_id=project.id))
