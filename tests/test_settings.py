@@ -445,7 +445,7 @@ def test_retry_hands_the_job_to_redis(redis_app, admin, auth):
     db.session.rollback()
     job = db.session.get(Job, job.id)
     assert job.status == "queued" and job.attempts == 1
-    assert jobs._missing_from_redis([job.id]) == []
+    assert jobs._needing_handover([job.id]) == []  # its RQ job is queued: nothing to hand over
     assert jobs.execute(job.id) == "done"  # what the worker will do
 
 

@@ -1,11 +1,20 @@
 """Background work through a transactional outbox (任务发件箱).
 
-`defer()` writes a Job row in the same transaction as the change that needs it. After the request
-commits, `dispatch()` hands the new rows to RQ (REDIS_URL set) or runs them in-process (no Redis).
-If Redis is down at that moment the rows simply stay 'pending'; `relay()` — run every minute by the
-scheduler and at worker start — hands them over once Redis is back. `execute()` claims a row with
-a conditional UPDATE, so a job handed over twice still runs once, and it marks the row 'done' in
-the same transaction as the job's own database work. A failure is recorded on the row (attempts,
+`defer()` writes a Job row in the same transaction as the change that needs it. Once that
+transaction commits, `dispatch()` hands the new rows to RQ (REDIS_URL set) or runs them in-process
+(no Redis): after every web request, after each job a worker runs (so a job's own follow-up jobs,
+such as the 企业微信 message of a notification, go straight on), and after each SLA sweep batch. A
+hand-over that fails after the commit (Redis down, the database connection lost) is logged and
+never fails the request: the rows stay 'pending'.
+
+`relay()` — run every minute by the periodic round (`governance.worker.periodic`), nowhere else —
+hands over what is waiting: 'pending' rows, 'queued' rows whose RQ job finished, failed or vanished
+without running them, and 'running' rows past their LEASE (their worker died); a row whose tries
+are used up ends 'failed' instead, its last_error saying so.
+
+`execute()` claims a row with a conditional UPDATE (waiting, or running past its lease), so a job
+handed over twice still runs once, and it marks the row 'done' in the same transaction as the job's
+own database work, only while its claim still holds. A failure is recorded on the row (attempts,
 last_error) and retried; after max_attempts it stays 'failed', visible on /healthz and the jobs page.
 """
 
@@ -18,7 +27,7 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from flask import current_app, g, has_app_context
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from ..extensions import db
 from ..models import Job, utcnow
@@ -27,8 +36,12 @@ from ..redis_conn import get_redis
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable[[dict], None]] = {}
 RETRY_INTERVALS = [5, 30, 120, 600]
-# A job 'running' longer than this is taken to belong to a worker that died.
-STALE_RUNNING = timedelta(minutes=15)
+# RQ stops a job after JOB_TIMEOUT seconds (its own default, passed explicitly); a claim holds its row for
+# LEASE, well beyond that, so a row still 'running' past its lease belongs to a worker that died.
+JOB_TIMEOUT = 180
+LEASE = timedelta(minutes=15)
+# The RQ states in which a job will not run again by itself: its row must be handed over anew.
+RQ_ENDED = ("finished", "failed", "stopped", "canceled")
 # A 'pending' job younger than this is still being dispatched by the process that wrote it.
 PENDING_GRACE = timedelta(seconds=20)
 
@@ -92,6 +105,7 @@ def enqueue(job_ids: list[int]) -> int:
                     "governance.worker.run_job",
                     job_id,
                     job_id=rq_job_id(job_id),
+                    job_timeout=JOB_TIMEOUT,
                     retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                     failure_ttl=7 * 24 * 3600,
                     result_ttl=3600,
@@ -102,25 +116,43 @@ def enqueue(job_ids: list[int]) -> int:
         log.warning("could not hand %d job(s) to Redis (%s); they stay pending", len(job_ids), exc)
         return 0
     db.session.execute(
-        update(Job).where(Job.id.in_(job_ids), Job.status == "pending").values(status="queued", enqueued_at=utcnow())
+        update(Job)
+        .where(Job.id.in_(job_ids), Job.status.in_(("pending", "queued")))
+        .values(status="queued", enqueued_at=utcnow())
     )
     db.session.commit()
     return len(job_ids)
 
 
 def dispatch() -> None:
-    """Hand over the jobs whose rows this context committed (or run them here, without Redis)."""
+    """Hand over the jobs whose rows this context committed (or run them here, without Redis).
+
+    Never raises: the work that deferred these jobs is committed already, so a failed hand-over (a
+    lost database connection, say) leaves the rows 'pending' for relay() and is only logged.
+    """
     if not has_app_context():
         return
     while job_ids := g.pop("jobs_committed", []):
         if current_app.config.get("REDIS_URL"):
-            enqueue(job_ids)
+            try:
+                enqueue(job_ids)
+            except Exception as exc:  # noqa: BLE001 - committed already: the relay hands them over
+                _rollback_quietly()
+                log.warning("could not hand over job(s) %s after the commit (%s); they stay pending", job_ids, exc)
             continue
         for job_id in job_ids:  # in-process: jobs that defer more jobs are picked up by the loop
             try:
                 execute(job_id)
             except Exception:  # noqa: BLE001 - recorded on the row; the request itself succeeded
                 log.exception("in-process job %s failed", job_id)
+
+
+def _rollback_quietly() -> None:
+    """Roll the session back after a failed hand-over, whatever state its connection is in."""
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection: the session is discarded with the context
+        log.warning("rollback after a failed hand-over failed too", exc_info=True)
 
 
 def _after_commit(session) -> None:
@@ -136,43 +168,66 @@ def _after_rollback(session) -> None:
 
 
 def execute(job_id: int) -> str:
-    """Run one job once: claim it, run its handler, mark it done in the same transaction."""
+    """Run one job once: claim it, run its handler, mark it done in the same transaction.
+
+    The claim is a conditional UPDATE that takes a waiting row, or a 'running' row whose lease ran out
+    (its worker died), and counts the attempt; the attempt number is the claim's token. The row is
+    marked done, or its failure recorded, only while that claim still holds: a worker that outlived
+    its lease finds the row claimed again and rolls its own work back, so a job never runs twice.
+    """
     now = utcnow()
     claimed = db.session.execute(
         update(Job)
-        .where(Job.id == job_id, Job.status.in_(("pending", "queued")))
-        .values(status="running", attempts=Job.attempts + 1, started_at=now)
+        .where(
+            Job.id == job_id,
+            or_(Job.status.in_(("pending", "queued")), and_(Job.status == "running", Job.started_at < now - LEASE)),
+        )
+        .values(status="running", attempts=Job.attempts + 1, started_at=now, finished_at=None)
+        .execution_options(synchronize_session=False)
     ).rowcount
     db.session.commit()
     if not claimed:
-        return "skipped"  # done already, or running elsewhere
+        return "skipped"  # done already, failed, or running elsewhere within its lease
     job = db.session.get(Job, job_id)
+    kind, attempt, max_attempts = job.kind, job.attempts, job.max_attempts
+    mine = (Job.id == job_id, Job.status == "running", Job.attempts == attempt)
     try:
-        HANDLERS[job.kind](json.loads(job.payload or "{}"))
-        job.status, job.finished_at, job.progress = "done", utcnow(), 100
+        HANDLERS[kind](json.loads(job.payload or "{}"))
+        finished = db.session.execute(
+            update(Job)
+            .where(*mine)
+            .values(status="done", finished_at=utcnow(), progress=100)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not finished:
+            db.session.rollback()
+            log.warning("job %s (%s) attempt %s lost its lease; its work was rolled back", job_id, kind, attempt)
+            return "lost"
         db.session.commit()
         return "done"
     except Exception as exc:
         db.session.rollback()
-        job = db.session.get(Job, job_id)
-        final = job.attempts >= job.max_attempts
-        job.status = "failed" if final else "queued"
-        job.last_error = "".join(traceback.format_exception(exc))[-4000:]
-        job.finished_at = utcnow() if final else None
+        final = attempt >= max_attempts
+        db.session.execute(
+            update(Job)
+            .where(*mine)
+            .values(
+                status="failed" if final else "queued",
+                last_error="".join(traceback.format_exception(exc))[-4000:],
+                finished_at=utcnow() if final else None,
+            )
+            .execution_options(synchronize_session=False)
+        )
         db.session.commit()
-        log.error("job %s (%s) failed, attempt %s/%s: %s", job.id, job.kind, job.attempts, job.max_attempts, exc)
+        log.error("job %s (%s) failed, attempt %s/%s: %s", job_id, kind, attempt, max_attempts, exc)
         raise
 
 
 def relay(grace: timedelta = PENDING_GRACE) -> int:
-    """Hand over what is waiting: pending rows, retryable rows, and rows of workers that died."""
+    """Hand over what is waiting: pending rows, rows whose RQ job ended without running them, and rows
+    of workers that died (running past their lease). Returns how many rows were handed over (or run)."""
     now = utcnow()
-    db.session.execute(
-        update(Job)
-        .where(Job.status == "running", Job.started_at < now - STALE_RUNNING)
-        .values(status="queued", last_error="worker lost; requeued")
-    )
-    db.session.commit()
+    requeued = expire_leases(now)
     waiting = list(
         db.session.scalars(
             select(Job.id)
@@ -184,7 +239,7 @@ def relay(grace: timedelta = PENDING_GRACE) -> int:
     if not waiting:
         return 0
     if current_app.config.get("REDIS_URL"):
-        return enqueue(_missing_from_redis(waiting))
+        return enqueue(_needing_handover(waiting, explained=requeued))
     for job_id in waiting:
         try:
             execute(job_id)
@@ -193,20 +248,87 @@ def relay(grace: timedelta = PENDING_GRACE) -> int:
     return len(waiting)
 
 
+def expire_leases(now=None) -> set[int]:
+    """Rows 'running' past their lease belong to a worker that died: requeue them, or fail them when
+    that was their last try (their last_error says which). Returns the ids of the rows requeued."""
+    now = now or utcnow()
+    lost = (Job.status == "running", Job.started_at < now - LEASE)
+    minutes = int(LEASE.total_seconds() // 60)
+    requeue = set(db.session.scalars(select(Job.id).where(*lost, Job.attempts < Job.max_attempts)))
+    if requeue:
+        db.session.execute(
+            update(Job)
+            .where(Job.id.in_(requeue), *lost)
+            .values(
+                status="queued",
+                last_error=f"worker lost: the attempt did not finish within its {minutes}-minute lease; requeued",
+            )
+            .execution_options(synchronize_session=False)
+        )
+    failed = db.session.execute(
+        update(Job)
+        .where(*lost, Job.attempts >= Job.max_attempts)
+        .values(
+            status="failed",
+            finished_at=now,
+            last_error=f"worker lost: the last attempt did not finish within its {minutes}-minute lease; no tries left",
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if requeue or failed:
+        log.warning("%d job(s) past their lease requeued, %d failed with no tries left", len(requeue), failed)
+    return requeue
+
+
 def rq_job_id(job_id: int) -> str:
     """The RQ job id of an outbox row: fixed, so a second hand-over replaces rather than duplicates."""
     return f"{current_app.config['REDIS_PREFIX'].replace(':', '-')}job-{job_id}"
 
 
-def _missing_from_redis(job_ids: list[int]) -> list[int]:
-    """The jobs Redis does not hold (never handed over, or lost in a Redis restart)."""
+def _needing_handover(job_ids: list[int], explained: set[int] = frozenset()) -> list[int]:
+    """The waiting rows no RQ job will run: never handed over, lost in a Redis restart, or whose RQ job
+    ended (finished, failed, stopped) without running them — e.g. a retry that found the row still
+    'running' under a dead worker. Their ended RQ jobs are deleted first, and the rows say why."""
     from rq.job import Job as RQJob
 
     client = get_redis()
     try:
-        return [job_id for job_id in job_ids if not RQJob.exists(rq_job_id(job_id), connection=client)]
+        found = RQJob.fetch_many([rq_job_id(job_id) for job_id in job_ids], connection=client)
+        needing, notes = [], {}
+        for job_id, rq_job in zip(job_ids, found, strict=True):
+            if rq_job is None:
+                status = "missing"
+            else:
+                status = rq_job.get_status(refresh=False)
+                status = getattr(status, "value", status)
+                if status not in RQ_ENDED:
+                    continue  # RQ will run it (queued, scheduled for a retry, or running)
+                rq_job.delete()
+            needing.append(job_id)
+            if job_id not in explained:
+                notes.setdefault(status, []).append(job_id)
     except Exception:  # noqa: BLE001 - Redis still down: nothing can be handed over now
         return []
+    for status, ids in notes.items():
+        db.session.execute(
+            update(Job)
+            .where(Job.id.in_(ids), Job.status == "queued")
+            .values(last_error=f"its RQ job was {status} and had not run it; handed over again")
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    return needing
+
+
+def stuck(now=None):
+    """The condition of a row that should have moved on by now: unfinished, and its last start (or its
+    creation) is older than the lease."""
+    now = now or utcnow()
+    return and_(
+        Job.status.in_(("pending", "queued", "running")),
+        func.coalesce(Job.started_at, Job.created_at) < now - LEASE,
+    )
 
 
 def counts() -> dict[str, int]:

@@ -174,6 +174,26 @@ def recent_jobs(statuses: tuple[str, ...], limit: int = 20) -> list[Job]:
     return list(db.session.scalars(select(Job).where(Job.status.in_(statuses)).order_by(Job.id.desc()).limit(limit)))
 
 
+# Failed and stuck jobs are listed whatever their age, up to this many of each.
+ATTENTION_LIMIT = 200
+
+
+def failed_jobs(limit: int = ATTENTION_LIMIT) -> list[Job]:
+    """Every failed job (up to `limit`), oldest first: each waits for someone to retry it."""
+    return list(db.session.scalars(select(Job).where(Job.status == "failed").order_by(Job.id).limit(limit)))
+
+
+def waiting_jobs(recent: int = 20, limit: int = ATTENTION_LIMIT) -> tuple[list[Job], set[int]]:
+    """The unfinished jobs to show: every stuck one first (oldest first, up to `limit`), then the
+    `recent` most recent others; and the ids of the stuck ones."""
+    stuck = list(db.session.scalars(select(Job).where(jobs.stuck()).order_by(Job.id).limit(limit)))
+    stuck_ids = {job.id for job in stuck}
+    others = [
+        job for job in recent_jobs(("pending", "queued", "running"), recent + len(stuck)) if job.id not in stuck_ids
+    ]
+    return stuck + others[:recent], stuck_ids
+
+
 def retry_job(job_id: int, extra: int = RETRY_EXTRA_TRIES) -> bool:
     """Give a failed job `extra` more tries; False when it is not failed (any more).
 

@@ -267,12 +267,17 @@ def category_active(category_id):
 @bp.route("/jobs")
 @requires("view_jobs")
 def jobs():
-    """How much work is waiting, what failed and why, with a retry button for each failure."""
+    """How much work is waiting, what failed and why, with a retry button for each failure; failed and
+    stuck jobs are all listed, whatever their age, stuck ones ahead of the rest."""
+    waiting, stuck_ids = service.waiting_jobs()
     return render_template(
         "settings/jobs.html",
         counts=service.job_counts(),
-        failed=service.recent_jobs(("failed",)),
-        waiting=service.recent_jobs(("pending", "queued", "running")),
+        failed=service.failed_jobs(),
+        waiting=waiting,
+        stuck_ids=stuck_ids,
+        limit=service.ATTENTION_LIMIT,
+        lease_minutes=int(service.jobs.LEASE.total_seconds() // 60),
         confirm=ConfirmForm(),
         when=local_time,
         error_summary=service.error_summary,
