@@ -1,4 +1,5 @@
-"""Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`, `flask rollups check`."""
+"""Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`, `flask rollups check`,
+`flask outbox after-restore`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ roster_cli = AppGroup("roster", help="Roster (名册) tools.")
 demo_cli = AppGroup("demo", help="The demo world.")
 ledger_cli = AppGroup("ledger", help="The money ledger (资金台账).")
 rollups_cli = AppGroup("rollups", help="The report rollups (报表汇总).")
+outbox_cli = AppGroup("outbox", help="The job outbox (后台任务).")
 
 
 @roster_cli.command("import")
@@ -87,3 +89,26 @@ def rollups_rebuild():
     rows = rollups.rebuild()
     db.session.commit()
     click.echo(f"Rebuilt the report rollups: {rows} rows.")
+
+
+@outbox_cli.command("after-restore")
+@click.option(
+    "--before",
+    type=click.DateTime(
+        formats=["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S"]
+    ),
+    default=None,
+    help="The backup's moment (UTC unless an offset is given). Default: the newest job row's created_at.",
+)
+def outbox_after_restore(before):
+    """After restoring a backup: mark the jobs still waiting from before it `skipped`, so nothing is sent twice."""
+    from .services.restore import skip_before_restore
+
+    if before is None:
+        click.echo("No --before given: using the newest job row's created_at in this database.")
+    marked, moment = skip_before_restore(before)
+    db.session.commit()
+    if moment is None:
+        click.echo("No job rows: nothing to mark.")
+        return
+    click.echo(f"Marked {marked} unfinished job(s) created at or before {moment.isoformat()} as skipped.")

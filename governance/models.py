@@ -691,7 +691,8 @@ class Job(db.Model):
 
     __tablename__ = "job"
     __table_args__ = (
-        CheckConstraint("status IN ('pending','queued','running','done','failed')", name="status"),
+        # 'skipped': a final status for rows a restore from backup would otherwise send again (services/restore.py).
+        CheckConstraint("status IN ('pending','queued','running','done','failed','skipped')", name="status"),
         Index("ix_job_status_created", "status", "created_at"),
     )
 

@@ -13,6 +13,16 @@ if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "wenquanyi mic
   fi
 fi
 
+# pg_dump and pg_restore for the backup-and-restore test (tests/test_restore.py).
+if ! command -v pg_dump >/dev/null || ! command -v pg_restore >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null
+  else
+    echo "pg_dump or pg_restore missing: sudo apt-get install postgresql-client" >&2
+  fi
+fi
+
 # PostgreSQL and Redis: start them when they do not answer (the tests fail, never skip, without them).
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null; then
