@@ -103,9 +103,11 @@ def node(node_id):
     )
 
 
-def _figure_columns() -> list:
-    """The columns every report table shares after its first."""
+def _figure_columns(with_hours: bool) -> list:
+    """The columns every report table shares after its first; the hours to resolve only `with_hours` (the
+    breakdowns do not compute them, and an empty cell would read as "none resolved")."""
     Column = exports.Column
+    hours = [Column(_("Median hours to resolve"), "int"), Column(_("90th percentile hours to resolve"), "int")]
     return [
         Column(_("Issues filed"), "int"),
         Column(_("Open"), "int"),
@@ -115,14 +117,13 @@ def _figure_columns() -> list:
         Column(_("Resolution rate"), "rate"),
         Column(_("On-time rate"), "rate"),
         Column(_("Satisfaction rate"), "rate"),
-        Column(_("Median hours to resolve"), "int"),
-        Column(_("90th percentile hours to resolve"), "int"),
+        *(hours if with_hours else []),
     ]
 
 
-def _figure_values(f) -> list:
+def _figure_values(f, with_hours: bool) -> list:
     """The values under _figure_columns, in order."""
-    return [
+    values = [
         f.total,
         f.open,
         f.done,
@@ -131,9 +132,8 @@ def _figure_values(f) -> list:
         f.resolution_rate,
         f.on_time_rate,
         f.satisfaction_rate,
-        f.median_resolve,
-        f.p90_resolve,
     ]
+    return values + ([f.median_resolve, f.p90_resolve] if with_hours else [])
 
 
 def party_label(row) -> str:
@@ -166,9 +166,11 @@ def export(node_id, table, fmt):
         "parties": [(party_label(row), row.figures) for row in report.by_party],
         "trend": [(row.label, row.figures) for row in report.trend],
     }[table]
-    columns = [exports.Column(first, "text"), *_figure_columns()]
+    with_hours = table == "summary"  # the node's own figures; its breakdowns carry no hours
+    columns = [exports.Column(first, "text"), *_figure_columns(with_hours)]
     stem = f"{item.name}-{TABLE_NAMES[table]}-{period.start.isoformat()}-{period.last_day.isoformat()}"
-    return exports.table_response(stem, columns, [[label, *_figure_values(f)] for label, f in rows], fmt)
+    values = [[label, *_figure_values(f, with_hours)] for label, f in rows]
+    return exports.table_response(stem, columns, values, fmt)
 
 
 TABLE_NAMES = {
