@@ -112,15 +112,19 @@
       b.closest('.field').hidden = !c.value;
     }
   }
+  let asked = 0;
   function duplicates(tick) {
     const box = $('duplicates');
     if (!box || !el('category').value) return;
     const q = ['category', 'neighbour', 'compound', 'building'].map((n) => `${n}=${el(n) ? el(n).value : ''}`);
+    const mine = ++asked;
     fetch(`${form.dataset.dup}?${q.join('&')}`, { credentials: 'same-origin' })
       .then((r) => (r.ok ? r.text() : ''))
       .then((html) => {
+        if (mine !== asked) return;  // a late older answer; a tick given meanwhile stays
+        const c = () => el('confirm_different'), was = c() && c().checked;
         box.innerHTML = html;
-        if (tick === true && el('confirm_different')) el('confirm_different').checked = true;
+        if ((tick === true || was) && c()) c().checked = true;
       })
       .catch(() => { /* the server checks again */ });
   }
