@@ -207,3 +207,22 @@ class Auth:
 def auth(client):
     """Log in as someone through the login form."""
     return Auth(client)
+
+
+@pytest.fixture
+def uploads(app, tmp_path):
+    """Photos and receipt scans go to a directory of this test's own."""
+    before = app.config["UPLOAD_DIR"]
+    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    yield tmp_path / "uploads"
+    app.config["UPLOAD_DIR"] = before
+
+
+@pytest.fixture
+def fresh_public_cache():
+    """The in-process cache of public pages is per worker and outlives a test's database: start without it."""
+    from governance.services import public_cache
+
+    public_cache.clear()
+    yield
+    public_cache.clear()

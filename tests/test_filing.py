@@ -41,15 +41,6 @@ def gps_jpeg() -> bytes:
 
 
 @pytest.fixture
-def uploads(app, tmp_path):
-    """Photos go to a directory of this test's own."""
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
-
-
-@pytest.fixture
 def world(app, uploads):
     """One community: a 片 with two 组 of two 邻, the 普瑞斯堡 compound (1栋…3栋) they live in, and leaders."""
     make_tree(zones=1, groups=2, neighbours=2)

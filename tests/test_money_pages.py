@@ -279,15 +279,6 @@ def test_public_funding_view_keeps_donors_private(world, client, auth):
     assert client.get("/money/public/999999").status_code == 404
 
 
-@pytest.fixture
-def uploads(app, tmp_path):
-    """Scans go to a directory of this test's own."""
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
-
-
 def jpeg() -> bytes:
     from PIL import Image
 

@@ -33,20 +33,7 @@ from tests.conftest import csrf_from
 CANARIES = {**BASE_CANARIES, "donor": "金丝雀捐款人", "donor_phone": "13755556666"}
 
 
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """The in-process cache is per worker and outlives a test's database: start each test without it."""
-    public_cache.clear()
-    yield
-    public_cache.clear()
-
-
-@pytest.fixture
-def uploads(app, tmp_path):
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
+pytestmark = pytest.mark.usefixtures("fresh_public_cache")
 
 
 @pytest.fixture

@@ -10,19 +10,13 @@ import pytest
 
 from governance.extensions import db
 from governance.models import Building
-from governance.services import public, public_cache, triage
+from governance.services import public, triage
 from governance.services.issues import LifecycleError, add_comment, transition
 from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
 
+pytestmark = pytest.mark.usefixtures("fresh_public_cache")
+
 WAITING = "待责任单位接单"
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """The in-process cache is per worker and outlives a test's database."""
-    public_cache.clear()
-    yield
-    public_cache.clear()
 
 
 @pytest.fixture

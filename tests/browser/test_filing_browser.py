@@ -16,16 +16,7 @@ from governance.models import Building, Issue, Person, Photo
 from governance.services import demo
 from tests.builders import category, make_compound, make_issue, make_node, make_person, make_tree, nodes_at
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def uploads(app, tmp_path):
-    """Photos go to a directory of this test's own."""
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("uploads")]
 
 
 def photo_file(name: str = "IMG_2041.jpg", size=(1200, 900)) -> dict:

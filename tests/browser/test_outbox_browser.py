@@ -16,18 +16,9 @@ from governance.models import Category, Issue, Photo
 from tests.browser.test_filing_browser import count, photo_file, small_world, wait_for
 from tests.builders import category, make_issue
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("uploads")]
 
 NO_SERVICE_WORKER = {"service_workers": "block"}  # only the page-load path can send
-
-
-@pytest.fixture(autouse=True)
-def uploads(app, tmp_path):
-    """Photos go to a directory of this test's own."""
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
 
 
 def fill_form(page, title: str, kind: str = "drainage", building: str = "3栋") -> str:

@@ -7,18 +7,10 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Compound, Issue, Person, RoleAssignment
-from governance.services import demo, public_cache, rating
+from governance.services import demo, rating
 from governance.services.issues import transition
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def fresh_cache():
-    """Start without the in-process pages of earlier tests."""
-    public_cache.clear()
-    yield
-    public_cache.clear()
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_public_cache")]
 
 
 def resolve_one(compound: Compound) -> Issue:

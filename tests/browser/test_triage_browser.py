@@ -14,16 +14,7 @@ from tests.browser.test_escalation_browser import compound_world, log_out
 from tests.browser.test_filing_browser import photo_file
 from tests.builders import make_organisation, make_person
 
-pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(autouse=True)
-def uploads(app, tmp_path):
-    """Photos go to a directory of this test's own."""
-    before = app.config["UPLOAD_DIR"]
-    app.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
-    yield tmp_path / "uploads"
-    app.config["UPLOAD_DIR"] = before
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("uploads")]
 
 
 def fresh(issue_id: int) -> Issue:
