@@ -25,6 +25,7 @@ from .. import policy
 from ..extensions import db
 from ..models import FundingSource, Issue, LedgerEntry, Person, Phase, Project, utcnow
 from .errors import ServiceError
+from .locks import lock_row
 
 # A bigger sum is a typing mistake, not a renovation (and stays far inside BIGINT).
 MAX_FEN = 10**14  # 1,000,000,000,000.00 yuan
@@ -182,11 +183,6 @@ def _authorize(actor: Person | None, project: Project) -> None:
         raise LedgerError("forbidden")
 
 
-def _lock(project: Project) -> None:
-    """Serialise writers of one project's ledger (PostgreSQL row lock; SQLite has one writer anyway)."""
-    db.session.execute(select(Project.id).where(Project.id == project.id).with_for_update())
-
-
 def _same_project(project: Project, *things) -> None:
     for thing in things:
         if thing is not None and thing.project_id != project.id:
@@ -311,7 +307,7 @@ def record_expenditure(
     _same_project(project, phase, source)
     if any(issue.community_id != project.community_id for issue in issues):
         raise LedgerError("issue_outside")
-    _lock(project)
+    lock_row(Project, project.id)
     override = _check_overspend(actor, project, amount_fen, override_reason)
     entry = _add(
         actor,
@@ -355,7 +351,7 @@ def reverse(
         raise LedgerError("reason_required")
     if entry.kind == "reversal":
         raise LedgerError("reverse_reversal")
-    _lock(project)
+    lock_row(Project, project.id)
     if db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.reverses_id == entry.id)) is not None:
         raise LedgerError("already_reversed")
     override = ""

@@ -22,6 +22,7 @@ from ..extensions import db
 from ..models import SATISFACTION, Issue, Person, RatingToken, utcnow
 from . import public_cache, rollups
 from .errors import ServiceError
+from .locks import lock_row
 
 LINK_DAYS = 14
 # A resident rates the fix: while the issue stands resolved or was closed after it.
@@ -37,16 +38,6 @@ class RatingError(ServiceError):
 def digest(token: str) -> str:
     """The stored form of a token."""
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def _lock(issue: Issue) -> None:
-    """Serialise link making and rating for one issue, before anything is read: PostgreSQL locks the row;
-    SQLite takes its one write lock with a write that changes nothing (a read first could go stale)."""
-    statement = update(Issue).where(Issue.id == issue.id).values(id=Issue.id)
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(Issue.id).where(Issue.id == issue.id).with_for_update())
-    else:
-        db.session.execute(statement.execution_options(synchronize_session=False))
 
 
 def rated(issue: Issue) -> bool:
@@ -73,7 +64,7 @@ def create_link(actor: Person, issue: Issue, now: datetime | None = None) -> str
     if not policy.allowed(actor, "callback_issue", issue):
         policy.log_denial(actor, "callback_issue", issue)
         raise RatingError("forbidden")
-    _lock(issue)
+    lock_row(Issue, issue.id)  # before reading what is checked
     db.session.refresh(issue)
     if issue.status != "resolved" or issue.resolved_at is None:
         raise RatingError("not_resolved")
@@ -130,7 +121,7 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
     link = find(token)
     if link is None:
         raise RatingError("unknown")
-    _lock(link.issue)
+    lock_row(Issue, link.issue_id)
     db.session.refresh(link)
     db.session.refresh(link.issue)
     check(link, now)

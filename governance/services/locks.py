@@ -1,0 +1,22 @@
+"""Row locks for read-check-write steps, the same promise on both engines.
+
+PostgreSQL locks the row (SELECT … FOR UPDATE) until the transaction ends. SQLite has no row locks and one
+writer: a read before the first write may be stale by the time the transaction writes, so the write lock is
+taken first, by an UPDATE of the row that changes nothing. Functions flush nothing and never commit.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+
+from ..extensions import db
+
+
+def lock_row(model, row_id: int) -> None:
+    """Hold off every other writer of this row (SQLite: of the database) until the transaction ends; call it
+    before reading what the step checks."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(select(model.id).where(model.id == row_id).with_for_update())
+    else:
+        statement = update(model).where(model.id == row_id).values(id=model.id)
+        db.session.execute(statement.execution_options(synchronize_session=False))
