@@ -1,11 +1,11 @@
 """URL helpers shared by the blueprints."""
 
+import unicodedata
 from urllib.parse import urlsplit
 
 from werkzeug.routing import IntegerConverter
 
-# The largest id an INTEGER column holds on PostgreSQL (and what SQLite's planner should be given).
-DB_INT_MAX = 2**31 - 1
+from .parsing import DB_INT_MAX
 
 
 class DatabaseIntConverter(IntegerConverter):
@@ -17,8 +17,14 @@ class DatabaseIntConverter(IntegerConverter):
 
 
 def safe_next(target: str | None) -> str | None:
-    """A `next` redirect target only if it stays on this site (no open redirects)."""
+    """A `next` redirect target only if it stays on this site (no open redirects) and is one clean line.
+
+    A control character (CR, LF, NUL, tab…), an invisible format character or a line separator is
+    refused: in a Location header a line break is a crash or a header of the attacker's choosing.
+    """
     if not target:
+        return None
+    if any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") for ch in target):
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import aliased
 from .. import policy
 from ..extensions import db
 from ..models import FundingSource, Issue, LedgerEntry, Person, Phase, Project, utcnow
+from ..parsing import ascii_digits
 from .errors import ServiceError
 from .locks import lock_row
 
@@ -48,6 +49,7 @@ MESSAGES = {
         "Not an amount: use digits, optionally with thousands commas and two decimals, e.g. 1,600,000.00."
     ),
     "amount_too_large": _l("The amount is too large."),
+    "amount_digits": _l("Write the amount with the digits 0-9 (full-width ０-９ are fine too)."),
     "forbidden": _l("You may not record money for this project."),
     "wrong_project": _l("That phase, source or entry belongs to another project."),
     "source_required": _l("Choose the source of the money."),
@@ -78,9 +80,11 @@ class LedgerError(ServiceError):
 
 # --- amounts ------------------------------------------------------------------------------------
 
-_SCIENTIFIC = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+_SCIENTIFIC = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)[eE][+-]?[0-9]+")
 # Plain digits, or digits grouped by commas in threes; then at most some decimals (counted below).
-_AMOUNT = re.compile(r"(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d+))?")
+_AMOUNT = re.compile(r"([0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.([0-9]+))?")
+# What a Chinese input method types for a comma and a decimal point; its digits are in parsing.py.
+_FULL_WIDTH_PUNCTUATION = str.maketrans("，．", ",.")
 
 
 def parse_amount(text: str | None) -> int:
@@ -90,11 +94,15 @@ def parse_amount(text: str | None) -> int:
     Refused: "" (amount_empty), "-5" (amount_negative: reversals are their own kind), "0"
     (amount_zero), "1e3" (amount_scientific: a form field that takes 1e3 invites 1e30),
     "12.345" (amount_decimals: fen are the smallest unit, nothing is rounded), "abc", "1,00",
-    ".5", "5." (amount_format), more than MAX_FEN (amount_too_large).
+    ".5", "5." (amount_format), more than MAX_FEN (amount_too_large). Full-width digits, commas
+    and points ("１，６００．５０") read as their ASCII twins; digits of other scripts ("١٢٣",
+    which Python's Decimal would read as 123) are refused (amount_digits).
     """
-    text = (text or "").strip().lstrip("¥￥").strip()
+    text = ascii_digits((text or "").strip().lstrip("¥￥").strip()).translate(_FULL_WIDTH_PUNCTUATION)
     if not text:
         raise LedgerError("amount_empty")
+    if any(ch.isdigit() and not ch.isascii() for ch in text):
+        raise LedgerError("amount_digits")
     if text.startswith("-"):
         raise LedgerError("amount_negative")
     if _SCIENTIFIC.fullmatch(text):

@@ -22,6 +22,7 @@ from werkzeug.routing import BuildError
 from .. import policy
 from ..extensions import db
 from ..models import OPEN_STATUSES, ApiKey, Category, Issue, Node, Person, Photo, utcnow
+from ..parsing import parse_id
 from ..redis_conn import get_redis
 from ..redis_conn import key as redis_key
 from . import public
@@ -531,9 +532,10 @@ def create_request(form, plain_key: str | None) -> dict:
     lon = _float(longitude, "long", 180) if longitude else None
     address_id = (form.get("address_id") or "").strip()
     if address_id:
-        if not address_id.isdigit() or len(address_id) > 12:
+        neighbour_id = parse_id(address_id)
+        if neighbour_id is None:
             raise Open311Error(400, "address_id must be the id of a 邻")
-        neighbour = db.session.get(Node, int(address_id))
+        neighbour = db.session.get(Node, neighbour_id)
         if neighbour is None or neighbour.level != "neighbour":
             raise Open311Error(400, "address_id must be the id of a 邻")
         if not policy.key_covers(api_key, neighbour):

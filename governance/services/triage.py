@@ -36,6 +36,7 @@ from ..models import (
     organisation_community,
     utcnow,
 )
+from ..parsing import parse_id
 from . import audit, jobs
 from .errors import ServiceError
 from .issues import (
@@ -399,8 +400,8 @@ def console_conditions(filters: ConsoleFilters, now: datetime) -> list:
         conditions.append(Issue.assignee_org_id.is_(None))
     elif filters.organisation == "pending":
         conditions.append(Issue.assignment_state == "pending")
-    elif filters.organisation.isdigit():
-        conditions.append(Issue.assignee_org_id == int(filters.organisation))
+    elif parse_id(filters.organisation):
+        conditions.append(Issue.assignee_org_id == parse_id(filters.organisation))
     if filters.priority in PRIORITIES:
         conditions.append(Issue.priority == filters.priority)
     if filters.overdue:

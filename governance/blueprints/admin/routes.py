@@ -8,6 +8,7 @@ from ... import policy
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
+from ...parsing import parse_page
 from ...services import accounts, people
 from ...services.tree import children, node_path
 from . import bp
@@ -21,9 +22,9 @@ PAGE_SIZE = 30
 def people_list():
     """Search the people inside one's scope by name or mobile number."""
     q = (request.args.get("q") or "").strip()[:40]
-    page = request.args.get("page", 1, type=int) or 1
-    found, total = people.search(current_user, q, max(page, 1), PAGE_SIZE)
-    return render_template("admin/people.html", q=q, people=found, total=total, page=max(page, 1), page_size=PAGE_SIZE)
+    page = parse_page(request.args.get("page"))
+    found, total = people.search(current_user, q, page, PAGE_SIZE)
+    return render_template("admin/people.html", q=q, people=found, total=total, page=page, page_size=PAGE_SIZE)
 
 
 @bp.route("/people/<int:person_id>")

@@ -13,8 +13,8 @@ from ... import policy
 from ...access import requires
 from ...extensions import db
 from ...models import AuditEntry, Person
+from ...parsing import parse_id
 from ..issues.display import CHINA, local_time
-from ..issues.listing import to_int
 from . import bp
 from .forms import AuditFilterForm, action_label
 
@@ -68,7 +68,7 @@ def index():
     form = AuditFilterForm(formdata=request.args)
     # Refused filters are shown beside their field and left out; the rest still apply.
     refused = bool(request.args) and not form.validate()
-    before = to_int(request.args.get("before"))
+    before = parse_id(request.args.get("before"))
     query = (
         select(AuditEntry)
         .options(joinedload(AuditEntry.actor), joinedload(AuditEntry.issue))

@@ -15,8 +15,8 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ... import policy
 from ...extensions import db
 from ...models import Building, Category, Compound, Node
+from ...parsing import parse_id
 from ...services.issues import MAX_TITLE
-from ...urls import DB_INT_MAX
 
 MAX_DESCRIPTION = 2000
 KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")
@@ -29,13 +29,7 @@ def strip(value):
 
 def optional_id(value):
     """A database id from a select, or None for blank or garbage (the validators then say what is missing)."""
-    if value is None or value == "":
-        return None
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= DB_INT_MAX else None
+    return parse_id(value)
 
 
 def coordinate(value: str | None, bound: float) -> float | None:

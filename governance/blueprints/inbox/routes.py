@@ -11,9 +11,9 @@ from sqlalchemy.exc import SQLAlchemyError
 from ...access import login_required
 from ...extensions import db
 from ...models import Notification
+from ...parsing import parse_id, parse_page
 from ...services import notify
 from ..issues.display import helpers
-from ..issues.listing import to_int
 from . import bp
 from .forms import ReadForm
 
@@ -58,8 +58,7 @@ def inbox_helpers():
 @login_required
 def index():
     """The person's notifications, newest first; unread ones marked."""
-    page = max(to_int(request.args.get("page")) or 1, 1)
-    page = min(page, 10_000)
+    page = parse_page(request.args.get("page"))
     items = notify.inbox(current_user, page, PAGE_SIZE)
     return render_template(
         "inbox/index.html", items=items, page=page, has_older=len(items) == PAGE_SIZE, form=ReadForm()
@@ -71,11 +70,11 @@ def index():
 def read():
     """Mark one notification (field `id`) or all of them read."""
     form = ReadForm()
-    page = max(to_int(request.form.get("page")) or 1, 1)
+    page = parse_page(request.form.get("page"))
     if form.validate_on_submit():
         raw = (form.id.data or "").strip()
         if raw:
-            one = to_int(raw)
+            one = parse_id(raw)
             if one is not None:  # someone else's id simply matches nothing
                 notify.mark_read(current_user, [one])
         else:

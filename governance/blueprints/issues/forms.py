@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ...parsing import DB_INT_MAX, parse_number
 from ...services.issues import MAX_NOTE
 
 
@@ -19,10 +20,8 @@ class VersionedForm(FlaskForm):
 
     def expected_version(self) -> int:
         """The version the page showed; anything unreadable counts as stale (-1 never matches)."""
-        try:
-            return int((self.version.data or "").strip())
-        except (TypeError, ValueError):
-            return -1
+        version = parse_number(self.version.data, 0, DB_INT_MAX)
+        return -1 if version is None else version
 
 
 def note_field(label):

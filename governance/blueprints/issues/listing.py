@@ -32,8 +32,8 @@ from sqlalchemy.orm import joinedload
 from ... import policy
 from ...extensions import db
 from ...models import LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, Person
+from ...parsing import parse_id
 from ...services.tree import descendant_counts, node_path
-from ...urls import DB_INT_MAX
 
 PAGE_SIZE = 25
 COUNT_CAP = 1000
@@ -54,15 +54,6 @@ SCOPE_COLUMN = {
     "neighbour": Issue.neighbour_id,
 }
 HANDLING_LEVELS = ("neighbour", "group", "zone", "community", "street", "district")
-
-
-def to_int(value) -> int | None:
-    """A positive integer the database can hold, or None."""
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if 0 < number <= DB_INT_MAX else None
 
 
 @dataclass
@@ -104,14 +95,14 @@ def parse_filters(args, person: Person) -> Filters:
     level = (args.get("level") or "").strip()
     filters = Filters(
         status=status if status == "open" or status in STATUSES else "",
-        category_id=to_int(args.get("category")),
+        category_id=parse_id(args.get("category")),
         level=level if level in HANDLING_LEVELS else "",
         overdue=(args.get("overdue") or "") == "1",
         q=" ".join((args.get("q") or "").split())[:MAX_QUERY],
     )
     raw_node = (args.get("node") or "").strip()
     if raw_node:
-        node_id = to_int(raw_node)
+        node_id = parse_id(raw_node)
         node = db.session.get(Node, node_id) if node_id else None
         # Unknown and foreign nodes get the same answer, so ids reveal nothing.
         if node is None or not policy.allowed(person, "view_node", node):
@@ -142,7 +133,7 @@ class Cursor:
             if not raw:
                 continue
             micros, _, ident = raw.partition("_")
-            issue_id = to_int(ident)
+            issue_id = parse_id(ident)
             try:
                 at = EPOCH + timedelta(microseconds=int(micros))
             except (ValueError, OverflowError):

@@ -36,6 +36,7 @@ from ...models import (
     ResponseTemplate,
     utcnow,
 )
+from ...parsing import parse_id
 from ...services import notify, photos, rating, triage
 from ...services.issues import (
     TRANSITION_ACTION,
@@ -338,8 +339,9 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     comment_form.kind.choices = [c for c in COMMENT_CHOICES if c.value in kinds]
     templates = response_templates(issue, kinds)
     picked = request.args.get("template", "") if request.method == "GET" else ""
-    if picked.isdigit():  # without JavaScript, a template is picked by following its link
-        chosen = next((t for t in templates if t.id == int(picked)), None)
+    picked_id = parse_id(picked)
+    if picked_id:  # without JavaScript, a template is picked by following its link
+        chosen = next((t for t in templates if t.id == picked_id), None)
         if chosen is not None:
             comment_form.note.data = chosen.body
             comment_form.kind.data = "public_update"
@@ -476,8 +478,9 @@ def change_status(issue_id, to_status):
     def run():
         original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
         reason = None
-        if to_status == "rejected" and (form.reason.data or "").isdigit():
-            reason = db.session.get(RejectReason, int(form.reason.data)) if int(form.reason.data) < 2**31 else None
+        reason_id = parse_id(form.reason.data) if to_status == "rejected" else None
+        if reason_id:
+            reason = db.session.get(RejectReason, reason_id)
         event = transition(
             current_user,
             issue,
@@ -576,8 +579,8 @@ def triage_step(issue_id, step):
 
     def run():
         if step == "assign":
-            raw = form.organisation.data or ""
-            org = db.session.get(Organisation, int(raw)) if raw.isdigit() and int(raw) < 2**31 else None
+            org_id = parse_id(form.organisation.data)
+            org = db.session.get(Organisation, org_id) if org_id else None
             triage.assign(current_user, issue, org, form.due_date(), form.note.data or "", expected_version=version)
         elif step == "accept":
             triage.accept(current_user, issue, expected_version=version)

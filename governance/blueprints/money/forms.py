@@ -11,16 +11,14 @@ from wtforms import BooleanField, DateField, HiddenField, SelectField, StringFie
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ...parsing import parse_id
+
 
 def _clean(value):
     """Trimmed, with full-width digits (输入法全角) folded to ASCII."""
     if not isinstance(value, str):
         return value
     return unicodedata.normalize("NFKC", value).strip()
-
-
-def _optional_int(value):
-    return int(value) if value not in (None, "", "None") else None
 
 
 class EntryForm(FlaskForm):
@@ -39,8 +37,8 @@ class EntryForm(FlaskForm):
         filters=[_clean],
         render_kw={"inputmode": "decimal", "autocomplete": "off", "placeholder": "1,600.00"},
     )
-    source_id = SelectField(_l("Source"), coerce=_optional_int, validate_choice=False)
-    phase_id = SelectField(_l("Phase"), coerce=_optional_int, validate_choice=False)
+    source_id = SelectField(_l("Source"), coerce=parse_id, validate_choice=False)
+    phase_id = SelectField(_l("Phase"), coerce=parse_id, validate_choice=False)
     occurred_on = DateField(_l("Date"), validators=[Optional()])
     donor_name = StringField(_l("Donor (resident donations)"), filters=[_clean], validators=[Length(max=40)])
     donor_named = BooleanField(_l("The donor agrees to be shown by initial"))
@@ -80,4 +78,4 @@ class IssuePhaseForm(FlaskForm):
         validators=[DataRequired(), Length(max=40)],
         render_kw={"placeholder": "WC-2026-000123", "autocomplete": "off"},
     )
-    phase_id = SelectField(_l("Phase"), coerce=_optional_int, validate_choice=False)
+    phase_id = SelectField(_l("Phase"), coerce=parse_id, validate_choice=False)

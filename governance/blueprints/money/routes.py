@@ -19,6 +19,7 @@ from ... import policy
 from ...access import login_required, public, requires
 from ...extensions import db
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
+from ...parsing import parse_id, parse_page
 from ...services import ledger, photos
 from . import bp
 from .forms import EntryForm, IssuePhaseForm, ReverseForm
@@ -26,7 +27,7 @@ from .forms import EntryForm, IssuePhaseForm, ReverseForm
 CHINA = timezone(timedelta(hours=8), "CST")
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
-REFERENCE_RE = re.compile(r"(?:WC-\d{4}-)?0*(\d{1,9})", re.IGNORECASE)
+REFERENCE_RE = re.compile(r"(?:WC-[0-9]{4}-)?0*([0-9]{1,10})", re.IGNORECASE)
 
 
 def kind_labels() -> dict[str, str]:
@@ -74,7 +75,7 @@ def parse_day(text: str | None) -> date | None:
 def ledger_filters() -> dict:
     """The list's filters from the query string; anything malformed is ignored."""
     kind = request.args.get("kind") or None
-    source = request.args.get("source", type=int)
+    source = parse_id(request.args.get("source"))
     return {
         "kind": kind if kind in LEDGER_KINDS else None,
         "source": source,
@@ -131,10 +132,9 @@ def reverse_keys(entries, rform: ReverseForm | None) -> dict[int, str]:
     entry still reverses another with its own. A form sent back with an error keeps the key it was sent
     with, so sending it again still reverses that entry once."""
     keys = {e.id: uuid.uuid4().hex for e in entries}
-    if rform is not None and rform.idempotency_key.data and str(rform.entry_id.data or "").isdigit():
-        entry_id = int(rform.entry_id.data)
-        if entry_id in keys:
-            keys[entry_id] = rform.idempotency_key.data
+    entry_id = parse_id(rform.entry_id.data) if rform is not None and rform.idempotency_key.data else None
+    if entry_id in keys:
+        keys[entry_id] = rform.idempotency_key.data
     return keys
 
 
@@ -155,7 +155,7 @@ def render_ledger(
     lform: IssuePhaseForm | None = None,
 ):
     filters = ledger_filters()
-    page = max(1, request.args.get("page", 1, type=int))
+    page = parse_page(request.args.get("page"))
     query = filtered(project, filters)
     total = db.session.scalar(select(func.count()).select_from(query.subquery()))
     entries = db.session.scalars(
@@ -235,7 +235,8 @@ def linked_issues(project: Project, text: str) -> list[Issue] | None:
     issues = []
     for token in filter(None, re.split(r"[\s,，、;；]+", text or "")):
         match = REFERENCE_RE.fullmatch(token)
-        issue = db.session.get(Issue, int(match.group(1))) if match else None
+        issue_id = parse_id(match.group(1)) if match else None
+        issue = db.session.get(Issue, issue_id) if issue_id else None
         if issue is None or issue.community_id != project.community_id:
             return None
         issues.append(issue)
@@ -360,8 +361,8 @@ def reverse(project_id: int):
             abort(400)
         flash(_("Some fields need correcting; nothing was recorded."), "error")
         return render_ledger(project, rform=form, status=400)
-    entry_id = form.entry_id.data
-    entry = db.session.get(LedgerEntry, int(entry_id)) if str(entry_id or "").isdigit() else None
+    entry_id = parse_id(form.entry_id.data)
+    entry = db.session.get(LedgerEntry, entry_id) if entry_id else None
     if entry is None or entry.project_id != project.id:
         abort(404)
     try:

@@ -23,6 +23,7 @@ from ... import policy
 from ...access import login_required, public
 from ...extensions import db
 from ...models import STATUSES, Category, Issue, Node
+from ...parsing import parse_page
 from ...services import ledger, photos, public_cache, rates, rating, reports
 from ...services import public as public_data
 from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
@@ -30,7 +31,6 @@ from . import bp
 
 REFERENCE_RE = re.compile(r"^[A-Z0-9-]{1,24}$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
-MAX_PAGE = 10_000
 GONE_MESSAGES = {
     "unknown": _l("This rating link is not known. Please check that it was copied completely."),
     "used": _l("This rating link has already been used. Thank you — your answer was counted once."),
@@ -141,8 +141,7 @@ def read_filters() -> dict:
     category = request.args.get("category") or None
     if category is not None and not CODE_RE.match(category):
         category = None
-    page = request.args.get("page", type=int) or 1
-    return {"status": status, "category": category, "page": min(max(page, 1), MAX_PAGE)}
+    return {"status": status, "category": category, "page": parse_page(request.args.get("page"))}
 
 
 def link_args(filters: dict, **changes) -> dict:

@@ -10,6 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from ...parsing import parse_id, parse_number
 from ...services import settings as service
 
 
@@ -44,9 +45,9 @@ class WholeNumberField(StringField):
         text = self.data or ""
         if not text:
             raise ValidationError(_l("Enter a number."))
-        if not (text.isascii() and text.isdigit()) or len(text) > 9:
+        value = parse_number(text, 0, 10**9 - 1)
+        if value is None:
             raise ValidationError(_l("Whole numbers only, such as 24."))
-        value = int(text)
         if not self.minimum <= value <= self.maximum:
             raise ValidationError(self.range_message)
         self.number = value
@@ -283,7 +284,7 @@ class ResponseTemplateForm(FlaskForm):
 
     def values(self) -> tuple[int | None, str | None, str, str, int]:
         """(category id, status, title, body, position) once valid; None means any."""
-        category_id = int(self.category_id.data) if self.category_id.data else None
+        category_id = parse_id(self.category_id.data)
         return category_id, self.status.data or None, self.title.data, self.body.data, self.sort.number
 
 
@@ -324,7 +325,7 @@ class OrganisationForm(FlaskForm):
 
     def values(self) -> tuple[str, str, int | None]:
         """(name, kind, street id or None) once valid."""
-        return self.name.data, self.kind.data, int(self.street_id.data) if self.street_id.data else None
+        return self.name.data, self.kind.data, parse_id(self.street_id.data)
 
 
 class CommunitiesField(SelectMultipleField):
@@ -334,8 +335,9 @@ class CommunitiesField(SelectMultipleField):
         self.data, self.junk = [], False
         for value in valuelist:
             text = str(value).strip()
-            if text.isascii() and text.isdigit() and len(text) <= 10:
-                self.data.append(int(text))
+            community_id = parse_id(text)
+            if community_id:
+                self.data.append(community_id)
             else:
                 self.junk = True
 

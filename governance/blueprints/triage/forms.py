@@ -13,8 +13,8 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ...parsing import DB_INT_MAX, parse_id, parse_number
 from ...services.issues import MAX_NOTE
-from ...urls import DB_INT_MAX
 
 # The console's bulk actions, in the order of the select ('accept' belongs to the party's queue).
 ACTION_CHOICES = [
@@ -29,29 +29,20 @@ ACTION_CHOICES = [
 ]
 
 
-def to_id(raw) -> int | None:
-    """A positive id the database can hold, or None."""
-    text = str(raw or "").strip()
-    if not text.isdigit():
-        return None
-    number = int(text)
-    return number if 0 < number <= DB_INT_MAX else None
-
-
 def parse_items(values: list[str]) -> tuple[list[tuple[int, int | None]], list[str]]:
     """The selected "id:version" values as (id, version) pairs, and the values that were not readable."""
     items, junk, seen = [], [], set()
     for raw in values:
         issue_id, _, version = str(raw).partition(":")
-        number = to_id(issue_id)
-        if number is None or (version and not version.isdigit()):
+        number = parse_id(issue_id)
+        expected = parse_number(version, 0, DB_INT_MAX) if version else None
+        if number is None or (version and expected is None):
             junk.append(str(raw)[:24])
             continue
         if number in seen:
             continue  # a row ticked twice counts once
         seen.add(number)
-        # An absurdly long version can never match: -1 makes the service report a conflict.
-        items.append((number, (int(version) if len(version) < 10 else -1) if version else None))
+        items.append((number, expected))
     return items, junk
 
 

@@ -37,16 +37,16 @@ from ...models import (
     Organisation,
     utcnow,
 )
+from ...parsing import parse_id, parse_page
 from ...services import triage
 from ...services.issues import LifecycleError
 from ..issues.display import PRIORITY_LABELS, category_name, helpers, level_label, local_time, status_label
 from ..issues.routes import ERROR_MESSAGES
 from . import bp
-from .forms import AcceptForm, BulkForm, parse_items, to_id
+from .forms import AcceptForm, BulkForm, parse_items
 from .queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
 
 PAGE_SIZE = 50
-MAX_PAGE = 10_000
 # The codes the bulk service adds to the issue page's, and a wording that fits a list of many issues.
 BULK_MESSAGES = {
     **ERROR_MESSAGES,
@@ -174,18 +174,18 @@ def parse_console(args, community: Node) -> tuple[triage.ConsoleFilters, int, di
     status = args.get("status", "")
     organisation = (args.get("organisation") or "").strip()
     if organisation not in ("", "none", "pending"):
-        number = to_id(organisation)
+        number = parse_id(organisation)
         organisation = str(number) if number else ""
     filters = triage.ConsoleFilters(
         community=community,
         reach=reach if reach == "all" else "community",
         status=status if status == "all" or status in STATUSES else "open",
-        category_id=to_id(args.get("category")),
+        category_id=parse_id(args.get("category")),
         organisation=organisation,
         priority=args.get("priority", "") if args.get("priority") in PRIORITIES else "",
         overdue=args.get("overdue") == "1",
     )
-    page = to_id(args.get("page")) or 1
+    page = parse_page(args.get("page"))
     values = {
         "reach": "all" if filters.reach == "all" else "",
         "status": "" if filters.status == "open" else filters.status,
@@ -194,7 +194,7 @@ def parse_console(args, community: Node) -> tuple[triage.ConsoleFilters, int, di
         "priority": filters.priority,
         "overdue": "1" if filters.overdue else "",
     }
-    return filters, min(page, MAX_PAGE), {k: v for k, v in values.items() if v}
+    return filters, page, {k: v for k, v in values.items() if v}
 
 
 def is_english() -> bool:
@@ -317,10 +317,10 @@ def bulk(community_id):
     request_ = triage.BulkRequest(
         action=action if action != "accept" else "",  # accepting is the party's, from its own queue
         items=items,
-        organisation_id=to_id(form.organisation.data),
+        organisation_id=parse_id(form.organisation.data),
         due_on=form.due_date(),
         priority=form.priority.data or "",
-        reason_id=to_id(form.reason.data),
+        reason_id=parse_id(form.reason.data),
         note=form.note.data or "",
         level=form.level.data or "",
         kept_id=kept.id if kept else None,
@@ -425,7 +425,7 @@ def render_org(tab: str, page: int, refusal=None, selected=(), status=200):
 def parse_tab(args) -> tuple[str, int]:
     """The tab (default: waiting for acceptance) and page; unknown values fall back to the defaults."""
     tab = args.get("tab", "")
-    return (tab if tab in triage.ORG_TABS else "pending"), min(to_id(args.get("page")) or 1, MAX_PAGE)
+    return (tab if tab in triage.ORG_TABS else "pending"), parse_page(args.get("page"))
 
 
 @bp.route("/org/")
