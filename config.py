@@ -59,6 +59,12 @@ class Config:
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE_DIR / "uploads")
     PHOTO_MAX_BYTES = 10 * 1024 * 1024
     PHOTO_MAX_PIXELS = 50_000_000  # a 50-megapixel phone camera; beyond that, a decompression bomb
+    # Pixels decoded at full size (any format but JPEG, which is decoded at 1/2…1/8 scale first): a 12–16 MP phone
+    # photo sent raw (4080×3060, 4000×4000). The page's script sends photos scaled to PHOTO_MAX_SIDE, far below it.
+    PHOTO_MAX_DECODED_PIXELS = 16_000_000
+    # Uploads decoding at once per process, and how long one waits for a slot before "busy, try again".
+    PHOTO_DECODE_SLOTS = int(os.environ.get("PHOTO_DECODE_SLOTS", "1"))
+    PHOTO_DECODE_WAIT = float(os.environ.get("PHOTO_DECODE_WAIT", "5"))
     PHOTO_MAX_SIDE = 2048  # stored photos are scaled down to this longest side
     PHOTO_THUMB_SIDE = 320
     PHOTOS_PER_ISSUE = 6

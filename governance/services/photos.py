@@ -2,7 +2,13 @@
 
 An upload is trusted for nothing: neither its file name nor the content type the phone sent. Pillow
 must recognise the bytes as a raster image of an allowed format, within the byte and pixel limits;
-the picture is then turned upright (EXIF orientation), converted to RGB and written afresh as a
+the pixel limits are read from the header, before anything is decoded, so that a few KB of PNG
+declaring 7000×7000 costs nothing. A JPEG is decoded at a reduced scale (draft mode); any other
+format is decoded at full size, so it may hold at most PHOTO_MAX_DECODED_PIXELS (12 MP: a phone
+photo sent raw). Decoding is bounded per process too: at most PHOTO_DECODE_SLOTS uploads decode at
+once, and an upload that waits PHOTO_DECODE_WAIT seconds for a slot is answered "busy, try again"
+(PhotoError "busy"), so one person's photos cannot take every thread's memory and time. The picture
+is then turned upright (EXIF orientation), converted to RGB and written afresh as a
 JPEG with no EXIF, GPS or ICC data, under a random name the server picks. Thumbnails are made by a
 background job deferred in the same transaction as the photo row. Nothing here commits.
 """
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 import uuid
 from dataclasses import dataclass
 from io import BytesIO
@@ -69,7 +76,9 @@ def send_stored_image(name: str):
     if not os.path.exists(path):
         abort(404)
     response = send_file(path, mimetype="image/jpeg", conditional=True, etag=True, max_age=None)
-    response.headers["Cache-Control"] = "private, max-age=86400"
+    # Never kept by the browser: a photo of a private issue must not outlive the session in a shared phone's cache
+    # (after logout the same address answers with the login page). Callers serving public photos override it.
+    response.headers["Cache-Control"] = "private, no-store"
     response.headers["Content-Disposition"] = "inline"
     return response
 
@@ -88,8 +97,13 @@ def _read_limited(file_storage, limit: int) -> bytes:
     return data
 
 
-def _open_checked(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
-    """Decode the bytes as an allowed raster image within the pixel limit, or raise PhotoError."""
+def _open_checked(data: bytes, max_pixels: int, max_decoded: int, max_side: int) -> Image.Image:
+    """Decode the bytes as an allowed raster image within the pixel limits, or raise PhotoError.
+
+    Both limits are checked on the header's declared size before a single pixel is decoded: the declared
+    size against `max_pixels`, and the size that would be decoded (a JPEG's after draft mode) against
+    `max_decoded`.
+    """
     if not data:
         raise PhotoError("empty")
     try:
@@ -103,7 +117,11 @@ def _open_checked(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
         if width * height > max_pixels:
             raise PhotoError("too_many_pixels", megapixels=max_pixels // 1_000_000)
         if image.format in ("JPEG", "MPO"):
-            image.draft("RGB", (max_side, max_side))  # decode big JPEGs at a reduced scale
+            # Decode at the smallest scale (1/2, 1/4, 1/8) that still leaves the long side at max_side or more.
+            scale = next((s for s in (8, 4, 2) if max(width, height) // s >= max_side), 1)
+            image.draft("RGB", (max(width // scale, 1), max(height // scale, 1)))
+        if image.width * image.height > max_decoded:  # what would be decoded at full size
+            raise PhotoError("too_many_pixels", megapixels=max_decoded // 1_000_000)
         image.load()
     except PhotoError:
         raise
@@ -117,18 +135,24 @@ def _open_checked(data: bytes, max_pixels: int, max_side: int) -> Image.Image:
 
 
 def _clean_rgb(image: Image.Image, max_side: int) -> Image.Image:
-    """Upright, RGB, at most `max_side` px, and a fresh image object that carries no metadata at all."""
+    """Upright, RGB, at most `max_side` px, and a fresh image object that carries no metadata at all.
+
+    The picture is scaled down first, so every later copy (alpha flattened, RGB, the clean image) holds
+    at most max_side² pixels whatever size was decoded.
+    """
     image = ImageOps.exif_transpose(image)  # EXIF orientation first: the tag itself is dropped below
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if image.mode not in ("RGB", "RGBA", "L", "LA"):  # palette, CMYK, 16-bit: a palette would scale coarsely
+        alpha = image.mode == "PA" or (image.mode == "P" and "transparency" in image.info)
+        image = image.convert("RGBA" if alpha else "RGB")
+    if max(image.size) > max_side:
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    if image.mode in ("RGBA", "LA"):
         rgba = image.convert("RGBA")
         flat = Image.new("RGB", rgba.size, (255, 255, 255))
         flat.paste(rgba, mask=rgba.getchannel("A"))
         image = flat
     elif image.mode != "RGB":
         image = image.convert("RGB")
-    if max(image.size) > max_side:
-        image = image.copy()
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     clean = Image.new("RGB", image.size)
     clean.paste(image)
     return clean
@@ -143,18 +167,54 @@ def _write_jpeg(image: Image.Image, name: str, quality: int) -> int:
     return os.path.getsize(target)
 
 
-def save_upload(file_storage) -> StoredPhoto:
-    """Check one uploaded file by its content and store it re-encoded; raises PhotoError."""
+# Per process: the decoding slots, made on first use for the configured number (threads share them).
+_slots: dict[int, threading.BoundedSemaphore] = {}
+_slots_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def decoding_slot():
+    """Hold one of the process's PHOTO_DECODE_SLOTS while photos are decoded; PhotoError("busy") after
+    PHOTO_DECODE_WAIT seconds without one (nothing was stored: the sender tries again later)."""
+    config = current_app.config
+    size = max(int(config["PHOTO_DECODE_SLOTS"]), 1)
+    with _slots_guard:
+        slots = _slots.setdefault(size, threading.BoundedSemaphore(size))
+    if not slots.acquire(timeout=float(config["PHOTO_DECODE_WAIT"])):
+        log.warning("photo upload refused: every decoding slot is busy")
+        raise PhotoError("busy", retry_after=RETRY_AFTER)
+    try:
+        yield
+    finally:
+        slots.release()
+
+
+RETRY_AFTER = 30  # seconds a busy answer asks the sender to wait
+
+
+def _store(file_storage) -> StoredPhoto:
+    """Check one uploaded file by its content and store it re-encoded (the caller holds a decoding slot)."""
     config = current_app.config
     data = _read_limited(file_storage, config["PHOTO_MAX_BYTES"])
-    image = _open_checked(data, config["PHOTO_MAX_PIXELS"], config["PHOTO_MAX_SIDE"])
+    image = _open_checked(
+        data, config["PHOTO_MAX_PIXELS"], config["PHOTO_MAX_DECODED_PIXELS"], config["PHOTO_MAX_SIDE"]
+    )
     try:
         clean = _clean_rgb(image, config["PHOTO_MAX_SIDE"])
     except Exception as err:  # noqa: BLE001 - a truncated or odd file can fail late in decoding
         raise PhotoError("not_an_image") from err
+    finally:
+        image.close()
+    del image, data
     name = uuid.uuid4().hex + ".jpg"
     size = _write_jpeg(clean, name, JPEG_QUALITY)
     return StoredPhoto(stored_name=name, width=clean.width, height=clean.height, size_bytes=size)
+
+
+def save_upload(file_storage) -> StoredPhoto:
+    """Check one uploaded file by its content and store it re-encoded; raises PhotoError."""
+    with decoding_slot():
+        return _store(file_storage)
 
 
 def discard(stored: StoredPhoto) -> None:
@@ -208,13 +268,18 @@ def make_thumbnail(payload: dict) -> None:
 def save_uploads(files) -> list[StoredPhoto]:
     """Check and store every photo, or none of them (PhotoError carries the photo's number and name)."""
     stored: list[StoredPhoto] = []
+    if not files:
+        return stored
     try:
-        for n, upload in enumerate(files, start=1):
-            try:
-                stored.append(save_upload(upload))
-            except PhotoError as err:
-                err.params.update(n=n, name=(upload.filename or "")[:60])
-                raise
+        # One slot for the whole batch: a second filing waits (or is told to try again) instead of
+        # interleaving with this one and holding its thread as long.
+        with decoding_slot():
+            for n, upload in enumerate(files, start=1):
+                try:
+                    stored.append(_store(upload))
+                except PhotoError as err:
+                    err.params.update(n=n, name=(upload.filename or "")[:60])
+                    raise
     except Exception:
         for item in stored:
             discard(item)
@@ -237,6 +302,8 @@ def message(err: PhotoError) -> str:
             **p,
         ),
     }
+    if err.code == "busy":
+        return _("The server is busy with other photos right now. Nothing was saved: please send again in a minute.")
     if err.code in texts:
         return texts[err.code](params)
     return _("Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.", **params)

@@ -226,6 +226,8 @@ def new():
     try:
         stored = photos.save_uploads(files)
     except photos.PhotoError as err:
+        if err.code == "busy":
+            return busy(form, choices, err)
         form.photos.errors = [photos.message(err)]
         return render_form(form, choices, status=413 if err.code == "too_large" else 200, posted=True)
 
@@ -272,6 +274,16 @@ def new():
         for item in stored:
             photos.discard(item)
     return done(issue, created)
+
+
+def busy(form, choices, err):
+    """Every photo-decoding slot is taken: 503 with Retry-After, nothing stored. The outbox gets no JSON, so
+    its draft is not marked refused and is simply sent again later; the form page keeps what was typed."""
+    headers = {"Retry-After": str(err.params.get("retry_after", photos.RETRY_AFTER))}
+    if from_outbox():
+        return photos.message(err), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+    page, _status = render_form(form, choices, posted=True, message=photos.message(err))
+    return page, 503, headers
 
 
 @bp.errorhandler(413)

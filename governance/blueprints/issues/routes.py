@@ -189,7 +189,7 @@ ERROR_MESSAGES = {
     "bad_level": _l("Choose a level below the issue's current level."),
     "awaiting_acceptance": _l("Assigned to %(organisation)s: the work can start only once they accept it."),
 }
-ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413}
+ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413, "photo_busy": 503}
 ACTION_DONE = {
     "assign": _l("Assigned. The party's staff are notified and asked to accept it."),
     "accept": _l("Accepted: the work has started."),
@@ -473,7 +473,8 @@ def change_status(issue_id, to_status):
         try:
             stored = photos.save_uploads(files)
         except photos.PhotoError as err:
-            return refused(issue.id, to_status, "photo", photos.message(err))
+            code = "photo_busy" if err.code == "busy" else "photo"
+            return refused(issue.id, to_status, code, photos.message(err))
 
     def run():
         original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
