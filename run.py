@@ -18,6 +18,7 @@ import threading
 import time
 
 from governance import create_app
+from governance.logredact import QuietRequestHandler
 from governance.worker import periodic_once
 
 log = logging.getLogger("governance.periodic")
@@ -82,7 +83,8 @@ def main() -> None:
         start_periodic(app)
         print("No Redis: the SLA sweep and the job relay run in this process every minute.")
     print(f"Serving on http://{args.host}:{args.port}/", flush=True)
-    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False)
+    # No versions in the Server header, no Open311 api_key in the request log (governance/logredact.py).
+    app.run(host=args.host, port=args.port, threaded=True, use_reloader=False, request_handler=QuietRequestHandler)
 
 
 if __name__ == "__main__":

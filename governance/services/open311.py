@@ -486,12 +486,16 @@ LIFECYCLE_ERRORS = {
 }
 
 
+# A coordinate as Open311 clients send it: ASCII digits, an optional sign and decimal point. float() alone
+# would also take other scripts' digits (٣٠.٥), underscores, exponents and spaces.
+ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]{1,3}(?:\.[0-9]{0,15})?|\.[0-9]{1,15})", re.ASCII)
+
+
 def _float(value: str, name: str, bound: float) -> float:
-    """A coordinate within ±bound; 400 for anything else."""
-    try:
-        number = float(value)
-    except ValueError:
-        raise Open311Error(400, f"{name} must be a number") from None
+    """A coordinate within ±bound, written in ASCII decimal digits; 400 for anything else."""
+    if not ASCII_DECIMAL.fullmatch(value):
+        raise Open311Error(400, f"{name} must be a decimal number in ASCII digits, e.g. 28.3475")
+    number = float(value)
     if not -bound <= number <= bound:  # also refuses nan and inf
         raise Open311Error(400, f"{name} is out of range")
     return number
@@ -532,9 +536,10 @@ def create_request(form, plain_key: str | None) -> dict:
     lon = _float(longitude, "long", 180) if longitude else None
     address_id = (form.get("address_id") or "").strip()
     if address_id:
-        neighbour_id = parse_id(address_id)
+        # Open311 clients send ASCII: other scripts' digits (and the forms' full-width ones) are refused here.
+        neighbour_id = parse_id(address_id) if address_id.isascii() else None
         if neighbour_id is None:
-            raise Open311Error(400, "address_id must be the id of a 邻")
+            raise Open311Error(400, "address_id must be the id of a 邻, in ASCII digits")
         neighbour = db.session.get(Node, neighbour_id)
         if neighbour is None or neighbour.level != "neighbour":
             raise Open311Error(400, "address_id must be the id of a 邻")

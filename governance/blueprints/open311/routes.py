@@ -1,8 +1,9 @@
 """GeoReport v2 endpoints: discovery, services, service definitions, requests (GET, POST), tokens.
 
 Every resource takes a format suffix (.xml or .json). Reads are public and cacheable for a minute;
-a POST is authenticated by its api_key alone, so it is exempt from CSRF and the API never uses or
-sets a session cookie.
+a POST is authenticated by its api_key alone (in the POST body, as the spec says; a request with
+an api_key in its URL is refused, since URLs end up in logs), so it is exempt from CSRF and the API
+never uses or sets a session cookie.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ from .render import errors, respond
 csrf.exempt(bp)
 
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+QUERY_KEY_REFUSED = (
+    "api_key must be sent in the body of the POST (application/x-www-form-urlencoded or multipart/form-data), "
+    "never in the URL, which is written to access logs; reads need no api_key. Nothing was done."
+)
 
 
 def asked_format() -> str:
@@ -35,6 +40,8 @@ def asked_format() -> str:
 def api_request():
     """No session (a browser's cookie is neither read nor refreshed), a known format, our jurisdiction, the rate."""
     request_ctx._session = current_app.session_interface.make_null_session(current_app)
+    if "api_key" in request.args:  # a key in the URL is written to every access log and proxy log on the way
+        raise Open311Error(400, QUERY_KEY_REFUSED)
     fmt = (request.view_args or {}).get("fmt")
     if fmt is not None and fmt not in FORMATS:
         raise Open311Error(400, f"format {fmt!r} is not supported: use .xml or .json")
@@ -105,7 +112,7 @@ def service_definition(code: str, fmt: str):
 def requests(fmt: str):
     """GET Service Requests (public, filtered, newest first, at most 1,000) or POST a new one with an api_key."""
     if request.method == "POST":
-        receipt = service.create_request(request.form, request.form.get("api_key") or request.args.get("api_key"))
+        receipt = service.create_request(request.form, request.form.get("api_key"))
         db.session.commit()
         return respond(fmt, "service_requests", [receipt], "request")
     query = service.parse_query(request.args)
