@@ -492,3 +492,35 @@ def test_check_ledger_reports_a_mismatched_reversal(world):
     )
     db.session.commit()
     assert any("does not match" in problem for problem in ledger.check_ledger())
+
+
+def test_a_project_total_is_bounded_so_no_sum_can_overflow(world):
+    """SQLite's SUM raises "integer overflow" past 2^63 fen (~92,000 entries of the largest amount): a project's
+    pledges, receipts and expenditures stop at MAX_PROJECT_FEN with a message, reversals stay possible, and
+    every sum of the fullest project a ledger can hold is exact on both engines."""
+    project, source, branch = world["project"], world["property"], world["branch"]
+    count = ledger.MAX_PROJECT_FEN // ledger.MAX_FEN
+    recorded = [ledger.record_receipt(branch, project, source, ledger.MAX_FEN) for _ in range(count)]
+    db.session.commit()
+    for record in (
+        lambda: ledger.record_receipt(branch, project, source, 1),
+        lambda: ledger.record_pledge(branch, project, source, 1),
+        lambda: ledger.record_expenditure(
+            world["district"], project, 1, payee="施工队", purpose="路面", override_reason="测试"
+        ),
+    ):
+        with pytest.raises(LedgerError) as err:
+            record()
+        assert err.value.code == "project_full"
+        assert format_fen(ledger.MAX_PROJECT_FEN) in err.value.message
+    db.session.rollback()
+    assert entries() == count
+    # Reversals are never refused for the bound: a mistake can always be corrected.
+    for entry in recorded:
+        ledger.reverse(world["district"], entry, "测试冲正", override_reason="测试")
+    db.session.commit()
+    figures = ledger.balances(project)
+    assert figures.total.received == 0 and figures.total.balance == 0
+    assert ledger.check_ledger(project) == []
+    gross = db.session.scalar(select(func.sum(LedgerEntry.amount_fen)).where(LedgerEntry.project_id == project.id))
+    assert int(gross) == 2 * ledger.MAX_PROJECT_FEN < 2**63

@@ -30,6 +30,11 @@ from .locks import lock_row
 
 # A bigger sum is a typing mistake, not a renovation (and stays far inside BIGINT).
 MAX_FEN = 10**14  # 1,000,000,000,000.00 yuan
+# What one project's pledges, receipts and expenditures may add up to (100 entries of MAX_FEN). Reversals are
+# never refused for it and reverse each entry at most once, so every sum the ledger takes (per project, phase,
+# source, kind) stays within 2 × MAX_PROJECT_FEN, far inside the 2^63 fen of SQLite's integer SUM, which
+# raises "integer overflow" beyond it (PostgreSQL's SUM of BIGINT is NUMERIC and would not).
+MAX_PROJECT_FEN = 100 * MAX_FEN
 MAX_TEXT = 300
 CHINA = timezone(timedelta(hours=8), "CST")
 
@@ -49,6 +54,10 @@ MESSAGES = {
         "Not an amount: use digits, optionally with thousands commas and two decimals, e.g. 1,600,000.00."
     ),
     "amount_too_large": _l("The amount is too large."),
+    "project_full": _l(
+        "This project's entries would add up to more than %(limit)s yuan, more than one project's ledger holds; "
+        "nothing was recorded."
+    ),
     "amount_digits": _l("Write the amount with the digits 0-9 (full-width ０-９ are fine too)."),
     "forbidden": _l("You may not record money for this project."),
     "wrong_project": _l("That phase, source or entry belongs to another project."),
@@ -186,6 +195,18 @@ def find_existing(actor: Person | None, idempotency_key: str | None, **expected)
     return existing
 
 
+def _check_project_total(project: Project, amount_fen: int) -> None:
+    """Refuse an entry that would take the project's gross total past MAX_PROJECT_FEN (the caller holds the
+    project's row lock, so two entries cannot both pass)."""
+    recorded = db.session.scalar(
+        select(db.func.coalesce(db.func.sum(LedgerEntry.amount_fen), 0)).where(
+            LedgerEntry.project_id == project.id, LedgerEntry.kind != "reversal"
+        )
+    )
+    if int(recorded) + amount_fen > MAX_PROJECT_FEN:
+        raise LedgerError("project_full", limit=format_fen(MAX_PROJECT_FEN))
+
+
 def _authorize(actor: Person | None, project: Project) -> None:
     if not policy.allowed(actor, "record_money", project):
         raise LedgerError("forbidden")
@@ -246,6 +267,8 @@ def _record_income(
         raise LedgerError("source_required")
     _same_project(project, source, phase)
     donor_name = _text(donor_name, 40) if source.kind == "resident_donation" else ""
+    lock_row(Project, project.id)
+    _check_project_total(project, amount_fen)
     return _add(
         actor,
         idempotency_key,
@@ -316,6 +339,7 @@ def record_expenditure(
     if any(issue.community_id != project.community_id for issue in issues):
         raise LedgerError("issue_outside")
     lock_row(Project, project.id)
+    _check_project_total(project, amount_fen)
     override = _check_overspend(actor, project, amount_fen, override_reason)
     entry = _add(
         actor,
