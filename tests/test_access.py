@@ -46,9 +46,9 @@ PUBLIC_ENDPOINTS = {
 }
 
 
-def fill(rule) -> str:
-    """A concrete URL for a rule, with 1 for every argument."""
-    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", "1", rule.rule)
+def fill(rule, values: dict[str, str] | None = None) -> str:
+    """A concrete URL for a rule: the given value for each named argument, 1 for the others."""
+    return re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", lambda arg: (values or {}).get(arg.group(1), "1"), rule.rule)
 
 
 def test_every_endpoint_has_a_deliberate_access_rule(app):
