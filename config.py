@@ -3,6 +3,7 @@
 import os
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 BASE_DIR = Path(__file__).resolve().parent
 INSTANCE_DIR = BASE_DIR / "instance"
@@ -33,8 +34,9 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Keys in a shared Redis are namespaced so that tests and several deployments can share a server.
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "gov:")
-    # The address printed on notice-board posters and rating QR codes (e.g. https://wangcheng.example.cn);
-    # unset: the address the request came to.
+    # The site's public address (e.g. https://wangcheng.example.cn): every absolute link — the poster's and
+    # rating links' QR codes, Open311's endpoint and media_url — is built from it (urls.public_url), never from
+    # the Host header. Required in production; unset in development: the request's host, never cached.
     PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
 
     BABEL_DEFAULT_LOCALE = "zh"
@@ -111,12 +113,19 @@ class ProductionConfig(Config):
 
     @classmethod
     def check(cls, settings: dict) -> None:
-        """Refuse to run production with the development secret or a guessable one."""
+        """Refuse to run production with the development secret or a guessable one, or without PUBLIC_BASE_URL."""
         key = settings.get("SECRET_KEY") or ""
         if key == DEV_SECRET_KEY or len(key) < 32:
             raise RuntimeError(
                 "SECRET_KEY must be set to a random value of at least 32 characters in production "
                 "(for example: python -c 'import secrets; print(secrets.token_hex(32))')."
+            )
+        base = urlsplit(settings.get("PUBLIC_BASE_URL") or "")
+        if base.scheme not in ("http", "https") or not base.hostname:
+            raise RuntimeError(
+                "PUBLIC_BASE_URL must be set in production to the site's public address, for example "
+                "PUBLIC_BASE_URL=https://wangcheng.example.cn: posters, QR codes and the Open311 API print "
+                "absolute links from it, never from the Host header a visitor sends."
             )
 
 

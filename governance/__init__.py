@@ -147,6 +147,7 @@ def register_errorhandlers(app: Flask) -> None:
 
 def register_security_headers(app: Flask) -> None:
     """CSP, nosniff, frame-ancestors and Referrer-Policy on every response."""
+    from .urls import links_from_request_host
 
     csp = (
         "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -164,6 +165,8 @@ def register_security_headers(app: Flask) -> None:
             response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
         if getattr(g, "private_page", True) and request.endpoint != "static":
             response.headers.setdefault("Cache-Control", "no-store")
+        if links_from_request_host():  # an absolute link from the Host header (no PUBLIC_BASE_URL): never shared
+            response.headers["Cache-Control"] = "no-store"
         return response
 
 

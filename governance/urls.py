@@ -3,6 +3,7 @@
 import unicodedata
 from urllib.parse import urlsplit
 
+from flask import current_app, g, has_request_context, request, url_for
 from werkzeug.routing import IntegerConverter
 
 from .parsing import DB_INT_MAX
@@ -30,3 +31,34 @@ def safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
+
+
+# Set on `g` when public_url had to take the host from the request: the answer must not be shared.
+HOST_FROM_REQUEST = "links_from_request_host"
+
+
+def public_url(endpoint: str, **values) -> str:
+    """The absolute address of a page for paper, phones and API clients: PUBLIC_BASE_URL + its path.
+
+    The only builder of absolute links. Production always has PUBLIC_BASE_URL (config.py refuses to
+    start without it). Development and tests may leave it unset: the request's own host is used then,
+    and the request is marked (HOST_FROM_REQUEST) so that its answer is sent `no-store` and kept out of
+    the public page cache — a forged Host header must never reach a page others are served.
+    Outside a request (a job) without PUBLIC_BASE_URL, the path alone.
+    """
+    if has_request_context():
+        path = url_for(endpoint, **values)
+    else:
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if not base:
+        if not has_request_context():
+            return path
+        setattr(g, HOST_FROM_REQUEST, True)
+        base = request.host_url
+    return base.rstrip("/") + path
+
+
+def links_from_request_host() -> bool:
+    """Whether this request's answer carries a link built from the request's Host header."""
+    return has_request_context() and bool(g.get(HOST_FROM_REQUEST))

@@ -1,9 +1,11 @@
-"""Configuration: safe defaults, production refuses a weak secret."""
+"""Configuration: safe defaults, production refuses a weak secret and a missing public address."""
 
 import pytest
 
 from config import DEV_SECRET_KEY, normalise_database_url
 from governance import create_app
+
+SITE = "https://wangcheng.example.cn"
 
 
 def test_production_refuses_development_secret():
@@ -17,10 +19,32 @@ def test_production_refuses_short_secret():
 
 
 def test_production_starts_with_real_secret_and_secure_cookies():
-    app = create_app("production", {"SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    app = create_app(
+        "production", {"SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_BASE_URL": SITE}
+    )
     assert app.config["SESSION_COOKIE_SECURE"] is True
     assert app.config["SESSION_COOKIE_HTTPONLY"] is True
     assert app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+
+
+def test_production_refuses_to_start_without_public_base_url():
+    with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+        create_app("production", {"SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+
+
+@pytest.mark.parametrize("value", ["wangcheng.example.cn", "ftp://wangcheng.example.cn", "https://", "https:///p"])
+def test_production_refuses_a_public_base_url_that_is_not_an_address(value):
+    with pytest.raises(RuntimeError, match="PUBLIC_BASE_URL"):
+        create_app(
+            "production", {"SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_BASE_URL": value}
+        )
+
+
+def test_production_starts_with_public_base_url():
+    app = create_app(
+        "production", {"SECRET_KEY": "k" * 64, "SQLALCHEMY_DATABASE_URI": "sqlite://", "PUBLIC_BASE_URL": SITE}
+    )
+    assert app.config["PUBLIC_BASE_URL"] == SITE
 
 
 def test_database_url_spellings():

@@ -14,10 +14,9 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta, timezone
 
-from flask import current_app, has_request_context, request, url_for
+from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from werkzeug.routing import BuildError
 
 from .. import policy
 from ..extensions import db
@@ -25,6 +24,7 @@ from ..models import OPEN_STATUSES, ApiKey, Category, Issue, Node, Person, Photo
 from ..parsing import parse_id
 from ..redis_conn import get_redis
 from ..redis_conn import key as redis_key
+from ..urls import public_url
 from . import public
 from .errors import ServiceError
 from .issues import MAX_TITLE, IssueInput, LifecycleError, file_issue
@@ -91,14 +91,8 @@ def media_url(photo_id: int | None) -> str | None:
     """The public URL of a photo marked public (the public pages serve it under /p/photo/<id>)."""
     if photo_id is None:
         return None
-    if "public.photo" in current_app.view_functions:
-        try:
-            # The public blueprint serves the photo and its thumbnail from one view: ask for the photo.
-            return url_for("public.photo", photo_id=photo_id, thumb=False, _external=True)
-        except BuildError:  # the public blueprint names its argument otherwise: fall back to the path
-            pass
-    root = request.host_url if has_request_context() else "/"
-    return f"{root.rstrip('/')}/p/photo/{photo_id}"
+    # The public blueprint serves the photo and its thumbnail from one view: ask for the photo.
+    return public_url("public.photo", photo_id=photo_id, thumb=False)
 
 
 # --- services (categories) ---------------------------------------------------------------------------

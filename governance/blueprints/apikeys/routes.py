@@ -11,6 +11,7 @@ from ...access import requires
 from ...extensions import db
 from ...models import LEVEL_LABELS, ApiKey, Node
 from ...services import open311 as service
+from ...urls import public_url
 from ..issues.display import local_time
 from . import bp
 from .forms import ApiKeyForm, RevokeForm
@@ -31,7 +32,7 @@ def render_keys(form: ApiKeyForm, new_key: str | None = None, status: int = 200)
             new_key=new_key,
             revoke=RevokeForm(),
             local_time=local_time,
-            endpoint=url_for("open311.discovery", fmt="xml", _external=True).rsplit("/", 1)[0],
+            endpoint=public_url("open311.discovery", fmt="xml").rsplit("/", 1)[0],
         ),
         status,
     )

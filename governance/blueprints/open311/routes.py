@@ -8,7 +8,7 @@ never uses or sets a session cookie.
 
 from __future__ import annotations
 
-from flask import current_app, g, request, url_for
+from flask import current_app, g, request
 from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
@@ -16,6 +16,7 @@ from ...access import public
 from ...extensions import csrf, db
 from ...services import open311 as service
 from ...services.open311 import FORMATS, Open311Error
+from ...urls import public_url
 from . import bp
 from .render import errors, respond
 
@@ -89,7 +90,7 @@ for _code in (400, 401, 403, 404, 405, 413, 429, 500):
 @public
 def discovery(fmt: str):
     """Service discovery: where the GeoReport v2 endpoint is, which formats, how to get a key."""
-    endpoint = url_for("open311.discovery", fmt="xml", _external=True).rsplit("/", 1)[0]
+    endpoint = public_url("open311.discovery", fmt="xml").rsplit("/", 1)[0]
     return respond(fmt, "discovery", service.discovery(endpoint))
 
 

@@ -2,8 +2,9 @@
 public photos, the notice-board poster, and the resident's one-time rating link.
 
 Issue data comes only from services/public.py (the rule of what is public). Pages are served from
-services/public_cache.py with ETag/Last-Modified; what varies a page (language, filters, the host for
-the poster's QR target) is part of its cache key, and nothing else from the request is rendered.
+services/public_cache.py with ETag/Last-Modified; what varies a page (language, filters) is part of its
+cache key, and nothing else from the request is rendered. Absolute links (the poster's QR target) come
+from urls.public_url: PUBLIC_BASE_URL, never the Host header of whoever asked first.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-from flask import abort, current_app, flash, g, make_response, redirect, render_template, request, url_for
+from flask import abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -26,6 +27,7 @@ from ...models import STATUSES, Category, Issue, Node
 from ...parsing import parse_page
 from ...services import ledger, photos, public_cache, rates, rating, reports
 from ...services import public as public_data
+from ...urls import links_from_request_host, public_url
 from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
 from . import bp
 
@@ -97,12 +99,6 @@ def public_event_line(event) -> str:
     return event_line(_TimelineLine(event))
 
 
-def absolute(path: str) -> str:
-    """An address for paper and phones: PUBLIC_BASE_URL when configured, else the address this request came to."""
-    base = current_app.config.get("PUBLIC_BASE_URL") or request.host_url
-    return base.rstrip("/") + path
-
-
 def qr_svg(url: str, label: str) -> Markup:
     """A QR code of `url` as inline SVG drawn on the server (no script, no image request)."""
     import qrcode
@@ -120,6 +116,8 @@ def qr_svg(url: str, label: str) -> Markup:
 
 def cached(tag: str, variant: str, render):
     """Serve a page from the public cache (rendering it on a miss) with validators; 304 when they match."""
+    if links_from_request_host():
+        return make_response(render())  # a link built from the Host header: served to this visitor only
     variant = f"{get_locale()}|{variant}"
     entry, gen = public_cache.lookup(tag, variant)
     if entry is None:
@@ -287,7 +285,7 @@ def photo(photo_id: int, thumb: bool):
 @public
 def poster(compound_id: int):
     """The printable A4 notice-board poster of a 小区: its figures, the date, a QR code of its public page."""
-    target_url = absolute(url_for(".compound", compound_id=compound_id))
+    target_url = public_url(".compound", compound_id=compound_id)
     here = url_for(".poster", compound_id=compound_id)
 
     def render() -> str:
@@ -303,8 +301,7 @@ def poster(compound_id: int):
             printed=datetime.now(CHINA).strftime("%Y-%m-%d"),
         )
 
-    # The QR target depends on the host this request came to (without PUBLIC_BASE_URL): part of the key.
-    return cached(f"compound:{compound_id}", f"{here}|{target_url}", render)
+    return cached(f"compound:{compound_id}", here, render)
 
 
 # --- resident rating ------------------------------------------------------------------------------
@@ -329,7 +326,7 @@ def rating_link(issue_id: int):
             flash(_("A rating link can only be made while the issue is resolved."), "error")
         return redirect(url_for("issues.detail", issue_id=issue.id))
     db.session.commit()
-    url = absolute(url_for(".rate", token=token))
+    url = public_url(".rate", token=token)
     expires = local_time(datetime.now(UTC) + timedelta(days=rating.LINK_DAYS), with_time=False)
     return render_template(
         "public/rating_link.html",
