@@ -2,8 +2,7 @@
 
 Each case here once crashed a page: a redirect target carrying a line break, ids and page numbers past
 the database's integer, digits of other scripts read as numbers. `governance/parsing.py` is the one
-reader of ids and page numbers; the fuzz test in tests/test_fuzz_forms.py throws such values at every
-route.
+reader of ids and page numbers; tests/test_fuzz_routes.py throws such values at every route.
 """
 
 from __future__ import annotations
