@@ -45,13 +45,24 @@ class Config:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = os.environ.get("SESSION_COOKIE_SECURE", "0") == "1"
-    PERMANENT_SESSION_LIFETIME = timedelta(days=30)
+    # A login is a row in `login_session`, checked on every request (auth_session.py): it ends at logout,
+    # after SESSION_IDLE_HOURS without a request, and SESSION_MAX_DAYS after the login whatever happens.
+    SESSION_IDLE_TIMEOUT = timedelta(hours=float(os.environ.get("SESSION_IDLE_HOURS", "72")))
+    SESSION_ABSOLUTE_LIFETIME = timedelta(days=float(os.environ.get("SESSION_MAX_DAYS", "30")))
+    PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_LIFETIME  # the cookie never outlives its row
     WTF_CSRF_TIME_LIMIT = None  # a form left open on a phone for hours must still submit
+    # How many proxies in front of the app set X-Forwarded-For / -Proto (governance/client.py). 0: none,
+    # the headers are ignored; behind one TLS proxy: 1. Login throttling and Open311 limits count per client.
+    TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
-    # 5 wrong passwords for one number, or 30 from one address, in 15 minutes lock that key for 15 minutes.
+    # Password guessing (services/throttle.py), in a window of 15 minutes: 5 tries on one number from one
+    # address, or 30 failures from one address, refuse that address; past 5 failures on a number from
+    # anywhere, each address waits 2 s, 4 s, … up to 60 s before its next try (slowed, never locked).
     LOGIN_MAX_FAILURES_PER_ACCOUNT = 5
     LOGIN_MAX_FAILURES_PER_ADDRESS = 30
     LOGIN_THROTTLE_WINDOW = 15 * 60
+    LOGIN_DELAY_BASE = 2
+    LOGIN_DELAY_MAX = 60
 
     ACTIVATION_CODE_TTL = timedelta(days=30)
     # A filing form carries up to 6 photos of up to PHOTO_MAX_BYTES each, plus its text fields.

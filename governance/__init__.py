@@ -26,6 +26,9 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
         check(app.config)
     os.makedirs(app.instance_path, exist_ok=True)
 
+    from .client import TrustedProxies
+
+    app.wsgi_app = TrustedProxies(app)  # the client's address behind TRUSTED_PROXIES proxies (client.py)
     register_extensions(app)
     register_access(app)
     register_blueprints(app)
@@ -46,7 +49,7 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
-    auth_session.configure(login_manager)
+    auth_session.configure(login_manager, app)
     babel.init_app(app, locale_selector=select_locale)
 
 

@@ -1,15 +1,73 @@
-"""How a session cookie maps to a person, checked afresh on every request."""
+"""How a session cookie maps to a person, checked afresh on every request.
+
+A login is a `login_session` row: the signed cookie carries the person's id and auth_version (a password
+change or disabling bumps it, ending every other session) and a random token whose digest is the row's key.
+A request is logged in only while that row exists, is not revoked (logout revokes it on the server, so a
+cookie copied before the logout is worth nothing after it), was seen within SESSION_IDLE_TIMEOUT and was
+created within SESSION_ABSOLUTE_LIFETIME. Logging in starts a fresh session: whatever the browser's session
+held before (but its language) is dropped, and the CSRF token is a new one.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import secrets
+from datetime import timedelta
+
+from flask import current_app, g, request, session
+from flask_login import current_user, login_user, logout_user
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from .extensions import db
-from .models import Person, RoleAssignment
+from .models import LoginSession, Person, RoleAssignment, utcnow
+
+log = logging.getLogger("governance.auth_session")
+SESSION_TOKEN = "sid"
+# last_seen_at is written at most this often per session (a write per request would cost more than it tells).
+TOUCH_EVERY = timedelta(minutes=1)
+# What a new login keeps of the browser's session from before it.
+KEPT_AT_LOGIN = ("lang",)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _live_row(person_id: int) -> LoginSession | None:
+    """This request's login_session row if it belongs to the person and is still valid, else None."""
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str) or not token:
+        return None
+    row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _digest(token)))
+    now = utcnow()
+    cfg = current_app.config
+    if (
+        row is None
+        or row.person_id != person_id
+        or row.revoked_at is not None
+        or row.last_seen_at + cfg["SESSION_IDLE_TIMEOUT"] < now
+        or row.created_at + cfg["SESSION_ABSOLUTE_LIFETIME"] < now
+    ):
+        return None
+    if row.last_seen_at + TOUCH_EVERY < now:
+        _touch(row.id, now)
+    return row
+
+
+def _touch(row_id: int, now) -> None:
+    """Note the session's activity on a connection of its own (the request may never commit: a GET view)."""
+    try:
+        with db.engine.begin() as conn:
+            conn.execute(update(LoginSession).where(LoginSession.id == row_id).values(last_seen_at=now))
+    except Exception:  # noqa: BLE001 - a missed touch only shortens the idle window; the request goes on
+        log.warning("could not note the activity of login session %s", row_id, exc_info=True)
 
 
 def load_person(session_id: str) -> Person | None:
-    """Flask-Login user loader: the id must exist, be enabled and carry the current auth version."""
+    """Flask-Login user loader: the id must exist, be enabled, carry the current auth version and a live
+    login_session row."""
     try:
         person_id, version = (int(part) for part in session_id.split("."))
     except (ValueError, AttributeError):
@@ -21,11 +79,75 @@ def load_person(session_id: str) -> Person | None:
     )
     if person is None or person.auth_version != version or not person.is_active:
         return None
+    if _live_row(person.id) is None:
+        return None
     return person
 
 
-def configure(login_manager) -> None:
+def start(person: Person) -> None:
+    """Log a person in on this device: a new login_session row, a fresh session and a new CSRF token.
+    Call after the request's other writes; the row is committed with them."""
+    kept = {name: session[name] for name in KEPT_AT_LOGIN if name in session}
+    session.clear()
+    session.update(kept)
+    g.pop("csrf_token", None)  # Flask-WTF's per-request cache of the old token
+    now = utcnow()
+    cfg = current_app.config
+    # The person's own dead rows go now; rows of people who never log in again are harmless and small.
+    db.session.execute(
+        delete(LoginSession).where(
+            LoginSession.person_id == person.id,
+            or_(
+                LoginSession.revoked_at.is_not(None),
+                LoginSession.created_at < now - cfg["SESSION_ABSOLUTE_LIFETIME"],
+                LoginSession.last_seen_at < now - cfg["SESSION_IDLE_TIMEOUT"],
+            ),
+        )
+    )
+    token = secrets.token_urlsafe(32)
+    db.session.add(LoginSession(token_hash=_digest(token), person_id=person.id, created_at=now, last_seen_at=now))
+    db.session.flush()
+    session[SESSION_TOKEN] = token
+    session.permanent = True
+    login_user(person)
+
+
+def end() -> None:
+    """Log out: revoke this session's row on the server, then forget the person in the cookie."""
+    token = session.pop(SESSION_TOKEN, None)
+    if isinstance(token, str) and token:
+        db.session.execute(
+            update(LoginSession)
+            .where(LoginSession.token_hash == _digest(token), LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+    logout_user()
+    g.pop("csrf_token", None)
+    session.pop("csrf_token", None)
+
+
+def end_all(person: Person) -> None:
+    """Revoke every session of a person (a password change; the caller then starts this device's anew)."""
+    db.session.execute(
+        update(LoginSession)
+        .where(LoginSession.person_id == person.id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+
+
+def _load_early() -> None:
+    """Load the person at the start of every request, before any view writes: the activity note uses a
+    connection of its own, which on SQLite would wait for a request holding the write lock. Static files and
+    the Open311 API (which reads no cookie) are left alone."""
+    if request.endpoint == "static" or request.blueprint == "open311":
+        return
+    current_user._get_current_object()
+
+
+def configure(login_manager, app=None) -> None:
     """Wire the loader and the login page into Flask-Login."""
     login_manager.user_loader(load_person)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "basic"
+    if app is not None:
+        app.before_request(_load_early)

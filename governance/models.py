@@ -279,6 +279,21 @@ class LoginFailure(db.Model):
     window_start: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class LoginSession(db.Model):
+    """One login on one device. The cookie carries a random token; the row keeps only its digest. A request
+    is logged in only while its row exists, is not revoked (logout) and is within the idle timeout and the
+    absolute lifetime (config.py); auth_session.py checks it on every request."""
+
+    __tablename__ = "login_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 class AppMeta(db.Model):
     """Small key/value facts about this database, such as which demo world it holds."""
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -74,14 +76,19 @@ def test_login_throttled_after_five_failures_in_database(app, client, auth):
     response = auth.login(person.mobile, PASSWORD)
     assert response.status_code == 429
     assert "Too many failed attempts" in response.get_data(as_text=True)
-    assert db.session.get(LoginFailure, f"m:{person.mobile}").count == 5
+    assert 0 < int(response.headers["Retry-After"]) <= app.config["LOGIN_DELAY_MAX"]
+    assert db.session.get(LoginFailure, f"m:{person.mobile}").count == 5  # the refused try is not counted
+    # this address has used its 5 tries on this number: refused even after the wait, right password or not
+    db.session.get(LoginFailure, f"w:{person.mobile}|127.0.0.1").window_start = utcnow() - timedelta(minutes=2)
+    db.session.commit()
+    assert auth.login(person.mobile, PASSWORD).status_code == 429
 
 
 def test_login_throttle_window_expires(app, client, auth):
     person = leader()
     throttle_account(auth, person.mobile)
-    row = db.session.get(LoginFailure, f"m:{person.mobile}")
-    row.window_start = utcnow() - timedelta(minutes=16)
+    for row in db.session.scalars(select(LoginFailure)):
+        row.window_start = utcnow() - timedelta(minutes=16)
     db.session.commit()
     assert auth.login(person.mobile, PASSWORD).status_code == 302
 
@@ -92,12 +99,112 @@ def test_login_throttle_in_redis(redis_app, client, auth):
     throttle_account(auth, person.mobile)
     assert auth.login(person.mobile, PASSWORD).status_code == 429
     redis = get_redis()
-    key = redis_app.config["REDIS_PREFIX"] + f"login:m:{person.mobile}"
+    prefix = redis_app.config["REDIS_PREFIX"] + "login:"
+    key = prefix + f"m:{person.mobile}"
     assert int(redis.get(key)) == 5
     assert 0 < redis.ttl(key) <= 15 * 60
     assert db.session.scalar(select(LoginFailure).limit(1)) is None
-    redis.delete(key)
+    redis.delete(key, prefix + f"p:{person.mobile}|127.0.0.1")
     assert auth.login(person.mobile, PASSWORD).status_code == 302
+
+
+def from_address(app, address: str, forwarded_for: str | None = None):
+    """A client whose requests come from `address` (and carry X-Forwarded-For when given), with its Auth."""
+    from tests.conftest import Auth
+
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    if forwarded_for:
+        client.environ_base["HTTP_X_FORWARDED_FOR"] = forwarded_for
+    return client, Auth(client)
+
+
+def test_a_stranger_cannot_lock_a_leader_out(app, monkeypatch):
+    """Wrong guesses from one address refuse that address; the leader elsewhere waits a little, then gets in."""
+    monkeypatch.setitem(app.config, "LOGIN_DELAY_BASE", 1)
+    monkeypatch.setitem(app.config, "LOGIN_DELAY_MAX", 1)
+    person = leader()
+    _, stranger = from_address(app, "198.51.100.7")
+    throttle_account(stranger, person.mobile, times=8)
+    assert stranger.login(person.mobile, PASSWORD).status_code == 429  # even the right password, from there
+    _, phone = from_address(app, "203.0.113.20")
+    first = phone.login(person.mobile, PASSWORD)
+    assert first.status_code == 429 and first.headers["Retry-After"] == "1"  # slowed, not locked
+    time.sleep(1.1)
+    assert phone.login(person.mobile, PASSWORD).status_code == 302
+    # after the leader's login the stranger is still refused on that number
+    assert stranger.login(person.mobile, "wrong-again").status_code == 429
+
+
+def test_behind_a_trusted_proxy_each_client_is_throttled_on_its_own(app, monkeypatch):
+    """Every request comes from the proxy (10.0.0.1): with TRUSTED_PROXIES=1 the client is X-Forwarded-For's."""
+    monkeypatch.setitem(app.config, "TRUSTED_PROXIES", 1)
+    person = leader()
+    _, noisy = from_address(app, "10.0.0.1", "203.0.113.5")
+    for n in range(30):
+        noisy.login(f"1380000{n:04d}", "wrong-password")
+    assert noisy.login(person.mobile, PASSWORD).status_code == 429
+    _, other = from_address(app, "10.0.0.1", "203.0.113.6")
+    assert other.login(person.mobile, PASSWORD).status_code == 302
+
+
+def test_forwarded_addresses_are_ignored_without_trusted_proxies(app):
+    """TRUSTED_PROXIES=0 (the default): a made-up X-Forwarded-For does not escape the per-address limit."""
+    assert app.config["TRUSTED_PROXIES"] == 0
+    person = leader()
+    for n in range(30):
+        from_address(app, "198.51.100.9", f"192.0.2.{n}")[1].login(f"1380000{n:04d}", "wrong-password")
+    assert from_address(app, "198.51.100.9", "192.0.2.200")[1].login(person.mobile, PASSWORD).status_code == 429
+
+
+def race_guesses(app, mobile: str, monkeypatch, tries: int = 29) -> int:
+    """`tries` wrong guesses on the same number from one address, all at once; returns how many passwords
+    were actually checked."""
+    checked, lock = [], threading.Lock()
+    real_check = accounts.check_password_hash
+
+    def counting_check(stored, given):
+        with lock:
+            checked.append(given)
+        time.sleep(0.05)  # a real hash takes this long: the window the race needs
+        return real_check(stored, given)
+
+    monkeypatch.setattr(accounts, "check_password_hash", counting_check)
+    start = threading.Barrier(tries)
+
+    def attempt(password):
+        with app.app_context():
+            start.wait()
+            try:
+                accounts.authenticate(mobile, password, "198.51.100.44")
+                db.session.commit()
+            except accounts.AccountError:
+                db.session.rollback()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=attempt, args=(f"wrong-{n}",)) for n in range(tries)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return len(checked)
+
+
+def test_concurrent_guesses_are_counted_before_any_is_checked(app, monkeypatch):
+    person = leader()
+    db.session.commit()
+    assert race_guesses(app, person.mobile, monkeypatch) <= app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    _, same_place = from_address(app, "198.51.100.44")
+    assert same_place.login(person.mobile, PASSWORD).status_code == 429
+
+
+def test_concurrent_guesses_are_counted_before_any_is_checked_in_redis(redis_app, monkeypatch):
+    person = leader()
+    db.session.commit()
+    assert race_guesses(redis_app, person.mobile, monkeypatch) <= redis_app.config["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
+    _, same_place = from_address(redis_app, "198.51.100.44")
+    assert same_place.login(person.mobile, PASSWORD).status_code == 429
 
 
 def test_login_works_while_redis_is_down(app, client, auth):
@@ -314,3 +421,56 @@ def test_session_cookie_flags(app, client, auth):
     response = auth.login(person.mobile)
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
+
+
+def test_change_password_form_is_throttled_like_login(app, client, auth):
+    """The form must not be an unlimited oracle for the current password."""
+    person = leader()
+    auth.login(person.mobile)
+    english(client)
+
+    def change(current):
+        data = {"current": current, "password": "brand-new-9", "confirm": "brand-new-9"}
+        return auth.post("/auth/password", data, form_page="/auth/password")
+
+    for n in range(5):
+        assert "The current password is not right." in change(f"guess-{n}").get_data(as_text=True)
+    response = change(PASSWORD)
+    assert response.status_code == 429
+    assert "Too many failed attempts" in response.get_data(as_text=True)
+    assert db.session.get(Person, person.id).auth_version == person.auth_version  # nothing changed
+
+
+def test_open311_address_limit_counts_the_client_behind_the_proxy(redis_app, monkeypatch):
+    monkeypatch.setitem(redis_app.config, "TRUSTED_PROXIES", 1)
+    monkeypatch.setitem(redis_app.config, "OPEN311_IP_RATE_LIMIT", "2/minute")
+    noisy, _ = from_address(redis_app, "10.0.0.1", "203.0.113.5")
+    assert [noisy.get("/open311/v2/services.json").status_code for _ in range(3)] == [200, 200, 429]
+    other, _ = from_address(redis_app, "10.0.0.1", "203.0.113.6")
+    assert other.get("/open311/v2/services.json").status_code == 200
+
+
+# --- the password rule (NIST SP 800-63B) -------------------------------------------------------------
+
+
+def test_common_repeated_and_sequential_passwords_are_refused(app):
+    for weak in ("12345678", "password", "aaaaaaaa", "87654321", "qwertyuiop", "abcabcabc", "Password1", "iloveyou"):
+        assert accounts.password_problem(weak) == "too_common", weak
+    assert accounts.password_problem("short1") == "too_short"
+    assert accounts.password_problem("my13800000001pw", "13800000001") == "contains_mobile"
+    for fine in (PASSWORD, "brand-new-9", "马上就到了家门口", "correct horse battery"):
+        assert accounts.password_problem(fine) is None, fine
+
+
+def test_weak_new_password_is_refused_with_the_real_rule(app, client, auth):
+    person = leader()
+    auth.login(person.mobile)
+    english(client)
+    html = auth.post(
+        "/auth/password",
+        {"current": PASSWORD, "password": "password", "confirm": "password"},
+        form_page="/auth/password",
+    ).get_data(as_text=True)
+    assert "commonly used password" in html and "12345678" in html
+    assert "mix letters and digits" not in html
+    assert accounts.check_password_hash(db.session.get(Person, person.id).password_hash, PASSWORD)  # unchanged

@@ -11,6 +11,8 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
+from pathlib import Path
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -25,13 +27,22 @@ MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 # No 0/O, 1/I/L: codes are read off paper and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
+# NIST SP 800-63B 5.1.1.2: at least 8 characters, any characters, no composition rules, and never a
+# password that is commonly used, a run of one character or a sequence, or the account's own number.
 MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parent.parent / "data" / "common_passwords.txt"
+SEQUENCES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc")
 # A hash to check against when the number is unknown, so both paths take the same time.
 _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class AccountError(ServiceError):
     """A refusal to show to the user; `message` is already translated by the caller's catalogue."""
+
+    def __init__(self, code: str, retry_after: int | None = None):
+        super().__init__(code, retry_after=retry_after)
+        self.retry_after = retry_after
 
 
 def normalise_mobile(raw: str | None) -> str | None:
@@ -48,12 +59,33 @@ def normalise_mobile(raw: str | None) -> str | None:
     return digits if MOBILE_RE.match(digits) else None
 
 
-def password_problem(password: str) -> str | None:
-    """Why a new password is not acceptable, or None."""
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of commonly used passwords (lower-case), read once."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _is_run_or_sequence(password: str) -> bool:
+    """One character repeated (aaaaaaaa), a short pattern repeated (abababab), or a stretch of an alphabet,
+    the digits or a keyboard row, either way (12345678, 87654321, qwertyui)."""
+    text = password.lower()
+    if len(set(text)) <= 2:
+        return True
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return True
+    return any(text in run or text in run[::-1] for run in SEQUENCES)
+
+
+def password_problem(password: str, mobile: str | None = None) -> str | None:
+    """Why a new password is not acceptable ('too_short' | 'too_common' | 'contains_mobile'), or None."""
     if len(password) < MIN_PASSWORD_LENGTH:
         return "too_short"
-    if password.isdigit() and len(set(password)) <= 2:
-        return "too_simple"
+    if password.lower() in common_passwords() or _is_run_or_sequence(password):
+        return "too_common"
+    if mobile and (mobile in password or mobile[-8:] in password):
+        return "contains_mobile"
     return None
 
 
@@ -62,36 +94,33 @@ def find_by_mobile(mobile: str) -> Person | None:
     return db.session.scalar(select(Person).where(Person.mobile == mobile))
 
 
-def _throttle_keys(raw_mobile: str | None, address: str) -> tuple[str | None, str, str]:
-    """The normalised number (or None) and the two throttle keys for an attempt."""
+def _throttle_account(raw_mobile: str | None) -> tuple[str | None, str]:
+    """The normalised number (or None) and the account part of the throttle keys for an attempt."""
     mobile = normalise_mobile(raw_mobile)
     # A malformed number is keyed by its digest: arbitrary input never reaches a key or a query.
     account = mobile or hashlib.sha256((raw_mobile or "").encode("utf-8", "replace")).hexdigest()[:20]
-    return mobile, f"m:{account}", f"a:{address}"
+    return mobile, account
 
 
-def _check_throttle(account_key: str, address_key: str) -> None:
-    """Refuse before any password check once a key has too many recent failures."""
-    cfg = current_app.config
-    if (
-        throttle.failures(account_key) >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]
-        or throttle.failures(address_key) >= cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]
-    ):
-        raise AccountError("throttled")
+def _admit(account: str, address: str) -> throttle.Attempt:
+    """Count the attempt before any secret is checked (services/throttle.py), or refuse it."""
+    try:
+        return throttle.admit(account, address)
+    except throttle.Throttled as refused:
+        raise AccountError("slowed" if refused.retry_after else "throttled", refused.retry_after) from None
 
 
 def authenticate(raw_mobile: str, password: str, address: str) -> Person:
-    """Check a login; raises AccountError('throttled' | 'invalid'), never says which part was wrong."""
-    mobile, account_key, address_key = _throttle_keys(raw_mobile, address)
-    _check_throttle(account_key, address_key)
+    """Check a login; raises AccountError('throttled' | 'slowed' | 'invalid'), never says which part was wrong."""
+    mobile, account = _throttle_account(raw_mobile)
+    attempt = _admit(account, address)
     person = find_by_mobile(mobile) if mobile else None
     stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
     password_ok = check_password_hash(stored, password or "")
     if person is None or not person.is_active or not password_ok:
-        throttle.record_failure(account_key)
-        throttle.record_failure(address_key)
+        throttle.failed(attempt)
         raise AccountError("invalid")
-    throttle.clear(account_key)
+    throttle.succeeded(attempt)
     person.last_login_at = utcnow()
     db.session.flush()
     return person
@@ -177,11 +206,11 @@ def people_under(node: Node) -> list[Person]:
 
 def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
     """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
-    mobile, account_key, address_key = _throttle_keys(raw_mobile, address)
-    _check_throttle(account_key, address_key)
-    problem = password_problem(password or "")
+    mobile, account = _throttle_account(raw_mobile)
+    problem = password_problem(password or "", mobile)
     if problem:
         raise AccountError(problem)
+    attempt = _admit(account, address)
     person = find_by_mobile(mobile) if mobile else None
     now = utcnow()
     row = None
@@ -196,26 +225,29 @@ def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
             )
         )
     if row is None:
-        throttle.record_failure(account_key)
-        throttle.record_failure(address_key)
+        throttle.failed(attempt)
         raise AccountError("invalid")
+    throttle.succeeded(attempt)  # before this session writes: the counters commit on a connection of their own
     row.used_at = now
     person.password_hash = generate_password_hash(password)
     person.activated_at = person.activated_at or now
     person.auth_version += 1
     person.last_login_at = now
-    throttle.clear(account_key)
     db.session.flush()
     return person
 
 
-def change_password(person: Person, current: str, new: str) -> None:
-    """Change a password after checking the current one; every other session ends."""
-    if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
-        raise AccountError("wrong_current")
-    problem = password_problem(new or "")
+def change_password(person: Person, current: str, new: str, address: str) -> None:
+    """Change a password after checking the current one, throttled like a login on the same account (the
+    form must not be an unlimited oracle for the current password); every other session ends."""
+    problem = password_problem(new or "", person.mobile)
     if problem:
         raise AccountError(problem)
+    attempt = _admit(person.mobile, address)
+    if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
+        throttle.failed(attempt)
+        raise AccountError("wrong_current")
+    throttle.succeeded(attempt)
     person.password_hash = generate_password_hash(new)
     person.auth_version += 1
     db.session.flush()

@@ -1,38 +1,48 @@
 """Views of the auth blueprint."""
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
+from ... import auth_session
 from ...access import login_required, public
+from ...client import client_address
 from ...extensions import db
 from ...services import accounts
 from ...urls import safe_next
 from . import bp
 from .forms import ActivateForm, LoginForm, LogoutForm, PasswordForm
 
+PASSWORD_PROBLEMS = ("too_short", "too_common", "contains_mobile")
 
-def account_message(code: str) -> str:
-    """The user-facing sentence for an AccountError code."""
+
+def account_message(err: accounts.AccountError) -> str:
+    """The user-facing sentence for an AccountError."""
+    if err.code == "slowed":
+        return _(
+            "Too many failed attempts for this number. Please wait %(seconds)s seconds and try again.",
+            seconds=err.retry_after,
+        )
     return {
         "invalid": _("The mobile number or password is not right."),
         "invalid_code": _("The mobile number or activation code is not right, or the code has expired."),
         "throttled": _("Too many failed attempts. Please wait 15 minutes and try again."),
         "too_short": _("The new password needs at least 8 characters."),
-        "too_simple": _("The new password is too simple; mix letters and digits."),
+        "too_common": _(
+            "This password is too easy to guess: it is a commonly used password, or a repeated or sequential "
+            "run of characters such as aaaaaaaa or 12345678. Any other 8 or more characters will do; "
+            "a few unrelated words are easy to remember."
+        ),
+        "contains_mobile": _("The new password must not contain your mobile number."),
         "wrong_current": _("The current password is not right."),
-    }[code]
+    }[err.code]
 
 
-def client_address() -> str:
-    """The requesting address (the proxy in front must set X-Forwarded-For via ProxyFix)."""
-    return request.remote_addr or "unknown"
-
-
-def start_session(person) -> None:
-    """Log a person in for 30 days on this device."""
-    session.permanent = True
-    login_user(person)
+def refused(err: accounts.AccountError) -> tuple[int, dict]:
+    """The status and headers of a page that shows this refusal: 429 with Retry-After when throttled."""
+    if err.code not in ("throttled", "slowed"):
+        return 200, {}
+    return 429, {"Retry-After": str(err.retry_after or 15 * 60)}
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -46,11 +56,10 @@ def login():
         try:
             person = accounts.authenticate(form.mobile.data, form.password.data, client_address())
         except accounts.AccountError as err:
-            db.session.commit()  # keep the failure count
-            form.password.errors.append(account_message(err.code))
-            return render_template("auth/login.html", form=form), (429 if err.code == "throttled" else 200)
+            form.password.errors.append(account_message(err))
+            return render_template("auth/login.html", form=form), *refused(err)
+        auth_session.start(person)
         db.session.commit()
-        start_session(person)
         return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
     return render_template("auth/login.html", form=form)
 
@@ -60,7 +69,8 @@ def login():
 def logout():
     """End this session."""
     if LogoutForm().validate_on_submit():
-        logout_user()
+        auth_session.end()
+        db.session.commit()
         flash(_("You have logged out."), "info")
     return redirect(url_for("auth.login"))
 
@@ -74,13 +84,13 @@ def activate():
         try:
             person = accounts.activate(form.mobile.data, form.code.data, form.password.data, client_address())
         except accounts.AccountError as err:
-            db.session.commit()
-            code = "invalid_code" if err.code == "invalid" else err.code
-            field = form.password if code in ("too_short", "too_simple") else form.code
-            field.errors.append(account_message(code))
-            return render_template("auth/activate.html", form=form), (429 if code == "throttled" else 200)
+            if err.code == "invalid":
+                err = accounts.AccountError("invalid_code")
+            field = form.password if err.code in PASSWORD_PROBLEMS else form.code
+            field.errors.append(account_message(err))
+            return render_template("auth/activate.html", form=form), *refused(err)
+        auth_session.start(person)
         db.session.commit()
-        start_session(person)
         flash(_("Your account is active. Welcome!"), "success")
         return redirect(url_for("main.home"))
     return render_template("auth/activate.html", form=form)
@@ -92,15 +102,17 @@ def password():
     """Change your password; your other sessions end."""
     form = PasswordForm()
     if form.validate_on_submit():
+        person = current_user._get_current_object()  # the person, not the proxy
         try:
-            accounts.change_password(current_user, form.current.data, form.password.data)
+            accounts.change_password(person, form.current.data, form.password.data, client_address())
         except accounts.AccountError as err:
-            field = form.current if err.code == "wrong_current" else form.password
-            field.errors.append(account_message(err.code))
-            return render_template("auth/password.html", form=form)
+            field = form.password if err.code in PASSWORD_PROBLEMS else form.current
+            field.errors.append(account_message(err))
+            return render_template("auth/password.html", form=form), *refused(err)
+        # every session ends; this device goes on in a new one under the new auth version
+        auth_session.end_all(person)
+        auth_session.start(person)
         db.session.commit()
-        # this device stays logged in under the new auth version (pass the person, not the proxy)
-        start_session(current_user._get_current_object())
         flash(_("Password changed. Other devices have been logged out."), "success")
         return redirect(url_for("main.home"))
     return render_template("auth/password.html", form=form)

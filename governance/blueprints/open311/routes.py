@@ -13,6 +13,7 @@ from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ...access import public
+from ...client import client_address
 from ...extensions import csrf, db
 from ...services import open311 as service
 from ...services.open311 import FORMATS, Open311Error
@@ -49,7 +50,7 @@ def api_request():
     jurisdiction = (request.values.get("jurisdiction_id") or "").strip()
     if jurisdiction and jurisdiction != current_app.config["OPEN311_JURISDICTION_ID"]:
         raise Open311Error(404, f"jurisdiction_id {jurisdiction[:80]!r} was not found")
-    service.check_ip_rate(request.remote_addr)
+    service.check_ip_rate(client_address())
 
 
 @bp.after_request

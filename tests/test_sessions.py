@@ -1,0 +1,91 @@
+"""Sessions end on the server: at logout, after the idle timeout and at the absolute lifetime; the CSRF
+token is a new one after login."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from governance.extensions import db
+from governance.models import LoginSession, utcnow
+from tests.builders import make_person, make_tree, nodes_at
+from tests.conftest import Auth, csrf_from
+
+
+def leader():
+    make_tree()
+    return make_person("neighbour_leader", nodes_at("neighbour")[0])
+
+
+def copy_cookies(source, target) -> None:
+    """Give `target` every cookie `source` holds (a cookie stolen or copied from the phone)."""
+    for cookie in source._cookies.values():
+        target.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+
+
+def test_a_cookie_copied_before_logout_is_dead_after_it(app, client, auth):
+    person = leader()
+    auth.login(person.mobile)
+    copy = app.test_client()
+    copy_cookies(client, copy)
+    assert copy.get("/").status_code == 200
+    assert auth.logout().status_code == 302
+    assert copy.get("/").status_code == 302  # to the login page
+    assert client.get("/").status_code == 302
+    assert db.session.scalar(select(LoginSession.revoked_at)) is not None
+
+
+def test_idle_session_ends(app, client, auth):
+    person = leader()
+    auth.login(person.mobile)
+    row = db.session.scalar(select(LoginSession))
+    row.last_seen_at = utcnow() - app.config["SESSION_IDLE_TIMEOUT"] - timedelta(minutes=1)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+def test_activity_keeps_a_session_alive(app, client, auth):
+    person = leader()
+    auth.login(person.mobile)
+    row = db.session.scalar(select(LoginSession))
+    row.last_seen_at = utcnow() - app.config["SESSION_IDLE_TIMEOUT"] + timedelta(minutes=5)
+    db.session.commit()
+    assert client.get("/").status_code == 200
+    db.session.expire_all()
+    assert db.session.scalar(select(LoginSession)).last_seen_at > utcnow() - timedelta(minutes=1)
+
+
+def test_session_ends_at_its_absolute_lifetime_even_when_active(app, client, auth):
+    person = leader()
+    auth.login(person.mobile)
+    row = db.session.scalar(select(LoginSession))
+    row.created_at = utcnow() - app.config["SESSION_ABSOLUTE_LIFETIME"] - timedelta(minutes=1)
+    db.session.commit()
+    assert client.get("/").status_code == 302
+
+
+def test_csrf_token_is_new_after_login(app, client, auth):
+    person = leader()
+    before = csrf_from(client.get("/auth/login").get_data(as_text=True))
+    auth.login(person.mobile)
+    after = csrf_from(client.get("/").get_data(as_text=True))
+    assert before != after
+    # a form filled in before the login (its token planted by someone else) is refused after it
+    assert client.post("/auth/logout", data={"csrf_token": before}).status_code == 400
+    assert client.get("/").status_code == 200
+
+
+def test_password_change_revokes_every_other_session_row(app):
+    person = leader()
+    phone, laptop = Auth(app.test_client()), Auth(app.test_client())
+    phone.login(person.mobile)
+    laptop.login(person.mobile)
+    phone.post(
+        "/auth/password",
+        {"current": "password-123", "password": "brand-new-9", "confirm": "brand-new-9"},
+        form_page="/auth/password",
+    )
+    live = db.session.scalars(select(LoginSession).where(LoginSession.revoked_at.is_(None))).all()
+    assert len(live) == 1
+    assert phone.client.get("/").status_code == 200
