@@ -247,6 +247,42 @@ RULES.update(
 )
 
 
+# --- fields of an issue --------------------------------------------------------------------------
+#
+# Everyone who may view an issue sees its place (小区, 楼栋, detail and coordinates), description, photos,
+# comments, public updates and status changes: the assigned responsible party needs them to find and do the
+# work. Two kinds of content are narrower. The resident's contact (name, phone) goes to the leaders and staff
+# whose node scope contains the issue, and to the assigned party's staff once they have accepted it (接单) —
+# not while the assignment waits, since they may decline it. The branch's internal notes and the callbacks
+# (回访: the resident's own words to the 邻长) stay inside the governance structure: an external party's
+# staff never see them (the status change a callback causes, with its neutral public note, they do see).
+PRIVATE_EVENT_KINDS = ("internal_note", "callback")
+
+
+def can_view_internal_notes(person: Person, issue) -> bool:
+    """Read (and add) internal notes and read callback notes: node-scoped roles containing the issue only."""
+    return bool(issue_roles(person, issue))
+
+
+def can_view_resident_contact(person: Person, issue) -> bool:
+    """The resident's name and phone: node-scoped roles containing the issue, and the party once it accepted."""
+    return bool(issue_roles(person, issue)) or works_on(person, issue)
+
+
+def can_view_event(person: Person, event, issue=None) -> bool:
+    """Whether one timeline entry is shown to the person (who may already view its issue)."""
+    return event.kind not in PRIVATE_EVENT_KINDS or can_view_internal_notes(person, issue or event.issue)
+
+
+RULES.update(
+    {
+        "view_internal_notes": can_view_internal_notes,
+        "add_internal_note": can_view_internal_notes,
+        "view_resident_contact": can_view_resident_contact,
+    }
+)
+
+
 # --- triage (issue 4) ---------------------------------------------------------------------------
 
 # Who runs a community's triage console (分拨台): its party branch and the admins above it.

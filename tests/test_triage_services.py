@@ -87,7 +87,7 @@ def test_assign_accept_resolve_callback(world):
     assigned = events(issue, "assigned")[-1]
     assert "金湾物业" in assigned.note and assigned.public and assigned.to_level == "community"
     # The instruction is for the party, not the public.
-    assert "请尽快" not in assigned.note and events(issue, "internal_note")[-1].note == "请尽快"
+    assert "请尽快" not in assigned.note and events(issue, "comment")[-1].note == "请尽快"
     # Before accepting, the staff see it but may not work on it.
     with pytest.raises(LifecycleError):
         transition(world["staff"], issue, "in_progress")

@@ -464,7 +464,7 @@ def add_comment(actor: Person, issue: Issue, kind: str, note: str) -> IssueEvent
         raise LifecycleError("bad_kind")
     if issue.status == "duplicate":  # merged: its story goes on in the kept issue
         raise LifecycleError("merged")
-    action = "triage_issue" if kind == "public_update" else "comment_issue"
+    action = {"public_update": "triage_issue", "internal_note": "add_internal_note"}.get(kind, "comment_issue")
     if kind == "public_update" and policy.allowed(actor, "handle_issue", issue):
         action = "handle_issue"
     _authorize(actor, action, issue)

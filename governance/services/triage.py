@@ -168,10 +168,11 @@ def assign(
     issue.updated_at = now
     text = f"派单至 {organisation.name}，{due_on.isoformat()} 前办结"
     fields = {"from_level": from_level, "to_level": issue.level} if from_level else {}
-    # The public line names the party and the date only; the branch's instruction stays internal.
+    # The public line names the party and the date only; the branch's instruction is a comment: not public, but
+    # read by the party it is addressed to (an internal note would be hidden from them, see policy).
     event = add_event(issue, actor, "assigned", text, True, at=now, **fields)
     if note:
-        add_event(issue, actor, "internal_note", note, False, at=now)
+        add_event(issue, actor, "comment", note, False, at=now)
     audit.record(actor, "assign", issue, f"{text}：{note}" if note else text)
     _notify(event, ["assignee"])
 

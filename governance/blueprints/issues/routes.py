@@ -262,7 +262,9 @@ def comment_kinds(issue: Issue) -> list[str]:
     """The kinds of note the viewer may add."""
     kinds = []
     if policy.allowed(current_user, "comment_issue", issue):
-        kinds += ["comment", "internal_note"]
+        kinds.append("comment")
+    if policy.allowed(current_user, "add_internal_note", issue):
+        kinds.append("internal_note")
     if policy.allowed(current_user, "triage_issue", issue) or policy.allowed(current_user, "handle_issue", issue):
         kinds.append("public_update")
     return kinds
@@ -345,14 +347,16 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
         if chosen is not None:
             comment_form.note.data = chosen.body
             comment_form.kind.data = "public_update"
-    events = list(
-        db.session.scalars(
+    events = [
+        event
+        for event in db.session.scalars(
             select(IssueEvent)
             .where(IssueEvent.issue_id == issue.id)
             .options(joinedload(IssueEvent.actor))
             .order_by(IssueEvent.id)
         )
-    )
+        if policy.can_view_event(current_user, event, issue)  # internal notes and callbacks: policy decides
+    ]
     original = db.session.get(Issue, issue.duplicate_of_id) if issue.duplicate_of_id else None
     if original is not None and not policy.allowed(current_user, "view_issue", original):
         original = None
