@@ -27,11 +27,6 @@ def strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-def optional_id(value):
-    """A database id from a select, or None for blank or garbage (the validators then say what is missing)."""
-    return parse_id(value)
-
-
 def coordinate(value: str | None, bound: float) -> float | None:
     """A finite latitude or longitude within ±bound, or None."""
     try:
@@ -49,7 +44,7 @@ def new_key() -> str:
 class FilingForm(FlaskForm):
     """Category, title, description, place, urgency, photos and the resident's (private) contact."""
 
-    category = SelectField(_l("Kind of problem"), coerce=optional_id, validate_choice=False)
+    category = SelectField(_l("Kind of problem"), coerce=parse_id, validate_choice=False)
     title = StringField(
         _l("Short title"),
         filters=[strip],
@@ -65,15 +60,15 @@ class FilingForm(FlaskForm):
         validators=[Length(max=MAX_DESCRIPTION, message=_l("At most %(max)d characters."))],
         render_kw={"rows": 3, "maxlength": MAX_DESCRIPTION},
     )
-    neighbour = SelectField(_l("Neighbour unit (邻)"), coerce=optional_id, validate_choice=False)
+    neighbour = SelectField(_l("Neighbour unit (邻)"), coerce=parse_id, validate_choice=False)
     neighbour_filter = StringField(
         _l("Find the neighbour unit (邻)"),
         filters=[strip],
         validators=[Optional(), Length(max=40)],
         render_kw={"maxlength": 40},
     )
-    compound = SelectField(_l("Compound (小区)"), coerce=optional_id, validate_choice=False)
-    building = SelectField(_l("Building (楼栋)"), coerce=optional_id, validate_choice=False)
+    compound = SelectField(_l("Compound (小区)"), coerce=parse_id, validate_choice=False)
+    building = SelectField(_l("Building (楼栋)"), coerce=parse_id, validate_choice=False)
     place_detail = StringField(
         _l("Where exactly"),
         filters=[strip],

@@ -24,9 +24,10 @@ from ... import policy
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import Photo
+from ...parsing import parse_id
 from ...services import issues, photos
 from . import bp, places
-from .forms import FilingForm, new_key, optional_id
+from .forms import FilingForm, new_key
 
 CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
 # A draft kept on the phone (IndexedDB) holds at most PHOTOS_PER_ISSUE photos and this many bytes of them,
@@ -320,10 +321,10 @@ def duplicates():
     args = request.args
     found = places.possible_duplicates(
         current_user,
-        optional_id(args.get("category")),
-        optional_id(args.get("compound")),
-        optional_id(args.get("building")),
-        optional_id(args.get("neighbour")),
+        parse_id(args.get("category")),
+        parse_id(args.get("compound")),
+        parse_id(args.get("building")),
+        parse_id(args.get("neighbour")),
     )
     return render_template("filing/_duplicates.html", duplicates=found)
 
