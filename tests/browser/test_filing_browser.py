@@ -264,3 +264,20 @@ def test_form_without_javascript_keeps_input_and_files(browser, live_server, eng
         assert count(Issue) == 1 and count(Photo) == 1
     finally:
         context.close()
+
+
+def test_logout_forgets_the_residents_contact_in_the_typed_form_but_keeps_the_rest(phone):
+    """The form's autosave keeps the resident's name and phone only while its own leader is logged in."""
+    leader = small_world()
+    phone.log_in(leader.mobile)
+    phone.goto("/file/")
+    page = phone.page
+    page.fill("#title", "楼道灯不亮")
+    page.fill("#resident_name", "赵大爷")
+    page.fill("#resident_phone", "13912345678")
+    assert draft_of(phone, leader)["v"]["resident_phone"] == "13912345678"
+    phone.tap(page.locator(".topnav form[action$='/auth/logout'] button"))
+    draft = draft_of(phone, leader)
+    assert draft["v"]["title"] == "楼道灯不亮"  # an unsent form is not lost
+    assert "resident_name" not in draft["v"] and "resident_phone" not in draft["v"]
+    assert "13912345678" not in page.evaluate("JSON.stringify(localStorage)")

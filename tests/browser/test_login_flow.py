@@ -96,16 +96,16 @@ def test_language_switch_to_english_and_back(phone):
     page = phone.page
     assert page.get_attribute("html", "lang") == "zh-CN"
 
-    phone.tap(page.locator(".topnav a[lang=en]"))
+    phone.tap(page.locator(".topnav button[lang=en]"))
     assert phone.path == "/", "switching language must stay on the same page"
     assert page.get_attribute("html", "lang") == "en"
     assert "Neighbour leader" in page.locator(".role-card h2").inner_text()
     phone.check("english")
 
-    phone.tap(page.locator(".topnav a[lang=zh-CN]"))
+    phone.tap(page.locator(".topnav button[lang=zh-CN]"))
     assert phone.path == "/"
     assert page.get_attribute("html", "lang") == "zh-CN"
-    assert page.locator(".topnav a[lang=en]").count() == 1
+    assert page.locator(".topnav button[lang=en]").count() == 1
     assert "Neighbour leader" not in page.locator(".role-card h2").inner_text(), "the role card is Chinese again"
     phone.check("chinese-again")
 

@@ -18,13 +18,15 @@ def home():
     return render_template("main/home.html", cards=home_cards(current_user))
 
 
-@bp.route("/lang/<code>")
+@bp.route("/lang/<code>", methods=["GET", "POST"])
 @public
 def set_language(code):
-    """Switch between Chinese and English; remembered in the session and on the account."""
+    """Switch between Chinese and English for this browser (the session). Only a POST — the header's form,
+    with its CSRF token — also saves the choice on the account. A GET (the link on the public pages, which are
+    cached and shared and so can carry no token) changes nothing stored: no other site can change an account."""
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-        if current_user.is_authenticated:
+        if request.method == "POST" and current_user.is_authenticated:
             current_user.locale = code
             db.session.commit()
     return redirect(safe_next(request.args.get("next")) or url_for("main.home"))

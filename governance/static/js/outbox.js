@@ -68,8 +68,26 @@
       if (navigator.onLine && box.dataset.person && ds.some((d) => d.state !== 'refused' && d.key !== O.editing)) O.drain().then(report, () => O.show());
     });
   }
+  // The filing form's autosave (localStorage, filing-draft-<person>) keeps what was typed, but not the
+  // resident's name and phone once its leader is not the one logged in: at logout, and on any page where
+  // someone else or nobody is logged in. Drafts already sent to the outbox keep them (README: Security).
+  const PRIVATE = ['resident_name', 'resident_phone'];
+  function forgetContacts(keep) {
+    try {
+      for (const k of Object.keys(localStorage)) {
+        if (!k.startsWith('filing-draft-') || k === keep) continue;
+        const d = JSON.parse(localStorage.getItem(k) || 'null');
+        if (!d || !d.v || !PRIVATE.some((f) => f in d.v)) continue;
+        for (const f of PRIVATE) delete d.v[f];
+        localStorage.setItem(k, JSON.stringify(d));
+      }
+    } catch (e) { /* no storage: nothing kept */ }
+  }
+  O.forgetContacts = forgetContacts;
   document.addEventListener('DOMContentLoaded', () => {
     box = document.getElementById('outbox');
+    for (const f of document.querySelectorAll('form[data-logout]')) f.addEventListener('submit', () => forgetContacts(null));
+    if (box) forgetContacts(box.dataset.person ? 'filing-draft-' + box.dataset.person : null);
     if (!box || !self.indexedDB) return;
     O.editing = new URLSearchParams(location.search).get('draft');
     const sw = navigator.serviceWorker;
