@@ -14,7 +14,6 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
 from ...access import public
 from ...client import client_address
-from ...client import client_address
 from ...extensions import csrf, db
 from ...services import open311 as service
 from ...services.open311 import FORMATS, Open311Error
