@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.routing import IntegerConverter
 
 from governance.extensions import db
 from governance.models import (
@@ -157,7 +158,7 @@ def path_variants(rule, real: dict[str, str], values: list[str]):
     yield fill(rule, real)
     for name in rule.arguments - set(rule.defaults or {}):
         converter = rule._converters[name]  # noqa: SLF001 - werkzeug keeps a rule's converters here
-        hostile = ["2147483648"] if converter.regex == r"\d+" else values  # <int:…>: one converter, one check
+        hostile = ["2147483648", "١"] if isinstance(converter, IntegerConverter) else values  # one converter
         for value in hostile:
             yield fill(rule, {**real, name: quote(value, safe="")})
 

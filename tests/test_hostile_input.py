@@ -160,3 +160,12 @@ def test_issue_forms_with_impossible_ids(app, client, auth):
         f"/issues/{issue.id}/status/rejected", data={"reason": "١", "version": "1", "csrf_token": token}
     )
     assert response.status_code < 500
+
+
+@pytest.mark.parametrize("ident", ["١", "１", "𝟏", "2147483648", HUGE])
+def test_an_id_in_the_path_is_ascii_digits_within_the_database_integer(app, client, ident):
+    """<int:…> in a route matches ASCII digits up to the database's integer; anything else is no page at all."""
+    make_tree()
+    project = make_project(nodes_at("community")[0])
+    assert client.get(f"/money/public/{project.id}").status_code == 200
+    assert client.get(f"/money/public/{ident}").status_code == 404
