@@ -149,6 +149,7 @@ def production_env(url: str, redis: bool = False) -> dict:
         "DATABASE_URL": url,
         "SECRET_KEY": SECRET,
         "GOVERNANCE_ENV": "production",
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", "http://127.0.0.1"),  # production requires one
         "REDIS_URL": os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0") if redis else "",
         "REDIS_PREFIX": f"bench{os.getpid()}:",
     }
