@@ -34,6 +34,24 @@ class Config:
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Keys in a shared Redis are namespaced so that tests and several deployments can share a server.
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "gov:")
+    # Web requests never wait long on Redis: each command times out after this many seconds, and after a
+    # failure Redis is left alone for REDIS_BREAKER_SECONDS (redis_conn.py: the circuit breaker).
+    REDIS_SOCKET_TIMEOUT = float(os.environ.get("REDIS_SOCKET_TIMEOUT", "0.5"))
+    REDIS_BREAKER_SECONDS = float(os.environ.get("REDIS_BREAKER_SECONDS", "5"))
+    # Background work (governance/worker.py, services/jobs.py): RQ stops a job after JOB_TIMEOUT seconds; a
+    # claim holds its outbox row for JOB_LEASE seconds, well beyond that, so a row still 'running' past its
+    # lease belongs to a worker that died. The periodic round (SLA sweep, relay, nightly checks) runs every
+    # PERIODIC_INTERVAL seconds; /healthz says "degraded" when none completed in PERIODIC_STALE_AFTER.
+    JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "180"))
+    JOB_LEASE = int(os.environ.get("JOB_LEASE", "900"))
+    PERIODIC_INTERVAL = float(os.environ.get("PERIODIC_INTERVAL", "60"))
+    PERIODIC_STALE_AFTER = int(os.environ.get("PERIODIC_STALE_AFTER", "180"))
+    # A worker heartbeat older than this (seconds) is not a live worker on /healthz (RQ beats at least
+    # every ~45 s while idle).
+    WORKER_STALE_AFTER = int(os.environ.get("WORKER_STALE_AFTER", "120"))
+    # Who sees /healthz's details (queue counts, workers): requests from the machine itself, or carrying
+    # this token as `Authorization: Bearer …`. Everyone else gets only the status.
+    HEALTHZ_TOKEN = os.environ.get("HEALTHZ_TOKEN") or None
     # The site's public address (e.g. https://wangcheng.example.cn): every absolute link — the poster's and
     # rating links' QR codes, Open311's endpoint and media_url — is built from it (urls.public_url), never from
     # the Host header. Required in production; unset in development: the request's host, never cached.

@@ -5,24 +5,21 @@
 The first start creates instance/governance.sqlite3, runs the migrations and loads the full-size
 demo world (printing how long it took); later starts reuse the database and start at once.
 
-With no Redis there is no `rq cron`: a daemon thread of this process does its work instead, running
-the SLA sweep and the job relay (what governance.worker.periodic runs) every minute.
+With no Redis there are no worker processes: jobs run in this process, and a daemon thread runs the
+periodic round (SLA sweep, job relay, nightly checks — what `python -m governance.worker periodic` runs in
+production) every minute.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import threading
 import time
 
 from governance import create_app
 from governance.logredact import QuietRequestHandler
-from governance.worker import periodic_once
-
-log = logging.getLogger("governance.periodic")
-PERIODIC_INTERVAL = 60.0  # seconds, as `rq cron` runs governance.worker.periodic in production
+from governance.worker import run_periodic
 
 
 def prepare(app) -> None:
@@ -47,24 +44,11 @@ def prepare(app) -> None:
             print(f"  {login['label']:<28} {login['mobile']} / {login['password']}")
 
 
-def start_periodic(app, interval: float = PERIODIC_INTERVAL) -> tuple[threading.Thread, threading.Event]:
-    """Run periodic_once every `interval` seconds in a daemon thread; set the returned event to stop it.
-
-    A failed round is logged and the next one runs as usual: one bad minute must not end the sweeps.
-    """
+def start_periodic(app, interval: float | None = None) -> tuple[threading.Thread, threading.Event]:
+    """Run the periodic round (governance.worker.run_periodic) in a daemon thread; set the returned event
+    to stop it. A failed round is logged and the next one runs as usual."""
     stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.wait(interval):
-            try:
-                result = periodic_once(app)
-            except Exception:  # noqa: BLE001 - logged; the thread lives on for the next round
-                log.exception("periodic work failed; trying again in %s s", interval)
-                continue
-            if any(result.values()):
-                log.info("periodic work: %s", result)
-
-    thread = threading.Thread(target=loop, name="governance-periodic", daemon=True)
+    thread = threading.Thread(target=run_periodic, args=(app, stop, interval), name="governance-periodic", daemon=True)
     thread.start()
     return thread, stop
 
@@ -78,7 +62,8 @@ def main() -> None:
     app = create_app()
     prepare(app)
     if app.config.get("REDIS_URL"):
-        print("REDIS_URL is set: run `rq worker --with-scheduler` and `rq cron` for the background work.")
+        print("REDIS_URL is set: run `python -m governance.worker work --with-scheduler` and")
+        print("`python -m governance.worker periodic` for the background work (see Procfile).")
     else:
         start_periodic(app)
         print("No Redis: the SLA sweep and the job relay run in this process every minute.")

@@ -18,6 +18,7 @@ from sqlalchemy import text
 
 from governance import create_app
 from governance.extensions import db
+from governance.redis_conn import BREAKER
 from governance.services.reference import seed_defaults
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -135,6 +136,7 @@ def app(_session_app):
         db.session.remove()
         _session_app.config["REDIS_URL"] = None
         _session_app.extensions.pop("redis_client", None)
+        BREAKER.reset()  # a test that pointed at a dead Redis must not leave the next one without Redis
         clean_database()
 
 
@@ -161,6 +163,7 @@ def redis_app(app):
     prefix = f"govtest:{token}:"
     app.config.update(REDIS_URL=REDIS_TEST_URL, REDIS_PREFIX=prefix)
     app.extensions.pop("redis_client", None)
+    BREAKER.reset()
     yield app
     # Our keys, and RQ's keys for our queue and jobs (they carry the same token).
     for key in client.scan_iter(match=f"*{token}*", count=1000):

@@ -147,7 +147,8 @@ def test_webhook_failure_is_retried_not_swallowed(filer):
 
 
 def run_rq_worker(app) -> subprocess.CompletedProcess:
-    """A real `rq worker --burst` process on the test's database and Redis namespace."""
+    """A real worker process (`python -m governance.worker work --burst`, what the Procfile runs, with
+    --burst) on the test's database and Redis namespace."""
     env = {
         **os.environ,
         "GOVERNANCE_ENV": "testing",
@@ -157,7 +158,7 @@ def run_rq_worker(app) -> subprocess.CompletedProcess:
         "SECRET_KEY": app.config["SECRET_KEY"],
     }
     return subprocess.run(
-        [sys.executable, "-m", "rq.cli", "worker", "--burst", "-u", app.config["REDIS_URL"], jobs.queue_name()],
+        [sys.executable, "-m", "governance.worker", "work", "--burst"],
         cwd=ROOT,
         env=env,
         capture_output=True,

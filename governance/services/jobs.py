@@ -9,7 +9,7 @@ never fails the request: the rows stay 'pending'.
 
 `relay()` — run every minute by the periodic round (`governance.worker.periodic`), nowhere else —
 hands over what is waiting: 'pending' rows, 'queued' rows whose RQ job finished, failed or vanished
-without running them, and 'running' rows past their LEASE (their worker died); a row whose tries
+without running them, and 'running' rows past their lease (their worker died); a row whose tries
 are used up ends 'failed' instead, its last_error saying so.
 
 `execute()` claims a row with a conditional UPDATE (waiting, or running past its lease), so a job
@@ -36,14 +36,16 @@ from ..redis_conn import get_redis
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable[[dict], None]] = {}
 RETRY_INTERVALS = [5, 30, 120, 600]
-# RQ stops a job after JOB_TIMEOUT seconds (its own default, passed explicitly); a claim holds its row for
-# LEASE, well beyond that, so a row still 'running' past its lease belongs to a worker that died.
-JOB_TIMEOUT = 180
-LEASE = timedelta(minutes=15)
 # The RQ states in which a job will not run again by itself: its row must be handed over anew.
 RQ_ENDED = ("finished", "failed", "stopped", "canceled")
 # A 'pending' job younger than this is still being dispatched by the process that wrote it.
 PENDING_GRACE = timedelta(seconds=20)
+
+
+def lease() -> timedelta:
+    """How long a claim holds its row (JOB_LEASE, 15 minutes): well beyond the JOB_TIMEOUT after which RQ
+    stops a job, so a row still 'running' past its lease belongs to a worker that died."""
+    return timedelta(seconds=current_app.config["JOB_LEASE"])
 
 
 def handler(kind: str):
@@ -105,7 +107,7 @@ def enqueue(job_ids: list[int]) -> int:
                     "governance.worker.run_job",
                     job_id,
                     job_id=rq_job_id(job_id),
-                    job_timeout=JOB_TIMEOUT,
+                    job_timeout=current_app.config["JOB_TIMEOUT"],
                     retry=Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS),
                     failure_ttl=7 * 24 * 3600,
                     result_ttl=3600,
@@ -176,11 +178,12 @@ def execute(job_id: int) -> str:
     its lease finds the row claimed again and rolls its own work back, so a job never runs twice.
     """
     now = utcnow()
+    lease_start = now - lease()
     claimed = db.session.execute(
         update(Job)
         .where(
             Job.id == job_id,
-            or_(Job.status.in_(("pending", "queued")), and_(Job.status == "running", Job.started_at < now - LEASE)),
+            or_(Job.status.in_(("pending", "queued")), and_(Job.status == "running", Job.started_at < lease_start)),
         )
         .values(status="running", attempts=Job.attempts + 1, started_at=now, finished_at=None)
         .execution_options(synchronize_session=False)
@@ -252,8 +255,9 @@ def expire_leases(now=None) -> set[int]:
     """Rows 'running' past their lease belong to a worker that died: requeue them, or fail them when
     that was their last try (their last_error says which). Returns the ids of the rows requeued."""
     now = now or utcnow()
-    lost = (Job.status == "running", Job.started_at < now - LEASE)
-    minutes = int(LEASE.total_seconds() // 60)
+    lost = (Job.status == "running", Job.started_at < now - lease())
+    seconds = int(lease().total_seconds())
+    held = f"{seconds // 60}-minute" if seconds >= 60 else f"{seconds}-second"
     requeue = set(db.session.scalars(select(Job.id).where(*lost, Job.attempts < Job.max_attempts)))
     if requeue:
         db.session.execute(
@@ -261,7 +265,7 @@ def expire_leases(now=None) -> set[int]:
             .where(Job.id.in_(requeue), *lost)
             .values(
                 status="queued",
-                last_error=f"worker lost: the attempt did not finish within its {minutes}-minute lease; requeued",
+                last_error=f"worker lost: the attempt did not finish within its {held} lease; requeued",
             )
             .execution_options(synchronize_session=False)
         )
@@ -271,7 +275,7 @@ def expire_leases(now=None) -> set[int]:
         .values(
             status="failed",
             finished_at=now,
-            last_error=f"worker lost: the last attempt did not finish within its {minutes}-minute lease; no tries left",
+            last_error=f"worker lost: the last attempt did not finish within its {held} lease; no tries left",
         )
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -327,7 +331,7 @@ def stuck(now=None):
     now = now or utcnow()
     return and_(
         Job.status.in_(("pending", "queued", "running")),
-        func.coalesce(Job.started_at, Job.created_at) < now - LEASE,
+        func.coalesce(Job.started_at, Job.created_at) < now - lease(),
     )
 
 

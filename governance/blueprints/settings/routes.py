@@ -277,7 +277,7 @@ def jobs():
         waiting=waiting,
         stuck_ids=stuck_ids,
         limit=service.ATTENTION_LIMIT,
-        lease_minutes=int(service.jobs.LEASE.total_seconds() // 60),
+        lease_minutes=int(service.jobs.lease().total_seconds() // 60),
         confirm=ConfirmForm(),
         when=local_time,
         error_summary=service.error_summary,
