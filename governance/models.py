@@ -727,6 +727,9 @@ class Job(db.Model):
     # Whoever asked (an export's requester, say); progress for jobs that report it.
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     progress: Mapped[int] = mapped_column(Integer, default=0)
+    # Set (and committed) when an attempt starts sending something outside, cleared when it fails: a retry
+    # that finds it set knows the earlier attempt died mid-send, and does not send again (jobs.sending).
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # --- money (issue 5) ----------------------------------------------------------------------------

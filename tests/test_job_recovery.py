@@ -279,3 +279,63 @@ def test_worker_survives_a_failed_handover_of_the_jobs_its_job_made(redis_app, f
         worker._app = before
     assert row(job_id).status == "done"
     assert db.session.scalar(select(Job.status).where(Job.kind == "webhook")) == "pending"
+
+
+# --- external side effects: at most once when a worker dies mid-send ------------------------------
+
+
+def webhook_job(filer, receiver) -> int:
+    """A filing whose 组 has a 企业微信 channel: the notify job runs, the webhook job waits."""
+    db.session.add(NotificationChannel(node_id=nodes_at("group")[0].id, url=receiver.url))
+    db.session.commit()
+    make_issue(filer)
+    notify_id = db.session.scalar(select(Job.id).where(Job.kind == "notify"))
+    assert jobs.execute(notify_id) == "done"
+    return db.session.scalar(select(Job.id).where(Job.kind == "webhook"))
+
+
+def test_a_webhook_carries_one_delivery_id_and_marks_its_attempt_before_sending(filer):
+    receiver = Receiver()
+    try:
+        job_id = webhook_job(filer, receiver)
+        assert jobs.execute(job_id) == "done"
+        assert receiver.delivery_ids == [jobs.rq_job_id(job_id)]
+        assert row(job_id).sending_since is not None and row(job_id).last_error is None
+    finally:
+        receiver.close()
+
+
+def test_a_worker_killed_while_sending_is_not_followed_by_a_second_message(filer):
+    receiver = Receiver()
+    try:
+        job_id = webhook_job(filer, receiver)
+        # What a worker killed during the POST leaves: its claim, and the mark it committed before sending.
+        set_row(job_id, status="running", attempts=1, started_at=utcnow() - LONG_AGO, sending_since=utcnow() - LONG_AGO)
+        assert jobs.execute(job_id) == "done"  # claimed again after the lease …
+        assert receiver.bodies == []  # … and not sent a second time
+        job = row(job_id)
+        assert job.status == "done" and "not sent again" in job.last_error
+    finally:
+        receiver.close()
+
+
+def test_a_send_that_failed_with_an_answer_is_retried_and_then_sent(filer):
+    refusing = Receiver(status=500)
+    try:
+        job_id = webhook_job(filer, refusing)
+        with pytest.raises(Exception, match="500"):
+            jobs.execute(job_id)
+        job = row(job_id)
+        assert (job.status, job.sending_since) == ("queued", None)  # a refusal: not delivered, may send again
+        assert len(refusing.bodies) == 1
+    finally:
+        refusing.close()
+    accepting = Receiver()
+    try:
+        channel = db.session.scalar(select(NotificationChannel))
+        channel.url = accepting.url
+        db.session.commit()
+        assert jobs.execute(job_id) == "done"
+        assert accepting.delivery_ids == [jobs.rq_job_id(job_id)]  # the same id on every attempt
+    finally:
+        accepting.close()

@@ -91,13 +91,14 @@ class Receiver:
     """A local HTTP endpoint standing in for the 企业微信 group robot."""
 
     def __init__(self, status=200):
-        self.bodies = []
-        received, code = self.bodies, status
+        self.bodies, self.delivery_ids = [], []
+        received, delivered, code = self.bodies, self.delivery_ids, status
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):  # noqa: N802 - http.server's naming
                 length = int(self.headers["Content-Length"])
                 received.append(json.loads(self.rfile.read(length)))
+                delivered.append(self.headers.get("X-Delivery-Id"))
                 self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.end_headers()

@@ -20,6 +20,7 @@ last_error) and retried; after max_attempts it stays 'failed', visible on /healt
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import traceback
@@ -194,12 +195,19 @@ def execute(job_id: int) -> str:
     job = db.session.get(Job, job_id)
     kind, attempt, max_attempts = job.kind, job.attempts, job.max_attempts
     mine = (Job.id == job_id, Job.status == "running", Job.attempts == attempt)
+    note = None
+    claim = _claim.set((job_id, attempt))
     try:
-        HANDLERS[kind](json.loads(job.payload or "{}"))
+        try:
+            HANDLERS[kind](json.loads(job.payload or "{}"))
+        except SentBefore as sent:
+            db.session.rollback()
+            note = str(sent)
+            log.warning("job %s (%s): %s", job_id, kind, note)
         finished = db.session.execute(
             update(Job)
             .where(*mine)
-            .values(status="done", finished_at=utcnow(), progress=100)
+            .values(status="done", finished_at=utcnow(), progress=100, last_error=note)
             .execution_options(synchronize_session=False)
         ).rowcount
         if not finished:
@@ -218,12 +226,54 @@ def execute(job_id: int) -> str:
                 status="failed" if final else "queued",
                 last_error="".join(traceback.format_exception(exc))[-4000:],
                 finished_at=utcnow() if final else None,
+                sending_since=None,  # it failed with an answer (or before sending): a retry may send
             )
             .execution_options(synchronize_session=False)
         )
         db.session.commit()
         log.error("job %s (%s) failed, attempt %s/%s: %s", job_id, kind, attempt, max_attempts, exc)
         raise
+    finally:
+        _claim.reset(claim)
+
+
+class SentBefore(Exception):
+    """An earlier attempt of this job died while sending: whether it arrived is unknown, and it is not
+    sent again. execute() marks the row done with this as its note."""
+
+
+_claim: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar("job_claim", default=None)
+
+
+def sending() -> str:
+    """Call right before a job's external side effect (a POST): commits the attempt's start on the row, and
+    returns the delivery id to send with it (the same for every attempt of this job, so a receiver can
+    deduplicate). Raises SentBefore when an earlier attempt already started sending and died before it
+    finished — then nothing is sent again: **at most once in the crash case**. A send that fails with an
+    error (refused, an error answer, a timeout) is retried: an attempt whose timeout hid a delivery is the
+    one case sent twice (at least once), and the delivery id lets the receiver drop the second.
+
+    It commits the session: call it before the job writes anything of its own.
+    """
+    job_id, attempt = _claim.get() or (None, None)
+    if job_id is None:
+        raise RuntimeError("jobs.sending() is for a job's handler, run by execute()")
+    marked = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == "running", Job.attempts == attempt, Job.sending_since.is_(None))
+        .values(sending_since=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if not marked:
+        since = db.session.scalar(select(Job.sending_since).where(Job.id == job_id))
+        if since is not None:
+            raise SentBefore(
+                f"an earlier attempt started sending at {since:%Y-%m-%d %H:%M:%S} UTC and its worker died before it "
+                "finished; not sent again (at most once): check the receiver if it arrived"
+            )
+        raise RuntimeError(f"job {job_id} attempt {attempt} lost its claim before sending")
+    return rq_job_id(job_id)
 
 
 def relay(grace: timedelta = PENDING_GRACE) -> int:

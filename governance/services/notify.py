@@ -227,14 +227,16 @@ def wecom_text(content: str, mentioned_mobiles: list[str]) -> dict:
 
 @jobs.handler("webhook")
 def send_webhook(payload: dict) -> None:
-    """POST one message to a channel; a non-success answer raises, so the job is retried."""
+    """POST one message to a channel; a non-success answer raises, so the job is retried. The attempt is
+    marked before the POST (jobs.sending), so a worker killed mid-send is not followed by a second message;
+    X-Delivery-Id, the same on every attempt, lets a receiver drop a resend after a timeout."""
     channel = db.session.get(NotificationChannel, payload["channel_id"])
     if channel is None or not channel.active:
         return
     data = json.dumps(payload["body"], ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(
-        channel.url, data=data, headers={"Content-Type": "application/json; charset=utf-8"}, method="POST"
-    )
+    delivery = jobs.sending()  # committed before the POST: a worker dying mid-send is not followed by a resend
+    headers = {"Content-Type": "application/json; charset=utf-8", "X-Delivery-Id": delivery}
+    request = urllib.request.Request(channel.url, data=data, headers=headers, method="POST")
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - admin-configured URL
         answer = response.read(4096)
     # The robot answers 200 with {"errcode": 0} on success; anything else is a failure to retry.
