@@ -44,6 +44,9 @@ class Config:
     # PERIODIC_INTERVAL seconds; /healthz says "degraded" when none completed in PERIODIC_STALE_AFTER.
     JOB_TIMEOUT = int(os.environ.get("JOB_TIMEOUT", "180"))
     JOB_LEASE = int(os.environ.get("JOB_LEASE", "900"))
+    # A 'pending' job younger than this is still being dispatched by the process that wrote it: the relay
+    # leaves it alone.
+    JOB_PENDING_GRACE = int(os.environ.get("JOB_PENDING_GRACE", "20"))
     PERIODIC_INTERVAL = float(os.environ.get("PERIODIC_INTERVAL", "60"))
     PERIODIC_STALE_AFTER = int(os.environ.get("PERIODIC_STALE_AFTER", "180"))
     # A worker heartbeat older than this (seconds) is not a live worker on /healthz (RQ beats at least

@@ -93,8 +93,8 @@ class Worker(SimpleWorker):
 
     def _register_again_if_forgotten(self) -> None:
         """After a Redis restart without persistence the worker's record is gone (the heartbeat alone
-        would only leave a stray hash): write it again, at most every 15 s."""
-        if time.monotonic() - self._record_checked_at < 15:
+        would only leave a stray hash): write it again (looked at every 2 s at most)."""
+        if time.monotonic() - self._record_checked_at < 2:
             return
         self._record_checked_at = time.monotonic()
         if not self.connection.hexists(self.key, "birth"):

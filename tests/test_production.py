@@ -1,10 +1,11 @@
-"""The production shape: two gunicorn web processes and two `rq worker` processes on the real PostgreSQL
-and Redis, sharing nothing but the database, Redis and the upload directory.
+"""The production shape: gunicorn web processes, worker processes (`python -m governance.worker work`) and
+the periodic process on the real PostgreSQL and Redis, sharing nothing but the database, Redis and the
+upload directory.
 
 Issues are filed over HTTP through both web processes (each retried through the other with the same
 idempotency key); every follow-up job must end done after exactly one attempt, and every notification
 exist once. A third web process whose Redis is down files too: its job waits in the database until
-the periodic relay (what `rq cron` runs) hands it to the workers, which run it once.
+the periodic relay (what the periodic process runs) hands it to the workers, which run it once.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import Category, Issue, IssueEvent, Job, Notification, Photo
-from governance.services.jobs import PENDING_GRACE
 from tests.builders import PASSWORD, make_person, make_tree, nodes_at
 from tests.conftest import CSRF_RE, REDIS_TEST_URL, build_app, make_database
 
@@ -198,6 +198,7 @@ def deployment(tmp_path_factory):
             "REDIS_URL": REDIS_TEST_URL,
             "REDIS_PREFIX": prefix,
             "UPLOAD_DIR": str(uploads),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
         }
         queue = prefix + "jobs"
         ports = {name: free_port() for name in ("web1", "web2", "web3")}
@@ -205,9 +206,9 @@ def deployment(tmp_path_factory):
             web_env = {**env, "REDIS_URL": DEAD_REDIS} if name == "web3" else env
             argv = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "governance:create_app()"]
             processes.start(name, argv, web_env)
-        rq = [sys.executable, "-m", "rq.cli", "worker", "-u", REDIS_TEST_URL, queue]
-        processes.start("worker1", [*rq[:4], "--with-scheduler", *rq[4:]], env)
-        processes.start("worker2", rq, env)
+        worker = [sys.executable, "-m", "governance.worker", "work"]
+        processes.start("worker1", [*worker, "--with-scheduler"], env)
+        processes.start("worker2", worker, env)
         yield {
             "app": app,
             "env": env,
@@ -253,7 +254,16 @@ def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
     started = time.monotonic()
     app, bases, processes = deployment["app"], deployment["bases"], deployment["processes"]
     try:
-        # Every process up: the web processes answer /healthz (the third one degraded: its Redis is down).
+        # Every process up: two workers registered, and (standing in for the periodic process, which this
+        # test runs by hand below) one periodic round done; then the web processes answer /healthz "ok" (the
+        # third one degraded: its Redis is down).
+        connection = redis.Redis.from_url(REDIS_TEST_URL)
+        from rq import Worker
+
+        wait_for(lambda: len(Worker.all(connection=connection, queue=_queue(deployment))) == 2, "two workers")
+        from governance.worker import periodic_once
+
+        periodic_once(app)
         for name in ("web1", "web2", "web3"):
             answer = wait_for(lambda name=name: healthz(bases[name]), f"{name} to listen")
             expected = 503 if name == "web3" else 200
@@ -261,6 +271,8 @@ def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
         checks = healthz(bases["web1"])[1]["checks"]
         rollup_check = checks.pop("rollups")  # the periodic round may have run the nightly check already
         assert rollup_check == "never checked" or rollup_check["differences"] == 0, rollup_check
+        assert checks.pop("workers")["live"] == 2
+        assert checks.pop("periodic")["status"] == "ok"
         assert checks == {
             "database": "ok",
             "redis": "ok",
@@ -268,10 +280,6 @@ def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
             "queue": {"name": deployment["queue"], "waiting": 0, "failed": 0},
         }
         assert healthz(bases["web3"])[1]["checks"]["redis"].startswith("error")
-        connection = redis.Redis.from_url(REDIS_TEST_URL)
-        from rq import Worker
-
-        wait_for(lambda: len(Worker.all(connection=connection, queue=_queue(deployment))) == 2, "two rq workers")
 
         # Redis is down for web3 at filing time: the issue is saved, its job waits in the database.
         offline = Browser(bases["web3"])
@@ -326,13 +334,13 @@ def test_two_web_processes_and_two_workers_do_every_job_once(deployment):
             assert all((Path(deployment["env"]["UPLOAD_DIR"]) / p.thumb_name).exists() for p in photos)
             assert db.session.get(Job, waiting_id).status == "pending"  # nobody handed it over yet
 
-        # Redis is back for everyone: the periodic relay (what `rq cron` runs every minute) hands the
+        # Redis is back for everyone: the periodic relay (what the periodic process runs every minute) hands the
         # waiting job over once it is older than the grace a dispatching request may still need. Rather
         # than sleep through the rest of the grace, the test ages the row by it: the relay sees exactly
         # what it would see that much later (it compares created_at with its own clock, nothing else).
         with app.app_context():
             waiting = db.session.get(Job, waiting_id)
-            waiting.created_at -= PENDING_GRACE + timedelta(seconds=1)
+            waiting.created_at -= timedelta(seconds=app.config["JOB_PENDING_GRACE"] + 1)
             db.session.commit()
         relay = subprocess.run(
             [sys.executable, "-c", "from governance.worker import periodic; print(periodic())"],
@@ -389,3 +397,260 @@ def form(deployment, who: str, title: str) -> dict:
         "idempotency_key": str(uuid.uuid4()),
         "confirm_different": "y",
     }
+
+
+# --- faults: Redis killed, Redis frozen, a worker killed mid-send, the periodic process killed -------
+
+
+class PrivateRedis:
+    """A redis-server of this test's own (no persistence, like the shared one), to kill, freeze and restart
+    without disturbing any other test."""
+
+    def __init__(self, processes: Processes):
+        self.processes, self.port, self.child, self.starts = processes, free_port(), None, 0
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.starts += 1
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.child = self.processes.start(f"redis{self.starts}", argv, dict(os.environ))
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=1)
+        wait_for(lambda: _pings(client), "the private Redis to answer")
+
+    def kill(self) -> None:
+        os.killpg(self.child.pid, signal.SIGKILL)
+        self.child.wait(timeout=5)
+
+    def freeze(self) -> None:
+        os.killpg(self.child.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        os.killpg(self.child.pid, signal.SIGCONT)
+
+
+def _pings(client) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+class SlowReceiver:
+    """A 企业微信 robot that takes its time over the first message (so a worker can be killed mid-send), and
+    counts every POST it receives, with its X-Delivery-Id."""
+
+    def __init__(self, first_delay: float):
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.deliveries: list[str] = []
+        deliveries = self.deliveries
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                self.rfile.read(int(self.headers["Content-Length"]))
+                deliveries.append(self.headers.get("X-Delivery-Id"))
+                if len(deliveries) == 1:
+                    time.sleep(first_delay)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"errcode":0,"errmsg":"ok"}')
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/cgi-bin/webhook/send?key=test"
+        import threading
+
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def faulty_deployment(tmp_path_factory):
+    """One gunicorn (two workers), two worker processes and the periodic process on PostgreSQL and a
+    private Redis; short leases and intervals so that recovery is seen in seconds, not minutes."""
+    url, drop = make_database("postgresql", tmp_path_factory)
+    app = build_app(url)
+    processes = Processes(tmp_path_factory.mktemp("fault-logs"))
+    private = PrivateRedis(processes)
+    try:
+        private.start()
+        with app.app_context():
+            make_tree(neighbours=1)
+            group = nodes_at("group")[0]
+            make_person("group_leader", group)
+            leader = make_person("neighbour_leader", nodes_at("neighbour")[0])
+            seeded = {
+                "mobile": leader.mobile,
+                "group": group.id,
+                "neighbours": {"a": nodes_at("neighbour")[0].id},
+                "category": db.session.scalar(select(Category.id).where(Category.code == "road")),
+            }
+        env = {
+            **os.environ,
+            "GOVERNANCE_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),
+            "SESSION_COOKIE_SECURE": "0",
+            "DATABASE_URL": url,
+            "REDIS_URL": private.url,
+            "REDIS_PREFIX": "govfault:",
+            "UPLOAD_DIR": str(tmp_path_factory.mktemp("fault-uploads")),
+            "PUBLIC_BASE_URL": "http://127.0.0.1",
+            "REDIS_BREAKER_SECONDS": "1",
+            "JOB_TIMEOUT": "5",
+            "JOB_LEASE": "8",
+            "JOB_PENDING_GRACE": "2",
+            "PERIODIC_INTERVAL": "1",
+            "PERIODIC_STALE_AFTER": "6",
+        }
+        port = free_port()
+        web = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{port}", "governance:create_app()"]
+        processes.start("web", web, env)
+        worker = [sys.executable, "-m", "governance.worker", "work"]
+        processes.start("worker1", [*worker, "--with-scheduler"], env)
+        processes.start("worker2", worker, env)
+        processes.start("periodic", [sys.executable, "-m", "governance.worker", "periodic"], env)
+        yield {
+            "app": app,
+            "env": env,
+            "redis": private,
+            "processes": processes,
+            "base": f"http://127.0.0.1:{port}",
+            "worker_argv": worker,
+            **seeded,
+        }
+    finally:
+        processes.stop()
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        drop()
+
+
+def timed_healthz(base: str) -> tuple[float, int, dict]:
+    started = time.monotonic()
+    answer = healthz(base)
+    assert answer is not None, "the web process did not answer /healthz"
+    return time.monotonic() - started, answer[0], answer[1]
+
+
+def worker_pid_running(redis_url: str, queue: str, rq_id: str) -> int | None:
+    """The pid of the worker whose current job is `rq_id` (our workers run jobs in their own process)."""
+    from rq import Queue, Worker
+
+    connection = redis.Redis.from_url(redis_url)
+    for worker in Worker.all(connection=connection, queue=Queue(queue, connection=connection)):
+        if worker.get_current_job_id() == rq_id:
+            return worker.pid
+    return None
+
+
+def test_background_work_survives_redis_faults_and_killed_processes(faulty_deployment):
+    d = faulty_deployment
+    app, base, processes, private = d["app"], d["base"], d["processes"], d["redis"]
+    started = time.monotonic()
+    try:
+        wait_for(lambda: (healthz(base) or (0,))[0] == 200, "/healthz ok: workers live, a periodic round done")
+
+        # Leaders keep filing while Redis is killed and restarted, then frozen: a phone resends a filing
+        # that got no answer with the same idempotency key, as the outbox does.
+        browser = Browser(base)
+        browser.login(d["mobile"])
+        acknowledged: dict[str, str] = {}
+        stop_filing = __import__("threading").Event()
+
+        def file_continuously():
+            n = 0
+            while not stop_filing.is_set():
+                fields = form({"category": d["category"], "neighbours": d["neighbours"]}, "a", f"故障中登记{n}")
+                for _attempt in range(5):
+                    try:
+                        status, answer = browser.file(fields)
+                        acknowledged[fields["idempotency_key"]] = answer["reference"]
+                        break
+                    except (AssertionError, OSError):
+                        time.sleep(0.5)
+                n += 1
+                time.sleep(0.1)
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            load = pool.submit(file_continuously)
+            time.sleep(1.5)
+            private.kill()  # Redis killed mid-load
+            for _ in range(3):
+                took, status, body = timed_healthz(base)
+                assert took < 1.0 and status == 503 and body["checks"]["redis"].startswith("error"), (took, body)
+                time.sleep(1)
+            private.start()  # back, empty (no persistence): every queued RQ job is gone
+            time.sleep(2)
+            private.freeze()  # Redis frozen (SIGSTOP)
+            for _ in range(3):
+                took, status, body = timed_healthz(base)
+                assert took < 1.0 and status == 503, (took, body)
+                time.sleep(1)
+            private.thaw()
+            time.sleep(2)
+            stop_filing.set()
+            load.result(timeout=WAIT)
+        assert len(acknowledged) >= 10, acknowledged
+
+        def all_jobs_done():
+            rows = job_rows(app)
+            return rows if rows and all(j.status == "done" for j in rows) else None
+
+        wait_for(all_jobs_done, "every job to end done after the faults", timeout=45)
+        with app.app_context():
+            references = list(db.session.scalars(select(Issue.reference)))
+            keys = list(db.session.scalars(select(Issue.idempotency_key)))
+            assert sorted(references) == sorted(set(references))
+            assert sorted(keys) == sorted(set(keys))
+            assert set(acknowledged) <= set(keys)  # every acknowledged filing exists, once
+            filed = set(db.session.scalars(select(IssueEvent.id).where(IssueEvent.kind == "filed")))
+            told = list(db.session.scalars(select(Notification.event_id)))
+            assert sorted(told) == sorted(filed)  # the 组长 told once per filing, no more
+        assert all(child.poll() is None for name, child in processes.children if not name.startswith("redis1"))
+        wait_for(lambda: healthz(base)[0] == 200, "/healthz ok again after the faults")
+        assert healthz(base)[1]["checks"]["workers"]["live"] == 2
+
+        # A worker killed while it sends a 企业微信 message: the message is not sent a second time.
+        receiver = SlowReceiver(first_delay=4)
+        try:
+            with app.app_context():
+                from governance.models import NotificationChannel
+
+                db.session.add(NotificationChannel(node_id=d["group"], url=receiver.url))
+                db.session.commit()
+            fields = form({"category": d["category"], "neighbours": d["neighbours"]}, "a", "发消息时进程被杀")
+            browser.file(fields)
+            wait_for(lambda: receiver.deliveries, "the webhook POST to arrive")
+            with app.app_context():
+                webhook = db.session.scalar(select(Job).where(Job.kind == "webhook"))
+                rq_id = f"govfault-job-{webhook.id}"
+            pid = wait_for(lambda: worker_pid_running(private.url, "govfault:jobs", rq_id), "the sending worker")
+            os.killpg(pid, signal.SIGKILL)  # mid-POST: the receiver has the message, the worker never hears back
+            processes.start("worker3", d["worker_argv"], d["env"])  # what systemd's Restart=always does
+            wait_for(all_jobs_done, "the webhook job to end done after its lease", timeout=45)
+            assert receiver.deliveries == [rq_id]  # sent once, not twice
+            with app.app_context():
+                note = db.session.get(Job, webhook.id).last_error
+            assert "not sent again" in note
+        finally:
+            receiver.close()
+
+        # The periodic process killed (at any tick: it runs every second): /healthz says so within its
+        # staleness limit; restarted (what the supervisor does), it is "ok" again.
+        periodic = dict(processes.children)["periodic"]
+        os.killpg(periodic.pid, signal.SIGKILL)
+        body = wait_for(lambda: healthz(base)[0] == 503 and healthz(base)[1], "healthz to notice", timeout=15)
+        assert "no round completed" in body["checks"]["periodic"]["status"], body
+        processes.start("periodic2", [sys.executable, "-m", "governance.worker", "periodic"], d["env"])
+        wait_for(lambda: healthz(base)[0] == 200, "/healthz ok with the periodic process back")
+    except BaseException:
+        print(processes.logs_of_all())
+        raise
+    assert time.monotonic() - started < 150

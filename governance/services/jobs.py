@@ -39,8 +39,6 @@ HANDLERS: dict[str, Callable[[dict], None]] = {}
 RETRY_INTERVALS = [5, 30, 120, 600]
 # The RQ states in which a job will not run again by itself: its row must be handed over anew.
 RQ_ENDED = ("finished", "failed", "stopped", "canceled")
-# A 'pending' job younger than this is still being dispatched by the process that wrote it.
-PENDING_GRACE = timedelta(seconds=20)
 
 
 def lease() -> timedelta:
@@ -276,9 +274,10 @@ def sending() -> str:
     return rq_job_id(job_id)
 
 
-def relay(grace: timedelta = PENDING_GRACE) -> int:
+def relay(grace: timedelta | None = None) -> int:
     """Hand over what is waiting: pending rows, rows whose RQ job ended without running them, and rows
     of workers that died (running past their lease). Returns how many rows were handed over (or run)."""
+    grace = grace if grace is not None else timedelta(seconds=current_app.config["JOB_PENDING_GRACE"])
     now = utcnow()
     requeued = expire_leases(now)
     waiting = list(
@@ -356,8 +355,10 @@ def _needing_handover(job_ids: list[int], explained: set[int] = frozenset()) -> 
             else:
                 status = rq_job.get_status(refresh=False)
                 status = getattr(status, "value", status)
-                if status not in RQ_ENDED:
+                if status not in RQ_ENDED and job_id not in explained:
                     continue  # RQ will run it (queued, scheduled for a retry, or running)
+                # Ended, or the RQ job of a worker that died past its lease (still 'started' in RQ until a
+                # registry cleanup, minutes later): hand the row over now.
                 rq_job.delete()
             needing.append(job_id)
             if job_id not in explained:
