@@ -139,6 +139,21 @@ def test_the_database_refuses_update_and_delete(world, statement):
     assert db.session.scalar(select(LedgerEntry.amount_fen).where(LedgerEntry.id == entry.id)) == 100_00
 
 
+def test_postgresql_refuses_truncate_of_the_ledger_even_by_cascade(world):
+    """TRUNCATE fires no row trigger: a statement trigger refuses it, directly or cascaded from a parent
+    (SQLite has no TRUNCATE; its DELETE is refused above)."""
+    entry = _one_entry(world)
+    if db.engine.dialect.name != "postgresql":
+        assert db.engine.dialect.name == "sqlite"
+        return
+    for statement in ("TRUNCATE ledger_entry CASCADE", "TRUNCATE ledger_entry_issue", "TRUNCATE project CASCADE"):
+        with pytest.raises(DBAPIError) as caught:
+            db.session.execute(text(statement))
+        assert "append-only" in str(caught.value)
+        db.session.rollback()
+    assert db.session.scalar(select(LedgerEntry.amount_fen).where(LedgerEntry.id == entry.id)) == 100_00
+
+
 def test_issue_links_are_append_only_too(world):
     issue = make_issue(world["neighbour"])
     ledger.record_receipt(world["branch"], world["project"], world["property"], 500_00)

@@ -51,7 +51,7 @@ def compound_world():
 
 
 def log_out(phone) -> None:
-    phone.tap(phone.page.locator(".topnav form button"))
+    phone.tap(phone.page.locator(".topnav form[action$='/auth/logout'] button"))
 
 
 def test_group_leader_escalates_and_zone_leader_is_told(phone):
