@@ -253,6 +253,44 @@ def test_overspend_refused_without_override_and_recorded_with_it(world):
     assert exact.override_reason == "" and ledger.balances(project).total.balance == 0
 
 
+def test_parallel_overspends_only_one_succeeds_on_both_engines(app, world):
+    """Four expenditures of 60 % of the balance posted at the same moment, each in its own session: the
+    balance check holds against the others (PostgreSQL: the project row is locked; SQLite: the write lock is
+    taken before the balance is read), so exactly one is recorded and the balance never goes below zero."""
+    import threading
+
+    from governance.models import Person, Project
+
+    ledger.record_receipt(world["branch"], world["project"], world["developer"], 1_000_00)
+    db.session.commit()
+    project_id, branch_id = world["project"].id, world["branch"].id
+    start, outcomes = threading.Barrier(4), []
+
+    def post():
+        with app.app_context():
+            project, branch = db.session.get(Project, project_id), db.session.get(Person, branch_id)
+            start.wait()
+            try:
+                ledger.record_expenditure(branch, project, 600_00, payee="施工队", purpose="同时付款")
+                db.session.commit()
+                outcomes.append("recorded")
+            except LedgerError as refused:
+                db.session.rollback()
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=post) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["overspend", "overspend", "overspend", "recorded"], outcomes
+    db.session.expire_all()
+    assert ledger.balances(db.session.get(type(world["project"]), project_id)).total.balance == 400_00
+    assert ledger.check_ledger() == []
+
+
 def test_expenditure_needs_payee_and_purpose_and_issues_of_the_community(world):
     project, actor = world["project"], world["branch"]
     ledger.record_receipt(actor, project, world["property"], 1_000_00)
