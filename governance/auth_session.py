@@ -84,6 +84,28 @@ def load_person(session_id: str) -> Person | None:
     return person
 
 
+def _dead(now):
+    """A login_session row that can never log anyone in again: revoked, idle too long, or too old."""
+    cfg = current_app.config
+    return or_(
+        LoginSession.revoked_at.is_not(None),
+        LoginSession.created_at < now - cfg["SESSION_ABSOLUTE_LIFETIME"],
+        LoginSession.last_seen_at < now - cfg["SESSION_IDLE_TIMEOUT"],
+    )
+
+
+def remove_dead() -> int:
+    """Delete every dead login row and every login-failure counter whose window has passed (the periodic
+    round runs it; commits nothing). Returns how many login rows went."""
+    from .models import LoginFailure
+
+    now = utcnow()
+    removed = db.session.execute(delete(LoginSession).where(_dead(now))).rowcount
+    window = timedelta(seconds=int(current_app.config["LOGIN_THROTTLE_WINDOW"]))
+    db.session.execute(delete(LoginFailure).where(LoginFailure.window_start < now - window))
+    return removed
+
+
 def start(person: Person) -> None:
     """Log a person in on this device: a new login_session row, a fresh session and a new CSRF token.
     Call after the request's other writes; the row is committed with them."""
@@ -92,18 +114,8 @@ def start(person: Person) -> None:
     session.update(kept)
     g.pop("csrf_token", None)  # Flask-WTF's per-request cache of the old token
     now = utcnow()
-    cfg = current_app.config
-    # The person's own dead rows go now; rows of people who never log in again are harmless and small.
-    db.session.execute(
-        delete(LoginSession).where(
-            LoginSession.person_id == person.id,
-            or_(
-                LoginSession.revoked_at.is_not(None),
-                LoginSession.created_at < now - cfg["SESSION_ABSOLUTE_LIFETIME"],
-                LoginSession.last_seen_at < now - cfg["SESSION_IDLE_TIMEOUT"],
-            ),
-        )
-    )
+    # The person's own dead rows go now; everybody else's with the periodic round (remove_dead).
+    db.session.execute(delete(LoginSession).where(LoginSession.person_id == person.id, _dead(now)))
     token = secrets.token_urlsafe(32)
     db.session.add(LoginSession(token_hash=_digest(token), person_id=person.id, created_at=now, last_seen_at=now))
     db.session.flush()

@@ -154,8 +154,10 @@ def serve(
 
 def periodic_once(app) -> dict:
     """One round on `app`: escalate what is overdue, hand over jobs still waiting (run here without Redis),
-    remove old export files and once a night check the report rollups against the raw issues; the time it
-    completed is recorded for /healthz."""
+    remove old export files and dead logins, and once a night check the report rollups against the raw
+    issues; the time it completed is recorded for /healthz."""
+    from . import auth_session
+    from .extensions import db
     from .services import exports, jobs, rollups, sla
 
     with app.app_context():
@@ -164,6 +166,8 @@ def periodic_once(app) -> dict:
         checked = rollups.check_if_due()
         result = {**swept, "relayed": relayed}
         result["exports_removed"] = exports.cleanup()  # export files older than a week
+        result["logins_removed"] = auth_session.remove_dead()  # logged out, idle or expired logins
+        db.session.commit()
         if checked is not None:
             result["rollup_differences"] = len(checked["differences"])
         jobs.dispatch()  # whatever this round's own work deferred

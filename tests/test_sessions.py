@@ -89,3 +89,42 @@ def test_password_change_revokes_every_other_session_row(app):
     live = db.session.scalars(select(LoginSession).where(LoginSession.revoked_at.is_(None))).all()
     assert len(live) == 1
     assert phone.client.get("/").status_code == 200
+
+
+def test_the_periodic_round_removes_dead_logins_and_old_failure_counters(app):
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from governance.extensions import db
+    from governance.models import LoginFailure, LoginSession, utcnow
+    from governance.worker import periodic_once
+    from tests.builders import make_person, make_tree, nodes_at
+
+    make_tree(neighbours=1)
+    person = make_person("neighbour_leader", nodes_at("neighbour")[0])
+    now = utcnow()
+    rows = {
+        "live": LoginSession(token_hash="a" * 64, person_id=person.id, created_at=now, last_seen_at=now),
+        "revoked": LoginSession(
+            token_hash="b" * 64, person_id=person.id, created_at=now, last_seen_at=now, revoked_at=now
+        ),
+        "idle": LoginSession(
+            token_hash="c" * 64, person_id=person.id, created_at=now, last_seen_at=now - timedelta(days=4)
+        ),
+        "too old": LoginSession(
+            token_hash="d" * 64, person_id=person.id, created_at=now - timedelta(days=31), last_seen_at=now
+        ),
+    }
+    db.session.add_all(rows.values())
+    db.session.add_all(
+        [
+            LoginFailure(key="recent", count=3, window_start=now),
+            LoginFailure(key="old", count=3, window_start=now - timedelta(hours=1)),
+        ]
+    )
+    db.session.commit()
+    assert periodic_once(app)["logins_removed"] == 3
+    assert list(db.session.scalars(select(LoginSession.token_hash))) == ["a" * 64]
+    assert list(db.session.scalars(select(LoginFailure.key))) == ["recent"]
+    assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 1
