@@ -129,22 +129,24 @@ def serve(
     backoff, done = 1.0, 0
     while True:
         connection = worker_connection(url)
-        worker = Worker([Queue(name, connection=connection) for name in queue_names], connection=connection)
-        started = time.monotonic()
+        started, worker = time.monotonic(), None
         try:
+            # Even making a worker talks to Redis (it names its connection): inside the try, like the work.
+            worker = Worker([Queue(name, connection=connection) for name in queue_names], connection=connection)
             worker.work(with_scheduler=with_scheduler, max_jobs=max_jobs, burst=burst, logging_level="INFO")
         except (KeyboardInterrupt, SystemExit):
             raise
-        except Exception:  # noqa: BLE001 - RQ's teardown failed too (Redis still away): start afresh below
-            log.exception("worker %s stopped on an error", worker.name)
+        except Exception as exc:  # noqa: BLE001 - Redis away (RQ's teardown failed too): start afresh below
+            log.warning("worker stopped on an error: %s", exc)
         finally:
             connection.close()
-        done += worker.successful_job_count + worker.failed_job_count
-        if worker._stop_requested or burst or (max_jobs is not None and done >= max_jobs):
-            return done
+        if worker is not None:
+            done += worker.successful_job_count + worker.failed_job_count
+            if worker._stop_requested or burst or (max_jobs is not None and done >= max_jobs):
+                return done
         if time.monotonic() - started > 60:
             backoff = 1.0  # it ran for a while: the next failure is a new one
-        log.warning("worker %s quit (Redis unreachable?); a fresh worker starts in %.0f s", worker.name, backoff)
+        log.warning("the worker quit (Redis unreachable?); a fresh one starts in %.0f s", backoff)
         time.sleep(backoff)
         backoff = min(backoff * 2, max_backoff)
 
