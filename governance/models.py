@@ -698,7 +698,7 @@ class NotificationChannel(db.Model):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-JOB_STATUSES = ("pending", "queued", "running", "done", "failed")
+JOB_STATUSES = ("pending", "queued", "running", "done", "failed", "skipped")
 
 
 class Job(db.Model):

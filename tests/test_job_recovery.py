@@ -179,6 +179,14 @@ def admin(app, client, auth):
     app.config["BABEL_DEFAULT_LOCALE"] = "zh"
 
 
+def test_jobs_page_counts_the_rows_a_restore_left_unsent(admin, client):
+    db.session.add_all([Job(kind="webhook", status="skipped") for _ in range(3)])
+    db.session.commit()
+    html = client.get("/admin/settings/jobs").get_data(as_text=True)
+    counts = html[html.index('class="stats job-counts"') :]
+    assert re.search(r"<b>3</b> Not run \(restored from a backup\)", counts)
+
+
 def test_jobs_page_lists_stuck_and_failed_jobs_first_whatever_their_age(admin, client):
     old = utcnow() - timedelta(days=3)
     stuck = Job(kind="notify", status="queued", created_at=old, enqueued_at=old)
