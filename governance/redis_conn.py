@@ -116,13 +116,17 @@ def make_client(config) -> redis.Redis:
     )
 
 
-def redis_unavailable_reason() -> str | None:
-    """Why Redis is not in use right now (for /healthz), or None when it is configured and not refused."""
-    if not current_app.config.get("REDIS_URL"):
-        return "not configured"
-    if BREAKER.is_open():
-        return "error: circuit open after a recent failure"
-    return None
+def answering_redis():
+    """The client if Redis answers a ping now, else None: for counters that must keep working without Redis
+    (login throttling, API rate limits), which then use the database instead."""
+    client = get_redis()
+    if client is None:
+        return None
+    try:
+        client.ping()
+    except Exception:  # noqa: BLE001 - any connection problem means: fall back (the breaker is open now)
+        return None
+    return client
 
 
 def key(*parts: str) -> str:

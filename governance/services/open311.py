@@ -22,7 +22,7 @@ from .. import policy
 from ..extensions import db
 from ..models import OPEN_STATUSES, ApiKey, Category, Issue, Node, Person, Photo, utcnow
 from ..parsing import parse_id
-from ..redis_conn import get_redis
+from ..redis_conn import answering_redis
 from ..redis_conn import key as redis_key
 from ..urls import public_url
 from . import public
@@ -411,19 +411,6 @@ def parse_limit(text: str) -> tuple[int, int]:
     return int(count), PERIODS[period.strip().rstrip("s") or "minute"]
 
 
-def _redis_or_none():
-    """The Redis client if it answers, else None (the API keeps working without Redis)."""
-    client = get_redis()
-    if client is None:
-        return None
-    try:
-        client.ping()
-    except Exception:  # noqa: BLE001 - any connection problem means: fall back
-        log.warning("Redis unreachable; Open311 rate limits fall back to the database")
-        return None
-    return client
-
-
 def _redis_hit(client, name: str, limit: int, window: int) -> int | None:
     """Count one hit in a fixed window; the seconds to wait when over the limit, else None."""
     counter = redis_key("open311", name)
@@ -440,7 +427,7 @@ def _redis_hit(client, name: str, limit: int, window: int) -> int | None:
 def check_ip_rate(address: str | None) -> None:
     """Every API request counts against its address (Redis only: a database write per read would cost more)."""
     limit, window = parse_limit(current_app.config["OPEN311_IP_RATE_LIMIT"])
-    client = _redis_or_none()
+    client = answering_redis()
     if client is None or limit <= 0:
         return
     wait = _redis_hit(client, f"ip:{address or '-'}", limit, window)
@@ -451,7 +438,7 @@ def check_ip_rate(address: str | None) -> None:
 def check_key_rate(api_key: ApiKey) -> None:
     """A key's POSTs: counted in Redis when configured, else its filings in the window are counted."""
     limit, window = parse_limit(current_app.config["OPEN311_RATE_LIMIT"])
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         wait = _redis_hit(client, f"key:{api_key.id}", limit, window)
     else:

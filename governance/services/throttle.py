@@ -36,7 +36,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..extensions import db
 from ..models import LoginFailure, utcnow
-from ..redis_conn import get_redis, key
+from ..redis_conn import answering_redis, key
 
 log = logging.getLogger("governance.throttle")
 # An address longer than an IPv6 text (whatever a forwarded header carried) is keyed by its digest.
@@ -62,19 +62,6 @@ class Attempt:
 
 def _window() -> int:
     return int(current_app.config["LOGIN_THROTTLE_WINDOW"])
-
-
-def _redis_or_none():
-    """The Redis client if it answers, else None (login must keep working without Redis)."""
-    client = get_redis()
-    if client is None:
-        return None
-    try:
-        client.ping()
-    except Exception:  # noqa: BLE001 - any connection problem means: use the database
-        log.warning("Redis unreachable; login throttling falls back to the database")
-        return None
-    return client
 
 
 def address_key_part(address: str | None) -> str:
@@ -104,7 +91,7 @@ def _run(statement, returning: bool = False):
 
 def _incr(name: str) -> int:
     """Add one to a counter (a new window when the old one ended) and return the new count."""
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         redis_key = key("login", name)
         pipe = client.pipeline()
@@ -130,7 +117,7 @@ def _incr(name: str) -> int:
 
 def _decr(name: str) -> None:
     """Take back one count (an attempt that was not evaluated, or one that succeeded)."""
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         redis_key = key("login", name)
         if client.decr(redis_key) <= 0:
@@ -144,7 +131,7 @@ def _decr(name: str) -> None:
 
 
 def _forget(*names: str) -> None:
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         client.delete(*(key("login", name) for name in names))
     _run(delete(LoginFailure).where(LoginFailure.key.in_(names)))
@@ -154,7 +141,7 @@ def _waiting_since(name: str, restart: bool = False) -> float:
     """When this account × address started waiting (seconds since the epoch); set now if it was not waiting
     (or `restart`)."""
     now = time.time()
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         redis_key = key("login", name)
         if restart:
@@ -180,7 +167,7 @@ def _waiting_since(name: str, restart: bool = False) -> float:
 
 def count(name: str) -> int:
     """The current count of a counter (0 when its window ended); for pages and tests."""
-    client = _redis_or_none()
+    client = answering_redis()
     if client is not None:
         return int(client.get(key("login", name)) or 0)
     row = db.session.execute(
