@@ -1,8 +1,8 @@
 """Notifications (通知): the in-app inbox, and outbound channels such as a 企业微信 group robot.
 
-Fan-out is batched: one job takes a list of timeline events, works out every recipient with a few
-queries, writes all inbox rows in one insert (idempotent: one row per person and event), and
-defers one webhook job per channel — never one job per person.
+Fan-out is batched: one run takes the timeline events of up to BATCH waiting notify jobs, works out
+every recipient with a few queries, writes all inbox rows in one insert (idempotent: one row per person
+and event), and defers one webhook job per channel and MESSAGE_LINES events — never one job per person.
 """
 
 from __future__ import annotations
@@ -30,6 +30,10 @@ from ..models import (
 from . import jobs
 
 log = logging.getLogger("governance.notify")
+# The most notify jobs one run takes from a backlog (see jobs.handler), and the most events one group
+# message lists (a 企业微信 text holds 2,048 bytes): more events make more messages, none is left out.
+BATCH = 50
+MESSAGE_LINES = 20
 # Which role holds each handling level, and which column of the issue names its node.
 LEVEL_HOLDERS = {
     "neighbour": ("neighbour_leader", "neighbour_id"),
@@ -71,14 +75,15 @@ def _levels_for(event: IssueEvent, levels: list[str] | None) -> list[str]:
     return [event.to_level] if event.to_level else []
 
 
-def recipients(events: list[IssueEvent], levels: list[str] | None) -> dict[int, set[int]]:
-    """event id → the people to tell, with few queries whatever the number of events."""
+def recipients(events: list[IssueEvent], levels: dict[int, set[str]]) -> dict[int, set[int]]:
+    """event id → the people to tell (levels: event id → the levels to tell), with few queries whatever
+    the number of events."""
     wanted: dict[int, set[tuple[str, int]]] = {}
     district_events, filer_of = set(), {}
     for event in events:
         issue = event.issue
         targets = set()
-        for level in _levels_for(event, levels):
+        for level in levels.get(event.id, ()):
             if level == "filer":
                 filer_of[event.id] = issue.filed_by_id
             elif level == "district":
@@ -163,19 +168,30 @@ def insert_ignoring_duplicates(rows: list[dict]) -> None:
         db.session.execute(module.insert(Notification).on_conflict_do_nothing(), chunk)
 
 
-@jobs.handler("notify")
-def notify(payload: dict) -> None:
-    """Fan one or many timeline events out to the inbox and the outbound channels."""
-    event_ids = payload.get("event_ids") or [payload["event_id"]]
+@jobs.handler("notify", batch=BATCH)
+def notify(payloads: list[dict]) -> None:
+    """Fan timeline events out to the inbox and the outbound channels: the events of every job in the batch
+    (each job names one event or a list, and the levels to tell, or none for the level the event moved
+    the issue to) in one go."""
+    asked: dict[int, list[list[str] | None]] = defaultdict(list)
+    for payload in payloads:
+        for event_id in payload.get("event_ids") or [payload["event_id"]]:
+            asked[event_id].append(payload.get("levels"))
     # The issues come in one extra query, not one per event.
     events = list(
         db.session.scalars(
-            select(IssueEvent).where(IssueEvent.id.in_(event_ids)).options(selectinload(IssueEvent.issue))
+            select(IssueEvent)
+            .where(IssueEvent.id.in_(list(asked)))
+            .order_by(IssueEvent.id)
+            .options(selectinload(IssueEvent.issue))
         )
     )
     if not events:
         return
-    people = recipients(events, payload.get("levels"))
+    levels = {
+        event.id: {level for wanted in asked[event.id] for level in _levels_for(event, wanted)} for event in events
+    }
+    people = recipients(events, levels)
     now = utcnow()
     rows = [
         {
@@ -213,11 +229,11 @@ def _defer_channel_messages(events: list[IssueEvent], people: dict[int, set[int]
         ).all()
     )
     for channel in channels:
-        concerned = by_node[channel.node_id]
-        mention = sorted({mobiles[p] for e in concerned for p in people[e.id] if p in mobiles})
-        body = wecom_text("\n".join(summary(e) for e in concerned[:20]), mention)
-        key = f"webhook:{channel.id}:{min(e.id for e in concerned)}:{max(e.id for e in concerned)}"
-        jobs.defer("webhook", {"channel_id": channel.id, "body": body}, dedupe_key=key)
+        for concerned in _chunks(by_node[channel.node_id], MESSAGE_LINES):
+            mention = sorted({mobiles[p] for e in concerned for p in people[e.id] if p in mobiles})
+            body = wecom_text("\n".join(summary(e) for e in concerned), mention)
+            key = f"webhook:{channel.id}:{min(e.id for e in concerned)}:{max(e.id for e in concerned)}"
+            jobs.defer("webhook", {"channel_id": channel.id, "body": body}, dedupe_key=key)
 
 
 def wecom_text(content: str, mentioned_mobiles: list[str]) -> dict:
