@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/bench_jobs.py [--jobs 400] [--engine sqlite|postgresql|both] [--spawning 8]
 
 For each engine, in one run: N filings are made (not timed), their notify jobs handed to a Redis queue,
-and a `governance.worker.Worker` works the queue in burst mode (each job: claim the outbox row, insert
-the inbox rows of every recipient, mark it done, commit). The baseline is RQ's own SimpleWorker working N
+and a `governance.worker.Worker` works the queue in burst mode (a notify job claims its outbox row and
+up to 49 more waiting ones, inserts the inbox rows of every recipient, marks them done, commits). The baseline is RQ's own SimpleWorker working N
 no-op jobs from the same Redis in the same run: what RQ costs per job with no work at all. The target is
 notify ≥ 0.8× the baseline. `--spawning K` also times K notify jobs under RQ's default worker, which
 starts a new interpreter per job and so rebuilds the app every time (the way jobs ran before).
