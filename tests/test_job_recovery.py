@@ -347,3 +347,34 @@ def test_a_send_that_failed_with_an_answer_is_retried_and_then_sent(filer):
         assert accepting.delivery_ids == [jobs.rq_job_id(job_id)]  # the same id on every attempt
     finally:
         accepting.close()
+
+
+def test_a_replacement_scheduler_worker_takes_the_lock_within_a_minute_of_the_old_one_dying(redis_app, monkeypatch):
+    """The scheduler (retries after their delay) runs in the worker that holds RQ's lock. When that worker
+    dies its lock expires; a worker started with the scheduler must try again soon, not at RQ's default
+    10-minute maintenance pass. The clock is moved by setting when the worker last looked."""
+    from rq.scheduler import RQScheduler
+    from rq.utils import now
+
+    from governance.worker import Worker
+
+    started = []
+    monkeypatch.setattr(RQScheduler, "start", lambda scheduler: started.append(scheduler.name))
+    queue = jobs.rq_queue()
+    lock = RQScheduler.get_locking_key(queue.name)
+    queue.connection.set(lock, "the-dead-worker", px=300)  # the dead scheduler's lock, about to expire
+    worker = Worker([queue], connection=queue.connection)
+    worker._start_scheduler()
+    assert not worker.scheduler.acquired_locks and started == []  # the lock is still the dead one's
+    worker.last_cleaned_at = now()
+    assert not worker.should_run_maintenance_tasks
+    while queue.connection.exists(lock):
+        pass  # a few hundred milliseconds
+    try:
+        worker.last_cleaned_at = now() - timedelta(seconds=31)
+        assert worker.should_run_maintenance_tasks  # RQ's own default would wait 10 minutes
+        worker.run_maintenance_tasks()
+        assert queue.connection.get(lock).decode() == worker.scheduler.name
+        assert started == [worker.scheduler.name]
+    finally:
+        worker.scheduler.release_locks()
