@@ -15,7 +15,7 @@ figure beside a baseline measured in the same run:
    rows is not timed. PostgreSQL then gets an ANALYZE, as autovacuum would do shortly after such a load;
    SQLite has no automatic ANALYZE and gets none;
 2. reports: the district and the community with the most issues, for the calendar year containing
-   today (Beijing) and a custom period covering the whole history, through services/reports.py — the
+   today (Beijing) and a custom period covering the whole history, through services/reports/node_report.py — the
    node's own figures (`node_figures`: counts by status, every rate's numerators, median/P90 hours,
    overdue now) and the whole report page's data (`build_report`: + children, categories, parties,
    monthly trend) — vs. the bare aggregate (counts by status plus the on-time counts, one GROUP BY over
@@ -212,28 +212,28 @@ def history_load(app, n: int, now, years: int) -> dict:
 def report_periods(now, years: int) -> dict:
     """The periods: name → services/reports.Period — the calendar year (Beijing) containing today, and a
     custom period covering the whole history."""
-    from governance.services import reports
+    from governance.services.reports import node_report
 
-    today = reports.china_today(now)
+    today = node_report.china_today(now)
     return {
-        "year": reports.Period.named("year", today),
-        "all": reports.Period("custom", today - timedelta(days=int(365.25 * years) + 2), today + timedelta(days=1)),
+        "year": node_report.Period.named("year", today),
+        "all": node_report.Period("custom", today - timedelta(days=int(365.25 * years) + 2), today + timedelta(days=1)),
     }
 
 
 def figures(node, period, now):
     """The node's own figures for the period (counts by status, the rates' numerators, median/P90 hours,
     overdue now): what the bare aggregate computes, and more."""
-    from governance.services import reports
+    from governance.services.reports import node_report
 
-    return reports.node_figures(node, period, None, now)
+    return node_report.node_figures(node, period, None, now)
 
 
 def whole_report(node, period, now):
     """Everything the report page shows: figures, children, categories, parties, the monthly trend."""
-    from governance.services import reports
+    from governance.services.reports import node_report
 
-    return reports.build_report(node, period, now)
+    return node_report.build_report(node, period, now)
 
 
 def bare_aggregate(community_id: int | None, start, end) -> list:
@@ -291,7 +291,7 @@ def bench_reports(app, now, years: int) -> dict:
 
 
 def bench_sweep(app) -> dict:
-    from governance.services import sla
+    from governance.services.issues import sla
 
     with app.app_context():
         now = utcnow()
@@ -507,7 +507,8 @@ def table(results: list[dict]) -> str:
             add("ANALYZE after the load (s)", e, f"{h['analyze_s']:.1f}")
         rep = r["reports"]
         lines.append(
-            f"  reports: services/reports.py; community: {rep['community']} ({rep['community_issues']:,} issues)"
+            f"  reports: services/reports/node_report.py; "
+            f"community: {rep['community']} ({rep['community_issues']:,} issues)"
         )
         for row in rep["rows"]:
             district = row["scope"] == "district"

@@ -79,7 +79,7 @@ def issue_row(category_id: int, title: str, person: Person, node: Node) -> dict:
 
 def bench_filing(app, count: int) -> dict:
     """Service filing, one commit each, vs a bare single-row insert + commit."""
-    from governance.services.issues import IssueInput, file_issue
+    from governance.services.issues.lifecycle import IssueInput, file_issue
 
     with app.app_context():
         leaders = neighbour_leaders(count)
@@ -146,7 +146,7 @@ def add_open_issues(count: int) -> None:
 
 def bench_sweep(app, overdue: int) -> dict:
     """The sweep over N overdue issues vs a bare indexed select + update of the same rows."""
-    from governance.services import sla
+    from governance.services.issues import sla
 
     with app.app_context():
         add_open_issues(overdue)

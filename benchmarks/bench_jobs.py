@@ -2,12 +2,13 @@
 
     .venv/bin/python benchmarks/bench_jobs.py [--jobs 400] [--engine sqlite|postgresql|both] [--spawning 8]
 
-For each engine, in one run: N filings are made (not timed), their notify jobs handed to a Redis queue,
-and a `governance.worker.Worker` works the queue in burst mode (a notify job claims its outbox row and
-up to 49 more waiting ones, inserts the inbox rows of every recipient, marks them done, commits). The baseline is RQ's own SimpleWorker working N
-no-op jobs from the same Redis in the same run: what RQ costs per job with no work at all. The target is
-notify ≥ 0.8× the baseline. `--spawning K` also times K notify jobs under RQ's default worker, which
-starts a new interpreter per job and so rebuilds the app every time (the way jobs ran before).
+For each engine, in one run: N filings are made (not timed), their notify jobs handed to a Redis queue, and
+a `governance.worker.Worker` works the queue in burst mode (a notify job claims its outbox row and up to 49
+more waiting ones, inserts the inbox rows of every recipient, marks them done, commits). The baseline is
+RQ's own SimpleWorker working N no-op jobs from the same Redis in the same run: what RQ costs per job with
+no work at all. The target is notify ≥ 0.8× the baseline. `--spawning K` also times K notify jobs under RQ's
+default worker, which starts a new interpreter per job and so rebuilds the app every time (the way jobs ran
+before).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def run_engine(engine: str, count: int, spawning: int) -> dict:
     import governance.worker as worker_module
     from governance.extensions import db
     from governance.models import Job, Notification
-    from governance.services import jobs
+    from governance.services.platform import jobs
     from tests.builders import make_issue, make_person, make_tree, nodes_at
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-jobs-"))

@@ -74,7 +74,7 @@ def measure(client, url: str, runs: int) -> dict:
 
 def chooser_plan() -> list[str]:
     """The query plan of the district admin's community list counts (open issues per community)."""
-    from governance.blueprints.triage.queries import community_counts
+    from governance.services.triage.queries import community_counts
 
     ids = list(db.session.scalars(select(Node.id).where(Node.level == "community")))
     statements = []

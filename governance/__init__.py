@@ -186,7 +186,8 @@ def register_cli(app: Flask) -> None:
 
 def register_jobs(app: Flask) -> None:
     """Load the job handlers and dispatch each request's committed jobs after it."""
-    from .services import exports, jobs, notify, photos, rollups  # noqa: F401 - importing registers the handlers
+    from .services.platform import jobs, notify, photos  # noqa: F401 - importing registers the handlers
+    from .services.reports import exports, rollups  # noqa: F401 - importing registers the handlers
 
     jobs.register_hooks(app)
     rollups.register(app)

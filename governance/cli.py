@@ -23,7 +23,7 @@ outbox_cli = AppGroup("outbox", help="The job outbox (后台任务).")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def roster_import(path: Path):
     """Import a roster (CSV or XLSX); any bad row means nothing is imported."""
-    from .services.roster import import_roster
+    from .services.people.roster import import_roster
 
     result = import_roster(path.name, path.read_bytes(), actor=None)
     if result.errors:
@@ -55,7 +55,7 @@ def demo_load(scale: float):
 def ledger_check():
     """Verify every project's balances against its entries; exit 1 on any mismatch."""
     from .models import Project
-    from .services.ledger import check_ledger
+    from .services.money.ledger import check_ledger
 
     problems = check_ledger()
     for problem in problems:
@@ -69,7 +69,7 @@ def ledger_check():
 @rollups_cli.command("check")
 def rollups_check():
     """Compare the report rollups with the raw issues, report differences and rebuild; exit 1 on any."""
-    from .services import rollups
+    from .services.reports import rollups
 
     result = rollups.check()
     db.session.commit()
@@ -84,7 +84,7 @@ def rollups_check():
 @rollups_cli.command("rebuild")
 def rollups_rebuild():
     """Recompute the report rollups from the raw issues (after a bulk load)."""
-    from .services import rollups
+    from .services.reports import rollups
 
     rows = rollups.rebuild()
     db.session.commit()
@@ -102,7 +102,7 @@ def rollups_rebuild():
 )
 def outbox_after_restore(before):
     """After restoring a backup: mark the jobs still waiting from before it `skipped`, so nothing is sent twice."""
-    from .services.restore import skip_before_restore
+    from .services.platform.restore import skip_before_restore
 
     if before is None:
         click.echo("No --before given: using the newest job row's created_at in this database.")

@@ -454,9 +454,9 @@ class Issue(db.Model):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     satisfaction: Mapped[str | None] = mapped_column(String(24), active_history=True)
     # The resident's own answer (评价码): the rating of the issue's latest used link, kept here by
-    # services/rating.py so 满意率 reads one answer per issue (services/rates.py) without a join.
+    # services/issues/rating.py so 满意率 reads one answer per issue (services/reports/rates.py) without a join.
     resident_rating: Mapped[str | None] = mapped_column(String(24), active_history=True)
-    # For 响应率 and 按期办结率 (services/rates.py): whether the first acknowledgement, and the latest
+    # For 响应率 and 按期办结率 (services/reports/rates.py): whether the first acknowledgement, and the latest
     # resolution, met every deadline that applied; NULL until it happens (or unknown for old rows).
     acknowledged_on_time: Mapped[bool | None] = mapped_column(Boolean, active_history=True)
     resolved_on_time: Mapped[bool | None] = mapped_column(Boolean, active_history=True)
@@ -631,7 +631,7 @@ class RatingToken(db.Model):
     """A one-time rating link (评价码) the 邻长 hands to the resident once an issue is resolved.
 
     Only a digest of the token is stored; a rating counts once (used_at), and the link expires. Only the
-    issue's latest link works, and only for the resolution it was made for (services/rating.py).
+    issue's latest link works, and only for the resolution it was made for (services/issues/rating.py).
     """
 
     __tablename__ = "rating_token"
@@ -706,7 +706,8 @@ class Job(db.Model):
 
     __tablename__ = "job"
     __table_args__ = (
-        # 'skipped': a final status for rows a restore from backup would otherwise send again (services/restore.py).
+        # 'skipped': a final status for rows a restore from backup would otherwise send again
+        # (services/platform/restore.py).
         CheckConstraint("status IN ('pending','queued','running','done','failed','skipped')", name="status"),
         Index("ix_job_status_created", "status", "created_at"),
     )
@@ -867,7 +868,7 @@ class LedgerEntry(db.Model):
 
 class IssueRollup(db.Model):
     """Report counts (报表汇总) of the issues filed in one Beijing month, in one community and category,
-    with one responsible party (org_id 0: none). Maintained by services/rollups.py."""
+    with one responsible party (org_id 0: none). Maintained by services/reports/rollups.py."""
 
     __tablename__ = "issue_rollup"
 
@@ -886,7 +887,7 @@ class IssueRollup(db.Model):
     rejected: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     duplicate: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     withdrawn: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # The numerators of the rates (services/rates.py).
+    # The numerators of the rates (services/reports/rates.py).
     ack_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     done: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     done_on_time: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

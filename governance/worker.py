@@ -60,7 +60,7 @@ def run_job(job_id: int) -> str:
     The jobs it deferred are handed to RQ as soon as its transaction commits, not a minute later by the
     relay: a notification's 企业微信 message goes out right behind it.
     """
-    from .services import jobs
+    from .services.platform import jobs
 
     with get_app().app_context():
         try:
@@ -160,7 +160,9 @@ def periodic_once(app) -> dict:
     issues; the time it completed is recorded for /healthz."""
     from . import auth_session
     from .extensions import db
-    from .services import exports, jobs, rollups, sla
+    from .services.issues import sla
+    from .services.platform import jobs
+    from .services.reports import exports, rollups
 
     with app.app_context():
         swept = sla.sweep()

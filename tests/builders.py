@@ -8,7 +8,7 @@ from werkzeug.security import generate_password_hash
 
 from governance.extensions import db
 from governance.models import Compound, Node, Organisation, Person, RoleAssignment, utcnow
-from governance.services.tree import add_node
+from governance.services.people.tree import add_node
 
 PASSWORD = "password-123"
 # Hashing is the slow part of making people; every test person shares one precomputed hash.
@@ -109,7 +109,7 @@ def category(code: str = "road"):
 
 def make_issue(filer: Person, neighbour: Node | None = None, *, key: str | None = None, commit: bool = True, **fields):
     """File an issue through the real service, as `filer`, in `neighbour` (default: the filer's own 邻)."""
-    from governance.services.issues import IssueInput, file_issue
+    from governance.services.issues.lifecycle import IssueInput, file_issue
 
     if neighbour is None:
         neighbour = next(r.node for r in filer.roles if r.node is not None and r.node.level == "neighbour")

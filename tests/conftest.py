@@ -19,7 +19,7 @@ from sqlalchemy import text
 from governance import create_app
 from governance.extensions import db
 from governance.redis_conn import BREAKER
-from governance.services.reference import seed_defaults
+from governance.services.issues.reference import seed_defaults
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -226,8 +226,8 @@ def uploads(app, tmp_path):
 @pytest.fixture
 def fresh_public_cache():
     """The in-process cache of public pages is per worker and outlives a test's database: start without it."""
-    from governance.services import public_cache
+    from governance.services.public import page_cache
 
-    public_cache.clear()
+    page_cache.clear()
     yield
-    public_cache.clear()
+    page_cache.clear()

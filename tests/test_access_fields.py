@@ -14,8 +14,8 @@ import pytest
 
 from governance.extensions import db
 from governance.models import Issue, Organisation, Person
-from governance.services import triage
-from governance.services.issues import add_comment, record_callback, transition
+from governance.services.issues.lifecycle import add_comment, record_callback, transition
+from governance.services.triage import operations
 from tests.builders import make_issue, nodes_at
 from tests.test_access import ACTORS, build_world
 from tests.test_issue_pages import act
@@ -63,9 +63,9 @@ def set_up(people: dict[str, Person], accept: bool) -> Issue:
     transition(people["group_leader"], issue, "in_progress")
     transition(people["group_leader"], issue, "resolved", "已修补")
     record_callback(people["neighbour_leader"], issue, "unsatisfied", CANARIES["callback"])
-    triage.assign(branch, issue, org, triage.china_today() + timedelta(days=5), CANARIES["instruction"])
+    operations.assign(branch, issue, org, operations.china_today() + timedelta(days=5), CANARIES["instruction"])
     if accept:
-        triage.accept(people["org_staff"], issue)
+        operations.accept(people["org_staff"], issue)
     db.session.commit()
     return issue
 

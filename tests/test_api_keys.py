@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import ApiKey
-from governance.services import open311
+from governance.services.public import open311
 from tests.builders import make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import AuditEntry, RejectReason
-from governance.services import audit, triage
-from governance.services.issues import transition
+from governance.services.issues.lifecycle import transition
+from governance.services.platform import audit
+from governance.services.triage import operations
 from tests.builders import make_issue, make_organisation, make_person, make_tree, nodes_at
 
 URL = "/admin/audit/"
@@ -60,7 +61,9 @@ def world(app):
     }
     reason = db.session.scalar(select(RejectReason).order_by(RejectReason.sort))
     # Real service calls, each writing its audit row in the same transaction.
-    triage.assign(people["branch_a0"], issues["a0_assigned"], org, triage.china_today() + timedelta(days=5), "请尽快")
+    operations.assign(
+        people["branch_a0"], issues["a0_assigned"], org, operations.china_today() + timedelta(days=5), "请尽快"
+    )
     transition(people["branch_a0"], issues["a0_rejected"], "rejected", "已告知居民", reject_reason=reason)
     transition(people["branch_a1"], issues["a1"], "acknowledged")
     transition(people["branch_b0"], issues["b0"], "acknowledged")
@@ -229,7 +232,9 @@ def test_keyset_pages_of_fifty(world, client, auth):
 def test_bulk_actions_are_marked(world, client, auth):
     people = world["people"]
     issues = [make_issue(people["leader_a0"], title=f"批量{i}") for i in range(2)]
-    triage.bulk(people["branch_a0"], triage.BulkRequest("priority", [(i.id, None) for i in issues], priority="high"))
+    operations.bulk(
+        people["branch_a0"], operations.BulkRequest("priority", [(i.id, None) for i in issues], priority="high")
+    )
     db.session.commit()
     auth.login(people["branch_a0"].mobile)
     html = page(client, action="priority")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from governance.extensions import db
 from governance.models import ActivationCode, LoginFailure, Person, utcnow
 from governance.redis_conn import get_redis
-from governance.services import accounts
+from governance.services.people import accounts
 from tests.builders import PASSWORD, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 

@@ -1,4 +1,5 @@
-"""The inline SVG charts (services/charts.py): valid XML, escaped text, gaps, clamping, and a phone screenshot."""
+"""The inline SVG charts (services/reports/charts.py): valid XML, escaped text, gaps, clamping, and a phone
+screenshot."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ import xml.etree.ElementTree as ET
 import pytest
 from markupsafe import Markup, escape
 
-from governance.services import charts
-from governance.services.charts import rate_bars, trend_chart
+from governance.services.reports import charts
+from governance.services.reports.charts import rate_bars, trend_chart
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
 SVG = "{http://www.w3.org/2000/svg}"

@@ -42,14 +42,20 @@ from governance.models import (
     SlaPolicy,
     organisation_community,
 )
-from governance.services import demo, sla
-from governance.services.accounts import MOBILE_RE
-from governance.services.audit import STATUS_ACTION
+from governance.services import demo
 from governance.services.home import role_label
-from governance.services.issues import IssueInput, file_issue
-from governance.services.reference import DEFAULT_REJECT_REASONS
-from governance.services.tree import LEADER_ROLE, add_node
-from governance.services.triage import eligible_organisations, end_of_day, org_queue, response_times
+from governance.services.issues import sla
+from governance.services.issues.lifecycle import IssueInput, file_issue
+from governance.services.issues.reference import DEFAULT_REJECT_REASONS
+from governance.services.people.accounts import MOBILE_RE
+from governance.services.people.tree import LEADER_ROLE, add_node
+from governance.services.platform.audit import STATUS_ACTION
+from governance.services.triage.operations import (
+    eligible_organisations,
+    end_of_day,
+    org_queue,
+    response_times,
+)
 from tests.conftest import clean_database
 
 BEIJING = timezone(timedelta(hours=8))
@@ -600,7 +606,7 @@ def check_district_triage(issues) -> None:
 def test_pruisburg_funding(app, small_world, runner):
     """The renovation's co-funding as the design tells it, reconciled to the fen."""
     from governance.models import FundingSource, LedgerEntry, Project
-    from governance.services.ledger import balances, check_ledger
+    from governance.services.money.ledger import balances, check_ledger
 
     project = db.session.scalar(select(Project).where(Project.name == demo.PROJECT_NAME))
     assert project.compound.name == demo.PRUISBURG and len(project.phases) == 3

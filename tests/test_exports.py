@@ -16,11 +16,12 @@ import openpyxl
 import pytest
 from sqlalchemy import select, text
 
-from governance.blueprints.issues import listing
 from governance.extensions import db
 from governance.models import Job, RoleAssignment
-from governance.services import exports, jobs
-from governance.services.exports import Column, write_table
+from governance.services.issues import listing
+from governance.services.platform import jobs
+from governance.services.reports import exports
+from governance.services.reports.exports import Column, write_table
 from tests.builders import force_status, make_issue, make_person, make_tree, nodes_at
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

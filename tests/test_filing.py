@@ -14,10 +14,10 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
-from governance.blueprints.filing import places
 from governance.extensions import db
 from governance.models import Building, Issue, Job, Photo
-from governance.services import jobs, photos
+from governance.services.issues import places
+from governance.services.platform import jobs, photos
 from tests.builders import category, make_compound, make_issue, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 

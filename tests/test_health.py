@@ -120,7 +120,7 @@ def test_filing_with_a_frozen_redis_is_quick_and_its_job_waits_pending(app, clie
     started = time.monotonic()
     for n in range(3):
         make_issue(leader, title=f"冻结时登记{n}")
-        from governance.services import jobs
+        from governance.services.platform import jobs
 
         jobs.dispatch()
         client.get("/p/")  # a public page: its cache falls back in-process

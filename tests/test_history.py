@@ -19,8 +19,9 @@ from governance.models import (
     Person,
     RoleAssignment,
 )
-from governance.services import demo, history, rollups
-from governance.services.issues import IssueInput, file_issue
+from governance.services import demo, history
+from governance.services.issues.lifecycle import IssueInput, file_issue
+from governance.services.reports import rollups
 
 N = 2000
 NOW = datetime(2026, 4, 20, 3, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from governance.parsing import DB_INT_MAX, MAX_PAGE, parse_id, parse_page
-from governance.services import ledger
+from governance.services.money import ledger
 from governance.urls import safe_next
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 from tests.conftest import csrf_from

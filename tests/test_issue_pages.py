@@ -15,11 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from governance.blueprints.issues import listing
 from governance.extensions import db
 from governance.models import STATUSES, Issue, IssueEvent, Notification, Photo, utcnow
-from governance.services import jobs, sla
-from governance.services.issues import escalate, transition
+from governance.services.issues import listing, sla
+from governance.services.issues.lifecycle import escalate, transition
+from governance.services.platform import jobs
 from tests.builders import category, force_status, make_issue, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 from tests.test_filing import jpeg
@@ -333,7 +333,7 @@ def test_detail_shows_everything_to_those_who_may_see(world, client, auth):
     )
     escalate(world["n0"], issue, "需要组长协调")
     transition(world["g0"], issue, "acknowledged")
-    from governance.services.issues import add_comment
+    from governance.services.issues.lifecycle import add_comment
 
     add_comment(world["g0"], issue, "internal_note", "物业电话打不通")
     db.session.commit()
@@ -439,7 +439,8 @@ def test_escalation_through_the_form_notifies_the_level_above(world, client, aut
     assert response.status_code == 403 and fresh(issue).level == "group"
     auth.logout()
     auth.login(world["g0"].mobile)
-    assert "1" in html_of(client, "/").split("inbox-link")[1][:200]  # the badge
+    # The badge: the filing's message (its job waited; the escalation's run took it along) and the escalation's.
+    assert '<span class="count">2</span>' in html_of(client, "/").split("inbox-link")[1][:200]
     inbox = html_of(client, "/inbox/")
     assert issue.reference in inbox and "unread" in inbox
     assert act(client, issue, "escalate", "escalate", {"reason": "组里解决不了"}).status_code == 303
@@ -816,7 +817,7 @@ def test_a_bad_after_photo_changes_nothing_and_keeps_the_note(world, client, aut
 def add_photo(issue, tmp_path, app):
     from werkzeug.datastructures import FileStorage
 
-    from governance.services import photos
+    from governance.services.platform import photos
 
     app.config["UPLOAD_DIR"] = str(tmp_path)
     stored = photos.save_upload(FileStorage(io.BytesIO(jpeg()), filename="x.jpg"))

@@ -11,7 +11,7 @@ from sqlalchemy import event, func, select
 
 from governance.extensions import db
 from governance.models import IssueEvent, Job, Notification, NotificationChannel
-from governance.services import jobs, notify
+from governance.services.platform import jobs, notify
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from governance.extensions import db
 from governance.models import Issue, Job, Notification, NotificationChannel, utcnow
-from governance.services import jobs
+from governance.services.platform import jobs
 from governance.worker import periodic_once
 from tests.builders import category, make_issue, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import Job, Notification, NotificationChannel, Person
-from governance.services import jobs
+from governance.services.platform import jobs
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from governance.extensions import db
 from governance.models import LedgerEntry, ledger_entry_issue
-from governance.services import ledger
-from governance.services.ledger import LedgerError, format_fen, parse_amount
+from governance.services.money import ledger
+from governance.services.money.ledger import LedgerError, format_fen, parse_amount
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 
 

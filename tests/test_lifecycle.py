@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import STATUSES, Issue, IssueEvent, Notification, RejectReason, utcnow
-from governance.services import jobs, sla
-from governance.services.issues import (
+from governance.services.issues import sla
+from governance.services.issues.lifecycle import (
     TRANSITIONS,
     IssueInput,
     LifecycleError,
@@ -21,6 +21,7 @@ from governance.services.issues import (
     record_callback,
     transition,
 )
+from governance.services.platform import jobs
 from tests.builders import category, force_status, make_issue, make_person, make_tree, nodes_at
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import Issue, LedgerEntry
-from governance.services import ledger
+from governance.services.money import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 from tests.conftest import csrf_from
 

@@ -17,8 +17,9 @@ from sqlalchemy import insert, select, update
 
 from governance.extensions import db
 from governance.models import ApiKey, Building, Category, Issue, IssueEvent, Photo, utcnow
-from governance.services import open311, public, triage
-from governance.services.issues import add_comment, escalate, record_callback, transition
+from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
+from governance.services.public import open311, projection
+from governance.services.triage import operations
 from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
 from tests.canaries import CANARIES as BASE_CANARIES
 from tests.canaries import PUBLIC_UPDATE
@@ -675,12 +676,12 @@ def canary_world(world, client) -> list[Issue]:
     add_comment(leader, first, "comment", CANARIES["comment"])
     add_comment(world["branch"], first, "internal_note", CANARIES["internal"])
     escalate(group, first, CANARIES["escalation"])
-    triage.assign(
-        world["branch"], first, world["property"], triage.china_today() + timedelta(days=5), CANARIES["assign_note"]
+    operations.assign(
+        world["branch"], first, world["property"], operations.china_today() + timedelta(days=5), CANARIES["assign_note"]
     )
-    triage.decline(staff, first, CANARIES["decline"])
-    triage.assign(world["branch"], first, world["property"], triage.china_today() + timedelta(days=5))
-    triage.accept(staff, first)
+    operations.decline(staff, first, CANARIES["decline"])
+    operations.assign(world["branch"], first, world["property"], operations.china_today() + timedelta(days=5))
+    operations.accept(staff, first)
     add_comment(world["branch"], first, "public_update", PUBLIC_UPDATE)
     if first.status != "in_progress":  # accepting may already have started the work
         transition(staff, first, "in_progress")
@@ -752,12 +753,12 @@ def test_no_canary_in_any_api_answer(world, client):
 
 
 def test_api_fields_equal_the_public_projection(world, client):
-    """For each issue, the API says exactly what services.public says (and the pages show)."""
+    """For each issue, the API says exactly what services.public.projection says (and the pages show)."""
     issues = canary_world(world, client)
     items = {item["service_request_id"]: item for item in requests_of(client, f"{API}/requests.json")}
     assert set(items) == {i.reference for i in issues}
     for issue in issues:
-        projected = public.public_issue(issue.reference)
+        projected = projection.public_issue(issue.reference)
         (single,) = requests_of(client, f"{API}/requests/{issue.reference}.json")
         for item in (items[issue.reference], single):
             assert item["status"] == projected.open311_status
@@ -765,7 +766,7 @@ def test_api_fields_equal_the_public_projection(world, client):
             assert item["service_name"] == projected.category_zh
             assert item["agency_responsible"] == (projected.assignee or None)
             assert item["address"] == (projected.place or None)
-            assert item["status_notes"] == (public.status_notes(projected, projected.latest_update) or None)
+            assert item["status_notes"] == (projection.status_notes(projected, projected.latest_update) or None)
             assert item["requested_datetime"] == open311.w3_time(projected.created_at)
             assert item["updated_datetime"] == open311.w3_time(projected.updated_at)
             assert item.get("expected_datetime") == open311.w3_time(projected.expected_at)

@@ -18,7 +18,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from governance.models import Issue
-from governance.services import photos
+from governance.services.platform import photos
 from tests import test_filing
 from tests.test_filing import filing_data, log_in, open_form, post_filing
 
@@ -62,7 +62,7 @@ def test_a_small_png_declaring_49_megapixels_is_refused_before_decoding(app, upl
 MEASURE = r"""
 import io, json, resource, sys, tempfile, time
 from governance import create_app
-from governance.services import photos
+from governance.services.platform import photos
 from tests.test_photo_limits import Upload, declared_png
 app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40,
                              "UPLOAD_DIR": tempfile.mkdtemp()})

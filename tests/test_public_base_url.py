@@ -12,7 +12,7 @@ import pytest
 
 from governance.extensions import db
 from governance.models import Photo
-from governance.services import public_cache
+from governance.services.public import page_cache
 from tests.builders import make_compound, make_issue, make_person, make_tree, nodes_at
 
 EVIL = "evil.example"
@@ -71,4 +71,4 @@ def test_without_public_base_url_a_host_derived_link_is_never_shared(world, clie
         assert "no-store" in forged.headers["Cache-Control"], url
         honest = client.get(url)
         assert EVIL not in honest.get_data(as_text=True), url
-    assert not any(EVIL in page for page in public_cache.memory_bodies())
+    assert not any(EVIL in page for page in page_cache.memory_bodies())

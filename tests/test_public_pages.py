@@ -14,8 +14,13 @@ from werkzeug.datastructures import FileStorage
 
 from governance.extensions import db
 from governance.models import Building, Compound, Issue, RatingToken, utcnow
-from governance.services import demo, ledger, photos, public_cache, rates, rating
-from governance.services.issues import add_comment, escalate, record_callback, transition
+from governance.services import demo
+from governance.services.issues import rating
+from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
+from governance.services.money import ledger
+from governance.services.platform import photos
+from governance.services.public import page_cache
+from governance.services.reports import rates
 from tests.builders import (
     make_compound,
     make_issue,
@@ -270,7 +275,7 @@ def test_no_canary_on_any_public_page_or_in_the_in_process_cache(world, client, 
     seeded = seed_canaries(world, uploads)
     check_canaries(world, client, seeded)
     refill(world, client, seeded)  # the rating above refreshed the pages it counts on
-    entries = public_cache.memory_bodies()
+    entries = page_cache.memory_bodies()
     assert len(entries) >= 9  # the cacheable pages above were stored
     for text in entries:
         assert_no_canary(text, "an in-process cache entry")
@@ -283,7 +288,7 @@ def test_no_canary_in_the_redis_cache(redis_app, world, client, uploads):
     from governance.redis_conn import get_redis
 
     redis = get_redis()
-    keys = public_cache.redis_keys()
+    keys = page_cache.redis_keys()
     pages = [k for k in keys if k.startswith(redis_app.config["REDIS_PREFIX"] + "pub:page:")]
     assert len(pages) >= 9
     for name in keys:
@@ -291,7 +296,7 @@ def test_no_canary_in_the_redis_cache(redis_app, world, client, uploads):
         values = [redis.get(name)] if kind == "string" else list(redis.smembers(name)) if kind == "set" else []
         for raw in values:
             assert_no_canary(raw.decode(), f"Redis key {name}")
-    assert public_cache.memory_bodies() == []  # with Redis configured nothing is kept in-process
+    assert page_cache.memory_bodies() == []  # with Redis configured nothing is kept in-process
 
 
 # --- cache ---------------------------------------------------------------------------------------
@@ -309,10 +314,10 @@ def test_a_change_shows_on_the_next_request(world, client):
     url = f"/p/compound/{world['compound'].id}"
     before = body(client, url)
     assert resolved_cards(before) == 0 and body(client, url) == before  # served from the cache
-    assert len(public_cache.memory_bodies()) == 1
+    assert len(page_cache.memory_bodies()) == 1
     transition(world["group"], issue, "resolved", "已修复")
     db.session.commit()  # the session hook drops the pages of this 小区, community, 街镇, district and issue
-    assert public_cache.memory_bodies() == []
+    assert page_cache.memory_bodies() == []
     after = body(client, url)
     assert resolved_cards(after) == 1 and "100.0%" in after
 
@@ -325,11 +330,11 @@ def test_a_change_in_redis_shows_on_the_next_request(redis_app, world, client):
     url = f"/p/compound/{world['compound'].id}"
     assert resolved_cards(body(client, url)) == 0
     assert body(client, f"/p/issue/{issue.reference}")
-    stored = [k for k in public_cache.redis_keys() if "pub:page:" in k]
+    stored = [k for k in page_cache.redis_keys() if "pub:page:" in k]
     assert len(stored) == 2
     transition(world["group"], issue, "resolved", "已修复")
     db.session.commit()
-    assert [k for k in public_cache.redis_keys() if "pub:page:" in k] == []
+    assert [k for k in page_cache.redis_keys() if "pub:page:" in k] == []
     assert resolved_cards(body(client, url)) == 1
     assert "status-resolved" in body(client, f"/p/issue/{issue.reference}")
 
@@ -337,28 +342,28 @@ def test_a_change_in_redis_shows_on_the_next_request(redis_app, world, client):
 def test_an_unnoticed_change_shows_within_a_minute(world, client, monkeypatch):
     issue = file(world)
     url = f"/p/compound/{world['compound'].id}"
-    start = public_cache.now()
-    monkeypatch.setattr(public_cache, "now", lambda: start)
+    start = page_cache.now()
+    monkeypatch.setattr(page_cache, "now", lambda: start)
     assert resolved_cards(body(client, url)) == 0
     # Changed behind the ORM's back (a bulk job, a manual fix): no hook hears of it.
     db.session.execute(update(Issue).where(Issue.id == issue.id).values(status="resolved", resolved_at=utcnow()))
     db.session.commit()
-    monkeypatch.setattr(public_cache, "now", lambda: start + 59)
+    monkeypatch.setattr(page_cache, "now", lambda: start + 59)
     assert resolved_cards(body(client, url)) == 0  # still the cached copy
-    monkeypatch.setattr(public_cache, "now", lambda: start + 60)
+    monkeypatch.setattr(page_cache, "now", lambda: start + 60)
     assert resolved_cards(body(client, url)) == 1  # never older than a minute
 
 
 def test_a_page_rendered_before_a_commit_is_not_served_after_it(app):
     """A slow render that read the old data and is stored after the invalidation carries an old generation."""
-    entry, gen = public_cache.lookup("compound:1", "zh|/p/compound/1")
+    entry, gen = page_cache.lookup("compound:1", "zh|/p/compound/1")
     assert entry is None
-    public_cache.invalidate({"compound:1"})  # another request committed a change meanwhile
-    public_cache.store("compound:1", "zh|/p/compound/1", "old page", gen)
-    assert public_cache.lookup("compound:1", "zh|/p/compound/1")[0] is None
-    _, gen = public_cache.lookup("compound:1", "zh|/p/compound/1")
-    public_cache.store("compound:1", "zh|/p/compound/1", "new page", gen)
-    assert public_cache.lookup("compound:1", "zh|/p/compound/1")[0].body == "new page"
+    page_cache.invalidate({"compound:1"})  # another request committed a change meanwhile
+    page_cache.store("compound:1", "zh|/p/compound/1", "old page", gen)
+    assert page_cache.lookup("compound:1", "zh|/p/compound/1")[0] is None
+    _, gen = page_cache.lookup("compound:1", "zh|/p/compound/1")
+    page_cache.store("compound:1", "zh|/p/compound/1", "new page", gen)
+    assert page_cache.lookup("compound:1", "zh|/p/compound/1")[0].body == "new page"
 
 
 def test_an_unchanged_page_answers_304(world, client, monkeypatch):
@@ -370,8 +375,8 @@ def test_an_unchanged_page_answers_304(world, client, monkeypatch):
     assert again.status_code == 304 and again.data == b""
     assert client.get(url, headers={"If-Modified-Since": modified}).status_code == 304
     # Re-rendered after the TTL but the same: same validators, still 304.
-    start = public_cache.now()
-    monkeypatch.setattr(public_cache, "now", lambda: start + 120)
+    start = page_cache.now()
+    monkeypatch.setattr(page_cache, "now", lambda: start + 120)
     later = client.get(url, headers={"If-Modified-Since": modified})
     assert later.status_code == 304
     assert client.get(url, headers={"If-None-Match": etag}).status_code == 304
@@ -390,7 +395,7 @@ def test_pages_are_cached_per_language(world, client):
     assert client.get(set_language).status_code == 302  # the language switch of the page header
     english = body(client, url)
     assert '<html lang="en">' in english and "Resolution rate" in english
-    assert len(public_cache.memory_bodies()) == 2
+    assert len(page_cache.memory_bodies()) == 2
 
 
 # --- resident rating -----------------------------------------------------------------------------

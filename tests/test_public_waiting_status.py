@@ -10,8 +10,9 @@ import pytest
 
 from governance.extensions import db
 from governance.models import Building
-from governance.services import public, triage
-from governance.services.issues import LifecycleError, add_comment, transition
+from governance.services.issues.lifecycle import LifecycleError, add_comment, transition
+from governance.services.public import projection
+from governance.services.triage import operations
 from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
 
 pytestmark = pytest.mark.usefixtures("fresh_public_cache")
@@ -60,7 +61,7 @@ def card(html: str, reference: str) -> str:
 
 
 def assign(world):
-    triage.assign(world["branch"], world["issue"], world["party"], triage.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], world["issue"], world["party"], operations.china_today() + timedelta(days=3))
     db.session.commit()
 
 
@@ -77,9 +78,9 @@ def test_public_pages_say_the_party_has_not_accepted_yet(world, client):
     for url in lists:
         shown = card(body(client, url), issue.reference)
         assert WAITING in shown and "处理中" not in shown
-    assert public.public_issue(issue.reference).awaiting_party
+    assert projection.public_issue(issue.reference).awaiting_party
     # 接单: now it is in hand.
-    triage.accept(world["staff"], issue)
+    operations.accept(world["staff"], issue)
     db.session.commit()
     own = body(client, f"/p/issue/{issue.reference}")
     assert "处理中" in badge(own) and WAITING not in own
@@ -111,7 +112,7 @@ def test_open311_status_notes_say_it_and_status_stays_open(world, client):
     db.session.commit()
     (listed,) = json.loads(body(client, "/open311/v2/requests.json"))
     assert listed["status_notes"] == f"{WAITING}；已联系物业"
-    triage.accept(world["staff"], issue)
+    operations.accept(world["staff"], issue)
     db.session.commit()
     (listed,) = json.loads(body(client, "/open311/v2/requests.json"))
     assert listed["status"] == "open" and listed["status_notes"] == "已联系物业"

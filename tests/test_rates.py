@@ -1,4 +1,4 @@
-"""The rates (services/rates.py) on small hand-built cases, each answer worked out beside it."""
+"""The rates (services/reports/rates.py) on small hand-built cases, each answer worked out beside it."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Issue, RejectReason, utcnow
-from governance.services import rates, rating, sla, triage
-from governance.services.issues import record_callback, transition
+from governance.services.issues import rating, sla
+from governance.services.issues.lifecycle import record_callback, transition
+from governance.services.reports import rates
+from governance.services.triage import operations
 from tests.builders import force_status, make_issue, make_person, make_tree, nodes_at
 
 
@@ -72,7 +74,7 @@ def test_response_rate(people):
     assert swept.level == "group" and swept.ack_due_at > utcnow()
     transition(people["group"], swept, "acknowledged")
     merged = make_issue(people["neighbour"])
-    triage.merge(people["community"], merged, on_time)
+    operations.merge(people["community"], merged, on_time)
     gone = make_issue(people["neighbour"])
     withdraw(people, gone)
     db.session.commit()
@@ -115,9 +117,9 @@ def test_resolution_and_on_time_rates(people):
     transition(people["group"], again, "resolved", "重新处理")
     rejected = make_issue(people["neighbour"])
     reason = db.session.scalars(select(RejectReason).where(RejectReason.active)).first()
-    triage.reject(people["community"], rejected, reason)
+    operations.reject(people["community"], rejected, reason)
     duplicate = make_issue(people["neighbour"])
-    triage.merge(people["community"], duplicate, again)
+    operations.merge(people["community"], duplicate, again)
     gone = acknowledged(people)
     transition(people["group"], gone, "in_progress")
     withdraw(people, gone)

@@ -1,6 +1,6 @@
 """Every rate checked against an independent oracle over random lifecycles, on both engines.
 
-The oracle below is a second, deliberately plain implementation of services/rates.py's definitions: Python
+The oracle below is a second, deliberately plain implementation of services/reports/rates.py's definitions: Python
 over the raw issue rows, their timelines and the residents' rating links — no SQL aggregate, no rollup, and
 none of the issue's own summary columns where the timeline tells the same thing (the on-time flags, the
 callback's answer, the resident's rating, the resolution time). Hypothesis drives random lifecycles through
@@ -27,8 +27,10 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import LEVELS, Issue, IssueEvent, Node, RatingToken, RejectReason, utcnow
-from governance.services import rating, reports, rollups, sla, triage
-from governance.services.issues import LifecycleError, escalate, record_callback, transition
+from governance.services.issues import rating, sla
+from governance.services.issues.lifecycle import LifecycleError, escalate, record_callback, transition
+from governance.services.reports import node_report, rollups
+from governance.services.triage import operations
 from tests.builders import category, make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
 
 OPEN = ("reported", "acknowledged", "in_progress", "reopened")
@@ -270,11 +272,11 @@ def step(world, op: str, a: int, b: int) -> None:
         if op == "acknowledge":
             transition(world["group_leaders"][issue.group_id] if b % 2 else admin, issue, "acknowledged")
         elif op == "assign":
-            triage.assign(branch, issue, world["company"], triage.china_today() + timedelta(days=1 + b % 9))
+            operations.assign(branch, issue, world["company"], operations.china_today() + timedelta(days=1 + b % 9))
         elif op == "accept":
-            triage.accept(world["staff"], issue)
+            operations.accept(world["staff"], issue)
         elif op == "decline":
-            triage.decline(world["staff"], issue, "不归我们管")
+            operations.decline(world["staff"], issue, "不归我们管")
         elif op == "start":
             transition(admin, issue, "in_progress")
         elif op == "resolve":
@@ -302,12 +304,12 @@ def step(world, op: str, a: int, b: int) -> None:
             db.session.commit()
             sla.sweep()
         elif op == "reject":
-            triage.reject(branch, issue, world["reason"])
+            operations.reject(branch, issue, world["reason"])
         elif op == "merge":
             kept = issues[b % len(issues)]
             if kept.id == issue.id or kept.community_id != issue.community_id:
                 return
-            triage.merge(branch, issue, kept)
+            operations.merge(branch, issue, kept)
         elif op == "reopen":
             transition(branch, issue, "reopened", "居民反映还没修好")
         elif op == "close":
@@ -321,12 +323,12 @@ def step(world, op: str, a: int, b: int) -> None:
 
 
 def periods(now: datetime) -> list:
-    today = reports.china_today(now)
+    today = node_report.china_today(now)
     return [
-        reports.all_time(now),
-        reports.Period.named("month", today),
-        reports.Period.named("month", reports.add_months(today.replace(day=1), -2)),  # a whole month: rollups
-        reports.Period("custom", today - timedelta(days=50), today),  # partial months at both ends
+        node_report.all_time(now),
+        node_report.Period.named("month", today),
+        node_report.Period.named("month", node_report.add_months(today.replace(day=1), -2)),  # a whole month: rollups
+        node_report.Period("custom", today - timedelta(days=50), today),  # partial months at both ends
     ]
 
 
@@ -345,7 +347,7 @@ def check_reports(facts: list[Facts], now: datetime) -> None:
     nodes = list(db.session.scalars(select(Node).where(Node.level.in_(LEVELS)).order_by(Node.id)))
     for period in periods(now):
         for node in nodes:
-            report = reports.build_report(node, period, now=now, with_trend=False)
+            report = node_report.build_report(node, period, now=now, with_trend=False)
             where = (node.level, node.name, period.key, period.start)
             plain = plain_figures(within(facts, node, period))
             assert differences(plain, report.figures) == {}, where
@@ -388,7 +390,7 @@ def check_exports(world, client, auth, facts: list[Facts], now: datetime) -> Non
 
 
 def check_public_pages(world, client, facts: list[Facts], now: datetime) -> None:
-    always = reports.all_time(now)
+    always = node_report.all_time(now)
     pages = [("/p/", None)]
     pages += [(f"/p/street/{n.id}", n) for n in nodes_at("street")]
     pages += [(f"/p/community/{n.id}", n) for n in nodes_at("community")]

@@ -14,8 +14,8 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import LEVELS, Issue, Node
-from governance.services import rates, reports
 from governance.services.demo import DEMO_PASSWORD, load_demo_world
+from governance.services.reports import node_report, rates
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 
 FIELDS = (
@@ -49,22 +49,22 @@ def demo(app):
 def test_every_node_and_period_reads_the_same_figures_as_the_raw_rows(demo):
     """Rollups for whole months + raw rows at the edges == rates.figures over the raw rows, at every level."""
     now = datetime.now(UTC)
-    today = reports.china_today(now)
+    today = node_report.china_today(now)
     periods = [
-        reports.Period.named("week", today),
-        reports.Period.named("month", today - timedelta(days=40)),
-        reports.Period.named("quarter", today),
-        reports.Period.named("year", today),
-        reports.Period("custom", today - timedelta(days=150), today - timedelta(days=3)),  # partial at both ends
-        reports.Period("custom", date(2020, 1, 1), today + timedelta(days=1)),
+        node_report.Period.named("week", today),
+        node_report.Period.named("month", today - timedelta(days=40)),
+        node_report.Period.named("quarter", today),
+        node_report.Period.named("year", today),
+        node_report.Period("custom", today - timedelta(days=150), today - timedelta(days=3)),  # partial at both ends
+        node_report.Period("custom", date(2020, 1, 1), today + timedelta(days=1)),
     ]
     nodes = [db.session.scalar(select(Node).where(Node.level == level).order_by(Node.id)) for level in LEVELS]
     nodes += list(db.session.scalars(select(Node).where(Node.level == "street")))
     for node in nodes:
         for period in periods:
             start, end = period.bounds
-            raw = rates.figures(reports.scope_condition(node), start=start, end=end, now=now)
-            report = reports.build_report(node, period, now=now)
+            raw = rates.figures(node_report.scope_condition(node), start=start, end=end, now=now)
+            report = node_report.build_report(node, period, now=now)
             assert same(report.figures, raw) == {}, (node.level, node.name, period)
             if report.children:
                 child_level = report.children[0].node.level
@@ -79,7 +79,7 @@ def test_every_node_and_period_reads_the_same_figures_as_the_raw_rows(demo):
             trend = {row.key: row.figures.total for row in report.trend}
             assert sum(trend.values()) >= 0 and len(report.trend) >= 12
     # The demo's history reaches the reports: a year of the district has issues in several months.
-    year = reports.build_report(nodes[0], periods[3], now=now)
+    year = node_report.build_report(nodes[0], periods[3], now=now)
     assert year.figures.total > 100 and sum(1 for row in year.trend if row.figures.total) >= 5
     assert len({round(row.figures.resolution_rate or 0, 2) for row in year.children}) > 3  # 街镇 differ
 
@@ -88,11 +88,11 @@ def test_no_rate_of_any_node_of_the_demo_passes_100_percent(demo):
     """The demo's 金湾社区 第2片 showed 响应率 105.9 % (45 片 above 100 %): withdrawn issues acknowledged on time
     counted in the numerator only. Every rate of every node, for the year and all time, lies within 0–100 %."""
     now = datetime.now(UTC)
-    today = reports.china_today(now)
-    for period in (reports.Period.named("year", today), reports.all_time(now)):
+    today = node_report.china_today(now)
+    for period in (node_report.Period.named("year", today), node_report.all_time(now)):
         for node in db.session.scalars(select(Node).where(Node.level.in_(("district", "street", "community")))):
-            report = reports.build_report(node, period, now=now, with_trend=False)
-            for row in [reports.Row(node.name, report.figures), *report.children]:
+            report = node_report.build_report(node, period, now=now, with_trend=False)
+            for row in [node_report.Row(node.name, report.figures), *report.children]:
                 for name in ("response_rate", "resolution_rate", "on_time_rate", "satisfaction_rate"):
                     value = getattr(row.figures, name)
                     assert value is None or 0 <= value <= 1, (row.label, name, value)
@@ -103,34 +103,34 @@ def test_trend_months_equal_the_raw_months(demo):
     district = db.session.scalar(select(Node).where(Node.level == "district"))
     community = db.session.scalar(select(Node).where(Node.level == "community").order_by(Node.id))
     for node in (district, community):
-        report = reports.build_report(node, reports.Period.named("year", reports.china_today(now)), now=now)
+        report = node_report.build_report(node, node_report.Period.named("year", node_report.china_today(now)), now=now)
         for row in report.trend:
-            month = reports.Period("month", row.key, reports.add_months(row.key, 1))
+            month = node_report.Period("month", row.key, node_report.add_months(row.key, 1))
             start, end = month.bounds
-            raw = rates.figures(reports.scope_condition(node), start=start, end=end, now=now)
+            raw = rates.figures(node_report.scope_condition(node), start=start, end=end, now=now)
             assert same(row.figures, raw) == {}, (node.name, row.label)
 
 
 def test_periods_parse_and_refuse_bad_input():
     today = date(2026, 12, 1)
-    assert reports.parse_period({}, today) == (reports.Period("month", date(2026, 12, 1), date(2027, 1, 1)), {})
-    week, _ = reports.parse_period({"period": "week"}, today)
+    assert node_report.parse_period({}, today) == (node_report.Period("month", date(2026, 12, 1), date(2027, 1, 1)), {})
+    week, _ = node_report.parse_period({"period": "week"}, today)
     assert (week.start, week.end) == (date(2026, 11, 30), date(2026, 12, 7))  # Monday to Monday
-    quarter, _ = reports.parse_period({"period": "quarter", "start": "2026-05-17"}, today)
+    quarter, _ = node_report.parse_period({"period": "quarter", "start": "2026-05-17"}, today)
     assert (quarter.start, quarter.end) == (date(2026, 4, 1), date(2026, 7, 1))
-    custom, _ = reports.parse_period({"period": "custom", "start": "2026-01-05", "end": "2026-01-05"}, today)
+    custom, _ = node_report.parse_period({"period": "custom", "start": "2026-01-05", "end": "2026-01-05"}, today)
     assert (custom.start, custom.end, custom.last_day) == (date(2026, 1, 5), date(2026, 1, 6), date(2026, 1, 5))
-    assert reports.parse_period({"period": "custom", "start": "2026-02-01", "end": "2026-01-01"}, today)[1] == {
+    assert node_report.parse_period({"period": "custom", "start": "2026-02-01", "end": "2026-01-01"}, today)[1] == {
         "end": "before_start"
     }
-    assert reports.parse_period({"period": "custom", "start": "x"}, today)[1] == {
+    assert node_report.parse_period({"period": "custom", "start": "x"}, today)[1] == {
         "start": "bad_date",
         "end": "required",
     }
-    assert reports.parse_period({"period": "custom", "start": "2000-01-01", "end": "2026-01-01"}, today)[1] == {
+    assert node_report.parse_period({"period": "custom", "start": "2000-01-01", "end": "2026-01-01"}, today)[1] == {
         "end": "too_long"
     }
-    assert reports.parse_period({"period": "decade"}, today)[1] == {"period": "unknown"}
+    assert node_report.parse_period({"period": "decade"}, today)[1] == {"period": "unknown"}
     assert quarter.shifted(-1).start == date(2026, 1, 1) and week.shifted(1).start == date(2026, 12, 7)
 
 
@@ -232,9 +232,9 @@ def test_children_sort_by_any_column_with_no_data_last(zones, client, auth):
     assert html.index(second.name) < html.index(first.name)  # the second 片 has more issues
     html = client.get(f"/reports/{community.id}?period=year&sort=total&dir=asc").get_data(as_text=True)
     assert html.index(first.name) < html.index(second.name)
-    rows = [reports.Row("a", rates.Figures()), reports.Row("b", rates.Figures(by_status={"reported": 1}))]
-    assert [r.label for r in reports.sort_rows(rows, "resolution_rate", True)] == ["b", "a"]
-    assert [r.label for r in reports.sort_rows(rows, "resolution_rate", False)] == ["b", "a"]
+    rows = [node_report.Row("a", rates.Figures()), node_report.Row("b", rates.Figures(by_status={"reported": 1}))]
+    assert [r.label for r in node_report.sort_rows(rows, "resolution_rate", True)] == ["b", "a"]
+    assert [r.label for r in node_report.sort_rows(rows, "resolution_rate", False)] == ["b", "a"]
 
 
 def test_demo_accounts_reach_their_reports(demo, client, auth):
@@ -252,17 +252,17 @@ def test_public_pages_read_the_rollups_with_the_same_figures(demo):
     now = datetime.now(UTC)
     for level in ("district", "street", "community"):
         node = db.session.scalar(select(Node).where(Node.level == level).order_by(Node.id.desc()))
-        condition = reports.scope_condition(node)
+        condition = node_report.scope_condition(node)
         public = scope_figures(level, node, condition)
         assert same(public, rates.figures(condition, now=now)) == {}, level
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    period=st.one_of(st.sampled_from(reports.PERIODS), st.text(max_size=12)),
+    period=st.one_of(st.sampled_from(node_report.PERIODS), st.text(max_size=12)),
     start=st.one_of(st.dates().map(str), st.text(max_size=12)),
     end=st.one_of(st.dates().map(str), st.text(max_size=12)),
-    sort=st.one_of(st.sampled_from(reports.SORTS), st.text(max_size=8)),
+    sort=st.one_of(st.sampled_from(node_report.SORTS), st.text(max_size=8)),
     table=st.sampled_from(["summary", "children", "trend", "x"]),
 )
 def test_report_parameters_never_500(zones, client, auth, period, start, end, sort, table):

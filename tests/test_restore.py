@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Issue, Job, Photo, utcnow
-from governance.services import jobs
+from governance.services.platform import jobs
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 from tests.conftest import build_app, make_database
 

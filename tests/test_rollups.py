@@ -1,4 +1,4 @@
-"""The report rollups (services/rollups.py) stay equal to the raw issues whatever happens to them."""
+"""The report rollups (services/reports/rollups.py) stay equal to the raw issues whatever happens to them."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 
 from governance.extensions import db
 from governance.models import STATUSES, Issue, IssueRollup, ResolveHoursRollup
-from governance.services import rating, rollups
-from governance.services.issues import TRANSITIONS, LifecycleError, record_callback, transition
+from governance.services.issues import rating
+from governance.services.issues.lifecycle import TRANSITIONS, LifecycleError, record_callback, transition
+from governance.services.reports import rollups
 from tests.builders import category, make_issue, make_organisation, make_person, make_tree, nodes_at
 
 

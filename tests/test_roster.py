@@ -14,7 +14,7 @@ from sqlalchemy import event, func, select
 
 from governance.extensions import db
 from governance.models import Node, Person, RoleAssignment
-from governance.services.roster import COLUMNS, import_roster
+from governance.services.people.roster import COLUMNS, import_roster
 from tests.builders import make_node, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 
@@ -367,7 +367,7 @@ def test_a_bad_file_writes_nothing_at_all(app, world):
 
 def test_a_concurrent_change_is_reported_not_raised(app, world, monkeypatch):
     """Someone adds the same 片 between our reads and our writes: a clear error, and the caller rolls back."""
-    from governance.services import roster
+    from governance.services.people import roster
 
     monkeypatch.setattr(roster.Tree, "load_below", lambda self, communities: None)  # "not there yet"
     before = counts()

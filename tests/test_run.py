@@ -30,7 +30,7 @@ def test_embedded_periodic_work_sweeps_relays_and_survives_errors(app, monkeypat
     from sqlalchemy import select, update
 
     from governance.models import Issue, Job, Notification, utcnow
-    from governance.services import sla
+    from governance.services.issues import sla
     from tests.builders import make_issue, make_person, make_tree, nodes_at
 
     make_tree()

@@ -14,10 +14,10 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import HANDLING_LEVELS, URGENCIES, Category, Job, NotificationChannel, Person, SlaPolicy
-from governance.services import jobs
 from governance.services import settings as service
-from governance.services.issues import IssueInput, LifecycleError, file_issue
-from governance.services.reference import DEFAULT_SLA
+from governance.services.issues.lifecycle import IssueInput, LifecycleError, file_issue
+from governance.services.issues.reference import DEFAULT_SLA
+from governance.services.platform import jobs
 from tests.builders import category, make_issue, make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import REDIS_TEST_URL, csrf_from
 from tests.test_jobs import Receiver

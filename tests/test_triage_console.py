@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import AuditEntry, Issue, IssueEvent, utcnow
-from governance.services import triage
+from governance.services.triage import operations
 from tests.builders import category, force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import Auth, csrf_from
 
@@ -109,7 +109,7 @@ def post_bulk(client, community, items, token_page=None, **fields):
 
 
 def due(days=7) -> str:
-    return (triage.china_today() + timedelta(days=days)).isoformat()
+    return (operations.china_today() + timedelta(days=days)).isoformat()
 
 
 def fresh(issue: Issue) -> Issue:
@@ -216,7 +216,7 @@ def test_branch_of_a_cannot_see_or_touch_bs_issues(world, app):
 def assigned(world, org_key, who="neighbour", title="路面破损"):
     branch = "branch_a" if org_key == "x" else "branch_b"
     issue = make_issue(world[who], title=title)
-    triage.assign(world[branch], issue, world[org_key], triage.china_today() + timedelta(days=5))
+    operations.assign(world[branch], issue, world[org_key], operations.china_today() + timedelta(days=5))
     db.session.commit()
     return issue
 
@@ -265,7 +265,7 @@ def test_decline_returns_the_issue_to_the_branch_with_the_reason(world, app):
     issue = assigned(world, "x", title="退回的问题")
     staff = login(app, world["staff_x"])
     assert issue.reference in rows_of(staff.get("/triage/org/").get_data(as_text=True))
-    triage.decline(world["staff_x"], fresh(issue), "不在我司管理范围")
+    operations.decline(world["staff_x"], fresh(issue), "不在我司管理范围")
     db.session.commit()
     assert issue.reference not in staff.get("/triage/org/").get_data(as_text=True)
     assert staff.get(f"/issues/{issue.id}").status_code == 403
@@ -325,7 +325,7 @@ def test_each_bulk_action_succeeds(world, app):
     assert {(i.assignee_org_id, i.assignment_state) for i in assigned_} == {(world["x"].id, "pending")}
     prio = run([at_community(world, title="优先")], action="priority", priority="high")
     assert prio[0].priority == "high"
-    reason = db.session.scalar(select(triage.RejectReason.id).order_by(triage.RejectReason.sort))
+    reason = db.session.scalar(select(operations.RejectReason.id).order_by(operations.RejectReason.sort))
     rejected = run([at_community(world, title="驳回")], action="reject", reason=str(reason), note="不属于受理范围")
     assert rejected[0].status == "rejected" and rejected[0].reject_reason_id == reason
     kept = at_community(world, title="保留")
@@ -394,8 +394,8 @@ def test_filters(world, app):
     late = at_community(world, title="超时")
     late.next_deadline_at = utcnow() - timedelta(hours=1)
     db.session.commit()
-    triage.assign(world["branch_a"], fresh(road), world["x"], triage.china_today() + timedelta(days=3))
-    triage.set_priority(world["branch_a"], fresh(water), "high")
+    operations.assign(world["branch_a"], fresh(road), world["x"], operations.china_today() + timedelta(days=3))
+    operations.set_priority(world["branch_a"], fresh(water), "high")
     db.session.commit()
     client = login(app, world["branch_a"])
     base = f"/triage/community/{world['a'].id}"

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Issue, IssueEvent, IssueFollower, ResponseTemplate
-from governance.services import triage
+from governance.services.triage import operations
 from tests.builders import force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 
@@ -49,7 +49,7 @@ def step(client, issue, name, fields=None):
 
 
 def due(days=7):
-    return (triage.china_today() + timedelta(days=days)).isoformat()
+    return (operations.china_today() + timedelta(days=days)).isoformat()
 
 
 def test_the_branch_assigns_and_the_party_accepts(world, client, auth):
@@ -106,7 +106,7 @@ def test_only_the_branch_assigns(world, client, auth, who):
 
 def test_decline_sends_the_party_back_to_its_queue_and_the_branch_sees_why(world, client, auth):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], triage.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], issue, world["property"], operations.china_today() + timedelta(days=3))
     db.session.commit()
     auth.login(world["other_staff"].mobile)
     assert step(client, issue, "decline", {"note": "不归我们"}).status_code == 403
@@ -165,7 +165,7 @@ def test_ready_replies_fit_the_category_and_status_and_fill_the_box(world, clien
     issue = force_status(make_issue(world["n0"], category="fire"), "in_progress", level="community")
     auth.login(world["branch"].mobile)
     html = client.get(f"/issues/{issue.id}").get_data(as_text=True)
-    shown = {t.title for t in triage.templates_for(fresh(issue))}
+    shown = {t.title for t in operations.templates_for(fresh(issue))}
     assert {"消防整改", "处理中"} <= shown and "路灯维修" not in shown and "已受理" not in shown
     for title in shown:
         assert title in html
@@ -180,7 +180,7 @@ def test_ready_replies_fit_the_category_and_status_and_fill_the_box(world, clien
 
 def test_no_start_button_while_the_assignment_waits_and_a_forced_post_changes_nothing(world, client, auth):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], triage.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], issue, world["property"], operations.china_today() + timedelta(days=3))
     db.session.commit()
     auth.login(world["branch"].mobile)
     html = client.get(f"/issues/{issue.id}").get_data(as_text=True)

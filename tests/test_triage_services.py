@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import AuditEntry, Issue, IssueEvent, IssueFollower, Notification, RejectReason
-from governance.services import jobs, triage
-from governance.services.issues import LifecycleError, add_comment, record_callback, transition
+from governance.services.issues.lifecycle import LifecycleError, add_comment, record_callback, transition
+from governance.services.platform import jobs
+from governance.services.triage import operations
 from tests.builders import force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
 
 
@@ -53,7 +54,7 @@ def events(issue, kind=None):
 
 
 def due(days=7):
-    return triage.china_today() + timedelta(days=days)
+    return operations.china_today() + timedelta(days=days)
 
 
 def snapshot():
@@ -70,19 +71,19 @@ def test_eligible_parties_are_the_paired_ones_and_the_street_office(world):
     office = make_organisation("street_office", "街道办")
     office.street_id = nodes_at("street")[0].id
     db.session.commit()
-    names = {o.name for o in triage.eligible_organisations(world["a"])}
+    names = {o.name for o in operations.eligible_organisations(world["a"])}
     assert names == {"金湾物业", "区住建局", "街道办"}
-    assert {o.name for o in triage.eligible_organisations(world["b"])} == {"别处物业", "街道办"}
+    assert {o.name for o in operations.eligible_organisations(world["b"])} == {"别处物业", "街道办"}
 
 
 def test_assign_accept_resolve_callback(world):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], due(10), "请尽快")
+    operations.assign(world["branch"], issue, world["property"], due(10), "请尽快")
     db.session.commit()
     # Assigning takes a reported issue on, at the community level, with the party's deadline.
     assert issue.status == "acknowledged" and issue.level == "community"
     assert issue.assignment_state == "pending" and issue.assignee_org_id == world["property"].id
-    assert issue.resolve_due_at == issue.next_deadline_at == triage.end_of_day(due(10))
+    assert issue.resolve_due_at == issue.next_deadline_at == operations.end_of_day(due(10))
     assert issue.ack_due_at is None
     assigned = events(issue, "assigned")[-1]
     assert "金湾物业" in assigned.note and assigned.public and assigned.to_level == "community"
@@ -92,14 +93,14 @@ def test_assign_accept_resolve_callback(world):
     with pytest.raises(LifecycleError):
         transition(world["staff"], issue, "in_progress")
     with pytest.raises(LifecycleError) as err:
-        triage.accept(world["other_staff"], issue)
+        operations.accept(world["other_staff"], issue)
     assert err.value.code == "forbidden"
-    triage.accept(world["staff"], issue)
+    operations.accept(world["staff"], issue)
     db.session.commit()
     assert issue.assignment_state == "accepted" and issue.accepted_at >= issue.assigned_at
     assert issue.status == "in_progress"
     with pytest.raises(LifecycleError) as err:
-        triage.accept(world["staff"], issue)
+        operations.accept(world["staff"], issue)
     assert err.value.code == "not_pending"
     add_comment(world["staff"], issue, "public_update", "材料已到场")
     transition(world["staff"], issue, "resolved", "已更换消防栓")
@@ -124,7 +125,7 @@ def test_assign_refuses_bad_party_deadline_and_scope(world):
         (world["property"], due(), world["staff"], "forbidden"),
     ]:
         with pytest.raises(LifecycleError) as err:
-            triage.assign(who, issue, org, day)
+            operations.assign(who, issue, org, day)
         assert err.value.code == code
         db.session.rollback()
     assert db.session.get(Issue, issue.id).assignee_org_id is None
@@ -132,12 +133,12 @@ def test_assign_refuses_bad_party_deadline_and_scope(world):
 
 def test_decline_returns_the_issue_to_the_branch_with_the_reason(world):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], due())
+    operations.assign(world["branch"], issue, world["property"], due())
     db.session.commit()
     with pytest.raises(LifecycleError) as err:
-        triage.decline(world["staff"], issue, "  ")
+        operations.decline(world["staff"], issue, "  ")
     assert err.value.code == "note_required"
-    triage.decline(world["staff"], issue, "不在我司管理范围")
+    operations.decline(world["staff"], issue, "不在我司管理范围")
     db.session.commit()
     assert issue.assignee_org_id is None and issue.assignment_state is None
     assert issue.status == "acknowledged" and issue.level == "community"
@@ -157,8 +158,8 @@ def test_merge_points_both_ways_and_moves_followers(world):
     kept = make_issue(world["n0"], title="道路破损")
     copy = make_issue(world["n1"], title="路面坑洼")
     follower = make_person("group_leader", nodes_at("group")[0], name="关注者")
-    triage.follow(follower, copy)
-    triage.merge(world["branch"], copy, kept)
+    operations.follow(follower, copy)
+    operations.merge(world["branch"], copy, kept)
     db.session.commit()
     assert copy.status == "duplicate" and copy.duplicate_of_id == kept.id
     assert kept.reference in events(copy)[-1].note
@@ -170,9 +171,9 @@ def test_merge_points_both_ways_and_moves_followers(world):
     for attempt in (
         lambda: add_comment(world["branch"], copy, "comment", "还有吗"),
         lambda: transition(world["branch"], copy, "acknowledged"),
-        lambda: triage.assign(world["branch"], copy, world["property"], due()),
-        lambda: triage.set_priority(world["branch"], copy, "high"),
-        lambda: triage.merge(world["branch"], kept, copy),
+        lambda: operations.assign(world["branch"], copy, world["property"], due()),
+        lambda: operations.set_priority(world["branch"], copy, "high"),
+        lambda: operations.merge(world["branch"], kept, copy),
     ):
         with pytest.raises(LifecycleError):
             attempt()
@@ -192,7 +193,7 @@ def test_merge_refuses_a_kept_issue_out_of_reach_or_turned_away(world):
     withdrawn = force_status(make_issue(world["n1"]), "withdrawn")
     for kept in (None, copy, elsewhere, withdrawn):
         with pytest.raises(LifecycleError):
-            triage.merge(world["branch"], copy, kept)
+            operations.merge(world["branch"], copy, kept)
         db.session.rollback()
     assert db.session.get(Issue, copy.id).status == "reported"
 
@@ -201,15 +202,15 @@ def test_reject_needs_an_active_reason(world):
     issue = make_issue(world["n0"])
     reason = db.session.scalars(select(RejectReason).order_by(RejectReason.sort)).first()
     with pytest.raises(LifecycleError) as err:
-        triage.reject(world["branch"], issue, None, "说明")
+        operations.reject(world["branch"], issue, None, "说明")
     assert err.value.code == "reason_required"
     reason.active = False
     db.session.flush()
     with pytest.raises(LifecycleError):
-        triage.reject(world["branch"], issue, reason)
+        operations.reject(world["branch"], issue, reason)
     db.session.rollback()
     reason = db.session.get(RejectReason, reason.id)
-    triage.reject(world["branch"], issue, reason, "已告知居民")
+    operations.reject(world["branch"], issue, reason, "已告知居民")
     db.session.commit()
     assert issue.status == "rejected" and issue.reject_reason_id == reason.id
     assert events(issue)[-1].note == f"{reason.name_zh}：已告知居民"
@@ -217,32 +218,32 @@ def test_reject_needs_an_active_reason(world):
 
 def test_send_down_and_priority(world):
     issue = force_status(make_issue(world["n0"]), "acknowledged", level="community")
-    triage.assign(world["branch"], issue, world["property"], due())
+    operations.assign(world["branch"], issue, world["property"], due())
     with pytest.raises(LifecycleError) as err:
-        triage.send_down(world["branch"], issue, "community", "下派")
+        operations.send_down(world["branch"], issue, "community", "下派")
     assert err.value.code == "bad_level"
     with pytest.raises(LifecycleError) as err:
-        triage.send_down(world["branch"], issue, "group", "")
+        operations.send_down(world["branch"], issue, "group", "")
     assert err.value.code == "note_required"
-    triage.send_down(world["branch"], issue, "group", "请组长上门核实")
+    operations.send_down(world["branch"], issue, "group", "请组长上门核实")
     db.session.commit()
     assert issue.level == "group" and issue.assignee_org_id is None and issue.assignment_state is None
     sent = events(issue, "sent_down")[-1]
     assert (sent.from_level, sent.to_level, sent.note) == ("community", "group", "请组长上门核实")
-    assert triage.set_priority(world["branch"], issue, "high") is True
-    assert triage.set_priority(world["branch"], issue, "high") is False  # nothing to record
+    assert operations.set_priority(world["branch"], issue, "high") is True
+    assert operations.set_priority(world["branch"], issue, "high") is False  # nothing to record
     with pytest.raises(LifecycleError):
-        triage.set_priority(world["branch"], issue, "urgent!")
+        operations.set_priority(world["branch"], issue, "urgent!")
     db.session.commit()
     assert [e.note for e in events(issue, "priority")] == ["high"]
 
 
 def test_bulk_applies_to_every_selected_issue(world):
     issues = [make_issue(world["n0"], title=f"问题{i}") for i in range(3)]
-    request = triage.BulkRequest(
+    request = operations.BulkRequest(
         "assign", [(i.id, i.version) for i in issues], organisation_id=world["department"].id, due_on=due(5)
     )
-    assert triage.bulk(world["branch"], request) == 3
+    assert operations.bulk(world["branch"], request) == 3
     db.session.commit()
     assert {i.assignee_org_id for i in issues} == {world["department"].id}
     batches = set(db.session.scalars(select(AuditEntry.batch).where(AuditEntry.action == "assign")))
@@ -266,9 +267,9 @@ def test_bulk_with_one_bad_issue_changes_nothing(world, spoiler):
         bad = None
         items.append((2**31 - 1, None))
     before = snapshot()
-    request = triage.BulkRequest("assign", items, organisation_id=world["property"].id, due_on=due())
-    with pytest.raises(triage.BulkError) as err:
-        triage.bulk(world["branch"], request)
+    request = operations.BulkRequest("assign", items, organisation_id=world["property"].id, due_on=due())
+    with pytest.raises(operations.BulkError) as err:
+        operations.bulk(world["branch"], request)
     db.session.rollback()
     assert snapshot() == before
     labels = [label for label, _ in err.value.failures]
@@ -285,24 +286,24 @@ def test_bulk_with_one_bad_issue_changes_nothing(world, spoiler):
 
 def test_bulk_accept_by_staff_is_limited_to_their_assignments(world):
     mine = make_issue(world["n0"])
-    triage.assign(world["branch"], mine, world["property"], due())
+    operations.assign(world["branch"], mine, world["property"], due())
     theirs = make_issue(world["nb"])
-    triage.assign(world["branch_b"], theirs, world["other"], due())
+    operations.assign(world["branch_b"], theirs, world["other"], due())
     db.session.commit()
     before = snapshot()
-    request = triage.BulkRequest("accept", [(mine.id, None), (theirs.id, None)])
-    with pytest.raises(triage.BulkError) as err:
-        triage.bulk(world["staff"], request)
+    request = operations.BulkRequest("accept", [(mine.id, None), (theirs.id, None)])
+    with pytest.raises(operations.BulkError) as err:
+        operations.bulk(world["staff"], request)
     db.session.rollback()
     assert snapshot() == before and err.value.failures == [(f"#{theirs.id}", "forbidden")]
-    assert triage.bulk(world["staff"], triage.BulkRequest("accept", [(mine.id, None)])) == 1
+    assert operations.bulk(world["staff"], operations.BulkRequest("accept", [(mine.id, None)])) == 1
 
 
 def test_bulk_merge_keeps_the_chosen_issue(world):
     kept = make_issue(world["n0"], title="主问题")
     copies = [make_issue(world["n1"], title=f"重复{i}") for i in range(2)]
     items = [(i.id, None) for i in [kept, *copies]]
-    triage.bulk(world["branch"], triage.BulkRequest("merge", items, kept_id=kept.id))
+    operations.bulk(world["branch"], operations.BulkRequest("merge", items, kept_id=kept.id))
     db.session.commit()
     assert kept.status == "reported" and {c.status for c in copies} == {"duplicate"}
     assert len(events(kept, "merged")) == 2
@@ -311,14 +312,14 @@ def test_bulk_merge_keeps_the_chosen_issue(world):
 def test_bulk_escalates_only_from_the_community(world):
     at_community = force_status(make_issue(world["n0"]), "acknowledged", level="community")
     below = make_issue(world["n0"])
-    with pytest.raises(triage.BulkError) as err:
-        triage.bulk(
+    with pytest.raises(operations.BulkError) as err:
+        operations.bulk(
             world["branch"],
-            triage.BulkRequest("escalate", [(at_community.id, None), (below.id, None)], note="需街道协调"),
+            operations.BulkRequest("escalate", [(at_community.id, None), (below.id, None)], note="需街道协调"),
         )
     assert err.value.failures == [(below.reference, "not_at_community")]
     db.session.rollback()
-    triage.bulk(world["branch"], triage.BulkRequest("escalate", [(at_community.id, None)], note="需街道协调"))
+    operations.bulk(world["branch"], operations.BulkRequest("escalate", [(at_community.id, None)], note="需街道协调"))
     db.session.commit()
     assert db.session.get(Issue, at_community.id).level == "street"
 
@@ -326,25 +327,25 @@ def test_bulk_escalates_only_from_the_community(world):
 def test_console_counts_do_not_double_merged_duplicates(world):
     kept = force_status(make_issue(world["n0"]), "acknowledged", level="community")
     copy = force_status(make_issue(world["n1"]), "acknowledged", level="community")
-    triage.merge(world["branch"], copy, kept)
+    operations.merge(world["branch"], copy, kept)
     db.session.commit()
-    counts = triage.console_counts(world["a"], "community")
+    counts = operations.console_counts(world["a"], "community")
     assert counts["open"] == 1 and counts["duplicate"] == 1
-    rows, total = triage.console_page(triage.ConsoleFilters(world["a"]))
+    rows, total = operations.console_page(operations.ConsoleFilters(world["a"]))
     assert [r.id for r in rows] == [kept.id] and total == 1
 
 
 def test_response_times_on_a_hand_built_case(world):
     first, second = make_issue(world["n0"]), make_issue(world["n0"])
     for issue in (first, second):
-        triage.assign(world["branch"], issue, world["property"], due())
+        operations.assign(world["branch"], issue, world["property"], due())
     db.session.commit()
     now = first.assigned_at
     first.assigned_at, first.accepted_at = now - timedelta(hours=10), now - timedelta(hours=8)
     first.assignment_state, first.status = "accepted", "in_progress"
     second.assigned_at = now - timedelta(hours=5)
     db.session.commit()
-    (times,) = triage.response_times(world["a"])
+    (times,) = operations.response_times(world["a"])
     assert (times.assigned, times.waiting, times.accepted) == (2, 1, 1)
     assert times.median_accept_hours == 2.0 and times.median_resolve_hours is None
 
@@ -352,7 +353,7 @@ def test_response_times_on_a_hand_built_case(world):
 def test_nobody_starts_work_while_the_assignment_waits_for_acceptance(world):
     """派单 then 待接单: the branch (or anyone above) may not set 处理中; only the party's 接单 starts the work."""
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], due())
+    operations.assign(world["branch"], issue, world["property"], due())
     db.session.commit()
     before = snapshot()
     for who in ("branch", "street"):
@@ -363,21 +364,21 @@ def test_nobody_starts_work_while_the_assignment_waits_for_acceptance(world):
     assert snapshot() == before and db.session.get(Issue, issue.id).status == "acknowledged"
     # No bulk step of the console starts work either.
     with pytest.raises(LifecycleError) as err:
-        triage.bulk(world["branch"], triage.BulkRequest("start", [(issue.id, None)]))
+        operations.bulk(world["branch"], operations.BulkRequest("start", [(issue.id, None)]))
     assert err.value.code == "bad_action"
     # The party's 接单 starts it.
-    triage.accept(world["staff"], issue)
+    operations.accept(world["staff"], issue)
     db.session.commit()
     assert issue.status == "in_progress" and events(issue, "status")[-1].actor_id == world["staff"].id
 
 
 def test_a_reopened_issue_reassigned_waits_for_the_new_party(world):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], due())
-    triage.accept(world["staff"], issue)
+    operations.assign(world["branch"], issue, world["property"], due())
+    operations.accept(world["staff"], issue)
     transition(world["staff"], issue, "resolved", "已修复")
     record_callback(world["n0"], issue, "unsatisfied", "仍未修好")
-    triage.assign(world["branch"], issue, world["department"], due())
+    operations.assign(world["branch"], issue, world["department"], due())
     db.session.commit()
     assert (issue.status, issue.assignment_state) == ("reopened", "pending")
     for who in ("branch", "staff"):  # the former party no longer works on it either
@@ -389,8 +390,8 @@ def test_a_reopened_issue_reassigned_waits_for_the_new_party(world):
 
 def test_after_a_decline_the_branch_may_start_work_itself(world):
     issue = make_issue(world["n0"])
-    triage.assign(world["branch"], issue, world["property"], due())
-    triage.decline(world["staff"], issue, "不在我司管理范围")
+    operations.assign(world["branch"], issue, world["property"], due())
+    operations.decline(world["staff"], issue, "不在我司管理范围")
     db.session.commit()
     transition(world["branch"], issue, "in_progress")
     db.session.commit()

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import Node, Organisation, RejectReason, ResponseTemplate
-from governance.services import triage
+from governance.services.triage import operations
 from tests.builders import category, make_organisation, make_person, make_tree, nodes_at
 
 BASE = "/admin/settings"
@@ -166,14 +166,14 @@ def test_reasons_list_add_rename_reorder(admin, client, auth):
     assert response.status_code == 302
     reason = db.session.scalar(select(RejectReason).where(RejectReason.name_zh == "重复反映"))
     assert reason.active and reason.sort == 5 and reason.name_en == "重复反映"
-    assert triage.active_reject_reasons()[0].id == reason.id  # smallest position first
+    assert operations.active_reject_reasons()[0].id == reason.id  # smallest position first
     response = auth.post(
         f"{BASE}/reject-reasons/{reason.id}", {"name_zh": "已重复反映", "name_en": "Reported before", "sort": "900"}
     )
     assert response.status_code == 302
     db.session.refresh(reason)
     assert (reason.name_zh, reason.name_en, reason.sort) == ("已重复反映", "Reported before", 900)
-    assert triage.active_reject_reasons()[-1].id == reason.id
+    assert operations.active_reject_reasons()[-1].id == reason.id
 
 
 @pytest.mark.parametrize(
@@ -203,14 +203,14 @@ def test_bad_reason_input_keeps_what_was_typed(admin, client, auth, data, messag
 
 def test_deactivated_reason_is_no_longer_offered(admin, client, auth):
     reason = a_reason()
-    assert reason in triage.active_reject_reasons()
+    assert reason in operations.active_reject_reasons()
     assert auth.post(f"{BASE}/reject-reasons/{reason.id}/active", {"active": "0"}).status_code == 302
     db.session.refresh(reason)
     assert not reason.active
-    assert reason.id not in {r.id for r in triage.active_reject_reasons()}
+    assert reason.id not in {r.id for r in operations.active_reject_reasons()}
     assert "Deactivated" in client.get(f"{BASE}/reject-reasons").get_data(as_text=True)
     assert auth.post(f"{BASE}/reject-reasons/{reason.id}/active", {"active": "1"}).status_code == 302
-    assert reason.id in {r.id for r in triage.active_reject_reasons()}
+    assert reason.id in {r.id for r in operations.active_reject_reasons()}
 
 
 def test_the_last_active_reason_stays(admin, client, auth):
@@ -219,7 +219,7 @@ def test_the_last_active_reason_stays(admin, client, auth):
         auth.post(f"{BASE}/reject-reasons/{reason.id}/active", {"active": "0"})
     response = auth.post(f"{BASE}/reject-reasons/{reasons[-1].id}/active", {"active": "0"}, follow_redirects=True)
     assert "At least one rejection reason must stay active" in response.get_data(as_text=True)
-    assert [r.id for r in triage.active_reject_reasons()] == [reasons[-1].id]
+    assert [r.id for r in operations.active_reject_reasons()] == [reasons[-1].id]
 
 
 # --- response templates -------------------------------------------------------------------------
@@ -369,8 +369,8 @@ def test_pairing_is_saved_and_used_by_triage(world, admin, client, auth):
     assert response.status_code == 302
     db.session.refresh(org)
     assert [c.id for c in org.communities] == chosen
-    assert org.id in {o.id for o in triage.eligible_organisations(communities[0])}
-    assert org.id not in {o.id for o in triage.eligible_organisations(communities[1])}
+    assert org.id in {o.id for o in operations.eligible_organisations(communities[0])}
+    assert org.id not in {o.id for o in operations.eligible_organisations(communities[1])}
     page = client.get(f"{BASE}/organisations/{org.id}").get_data(as_text=True)
     assert f'value="{communities[0].id}" checked' in page and f'value="{communities[1].id}" checked' not in page
     assert "2 communities" in client.get(f"{BASE}/organisations").get_data(as_text=True)
@@ -407,10 +407,10 @@ def test_deactivated_organisation_is_not_offered(world, admin, client, auth):
     org.communities.append(community)
     db.session.commit()
     assert auth.post(f"{BASE}/organisations/{org.id}/active", {"active": "0"}).status_code == 302
-    assert org.id not in {o.id for o in triage.eligible_organisations(community)}
+    assert org.id not in {o.id for o in operations.eligible_organisations(community)}
     assert "Deactivated" in client.get(f"{BASE}/organisations").get_data(as_text=True)
     assert auth.post(f"{BASE}/organisations/{org.id}/active", {"active": "1"}).status_code == 302
-    assert org.id in {o.id for o in triage.eligible_organisations(community)}
+    assert org.id in {o.id for o in operations.eligible_organisations(community)}
 
 
 def test_organisation_page_fits_a_whole_district(admin, client):

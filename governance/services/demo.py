@@ -56,9 +56,9 @@ from ..models import (
     organisation_community,
     utcnow,
 )
-from .audit import STATUS_ACTION
-from .issues import MERGE_REFUSED, NOTE_REQUIRED, TRANSITIONS
-from .triage import MAX_ASSIGN_DAYS
+from .issues.lifecycle import MERGE_REFUSED, NOTE_REQUIRED, TRANSITIONS
+from .platform.audit import STATUS_ACTION
+from .triage.operations import MAX_ASSIGN_DAYS
 
 META_KEY = "demo_world"
 DEMO_PASSWORD = "demo-2026"
@@ -2144,7 +2144,7 @@ def build_issues(ctx: DemoContext) -> None:
 
 def pruisburg_inbox(ctx, world, timeline, event_ids, pruisburg, everything) -> int:
     """Inbox messages the 普瑞斯堡 timeline sent (as services.notify words them); older ones are read."""
-    from .notify import EVENT_TEXT, STATUS_TEXT
+    from .platform.notify import EVENT_TEXT, STATUS_TEXT
 
     rng = ctx.rng("pruisburg-inbox")
     now = _ts(ctx.now)
@@ -2441,10 +2441,10 @@ def load_demo_world(scale: float = 1.0, now: datetime | None = None) -> dict:
         step(ctx)
         # After every step, so a later step may use plain ORM inserts on PostgreSQL.
         ctx.sync_sequences()
-    from .open311 import ensure_demo_key
+    from .public.open311 import ensure_demo_key
 
     ensure_demo_key()  # the documented demo key of the README, bound to the district
-    from . import rollups
+    from .reports import rollups
 
     ctx.counts["rollup_rows"] = rollups.rebuild()  # the issues went in as bulk inserts, past the flush hook
     seconds = round(time.perf_counter() - started, 2)

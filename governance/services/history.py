@@ -459,7 +459,7 @@ def _sqlite_cache(kib: int) -> int | None:
 def rebuild_rollups() -> float | None:
     """Recompute the report tables from the raw rows, if services/rollups.py offers it; seconds taken."""
     try:
-        from . import rollups
+        from .reports import rollups
     except ImportError:
         return None
     rebuild = getattr(rollups, "rebuild", None)

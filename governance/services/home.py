@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from .. import policy
 from ..models import Person
-from .tree import node_path
+from .people.tree import node_path
 
 
 def role_label(role: str) -> str:

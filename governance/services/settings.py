@@ -32,10 +32,10 @@ from ..models import (
     SlaPolicy,
     organisation_community,
 )
-from . import jobs
 from .errors import ServiceError
-from .notify import wecom_text
-from .reference import sla_rows
+from .issues.reference import sla_rows
+from .platform import jobs
+from .platform.notify import wecom_text
 
 log = logging.getLogger("governance.settings")
 
@@ -235,7 +235,7 @@ WECOM_HOST = "qyapi.weixin.qq.com"
 WECOM_PATH = "/cgi-bin/webhook/send"
 WECOM_KEY_RE = re.compile(r"[A-Za-z0-9-]{8,64}")
 # Levels a robot can be set on: notifications go to the robots of an issue's 街镇, 社区, 片, 组 and 邻
-# (services/notify.py); the admin pages offer the two that have their own WeChat work groups.
+# (services/platform/notify.py); the admin pages offer the two that have their own WeChat work groups.
 CHANNEL_LEVELS = ("street", "community")
 MAX_URL = 500
 

@@ -1,4 +1,4 @@
-"""The report charts (services/charts.py) rendered by Chromium on a 360 px phone."""
+"""The report charts (services/reports/charts.py) rendered by Chromium on a 360 px phone."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Issue, Notification, utcnow
-from governance.services.issues import add_comment, escalate
+from governance.services.issues.lifecycle import add_comment, escalate
 from tests.builders import make_compound, make_issue, make_node, make_person, make_tree
 
 pytestmark = pytest.mark.browser
@@ -145,7 +145,7 @@ def test_group_leader_escalates_and_zone_leader_is_told(phone):
 def test_neighbour_leader_callback_and_a_stale_page(phone):
     """The 邻长 records an unhappy callback (the issue reopens), then meets a conflict and keeps the text."""
     people, issue = compound_world()
-    from governance.services.issues import transition
+    from governance.services.issues.lifecycle import transition
 
     leader = people["group"]
     for step, note in (("acknowledged", ""), ("in_progress", ""), ("resolved", "已用沥青修补路面。")):

@@ -7,7 +7,7 @@ import pytest
 from governance.extensions import db
 from governance.models import Person
 from governance.services import demo
-from governance.services.accounts import issue_codes
+from governance.services.people.accounts import issue_codes
 from tests.builders import make_person, make_tree, nodes_at
 
 pytestmark = pytest.mark.browser

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from governance.extensions import db
 from governance.models import Compound, Issue, Person, RoleAssignment
-from governance.services import demo, rating
-from governance.services.issues import transition
+from governance.services import demo
+from governance.services.issues import rating
+from governance.services.issues.lifecycle import transition
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_public_cache")]
 

@@ -6,7 +6,7 @@ import pytest
 
 from governance.extensions import db
 from governance.models import NotificationChannel
-from governance.services import jobs
+from governance.services.platform import jobs
 from tests.builders import make_node, make_person, make_tree, nodes_at
 
 pytestmark = pytest.mark.browser

@@ -9,8 +9,8 @@ from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
 from ...parsing import parse_page
-from ...services import accounts, people
-from ...services.tree import children, node_path
+from ...services.people import accounts, directory
+from ...services.people.tree import children, node_path
 from . import bp
 from .forms import ConfirmForm
 
@@ -23,7 +23,7 @@ def people_list():
     """Search the people inside one's scope by name or mobile number."""
     q = (request.args.get("q") or "").strip()[:40]
     page = parse_page(request.args.get("page"))
-    found, total = people.search(current_user, q, page, PAGE_SIZE)
+    found, total = directory.search(current_user, q, page, PAGE_SIZE)
     return render_template("admin/people.html", q=q, people=found, total=total, page=page, page_size=PAGE_SIZE)
 
 

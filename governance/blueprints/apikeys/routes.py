@@ -10,7 +10,7 @@ from ... import policy
 from ...access import requires
 from ...extensions import db
 from ...models import LEVEL_LABELS, ApiKey, Node
-from ...services import open311 as service
+from ...services.public import open311 as service
 from ...urls import public_url
 from ..issues.display import local_time
 from . import bp

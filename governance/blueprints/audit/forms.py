@@ -11,7 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
-from ...services.audit import ACTIONS
+from ...services.platform.audit import ACTIONS
 
 # Each action of services.audit.ACTIONS, as the log names it.
 ACTION_LABELS = {

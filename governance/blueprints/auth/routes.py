@@ -8,7 +8,7 @@ from ... import auth_session
 from ...access import login_required, public
 from ...client import client_address
 from ...extensions import db
-from ...services import accounts
+from ...services.people import accounts
 from ...urls import safe_next
 from . import bp
 from .forms import ActivateForm, LoginForm, LogoutForm, PasswordForm

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from ...extensions import db
 from ...models import Issue, Node, Person
-from ...services import exports, rates
+from ...services.issues.listing import Filters, count_matching, iter_matching, parse_filters
+from ...services.reports import exports, rates
 from ..issues.display import SATISFACTION_LABELS, category_name, level_label, status_label
-from ..issues.listing import Filters, count_matching, iter_matching, parse_filters
 
 SOURCE = "issues"
 # Issues loaded per list page while exporting.

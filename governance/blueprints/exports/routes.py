@@ -1,6 +1,6 @@
 """Views of the exports blueprint: the issue-list export, and each person's own export jobs.
 
-A small export is the file itself. A large one is a background job (services/exports.py): the
+A small export is the file itself. A large one is a background job (services/reports/exports.py): the
 person confirms with a POST, then follows its progress on /exports/<id> and downloads it there.
 Only the person who asked sees a job: anyone else, whatever their role, gets 404.
 """
@@ -20,9 +20,9 @@ from sqlalchemy import select
 from ...access import login_required
 from ...extensions import db
 from ...models import Job
-from ...services import exports
+from ...services.issues.listing import OutOfScope, count_matching, parse_filters
+from ...services.reports import exports
 from ..issues.display import local_time
-from ..issues.listing import OutOfScope, count_matching, parse_filters
 from . import bp
 from . import issues as issue_export
 

@@ -16,7 +16,7 @@ from ... import policy
 from ...extensions import db
 from ...models import Building, Category, Compound, Node
 from ...parsing import parse_id
-from ...services.issues import MAX_TITLE
+from ...services.issues.lifecycle import MAX_TITLE
 
 MAX_DESCRIPTION = 2000
 KEY_RE = re.compile(r"^[A-Za-z0-9-]{8,64}$")

@@ -25,8 +25,9 @@ from ...access import login_required, requires
 from ...extensions import db
 from ...models import Photo
 from ...parsing import parse_id
-from ...services import issues, photos
-from . import bp, places
+from ...services.issues import lifecycle, places
+from ...services.platform import photos
+from . import bp
 from .forms import FilingForm, new_key
 
 CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
@@ -207,7 +208,7 @@ def new():
         return render_form(form, choices, status=status, posted=True)
 
     key = form.idempotency_key.data
-    existing = issues.find_existing(person, key)
+    existing = lifecycle.find_existing(person, key)
     if existing is not None:  # a retry of a filing that went through: nothing more to store
         return done(existing, created=False)
 
@@ -233,7 +234,7 @@ def new():
         return render_form(form, choices, status=413 if err.code == "too_large" else 200, posted=True)
 
     latitude, longitude = form.location()
-    data = issues.IssueInput(
+    data = lifecycle.IssueInput(
         category_id=form.category.data,
         title=form.title.data,
         description=form.description.data or "",
@@ -248,13 +249,13 @@ def new():
         resident_phone=form.resident_phone.data or "",
     )
     try:
-        issue, created = issues.file_issue(person, data, key)
+        issue, created = lifecycle.file_issue(person, data, key)
         if created:
             filed = next((e for e in issue.events if e.kind == "filed"), None)
             for item in stored:
                 photos.attach(issue, item, "before", person, event=filed)
         db.session.commit()
-    except issues.LifecycleError as err:
+    except lifecycle.LifecycleError as err:
         db.session.rollback()
         for item in stored:
             photos.discard(item)

@@ -12,7 +12,7 @@ from ...access import login_required
 from ...extensions import db
 from ...models import Notification
 from ...parsing import parse_id, parse_page
-from ...services import notify
+from ...services.platform import notify
 from ..issues.display import helpers
 from . import bp
 from .forms import ReadForm

@@ -10,7 +10,7 @@ from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, Str
 from wtforms.fields.choices import SelectChoice
 
 from ...parsing import DB_INT_MAX, parse_number
-from ...services.issues import MAX_NOTE
+from ...services.issues.lifecycle import MAX_NOTE
 
 
 class VersionedForm(FlaskForm):

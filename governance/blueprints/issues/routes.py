@@ -1,6 +1,6 @@
 """Views of the issues blueprint: the scoped list, the issue page and its actions.
 
-Every action goes through the lifecycle service (services/issues.py), which checks the policy,
+Every action goes through the lifecycle service (services/issues/lifecycle.py), which checks the policy,
 the status graph and the version again; a refusal re-renders the page with the message and what
 was typed, and nothing is saved. Each request commits once.
 """
@@ -37,8 +37,8 @@ from ...models import (
     utcnow,
 )
 from ...parsing import parse_id
-from ...services import notify, photos, rating, triage
-from ...services.issues import (
+from ...services.issues import rating
+from ...services.issues.lifecycle import (
     TRANSITION_ACTION,
     TRANSITIONS,
     LifecycleError,
@@ -48,7 +48,10 @@ from ...services.issues import (
     record_callback,
     transition,
 )
-from ...services.tree import node_path
+from ...services.issues.listing import Cursor, OutOfScope, area_options, fetch_page, parse_filters
+from ...services.people.tree import node_path
+from ...services.platform import notify, photos
+from ...services.triage import operations
 from . import bp
 from .display import PRIORITY_LABELS, category_name, helpers, level_label, status_label
 from .forms import (
@@ -65,7 +68,6 @@ from .forms import (
     TransitionForm,
     VersionedForm,
 )
-from .listing import Cursor, OutOfScope, area_options, fetch_page, parse_filters
 
 
 @bp.context_processor
@@ -304,18 +306,18 @@ def set_choices(issue: Issue, forms: dict) -> None:
     if issue.is_open and policy.allowed(person, "assign_issue", issue):
         community = db.session.get(type(issue.neighbour), issue.community_id)
         forms["assign"].organisation.choices = [("", _("Choose…"))] + [
-            (str(o.id), o.name) for o in triage.eligible_organisations(community)
+            (str(o.id), o.name) for o in operations.eligible_organisations(community)
         ]
         if not forms["assign"].due_on.data:
-            forms["assign"].due_on.data = (triage.china_today() + timedelta(days=7)).isoformat()
+            forms["assign"].due_on.data = (operations.china_today() + timedelta(days=7)).isoformat()
         forms["priority"].priority.choices = [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
         if forms["priority"].priority.data is None or request.method == "GET":
             forms["priority"].priority.data = issue.priority
         current = HANDLING_LEVELS.index(issue.level)
-        forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in triage.LOWER_LEVELS[:current]]
+        forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current]]
     if "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(person, "triage_issue", issue):
         forms["rejected"].reason.choices = [("", _("Choose…"))] + [
-            (str(r.id), r.name_en if _is_english() else r.name_zh) for r in triage.active_reject_reasons()
+            (str(r.id), r.name_en if _is_english() else r.name_zh) for r in operations.active_reject_reasons()
         ]
 
 
@@ -329,7 +331,7 @@ def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]
     """Ready replies the viewer may pick for a public update or a note (only for those who post updates)."""
     if "public_update" not in kinds:
         return []
-    return triage.templates_for(issue)
+    return operations.templates_for(issue)
 
 
 def render_detail(issue: Issue, failed: str | None = None, error: str | None = None, status: int = 200):
@@ -384,7 +386,7 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
         now=utcnow(),
         open_statuses=OPEN_STATUSES,
         templates=templates,
-        following=triage.is_following(current_user, issue),
+        following=operations.is_following(current_user, issue),
         follow_form=forms["follow"],
     )
     return body, status
@@ -586,15 +588,17 @@ def triage_step(issue_id, step):
         if step == "assign":
             org_id = parse_id(form.organisation.data)
             org = db.session.get(Organisation, org_id) if org_id else None
-            triage.assign(current_user, issue, org, form.due_date(), form.note.data or "", expected_version=version)
+            operations.assign(current_user, issue, org, form.due_date(), form.note.data or "", expected_version=version)
         elif step == "accept":
-            triage.accept(current_user, issue, expected_version=version)
+            operations.accept(current_user, issue, expected_version=version)
         elif step == "decline":
-            triage.decline(current_user, issue, form.note.data or "", expected_version=version)
+            operations.decline(current_user, issue, form.note.data or "", expected_version=version)
         elif step == "priority":
-            triage.set_priority(current_user, issue, form.priority.data or "", expected_version=version)
+            operations.set_priority(current_user, issue, form.priority.data or "", expected_version=version)
         elif step == "send_down":
-            triage.send_down(current_user, issue, form.level.data or "", form.note.data or "", expected_version=version)
+            operations.send_down(
+                current_user, issue, form.level.data or "", form.note.data or "", expected_version=version
+            )
 
     response = perform(issue, step, run, str(ACTION_DONE[step]))
     if step == "decline" and getattr(response, "status_code", None) == 303:
@@ -622,7 +626,7 @@ def follow(issue_id):
     on = form.on.data == "1"
 
     def run():
-        triage.follow(current_user, issue, on)
+        operations.follow(current_user, issue, on)
 
     done = _l("You now follow this issue.") if on else _l("You no longer follow this issue.")
     return perform(issue, "follow", run, str(done))

@@ -7,8 +7,8 @@ from flask_login import current_user
 
 from ...access import login_required, public
 from ...extensions import db
-from ...services import health
 from ...services.home import home_cards
+from ...services.platform import health
 from ...urls import safe_next
 from . import bp
 
@@ -47,7 +47,7 @@ def service_worker():
 @bp.route("/healthz")
 @public
 def healthz():
-    """Machine-readable health (services/health.py): 200 "ok" or 503 "degraded". The status is public (load
+    """Machine-readable health (services/platform/health.py): 200 "ok" or 503 "degraded". The status is public (load
     balancers need it); the checks behind it — queue counts, workers, the periodic round — only for a
     request from this machine that no proxy forwarded, or one carrying HEALTHZ_TOKEN as a bearer token."""
     healthy, checks = health.report()

@@ -20,7 +20,8 @@ from ...access import login_required, public, requires
 from ...extensions import db
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
 from ...parsing import parse_id, parse_page
-from ...services import ledger, photos
+from ...services.money import ledger
+from ...services.platform import photos
 from . import bp
 from .forms import EntryForm, IssuePhaseForm, ReverseForm
 

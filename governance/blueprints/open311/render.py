@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 from flask import Response
 
-from ...services.open311 import FORMATS
+from ...services.public.open311 import FORMATS
 
 # A list element's children: <attributes><attribute>…, <values><value>…, and so on.
 ITEM_TAGS = {"attributes": "attribute", "values": "value", "endpoints": "endpoint", "formats": "format"}

@@ -15,8 +15,8 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from ...access import public
 from ...client import client_address
 from ...extensions import csrf, db
-from ...services import open311 as service
-from ...services.open311 import FORMATS, Open311Error
+from ...services.public import open311 as service
+from ...services.public.open311 import FORMATS, Open311Error
 from ...urls import public_url
 from . import bp
 from .render import errors, respond

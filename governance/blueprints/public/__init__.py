@@ -8,9 +8,9 @@ bp = Blueprint("public", __name__)
 @bp.record_once
 def _hook_cache(state):
     """Changes to issues refresh the cached public pages (the hook lives with the cache)."""
-    from ...services import public_cache
+    from ...services.public import page_cache
 
-    public_cache.register_hooks(state.app)
+    page_cache.register_hooks(state.app)
 
 
 from . import routes  # noqa: E402,F401

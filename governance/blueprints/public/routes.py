@@ -1,8 +1,8 @@
 """Views of the public pages: the district, 街镇, community and 小区 progress pages, an issue's public page,
 public photos, the notice-board poster, and the resident's one-time rating link.
 
-Issue data comes only from services/public.py (the rule of what is public). Pages are served from
-services/public_cache.py with ETag/Last-Modified; what varies a page (language, filters) is part of its
+Issue data comes only from services/public/projection.py (the rule of what is public). Pages are served from
+services/public/page_cache.py with ETag/Last-Modified; what varies a page (language, filters) is part of its
 cache key, and nothing else from the request is rendered. Absolute links (the poster's QR target) come
 from urls.public_url: PUBLIC_BASE_URL, never the Host header of whoever asked first.
 """
@@ -25,8 +25,12 @@ from ...access import login_required, public
 from ...extensions import db
 from ...models import STATUSES, Category, Issue, Node
 from ...parsing import parse_page
-from ...services import ledger, photos, public_cache, rates, rating, reports
-from ...services import public as public_data
+from ...services.issues import rating
+from ...services.money import ledger
+from ...services.platform import photos
+from ...services.public import page_cache
+from ...services.public import projection as public_data
+from ...services.reports import node_report, rates
 from ...urls import links_from_request_host, public_url
 from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
 from . import bp
@@ -68,7 +72,7 @@ def helpers() -> dict:
 def scope_figures(level: str, target, condition) -> rates.Figures:
     """All-time figures of a public scope: the rollups for a node of the tree, the raw rows for a 小区."""
     if level in ("district", "street", "community"):
-        return reports.node_figures(target, reports.all_time()).get(None) or reports.empty()
+        return node_report.node_figures(target, node_report.all_time()).get(None) or node_report.empty()
     return rates.figures(condition)
 
 
@@ -119,14 +123,14 @@ def cached(tag: str, variant: str, render):
     if links_from_request_host():
         return make_response(render())  # a link built from the Host header: served to this visitor only
     variant = f"{get_locale()}|{variant}"
-    entry, gen = public_cache.lookup(tag, variant)
+    entry, gen = page_cache.lookup(tag, variant)
     if entry is None:
-        entry = public_cache.store(tag, variant, render(), gen)
+        entry = page_cache.store(tag, variant, render(), gen)
     g.private_page = False
     response = make_response(entry.body)
     response.set_etag(entry.etag)
     response.last_modified = datetime.fromtimestamp(entry.last_modified, UTC)
-    response.headers["Cache-Control"] = f"public, max-age={public_cache.TTL}"
+    response.headers["Cache-Control"] = f"public, max-age={page_cache.TTL}"
     response.vary.add("Cookie")  # the language a visitor chose lives in the session cookie
     return response.make_conditional(request)
 
@@ -212,8 +216,8 @@ def scope_view(level: str, target_id: int | None):
         )
         places = public_data.children(level, target)
         if level in ("district", "street"):  # from the rollups: a 街镇 has ~100,000 issues at full size
-            by_child = reports.node_figures(target, reports.all_time(), places[0].level if places else None)
-            places = [(place, by_child.get(place.id) or reports.empty()) for place in places]
+            by_child = node_report.node_figures(target, node_report.all_time(), places[0].level if places else None)
+            places = [(place, by_child.get(place.id) or node_report.empty()) for place in places]
         else:
             places = [(place, rates.figures(public_data.scope_condition(place.level, place.id))) for place in places]
         fundings = [(p.id, ledger.public_funding(p)) for p in public_data.projects_of(level, target_id or 0)]
@@ -276,7 +280,7 @@ def photo(photo_id: int, thumb: bool):
     name = item.thumb_name if thumb and item.thumb_name else item.stored_name
     response = photos.send_stored_image(name)
     # Public, but revalidated within a minute: a photo staff un-publish disappears from caches soon.
-    response.headers["Cache-Control"] = f"public, max-age={public_cache.TTL}"
+    response.headers["Cache-Control"] = f"public, max-age={page_cache.TTL}"
     g.private_page = False
     return response
 

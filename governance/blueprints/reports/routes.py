@@ -12,7 +12,8 @@ from ... import policy
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import LEVELS, STATUSES, Node
-from ...services import charts, exports, rates, reports, tree
+from ...services.people import tree
+from ...services.reports import charts, exports, node_report, rates
 from . import bp
 
 TABLES = ("summary", "children", "categories", "parties", "trend")
@@ -54,7 +55,7 @@ def _way_up(item: Node) -> list[Node]:
 
 def _period():
     """The period of the request and the error messages of its fields."""
-    period, errors = reports.parse_period(request.args, reports.china_today())
+    period, errors = node_report.parse_period(request.args, node_report.china_today())
     return period, {name: str(PERIOD_ERRORS[code]) for name, code in errors.items()}
 
 
@@ -64,11 +65,11 @@ def node(node_id):
     """A node's report for a period: rates, children to drill into, categories, parties, monthly trend."""
     item = _load(node_id)
     period, errors = _period()
-    report = reports.build_report(item, period)
+    report = node_report.build_report(item, period)
     sort = request.args.get("sort", "name")
-    sort = sort if sort in reports.SORTS else "name"
+    sort = sort if sort in node_report.SORTS else "name"
     descending = request.args.get("dir") == "desc"
-    children = reports.sort_rows(report.children, sort, descending)
+    children = node_report.sort_rows(report.children, sort, descending)
     trend_chart = charts.trend_chart(
         [row.label for row in report.trend],
         [row.figures.total for row in report.trend],
@@ -151,7 +152,7 @@ def export(node_id, table, fmt):
     period, errors = _period()
     if errors:
         abort(400)
-    report = reports.build_report(item, period, with_trend=table == "trend")
+    report = node_report.build_report(item, period, with_trend=table == "trend")
     first = {
         "summary": _("Area"),
         "children": _("Area"),

@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from ...access import requires
 from ...extensions import db
-from ...services.roster import COLUMNS, ROLE_FILE_NAME, import_roster
+from ...services.people.roster import COLUMNS, ROLE_FILE_NAME, import_roster
 from . import bp
 from .forms import RosterForm
 

@@ -27,7 +27,7 @@ from ...models import (
     ResponseTemplate,
 )
 from ...services import settings as service
-from ...services.reference import DEFAULT_SLA
+from ...services.issues.reference import DEFAULT_SLA
 from ..issues.display import status_label
 from . import bp
 from .forms import (

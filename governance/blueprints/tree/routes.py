@@ -7,7 +7,7 @@ from ... import policy
 from ...access import login_required
 from ...extensions import db
 from ...models import Node
-from ...services import tree
+from ...services.people import tree
 from . import bp
 
 

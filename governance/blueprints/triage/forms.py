@@ -14,7 +14,7 @@ from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
 from ...parsing import DB_INT_MAX, parse_id, parse_number
-from ...services.issues import MAX_NOTE
+from ...services.issues.lifecycle import MAX_NOTE
 
 # The console's bulk actions, in the order of the select ('accept' belongs to the party's queue).
 ACTION_CHOICES = [

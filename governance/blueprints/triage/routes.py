@@ -1,7 +1,7 @@
 """Views of the triage console (分拨台) and the responsible parties' queue (待办).
 
 The console lists one community's issues most pressing first and runs one action over many of
-them at once. Bulk actions go through services.triage.bulk, which is all-or-nothing: on any refusal
+them at once. Bulk actions go through services.triage.operations.bulk, which is all-or-nothing: on any refusal
 the request rolls back and the console is shown again (422) naming every refused issue and why, with
 the selection and what was typed kept. Each successful request commits once.
 """
@@ -38,13 +38,13 @@ from ...models import (
     utcnow,
 )
 from ...parsing import parse_id, parse_page
-from ...services import triage
-from ...services.issues import LifecycleError
+from ...services.issues.lifecycle import LifecycleError
+from ...services.triage import operations
+from ...services.triage.queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
 from ..issues.display import PRIORITY_LABELS, category_name, helpers, level_label, local_time, status_label
 from ..issues.routes import ERROR_MESSAGES
 from . import bp
 from .forms import AcceptForm, BulkForm, parse_items
-from .queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
 
 PAGE_SIZE = 50
 # The codes the bulk service adds to the issue page's, and a wording that fits a list of many issues.
@@ -125,7 +125,7 @@ class Refusal:
 
 def refusal_from(err: Exception) -> Refusal:
     """The person-readable form of a refusal from the triage service."""
-    if isinstance(err, triage.BulkError):
+    if isinstance(err, operations.BulkError):
         issues = [(label, str(BULK_MESSAGES.get(code, code))) for label, code in err.failures]
         text = ngettext(
             "Nothing was changed: %(num)s issue cannot take this action.",
@@ -168,7 +168,7 @@ def load_community(community_id: int) -> Node:
     return community
 
 
-def parse_console(args, community: Node) -> tuple[triage.ConsoleFilters, int, dict[str, str]]:
+def parse_console(args, community: Node) -> tuple[operations.ConsoleFilters, int, dict[str, str]]:
     """The filters, the page and the non-default filters as query arguments; unknown values are ignored."""
     reach = args.get("reach", "")
     status = args.get("status", "")
@@ -176,7 +176,7 @@ def parse_console(args, community: Node) -> tuple[triage.ConsoleFilters, int, di
     if organisation not in ("", "none", "pending"):
         number = parse_id(organisation)
         organisation = str(number) if number else ""
-    filters = triage.ConsoleFilters(
+    filters = operations.ConsoleFilters(
         community=community,
         reach=reach if reach == "all" else "community",
         status=status if status == "all" or status in STATUSES else "open",
@@ -206,15 +206,15 @@ def bulk_form(community: Node, formdata=None) -> BulkForm:
     """The bulk action bar with this community's choices; after a refusal, with what was typed."""
     form = BulkForm(formdata=formdata)
     form.organisation.choices = [("", _("Choose…"))] + [
-        (str(o.id), o.name) for o in triage.eligible_organisations(community)
+        (str(o.id), o.name) for o in operations.eligible_organisations(community)
     ]
     form.priority.choices = [("", _("Choose…"))] + [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
     form.reason.choices = [("", _("Choose…"))] + [
-        (str(r.id), r.name_en if is_english() else r.name_zh) for r in triage.active_reject_reasons()
+        (str(r.id), r.name_en if is_english() else r.name_zh) for r in operations.active_reject_reasons()
     ]
-    form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in triage.LOWER_LEVELS]
+    form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS]
     if not form.due_on.data:
-        form.due_on.data = (triage.china_today() + timedelta(days=7)).isoformat()
+        form.due_on.data = (operations.china_today() + timedelta(days=7)).isoformat()
     return form
 
 
@@ -245,8 +245,8 @@ def preload_places(issues: list[Issue]) -> list:
 def render_console(community, filters, page, args, form, refusal=None, selected=(), status=200):
     """The console page: tabs with counts, filters, the bulk bar, one page of the queue, response times."""
     now = utcnow()
-    issues, total = triage.console_page(filters, page, PAGE_SIZE, now)
-    counts = triage.console_counts(community, filters.reach, now)
+    issues, total = operations.console_page(filters, page, PAGE_SIZE, now)
+    counts = operations.console_counts(community, filters.reach, now)
     counts["all"] = sum(counts.get(s, 0) for s in STATUSES)
     categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
     organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
@@ -275,7 +275,7 @@ def render_console(community, filters, page, args, form, refusal=None, selected=
         selected=set(selected),
         refused=refused,
         now=now,
-        times=triage.response_times(community, now=now),
+        times=operations.response_times(community, now=now),
         names=display_names(categories),
         several=len(triage_communities(current_user)) > 1,
     )
@@ -314,7 +314,7 @@ def bulk(community_id):
     items, junk = parse_items(raw_items)
     action = form.action.data or ""
     kept = find_reference(form.kept.data) if action == "merge" else None
-    request_ = triage.BulkRequest(
+    request_ = operations.BulkRequest(
         action=action if action != "accept" else "",  # accepting is the party's, from its own queue
         items=items,
         organisation_id=parse_id(form.organisation.data),
@@ -327,10 +327,10 @@ def bulk(community_id):
     )
     try:
         if junk:
-            raise triage.BulkError([(value, "not_found") for value in junk])
-        count = triage.bulk(current_user, request_)
+            raise operations.BulkError([(value, "not_found") for value in junk])
+        count = operations.bulk(current_user, request_)
         db.session.commit()
-    except (LifecycleError, triage.BulkError, StaleDataError) as err:
+    except (LifecycleError, operations.BulkError, StaleDataError) as err:
         db.session.rollback()
         db.session.expire_all()
         selected = {issue_id for issue_id, _ in items}
@@ -384,7 +384,7 @@ def export(community_id):
     """The filtered queue as CSV (at most 10,000 rows, this community only, no resident details)."""
     community = load_community(community_id)
     filters, _page, _args = parse_console(request.args, community)
-    rows = export_rows(triage.console_conditions(filters, utcnow()), EXPORT_LIMIT)
+    rows = export_rows(operations.console_conditions(filters, utcnow()), EXPORT_LIMIT)
     return csv_response(rows, f"triage-{community.id}.csv")
 
 
@@ -393,8 +393,8 @@ def export(community_id):
 
 def render_org(tab: str, page: int, refusal=None, selected=(), status=200):
     """The party's queue: tabs with counts, one page of the tab, the bulk accept bar."""
-    issues, total = triage.org_queue(current_user, tab, page, PAGE_SIZE)
-    counts = triage.org_counts(current_user)
+    issues, total = operations.org_queue(current_user, tab, page, PAGE_SIZE)
+    counts = operations.org_counts(current_user)
     categories = list(db.session.scalars(select(Category)))
     places = preload_places(issues)  # every row's place from the session (kept until the page is rendered)
     orgs = policy.staff_organisations(current_user)
@@ -402,7 +402,7 @@ def render_org(tab: str, page: int, refusal=None, selected=(), status=200):
     body = render_template(
         "triage/org.html",
         tab=tab,
-        tabs=[(t, ORG_TAB_LABELS[t]) for t in triage.ORG_TABS],
+        tabs=[(t, ORG_TAB_LABELS[t]) for t in operations.ORG_TABS],
         issues=issues,
         total=total,
         page=page,
@@ -425,7 +425,7 @@ def render_org(tab: str, page: int, refusal=None, selected=(), status=200):
 def parse_tab(args) -> tuple[str, int]:
     """The tab (default: waiting for acceptance) and page; unknown values fall back to the defaults."""
     tab = args.get("tab", "")
-    return (tab if tab in triage.ORG_TABS else "pending"), parse_page(args.get("page"))
+    return (tab if tab in operations.ORG_TABS else "pending"), parse_page(args.get("page"))
 
 
 @bp.route("/org/")
@@ -445,10 +445,10 @@ def org_accept():
     items, junk = parse_items(request.form.getlist("item"))
     try:
         if junk:
-            raise triage.BulkError([(value, "not_found") for value in junk])
-        count = triage.bulk(current_user, triage.BulkRequest(action="accept", items=items))
+            raise operations.BulkError([(value, "not_found") for value in junk])
+        count = operations.bulk(current_user, operations.BulkRequest(action="accept", items=items))
         db.session.commit()
-    except (LifecycleError, triage.BulkError, StaleDataError) as err:
+    except (LifecycleError, operations.BulkError, StaleDataError) as err:
         db.session.rollback()
         db.session.expire_all()
         return render_org(tab, page, refusal_from(err), {i for i, _ in items}, 422)
@@ -463,7 +463,7 @@ def org_export():
     orgs = policy.staff_organisations(current_user)
     conditions = [Issue.assignee_org_id.in_(orgs)]
     tab = request.args.get("tab", "")
-    if tab in triage.ORG_TABS:
-        conditions.append(triage.org_tab_condition(tab))
+    if tab in operations.ORG_TABS:
+        conditions.append(operations.org_tab_condition(tab))
     rows = export_rows(conditions, EXPORT_LIMIT)
     return csv_response(rows, "assignments.csv", node_names(r.community_id for r in rows))

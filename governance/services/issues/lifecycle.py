@@ -1,0 +1,479 @@
+"""The issue lifecycle (问题生命周期): filing, status transitions, escalation, callbacks, comments.
+
+Every rule about which status may follow which lives here, in TRANSITIONS. Each change appends
+one timeline event and writes its follow-up work (notifications) to the job outbox in the same
+transaction. Functions flush and never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from ... import policy
+from ...extensions import db
+from ...models import (
+    HANDLING_LEVELS,
+    ApiKey,
+    Building,
+    Category,
+    Compound,
+    Issue,
+    IssueEvent,
+    IssueFollower,
+    Node,
+    Person,
+    RejectReason,
+    SlaPolicy,
+    utcnow,
+)
+from ..errors import ServiceError
+from ..platform import audit, jobs
+
+# status → the statuses it may move to (DESIGN §3). Terminal statuses have no way out.
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "reported": frozenset({"acknowledged", "rejected", "duplicate", "withdrawn"}),
+    "acknowledged": frozenset({"in_progress", "rejected", "duplicate", "withdrawn"}),
+    "in_progress": frozenset({"resolved", "duplicate", "withdrawn"}),
+    "resolved": frozenset({"closed", "reopened"}),
+    "reopened": frozenset({"in_progress", "duplicate", "withdrawn"}),
+    "closed": frozenset(),
+    "rejected": frozenset(),
+    "duplicate": frozenset(),
+    "withdrawn": frozenset(),
+}
+# Who may make each move: any one of these policy actions.
+TRANSITION_ACTION = {
+    "acknowledged": ("handle_issue",),
+    "in_progress": ("handle_issue",),
+    "resolved": ("handle_issue",),
+    "closed": ("triage_issue",),
+    "reopened": ("callback_issue", "triage_issue"),
+    "rejected": ("triage_issue",),
+    "duplicate": ("triage_issue",),
+    "withdrawn": ("withdraw_issue",),
+}
+# Moves that must say why.
+NOTE_REQUIRED = {"resolved", "withdrawn", "reopened"}
+COMMENT_KINDS = ("comment", "internal_note", "public_update")
+SATISFACTION_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "unsatisfied": "reopened"}
+MAX_TITLE, MAX_NOTE = 80, 2000
+
+
+class LifecycleError(ServiceError):
+    """A refused change; `code` selects the message shown to the user, nothing was changed."""
+
+
+@dataclass
+class IssueInput:
+    """What a filer submits (already trimmed by the form)."""
+
+    category_id: int
+    title: str
+    description: str = ""
+    neighbour_id: int | None = None
+    compound_id: int | None = None
+    building_id: int | None = None
+    place_detail: str = ""
+    latitude: float | None = None
+    longitude: float | None = None
+    urgency: str = "normal"
+    resident_name: str = ""
+    resident_phone: str = ""
+
+
+def next_level(level: str) -> str | None:
+    """The handling level above, or None at the district."""
+    index = HANDLING_LEVELS.index(level)
+    return HANDLING_LEVELS[index + 1] if index + 1 < len(HANDLING_LEVELS) else None
+
+
+def escalation_target(actor: Person | None, issue: Issue) -> str | None:
+    """Where an escalation sends the issue: the level above the higher of its own and the actor's.
+
+    A 邻长 sends a 邻-level issue to the 组; a 组长 who escalates it sends it to the 片 ("组长:
+    escalate to 片"), since the 组 has seen it. The system (a deadline) moves it one level.
+    """
+    current = HANDLING_LEVELS.index(issue.level)
+    if actor is not None:
+        current = max(current, policy.handling_rank(actor, issue))
+    return HANDLING_LEVELS[current + 1] if current + 1 < len(HANDLING_LEVELS) else None
+
+
+def sla_for(level: str, urgency: str) -> SlaPolicy | None:
+    """The SLA row for a level and urgency."""
+    return db.session.scalar(select(SlaPolicy).where(SlaPolicy.level == level, SlaPolicy.urgency == urgency))
+
+
+def set_deadlines(issue: Issue, now: datetime) -> None:
+    """Deadlines for the issue's current level, from the SLA policy; none once it is no longer open."""
+    if not issue.is_open:
+        issue.ack_due_at = issue.resolve_due_at = issue.next_deadline_at = None
+        return
+    sla = sla_for(issue.level, issue.urgency)
+    if sla is None:  # a level with no policy never escalates by itself
+        issue.ack_due_at = issue.resolve_due_at = issue.next_deadline_at = None
+        return
+    issue.ack_due_at = now + timedelta(hours=sla.ack_hours) if issue.status == "reported" else None
+    issue.resolve_due_at = now + timedelta(hours=sla.resolve_hours)
+    issue.next_deadline_at = min(d for d in (issue.ack_due_at, issue.resolve_due_at) if d is not None)
+
+
+def add_event(issue: Issue, actor: Person | None, kind: str, note: str = "", public: bool = False, **fields):
+    """Append one timeline event (never edited afterwards)."""
+    event = IssueEvent(issue=issue, actor_id=actor.id if actor else None, kind=kind, note=note, public=public)
+    for name, value in fields.items():
+        setattr(event, name, value)
+    event.at = fields.get("at") or utcnow()
+    db.session.add(event)
+    return event
+
+
+def _check_version(issue: Issue, expected_version: int | None) -> None:
+    """Refuse an edit made on a page that is older than the issue (someone else changed it)."""
+    if expected_version is not None and int(expected_version) != issue.version:
+        raise LifecycleError("conflict")
+
+
+def _authorize(person: Person, actions: str | tuple[str, ...], issue: Issue) -> None:
+    """Raise 'forbidden' (and log it) unless the policy allows one of the actions."""
+    actions = (actions,) if isinstance(actions, str) else actions
+    if not any(policy.allowed(person, action, issue) for action in actions):
+        policy.log_denial(person, "/".join(actions), issue)
+        raise LifecycleError("forbidden")
+
+
+def find_existing(filer: Person | None, key: str | None) -> Issue | None:
+    """The issue this filer already filed with this idempotency key."""
+    if not key or filer is None:
+        return None
+    return db.session.scalar(select(Issue).where(Issue.filed_by_id == filer.id, Issue.idempotency_key == key))
+
+
+def file_issue(
+    filer: Person | None, data: IssueInput, idempotency_key: str | None = None, *, api_key: ApiKey | None = None
+) -> tuple[Issue, bool]:
+    """File a new issue in a 邻; the same key again returns the first issue (created=False).
+
+    An Open311 client files with `api_key` instead of a person: the key's node must contain the 邻.
+    """
+    existing = find_existing(filer, idempotency_key)
+    if existing is not None:
+        return existing, False
+    neighbour = db.session.get(Node, data.neighbour_id) if data.neighbour_id else None
+    if neighbour is None or neighbour.level != "neighbour":
+        raise LifecycleError("bad_neighbour")
+    if api_key is not None:
+        if filer is not None or not api_key.active or not policy.key_covers(api_key, neighbour):
+            raise LifecycleError("forbidden")
+    elif not policy.allowed(filer, "file_issue", neighbour):
+        policy.log_denial(filer, "file_issue", neighbour)
+        raise LifecycleError("forbidden")
+    category = db.session.get(Category, data.category_id)
+    if category is None or not category.active:
+        raise LifecycleError("bad_category")
+    if data.urgency not in ("normal", "urgent"):
+        raise LifecycleError("bad_urgency")
+    title = (data.title or "").strip()
+    if not title or len(title) > MAX_TITLE:
+        raise LifecycleError("bad_title")
+    compound, building = _place(neighbour, data.compound_id, data.building_id)
+    now = utcnow()
+    issue = Issue(
+        category_id=category.id,
+        title=title,
+        description=(data.description or "").strip(),
+        compound_id=compound.id if compound else None,
+        building_id=building.id if building else None,
+        place_detail=(data.place_detail or "").strip(),
+        latitude=data.latitude,
+        longitude=data.longitude,
+        urgency=data.urgency,
+        resident_name=(data.resident_name or "").strip(),
+        resident_phone=(data.resident_phone or "").strip(),
+        filed_by_id=filer.id if filer is not None else None,
+        api_key_id=api_key.id if api_key is not None else None,
+        idempotency_key=(idempotency_key or None) if filer is not None else None,
+        neighbour_id=neighbour.id,
+        group_id=neighbour.group_id,
+        zone_id=neighbour.zone_id,
+        community_id=neighbour.community_id,
+        street_id=neighbour.street_id,
+        status="reported",
+        level="neighbour",
+        created_at=now,
+        updated_at=now,
+    )
+    set_deadlines(issue, now)
+    try:
+        # A savepoint: a concurrent retry with the same key loses the race without spoiling the request.
+        with db.session.begin_nested():
+            db.session.add(issue)
+            db.session.flush()
+    except IntegrityError:
+        existing = find_existing(filer, idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    issue.reference = f"WC-{now.year}-{issue.id:06d}"
+    event = add_event(issue, filer, "filed", to_status="reported", to_level="neighbour", public=True, at=now)
+    if filer is not None:
+        db.session.add(IssueFollower(issue_id=issue.id, person_id=filer.id, created_at=now))
+    db.session.flush()
+    # The 组长 acknowledges issues filed in their 组: tell them (and the 邻's leaders).
+    jobs.defer("notify", {"event_id": event.id, "levels": ["group"]}, dedupe_key=f"notify:event:{event.id}")
+    return issue, True
+
+
+def _place(neighbour: Node, compound_id: int | None, building_id: int | None):
+    """The compound and building, checked to belong to the 邻's community."""
+    compound = db.session.get(Compound, compound_id) if compound_id else None
+    if compound_id and (compound is None or compound.community_id != neighbour.community_id):
+        raise LifecycleError("bad_place")
+    building = db.session.get(Building, building_id) if building_id else None
+    if building_id and (building is None or compound is None or building.compound_id != compound.id):
+        raise LifecycleError("bad_place")
+    return compound, building
+
+
+def transition(
+    actor: Person,
+    issue: Issue,
+    to_status: str,
+    note: str = "",
+    *,
+    expected_version: int | None = None,
+    duplicate_of: Issue | None = None,
+    reject_reason: RejectReason | None = None,
+    public: bool = True,
+) -> IssueEvent:
+    """Move an issue to another status, if the lifecycle and the policy allow it.
+
+    Rejecting (不予受理) needs a reason from the managed list; marking a duplicate merges it into the
+    kept issue (see `_merge_into`).
+    """
+    _check_version(issue, expected_version)
+    if to_status not in TRANSITIONS.get(issue.status, ()):
+        raise LifecycleError("illegal_transition", from_status=issue.status, to_status=to_status)
+    _refuse_while_awaiting(issue, to_status)
+    _authorize(actor, TRANSITION_ACTION[to_status], issue)
+    note = (note or "").strip()
+    if to_status in NOTE_REQUIRED and not note:
+        raise LifecycleError("note_required")
+    if len(note) > MAX_NOTE:
+        raise LifecycleError("note_too_long")
+    if to_status == "rejected":
+        if reject_reason is None or not reject_reason.active:
+            raise LifecycleError("reason_required")
+        issue.reject_reason_id = reject_reason.id
+        note = f"{reject_reason.name_zh}：{note}" if note else reject_reason.name_zh
+    if to_status == "duplicate":
+        if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.status in MERGE_REFUSED:
+            raise LifecycleError("bad_duplicate")
+        if not policy.allowed(actor, "triage_issue", duplicate_of):
+            raise LifecycleError("forbidden")
+        issue.duplicate_of_id = duplicate_of.id
+        note = note or f"合并至 {duplicate_of.reference}"
+    now = utcnow()
+    from_status = issue.status
+    if to_status == "acknowledged" and issue.acknowledged_at is None:
+        issue.acknowledged_on_time = met_deadlines(issue, issue.ack_due_at, None, now)
+    elif to_status == "resolved":
+        issue.resolved_on_time = met_deadlines(issue, issue.resolve_due_at, _working_since(issue), now)
+    elif to_status == "reopened":
+        issue.resolved_on_time = None
+    issue.status = to_status
+    issue.updated_at = now
+    if to_status == "acknowledged":
+        issue.acknowledged_at = issue.acknowledged_at or now
+        issue.ack_due_at = None
+        issue.next_deadline_at = issue.resolve_due_at
+    elif to_status == "resolved":
+        issue.resolved_at = now
+        set_deadlines(issue, now)
+    elif to_status in ("closed", "rejected", "duplicate", "withdrawn"):
+        issue.closed_at = now
+        set_deadlines(issue, now)
+        if issue.assignment_state == "pending":  # nothing left to accept: the request to the party lapses
+            issue.assignment_state = None
+    elif to_status == "reopened":
+        issue.resolved_at = None
+        set_deadlines(issue, now)
+    event = add_event(issue, actor, "status", note, public, from_status=from_status, to_status=to_status, at=now)
+    if to_status == "duplicate":
+        _merge_into(actor, issue, duplicate_of, now)
+    audit.record(actor, audit.STATUS_ACTION[to_status], issue, note)
+    db.session.flush()
+    notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
+    jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
+    return event
+
+
+def _refuse_while_awaiting(issue: Issue, to_status: str) -> None:
+    """While an assignment (派单) waits for the party's 接单, nobody starts the work: the party's acceptance
+    does (services.triage.operations.accept), or, after it declines, whoever handles the issue again."""
+    if to_status == "in_progress" and issue.assignment_state == "pending":
+        name = issue.assignee_org.name if issue.assignee_org else ""
+        raise LifecycleError("awaiting_acceptance", organisation=name)
+
+
+def met_deadlines(issue: Issue, due: datetime | None, since: datetime | None, now: datetime) -> bool:
+    """On time (响应率, 按期办结率): `now` is within the deadline in force, and the SLA sweep found no
+    deadline passed after `since` (None: ever).
+
+    The sweep's escalation sets fresh deadlines at the next level, so the deadline in force alone
+    would forgive every deadline missed before it; the sweep's events record each one (deadline_at).
+    """
+    if due is not None and now > due:
+        return False
+    missed = select(IssueEvent.id).where(IssueEvent.issue_id == issue.id, IssueEvent.deadline_at.is_not(None))
+    if since is not None:
+        missed = missed.where(IssueEvent.at > since)
+    return db.session.scalar(missed.limit(1)) is None
+
+
+def _working_since(issue: Issue) -> datetime | None:
+    """When the current stretch of work began: the last reopening, else the acknowledgement.
+
+    Deadlines missed before it were the acknowledgement's or an earlier resolution's, not this one's.
+    """
+    reopened = db.session.scalar(
+        select(func.max(IssueEvent.at)).where(
+            IssueEvent.issue_id == issue.id, IssueEvent.kind == "status", IssueEvent.to_status == "reopened"
+        )
+    )
+    return max((d for d in (reopened, issue.acknowledged_at) if d is not None), default=None)
+
+
+# A duplicate is merged into a live issue: not into another duplicate or an issue that was turned away.
+MERGE_REFUSED = ("duplicate", "rejected", "withdrawn")
+
+
+def _merge_into(actor: Person, duplicate: Issue, kept: Issue, now: datetime) -> None:
+    """Merge (合并): the kept issue's timeline says so, and the duplicate's followers follow it from now on."""
+    add_event(kept, actor, "merged", f"{duplicate.reference} 已合并至本问题", True, at=now)
+    kept.updated_at = now
+    wanted = {duplicate.filed_by_id} - {None} | set(
+        db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == duplicate.id))
+    )
+    have = set(db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == kept.id)))
+    for person_id in sorted(wanted - have - {kept.filed_by_id}):
+        db.session.add(IssueFollower(issue_id=kept.id, person_id=person_id, created_at=now))
+
+
+def escalate(
+    actor: Person | None,
+    issue: Issue,
+    reason: str,
+    *,
+    expected_version: int | None = None,
+    deadline: datetime | None = None,
+) -> IssueEvent:
+    """Move the handling level up (逐级上报, see escalation_target); actor None means the system, on a deadline."""
+    _check_version(issue, expected_version)
+    if not issue.is_open:
+        raise LifecycleError("not_open")
+    if next_level(issue.level) is None:
+        raise LifecycleError("top_level")
+    if actor is not None:
+        _authorize(actor, "escalate_issue", issue)
+    target = escalation_target(actor, issue)
+    reason = (reason or "").strip()
+    if not reason:
+        raise LifecycleError("note_required")
+    now = utcnow()
+    from_level = issue.level
+    issue.level = target
+    issue.updated_at = now
+    set_deadlines(issue, now)
+    event = add_event(
+        issue,
+        actor,
+        "escalated",
+        reason[:MAX_NOTE],
+        True,
+        from_level=from_level,
+        to_level=target,
+        at=now,
+        deadline_at=deadline,
+    )
+    audit.record(actor, "escalate", issue, reason)
+    db.session.flush()
+    jobs.defer("notify", {"event_id": event.id, "levels": [target]}, dedupe_key=f"notify:event:{event.id}")
+    return event
+
+
+def record_callback(
+    actor: Person, issue: Issue, satisfaction: str, note: str = "", *, expected_version: int | None = None
+) -> IssueEvent:
+    """The filing 邻长's callback (回访): satisfied closes the issue, not satisfied reopens it."""
+    _check_version(issue, expected_version)
+    if issue.status != "resolved":
+        raise LifecycleError("not_resolved")
+    _authorize(actor, "callback_issue", issue)
+    if satisfaction not in SATISFACTION_STATUS:
+        raise LifecycleError("bad_satisfaction")
+    note = (note or "").strip()
+    if satisfaction == "unsatisfied" and not note:
+        raise LifecycleError("note_required")
+    now = utcnow()
+    issue.satisfaction = satisfaction
+    event = add_event(issue, actor, "callback", note[:MAX_NOTE], False, at=now)
+    event.to_status = SATISFACTION_STATUS[satisfaction]
+    db.session.flush()
+    to_status = SATISFACTION_STATUS[satisfaction]
+    from_status = issue.status
+    issue.status = to_status
+    issue.updated_at = now
+    if to_status == "closed":
+        issue.closed_at = now
+    else:
+        issue.resolved_at = None
+        issue.resolved_on_time = None
+    set_deadlines(issue, now)
+    status_event = add_event(
+        issue,
+        actor,
+        "status",
+        _satisfaction_note(satisfaction),
+        True,
+        from_status=from_status,
+        to_status=to_status,
+        at=now,
+    )
+    audit.record(actor, "callback", issue, satisfaction)
+    db.session.flush()
+    levels = ["filer"] if to_status == "closed" else [issue.level, "assignee"]
+    jobs.defer("notify", {"event_id": status_event.id, "levels": levels}, dedupe_key=f"notify:event:{status_event.id}")
+    return event
+
+
+def _satisfaction_note(satisfaction: str) -> str:
+    """A neutral public note for the status change a callback causes (the resident's words stay private)."""
+    return {"satisfied": "回访：满意", "basically_satisfied": "回访：基本满意", "unsatisfied": "回访：不满意"}[
+        satisfaction
+    ]
+
+
+def add_comment(actor: Person, issue: Issue, kind: str, note: str) -> IssueEvent:
+    """A comment (visible to everyone who sees the issue), an internal note, or a public update."""
+    if kind not in COMMENT_KINDS:
+        raise LifecycleError("bad_kind")
+    if issue.status == "duplicate":  # merged: its story goes on in the kept issue
+        raise LifecycleError("merged")
+    action = {"public_update": "triage_issue", "internal_note": "add_internal_note"}.get(kind, "comment_issue")
+    if kind == "public_update" and policy.allowed(actor, "handle_issue", issue):
+        action = "handle_issue"
+    _authorize(actor, action, issue)
+    note = (note or "").strip()
+    if not note:
+        raise LifecycleError("note_required")
+    if len(note) > MAX_NOTE:
+        raise LifecycleError("note_too_long")
+    event = add_event(issue, actor, kind, note, public=kind == "public_update")
+    issue.updated_at = event.at
+    db.session.flush()
+    return event

@@ -1,0 +1,103 @@
+"""Reference data every database starts with: problem categories and the default SLA policy."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ...extensions import db
+from ...models import HANDLING_LEVELS, Category, RejectReason, ResponseTemplate, SlaPolicy
+
+# The 普瑞斯堡 kinds first (DESIGN §1), then the usual rest.
+DEFAULT_CATEGORIES = (
+    ("road", "道路破损", "Road surface"),
+    ("cctv", "监控安防", "CCTV / security"),
+    ("lighting", "路灯照明", "Street lighting"),
+    ("signage", "标识标牌", "Signage"),
+    ("fire", "消防安全", "Fire safety"),
+    ("drainage", "排水管网", "Drainage"),
+    ("greenery", "绿化养护", "Greenery"),
+    ("parking", "停车管理", "Parking"),
+    ("lift", "电梯", "Lifts"),
+    ("sanitation", "环境卫生", "Sanitation"),
+    ("other", "其他", "Other"),
+)
+# Hours to acknowledge and to resolve at every level: urgent 4 h / 24 h, normal 24 h / 72 h.
+DEFAULT_SLA = {"urgent": (4, 24), "normal": (24, 72)}
+# Why the branch may decline to take an issue on (不予受理), as the branches word it.
+DEFAULT_REJECT_REASONS = (
+    ("不属于社区治理范围", "Not a matter for community governance"),
+    ("属于私人纠纷，建议通过调解或诉讼解决", "A private dispute: mediation or the courts"),
+    ("已有明确的责任单位和处理渠道", "Already has a responsible party and channel"),
+    ("信息不全，无法核实", "Not enough information to verify"),
+    ("经核实问题不存在", "Checked: the problem does not exist"),
+)
+# Ready replies (回复模板): (category code or None, status or None, title, body). Staff edit before posting.
+DEFAULT_TEMPLATES = (
+    (None, "acknowledged", "已受理", "您反映的问题已受理，我们将尽快安排处理，请耐心等待。"),
+    (None, "acknowledged", "已派单", "已派单至责任单位，预计X日内处理，处理进展将在此公布。"),
+    (None, "in_progress", "处理中", "责任单位已接单，正在处理中，预计X日内完成。"),
+    (None, "in_progress", "需协调", "该问题需多方协调，社区正在联系相关单位，进展将及时公布。"),
+    (None, "resolved", "已办结", "问题已处理完毕，邻长将进行回访，如仍有问题请及时反映。"),
+    ("road", "in_progress", "道路施工", "道路修复已纳入施工计划，施工期间请注意绕行，预计X日内完工。"),
+    ("lighting", "in_progress", "路灯维修", "已安排电工检修路灯，预计X日内恢复照明。"),
+    ("fire", "in_progress", "消防整改", "消防设施整改已由物业公司实施，预计X日内完成验收。"),
+)
+
+
+def category_rows() -> list[dict]:
+    """The default categories as rows."""
+    return [
+        {"code": code, "name_zh": zh, "name_en": en, "sort": index * 10, "active": True}
+        for index, (code, zh, en) in enumerate(DEFAULT_CATEGORIES, start=1)
+    ]
+
+
+def sla_rows() -> list[dict]:
+    """The default SLA policy as rows, one per level and urgency."""
+    return [
+        {"level": level, "urgency": urgency, "ack_hours": ack, "resolve_hours": resolve}
+        for level in HANDLING_LEVELS
+        for urgency, (ack, resolve) in DEFAULT_SLA.items()
+    ]
+
+
+def reject_reason_rows() -> list[dict]:
+    """The default rejection reasons as rows."""
+    return [
+        {"name_zh": zh, "name_en": en, "sort": index * 10, "active": True}
+        for index, (zh, en) in enumerate(DEFAULT_REJECT_REASONS, start=1)
+    ]
+
+
+def template_rows(category_ids: dict[str, int]) -> list[dict]:
+    """The default response templates as rows (a template whose category is missing is left out)."""
+    rows = []
+    for index, (code, status, title, body) in enumerate(DEFAULT_TEMPLATES, start=1):
+        if code is not None and code not in category_ids:
+            continue
+        category_id = category_ids[code] if code else None
+        rows.append(
+            {
+                "category_id": category_id,
+                "status": status,
+                "title": title,
+                "body": body,
+                "sort": index * 10,
+                "active": True,
+            }
+        )
+    return rows
+
+
+def seed_defaults() -> None:
+    """Insert the defaults into empty tables (the migrations do the same on a new database)."""
+    if not db.session.scalar(select(func.count()).select_from(Category)):
+        db.session.execute(Category.__table__.insert(), category_rows())
+    if not db.session.scalar(select(func.count()).select_from(SlaPolicy)):
+        db.session.execute(SlaPolicy.__table__.insert(), sla_rows())
+    if not db.session.scalar(select(func.count()).select_from(RejectReason)):
+        db.session.execute(RejectReason.__table__.insert(), reject_reason_rows())
+    if not db.session.scalar(select(func.count()).select_from(ResponseTemplate)):
+        codes = dict(db.session.execute(select(Category.code, Category.id)).all())
+        db.session.execute(ResponseTemplate.__table__.insert(), template_rows(codes))
+    db.session.flush()

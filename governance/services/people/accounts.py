@@ -1,0 +1,275 @@
+"""Accounts: login, activation codes, passwords, disabling and role removal.
+
+Service functions flush and never commit; the request (or CLI command) commits once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+
+from flask import current_app
+from sqlalchemy import select, update
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ...extensions import db
+from ...models import ActivationCode, Node, Person, RoleAssignment, utcnow
+from ..errors import ServiceError
+from ..platform import throttle
+
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+# No 0/O, 1/I/L: codes are read off paper and typed on a phone.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+CODE_LENGTH = 8
+# NIST SP 800-63B 5.1.1.2: at least 8 characters, any characters, no composition rules, and never a
+# password that is commonly used, a run of one character or a sequence, or the account's own number.
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 200
+COMMON_PASSWORDS_FILE = Path(__file__).resolve().parents[2] / "data" / "common_passwords.txt"
+SEQUENCES = ("0123456789", "abcdefghijklmnopqrstuvwxyz", "qwertyuiop", "asdfghjkl", "zxcvbnm", "1qaz2wsx3edc")
+# A hash to check against when the number is unknown, so both paths take the same time.
+_DUMMY_HASH = generate_password_hash("not-a-real-password")
+
+
+class AccountError(ServiceError):
+    """A refusal to show to the user; `message` is already translated by the caller's catalogue."""
+
+    def __init__(self, code: str, retry_after: int | None = None):
+        super().__init__(code, retry_after=retry_after)
+        self.retry_after = retry_after
+
+
+def normalise_mobile(raw: str | None) -> str | None:
+    """'+86 139-0000-0000' → '13900000000'; None when it is not a mainland mobile number."""
+    if raw is None:
+        return None
+    digits = re.sub(r"[\s\-()]", "", str(raw))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits if MOBILE_RE.match(digits) else None
+
+
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of commonly used passwords (lower-case), read once."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def _is_run_or_sequence(password: str) -> bool:
+    """One character repeated (aaaaaaaa), a short pattern repeated (abababab), or a stretch of an alphabet,
+    the digits or a keyboard row, either way (12345678, 87654321, qwertyui)."""
+    text = password.lower()
+    if len(set(text)) <= 2:
+        return True
+    for size in range(1, len(text) // 2 + 1):
+        if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
+            return True
+    return any(text in run or text in run[::-1] for run in SEQUENCES)
+
+
+def password_problem(password: str, mobile: str | None = None) -> str | None:
+    """Why a new password is not acceptable ('too_short' | 'too_common' | 'contains_mobile'), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return "too_short"
+    if password.lower() in common_passwords() or _is_run_or_sequence(password):
+        return "too_common"
+    if mobile and (mobile in password or mobile[-8:] in password):
+        return "contains_mobile"
+    return None
+
+
+def find_by_mobile(mobile: str) -> Person | None:
+    """The person with this (normalised) number."""
+    return db.session.scalar(select(Person).where(Person.mobile == mobile))
+
+
+def _throttle_account(raw_mobile: str | None) -> tuple[str | None, str]:
+    """The normalised number (or None) and the account part of the throttle keys for an attempt."""
+    mobile = normalise_mobile(raw_mobile)
+    # A malformed number is keyed by its digest: arbitrary input never reaches a key or a query.
+    account = mobile or hashlib.sha256((raw_mobile or "").encode("utf-8", "replace")).hexdigest()[:20]
+    return mobile, account
+
+
+def _admit(account: str, address: str) -> throttle.Attempt:
+    """Count the attempt before any secret is checked (services/platform/throttle.py), or refuse it."""
+    try:
+        return throttle.admit(account, address)
+    except throttle.Throttled as refused:
+        raise AccountError("slowed" if refused.retry_after else "throttled", refused.retry_after) from None
+
+
+def authenticate(raw_mobile: str, password: str, address: str) -> Person:
+    """Check a login; raises AccountError('throttled' | 'slowed' | 'invalid'), never says which part was wrong."""
+    mobile, account = _throttle_account(raw_mobile)
+    attempt = _admit(account, address)
+    person = find_by_mobile(mobile) if mobile else None
+    stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
+    password_ok = check_password_hash(stored, password or "")
+    if person is None or not person.is_active or not password_ok:
+        throttle.failed(attempt)
+        raise AccountError("invalid")
+    throttle.succeeded(attempt)
+    person.last_login_at = utcnow()
+    db.session.flush()
+    return person
+
+
+def _digest(code: str) -> str:
+    """Keyed digest of a code; the key is the app secret so a leaked table is not enough."""
+    key = current_app.config["SECRET_KEY"].encode()
+    return hmac.new(key, code.upper().replace(" ", "").replace("-", "").encode(), hashlib.sha256).hexdigest()
+
+
+def new_code() -> str:
+    """A fresh random code of CODE_LENGTH characters."""
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(CODE_LENGTH))
+
+
+@dataclass
+class IssuedCode:
+    """One line of a printed code list."""
+
+    person: Person
+    code: str
+    roles: list[RoleAssignment]
+    expires_at: datetime
+
+
+def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]:
+    """Issue one activation code per person, revoking any earlier unused one (shown once, stored hashed)."""
+    now = utcnow()
+    expires = now + current_app.config["ACTIVATION_CODE_TTL"]
+    ids = [p.id for p in people]
+    if ids:
+        db.session.execute(
+            update(ActivationCode)
+            .where(
+                ActivationCode.person_id.in_(ids),
+                ActivationCode.used_at.is_(None),
+                ActivationCode.revoked_at.is_(None),
+            )
+            .values(revoked_at=now)
+        )
+    issued = []
+    rows = []
+    for person in people:
+        code = new_code()
+        rows.append(
+            {
+                "person_id": person.id,
+                "code_hash": _digest(code),
+                "issued_by_id": issuer.id if issuer else None,
+                "issued_at": now,
+                "expires_at": expires,
+            }
+        )
+        issued.append(IssuedCode(person, code, list(person.roles), expires))
+    if rows:
+        db.session.execute(ActivationCode.__table__.insert(), rows)
+    db.session.flush()
+    return issued
+
+
+def people_under(node: Node) -> list[Person]:
+    """Everyone holding a role on this node or below it, ordered along the tree (for a printed list)."""
+    level_col = {
+        "district": None,
+        "street": Node.street_id,
+        "community": Node.community_id,
+        "zone": Node.zone_id,
+        "group": Node.group_id,
+        "neighbour": Node.id,
+    }[node.level]
+    query = select(Person).join(RoleAssignment, RoleAssignment.person_id == Person.id).join(Node)
+    if level_col is not None:
+        query = query.where(level_col == node.id)
+    query = query.order_by(Node.zone_id, Node.group_id, Node.id, Person.id)
+    seen, people = set(), []
+    for person in db.session.scalars(query):
+        if person.id not in seen:
+            seen.add(person.id)
+            people.append(person)
+    return people
+
+
+def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
+    """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
+    mobile, account = _throttle_account(raw_mobile)
+    problem = password_problem(password or "", mobile)
+    if problem:
+        raise AccountError(problem)
+    attempt = _admit(account, address)
+    person = find_by_mobile(mobile) if mobile else None
+    now = utcnow()
+    row = None
+    if person is not None and person.enabled:
+        row = db.session.scalar(
+            select(ActivationCode).where(
+                ActivationCode.person_id == person.id,
+                ActivationCode.code_hash == _digest(code or ""),
+                ActivationCode.used_at.is_(None),
+                ActivationCode.revoked_at.is_(None),
+                ActivationCode.expires_at > now,
+            )
+        )
+    if row is None:
+        throttle.failed(attempt)
+        raise AccountError("invalid")
+    throttle.succeeded(attempt)  # before this session writes: the counters commit on a connection of their own
+    row.used_at = now
+    person.password_hash = generate_password_hash(password)
+    person.activated_at = person.activated_at or now
+    person.auth_version += 1
+    person.last_login_at = now
+    db.session.flush()
+    return person
+
+
+def change_password(person: Person, current: str, new: str, address: str) -> None:
+    """Change a password after checking the current one, throttled like a login on the same account (the
+    form must not be an unlimited oracle for the current password); every other session ends."""
+    problem = password_problem(new or "", person.mobile)
+    if problem:
+        raise AccountError(problem)
+    attempt = _admit(person.mobile, address)
+    if not person.password_hash or not check_password_hash(person.password_hash, current or ""):
+        throttle.failed(attempt)
+        raise AccountError("wrong_current")
+    throttle.succeeded(attempt)
+    person.password_hash = generate_password_hash(new)
+    person.auth_version += 1
+    db.session.flush()
+
+
+def set_password(person: Person, password: str) -> None:
+    """Set a password directly (demo world, CLI); ends other sessions."""
+    person.password_hash = generate_password_hash(password)
+    person.activated_at = person.activated_at or utcnow()
+    person.auth_version += 1
+    db.session.flush()
+
+
+def set_enabled(person: Person, enabled: bool) -> None:
+    """Disable or re-enable an account; a disabled person's sessions end on their next request."""
+    person.enabled = enabled
+    if not enabled:
+        person.auth_version += 1
+    db.session.flush()
+
+
+def remove_role(role: RoleAssignment) -> None:
+    """Take one role away; the person's scope shrinks on their next request."""
+    db.session.delete(role)
+    db.session.flush()

@@ -1,0 +1,70 @@
+"""Reading and building the tree: 区 → 街镇 → 社区/村 → 片 → 组 → 邻."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ...extensions import db
+from ...models import LEVELS, Node, Person, RoleAssignment
+
+# The role that leads each of the three volunteer levels.
+LEADER_ROLE = {"zone": "zone_leader", "group": "group_leader", "neighbour": "neighbour_leader"}
+
+
+def node_path(node: Node) -> list[Node]:
+    """The node's ancestors and itself, top down (the district is left out: there is only one)."""
+    ids = [node.street_id, node.community_id, node.zone_id, node.group_id]
+    wanted = [i for i in ids if i is not None and i != node.id]
+    found = {n.id: n for n in db.session.scalars(select(Node).where(Node.id.in_(wanted)))} if wanted else {}
+    path = [found[i] for i in ids if i in found]
+    if node.level != "district":
+        path.append(node)
+    return path
+
+
+def children(node: Node) -> list[Node]:
+    """The node's direct children, by name."""
+    return list(db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id)))
+
+
+def leaders_of(nodes: list[Node]) -> dict[int, list[Person]]:
+    """The people holding a node-bound role on each of these nodes."""
+    if not nodes:
+        return {}
+    rows = db.session.execute(
+        select(RoleAssignment.node_id, Person)
+        .join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.node_id.in_([n.id for n in nodes]))
+        .order_by(RoleAssignment.id)
+    )
+    result: dict[int, list[Person]] = {}
+    for node_id, person in rows:
+        result.setdefault(node_id, []).append(person)
+    return result
+
+
+def descendant_counts(node: Node) -> dict[str, int]:
+    """How many 片/组/邻 lie under a node."""
+    column = {"street": Node.street_id, "community": Node.community_id, "zone": Node.zone_id, "group": Node.group_id}
+    query = select(Node.level, func.count()).group_by(Node.level)
+    if node.level in column:
+        query = query.where(column[node.level] == node.id)
+    elif node.level != "district":
+        return {}
+    counts = dict(db.session.execute(query).all())
+    return {level: counts.get(level, 0) for level in LEVELS[LEVELS.index(node.level) + 1 :]}
+
+
+def add_node(parent: Node | None, level: str, name: str, kind: str | None = None) -> Node:
+    """Create a child node with its ancestor columns filled in; flushes to get its id."""
+    node = Node(level=level, name=name, kind=kind, parent_id=parent.id if parent else None)
+    if parent is not None:
+        for col, value in parent.ancestor_ids().items():
+            setattr(node, col, value)
+        node.compound_id = parent.compound_id
+    db.session.add(node)
+    db.session.flush()
+    if level != "district" and level != "neighbour":
+        setattr(node, f"{level}_id", node.id)
+        db.session.flush()
+    return node

@@ -1,0 +1,1 @@
+"""What every feature stands on: the job outbox, notifications, photos, the audit log, throttling, health."""

@@ -1,0 +1,306 @@
+"""The cache of rendered public pages (公开页面缓存): fast to serve, never stale for more than a minute.
+
+A page is stored under its *tag* — what it shows: `district`, `street:<id>`, `community:<id>`,
+`compound:<id>` or `issue:<reference>` — and a variant (language, path, filters). Two things keep it
+fresh:
+
+- every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
+  by a bulk loader, a category renamed) shows within a minute;
+- a change to an issue (or its events, photos, ratings, or a project's ledger) is collected by a
+  session hook at flush time and, once the transaction commits, the entries of every tag it touches are
+  deleted and the tag's generation is bumped. A page rendered from data read before the commit carries
+  the old generation, so it is never served after it even if it is stored late.
+
+The store is Redis when REDIS_URL is set (shared by every worker and host), else a small in-process
+dictionary (per worker: another worker's copy still expires within TTL). Redis being down only costs
+speed: pages are then rendered on every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from itertools import chain
+
+from flask import current_app, has_app_context
+from sqlalchemy import event, select
+
+from ...extensions import db
+from ...models import Issue, IssueEvent, LedgerEntry, Photo, Project, RatingToken
+from ...redis_conn import get_redis, key
+
+log = logging.getLogger("governance.public_cache")
+TTL = 60  # seconds an entry may be served; the promise is "never stale for more than a minute"
+GEN_TTL = 3600  # a generation outlives every entry stamped with it
+SINCE_TTL = 24 * 3600  # how long we remember since when a page has looked the same (Last-Modified)
+MEMORY_MAX = 2000  # entries per worker without Redis
+SESSION_KEY = "public_cache_tags"
+
+
+def now() -> float:
+    """The clock of the cache (tests patch it instead of sleeping)."""
+    return time.time()
+
+
+@dataclass
+class Entry:
+    """One rendered page: its body, its validators, when it was stored and under which generation."""
+
+    body: str
+    etag: str
+    last_modified: float
+    stored_at: float
+    gen: int
+
+    def dumps(self) -> str:
+        # Readable as stored (not \u-escaped), so an operator or a test can search the entries as text.
+        return json.dumps([self.body, self.etag, self.last_modified, self.stored_at, self.gen], ensure_ascii=False)
+
+    @classmethod
+    def loads(cls, raw) -> Entry:
+        return cls(*json.loads(raw))
+
+    def fresh(self, gen: int) -> bool:
+        """Younger than TTL and rendered under the tag's current generation."""
+        return self.gen == gen and 0 <= now() - self.stored_at < TTL
+
+
+def _variant_id(tag: str, variant: str) -> str:
+    return tag + "|" + hashlib.sha256(variant.encode()).hexdigest()[:32]
+
+
+# --- the in-process store (no Redis) --------------------------------------------------------------
+
+
+class MemoryStore:
+    """A bounded dictionary per worker: entries, generations, and since-when per variant."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.pages: OrderedDict[str, Entry] = OrderedDict()
+        self.gens: dict[str, int] = {}
+        self.since: dict[str, tuple[str, float]] = {}
+
+    def clear(self) -> None:
+        with self.lock:
+            self.pages.clear()
+            self.gens.clear()
+            self.since.clear()
+
+
+MEMORY = MemoryStore()
+
+
+def lookup(tag: str, variant: str) -> tuple[Entry | None, int]:
+    """The fresh entry of a page (or None) and the tag's generation, read before any rendering."""
+    page_id = _variant_id(tag, variant)
+    client = get_redis()
+    if client is None:
+        with MEMORY.lock:
+            gen = MEMORY.gens.get(tag, 0)
+            entry = MEMORY.pages.get(page_id)
+        return (entry if entry is not None and entry.fresh(gen) else None), gen
+    try:
+        raw, raw_gen = client.mget(key("pub", "page", page_id), key("pub", "gen", tag))
+    except Exception as exc:  # noqa: BLE001 - Redis down: render without the cache
+        log.warning("public cache unavailable (%s)", exc)
+        return None, -1
+    gen = int(raw_gen or 0)
+    entry = Entry.loads(raw) if raw else None
+    return (entry if entry is not None and entry.fresh(gen) else None), gen
+
+
+def store(tag: str, variant: str, body: str, gen: int) -> Entry:
+    """Keep a rendered page for TTL; Last-Modified stays put while the page renders the same."""
+    page_id = _variant_id(tag, variant)
+    etag = hashlib.sha256(body.encode()).hexdigest()[:32]
+    at = now()
+    client = get_redis()
+    if client is None:
+        with MEMORY.lock:
+            since = MEMORY.since.get(page_id)
+            entry = Entry(body, etag, since[1] if since and since[0] == etag else at, at, gen)
+            MEMORY.since[page_id] = (etag, entry.last_modified)
+            MEMORY.pages[page_id] = entry
+            MEMORY.pages.move_to_end(page_id)
+            _trim_memory(at)
+        return entry
+    entry = Entry(body, etag, at, at, gen)
+    if gen < 0:  # Redis failed at lookup: do not try again for this request
+        return entry
+    try:
+        since = client.get(key("pub", "since", page_id))
+        if since:
+            old_etag, _, old_at = since.decode().partition(" ")
+            if old_etag == etag:
+                entry.last_modified = float(old_at)
+        with client.pipeline() as pipe:
+            pipe.set(key("pub", "page", page_id), entry.dumps(), ex=TTL)
+            pipe.set(key("pub", "since", page_id), f"{etag} {entry.last_modified}", ex=SINCE_TTL)
+            pipe.sadd(key("pub", "tag", tag), page_id)
+            pipe.expire(key("pub", "tag", tag), TTL * 2)
+            pipe.execute()
+    except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
+        log.warning("public cache unavailable (%s)", exc)
+    return entry
+
+
+def _trim_memory(at: float) -> None:
+    """Drop expired entries, then the oldest, so a worker's cache stays small (lock held)."""
+    if len(MEMORY.pages) <= MEMORY_MAX:
+        return
+    for page_id in [p for p, e in MEMORY.pages.items() if at - e.stored_at >= TTL]:
+        del MEMORY.pages[page_id]
+    while len(MEMORY.pages) > MEMORY_MAX:
+        MEMORY.pages.popitem(last=False)
+    if len(MEMORY.since) > MEMORY_MAX * 4:
+        MEMORY.since.clear()
+
+
+def invalidate(tags) -> None:
+    """Delete the entries of these tags and bump their generations (after a commit)."""
+    tags = sorted(set(tags))
+    if not tags:
+        return
+    client = get_redis()
+    if client is None:
+        with MEMORY.lock:
+            for tag in tags:
+                MEMORY.gens[tag] = MEMORY.gens.get(tag, 0) + 1
+            prefixes = tuple(tag + "|" for tag in tags)
+            for page_id in [p for p in MEMORY.pages if p.startswith(prefixes)]:
+                del MEMORY.pages[page_id]
+        return
+    try:
+        with client.pipeline() as pipe:
+            for tag in tags:
+                pipe.incr(key("pub", "gen", tag))
+                pipe.expire(key("pub", "gen", tag), GEN_TTL)
+                pipe.smembers(key("pub", "tag", tag))
+            results = pipe.execute()
+        pages = set(chain.from_iterable(results[2::3]))
+        doomed = [key("pub", "page", p.decode()) for p in pages] + [key("pub", "tag", t) for t in tags]
+        client.delete(*doomed)
+    except Exception as exc:  # noqa: BLE001 - entries then expire by TTL within a minute
+        log.warning("public cache not invalidated (%s); entries expire within %ss", exc, TTL)
+
+
+def clear() -> None:
+    """Forget every in-process entry (tests start from nothing; Redis tests use a namespace of their own)."""
+    MEMORY.clear()
+
+
+def memory_bodies() -> list[str]:
+    """The bodies held in-process (for the tests that look inside the cache)."""
+    with MEMORY.lock:
+        return [e.body for e in MEMORY.pages.values()]
+
+
+# --- what a change touches ---------------------------------------------------------------------
+
+
+def issue_tags(street_id, community_id, compound_id, reference) -> set[str]:
+    """The pages that show an issue: its 小区, community, 街镇, the district, and its own page."""
+    tags = {"district"}
+    if street_id:
+        tags.add(f"street:{street_id}")
+    if community_id:
+        tags.add(f"community:{community_id}")
+    if compound_id:
+        tags.add(f"compound:{compound_id}")
+    if reference:
+        tags.add(f"issue:{reference}")
+    return tags
+
+
+def _history_values(obj, attr: str) -> list:
+    """The value of an attribute now and before this flush (an issue moved to another 小区 leaves two)."""
+    from sqlalchemy import inspect
+
+    history = inspect(obj).attrs[attr].history
+    return [getattr(obj, attr), *history.deleted]
+
+
+def mark(tags) -> None:
+    """Invalidate these tags when the current transaction commits (for changes made without the ORM)."""
+    db.session.info.setdefault(SESSION_KEY, set()).update(tags)
+
+
+def mark_issue(issue: Issue) -> None:
+    """Invalidate the pages of an issue when the current transaction commits."""
+    mark(issue_tags(issue.street_id, issue.community_id, issue.compound_id, issue.reference))
+
+
+def _after_flush(session, flush_context) -> None:
+    """Collect the tags of what this flush changed (the pre-flush state and history are still readable)."""
+    tags: set[str] = set()
+    issue_ids: set[int] = set()
+    project_ids: set[int] = set()
+    for obj in chain(session.new, session.dirty, session.deleted):
+        if isinstance(obj, Issue):
+            for attr in ("street_id", "community_id", "compound_id", "reference"):
+                for value in _history_values(obj, attr):
+                    if value:
+                        tags.add(_tag_for(attr, value))
+            tags.add("district")
+        elif isinstance(obj, (IssueEvent, Photo, RatingToken)) and obj.issue_id:
+            issue_ids.add(obj.issue_id)
+        elif isinstance(obj, LedgerEntry) and obj.project_id:
+            project_ids.add(obj.project_id)
+    if issue_ids:
+        rows = session.connection().execute(
+            select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(
+                Issue.id.in_(issue_ids)
+            )
+        )
+        for row in rows:
+            tags |= issue_tags(*row)
+    if project_ids:
+        rows = session.connection().execute(
+            select(Project.community_id, Project.compound_id).where(Project.id.in_(project_ids))
+        )
+        for community_id, compound_id in rows:
+            tags |= {f"community:{community_id}"} | ({f"compound:{compound_id}"} if compound_id else set())
+    if tags:
+        session.info.setdefault(SESSION_KEY, set()).update(tags)
+
+
+def _tag_for(attr: str, value) -> str:
+    return {"street_id": "street", "community_id": "community", "compound_id": "compound", "reference": "issue"}[
+        attr
+    ] + f":{value}"
+
+
+def _after_commit(session) -> None:
+    """The change is visible now: drop the pages that showed the old state."""
+    tags = session.info.pop(SESSION_KEY, None)
+    if tags and has_app_context():
+        invalidate(tags)
+
+
+def _after_rollback(session) -> None:
+    """Nothing changed after all."""
+    session.info.pop(SESSION_KEY, None)
+
+
+def register_hooks(app) -> None:
+    """Listen on the app's session once (every app in a process shares the scoped session)."""
+    if not event.contains(db.session, "after_flush", _after_flush):
+        event.listen(db.session, "after_flush", _after_flush)
+        event.listen(db.session, "after_commit", _after_commit)
+        event.listen(db.session, "after_rollback", _after_rollback)
+    app.extensions.setdefault("public_cache", MEMORY)
+
+
+def redis_keys() -> list[str]:
+    """Every key of the public cache in this deployment's Redis namespace (for tests and operators)."""
+    client = get_redis()
+    if client is None:
+        return []
+    prefix = current_app.config["REDIS_PREFIX"] + "pub"
+    return [k.decode() for k in client.scan_iter(match=prefix + "*", count=1000)]
