@@ -76,6 +76,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 from sqlalchemy.exc import SQLAlchemyError  # noqa: E402
 
 from governance.extensions import db  # noqa: E402
+from governance.formatting import beijing_today  # noqa: E402
 from governance.models import OPEN_STATUSES, Issue, Node, utcnow  # noqa: E402
 
 DISTRICT_ADMIN, ZONE_LEADER, NEIGHBOUR_LEADER = "13900000001", "13900000003", "13900000005"
@@ -214,7 +215,7 @@ def report_periods(now, years: int) -> dict:
     custom period covering the whole history."""
     from governance.services.reports import node_report
 
-    today = node_report.china_today(now)
+    today = beijing_today(now)
     return {
         "year": node_report.Period.named("year", today),
         "all": node_report.Period("custom", today - timedelta(days=int(365.25 * years) + 2), today + timedelta(days=1)),

@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import Issue, Organisation, Person
 from governance.services.issues.lifecycle import add_comment, record_callback, transition
 from governance.services.triage import operations
@@ -63,7 +64,7 @@ def set_up(people: dict[str, Person], accept: bool) -> Issue:
     transition(people["group_leader"], issue, "in_progress")
     transition(people["group_leader"], issue, "resolved", "已修补")
     record_callback(people["neighbour_leader"], issue, "unsatisfied", CANARIES["callback"])
-    operations.assign(branch, issue, org, operations.china_today() + timedelta(days=5), CANARIES["instruction"])
+    operations.assign(branch, issue, org, beijing_today() + timedelta(days=5), CANARIES["instruction"])
     if accept:
         operations.accept(people["org_staff"], issue)
     db.session.commit()

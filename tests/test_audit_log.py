@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import AuditEntry, RejectReason
 from governance.services.issues.lifecycle import transition
 from governance.services.platform import audit
@@ -61,9 +62,7 @@ def world(app):
     }
     reason = db.session.scalar(select(RejectReason).order_by(RejectReason.sort))
     # Real service calls, each writing its audit row in the same transaction.
-    operations.assign(
-        people["branch_a0"], issues["a0_assigned"], org, operations.china_today() + timedelta(days=5), "请尽快"
-    )
+    operations.assign(people["branch_a0"], issues["a0_assigned"], org, beijing_today() + timedelta(days=5), "请尽快")
     transition(people["branch_a0"], issues["a0_rejected"], "rejected", "已告知居民", reject_reason=reason)
     transition(people["branch_a1"], issues["a1"], "acknowledged")
     transition(people["branch_b0"], issues["b0"], "acknowledged")

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import insert, select, update
 
 from governance.extensions import db
+from governance.formatting import BEIJING, beijing_today
 from governance.models import ApiKey, Building, Category, Issue, IssueEvent, Photo, utcnow
 from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
 from governance.services.public import open311, projection
@@ -310,7 +311,7 @@ def test_dates_the_90_day_default_and_bad_dates(world, client):
     assert refs(requests_of(client, f"{API}/requests.json?start_date={day}")) == [old.reference]
     end = (old_time + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     assert refs(requests_of(client, f"{API}/requests.json?end_date={end}")) == [old.reference]
-    start = (old_time - timedelta(hours=1)).astimezone(open311.CHINA).isoformat(timespec="seconds")
+    start = (old_time - timedelta(hours=1)).astimezone(BEIJING).isoformat(timespec="seconds")
     query = {"start_date": start, "end_date": end}
     assert refs(
         requests_of(
@@ -677,10 +678,10 @@ def canary_world(world, client) -> list[Issue]:
     add_comment(world["branch"], first, "internal_note", CANARIES["internal"])
     escalate(group, first, CANARIES["escalation"])
     operations.assign(
-        world["branch"], first, world["property"], operations.china_today() + timedelta(days=5), CANARIES["assign_note"]
+        world["branch"], first, world["property"], beijing_today() + timedelta(days=5), CANARIES["assign_note"]
     )
     operations.decline(staff, first, CANARIES["decline"])
-    operations.assign(world["branch"], first, world["property"], operations.china_today() + timedelta(days=5))
+    operations.assign(world["branch"], first, world["property"], beijing_today() + timedelta(days=5))
     operations.accept(staff, first)
     add_comment(world["branch"], first, "public_update", PUBLIC_UPDATE)
     if first.status != "in_progress":  # accepting may already have started the work

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import Building
 from governance.services.issues.lifecycle import LifecycleError, add_comment, transition
 from governance.services.public import projection
@@ -61,7 +62,7 @@ def card(html: str, reference: str) -> str:
 
 
 def assign(world):
-    operations.assign(world["branch"], world["issue"], world["party"], operations.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], world["issue"], world["party"], beijing_today() + timedelta(days=3))
     db.session.commit()
 
 

@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import LEVELS, Issue, IssueEvent, Node, RatingToken, RejectReason, utcnow
 from governance.services.issues import rating, sla
 from governance.services.issues.lifecycle import LifecycleError, escalate, record_callback, transition
@@ -272,7 +273,7 @@ def step(world, op: str, a: int, b: int) -> None:
         if op == "acknowledge":
             transition(world["group_leaders"][issue.group_id] if b % 2 else admin, issue, "acknowledged")
         elif op == "assign":
-            operations.assign(branch, issue, world["company"], operations.china_today() + timedelta(days=1 + b % 9))
+            operations.assign(branch, issue, world["company"], beijing_today() + timedelta(days=1 + b % 9))
         elif op == "accept":
             operations.accept(world["staff"], issue)
         elif op == "decline":
@@ -323,7 +324,7 @@ def step(world, op: str, a: int, b: int) -> None:
 
 
 def periods(now: datetime) -> list:
-    today = node_report.china_today(now)
+    today = beijing_today(now)
     return [
         node_report.all_time(now),
         node_report.Period.named("month", today),

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import LEVELS, Issue, Node
 from governance.services.demo import DEMO_PASSWORD, load_demo_world
 from governance.services.reports import node_report, rates
@@ -49,7 +50,7 @@ def demo(app):
 def test_every_node_and_period_reads_the_same_figures_as_the_raw_rows(demo):
     """Rollups for whole months + raw rows at the edges == rates.figures over the raw rows, at every level."""
     now = datetime.now(UTC)
-    today = node_report.china_today(now)
+    today = beijing_today(now)
     periods = [
         node_report.Period.named("week", today),
         node_report.Period.named("month", today - timedelta(days=40)),
@@ -88,7 +89,7 @@ def test_no_rate_of_any_node_of_the_demo_passes_100_percent(demo):
     """The demo's 金湾社区 第2片 showed 响应率 105.9 % (45 片 above 100 %): withdrawn issues acknowledged on time
     counted in the numerator only. Every rate of every node, for the year and all time, lies within 0–100 %."""
     now = datetime.now(UTC)
-    today = node_report.china_today(now)
+    today = beijing_today(now)
     for period in (node_report.Period.named("year", today), node_report.all_time(now)):
         for node in db.session.scalars(select(Node).where(Node.level.in_(("district", "street", "community")))):
             report = node_report.build_report(node, period, now=now, with_trend=False)
@@ -103,7 +104,7 @@ def test_trend_months_equal_the_raw_months(demo):
     district = db.session.scalar(select(Node).where(Node.level == "district"))
     community = db.session.scalar(select(Node).where(Node.level == "community").order_by(Node.id))
     for node in (district, community):
-        report = node_report.build_report(node, node_report.Period.named("year", node_report.china_today(now)), now=now)
+        report = node_report.build_report(node, node_report.Period.named("year", beijing_today(now)), now=now)
         for row in report.trend:
             month = node_report.Period("month", row.key, node_report.add_months(row.key, 1))
             start, end = month.bounds

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import AuditEntry, Issue, IssueEvent, utcnow
 from governance.services.triage import operations
 from tests.builders import category, force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
@@ -109,7 +110,7 @@ def post_bulk(client, community, items, token_page=None, **fields):
 
 
 def due(days=7) -> str:
-    return (operations.china_today() + timedelta(days=days)).isoformat()
+    return (beijing_today() + timedelta(days=days)).isoformat()
 
 
 def fresh(issue: Issue) -> Issue:
@@ -216,7 +217,7 @@ def test_branch_of_a_cannot_see_or_touch_bs_issues(world, app):
 def assigned(world, org_key, who="neighbour", title="路面破损"):
     branch = "branch_a" if org_key == "x" else "branch_b"
     issue = make_issue(world[who], title=title)
-    operations.assign(world[branch], issue, world[org_key], operations.china_today() + timedelta(days=5))
+    operations.assign(world[branch], issue, world[org_key], beijing_today() + timedelta(days=5))
     db.session.commit()
     return issue
 
@@ -394,7 +395,7 @@ def test_filters(world, app):
     late = at_community(world, title="超时")
     late.next_deadline_at = utcnow() - timedelta(hours=1)
     db.session.commit()
-    operations.assign(world["branch_a"], fresh(road), world["x"], operations.china_today() + timedelta(days=3))
+    operations.assign(world["branch_a"], fresh(road), world["x"], beijing_today() + timedelta(days=3))
     operations.set_priority(world["branch_a"], fresh(water), "high")
     db.session.commit()
     client = login(app, world["branch_a"])

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import Issue, IssueEvent, IssueFollower, ResponseTemplate
 from governance.services.triage import operations
 from tests.builders import force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
@@ -49,7 +50,7 @@ def step(client, issue, name, fields=None):
 
 
 def due(days=7):
-    return (operations.china_today() + timedelta(days=days)).isoformat()
+    return (beijing_today() + timedelta(days=days)).isoformat()
 
 
 def test_the_branch_assigns_and_the_party_accepts(world, client, auth):
@@ -106,7 +107,7 @@ def test_only_the_branch_assigns(world, client, auth, who):
 
 def test_decline_sends_the_party_back_to_its_queue_and_the_branch_sees_why(world, client, auth):
     issue = make_issue(world["n0"])
-    operations.assign(world["branch"], issue, world["property"], operations.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], issue, world["property"], beijing_today() + timedelta(days=3))
     db.session.commit()
     auth.login(world["other_staff"].mobile)
     assert step(client, issue, "decline", {"note": "不归我们"}).status_code == 403
@@ -180,7 +181,7 @@ def test_ready_replies_fit_the_category_and_status_and_fill_the_box(world, clien
 
 def test_no_start_button_while_the_assignment_waits_and_a_forced_post_changes_nothing(world, client, auth):
     issue = make_issue(world["n0"])
-    operations.assign(world["branch"], issue, world["property"], operations.china_today() + timedelta(days=3))
+    operations.assign(world["branch"], issue, world["property"], beijing_today() + timedelta(days=3))
     db.session.commit()
     auth.login(world["branch"].mobile)
     html = client.get(f"/issues/{issue.id}").get_data(as_text=True)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.extensions import db
+from governance.formatting import beijing_today, end_of_beijing_day
 from governance.models import AuditEntry, Issue, IssueEvent, IssueFollower, Notification, RejectReason
 from governance.services.issues.lifecycle import LifecycleError, add_comment, record_callback, transition
 from governance.services.platform import jobs
@@ -54,7 +55,7 @@ def events(issue, kind=None):
 
 
 def due(days=7):
-    return operations.china_today() + timedelta(days=days)
+    return beijing_today() + timedelta(days=days)
 
 
 def snapshot():
@@ -83,7 +84,7 @@ def test_assign_accept_resolve_callback(world):
     # Assigning takes a reported issue on, at the community level, with the party's deadline.
     assert issue.status == "acknowledged" and issue.level == "community"
     assert issue.assignment_state == "pending" and issue.assignee_org_id == world["property"].id
-    assert issue.resolve_due_at == issue.next_deadline_at == operations.end_of_day(due(10))
+    assert issue.resolve_due_at == issue.next_deadline_at == end_of_beijing_day(due(10))
     assert issue.ack_due_at is None
     assigned = events(issue, "assigned")[-1]
     assert "金湾物业" in assigned.note and assigned.public and assigned.to_level == "community"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 from flask import render_template, request
 from flask_login import current_user
@@ -12,9 +12,9 @@ from sqlalchemy.orm import joinedload
 from ... import policy
 from ...access import requires
 from ...extensions import db
+from ...formatting import local_time, start_of_beijing_day
 from ...models import AuditEntry, Person
 from ...parsing import parse_id
-from ..issues.display import CHINA, local_time
 from . import bp
 from .forms import AuditFilterForm, action_label
 
@@ -23,7 +23,7 @@ PAGE_SIZE = 50
 
 def day_start(day) -> datetime:
     """Midnight at the start of a Beijing day, as an aware UTC datetime."""
-    return datetime.combine(day, time.min, CHINA).astimezone(UTC)
+    return start_of_beijing_day(day)
 
 
 def entry_conditions(form: AuditFilterForm) -> list:

@@ -13,10 +13,10 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from ...extensions import db
+from ...formatting import SATISFACTION_LABELS, category_name, level_label, status_label
 from ...models import Issue, Node, Person
 from ...services.issues.listing import Filters, count_matching, iter_matching, parse_filters
 from ...services.reports import exports, rates
-from ..issues.display import SATISFACTION_LABELS, category_name, level_label, status_label
 
 SOURCE = "issues"
 # Issues loaded per list page while exporting.

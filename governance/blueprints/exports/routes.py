@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 from ...access import login_required
 from ...extensions import db
+from ...formatting import local_time
 from ...models import Job
 from ...services.issues.listing import OutOfScope, count_matching, parse_filters
 from ...services.reports import exports
-from ..issues.display import local_time
 from . import bp
 from . import issues as issue_export
 

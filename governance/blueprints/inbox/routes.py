@@ -13,7 +13,6 @@ from ...extensions import db
 from ...models import Notification
 from ...parsing import parse_id, parse_page
 from ...services.platform import notify
-from ..issues.display import helpers
 from . import bp
 from .forms import ReadForm
 
@@ -49,11 +48,6 @@ def inbox_badge():
     return {"inbox_unread": unread_badge}
 
 
-@bp.context_processor
-def inbox_helpers():
-    return helpers()
-
-
 @bp.route("/")
 @login_required
 def index():
@@ -71,14 +65,23 @@ def read():
     """Mark one notification (field `id`) or all of them read."""
     form = ReadForm()
     page = parse_page(request.form.get("page"))
-    if form.validate_on_submit():
-        raw = (form.id.data or "").strip()
+    back = url_for(".index", page=page if page > 1 else None)
+    if not form.validate_on_submit():
+        return redirect(back, code=303)
+    raw = (form.id.data or "").strip()
+    one = parse_id(raw) if raw else None
+
+    def mark():
         if raw:
-            one = parse_id(raw)
             if one is not None:  # someone else's id simply matches nothing
                 notify.mark_read(current_user, [one])
         else:
             notify.mark_read(current_user)
-            flash(_("All notifications marked read."), "success")
-        db.session.commit()
-    return redirect(url_for(".index", page=page if page > 1 else None), code=303)
+
+    return web.perform(
+        mark,
+        done=None if raw else _("All notifications marked read."),
+        to=back,
+        refused=lambda err: redirect(back, code=303),
+        say_refusal=True,
+    )

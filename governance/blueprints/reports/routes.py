@@ -11,6 +11,7 @@ from sqlalchemy import select
 from ... import policy
 from ...access import login_required, requires
 from ...extensions import db
+from ...formatting import beijing_today
 from ...models import LEVELS, STATUSES, Node
 from ...services.people import tree
 from ...services.reports import charts, exports, node_report, rates
@@ -55,7 +56,7 @@ def _way_up(item: Node) -> list[Node]:
 
 def _period():
     """The period of the request and the error messages of its fields."""
-    period, errors = node_report.parse_period(request.args, node_report.china_today())
+    period, errors = node_report.parse_period(request.args, beijing_today())
     return period, {name: str(PERIOD_ERRORS[code]) for name, code in errors.items()}
 
 
@@ -181,11 +182,3 @@ TABLE_NAMES = {
     "parties": _l("By responsible party"),
     "trend": _l("Monthly trend"),
 }
-
-
-@bp.context_processor
-def report_helpers():
-    """What the report templates call."""
-    from ..issues.display import status_label
-
-    return {"status_label": status_label}

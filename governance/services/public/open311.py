@@ -12,14 +12,16 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from ... import policy
 from ...extensions import db
+from ...formatting import BEIJING
 from ...models import OPEN_STATUSES, ApiKey, Category, Issue, Node, Person, Photo, utcnow
 from ...parsing import parse_id
 from ...redis_conn import answering_redis
@@ -31,7 +33,6 @@ from . import projection
 
 log = logging.getLogger("governance.open311")
 
-CHINA = timezone(timedelta(hours=8))
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
 # The one attribute the filing form asks for every category (DESIGN §3): exposed as a service definition.
@@ -57,7 +58,10 @@ class Open311Error(ServiceError):
 
 
 class ApiKeyError(ServiceError):
-    """A refused API-key change on the admin page."""
+    """A refused API-key change on the admin page: the form is shown again, saying the key was not issued."""
+
+    FALLBACK = _l("The key could not be issued; please try again.")
+    DEFAULT_STATUS = 200
 
 
 # --- formatting ------------------------------------------------------------------------------------
@@ -69,7 +73,7 @@ def w3_time(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is None:  # stored values are aware; a naive one is UTC by the model's rule
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(CHINA).isoformat(timespec="seconds")
+    return value.astimezone(BEIJING).isoformat(timespec="seconds")
 
 
 def parse_w3(text: str, field_name: str) -> datetime:
@@ -81,7 +85,7 @@ def parse_w3(text: str, field_name: str) -> datetime:
         )
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time.min, CHINA).astimezone(UTC)
+            return datetime.combine(date.fromisoformat(text), time.min, BEIJING).astimezone(UTC)
         return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
     except (ValueError, OverflowError):
         raise Open311Error(400, f"{field_name} is not a valid date-time") from None

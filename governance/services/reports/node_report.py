@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, literal, or_, select
 
 from ...extensions import db
+from ...formatting import beijing_today, start_of_beijing_day
 from ...models import (
     OPEN_STATUSES,
     STATUSES,
@@ -39,20 +40,10 @@ EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 TREND_MONTHS = 12
 
 
-def china_today(now: datetime | None = None) -> date:
-    """Today's date in Beijing."""
-    return ((now or utcnow()) + rollups.CHINA).date()
-
-
 def add_months(day: date, months: int) -> date:
     """The first of the month `months` after the month of `day`."""
     index = day.year * 12 + day.month - 1 + months
     return date(index // 12, index % 12 + 1, 1)
-
-
-def moment(day: date) -> datetime:
-    """Midnight at the start of a Beijing date, in UTC."""
-    return datetime.combine(day, time(), tzinfo=UTC) - rollups.CHINA
 
 
 @dataclass(frozen=True)
@@ -87,7 +78,7 @@ class Period:
     @property
     def bounds(self) -> tuple[datetime, datetime]:
         """The period as UTC moments [start, end)."""
-        return moment(self.start), moment(self.end)
+        return start_of_beijing_day(self.start), start_of_beijing_day(self.end)
 
     def shifted(self, steps: int) -> Period | None:
         """The period `steps` before/after (None for a custom range)."""
@@ -108,7 +99,7 @@ class Period:
 
 def all_time(now: datetime | None = None) -> Period:
     """Every issue ever filed, as whole months only (so the rollups answer alone, with no raw edges)."""
-    return Period("custom", EARLIEST, add_months(china_today(now), 1))
+    return Period("custom", EARLIEST, add_months(beijing_today(now), 1))
 
 
 def parse_period(args, today: date) -> tuple[Period, dict[str, str]]:
@@ -307,7 +298,11 @@ def node_hours(node: Node, period: Period) -> Counter:
         spans = [(period.start, months[0]), (months[1], period.end)]
     for a, b in spans:
         if a < b:
-            hours.update(rates.hours_by(None, rates.period_conditions(condition, moment(a), moment(b))).get(None, {}))
+            hours.update(
+                rates.hours_by(
+                    None, rates.period_conditions(condition, start_of_beijing_day(a), start_of_beijing_day(b))
+                ).get(None, {})
+            )
     return hours
 
 
@@ -354,12 +349,17 @@ def node_figures(
         for a, b in edges:
             if a < b:
                 edge = rates.grouped(
-                    raw_group, condition, start=moment(a), end=moment(b), now=now, durations=want_hours
+                    raw_group,
+                    condition,
+                    start=start_of_beijing_day(a),
+                    end=start_of_beijing_day(b),
+                    now=now,
+                    durations=want_hours,
                 )
                 _merge(results, edge)
         if want_hours and not hours_in_rollups and first is not None:
             # A community's hours for its whole months: one GROUP BY hours over its resolved rows.
-            where = rates.period_conditions(condition, moment(first), moment(last))
+            where = rates.period_conditions(condition, start_of_beijing_day(first), start_of_beijing_day(last))
             for value, counter in rates.hours_by(raw_group, where).items():
                 results.setdefault(value, empty()).hours.update(counter)
     if overdue is None:

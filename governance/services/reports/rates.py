@@ -54,6 +54,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 
 from ...extensions import db
+from ...formatting import BEIJING_SQLITE_MODIFIER, BEIJING_ZONE_NAME
 from ...models import OPEN_STATUSES, STATUSES, Issue, utcnow
 
 SATISFIED = ("satisfied", "basically_satisfied")
@@ -118,8 +119,8 @@ def hours_to_resolve():
 def china_month():
     """SQL: the Beijing month of Issue.created_at as 'YYYY-MM'."""
     if db.session.get_bind().dialect.name == "postgresql":
-        return func.to_char(func.timezone("Asia/Shanghai", Issue.created_at), "YYYY-MM")
-    return func.strftime("%Y-%m", Issue.created_at, "+8 hours")
+        return func.to_char(func.timezone(BEIJING_ZONE_NAME, Issue.created_at), "YYYY-MM")
+    return func.strftime("%Y-%m", Issue.created_at, BEIJING_SQLITE_MODIFIER)
 
 
 def hours_by(group_by, where: list) -> dict:

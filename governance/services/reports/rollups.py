@@ -22,12 +22,13 @@ import json
 import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import delete, event, inspect, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ...extensions import db
+from ...formatting import BEIJING_OFFSET
 from ...models import STATUSES, AppMeta, Issue, IssueRollup, ResolveHoursRollup, utcnow
 from .rates import RESOLVED, Figures, answer, resolve_hours
 
@@ -57,13 +58,12 @@ FIELDS = (
     "satisfaction",
     "resident_rating",
 )
-CHINA = timedelta(hours=8)
 CHECK_META = "rollups_check"
 
 
 def month_of(moment) -> date:
     """The first day of the Beijing month a UTC moment falls in."""
-    local = moment + CHINA
+    local = moment + BEIJING_OFFSET
     return date(local.year, local.month, 1)
 
 
@@ -314,12 +314,12 @@ def check_if_due(now=None) -> dict | None:
     checked (a database just migrated to them starts empty: the first periodic round fills them).
     None when it is not due."""
     now = now or utcnow()
-    local = now + CHINA
+    local = now + BEIJING_OFFSET
     last = last_check()
     if last is not None:
         if local.hour < NIGHTLY_HOUR:
             return None
-        if (datetime.fromisoformat(last["checked_at"]) + CHINA).date() >= local.date():
+        if (datetime.fromisoformat(last["checked_at"]) + BEIJING_OFFSET).date() >= local.date():
             return None
     result = check(now)
     db.session.commit()

@@ -1,0 +1,266 @@
+"""How the product reads to people: Beijing time, dates, money, and the one label of every code.
+
+One definition of each: the district's clock (China Standard Time, UTC+8 all year — no daylight saving,
+so a fixed offset is exact), the label map of each vocabulary (status, level, priority, urgency,
+satisfaction, role), which of a bilingual row's names to show, and the one-line wording of a timeline
+entry. `register(app)` makes them Jinja globals and filters once for every template; Python code imports
+them from here. Nothing else defines a time zone or picks a language.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from decimal import Decimal
+
+from flask import has_request_context, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+
+# --- the district's clock -------------------------------------------------------------------------
+
+BEIJING_OFFSET = timedelta(hours=8)
+BEIJING = timezone(BEIJING_OFFSET, "CST")
+# The same clock for the databases' own date functions: PostgreSQL's zone name, SQLite's modifier.
+BEIJING_ZONE_NAME = "Asia/Shanghai"
+BEIJING_SQLITE_MODIFIER = "+8 hours"
+
+
+def beijing_today(now: datetime | None = None) -> date:
+    """Today's date in Beijing (`now`: an aware or naive-UTC moment; the current time by default)."""
+    now = now or datetime.now(UTC)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    return now.astimezone(BEIJING).date()
+
+
+def start_of_beijing_day(day: date) -> datetime:
+    """The first moment of a Beijing calendar day, in UTC."""
+    return datetime.combine(day, time.min, BEIJING).astimezone(UTC)
+
+
+def end_of_beijing_day(day: date) -> datetime:
+    """The last second of a Beijing calendar day, in UTC (a deadline "by the end of that day")."""
+    return datetime.combine(day, time(23, 59, 59), BEIJING).astimezone(UTC)
+
+
+def local_time(value: datetime | None, with_time: bool = True, empty: str = "") -> str:
+    """A stored UTC time as Beijing time, e.g. 2026-03-05 14:20 (or the date alone); `empty` for none."""
+    if value is None:
+        return empty
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(BEIJING).strftime("%Y-%m-%d %H:%M" if with_time else "%Y-%m-%d")
+
+
+# --- money ------------------------------------------------------------------------------------------
+
+
+def yuan(fen: int) -> Decimal:
+    """An amount in integer fen as yuan, exactly (for tables and spreadsheets)."""
+    if isinstance(fen, bool) or not isinstance(fen, int):
+        raise TypeError(f"money values are int fen, not {type(fen).__name__}")
+    return Decimal(fen).scaleb(-2)
+
+
+def format_fen(fen: int) -> str:
+    """Integer fen → yuan text with thousands commas and two decimals: 160000000 → "1,600,000.00"."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(int(fen)), 100)
+    return f"{sign}{whole:,}.{cents:02d}"
+
+
+# --- the interface language -----------------------------------------------------------------------
+
+
+def is_english() -> bool:
+    """Whether this request speaks English (outside a request: the default, Chinese)."""
+    if not has_request_context():
+        return False
+    locale = get_locale()
+    return locale is not None and locale.language == "en"
+
+
+def in_language(name_zh: str | None, name_en: str | None) -> str:
+    """The English name in the English interface when there is one, else the Chinese name."""
+    if name_en and is_english():
+        return name_en
+    return name_zh or name_en or ""
+
+
+class BilingualName:
+    """Mixin of the reference tables with a Chinese and an English name (categories, rejection reasons):
+    `label` is the name to show in the interface language."""
+
+    @property
+    def label(self) -> str:
+        return in_language(self.name_zh, self.name_en)
+
+
+# --- one label map per vocabulary -----------------------------------------------------------------
+
+STATUS_LABELS = {
+    "reported": _l("Reported"),
+    "acknowledged": _l("Acknowledged"),
+    "in_progress": _l("In progress"),
+    "resolved": _l("Resolved"),
+    "closed": _l("Closed"),
+    "reopened": _l("Reopened"),
+    "rejected": _l("Rejected"),
+    "duplicate": _l("Duplicate"),
+    "withdrawn": _l("Withdrawn"),
+    # Not a lifecycle status: how the public reads an open issue whose party has not accepted it yet
+    # (services.public.projection.AWAITING_PARTY).
+    "awaiting_party": _l("Waiting for the responsible party to accept"),
+}
+# The tree's own short names of its levels: terms of art, shown as they are in both languages.
+LEVEL_LABELS = {
+    "district": "区",
+    "street": "街镇",
+    "community": "社区/村",
+    "zone": "片",
+    "group": "组",
+    "neighbour": "邻",
+}
+# A handling level in words, in the interface language.
+LEVEL_NAMES = {
+    "neighbour": _l("邻 (neighbour)"),
+    "group": _l("组 (group)"),
+    "zone": _l("片 (zone)"),
+    "community": _l("社区 (community)"),
+    "street": _l("街镇 (street)"),
+    "district": _l("区 (district)"),
+}
+PRIORITY_LABELS = {
+    "high": _l("High priority"),
+    "normal": _l("Normal priority"),
+    "low": _l("Low priority"),
+}
+URGENCY_LABELS = {
+    "normal": _l("Normal"),
+    "urgent": _l("Urgent"),
+}
+SATISFACTION_LABELS = {
+    "satisfied": _l("Satisfied"),
+    "basically_satisfied": _l("Basically satisfied"),
+    "unsatisfied": _l("Not satisfied"),
+}
+ROLE_LABELS = {
+    "neighbour_leader": _l("Neighbour leader (邻长)"),
+    "group_leader": _l("Group leader (组长)"),
+    "zone_leader": _l("Zone leader (片长)"),
+    "branch_member": _l("Community party branch"),
+    "street_admin": _l("Street administrator"),
+    "district_admin": _l("District administrator"),
+    "org_staff": _l("Responsible party staff"),
+}
+
+
+def _label(labels: dict, code: str | None) -> str:
+    """The code's label in the interface language; an unknown code as itself."""
+    return str(labels.get(code or "", code or ""))
+
+
+def status_label(status: str | None) -> str:
+    return _label(STATUS_LABELS, status)
+
+
+def level_label(level: str | None) -> str:
+    return _label(LEVEL_NAMES, level)
+
+
+def priority_label(priority: str | None) -> str:
+    return _label(PRIORITY_LABELS, priority)
+
+
+def urgency_label(urgency: str | None) -> str:
+    return _label(URGENCY_LABELS, urgency)
+
+
+def satisfaction_label(satisfaction: str | None) -> str:
+    return _label(SATISFACTION_LABELS, satisfaction)
+
+
+def role_label(role: str | None) -> str:
+    return _label(ROLE_LABELS, role)
+
+
+def category_name(category) -> str:
+    """A category (or anything with name_zh/name_en) in the interface language; "" for none."""
+    if category is None:
+        return ""
+    return in_language(category.name_zh, category.name_en)
+
+
+# --- timeline and photos ----------------------------------------------------------------------------
+
+
+def event_line(event) -> str:
+    """What one timeline entry did, in one line (the note is shown separately)."""
+    kind = event.kind
+    if kind == "filed":
+        return _("Filed")
+    if kind == "status":
+        if event.from_status:
+            moved = {"from": status_label(event.from_status), "to": status_label(event.to_status)}
+            return _("%(from)s → %(to)s", **moved)
+        return status_label(event.to_status)
+    if kind == "escalated":
+        levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
+        if event.actor_id is None:
+            return _("Escalated automatically (deadline passed): %(from)s → %(to)s", **levels)
+        return _("Escalated: %(from)s → %(to)s", **levels)
+    if kind == "overdue":
+        return _("Deadline passed at the district level (recorded automatically)")
+    if kind == "comment":
+        return _("Comment")
+    if kind == "internal_note":
+        return _("Internal note")
+    if kind == "public_update":
+        return _("Public update")
+    if kind == "callback":
+        return _("Callback to the resident")
+    if kind == "photo":
+        return _("Photo added")
+    if kind == "assigned":
+        if event.from_level and event.to_level:
+            return _("Assigned to a responsible party (taken up to %(level)s)", level=level_label(event.to_level))
+        return _("Assigned to a responsible party")
+    if kind == "accepted":
+        return _("Accepted by the responsible party")
+    if kind == "declined":
+        return _("Declined by the responsible party: back to the branch")
+    if kind == "priority":
+        return _("Priority set: %(priority)s", priority=priority_label(event.note))
+    if kind == "merged":
+        return _("A duplicate was merged into this issue")
+    if kind == "sent_down":
+        levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
+        return _("Sent down with an instruction: %(from)s → %(to)s", **levels)
+    return kind
+
+
+def photo_urls(photo) -> tuple[str, str]:
+    """(thumbnail, full photo) addresses; the thumbnail falls back to the photo until its job has run."""
+    full = url_for("filing.photo", photo_id=photo.id)
+    return (url_for("filing.photo", photo_id=photo.id, thumb=True) if photo.thumb_name else full), full
+
+
+def register(app) -> None:
+    """Every template can call these (no per-blueprint context processor repeats them)."""
+    app.jinja_env.globals.update(
+        status_label=status_label,
+        level_label=level_label,
+        priority_label=priority_label,
+        urgency_label=urgency_label,
+        satisfaction_label=satisfaction_label,
+        role_label=role_label,
+        category_name=category_name,
+        in_language=in_language,
+        local_time=local_time,
+        event_line=event_line,
+        photo_urls=photo_urls,
+        SATISFACTION_LABELS=SATISFACTION_LABELS,
+        LEVEL_LABELS=LEVEL_LABELS,
+    )
+    app.jinja_env.filters.update(local_time=local_time, format_fen=format_fen, yuan=yuan)
