@@ -35,6 +35,7 @@ def create_app(config_name: str | None = None, overrides: dict | None = None) ->
     register_errorhandlers(app)
     register_security_headers(app)
     register_cli(app)
+    register_session_hooks(app)
     register_jobs(app)
     register_template_helpers(app)
     logging.getLogger("governance").setLevel(logging.INFO)
@@ -184,13 +185,26 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
 
 
-def register_jobs(app: Flask) -> None:
-    """Load the job handlers and dispatch each request's committed jobs after it."""
-    from .services.platform import jobs, notify, photos  # noqa: F401 - importing registers the handlers
-    from .services.reports import exports, rollups  # noqa: F401 - importing registers the handlers
+def register_session_hooks(app: Flask) -> None:
+    """The database session's listeners, each kept by the module it serves (registered once per process,
+    since every app shares the scoped session): changes to issues refresh the cached public pages,
+    committed jobs are noted for dispatch, and every flush keeps the report rollups in step."""
+    from .services.platform import jobs
+    from .services.public import page_cache
+    from .services.reports import rollups
 
-    jobs.register_hooks(app)
+    page_cache.register_session_hooks(app)
+    jobs.register_session_hooks()
     rollups.register(app)
+
+
+def register_jobs(app: Flask) -> None:
+    """Load the handler of every job kind (jobs.JOB_MODULES) and dispatch each request's committed jobs after
+    it. The worker builds this same app, so it runs with the same handlers."""
+    from .services.platform import jobs
+
+    jobs.load_handlers()
+    jobs.register_dispatch(app)
 
 
 def register_template_helpers(app: Flask) -> None:

@@ -45,7 +45,8 @@ _app = None
 
 
 def get_app():
-    """The app of this process, built once from the environment."""
+    """The app of this process, built once from the environment; building it loads the handler of every job
+    kind (jobs.JOB_MODULES), as in the web process."""
     global _app
     if _app is None:
         from . import create_app

@@ -21,6 +21,7 @@ last_error) and retried; after max_attempts it stays 'failed', visible on /healt
 from __future__ import annotations
 
 import contextvars
+import importlib
 import json
 import logging
 import traceback
@@ -36,6 +37,14 @@ from ...redis_conn import get_redis
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
+# The modules whose @handler functions run the jobs the code defers. load_handlers() imports them when the
+# app is built (the web process, and the worker, which builds the same app); a kind whose module is missing
+# here would wait unrun until its tries are used up (tests/test_job_handlers.py checks every deferred kind).
+JOB_MODULES = (
+    "governance.services.platform.notify",  # notify (inbox rows), webhook (企业微信 group robots)
+    "governance.services.platform.photos",  # thumbnail
+    "governance.services.reports.exports",  # export (background CSV/Excel files)
+)
 # Kinds worked in batches: the most rows one run takes (see handler()).
 BATCH_SIZES: dict[str, int] = {}
 RETRY_INTERVALS = [5, 30, 120, 600]
@@ -471,13 +480,24 @@ def counts() -> dict[str, int]:
     return {status: n for status, n in rows}
 
 
-def register_hooks(app) -> None:
-    """Track committed job rows on the session; dispatch them when the request is done."""
+def load_handlers() -> dict[str, Callable]:
+    """Import every module of JOB_MODULES, so that each kind has its handler; returns the handlers."""
+    for name in JOB_MODULES:
+        importlib.import_module(name)
+    return HANDLERS
+
+
+def register_session_hooks() -> None:
+    """Track committed job rows on the session (once per process: every app shares the scoped session)."""
     from sqlalchemy import event
 
     if not event.contains(db.session, "after_commit", _after_commit):
         event.listen(db.session, "after_commit", _after_commit)
         event.listen(db.session, "after_rollback", _after_rollback)
+
+
+def register_dispatch(app) -> None:
+    """Dispatch the jobs a request committed once it is done."""
 
     @app.after_request
     def _dispatch(response):

@@ -288,8 +288,9 @@ def _after_rollback(session) -> None:
     session.info.pop(SESSION_KEY, None)
 
 
-def register_hooks(app) -> None:
-    """Listen on the app's session once (every app in a process shares the scoped session)."""
+def register_session_hooks(app) -> None:
+    """Changes to issues refresh the cached public pages: listen on the session once per process (every app
+    in a process shares the scoped session)."""
     if not event.contains(db.session, "after_flush", _after_flush):
         event.listen(db.session, "after_flush", _after_flush)
         event.listen(db.session, "after_commit", _after_commit)
