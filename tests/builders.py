@@ -7,7 +7,7 @@ import itertools
 from werkzeug.security import generate_password_hash
 
 from governance.extensions import db
-from governance.models import Compound, Node, Organisation, Person, RoleAssignment, utcnow
+from governance.models import LEVELS, ROLE_LEVEL, Building, Compound, Node, Organisation, Person, RoleAssignment, utcnow
 from governance.services.people.tree import add_node
 
 PASSWORD = "password-123"
@@ -87,10 +87,21 @@ def make_organisation(kind: str = "property", name: str | None = None) -> Organi
     return org
 
 
-def make_compound(community: Node, name: str = "普瑞斯堡") -> Compound:
-    """A 小区 in a community."""
+def make_party(kind: str = "property", name: str | None = None, *communities: Node) -> Organisation:
+    """A responsible party serving the given communities (the triage lists offer it there)."""
+    party = make_organisation(kind, name)
+    party.communities.extend(communities)
+    db.session.commit()
+    return party
+
+
+def make_compound(community: Node, name: str = "普瑞斯堡", buildings: tuple[str, ...] = ()) -> Compound:
+    """A 小区 in a community, with the named buildings (in `compound.buildings`, in the order given)."""
     compound = Compound(community_id=community.id, name=name)
     db.session.add(compound)
+    db.session.flush()
+    for building in buildings:
+        db.session.add(Building(compound_id=compound.id, name=building))
     db.session.commit()
     return compound
 
@@ -98,6 +109,35 @@ def make_compound(community: Node, name: str = "普瑞斯堡") -> Compound:
 def nodes_at(level: str) -> list[Node]:
     """All nodes of one level, in creation order."""
     return list(db.session.scalars(db.select(Node).where(Node.level == level).order_by(Node.id)))
+
+
+def first_nodes() -> dict[str, Node]:
+    """The first node of each level (the tree's first branch), by level."""
+    return {level: nodes_at(level)[0] for level in LEVELS}
+
+
+def make_role_holders(
+    roles: tuple[str, ...] = tuple(ROLE_LEVEL),
+    *,
+    by: str = "role",
+    name: str | None = "{role}-holder",
+    organisation: Organisation | None = None,
+    staff_name: str | None = "物业员工",
+) -> dict[str, Person]:
+    """One person per node-bound role on the tree's first branch (a 邻长 on the first 邻 … the district admin).
+
+    Keyed by role name, or by the level the role sits on with by="level" (a branch member under "community").
+    Named by the `name` pattern ({role} is filled in; None: the builders' default names). With an
+    organisation, its staff member too, under "org_staff" (named `staff_name`). Made in the order of `roles`.
+    """
+    first = first_nodes()
+    people = {}
+    for role in roles:
+        key = ROLE_LEVEL[role] if by == "level" else role
+        people[key] = make_person(role, first[ROLE_LEVEL[role]], name=name.format(role=role) if name else None)
+    if organisation is not None:
+        people["org_staff"] = make_person("org_staff", None, organisation=organisation, name=staff_name)
+    return people
 
 
 def category(code: str = "road"):

@@ -155,6 +155,15 @@ def runner(app):
 
 
 @pytest.fixture
+def english(app, monkeypatch):
+    """Pages and messages in English, the source language (a module asks with usefixtures("english")).
+
+    Their Chinese wording is checked by test_translations; the setting is put back after the test.
+    """
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+
+
+@pytest.fixture
 def redis_app(app):
     """The app pointed at the real Redis, in a key namespace of its own that is deleted afterwards."""
     import redis
