@@ -1,4 +1,4 @@
-"""Triage (issue 4): priority, assignment state, rejection reasons, response templates, followers,
+"""Triage: priority, assignment state, rejection reasons, response templates, followers,
 the organisations' communities and the audit log
 
 Revision ID: 0007

@@ -1,4 +1,4 @@
-"""Public progress (issue 6): Open311 API keys, one-time resident rating links, issues filed through the API
+"""Public progress: Open311 API keys, one-time resident rating links, issues filed through the API
 
 Revision ID: 0008
 Revises: 0007

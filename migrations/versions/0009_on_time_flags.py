@@ -1,4 +1,4 @@
-"""Reports (issue 7): whether an issue was acknowledged and resolved on time, for 响应率 and 按期办结率
+"""Reports: whether an issue was acknowledged and resolved on time, for 响应率 and 按期办结率
 
 Revision ID: 0009
 Revises: 0008
@@ -7,7 +7,7 @@ Backfill. The deadline in force when an old issue was acknowledged or resolved w
 moment, so it is not known; what is known is the SLA sweep's timeline events (deadline_at set), one per
 deadline found passed. An old issue is marked late (False) where such an event shows a missed deadline
 (before its first acknowledgement; after its acknowledgement or last reopening and before it was
-resolved); otherwise the flag stays NULL (unknown), which services/rates.py counts as not on time.
+resolved); otherwise the flag stays NULL (unknown), which services/reports/rates.py counts as not on time.
 """
 
 import sqlalchemy as sa

@@ -1,10 +1,10 @@
-"""Reports (issue 7): rollups per month × community × category × responsible party, and an hours histogram
+"""Reports: rollups per month × community × category × responsible party, and an hours histogram
 
 Revision ID: 0010
 Revises: 0009
 
 Filled by `flask rollups rebuild` (or the nightly check) from the issues already there; afterwards
-services/rollups.py keeps them in step with every change.
+services/reports/rollups.py keeps them in step with every change.
 """
 
 import sqlalchemy as sa

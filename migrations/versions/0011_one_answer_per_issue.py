@@ -3,7 +3,7 @@
 Revision ID: 0011
 Revises: 0010
 
-`issue.resident_rating` holds the rating of the issue's latest used link (services/rating.py keeps it);
+`issue.resident_rating` holds the rating of the issue's latest used link (services/issues/rating.py keeps it);
 it is filled here from the links already answered. `rating_token.replaced_at` marks a link that a newer
 one for the same issue replaced: of the links not yet used and not expired, all but each issue's newest
 are marked replaced now. What the report rollups count changed (one answer per issue, and 响应率 without

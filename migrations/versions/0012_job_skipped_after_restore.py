@@ -3,7 +3,7 @@
 Revision ID: 0012
 Revises: 0011
 
-`flask outbox after-restore` (services/restore.py) marks them; the relay hands over only `pending` and
+`flask outbox after-restore` (services/platform/restore.py) marks them; the relay hands over only `pending` and
 `queued` rows, so a `skipped` row is never run.
 """
 

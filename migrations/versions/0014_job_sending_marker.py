@@ -5,7 +5,7 @@ Revises: 0013
 
 `jobs.sending()` commits the time an attempt starts its external side effect (a 企业微信 webhook POST)
 before the POST, and a failed attempt clears it; a retry that finds it still set knows an earlier
-attempt died while sending and does not send again (services/jobs.py: at most once in the crash case).
+attempt died while sending and does not send again (services/platform/jobs.py: at most once in the crash case).
 """
 
 import sqlalchemy as sa
