@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from ...extensions import db
 from ...models import HANDLING_LEVELS, Category, RejectReason, ResponseTemplate, SlaPolicy
 
-# The 普瑞斯堡 kinds first (DESIGN §1), then the usual rest.
+# The 普瑞斯堡 kinds first (docs/DESIGN.md §1), then the usual rest.
 DEFAULT_CATEGORIES = (
     ("road", "道路破损", "Road surface"),
     ("cctv", "监控安防", "CCTV / security"),

@@ -35,7 +35,7 @@ log = logging.getLogger("governance.open311")
 
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"xml": "text/xml; charset=utf-8", "json": "application/json; charset=utf-8"}
-# The one attribute the filing form asks for every category (DESIGN §3): exposed as a service definition.
+# The one attribute the filing form asks for every category (docs/DESIGN.md §3): exposed as a service definition.
 URGENCY_VALUES = (("normal", "一般"), ("urgent", "紧急"))
 MAX_DESCRIPTION = 4000  # the spec's limit for a request's description
 MAX_IDS = 1000  # service_request_id lists longer than a full answer are refused

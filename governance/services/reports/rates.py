@@ -1,4 +1,4 @@
-"""The rates leaders are judged by (考核指标), defined once (DESIGN §6) and used by every page, export and the API.
+"""The rates leaders are judged by (考核指标), defined once (docs/DESIGN.md §6), used by every page, export and API.
 
 Which issues: those matching the scope condition (a node of the tree, a category, a party …) and, with a
 period, filed (created_at) in [start, end). Every figure below is over those issues only; "now" is the
