@@ -102,7 +102,7 @@ class Config:
     PHOTO_MAX_SIDE = 2048  # stored photos are scaled down to this longest side
     PHOTO_THUMB_SIDE = 320
     PHOTOS_PER_ISSUE = 6
-    # Exports (issue 7): files of background exports live here (shared by web processes and workers);
+    # Exports: files of background exports live here (shared by web processes and workers);
     # lists longer than EXPORT_SYNC_LIMIT rows are prepared in the background with a progress page.
     EXPORT_DIR = os.environ.get("EXPORT_DIR") or str(INSTANCE_DIR / "exports")
     EXPORT_SYNC_LIMIT = int(os.environ.get("EXPORT_SYNC_LIMIT", "2000"))

@@ -1,4 +1,4 @@
-"""The full-size district (issue 7 item 5): the whole demo world plus a million issues over three years.
+"""The full-size district: the whole demo world plus a million issues over three years.
 
     .venv/bin/python benchmarks/bench_full.py [--engines sqlite,postgresql] [--issues 1000000] [--seconds 8]
                                               [--threads 8]

@@ -1,4 +1,4 @@
-"""The API-key page (issue 6): district admins, and street admins inside their 街镇, issue and revoke Open311
+"""The API-key page: district admins, and street admins inside their 街镇, issue and revoke Open311
 keys; the key is shown once and only its digest is stored; everyone else is refused."""
 
 from __future__ import annotations

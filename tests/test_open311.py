@@ -1,4 +1,4 @@
-"""Open311 GeoReport v2 (issue 6): every endpoint in XML and JSON against the specification, the filters
+"""Open311 GeoReport v2: every endpoint in XML and JSON against the specification, the filters
 and the spec's defaults, filing with API keys, rate limits, junk input, the canary test and the equality
 of the API with the public projection."""
 

@@ -1,4 +1,4 @@
-"""Report pages and their exports (issue 7): figures equal the raw computation, scope, periods, downloads."""
+"""Report pages and their exports: figures equal the raw computation, scope, periods, downloads."""
 
 from __future__ import annotations
 
