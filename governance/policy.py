@@ -283,7 +283,7 @@ RULES.update(
 )
 
 
-# --- triage (issue 4) ---------------------------------------------------------------------------
+# --- triage -------------------------------------------------------------------------------------
 
 # Who runs a community's triage console (分拨台): its party branch and the admins above it.
 TRIAGE_ROLES = ("branch_member", "street_admin", "district_admin")
@@ -373,7 +373,7 @@ def issue_scope_condition(person: Person):
     return or_(*conditions) if conditions else false()
 
 
-# --- settings (issue 3) -------------------------------------------------------------------------
+# --- settings -----------------------------------------------------------------------------------
 
 
 def _is_district_admin(person: Person) -> bool:
@@ -420,7 +420,7 @@ RULES.update(
         "view_jobs": can_view_jobs,
         "manage_channels": can_manage_channels,
         "open_settings": can_open_settings,
-        # Triage lists (issue 4): rejection reasons, response templates, organisations and their communities.
+        # Triage lists: rejection reasons, response templates, organisations and their communities.
         "manage_reject_reasons": _is_district_admin_rule,
         "manage_templates": _is_district_admin_rule,
         "manage_organisations": _is_district_admin_rule,
@@ -451,7 +451,7 @@ def managed_node_condition(person: Person):
     return node_scope_condition(person, MANAGER_ROLES)
 
 
-# --- money (issue 5) ----------------------------------------------------------------------------
+# --- money --------------------------------------------------------------------------------------
 
 # Who runs a project's money: the community branch and the street/district admins above it.
 MONEY_ROLES = ("branch_member", "street_admin", "district_admin")
@@ -498,7 +498,7 @@ def project_scope_condition(person: Person):
     return Project.community_id.in_(select(Node.id).where(node_scope_condition(person, MONEY_ROLES)))
 
 
-# --- Open311 API keys (issue 6) -----------------------------------------------------------------
+# --- Open311 API keys ---------------------------------------------------------------------------
 
 API_KEY_ROLES = ("street_admin", "district_admin")
 
@@ -514,7 +514,7 @@ def can_manage_api_keys(person: Person, node: Node | None = None) -> bool:
 RULES["manage_api_keys"] = can_manage_api_keys
 
 
-# --- reports (issue 7) --------------------------------------------------------------------------
+# --- reports ------------------------------------------------------------------------------------
 
 
 def can_view_reports(person: Person, _=None) -> bool:

@@ -723,7 +723,7 @@ def test_list_parameters_never_500(
     query.update({"before": before, "after": after})
     response = client.get("/issues/", query_string=query)
     assert response.status_code in (200, 400, 403)
-    # The exports parse the same filters (issue 7).
+    # The exports parse the same filters.
     for fmt in ("csv", "xlsx"):
         assert client.get(f"/exports/issues.{fmt}", query_string=query).status_code in (200, 400, 403)
 

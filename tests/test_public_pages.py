@@ -1,4 +1,4 @@
-"""Public progress pages (issue 6): every page on both engines, filters, 404s, the canary test over pages and
+"""Public progress pages: every page on both engines, filters, 404s, the canary test over pages and
 cache entries, cache invalidation and TTL, conditional requests, resident rating links, the demo poster."""
 
 from __future__ import annotations

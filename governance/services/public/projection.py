@@ -226,7 +226,7 @@ def scope_target(level: str, target_id: int | None):
     return node if node is not None and node.level == level else None
 
 
-# --- lists and places of the public pages (issue 6) --------------------------------------------
+# --- lists and places of the public pages ------------------------------------------------------
 
 PAGE_SIZE = 20
 
