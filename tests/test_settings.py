@@ -18,40 +18,33 @@ from governance.services import settings as service
 from governance.services.issues.lifecycle import IssueInput, LifecycleError, file_issue
 from governance.services.issues.reference import DEFAULT_SLA
 from governance.services.platform import jobs
-from tests.builders import category, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import (
+    ROLE_LEVEL,
+    category,
+    make_issue,
+    make_organisation,
+    make_person,
+    make_role_holders,
+    make_tree,
+    nodes_at,
+)
 from tests.conftest import REDIS_TEST_URL, csrf_from
 from tests.test_jobs import Receiver
 
 BASE = "/admin/settings"
-LEVEL_OF = {
-    "neighbour_leader": "neighbour",
-    "group_leader": "group",
-    "zone_leader": "zone",
-    "branch_member": "community",
-    "street_admin": "street",
-    "district_admin": "district",
-}
-ACTORS = [*LEVEL_OF, "org_staff"]
+ACTORS = [*ROLE_LEVEL, "org_staff"]
 DISTRICT_ONLY = {"district_admin"}
 MANAGERS = {"branch_member", "street_admin", "district_admin"}
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    """These tests read the English messages; the Chinese ones are checked by test_translations."""
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    yield
-    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
+# These tests read the English messages; the Chinese ones are checked by test_translations.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def world(app):
     """Two streets of two communities each; one person per role on the first branch of the tree."""
     make_tree(streets=2, communities=2, zones=1, groups=1, neighbours=1)
-    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
-    people = {role: make_person(role, first[level], name=f"{role}-holder") for role, level in LEVEL_OF.items()}
-    people["org_staff"] = make_person("org_staff", None, organisation=make_organisation(), name="物业员工")
-    return people
+    return make_role_holders(organisation=make_organisation())
 
 
 def sla_form(table: dict | None = None, **cells) -> dict:

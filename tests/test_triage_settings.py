@@ -10,18 +10,10 @@ from sqlalchemy import func, select
 from governance.extensions import db
 from governance.models import Node, Organisation, RejectReason, ResponseTemplate
 from governance.services.triage import operations
-from tests.builders import category, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import ROLE_LEVEL, category, make_organisation, make_role_holders, make_tree, nodes_at
 
 BASE = "/admin/settings"
-LEVEL_OF = {
-    "neighbour_leader": "neighbour",
-    "group_leader": "group",
-    "zone_leader": "zone",
-    "branch_member": "community",
-    "street_admin": "street",
-    "district_admin": "district",
-}
-ACTORS = [*LEVEL_OF, "org_staff"]
+ACTORS = [*ROLE_LEVEL, "org_staff"]
 TRIAGE_ENDPOINTS = (
     "settings.reject_reasons",
     "settings.reject_reason",
@@ -35,23 +27,15 @@ TRIAGE_ENDPOINTS = (
     "settings.organisation_active",
 )
 
-
-@pytest.fixture(autouse=True)
-def english(app):
-    """These tests read the English messages; the Chinese ones are checked by test_translations."""
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    yield
-    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
+# These tests read the English messages; the Chinese ones are checked by test_translations.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
 def world(app):
     """Two streets of two communities each; one person per role on the first branch of the tree."""
     make_tree(streets=2, communities=2, zones=1, groups=1, neighbours=1)
-    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
-    people = {role: make_person(role, first[level], name=f"{role}-holder") for role, level in LEVEL_OF.items()}
-    people["org_staff"] = make_person("org_staff", None, organisation=make_organisation(), name="物业员工")
-    return people
+    return make_role_holders(organisation=make_organisation())
 
 
 @pytest.fixture
