@@ -37,7 +37,6 @@ NODE, PERSON, ROLE_ASSIGNMENT = Node.__table__, Person.__table__, RoleAssignment
 COLUMNS = ("街镇", "社区", "片", "组", "邻", "角色", "姓名", "手机号")
 TREE_COLUMNS = ("街镇", "社区", "片", "组", "邻")
 COLUMN_LEVEL = {"街镇": "street", "社区": "community", "片": "zone", "组": "group", "邻": "neighbour"}
-LEVEL_COLUMN = {level: column for column, level in COLUMN_LEVEL.items()}
 # Other spellings of the headers that real spreadsheets use.
 HEADER_ALIASES = {
     "街道": "街镇",

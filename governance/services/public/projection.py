@@ -205,8 +205,6 @@ def public_photo(photo_id: int) -> Photo | None:
 
 # --- where -------------------------------------------------------------------------------------
 
-SCOPE_LEVELS = ("district", "street", "community", "compound")
-
 
 def scope_condition(level: str, target_id: int | None):
     """SQL condition on Issue for a public scope: the district, a 街镇, a community or a 小区."""
