@@ -71,10 +71,8 @@ def roles_of(mobile: str) -> set[tuple[str, str]]:
     return {(r.role, r.name) for r in rows}
 
 
-@pytest.fixture(autouse=True)
-def english(app, monkeypatch):
-    """Messages are checked in the English source language; one test below checks the Chinese ones."""
-    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+# Messages are checked in the English source language; one test below checks the Chinese ones.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
