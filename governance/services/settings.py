@@ -1,15 +1,19 @@
 """Admin settings (系统设置): the SLA policy, problem categories, failed jobs, 企业微信 group robots,
 and the triage lists: rejection reasons, response templates and responsible parties.
 
-Plain service functions: no request, flush only; the view commits once.
+Plain service functions: no request, flush only; the view commits once. The lists admins keep share one
+shape (ManagedList: add, update, set_active, with the same refusals); each list says what its rows hold.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
+from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -37,6 +41,9 @@ from .issues.reference import sla_rows
 from .platform import jobs
 from .platform.notify import wecom_text
 
+if TYPE_CHECKING:
+    from ..models import ManagedItem
+
 log = logging.getLogger("governance.settings")
 
 # --- SLA policy ---------------------------------------------------------------------------------
@@ -47,6 +54,34 @@ SLA_CELLS = tuple((level, urgency) for level in HANDLING_LEVELS for urgency in U
 
 class SettingsError(ServiceError):
     """A refused change; `code` selects the message, nothing was changed."""
+
+    MESSAGES = {
+        "bad_cell": _l("The time limits could not be saved. Please try again."),
+        "out_of_range": _l("The time limits could not be saved. Please try again."),
+        "resolve_before_ack": _l("The time limits could not be saved. Please try again."),
+        "bad_code": _l("This code cannot be used."),
+        "code_taken": _l("This code is already used by another category."),
+        "name_taken": _l("Another category already has this name."),
+        "last_category": _l("At least one category must stay active, or nobody could file an issue."),
+        "bad_node": _l("Robots can be set for a 街镇 or a 社区 only."),
+        "bad_url": _l("This is not a WeChat Work group-robot address."),
+        "duplicate_channel": _l("This robot is already set for this place."),
+        "inactive_channel": _l("This robot is switched off; switch it on before testing it."),
+        "reason_taken": _l("Another rejection reason already has this wording."),
+        "last_reason": _l("At least one rejection reason must stay active, or no issue could be rejected."),
+        "bad_category": _l("This category does not exist."),
+        "bad_status": _l("This status does not exist."),
+        "bad_template": _l("The template could not be saved. Please check the title and the text."),
+        "organisation_taken": _l("Another organisation already has this name."),
+        "bad_organisation": _l("The organisation could not be saved. Please check its name."),
+        "bad_kind": _l("Choose what kind of organisation this is."),
+        "bad_street": _l("This 街镇 does not exist."),
+        "street_required": _l("Choose the 街镇 this office belongs to."),
+        "bad_community": _l("Some of the chosen communities do not exist; please choose again."),
+    }
+    FALLBACK = _l("The change could not be made.")
+    # The settings page is shown again with what was typed, as for a form that did not validate.
+    DEFAULT_STATUS = 200
 
 
 def sla_table() -> dict[tuple[str, str], tuple[int, int]]:
@@ -89,6 +124,90 @@ def restore_default_sla(actor: Person | None = None) -> int:
     return save_sla(defaults, actor)
 
 
+# --- the lists admins keep: one shape ------------------------------------------------------------
+
+POSITION_MAX = 9999  # the largest position the forms accept
+
+
+def _taken(model, condition, except_id: int | None) -> bool:
+    """Whether a row of `model` other than `except_id` meets `condition` (a name or code in use)."""
+    query = select(model.id).where(condition)
+    if except_id is not None:
+        query = query.where(model.id != except_id)
+    return db.session.scalar(query.limit(1)) is not None
+
+
+class ManagedList:
+    """The rules of one list admins keep: what a row may hold, and the refusals every list shares.
+
+    Rows are switched off, never deleted, because issues, replies and jobs point at them. add, update
+    and set_active flush only; a refused change raises SettingsError and changes nothing.
+    """
+
+    model: type[ManagedItem]
+    # The refusal when a unique column clashes at the flush: another admin saved the same value meanwhile.
+    clash: str | None = None
+    # The refusal when the last active row would be switched off (the list would offer nothing).
+    last_one: str | None = None
+
+    def columns(self, item: ManagedItem | None, **typed) -> dict:
+        """The columns to store for what was typed (item None: a new row); SettingsError when refused."""
+        raise NotImplementedError
+
+    def add(self, **typed) -> ManagedItem:
+        """A new, active row."""
+        item = self.model(**self.columns(None, **typed), active=True)
+        self._flush(item)
+        return item
+
+    def update(self, item: ManagedItem, **typed) -> None:
+        """Change a row; whatever points at it shows the change."""
+        for name, value in self.columns(item, **typed).items():
+            setattr(item, name, value)
+        self._flush(item)
+
+    def set_active(self, item: ManagedItem, active: bool) -> None:
+        """Switch a row off (nothing new can use it; what uses it keeps it) or on again."""
+        if not active and item.active and self.last_one and not self._others_active(item):
+            raise SettingsError(self.last_one)
+        item.active = active
+        db.session.flush()
+
+    def next_position(self) -> int:
+        """A position after the last row, for a new one (lists ordered by a `sort` column)."""
+        last = db.session.scalar(select(func.max(self.model.sort)))
+        return min((last or 0) + 10, POSITION_MAX)
+
+    def _others_active(self, item: ManagedItem) -> bool:
+        return _taken(self.model, self.model.active.is_(True), item.id)
+
+    def _flush(self, item: ManagedItem) -> None:
+        if self.clash is None:
+            db.session.add(item)
+            db.session.flush()
+            return
+        try:
+            with db.session.begin_nested():  # two admins saving the same value at once: the second is refused cleanly
+                db.session.add(item)
+                db.session.flush()
+        except IntegrityError as err:
+            raise SettingsError(self.clash) from err
+
+
+class BilingualList(ManagedList):
+    """A list of rows with a Chinese name (unique), an English one (the Chinese when left empty) and a position."""
+
+    name_refusal: str  # the refusal when another row has the Chinese name
+
+    def name_taken(self, name_zh: str, except_id: int | None = None) -> bool:
+        return _taken(self.model, self.model.name_zh == name_zh, except_id)
+
+    def columns(self, item, name_zh: str, name_en: str, sort: int) -> dict:
+        if self.name_taken(name_zh, except_id=item.id if item is not None else None):
+            raise SettingsError(self.name_refusal)
+        return {"name_zh": name_zh, "name_en": name_en or name_zh, "sort": sort}
+
+
 # --- categories ---------------------------------------------------------------------------------
 
 CATEGORY_CODE_RE = re.compile(r"[a-z][a-z0-9_-]{0,31}")
@@ -104,55 +223,29 @@ def issue_counts_by_category() -> dict[int, int]:
     return dict(db.session.execute(select(Issue.category_id, func.count()).group_by(Issue.category_id)).all())
 
 
-def code_taken(code: str) -> bool:
-    """Whether a category already uses this code (codes are compared in lower case)."""
-    return db.session.scalar(select(Category.id).where(func.lower(Category.code) == code.lower())) is not None
+class CategoryList(BilingualList):
+    """Problem categories: a leader files an issue under one of the active ones."""
+
+    model = Category
+    clash = "code_taken"  # another admin adding the same code at the same moment
+    last_one = "last_category"  # without one, nobody could file an issue
+    name_refusal = "name_taken"
+
+    def code_taken(self, code: str) -> bool:
+        """Whether a category already uses this code (codes are compared in lower case)."""
+        return _taken(Category, func.lower(Category.code) == code.lower(), None)
+
+    def columns(self, item, name_zh: str, name_en: str, sort: int, code: str | None = None) -> dict:
+        if item is not None:  # the code stays: it is what other systems and exports know the category by
+            return super().columns(item, name_zh, name_en, sort)
+        if not CATEGORY_CODE_RE.fullmatch(code or ""):
+            raise SettingsError("bad_code")
+        if self.code_taken(code):
+            raise SettingsError("code_taken")
+        return {"code": code, **super().columns(None, name_zh, name_en, sort)}
 
 
-def name_taken(name_zh: str, except_id: int | None = None) -> bool:
-    """Whether another category already has this Chinese name."""
-    query = select(Category.id).where(Category.name_zh == name_zh)
-    if except_id is not None:
-        query = query.where(Category.id != except_id)
-    return db.session.scalar(query) is not None
-
-
-def add_category(code: str, name_zh: str, name_en: str, sort: int) -> Category:
-    """A new, active category."""
-    if not CATEGORY_CODE_RE.fullmatch(code):
-        raise SettingsError("bad_code")
-    if code_taken(code):
-        raise SettingsError("code_taken")
-    if name_taken(name_zh):
-        raise SettingsError("name_taken")
-    category = Category(code=code, name_zh=name_zh, name_en=name_en or name_zh, sort=sort, active=True)
-    try:
-        with db.session.begin_nested():  # another admin adding the same code at the same moment loses cleanly
-            db.session.add(category)
-            db.session.flush()
-    except IntegrityError as err:
-        raise SettingsError("code_taken") from err
-    return category
-
-
-def update_category(category: Category, name_zh: str, name_en: str, sort: int) -> None:
-    """Rename and reorder (the code stays: it is what other systems and exports know the category by)."""
-    if name_taken(name_zh, except_id=category.id):
-        raise SettingsError("name_taken")
-    category.name_zh, category.name_en, category.sort = name_zh, name_en or name_zh, sort
-    db.session.flush()
-
-
-def set_category_active(category: Category, active: bool) -> None:
-    """Deactivate (no new issues can use it; old ones keep it) or reactivate. The last active one stays."""
-    if not active and category.active:
-        others = db.session.scalar(
-            select(func.count()).select_from(Category).where(Category.active.is_(True), Category.id != category.id)
-        )
-        if not others:
-            raise SettingsError("last_category")
-    category.active = active
-    db.session.flush()
+CATEGORIES = CategoryList()
 
 
 # --- background jobs ----------------------------------------------------------------------------
@@ -288,31 +381,43 @@ def channels_for(person: Person) -> list[tuple[NotificationChannel, Node]]:
     return [(channel, node) for channel, node in db.session.execute(query).all()]
 
 
-def add_channel(node: Node, url: str, allow_local: bool = False) -> NotificationChannel:
-    """A new active robot for a node."""
-    if node.level not in CHANNEL_LEVELS:
-        raise SettingsError("bad_node")
-    if not webhook_url_ok(url, allow_local):
-        raise SettingsError("bad_url")
-    exists = db.session.scalar(
-        select(NotificationChannel.id).where(
-            NotificationChannel.node_id == node.id,
-            NotificationChannel.url == url,
-            NotificationChannel.active.is_(True),
+def local_robots_allowed() -> bool:
+    """Whether a robot may be at http://127.0.0.1:<port>/…: only while testing, where a test runs its receiver."""
+    return bool(current_app.testing)
+
+
+class ChannelList(ManagedList):
+    """企业微信 group robots: a new issue and its changes are posted to the robots of its places."""
+
+    model = NotificationChannel
+
+    def columns(self, item, node: Node, url: str) -> dict:
+        """A new robot's place and address (rows are only added: a wrong address is switched off, the right
+        one added)."""
+        if node.level not in CHANNEL_LEVELS:
+            raise SettingsError("bad_node")
+        if not webhook_url_ok(url, local_robots_allowed()):
+            raise SettingsError("bad_url")
+        exists = db.session.scalar(
+            select(NotificationChannel.id).where(
+                NotificationChannel.node_id == node.id,
+                NotificationChannel.url == url,
+                NotificationChannel.active.is_(True),
+            )
         )
-    )
-    if exists:
-        raise SettingsError("duplicate_channel")
-    channel = NotificationChannel(node_id=node.id, kind="wecom_webhook", url=url, active=True)
-    db.session.add(channel)
-    db.session.flush()
-    return channel
+        if exists:
+            raise SettingsError("duplicate_channel")
+        return {"node_id": node.id, "kind": "wecom_webhook", "url": url}
+
+    def set_active(self, item: NotificationChannel, active: bool) -> None:
+        """Stop (or resume) sending to a robot; its messages already waiting are dropped when it is off.
+        A robot whose address is no longer accepted stays off."""
+        if active and not webhook_url_ok(item.url, local_robots_allowed()):
+            raise SettingsError("bad_url")
+        super().set_active(item, active)
 
 
-def set_channel_active(channel: NotificationChannel, active: bool) -> None:
-    """Stop (or resume) sending to a robot; its messages already waiting are dropped when inactive."""
-    channel.active = active
-    db.session.flush()
+CHANNELS = ChannelList()
 
 
 def send_test_message(channel: NotificationChannel, node: Node, actor: Person) -> Job:
@@ -331,44 +436,15 @@ def reject_reasons() -> list[RejectReason]:
     return list(db.session.scalars(select(RejectReason).order_by(RejectReason.sort, RejectReason.id)))
 
 
-def reject_reason_taken(name_zh: str, except_id: int | None = None) -> bool:
-    """Whether another rejection reason already has this Chinese name."""
-    query = select(RejectReason.id).where(RejectReason.name_zh == name_zh)
-    if except_id is not None:
-        query = query.where(RejectReason.id != except_id)
-    return db.session.scalar(query.limit(1)) is not None
+class RejectReasonList(BilingualList):
+    """Rejection reasons: a branch that does not accept an issue gives one of the active ones."""
+
+    model = RejectReason
+    last_one = "last_reason"  # without one, a branch could not reject anything
+    name_refusal = "reason_taken"
 
 
-def add_reject_reason(name_zh: str, name_en: str, sort: int) -> RejectReason:
-    """A new, active rejection reason."""
-    if reject_reason_taken(name_zh):
-        raise SettingsError("reason_taken")
-    reason = RejectReason(name_zh=name_zh, name_en=name_en or name_zh, sort=sort, active=True)
-    db.session.add(reason)
-    db.session.flush()
-    return reason
-
-
-def update_reject_reason(reason: RejectReason, name_zh: str, name_en: str, sort: int) -> None:
-    """Rename and reorder a rejection reason (issues rejected with it show the new name)."""
-    if reject_reason_taken(name_zh, except_id=reason.id):
-        raise SettingsError("reason_taken")
-    reason.name_zh, reason.name_en, reason.sort = name_zh, name_en or name_zh, sort
-    db.session.flush()
-
-
-def set_reject_reason_active(reason: RejectReason, active: bool) -> None:
-    """Deactivate (no longer offered; rejected issues keep it) or reactivate. The last active one stays."""
-    if not active and reason.active:
-        others = db.session.scalar(
-            select(func.count())
-            .select_from(RejectReason)
-            .where(RejectReason.active.is_(True), RejectReason.id != reason.id)
-        )
-        if not others:
-            raise SettingsError("last_reason")  # without one, a branch could not reject anything
-    reason.active = active
-    db.session.flush()
+REJECT_REASONS = RejectReasonList()
 
 
 # --- response templates (回复模板) ----------------------------------------------------------------
@@ -400,31 +476,17 @@ def _template_values(category_id: int | None, status: str | None, title: str, bo
         raise SettingsError("bad_template")
 
 
-def add_response_template(
-    category_id: int | None, status: str | None, title: str, body: str, sort: int
-) -> ResponseTemplate:
-    """A new, active response template (category and status None: offered for every one)."""
-    _template_values(category_id, status, title, body)
-    template = ResponseTemplate(category_id=category_id, status=status, title=title, body=body, sort=sort, active=True)
-    db.session.add(template)
-    db.session.flush()
-    return template
+class ResponseTemplateList(ManagedList):
+    """Response templates: offered to staff for issues of their category and status (None: every one)."""
+
+    model = ResponseTemplate
+
+    def columns(self, item, category_id: int | None, status: str | None, title: str, body: str, sort: int) -> dict:
+        _template_values(category_id, status, title, body)
+        return {"category_id": category_id, "status": status, "title": title, "body": body, "sort": sort}
 
 
-def update_response_template(
-    template: ResponseTemplate, category_id: int | None, status: str | None, title: str, body: str, sort: int
-) -> None:
-    """Change what a template says and where it is offered."""
-    _template_values(category_id, status, title, body)
-    template.category_id, template.status = category_id, status
-    template.title, template.body, template.sort = title, body, sort
-    db.session.flush()
-
-
-def set_response_template_active(template: ResponseTemplate, active: bool) -> None:
-    """Stop offering a template, or offer it again."""
-    template.active = active
-    db.session.flush()
+RESPONSE_TEMPLATES = ResponseTemplateList()
 
 
 # --- responsible parties (责任单位) ----------------------------------------------------------------
@@ -460,14 +522,6 @@ def communities_by_street() -> list[tuple[Node, list[Node]]]:
     return [(street, grouped.get(street.id, [])) for street in streets() if grouped.get(street.id)]
 
 
-def organisation_name_taken(name: str, except_id: int | None = None) -> bool:
-    """Whether another organisation has this name (ignoring case, so "ABC物业" and "abc物业" clash)."""
-    query = select(Organisation.id).where(func.lower(Organisation.name) == name.lower())
-    if except_id is not None:
-        query = query.where(Organisation.id != except_id)
-    return db.session.scalar(query.limit(1)) is not None
-
-
 def _organisation_values(name: str, kind: str, street_id: int | None) -> None:
     """Refuse a name, kind or 街镇 the table could not hold or triage could not use."""
     if not name or len(name) > ORGANISATION_NAME_MAX:
@@ -480,35 +534,6 @@ def _organisation_values(name: str, kind: str, street_id: int | None) -> None:
             raise SettingsError("bad_street")
     elif kind == "street_office":
         raise SettingsError("street_required")  # eligible_organisations finds the office by its street
-
-
-def _save_organisation(organisation: Organisation) -> None:
-    """Flush the organisation; a unique-name clash becomes a refusal, not a 500."""
-    try:
-        with db.session.begin_nested():  # two admins saving the same name at once: the second is refused cleanly
-            db.session.add(organisation)
-            db.session.flush()
-    except IntegrityError as err:
-        raise SettingsError("organisation_taken") from err
-
-
-def add_organisation(name: str, kind: str, street_id: int | None) -> Organisation:
-    """A new, active responsible party (paired with no community yet)."""
-    _organisation_values(name, kind, street_id)
-    if organisation_name_taken(name):
-        raise SettingsError("organisation_taken")
-    organisation = Organisation(name=name, kind=kind, street_id=street_id, active=True)
-    _save_organisation(organisation)
-    return organisation
-
-
-def update_organisation(organisation: Organisation, name: str, kind: str, street_id: int | None) -> None:
-    """Rename an organisation, or change its kind or 街镇."""
-    _organisation_values(name, kind, street_id)
-    if organisation_name_taken(name, except_id=organisation.id):
-        raise SettingsError("organisation_taken")
-    organisation.name, organisation.kind, organisation.street_id = name, kind, street_id
-    _save_organisation(organisation)
 
 
 def set_organisation_communities(organisation: Organisation, community_ids: list[int]) -> tuple[int, int]:
@@ -528,7 +553,22 @@ def set_organisation_communities(organisation: Organisation, community_ids: list
     return len(added), len(removed)
 
 
-def set_organisation_active(organisation: Organisation, active: bool) -> None:
-    """Deactivate (no new assignments; issues already assigned keep it) or reactivate."""
-    organisation.active = active
-    db.session.flush()
+class OrganisationList(ManagedList):
+    """Responsible parties: a branch assigns an issue to an active one paired with its community, or to its
+    街镇 office."""
+
+    model = Organisation
+    clash = "organisation_taken"  # the name is unique in the table
+
+    def name_taken(self, name: str, except_id: int | None = None) -> bool:
+        """Whether another organisation has this name (ignoring case, so "ABC物业" and "abc物业" clash)."""
+        return _taken(Organisation, func.lower(Organisation.name) == name.lower(), except_id)
+
+    def columns(self, item, name: str, kind: str, street_id: int | None) -> dict:
+        _organisation_values(name, kind, street_id)
+        if self.name_taken(name, except_id=item.id if item is not None else None):
+            raise SettingsError("organisation_taken")
+        return {"name": name, "kind": kind, "street_id": street_id}
+
+
+ORGANISATIONS = OrganisationList()

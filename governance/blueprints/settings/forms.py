@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import unicodedata
 
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
@@ -117,36 +116,82 @@ def printable(form, field):
         raise ValidationError(_l("Remove the special characters."))
 
 
-class CategoryNamesForm(FlaskForm):
-    """Names and position of a category (rename and reorder)."""
+def unused(rules: service.ManagedList, message):
+    """A validator: no other row of the list has this name (the row being edited may keep its own)."""
 
-    name_zh = StringField(
-        _l("Chinese name"),
-        validators=[DataRequired(_l("Enter the Chinese name.")), Length(max=40), printable],
-        filters=[_clean],
-        render_kw={"maxlength": 40, "autocomplete": "off"},
+    def check(form, field):
+        if field.data and rules.name_taken(field.data, except_id=form.item_id):
+            raise ValidationError(message)
+
+    return check
+
+
+def text_field(label, required, longest: int, *more_validators, length_message=None) -> StringField:
+    """A one-line text: trimmed and folded (full-width forms), printable, at most `longest` characters;
+    `required` is the message when it is left empty (None: it may be)."""
+    validators = [DataRequired(required)] if required else []
+    validators += [Length(max=longest, message=length_message), printable, *more_validators]
+    return StringField(
+        label, validators=validators, filters=[_clean], render_kw={"maxlength": longest, "autocomplete": "off"}
     )
-    name_en = StringField(
-        _l("English name"),
-        validators=[Length(max=60), printable],
-        filters=[_clean],
-        render_kw={"maxlength": 60, "autocomplete": "off"},
+
+
+def position_field() -> WholeNumberField:
+    """Where the row stands in its list, smallest first."""
+    return WholeNumberField(
+        _l("Position"), minimum=0, maximum=service.POSITION_MAX, range_message=_l("Between 0 and 9999.")
     )
-    sort = WholeNumberField(
-        _l("Position"),
-        minimum=0,
-        maximum=9999,
-        range_message=_l("Between 0 and 9999."),
+
+
+def names_and_position(chinese: tuple, english: tuple, unique) -> tuple[StringField, StringField, WholeNumberField]:
+    """The fields of a bilingual list: the Chinese name ((label, message when empty, longest), kept `unique`
+    among the rows), the English one ((label, longest), may be empty) and the position."""
+    (zh_label, zh_required, zh_longest), (en_label, en_longest) = chinese, english
+    return (
+        text_field(zh_label, zh_required, zh_longest, unique),
+        text_field(en_label, None, en_longest),
+        position_field(),
     )
+
+
+class ManagedItemForm(FlaskForm):
+    """The form of one row of a list admins keep: adding one (item_id None) or editing the row `item_id`."""
+
     submit = SubmitField(_l("Save"))
 
-    def __init__(self, *args, category_id: int | None = None, **kwargs):
+    def __init__(self, *args, item_id: int | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.category_id = category_id
+        self.item_id = item_id
 
-    def validate_name_zh(self, field):
-        if field.data and service.name_taken(field.data, except_id=self.category_id):
-            raise ValidationError(_l("Another category already has this name."))
+    @classmethod
+    def data_of(cls, item) -> dict[str, str]:
+        """What the form shows for a row being edited."""
+        raise NotImplementedError
+
+    def values(self) -> dict:
+        """What was typed, as the list's service takes it, once the form is valid."""
+        raise NotImplementedError
+
+
+class BilingualNamesForm(ManagedItemForm):
+    """A Chinese name, an English one and a position (each list labels and limits them its own way)."""
+
+    @classmethod
+    def data_of(cls, item) -> dict[str, str]:
+        return {"name_zh": item.name_zh, "name_en": item.name_en, "sort": str(item.sort)}
+
+    def values(self) -> dict:
+        return {"name_zh": self.name_zh.data, "name_en": self.name_en.data, "sort": self.sort.number}
+
+
+class CategoryNamesForm(BilingualNamesForm):
+    """Names and position of a category (rename and reorder)."""
+
+    name_zh, name_en, sort = names_and_position(
+        (_l("Chinese name"), _l("Enter the Chinese name."), 40),
+        (_l("English name"), 60),
+        unused(service.CATEGORIES, _l("Another category already has this name.")),
+    )
 
 
 def _lower(value):
@@ -169,11 +214,14 @@ class CategoryForm(CategoryNamesForm):
             raise ValidationError(
                 _l("Use lower-case letters a–z, digits, - and _, starting with a letter (for example: lift_noise).")
             )
-        if service.code_taken(field.data):
+        if service.CATEGORIES.code_taken(field.data):
             raise ValidationError(_l("This code is already used by another category."))
 
+    def values(self) -> dict:
+        return {**super().values(), "code": self.code.data}
 
-class ChannelForm(FlaskForm):
+
+class ChannelForm(ManagedItemForm):
     """A 企业微信 group robot for one 街镇 or 社区."""
 
     node_id = SelectField(_l("Place"), coerce=int, validate_choice=True)
@@ -193,7 +241,7 @@ class ChannelForm(FlaskForm):
     submit = SubmitField(_l("Add the robot"))
 
     def validate_url(self, field):
-        if not service.webhook_url_ok(field.data or "", allow_local=bool(current_app.testing)):
+        if not service.webhook_url_ok(field.data or "", allow_local=service.local_robots_allowed()):
             raise ValidationError(
                 _l(
                     "Paste the whole address the robot shows in WeChat Work, starting with "
@@ -201,35 +249,22 @@ class ChannelForm(FlaskForm):
                 )
             )
 
+    def values(self) -> dict:
+        """The address; the view adds the place, once it has checked the person manages it."""
+        return {"url": self.url.data}
+
 
 # --- triage lists: rejection reasons, response templates, responsible parties -------------------
 
 
-class RejectReasonForm(FlaskForm):
+class RejectReasonForm(BilingualNamesForm):
     """A rejection reason (不予受理理由): its names and position."""
 
-    name_zh = StringField(
-        _l("Chinese wording"),
-        validators=[DataRequired(_l("Enter the reason in Chinese.")), Length(max=60), printable],
-        filters=[_clean],
-        render_kw={"maxlength": 60, "autocomplete": "off"},
+    name_zh, name_en, sort = names_and_position(
+        (_l("Chinese wording"), _l("Enter the reason in Chinese."), 60),
+        (_l("English wording"), 80),
+        unused(service.REJECT_REASONS, _l("Another rejection reason already has this wording.")),
     )
-    name_en = StringField(
-        _l("English wording"),
-        validators=[Length(max=80), printable],
-        filters=[_clean],
-        render_kw={"maxlength": 80, "autocomplete": "off"},
-    )
-    sort = WholeNumberField(_l("Position"), minimum=0, maximum=9999, range_message=_l("Between 0 and 9999."))
-    submit = SubmitField(_l("Save"))
-
-    def __init__(self, *args, reason_id: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.reason_id = reason_id
-
-    def validate_name_zh(self, field):
-        if field.data and service.reject_reason_taken(field.data, except_id=self.reason_id):
-            raise ValidationError(_l("Another rejection reason already has this wording."))
 
 
 def _text_block(value):
@@ -248,33 +283,26 @@ def printable_lines(form, field):
 ANY = ""  # the select value meaning "every category" / "every status"
 
 
-class ResponseTemplateForm(FlaskForm):
+AT_MOST = _l("At most %(max)d characters.")
+
+
+class ResponseTemplateForm(ManagedItemForm):
     """A response template (回复模板): where it is offered, its title and its text."""
 
     category_id = SelectField(_l("Category"), validate_choice=True)
     status = SelectField(_l("Status"), validate_choice=True)
-    title = StringField(
-        _l("Title"),
-        validators=[
-            DataRequired(_l("Enter a short title.")),
-            Length(max=service.TEMPLATE_TITLE_MAX, message=_l("At most %(max)d characters.")),
-            printable,
-        ],
-        filters=[_clean],
-        render_kw={"maxlength": service.TEMPLATE_TITLE_MAX, "autocomplete": "off"},
-    )
+    title = text_field(_l("Title"), _l("Enter a short title."), service.TEMPLATE_TITLE_MAX, length_message=AT_MOST)
     body = TextAreaField(
         _l("Text"),
         validators=[
             DataRequired(_l("Enter the text of the reply.")),
-            Length(max=service.TEMPLATE_BODY_MAX, message=_l("At most %(max)d characters.")),
+            Length(max=service.TEMPLATE_BODY_MAX, message=AT_MOST),
             printable_lines,
         ],
         filters=[_text_block],
         render_kw={"maxlength": service.TEMPLATE_BODY_MAX, "rows": 5},
     )
-    sort = WholeNumberField(_l("Position"), minimum=0, maximum=9999, range_message=_l("Between 0 and 9999."))
-    submit = SubmitField(_l("Save"))
+    sort = position_field()
 
     def set_choices(self, category_labels: dict[int, str], status_labels: dict[str, str]) -> ResponseTemplateForm:
         """Offer every category and status, with "any" first."""
@@ -282,32 +310,39 @@ class ResponseTemplateForm(FlaskForm):
         self.status.choices = [(ANY, _l("Any status"))] + list(status_labels.items())
         return self
 
-    def values(self) -> tuple[int | None, str | None, str, str, int]:
-        """(category id, status, title, body, position) once valid; None means any."""
-        category_id = parse_id(self.category_id.data)
-        return category_id, self.status.data or None, self.title.data, self.body.data, self.sort.number
+    @classmethod
+    def data_of(cls, item) -> dict[str, str]:
+        return {
+            "category_id": str(item.category_id) if item.category_id else ANY,
+            "status": item.status or ANY,
+            "title": item.title,
+            "body": item.body,
+            "sort": str(item.sort),
+        }
+
+    def values(self) -> dict:
+        """None for the category or status means any."""
+        return {
+            "category_id": parse_id(self.category_id.data),
+            "status": self.status.data or None,
+            "title": self.title.data,
+            "body": self.body.data,
+            "sort": self.sort.number,
+        }
 
 
-class OrganisationForm(FlaskForm):
+class OrganisationForm(ManagedItemForm):
     """A responsible party (责任单位): name, kind and 街镇."""
 
-    name = StringField(
+    name = text_field(
         _l("Organisation name"),
-        validators=[
-            DataRequired(_l("Enter the organisation's name.")),
-            Length(max=service.ORGANISATION_NAME_MAX, message=_l("At most %(max)d characters.")),
-            printable,
-        ],
-        filters=[_clean],
-        render_kw={"maxlength": service.ORGANISATION_NAME_MAX, "autocomplete": "off"},
+        _l("Enter the organisation's name."),
+        service.ORGANISATION_NAME_MAX,
+        unused(service.ORGANISATIONS, _l("Another organisation already has this name.")),
+        length_message=AT_MOST,
     )
     kind = SelectField(_l("Kind"), validate_choice=True)
     street_id = SelectField(_l("Street (街镇)"), validate_choice=True)
-    submit = SubmitField(_l("Save"))
-
-    def __init__(self, *args, organisation_id: int | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.organisation_id = organisation_id
 
     def set_choices(self, kind_labels: dict[str, str], streets) -> OrganisationForm:
         """The kinds, and every 街镇 (or none)."""
@@ -315,17 +350,17 @@ class OrganisationForm(FlaskForm):
         self.street_id.choices = [(ANY, _l("None (not tied to a 街镇)"))] + [(str(s.id), s.name) for s in streets]
         return self
 
-    def validate_name(self, field):
-        if field.data and service.organisation_name_taken(field.data, except_id=self.organisation_id):
-            raise ValidationError(_l("Another organisation already has this name."))
-
     def validate_street_id(self, field):
         if self.kind.data == "street_office" and not field.data:
             raise ValidationError(_l("Choose the 街镇 this office belongs to."))
 
-    def values(self) -> tuple[str, str, int | None]:
-        """(name, kind, street id or None) once valid."""
-        return self.name.data, self.kind.data, parse_id(self.street_id.data)
+    @classmethod
+    def data_of(cls, item) -> dict[str, str]:
+        return {"name": item.name, "kind": item.kind, "street_id": str(item.street_id) if item.street_id else ANY}
+
+    def values(self) -> dict:
+        """The street None when the organisation is not tied to one."""
+        return {"name": self.name.data, "kind": self.kind.data, "street_id": parse_id(self.street_id.data)}
 
 
 class CommunitiesField(SelectMultipleField):
