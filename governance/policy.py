@@ -130,6 +130,25 @@ def allowed(person: Person, action: str, target=None) -> bool:
     return rule(person, target) if target is not None else rule(person)
 
 
+class _InOneRole:
+    """A person seen through one of their roles only: what that role, by itself, may do."""
+
+    is_anonymous = False
+
+    def __init__(self, person: Person, role: RoleAssignment):
+        self.id = person.id
+        self.roles = [role]
+
+
+def allowed_in_role(person: Person, role: RoleAssignment, action: str, target=None) -> bool:
+    """The policy's answer for one role the person holds, as if it were their only one (the home page shows
+    a card per role, with what that role offers; a branch member who is also a 邻长 triages from the branch's
+    card, not the 邻长's)."""
+    if person is None or getattr(person, "is_anonymous", True) or role.person_id != person.id:
+        return False
+    return allowed(_InOneRole(person, role), action, target)
+
+
 def log_denial(person, action: str, target=None) -> None:
     """Denials are logged with who, what and where, for the audit trail."""
     who = getattr(person, "id", None)

@@ -11,6 +11,8 @@ from html.parser import HTMLParser
 
 import pytest
 
+from governance.extensions import db
+from governance.models import Notification, Person
 from tests.builders import PASSWORD, grant, make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import Auth
 
@@ -419,3 +421,18 @@ def test_home_cards_and_top_bar_for_each_role(app, people, who, lang):
     expected_cards, expected_nav = _fill(EXPECTED[who, lang], ids)
     assert [(c["title"], c["where"], c["links"]) for c in cards] == expected_cards
     assert nav == expected_nav
+
+
+def test_the_top_bar_counts_unread_messages_beside_the_inbox(app, people):
+    mobiles, _ids = people
+    person = db.session.scalar(db.select(Person).where(Person.mobile == mobiles["neighbour_leader"]))
+    db.session.add_all(Notification(person_id=person.id, kind="escalated", text=f"消息{n}") for n in range(3))
+    db.session.commit()
+    client = app.test_client()
+    assert Auth(client).login(person.mobile, PASSWORD).status_code in (302, 303)
+    html = client.get("/").get_data(as_text=True)
+    assert (
+        '<a href="/inbox/" class="inbox-link">消息 <span class="count">3</span><span class="sr-only">条未读</span></a>'
+        in html
+    )
+    assert '<a href="/reports/">报表</a>' in html

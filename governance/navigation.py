@@ -1,0 +1,109 @@
+"""What each feature offers on the home page's role cards and in the top bar (导航).
+
+Each blueprint package declares its links when it is imported (`declare(Link(…))` in its `__init__.py`):
+the endpoint, the label, where the link appears and in what order, and the policy action that decides who
+sees it. The home page (services/home.py) and the top bar (base.html) loop over the declarations and ask
+governance/policy.py; nothing here or there looks at roles.
+
+A card belongs to one role the person holds: a role on a node of the tree (NODE_CARD) or a responsible
+party's staff (ORGANISATION_CARD). On a card the policy is asked about the person, or, with `of_role`, about
+that role alone (what the role itself may do: a 邻长 who also sits on the branch triages from the branch's
+card); `target` gives the policy's target from the card's role (its node).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import url_for
+
+from . import policy
+from .models import Person, RoleAssignment
+
+NODE_CARD = "node card"
+ORGANISATION_CARD = "organisation card"
+CARDS = (NODE_CARD, ORGANISATION_CARD)
+TOP_BAR = "top bar"
+
+
+@dataclass(frozen=True)
+class Link:
+    """One link a feature offers: where it appears, in what order, and who sees it."""
+
+    endpoint: str
+    label: object  # a lazy_gettext string: rendered in the request's language
+    places: tuple[str, ...]
+    order: int
+    action: str | None = None  # the policy action that decides; None: everyone the place is shown to
+    of_role: bool = False  # on a card: ask about the card's role alone rather than the whole person
+    target: Callable[[RoleAssignment], object] | None = None  # on a card: the policy's target for the role
+    url: Callable[[RoleAssignment], str] | None = None  # on a card: the href for the role (default: endpoint)
+    css_class: str | None = None  # in the top bar
+    badge: Callable[[], str] | None = None  # in the top bar: a count shown beside the label ('' for none)
+    badge_label: object = None  # what the count counts, for screen readers
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A declared link resolved for one person (and card): its text and href."""
+
+    label: str
+    href: str
+    css_class: str | None = None
+    badge: str = ""
+    badge_label: str = ""
+
+
+LINKS: list[Link] = []
+
+
+def declare(*links: Link) -> None:
+    """Add a feature's links (each blueprint package, when imported)."""
+    for link in links:
+        unknown = set(link.places) - {*CARDS, TOP_BAR}
+        if unknown:
+            raise ValueError(f"{link.endpoint}: unknown places {sorted(unknown)}")
+        LINKS.append(link)
+
+
+def _in(place: str) -> list[Link]:
+    return sorted((link for link in LINKS if place in link.places), key=lambda link: link.order)
+
+
+def card_place(role: RoleAssignment) -> str:
+    """Which kind of card a role has: one on a node of the tree, or a responsible party's."""
+    return NODE_CARD if role.node_id is not None else ORGANISATION_CARD
+
+
+def card_links(person: Person, role: RoleAssignment) -> list[tuple[str, str]]:
+    """(label, href) of the links on the card of one of the person's roles, in order."""
+    shown = []
+    for link in _in(card_place(role)):
+        if link.action is not None:
+            target = link.target(role) if link.target else None
+            if link.of_role:
+                if not policy.allowed_in_role(person, role, link.action, target):
+                    continue
+            elif not policy.allowed(person, link.action, target):
+                continue
+        shown.append((str(link.label), link.url(role) if link.url else url_for(link.endpoint)))
+    return shown
+
+
+def top_bar_links(person: Person) -> list[Shown]:
+    """The links of the top bar the person sees, in order."""
+    shown = []
+    for link in _in(TOP_BAR):
+        if link.action is not None and not policy.allowed(person, link.action):
+            continue
+        shown.append(
+            Shown(
+                str(link.label),
+                url_for(link.endpoint),
+                link.css_class,
+                link.badge() if link.badge else "",
+                str(link.badge_label) if link.badge_label else "",
+            )
+        )
+    return shown
