@@ -48,11 +48,9 @@ def lifecycle_message(code: str) -> str:
     }.get(code, _("The problem could not be filed. Please check the form."))
 
 
-def issue_url(issue) -> str | None:
-    """The issue's detail page (None while the issues blueprint that serves it is not installed)."""
-    if "issues.detail" in current_app.view_functions:
-        return url_for("issues.detail", issue_id=issue.id)
-    return None
+def issue_url(issue) -> str:
+    """The issue's detail page."""
+    return url_for("issues.detail", issue_id=issue.id)
 
 
 def status_label(status: str) -> str:
@@ -180,7 +178,7 @@ def done(issue, created: bool):
         flash(_("Filed as %(reference)s", reference=issue.reference), "success")
     else:
         flash(_("This problem was already filed as %(reference)s", reference=issue.reference), "info")
-    url = issue_url(issue) or url_for("main.home")
+    url = issue_url(issue)
     if wants_json():
         return jsonify(ok=True, created=created, reference=issue.reference, url=url), (201 if created else 200)
     return redirect(url)

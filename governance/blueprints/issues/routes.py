@@ -612,7 +612,7 @@ def triage_step(issue_id, step):
 
 def _org_queue_url() -> str:
     """The responsible party's queue."""
-    return url_for("triage.org_queue") if "triage.org_queue" in current_app.view_functions else url_for("main.home")
+    return url_for("triage.org_queue")
 
 
 @bp.route("/<int:issue_id>/follow", methods=["POST"])
