@@ -195,7 +195,7 @@ def register_session_hooks(app: Flask) -> None:
 
     page_cache.register_session_hooks(app)
     jobs.register_session_hooks()
-    rollups.register(app)
+    rollups.register_session_hooks(app)
 
 
 def register_jobs(app: Flask) -> None:

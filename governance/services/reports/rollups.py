@@ -208,8 +208,9 @@ def rating_changed(issue: Issue, old_rating: str | None) -> None:
     delta.apply(db.session.connection())
 
 
-def register(app) -> None:
-    """Keep the rollups in step with every flush of the app's session."""
+def register_session_hooks(app) -> None:
+    """Keep the rollups in step with every flush of the app's session (listening once per process: every app
+    shares the scoped session)."""
     if not event.contains(db.session, "after_flush", _after_flush):
         event.listen(db.session, "after_flush", _after_flush)
 
