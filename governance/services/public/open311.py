@@ -52,9 +52,19 @@ class Open311Error(ServiceError):
 
     def __init__(self, status: int, description: str, retry_after: int | None = None):
         super().__init__(description)
-        self.status = status
+        self.http_status = status
         self.description = description
         self.retry_after = retry_after
+
+    @property
+    def status(self) -> int:
+        """The status the API answers with, as the refusal gave it."""
+        return self.http_status
+
+    @property
+    def message(self) -> str:
+        """The API's own description (in English, as GeoReport v2 clients read it)."""
+        return self.description
 
 
 class ApiKeyError(ServiceError):
