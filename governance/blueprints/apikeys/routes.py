@@ -6,13 +6,13 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import policy
+from ... import policy, web
 from ...access import requires
 from ...extensions import db
-from ...models import LEVEL_LABELS, ApiKey, Node
+from ...formatting import LEVEL_LABELS, local_time
+from ...models import ApiKey, Node
 from ...services.public import open311 as service
 from ...urls import public_url
-from ..issues.display import local_time
 from . import bp
 from .forms import ApiKeyForm, RevokeForm
 
@@ -55,13 +55,11 @@ def index():
         return render_keys(form)
     node = db.session.get(Node, form.node_id.data) or abort(404)
     policy.authorize(current_user, "manage_api_keys", node)
-    try:
-        api_key, value = service.issue_key(current_user, node, form.name.data)
-    except service.ApiKeyError:
-        db.session.rollback()
-        form.name.errors = [_("The key could not be issued; please try again.")]
-        return render_keys(form)
-    db.session.commit()
+    outcome = web.attempt(lambda: service.issue_key(current_user, node, form.name.data))
+    if outcome.refused:
+        form.name.errors = [outcome.error.message]
+        return render_keys(form, status=outcome.error.status)
+    api_key, value = outcome.result
     # Rendered, not redirected: the value must not travel through the (signed, not secret) session cookie.
     fresh = ApiKeyForm(formdata=None)
     fresh.node_id.choices = choices
@@ -75,12 +73,13 @@ def revoke(key_id: int):
     """Revoke a key: every request made with it is refused from now on."""
     api_key = db.session.get(ApiKey, key_id) or abort(404)
     policy.authorize(current_user, "manage_api_keys", api_key.node)
-    if RevokeForm().validate_on_submit():
-        if service.revoke_key(current_user, api_key):
-            db.session.commit()
-            flash(_("Key %(prefix)s… revoked; it no longer works.", prefix=api_key.prefix), "success")
-        else:
-            flash(_("Key %(prefix)s… was already revoked.", prefix=api_key.prefix), "info")
-    else:
+    if not RevokeForm().validate_on_submit():
         abort(400)
+    outcome = web.attempt(lambda: service.revoke_key(current_user, api_key))
+    if outcome.refused:  # the place is no longer the person's (checked above): as the policy says
+        abort(outcome.error.status)
+    if outcome.result:
+        flash(_("Key %(prefix)s… revoked; it no longer works.", prefix=api_key.prefix), "success")
+    else:
+        flash(_("Key %(prefix)s… was already revoked.", prefix=api_key.prefix), "info")
     return redirect(url_for("apikeys.index"))

@@ -9,64 +9,27 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 
+from ... import web
 from ...access import requires
 from ...extensions import db
 from ...services import settings as service
 from .forms import ConfirmForm, ManagedItemForm
 
 
-def refusal(code: str) -> str:
-    """The message for a change the service refused."""
-    return {
-        "bad_cell": _("The time limits could not be saved. Please try again."),
-        "out_of_range": _("The time limits could not be saved. Please try again."),
-        "resolve_before_ack": _("The time limits could not be saved. Please try again."),
-        "bad_code": _("This code cannot be used."),
-        "code_taken": _("This code is already used by another category."),
-        "name_taken": _("Another category already has this name."),
-        "last_category": _("At least one category must stay active, or nobody could file an issue."),
-        "bad_node": _("Robots can be set for a 街镇 or a 社区 only."),
-        "bad_url": _("This is not a WeChat Work group-robot address."),
-        "duplicate_channel": _("This robot is already set for this place."),
-        "inactive_channel": _("This robot is switched off; switch it on before testing it."),
-        "reason_taken": _("Another rejection reason already has this wording."),
-        "last_reason": _("At least one rejection reason must stay active, or no issue could be rejected."),
-        "bad_category": _("This category does not exist."),
-        "bad_status": _("This status does not exist."),
-        "bad_template": _("The template could not be saved. Please check the title and the text."),
-        "organisation_taken": _("Another organisation already has this name."),
-        "bad_organisation": _("The organisation could not be saved. Please check its name."),
-        "bad_kind": _("Choose what kind of organisation this is."),
-        "bad_street": _("This 街镇 does not exist."),
-        "street_required": _("Choose the 街镇 this office belongs to."),
-        "bad_community": _("Some of the chosen communities do not exist; please choose again."),
-    }.get(code, _("The change could not be made."))
+def refused(form, render, place) -> Callable:
+    """How a refused change is answered: the page again with what was typed and why, the message beside the
+    field `place(form, code)` names (a name taken meanwhile by another admin), else at the top."""
 
-
-def save_form(form, render, apply, message: Callable, back: Callable, place: Callable | None = None):
-    """The POST of a settings form: invalid → the page again with its messages (a bad CSRF token: 400);
-    refused by the service → rolled back, said (beside the field `place(form, code)` names, else on top),
-    the page again with what was typed; else one commit, the message for the result, and back to where
-    `back(result)` says."""
-    if not form.validate():
-        if form.csrf_token.errors:
-            abort(400)
-        return render(form)
-    try:
-        result = apply()
-    except service.SettingsError as err:
-        db.session.rollback()
-        beside = place(form, err.code) if place else None
-        if beside is not None:
-            beside.errors = [*beside.errors, refusal(err.code)]
+    def answer(err: service.SettingsError):
+        beside = place(form, err.code)
+        if beside is None:
+            flash(err.message, "error")
         else:
-            flash(refusal(err.code), "error")
-        return render(form)
-    db.session.commit()
-    flash(message(result), "success")
-    return redirect(back(result))
+            beside.errors = [*beside.errors, err.message]
+        return render(form), err.status
+
+    return answer
 
 
 @dataclass(frozen=True)
@@ -99,7 +62,7 @@ class ManagedListPages:
     load: Callable[[int], object] | None = None  # the row of an id, or 404 (403 when not the person's)
     after_add: Callable[[object], str] | None = None  # where an added row leads (default: the list)
     after_switch: Callable[[object], str] | None = None  # where a switched row leads (default: the list)
-    refusal_field: Callable[[ManagedItemForm, str], object] = lambda form, code: None  # see save_form
+    refusal_field: Callable[[ManagedItemForm, str], object] = lambda form, code: None  # see refused()
 
     @property
     def path(self) -> str:
@@ -152,13 +115,14 @@ def register(bp: Blueprint, pages: ManagedListPages) -> None:
         if request.method == "GET":
             return pages.list_page(pages.form())
         form = pages.form(posted=True)
-        return save_form(
+        return web.submit(
             form,
             pages.list_page,
             lambda: pages.rules.add(**pages.values(form)),
-            pages.added,
-            pages.after_add or pages.list_url,
-            pages.refusal_field,
+            done=pages.added,
+            to=pages.after_add or pages.list_url,
+            refused=refused(form, pages.list_page, pages.refusal_field),
+            code=302,
         )
 
     def item_view(**ids):
@@ -166,29 +130,34 @@ def register(bp: Blueprint, pages: ManagedListPages) -> None:
         if request.method == "GET":
             return pages.item_page(item, pages.form(item))
         form = pages.form(item, posted=True)
-        return save_form(
+
+        def page(typed):
+            return pages.item_page(item, typed)
+
+        return web.submit(
             form,
-            lambda typed: pages.item_page(item, typed),
+            page,
             lambda: pages.rules.update(item, **pages.values(form)),
-            lambda _result: pages.saved(item),
-            pages.list_url,
-            pages.refusal_field,
+            done=lambda _result: pages.saved(item),
+            to=pages.list_url,
+            refused=refused(form, page, pages.refusal_field),
+            code=302,
         )
 
     def active_view(**ids):
         item = pages.row(ids[pages.id_arg])
         back = (pages.after_switch or pages.list_url)(item)
-        if ConfirmForm().validate_on_submit():
-            active = request.form.get("active") == "1"
-            try:
-                pages.rules.set_active(item, active)
-            except service.SettingsError as err:
-                db.session.rollback()
-                flash(refusal(err.code), "error")
-                return redirect(back)
-            db.session.commit()
-            flash((pages.switched_on if active else pages.switched_off)(item), "success")
-        return redirect(back)
+        if not ConfirmForm().validate_on_submit():
+            return redirect(back)
+        active = request.form.get("active") == "1"
+        return web.perform(
+            lambda: pages.rules.set_active(item, active),
+            done=lambda _result: (pages.switched_on if active else pages.switched_off)(item),
+            to=back,
+            refused=lambda _err: redirect(back),
+            say_refusal=True,
+            code=302,
+        )
 
     views = [(pages.path, pages.endpoint, list_view)]
     if pages.edit_form is not None:

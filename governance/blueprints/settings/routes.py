@@ -12,7 +12,7 @@ from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
 
-from ... import policy
+from ... import policy, web
 from ...access import requires
 from ...extensions import db
 from ...formatting import local_time, status_label, urgency_label
@@ -39,7 +39,7 @@ from .forms import (
     ResponseTemplateForm,
     SlaForm,
 )
-from .lists import ManagedListPages, refusal, register
+from .lists import ManagedListPages, register
 
 
 def job_kind_label(kind: str) -> str:
@@ -91,14 +91,11 @@ def sla():
             abort(400)
         flash(_("Some time limits need correcting; nothing was saved."), "error")
         return render_sla(form)
-    try:
-        changed = service.save_sla(form.values(), current_user)
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return render_sla(form)
-    db.session.commit()
-    if changed:
+    outcome = web.attempt(lambda: service.save_sla(form.values(), current_user))
+    if outcome.refused:
+        flash(outcome.error.message, "error")
+        return render_sla(form, outcome.error.status)
+    if outcome.result:  # how many hours changed
         flash(_("Time limits saved. They apply to deadlines set from now on."), "success")
     else:
         flash(_("Nothing was changed."), "info")
@@ -109,11 +106,17 @@ def sla():
 @requires("edit_sla")
 def sla_defaults():
     """Put the default time limits back."""
-    if ConfirmForm().validate_on_submit():
-        service.restore_default_sla(current_user)
-        db.session.commit()
-        flash(_("The default time limits are back. They apply to deadlines set from now on."), "success")
-    return redirect(url_for("settings.sla"))
+    back = url_for("settings.sla")
+    if not ConfirmForm().validate_on_submit():
+        return redirect(back)
+    return web.perform(
+        lambda: service.restore_default_sla(current_user),
+        done=_("The default time limits are back. They apply to deadlines set from now on."),
+        to=back,
+        refused=lambda _err: redirect(back),
+        say_refusal=True,
+        code=302,
+    )
 
 
 # --- categories ---------------------------------------------------------------------------------
@@ -165,11 +168,9 @@ def jobs():
 def job_retry(job_id):
     """Give a failed job more tries; it runs (or is handed to a worker) once this request commits."""
     if ConfirmForm().validate_on_submit():
-        if service.retry_job(job_id):
-            db.session.commit()
+        if web.attempt(lambda: service.retry_job(job_id)).result:
             flash(_("Job %(id)s will be tried again.", id=job_id), "success")
         else:
-            db.session.rollback()
             flash(_("Job %(id)s is not waiting for a retry (it may have been retried already).", id=job_id), "info")
     return redirect(url_for("settings.jobs"))
 
@@ -237,22 +238,20 @@ CHANNELS = ManagedListPages(
 def channel_test(channel_id):
     """Send the robot a test message (as a background job, like every notification)."""
     channel, node = managed_channel(channel_id)
-    if ConfirmForm().validate_on_submit():
-        try:
-            service.send_test_message(channel, node, current_user)
-        except service.SettingsError as err:
-            db.session.rollback()
-            flash(refusal(err.code), "error")
-            return redirect(url_for("settings.channels"))
-        db.session.commit()
-        flash(
-            _(
-                "A test message is on its way to the group of %(name)s. If it does not arrive, check the address.",
-                name=node.name,
-            ),
-            "success",
-        )
-    return redirect(url_for("settings.channels"))
+    back = url_for("settings.channels")
+    if not ConfirmForm().validate_on_submit():
+        return redirect(back)
+    return web.perform(
+        lambda: service.send_test_message(channel, node, current_user),
+        done=_(
+            "A test message is on its way to the group of %(name)s. If it does not arrive, check the address.",
+            name=node.name,
+        ),
+        to=back,
+        refused=lambda _err: redirect(back),
+        say_refusal=True,
+        code=302,
+    )
 
 
 # --- rejection reasons (不予受理理由) -------------------------------------------------------------
@@ -383,27 +382,22 @@ def organisation_communities(organisation_id):
     """Pair the organisation with the ticked communities (their branches can then assign to it)."""
     item = db.session.get(Organisation, organisation_id) or abort(404)
     pairing, grouped = pairing_form(item, formdata=request.form)
-    if not pairing.validate():
-        if pairing.csrf_token.errors:
-            abort(400)
-        return ORGANISATIONS.item_page(item, ORGANISATIONS.form(item), pairing=pairing, grouped=grouped)
-    try:
-        service.set_organisation_communities(item, pairing.communities.data or [])
-    except service.SettingsError as err:
-        db.session.rollback()
-        flash(refusal(err.code), "error")
-        return redirect(url_for("settings.organisation", organisation_id=organisation_id))
-    db.session.commit()
-    flash(
-        ngettext(
+    back = organisation_url(item)
+    return web.submit(
+        pairing,
+        lambda typed: ORGANISATIONS.item_page(item, ORGANISATIONS.form(item), pairing=typed, grouped=grouped),
+        lambda: service.set_organisation_communities(item, pairing.communities.data or []),
+        done=lambda _result: ngettext(
             "“%(name)s” now serves %(num)d community.",
             "“%(name)s” now serves %(num)d communities.",
             len(item.communities),
             name=item.name,
         ),
-        "success",
+        to=back,
+        refused=lambda _err: redirect(back),
+        say_refusal=True,
+        code=302,
     )
-    return redirect(url_for("settings.organisation", organisation_id=organisation_id))
 
 
 for pages in (CATEGORIES, CHANNELS, REJECT_REASONS, RESPONSE_TEMPLATES, ORGANISATIONS):
