@@ -16,7 +16,7 @@ from governance import create_app, policy
 from governance.access import access_of
 from governance.extensions import db
 from governance.models import Node, Person, RoleAssignment
-from tests.builders import make_organisation, make_person, make_tree, nodes_at
+from tests.builders import make_organisation, make_person, make_role_holders, make_tree, nodes_at
 from tests.conftest import clean_database, csrf_from
 
 PUBLIC_ENDPOINTS = {
@@ -109,14 +109,6 @@ RANK = {
     "district_admin": 6,
 }
 MANAGERS = {"branch_member", "street_admin", "district_admin"}
-LEVEL_OF = {
-    "neighbour_leader": "neighbour",
-    "group_leader": "group",
-    "zone_leader": "zone",
-    "branch_member": "community",
-    "street_admin": "street",
-    "district_admin": "district",
-}
 ACTORS = [*RANK, "org_staff"]
 
 
@@ -167,10 +159,7 @@ def expect_codes(actor: Person, node: Node) -> bool:
 def build_world() -> dict[str, Person]:
     """Two of everything, so every scope has a sibling outside it; one person per role on the first branch."""
     make_tree(streets=2, communities=2, zones=2, groups=1, neighbours=2)
-    org = make_organisation("property", "测试物业")
-    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
-    people = {role: make_person(role, first[LEVEL_OF[role]], name=f"{role}-holder") for role in RANK}
-    people["org_staff"] = make_person("org_staff", None, organisation=org, name="物业员工")
+    people = make_role_holders(tuple(RANK), organisation=make_organisation("property", "测试物业"))
     # Leaders elsewhere in the tree: the objects that must stay out of reach.
     for level, role in (("neighbour", "neighbour_leader"), ("group", "group_leader"), ("zone", "zone_leader")):
         for node in nodes_at(level)[1:]:

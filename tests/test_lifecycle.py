@@ -22,23 +22,16 @@ from governance.services.issues.lifecycle import (
     transition,
 )
 from governance.services.platform import jobs
-from tests.builders import category, force_status, make_issue, make_person, make_tree, nodes_at
+from tests.builders import category, force_status, make_issue, make_person, make_role_holders, make_tree, nodes_at
 
 
 @pytest.fixture
 def people(app):
-    """A small tree with one holder per level on its first branch."""
+    """A small tree with one holder per level on its first branch, keyed by level, and a 邻长 of the second 邻."""
     make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=2)
-    first = {level: nodes_at(level)[0] for level in ("district", "street", "community", "zone", "group", "neighbour")}
-    return {
-        "neighbour": make_person("neighbour_leader", first["neighbour"], name="邻长甲"),
-        "neighbour2": make_person("neighbour_leader", nodes_at("neighbour")[1], name="邻长乙"),
-        "group": make_person("group_leader", first["group"], name="组长"),
-        "zone": make_person("zone_leader", first["zone"], name="片长"),
-        "community": make_person("branch_member", first["community"], name="支部"),
-        "street": make_person("street_admin", first["street"], name="街镇"),
-        "district": make_person("district_admin", first["district"], name="区"),
-    }
+    people = make_role_holders(by="level")  # the branch member under "community"
+    people["neighbour2"] = make_person("neighbour_leader", nodes_at("neighbour")[1])
+    return people
 
 
 def events_of(issue):

@@ -13,19 +13,16 @@ from governance.services.issues import rating, sla
 from governance.services.issues.lifecycle import record_callback, transition
 from governance.services.reports import rates
 from governance.services.triage import operations
-from tests.builders import force_status, make_issue, make_person, make_tree, nodes_at
+from tests.builders import force_status, make_issue, make_person, make_role_holders, make_tree, nodes_at
 
 
 @pytest.fixture
 def people(app):
     """One branch of the tree: two 邻长 (two 邻), their 组长 and the community branch."""
     make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=2)
-    return {
-        "neighbour": make_person("neighbour_leader", nodes_at("neighbour")[0], name="邻长甲"),
-        "neighbour2": make_person("neighbour_leader", nodes_at("neighbour")[1], name="邻长乙"),
-        "group": make_person("group_leader", nodes_at("group")[0], name="组长"),
-        "community": make_person("branch_member", nodes_at("community")[0], name="支部"),
-    }
+    people = make_role_holders(("neighbour_leader", "group_leader", "branch_member"), by="level")
+    people["neighbour2"] = make_person("neighbour_leader", nodes_at("neighbour")[1])
+    return people
 
 
 def commit(issue: Issue) -> Issue:
