@@ -14,17 +14,14 @@ from governance.models import AuditEntry, RejectReason
 from governance.services.issues.lifecycle import transition
 from governance.services.platform import audit
 from governance.services.triage import operations
-from tests.builders import make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import make_issue, make_party, make_person, make_tree, nodes_at
+from tests.pages import nav_links
 
 URL = "/admin/audit/"
 
 
-@pytest.fixture(autouse=True)
-def english(app):
-    """These tests read the English labels; the Chinese ones are checked by test_translations."""
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    yield
-    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
+# These tests read the English labels; the Chinese ones are checked by test_translations.
+pytestmark = pytest.mark.usefixtures("english")
 
 
 @pytest.fixture
@@ -37,9 +34,7 @@ def world(app):
     communities = nodes_at("community")
     neighbours = nodes_at("neighbour")
     streets = nodes_at("street")
-    org = make_organisation("property", "金湾物业")
-    org.communities.append(communities[0])
-    db.session.commit()
+    org = make_party("property", "金湾物业", communities[0])
     people = {
         "leader_a0": make_person("neighbour_leader", neighbours[0], name="邻长甲"),
         "leader_a1": make_person("neighbour_leader", neighbours[1], name="邻长乙"),
@@ -225,7 +220,8 @@ def test_keyset_pages_of_fifty(world, client, auth):
     assert response.status_code == 200
     assert html.count('class="audit-what"') == 10
     assert "第9条" in html and "第0条" in html and "第10条" not in html
-    assert "Newest" in html and "before=" not in html.split("Newest")[1]
+    pager = nav_links(html, "nav.pager")  # back to the newest, and no older page
+    assert "‹ Newest" in [text for text, _ in pager] and not any("before=" in href for _, href in pager)
 
 
 def test_bulk_actions_are_marked(world, client, auth):
