@@ -10,11 +10,11 @@ import pytest
 
 from governance.extensions import db
 from governance.formatting import beijing_today
-from governance.models import Building
 from governance.services.issues.lifecycle import LifecycleError, add_comment, transition
 from governance.services.public import projection
 from governance.services.triage import operations
-from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import make_compound, make_issue, make_party, make_person, make_tree, nodes_at
+from tests.pages import issue_card, text_of
 
 pytestmark = pytest.mark.usefixtures("fresh_public_cache")
 
@@ -26,12 +26,8 @@ def world(app):
     """普瑞斯堡 3栋 in a community served by 普瑞物业; its 邻长, branch member and the company's staff member."""
     make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=1)
     community = nodes_at("community")[0]
-    compound = make_compound(community)
-    building = Building(compound_id=compound.id, name="3栋")
-    db.session.add(building)
-    party = make_organisation("property", "普瑞物业")
-    party.communities.append(community)
-    db.session.commit()
+    compound = make_compound(community, buildings=("3栋",))
+    party = make_party("property", "普瑞物业", community)
     return {
         "community": community,
         "compound": compound,
@@ -40,7 +36,9 @@ def world(app):
         "party": party,
         "staff": make_person("org_staff", None, organisation=party),
         "issue": make_issue(
-            make_person("neighbour_leader", nodes_at("neighbour")[0]), compound_id=compound.id, building_id=building.id
+            make_person("neighbour_leader", nodes_at("neighbour")[0]),
+            compound_id=compound.id,
+            building_id=compound.buildings[0].id,
         ),
     }
 
@@ -52,13 +50,13 @@ def body(client, url: str) -> str:
 
 
 def badge(html: str) -> str:
-    """The status badges of the public issue page."""
-    return html.split('class="badges"')[1].split("</p>")[0]
+    """The status badges of the public issue page, as read."""
+    return text_of(html, "p.badges")
 
 
 def card(html: str, reference: str) -> str:
-    """One issue's card in a public list."""
-    return html.split(f'<span class="ref">{reference}</span>')[1].split("</li>")[0]
+    """One issue's card in a public list, as read."""
+    return issue_card(html, reference)["text"]
 
 
 def assign(world):

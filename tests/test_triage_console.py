@@ -18,8 +18,9 @@ from governance.extensions import db
 from governance.formatting import beijing_today
 from governance.models import AuditEntry, Issue, IssueEvent, utcnow
 from governance.services.triage import operations
-from tests.builders import category, force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import category, force_status, make_issue, make_party, make_person, make_tree, nodes_at
 from tests.conftest import Auth, csrf_from
+from tests.pages import find, find_all, table_rows, text_of, texts_of
 
 REF_RE = re.compile(r"WC-\d{4}-\d{6}")
 
@@ -30,11 +31,8 @@ def world(app):
     make_tree(streets=1, communities=2, zones=1, groups=1, neighbours=2)
     a, b = nodes_at("community")
     neighbours = nodes_at("neighbour")  # A: 0, 1; B: 2, 3
-    org_x = make_organisation("property", "金湾物业")
-    org_y = make_organisation("property", "别处物业")
-    org_x.communities.append(a)
-    org_y.communities.append(b)
-    db.session.commit()
+    org_x = make_party("property", "金湾物业", a)
+    org_y = make_party("property", "别处物业", b)
     return {
         "a": a,
         "b": b,
@@ -72,9 +70,8 @@ def login(app, person):
 
 def rows_of(html: str) -> list[str]:
     """The references in the queue table, in order."""
-    parts = html.split("data-queue", 1)
-    table = parts[1].split("</table>", 1)[0] if len(parts) > 1 else ""
-    return re.findall(r"data-open>(WC-\d{4}-\d{6})<", table)
+    table = find(html, "table[data-queue]")
+    return texts_of(table, "a[data-open]") if table is not None else []
 
 
 def snapshot():
@@ -296,7 +293,7 @@ def test_bulk_assign_with_one_closed_issue_changes_nothing(world, app):
     )
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    refusal = html.split('id="refusal"', 1)[1].split("</div>", 1)[0]
+    refusal = text_of(html, "#refusal")
     assert closed.reference in refusal and good[0].reference not in refusal
     assert snapshot() == before
     # The choices and the typed text are kept; the selection too (the visible rows).
@@ -439,10 +436,12 @@ def test_paging_and_counts(world, app):
     assert not set(rows_of(first)) & set(rows_of(second))
     assert "?page=2" in first
     # Tabs: open 52, closed 1, all 53.
-    tabs = first.split("triage-tabs", 1)[1].split("</nav>", 1)[0]
-    counts = dict(re.findall(r"status=(\w+)[^>]*>[^<]*<b>(\d+)</b>", tabs))
+    tabs = find_all(first, "nav.triage-tabs a")
+    counts = {
+        re.search(r"status=(\w+)", tab["href"]).group(1): text_of(tab, "b") for tab in tabs if "status=" in tab["href"]
+    }
     assert counts["closed"] == "1" and counts["all"] == "53" and counts["reported"] == "52"
-    assert re.search(r">[^<]*<b>52</b>", tabs)  # the open tab
+    assert "52" in [text_of(tab, "b") for tab in tabs]  # the open tab
     assert client.get(base + "?page=99").status_code == 200
 
 
@@ -461,9 +460,7 @@ def test_response_times_on_a_hand_built_case(world, app):
     rows[1].next_deadline_at = now - timedelta(hours=1)  # overdue now
     db.session.commit()
     html = login(app, world["branch_a"]).get(f"/triage/community/{world['a'].id}").get_data(as_text=True)
-    panel = html.split('class="card response-times"', 1)[1]
-    cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", panel.split("<tbody>", 1)[1].split("</tbody>", 1)[0], re.S)
-    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in cells]
+    cells = [cell for row in table_rows(html, ".response-times tbody") for cell in row]
     # party, assigned, waiting, median hours to accept, resolved, median hours to resolve, overdue now
     assert cells == ["金湾物业", "3", "1", "3.0", "1", "10.0", "1"]
 
