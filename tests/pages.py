@@ -47,16 +47,23 @@ def inner_html(html: str | Tag, selector: str) -> str:
 
 
 def issue_cards(html: str | Tag, selector: str = "ul.issue-cards") -> list[dict]:
-    """The issue cards of a list (staff or public), in order: reference, title, status, badges, text, link."""
+    """The issue cards of a list (staff or public), in order.
+
+    Each: reference, title, status (the status badge's text), badges (every badge's text), marks (the kinds
+    of badge shown, e.g. "overdue", "urgent"), classes (the card's own, e.g. "is-overdue"), text, href.
+    """
     cards = []
     for card in find_all(html, f"{selector} > li"):
         link = card.find("a")
+        badges = find_all(card, ".badge")
         cards.append(
             {
                 "reference": text_of(card, ".ref"),
                 "title": text_of(card, ".issue-title"),
                 "status": text_of(card, ".badge.status"),
-                "badges": texts_of(card, ".badge"),
+                "badges": [visible(badge) for badge in badges],
+                "marks": {kind for badge in badges for kind in badge.get("class", []) if kind != "badge"},
+                "classes": set(card.get("class", [])),
                 "text": visible(card),
                 "href": link.get("href") if link else None,
             }
