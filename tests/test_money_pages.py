@@ -13,6 +13,7 @@ from governance.models import Issue, LedgerEntry
 from governance.services.money import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 from tests.conftest import csrf_from
+from tests.pages import find_all, text_of
 
 
 @pytest.fixture
@@ -328,13 +329,14 @@ def test_an_expenditure_keeps_its_scanned_receipt_privately(world, client, auth,
 
 
 def phase_card(html: str, name: str) -> str:
-    """One phase's card on the public funding view."""
-    return html.split(f"<h3>{name}</h3>")[1].split("</div>")[0]
+    """The markup of one phase's card on the public funding view (the card headed with the phase's name)."""
+    (card,) = [card for card in find_all(html, "section[aria-labelledby=phases] .card") if text_of(card, "h3") == name]
+    return str(card)
 
 
 def bar_widths(html: str) -> list[float]:
     """The widths of the filled rects of the SVG bars (the first rect of each bar is its background)."""
-    return [float(w) for w in re.findall(r'<rect x="0" y="0" width="([^"]+)" height="6" fill="#1f7a4d"', html)]
+    return [float(rect["width"]) for rect in find_all(html, 'svg.progress rect[fill="#1f7a4d"]')]
 
 
 def test_public_funding_shows_the_true_share_of_each_budget(world, client):
