@@ -4,17 +4,24 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import policy
+from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
 from ...parsing import parse_page
+from ...services.errors import ServiceError
 from ...services.people import accounts, directory
 from ...services.people.tree import children, node_path
 from . import bp
 from .forms import ConfirmForm
 
 PAGE_SIZE = 30
+
+
+def refused(err: ServiceError, back: str):
+    """A refused change to an account: said, and back to the page it was asked from."""
+    flash(err.message, "error")
+    return redirect(back)
 
 
 @bp.route("/people")
@@ -42,12 +49,17 @@ def set_enabled(person_id):
     """Disable or re-enable an account."""
     other = db.session.get(Person, person_id) or abort(404)
     policy.authorize(current_user, "manage_person", other)
-    if ConfirmForm().validate_on_submit():
-        enable = request.form.get("enable") == "1"
-        accounts.set_enabled(other, enable)
-        db.session.commit()
-        flash(_("Account enabled.") if enable else _("Account disabled; its sessions have ended."), "success")
-    return redirect(url_for("admin.person", person_id=other.id))
+    back = url_for("admin.person", person_id=other.id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(back)
+    enable = request.form.get("enable") == "1"
+    return web.perform(
+        lambda: accounts.set_enabled(other, enable),
+        done=_("Account enabled.") if enable else _("Account disabled; its sessions have ended."),
+        to=back,
+        refused=lambda err: refused(err, back),
+        code=302,
+    )
 
 
 @bp.route("/roles/<int:role_id>/remove", methods=["POST"])
@@ -56,12 +68,16 @@ def remove_role(role_id):
     """Take one role away from a person."""
     role = db.session.get(RoleAssignment, role_id) or abort(404)
     policy.authorize(current_user, "manage_role", role)
-    person_id = role.person_id
-    if ConfirmForm().validate_on_submit():
-        accounts.remove_role(role)
-        db.session.commit()
-        flash(_("Role removed."), "success")
-    return redirect(url_for("admin.person", person_id=person_id))
+    back = url_for("admin.person", person_id=role.person_id)
+    if not ConfirmForm().validate_on_submit():
+        return redirect(back)
+    return web.perform(
+        lambda: accounts.remove_role(role),
+        done=_("Role removed."),
+        to=back,
+        refused=lambda err: refused(err, back),
+        code=302,
+    )
 
 
 @bp.route("/people/<int:person_id>/code", methods=["POST"])
@@ -72,9 +88,10 @@ def person_code(person_id):
     policy.authorize(current_user, "manage_person", other)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("admin.person", person_id=other.id))
-    issued = accounts.issue_codes(current_user, [other])
-    db.session.commit()
-    return render_template("admin/codes_print.html", node=None, issued=issued, path=node_path)
+    outcome = web.attempt(lambda: accounts.issue_codes(current_user, [other]))
+    if outcome.refused:
+        return refused(outcome.error, url_for("admin.person", person_id=other.id))
+    return render_template("admin/codes_print.html", node=None, issued=outcome.result, path=node_path)
 
 
 SHEET_LEVELS = ("zone", "group", "neighbour")
@@ -93,7 +110,8 @@ def codes(node_id):
     manageable = [p for p in waiting if policy.allowed(current_user, "manage_person", p)]
     form = ConfirmForm()
     if form.validate_on_submit():
-        issued = accounts.issue_codes(current_user, manageable)
-        db.session.commit()
-        return render_template("admin/codes_print.html", node=node, issued=issued, path=node_path)
+        outcome = web.attempt(lambda: accounts.issue_codes(current_user, manageable))
+        if outcome.refused:
+            return refused(outcome.error, url_for("admin.codes", node_id=node.id))
+        return render_template("admin/codes_print.html", node=node, issued=outcome.result, path=node_path)
     return render_template("admin/codes.html", node=node, waiting=manageable, form=form, path=node_path(node))

@@ -4,7 +4,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from ... import auth_session
+from ... import auth_session, web
 from ...access import login_required, public
 from ...client import client_address
 from ...extensions import db
@@ -16,32 +16,10 @@ from .forms import ActivateForm, LoginForm, LogoutForm, PasswordForm
 PASSWORD_PROBLEMS = ("too_short", "too_common", "contains_mobile")
 
 
-def account_message(err: accounts.AccountError) -> str:
-    """The user-facing sentence for an AccountError."""
-    if err.code == "slowed":
-        return _(
-            "Too many failed attempts for this number. Please wait %(seconds)s seconds and try again.",
-            seconds=err.retry_after,
-        )
-    return {
-        "invalid": _("The mobile number or password is not right."),
-        "invalid_code": _("The mobile number or activation code is not right, or the code has expired."),
-        "throttled": _("Too many failed attempts. Please wait 15 minutes and try again."),
-        "too_short": _("The new password needs at least 8 characters."),
-        "too_common": _(
-            "This password is too easy to guess: it is a commonly used password, or a repeated or sequential "
-            "run of characters such as aaaaaaaa or 12345678. Any other 8 or more characters will do; "
-            "a few unrelated words are easy to remember."
-        ),
-        "contains_mobile": _("The new password must not contain your mobile number."),
-        "wrong_current": _("The current password is not right."),
-    }[err.code]
-
-
 def refused(err: accounts.AccountError) -> tuple[int, dict]:
     """The status and headers of a page that shows this refusal: 429 with Retry-After when throttled."""
-    if err.code not in ("throttled", "slowed"):
-        return 200, {}
+    if err.status != 429:
+        return err.status, {}
     return 429, {"Retry-After": str(err.retry_after or 15 * 60)}
 
 
@@ -53,13 +31,12 @@ def login():
         return redirect(url_for("main.home"))
     form = LoginForm()
     if form.validate_on_submit():
-        try:
-            person = accounts.authenticate(form.mobile.data, form.password.data, client_address())
-        except accounts.AccountError as err:
-            form.password.errors.append(account_message(err))
-            return render_template("auth/login.html", form=form), *refused(err)
-        auth_session.start(person)
-        db.session.commit()
+        outcome = web.attempt(
+            lambda: auth_session.start(accounts.authenticate(form.mobile.data, form.password.data, client_address()))
+        )
+        if outcome.refused:
+            form.password.errors.append(outcome.error.message)
+            return render_template("auth/login.html", form=form), *refused(outcome.error)
         return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
     return render_template("auth/login.html", form=form)
 
@@ -81,19 +58,30 @@ def activate():
     """First login with the one-time code from the printed list."""
     form = ActivateForm()
     if form.validate_on_submit():
-        try:
-            person = accounts.activate(form.mobile.data, form.code.data, form.password.data, client_address())
-        except accounts.AccountError as err:
-            if err.code == "invalid":
-                err = accounts.AccountError("invalid_code")
-            field = form.password if err.code in PASSWORD_PROBLEMS else form.code
-            field.errors.append(account_message(err))
-            return render_template("auth/activate.html", form=form), *refused(err)
-        auth_session.start(person)
-        db.session.commit()
-        flash(_("Your account is active. Welcome!"), "success")
-        return redirect(url_for("main.home"))
+
+        def activate_and_start():
+            try:
+                person = accounts.activate(form.mobile.data, form.code.data, form.password.data, client_address())
+            except accounts.AccountError as err:
+                if err.code == "invalid":  # here it was the code that was not right
+                    raise accounts.AccountError("invalid_code") from err
+                raise
+            auth_session.start(person)
+
+        return web.perform(
+            activate_and_start,
+            done=_("Your account is active. Welcome!"),
+            to=url_for("main.home"),
+            refused=lambda err: activation_refused(form, err),
+            code=302,
+        )
     return render_template("auth/activate.html", form=form)
+
+
+def activation_refused(form, err: accounts.AccountError):
+    field = form.password if err.code in PASSWORD_PROBLEMS else form.code
+    field.errors.append(err.message)
+    return render_template("auth/activate.html", form=form), *refused(err)
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -103,16 +91,23 @@ def password():
     form = PasswordForm()
     if form.validate_on_submit():
         person = current_user._get_current_object()  # the person, not the proxy
-        try:
+
+        def change_and_restart():
             accounts.change_password(person, form.current.data, form.password.data, client_address())
-        except accounts.AccountError as err:
+            # every session ends; this device goes on in a new one under the new auth version
+            auth_session.end_all(person)
+            auth_session.start(person)
+
+        def password_refused(err):
             field = form.password if err.code in PASSWORD_PROBLEMS else form.current
-            field.errors.append(account_message(err))
+            field.errors.append(err.message)
             return render_template("auth/password.html", form=form), *refused(err)
-        # every session ends; this device goes on in a new one under the new auth version
-        auth_session.end_all(person)
-        auth_session.start(person)
-        db.session.commit()
-        flash(_("Password changed. Other devices have been logged out."), "success")
-        return redirect(url_for("main.home"))
+
+        return web.perform(
+            change_and_restart,
+            done=_("Password changed. Other devices have been logged out."),
+            to=url_for("main.home"),
+            refused=password_refused,
+            code=302,
+        )
     return render_template("auth/password.html", form=form)

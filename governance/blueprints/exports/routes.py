@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 
-from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
+from flask import abort, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
+from ... import web
 from ...access import login_required
 from ...extensions import db
 from ...formatting import local_time
@@ -78,17 +79,20 @@ def issues(fmt):
             args=filters.args(),
             list_url=url_for("issues.index", **filters.args()),
         )
-    job = exports.start(
-        issue_export.SOURCE,
-        {"args": filters.args()},
-        fmt,
-        current_user,
-        issue_export.stem(),
-        locale=str(get_locale() or ""),
+    return web.perform(
+        lambda: exports.start(
+            issue_export.SOURCE,
+            {"args": filters.args()},
+            fmt,
+            current_user,
+            issue_export.stem(),
+            locale=str(get_locale() or ""),
+        ),
+        done=_("Your export has started. The file stays under My exports for 7 days."),
+        to=lambda job: url_for(".job", job_id=job.id),
+        refused=lambda err: abort(err.status),
+        code=302,
     )
-    db.session.commit()
-    flash(_("Your export has started. The file stays under My exports for 7 days."), "success")
-    return redirect(url_for(".job", job_id=job.id))
 
 
 # --- my exports ---------------------------------------------------------------------------------
@@ -176,12 +180,20 @@ def retry(job_id):
     job = own_job(job_id)
     if job.status in ACTIVE or file_of(job) is not None:
         return redirect(url_for(".job", job_id=job.id))
-    try:
-        again = exports.retry(job, current_user)
-    except (exports.ExportRefused, ValueError):
-        abort(404)
-    db.session.commit()
-    return redirect(url_for(".job", job_id=again.id))
+
+    def again():
+        try:
+            return exports.retry(job, current_user)
+        except (exports.ExportRefused, ValueError):  # a request that can no longer be made
+            abort(404)
+
+    return web.perform(
+        again,
+        done=None,
+        to=lambda fresh: url_for(".job", job_id=fresh.id),
+        refused=lambda err: abort(err.status),
+        code=302,
+    )
 
 
 @bp.cli.command("cleanup")

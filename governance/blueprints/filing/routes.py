@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import timedelta, timezone
 
 from flask import (
     abort,
@@ -15,14 +14,15 @@ from flask import (
     request,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import format_date
 from flask_babel import gettext as _
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
-from ... import policy
+from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
+from ...formatting import BEIJING, category_name
 from ...models import Photo
 from ...parsing import parse_id
 from ...services.issues import lifecycle, places
@@ -30,22 +30,9 @@ from ...services.platform import photos
 from . import bp
 from .forms import FilingForm, new_key
 
-CHINA = timezone(timedelta(hours=8), "CST")  # dates as the district reads them (no daylight saving)
 # A draft kept on the phone (IndexedDB) holds at most PHOTOS_PER_ISSUE photos and this many bytes of them,
 # after the phone has scaled them to PHOTO_MAX_SIDE (a scaled phone photo is 0.3–1.5 MB).
 DRAFT_MAX_BYTES = 10 * 1024 * 1024
-
-
-def lifecycle_message(code: str) -> str:
-    """The sentence for a LifecycleError raised by file_issue."""
-    return {
-        "bad_neighbour": _("Choose the 邻 this problem belongs to."),
-        "forbidden": _("You cannot file problems in that 邻."),
-        "bad_category": _("Choose the kind of problem."),
-        "bad_urgency": _("Choose normal or urgent."),
-        "bad_title": _("Give the problem a short title."),
-        "bad_place": _("That compound or building is not in the 邻's community."),
-    }.get(code, _("The problem could not be filed. Please check the form."))
 
 
 def issue_url(issue) -> str:
@@ -53,25 +40,13 @@ def issue_url(issue) -> str:
     return url_for("issues.detail", issue_id=issue.id)
 
 
-def status_label(status: str) -> str:
-    """A status in the interface language."""
-    return {
-        "reported": _("Reported"),
-        "acknowledged": _("Acknowledged"),
-        "in_progress": _("In progress"),
-        "resolved": _("Resolved"),
-        "reopened": _("Reopened"),
-    }.get(status, status)
-
-
 @bp.context_processor
 def helpers():
     """What the filing templates call."""
     return {
         "issue_url": issue_url,
-        "category_label": category_label,
-        "status_label": status_label,
-        "short_date": lambda value: format_date(value.astimezone(CHINA).date(), "short"),
+        "category_label": category_name,
+        "short_date": lambda value: format_date(value.astimezone(BEIJING).date(), "short"),
     }
 
 
@@ -108,11 +83,6 @@ def refusal(form, status: int, duplicates, message):
     return jsonify(answer), status
 
 
-def category_label(category) -> str:
-    """Chinese name when the interface is Chinese, English otherwise."""
-    return category.name_zh if get_locale() and get_locale().language == "zh" else category.name_en
-
-
 class Choices:
     """Everything the place fields list for this person and what they chose so far."""
 
@@ -128,7 +98,7 @@ class Choices:
         self.compounds = places.compounds_in({o.community_id for o in self.options})
         self.buildings = places.buildings_of([c.id for c in self.compounds])
         self.multi_compound = len(self.compounds) > 1
-        self.categories = [(c.id, category_label(c)) for c in places.active_categories()]
+        self.categories = [(c.id, category_name(c)) for c in places.active_categories()]
         if form.neighbour.data is None and chosen in {o.id for o in self.options}:
             form.neighbour.data = chosen
 
@@ -228,7 +198,7 @@ def new():
     except photos.PhotoError as err:
         if err.code == "busy":
             return busy(form, choices, err)
-        form.photos.errors = [photos.message(err)]
+        form.photos.errors = [err.message]
         return render_form(form, choices, status=413 if err.code == "too_large" else 200, posted=True)
 
     latitude, longitude = form.location()
@@ -246,30 +216,34 @@ def new():
         resident_name=form.resident_name.data or "",
         resident_phone=form.resident_phone.data or "",
     )
-    try:
+
+    def file_with_photos():
         issue, created = lifecycle.file_issue(person, data, key)
         if created:
             filed = next((e for e in issue.events if e.kind == "filed"), None)
             for item in stored:
                 photos.attach(issue, item, "before", person, event=filed)
-        db.session.commit()
-    except lifecycle.LifecycleError as err:
-        db.session.rollback()
+        return issue, created
+
+    try:
+        outcome = web.attempt(file_with_photos)
+    except Exception:
         for item in stored:
             photos.discard(item)
+        raise
+    if outcome.refused:
+        for item in stored:
+            photos.discard(item)
+        err = outcome.error
         field = {
             "bad_category": form.category,
             "bad_urgency": form.urgency,
             "bad_title": form.title,
             "bad_place": form.compound,
         }.get(err.code, form.neighbour)
-        field.errors = [*field.errors, lifecycle_message(err.code)]
-        return render_form(form, choices, status=403 if err.code == "forbidden" else 200, posted=True)
-    except Exception:
-        db.session.rollback()
-        for item in stored:
-            photos.discard(item)
-        raise
+        field.errors = [*field.errors, err.message]
+        return render_form(form, choices, status=err.status, posted=True)
+    issue, created = outcome.result
     if not created:  # lost a race with a concurrent retry of the same filing
         for item in stored:
             photos.discard(item)
@@ -281,8 +255,8 @@ def busy(form, choices, err):
     its draft is not marked refused and is simply sent again later; the form page keeps what was typed."""
     headers = {"Retry-After": str(err.params.get("retry_after", photos.RETRY_AFTER))}
     if from_outbox():
-        return photos.message(err), 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
-    page, _status = render_form(form, choices, posted=True, message=photos.message(err))
+        return err.message, 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
+    page, _status = render_form(form, choices, posted=True, message=err.message)
     return page, 503, headers
 
 

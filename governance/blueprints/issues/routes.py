@@ -10,17 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
-from ... import policy
+from ... import policy, web
 from ...access import login_required
 from ...extensions import db
+from ...formatting import PRIORITY_LABELS, beijing_today, category_name, in_language, level_label, status_label
 from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -37,6 +37,7 @@ from ...models import (
     utcnow,
 )
 from ...parsing import parse_id
+from ...services.errors import ServiceError
 from ...services.issues import rating
 from ...services.issues.lifecycle import (
     TRANSITION_ACTION,
@@ -48,12 +49,11 @@ from ...services.issues.lifecycle import (
     record_callback,
     transition,
 )
-from ...services.issues.listing import Cursor, OutOfScope, area_options, fetch_page, parse_filters
+from ...services.issues.listing import Cursor, OutOfScope, area_options, fetch_page, find_reference, parse_filters
 from ...services.people.tree import node_path
 from ...services.platform import notify, photos
 from ...services.triage import operations
 from . import bp
-from .display import PRIORITY_LABELS, category_name, helpers, level_label, status_label
 from .forms import (
     COMMENT_CHOICES,
     AssignForm,
@@ -68,12 +68,6 @@ from .forms import (
     TransitionForm,
     VersionedForm,
 )
-
-
-@bp.context_processor
-def issue_helpers():
-    return helpers()
-
 
 # --- the list -----------------------------------------------------------------------------------
 
@@ -163,35 +157,6 @@ DONE_MESSAGES = {
     "duplicate": _l("Merged into the kept issue; its followers now follow that one."),
     "withdrawn": _l("Withdrawn."),
 }
-ERROR_MESSAGES = {
-    "conflict": _l(
-        "Someone else changed this issue while you had it open. This is the latest version: "
-        "check it, then try again. What you typed is kept below."
-    ),
-    "forbidden": _l("You may not do this on this issue."),
-    "illegal_transition": _l("This step is not possible from the issue's current status."),
-    "note_required": _l("Please write a note: this step needs one."),
-    "note_too_long": _l("The note is too long (at most 2,000 characters)."),
-    "bad_duplicate": _l(
-        "Give the reference of another issue you can see, which is not itself a duplicate (e.g. WC-2026-000123)."
-    ),
-    "not_open": _l("This issue is no longer open, so this step is not possible."),
-    "top_level": _l("This issue is already at the district level: there is no level above."),
-    "not_resolved": _l("A callback can only be recorded once the issue is resolved."),
-    "bad_satisfaction": _l("Choose how satisfied the resident is."),
-    "bad_kind": _l("Choose what kind of note this is."),
-    "too_many_photos": _l("At most 6 photos at a time."),
-    "reason_required": _l("Choose a reason from the list."),
-    "merged": _l("This issue was merged into another one and can no longer be changed: continue there."),
-    "bad_organisation": _l("Choose one of the responsible parties this community works with."),
-    "bad_deadline": _l("Choose a deadline between today and one year from now."),
-    "already_assigned": _l("It is already assigned to this party."),
-    "not_pending": _l("This assignment has already been answered."),
-    "bad_priority": _l("Choose a priority."),
-    "bad_level": _l("Choose a level below the issue's current level."),
-    "awaiting_acceptance": _l("Assigned to %(organisation)s: the work can start only once they accept it."),
-}
-ERROR_STATUS = {"conflict": 409, "forbidden": 403, "photo": 413, "photo_busy": 503}
 ACTION_DONE = {
     "assign": _l("Assigned. The party's staff are notified and asked to accept it."),
     "accept": _l("Accepted: the work has started."),
@@ -309,7 +274,7 @@ def set_choices(issue: Issue, forms: dict) -> None:
             (str(o.id), o.name) for o in operations.eligible_organisations(community)
         ]
         if not forms["assign"].due_on.data:
-            forms["assign"].due_on.data = (operations.china_today() + timedelta(days=7)).isoformat()
+            forms["assign"].due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
         forms["priority"].priority.choices = [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
         if forms["priority"].priority.data is None or request.method == "GET":
             forms["priority"].priority.data = issue.priority
@@ -317,14 +282,8 @@ def set_choices(issue: Issue, forms: dict) -> None:
         forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current]]
     if "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(person, "triage_issue", issue):
         forms["rejected"].reason.choices = [("", _("Choose…"))] + [
-            (str(r.id), r.name_en if _is_english() else r.name_zh) for r in operations.active_reject_reasons()
+            (str(r.id), in_language(r.name_zh, r.name_en)) for r in operations.active_reject_reasons()
         ]
-
-
-def _is_english() -> bool:
-    from flask_babel import get_locale
-
-    return str(get_locale()) == "en"
 
 
 def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:
@@ -415,52 +374,24 @@ def detail(issue_id):
     return render_detail(issue)
 
 
-def perform(issue: Issue, name: str, run, done: str, anchor: str = "top"):
+def perform(issue: Issue, name: str, run, done: str, anchor: str = "top", to=None):
     """Run one service call and commit; on a refusal roll back and show the page with the reason."""
     issue_id = issue.id
-    try:
-        run()
-        db.session.commit()
-    except LifecycleError as err:
-        db.session.rollback()
-        return refused(issue_id, name, err.code, error_message(err))
-    except StaleDataError:  # changed by another request between our read and our write
-        db.session.rollback()
-        return refused(issue_id, name, "conflict")
-    flash(done, "success")
-    # An explicit fragment: otherwise the browser keeps the form's (#act-…) and scrolls past the message.
-    return redirect(url_for(".detail", issue_id=issue_id, _anchor=anchor), code=303)
+    return web.perform(
+        run,
+        done=done,
+        # An explicit fragment: otherwise the browser keeps the form's (#act-…) and scrolls past the message.
+        to=to or url_for(".detail", issue_id=issue_id, _anchor=anchor),
+        refused=lambda err: refused(issue_id, name, err),
+        conflict=LifecycleError,
+    )
 
 
-def error_message(err: LifecycleError) -> str:
-    """The message for a refusal, filled with what the service said (e.g. which party it waits for)."""
-    message = str(ERROR_MESSAGES.get(err.code, _l("That could not be done.")))
-    if err.code in PARAM_MESSAGES:
-        return message % {name: err.params.get(name, "") for name in PARAM_MESSAGES[err.code]}
-    return message
-
-
-# Messages with placeholders, and the service's parameters that fill them.
-PARAM_MESSAGES = {"awaiting_acceptance": ("organisation",)}
-
-
-def refused(issue_id: int, name: str, code: str, message: str | None = None):
+def refused(issue_id: int, name: str, err: ServiceError):
     """Show the latest version of the page with the refused form open, its reason and what was typed."""
     db.session.expire_all()
     issue = load_issue(issue_id)  # the latest version, still subject to the policy
-    message = message or str(ERROR_MESSAGES.get(code, _l("That could not be done.")))
-    return render_detail(issue, failed=name, error=message, status=ERROR_STATUS.get(code, 422))
-
-
-def find_reference(reference: str | None) -> Issue | None:
-    """The issue with this reference, if the person may see it (unknown and hidden look the same)."""
-    reference = (reference or "").strip().upper()[:40]
-    if not reference:
-        return None
-    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
-    if found is None or not policy.allowed(current_user, "view_issue", found):
-        return None
-    return found
+    return render_detail(issue, failed=name, error=err.message, status=err.status)
 
 
 @bp.route("/<int:issue_id>/status/<to_status>", methods=["POST"])
@@ -475,15 +406,14 @@ def change_status(issue_id, to_status):
     if to_status == "resolved":  # "after" photos of the fix, checked like the filing photos
         files = [f for f in request.files.getlist(form.photos.name) if f.filename]
         if len(files) > current_app.config["PHOTOS_PER_ISSUE"]:
-            return refused(issue.id, to_status, "too_many_photos")
+            return refused(issue.id, to_status, LifecycleError("too_many_photos"))
         try:
             stored = photos.save_uploads(files)
         except photos.PhotoError as err:
-            code = "photo_busy" if err.code == "busy" else "photo"
-            return refused(issue.id, to_status, code, photos.message(err))
+            return refused(issue.id, to_status, err)
 
     def run():
-        original = find_reference(form.duplicate_of.data) if to_status == "duplicate" else None
+        original = find_reference(current_user, form.duplicate_of.data) if to_status == "duplicate" else None
         reason = None
         reason_id = parse_id(form.reason.data) if to_status == "rejected" else None
         if reason_id:
@@ -600,18 +530,18 @@ def triage_step(issue_id, step):
                 current_user, issue, form.level.data or "", form.note.data or "", expected_version=version
             )
 
-    response = perform(issue, step, run, str(ACTION_DONE[step]))
-    if step == "decline" and getattr(response, "status_code", None) == 303:
-        # The party no longer sees the issue: back to its queue rather than to a page it may not open.
-        db.session.expire_all()
-        fresh = db.session.get(Issue, issue_id)
-        if not policy.allowed(current_user, "view_issue", fresh):
-            return redirect(_org_queue_url(), 303)
-    return response
+    back = url_for(".detail", issue_id=issue_id, _anchor="top")
+    to = (lambda _result: after_decline(issue_id, back)) if step == "decline" else back
+    return perform(issue, step, run, str(ACTION_DONE[step]), to=to)
 
 
-def _org_queue_url() -> str:
-    """The responsible party's queue."""
+def after_decline(issue_id: int, back: str) -> str:
+    """Where a decline leads: the party no longer sees the issue, so back to its queue rather than to a page it
+    may not open."""
+    db.session.expire_all()
+    fresh = db.session.get(Issue, issue_id)
+    if policy.allowed(current_user, "view_issue", fresh):
+        return back
     return url_for("triage.org_queue")
 
 

@@ -3,29 +3,29 @@ entries and reversals (CSRF, idempotency key, input kept on errors), CSV and XLS
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
-from datetime import date, timedelta, timezone
+from datetime import date
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import func, select
 from wtforms.fields.choices import SelectChoice
 
-from ... import policy
+from ... import policy, web
 from ...access import login_required, public, requires
 from ...extensions import db
+from ...formatting import format_fen, local_time
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
 from ...parsing import parse_id, parse_page
+from ...services.errors import ServiceError
 from ...services.money import ledger
 from ...services.platform import photos
+from ...services.reports import exports
 from . import bp
 from .forms import EntryForm, IssuePhaseForm, ReverseForm
 
-CHINA = timezone(timedelta(hours=8), "CST")
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 REFERENCE_RE = re.compile(r"(?:WC-[0-9]{4}-)?0*([0-9]{1,10})", re.IGNORECASE)
@@ -139,13 +139,12 @@ def reverse_keys(entries, rform: ReverseForm | None) -> dict[int, str]:
     return keys
 
 
-def refused_reuse(err: ledger.LedgerError, form) -> int:
+def refused_reuse(err: ServiceError, form) -> int:
     """The status of a refused entry; a key already used for other money is replaced by a fresh one,
     so the form kept on the page records anew when sent again."""
-    if err.code != "key_reused":
-        return 400
-    form.idempotency_key.data = uuid.uuid4().hex
-    return 409
+    if err.code == "key_reused":
+        form.idempotency_key.data = uuid.uuid4().hex
+    return err.status
 
 
 def render_ledger(
@@ -186,7 +185,7 @@ def render_ledger(
             may_link=policy.allowed(current_user, "link_issue_phase", project),
             kind_labels=kind_labels(),
             source_kind_labels=source_kind_labels(),
-            fen=ledger.format_fen,
+            fen=format_fen,
             donor_label=donor_label,
             may_record=policy.allowed(current_user, "record_money", project),
             may_override=policy.allowed(current_user, "override_overspend", project),
@@ -205,7 +204,7 @@ def index():
         select(Project).where(policy.project_scope_condition(current_user)).order_by(Project.id)
     ).all()
     rows = [(p, ledger.balances(p).total) for p in projects]
-    return render_template("money/index.html", rows=rows, fen=ledger.format_fen)
+    return render_template("money/index.html", rows=rows, fen=format_fen)
 
 
 @bp.route("/<int:project_id>")
@@ -227,7 +226,7 @@ def public_view(project_id: int):
         "money/public.html",
         funding=ledger.public_funding(project),
         kind_labels={k: v for k, v in labels.items() if k is not None},
-        fen=ledger.format_fen,
+        fen=format_fen,
     )
 
 
@@ -279,10 +278,11 @@ def record(project_id: int):
         try:
             scan = photos.save_upload(upload)
         except photos.PhotoError as err:
-            form.receipt_scan.errors = [photos.message(err)]
+            form.receipt_scan.errors = [err.message]
             flash(_("Some fields need correcting; nothing was recorded."), "error")
             return render_ledger(project, form=form, status=400)
-    try:
+
+    def run() -> LedgerEntry:
         amount = ledger.parse_amount(form.amount.data)
         issues = linked_issues(project, form.issue_refs.data)
         if issues is None:
@@ -318,26 +318,29 @@ def record(project_id: int):
                 note=form.purpose.data,
                 **options,
             )
-    except ledger.LedgerError as err:
-        db.session.rollback()
+        if scan and entry.receipt_scan != scan.stored_name:  # a retry that found the entry already recorded
+            photos.discard(scan)
+        return entry
+
+    def refused(err: ServiceError):
         if scan:
             photos.discard(scan)
         if err.code.startswith("amount_"):
             form.amount.errors = [err.message]
-        flash(err.message, "error")
         return render_ledger(project, form=form, status=refused_reuse(err, form))
-    db.session.commit()
-    if scan and entry.receipt_scan != scan.stored_name:  # a retry that found the entry already recorded
-        photos.discard(scan)
-    flash(
-        _(
+
+    return web.perform(
+        run,
+        done=lambda entry: _(
             "Recorded: %(kind)s of %(amount)s yuan.",
             kind=kind_labels()[entry.kind],
-            amount=ledger.format_fen(entry.amount_fen),
+            amount=format_fen(entry.amount_fen),
         ),
-        "success",
+        to=url_for("money.project", project_id=project.id),
+        refused=refused,
+        say_refusal=True,
+        code=302,
     )
-    return redirect(url_for("money.project", project_id=project.id))
 
 
 @bp.route("/<int:project_id>/entries/<int:entry_id>/receipt")
@@ -366,21 +369,20 @@ def reverse(project_id: int):
     entry = db.session.get(LedgerEntry, entry_id) if entry_id else None
     if entry is None or entry.project_id != project.id:
         abort(404)
-    try:
-        reversal = ledger.reverse(
+    return web.perform(
+        lambda: ledger.reverse(
             current_user,
             entry,
             form.reason.data,
             override_reason=form.override_reason.data,
             idempotency_key=form.idempotency_key.data or None,
-        )
-    except ledger.LedgerError as err:
-        db.session.rollback()
-        flash(err.message, "error")
-        return render_ledger(project, rform=form, status=refused_reuse(err, form))
-    db.session.commit()
-    flash(_("Entry %(id)s reversed.", id=reversal.reverses_id), "success")
-    return redirect(url_for("money.project", project_id=project.id))
+        ),
+        done=lambda reversal: _("Entry %(id)s reversed.", id=reversal.reverses_id),
+        to=url_for("money.project", project_id=project.id),
+        refused=lambda err: render_ledger(project, rform=form, status=refused_reuse(err, form)),
+        say_refusal=True,
+        code=302,
+    )
 
 
 @bp.route("/<int:project_id>/issue-phase", methods=["POST"])
@@ -414,55 +416,48 @@ def link_issue_phase(project_id: int):
     return redirect(url_for("money.project", project_id=project.id, _anchor="phase-issues"))
 
 
-def safe_cell(value):
-    """Text that a spreadsheet would run as a formula stays text (CSV/XLSX injection)."""
-    return f"'{value}" if isinstance(value, str) and value[:1] in ("=", "+", "-", "@") else value
-
-
-def export_rows(project: Project) -> list[list]:
-    """The filtered ledger as rows; anonymous donors by the word only."""
+def export_table(project: Project) -> tuple[list[exports.Column], list[list]]:
+    """The filtered ledger as columns and rows; anonymous donors by the word only."""
     labels, kinds = kind_labels(), source_kind_labels()
     entries = db.session.scalars(filtered(project, ledger_filters()).order_by(LedgerEntry.id).limit(EXPORT_LIMIT))
+    columns = [
+        exports.Column(_("Entry"), "int"),
+        exports.Column(_("Date")),
+        exports.Column(_("Kind")),
+        exports.Column(_("Amount (yuan)")),
+        exports.Column(_("Phase")),
+        exports.Column(_("Source kind")),
+        exports.Column(_("Source")),
+        exports.Column(_("Donor")),
+        exports.Column(_("Paid to")),
+        exports.Column(_("Purpose or note")),
+        exports.Column(_("Reverses entry"), "int"),
+        exports.Column(_("Reason")),
+        exports.Column(_("Override reason")),
+        exports.Column(_("Issues")),
+        exports.Column(_("Recorded at")),
+    ]
     rows = [
         [
-            _("Entry"),
-            _("Date"),
-            _("Kind"),
-            _("Amount (yuan)"),
-            _("Phase"),
-            _("Source kind"),
-            _("Source"),
-            _("Donor"),
-            _("Paid to"),
-            _("Purpose or note"),
-            _("Reverses entry"),
-            _("Reason"),
-            _("Override reason"),
-            _("Issues"),
-            _("Recorded at"),
+            e.id,
+            e.occurred_on.isoformat() if e.occurred_on else "",
+            labels[e.kind],
+            format_fen(e.amount_fen),
+            e.phase.name if e.phase else "",
+            kinds[e.source.kind] if e.source else "",
+            e.source.name if e.source else "",
+            donor_label(e),
+            e.payee,
+            e.purpose,
+            e.reverses_id,
+            e.reason,
+            e.override_reason,
+            " ".join(i.reference or str(i.id) for i in e.issues),
+            local_time(e.created_at),
         ]
+        for e in entries
     ]
-    for e in entries:
-        rows.append(
-            [
-                e.id,
-                e.occurred_on.isoformat() if e.occurred_on else "",
-                labels[e.kind],
-                ledger.format_fen(e.amount_fen),
-                e.phase.name if e.phase else "",
-                kinds[e.source.kind] if e.source else "",
-                e.source.name if e.source else "",
-                donor_label(e),
-                e.payee,
-                e.purpose,
-                e.reverses_id or "",
-                e.reason,
-                e.override_reason,
-                " ".join(i.reference or str(i.id) for i in e.issues),
-                e.created_at.astimezone(CHINA).strftime("%Y-%m-%d %H:%M"),
-            ]
-        )
-    return rows
+    return columns, rows
 
 
 @bp.route("/<int:project_id>/ledger.csv")
@@ -470,31 +465,12 @@ def export_rows(project: Project) -> list[list]:
 def export_csv(project_id: int):
     """The filtered ledger as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
     project = project_or_404(project_id)
-    out = io.StringIO()
-    out.write("\ufeff")
-    csv.writer(out).writerows([safe_cell(v) for v in row] for row in export_rows(project))
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=ledger-{project.id}.csv"},
-    )
+    return exports.table_response(f"ledger-{project.id}", *export_table(project), "csv")
 
 
 @bp.route("/<int:project_id>/ledger.xlsx")
 @login_required
 def export_xlsx(project_id: int):
     """The filtered ledger as an Excel workbook."""
-    from openpyxl import Workbook
-
     project = project_or_404(project_id)
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("ledger")
-    for row in export_rows(project):
-        sheet.append([safe_cell(v) for v in row])
-    out = io.BytesIO()
-    book.save(out)
-    return Response(
-        out.getvalue(),
-        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        headers={"Content-Disposition": f"attachment; filename=ledger-{project.id}.xlsx"},
-    )
+    return exports.table_response(f"ledger-{project.id}", *export_table(project), "xlsx", sheet_title="ledger")

@@ -20,9 +20,19 @@ from flask_login import current_user
 from markupsafe import Markup
 from sqlalchemy import select
 
-from ... import policy
+from ... import policy, web
 from ...access import login_required, public
 from ...extensions import db
+from ...formatting import (
+    BEIJING,
+    SATISFACTION_LABELS,
+    event_line,
+    format_fen,
+    in_language,
+    level_label,
+    local_time,
+    status_label,
+)
 from ...models import STATUSES, Category, Issue, Node
 from ...parsing import parse_page
 from ...services.issues import rating
@@ -32,20 +42,10 @@ from ...services.public import page_cache
 from ...services.public import projection as public_data
 from ...services.reports import node_report, rates
 from ...urls import links_from_request_host, public_url
-from ..issues.display import CHINA, SATISFACTION_LABELS, event_line, level_label, local_time, status_label
 from . import bp
 
 REFERENCE_RE = re.compile(r"^[A-Z0-9-]{1,24}$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
-GONE_MESSAGES = {
-    "unknown": _l("This rating link is not known. Please check that it was copied completely."),
-    "used": _l("This rating link has already been used. Thank you — your answer was counted once."),
-    "expired": _l("This rating link has expired. Ask your neighbour leader for a new one if you still want to rate."),
-    "closed": _l("This issue is being handled again, so it cannot be rated now."),
-    "replaced": _l(
-        "This rating link is no longer valid: a newer link was made for this issue. Please use the newest one."
-    ),
-}
 LEVEL_TITLES = {
     "district": _l("District"),
     "street": _l("Street / town"),
@@ -65,7 +65,7 @@ def helpers() -> dict:
         "category_label": category_label,
         "public_event_line": public_event_line,
         "LEVEL_TITLES": LEVEL_TITLES,
-        "fen": ledger.format_fen,
+        "fen": format_fen,
     }
 
 
@@ -83,7 +83,7 @@ def rate_text(value: float | None) -> str:
 
 def category_label(item) -> str:
     """A public issue's category in the interface language."""
-    return item.category_en if str(get_locale()) == "en" else item.category_zh
+    return in_language(item.category_zh, item.category_en)
 
 
 class _TimelineLine:
@@ -302,7 +302,7 @@ def poster(compound_id: int):
             figures=rates.figures(public_data.scope_condition("compound", compound_id)),
             target_url=target_url,
             qr=qr_svg(target_url, _("QR code: %(url)s", url=target_url)),
-            printed=datetime.now(CHINA).strftime("%Y-%m-%d"),
+            printed=datetime.now(BEIJING).strftime("%Y-%m-%d"),
         )
 
     return cached(f"compound:{compound_id}", here, render)
@@ -318,19 +318,13 @@ def rating_link(issue_id: int):
     issue = db.session.get(Issue, issue_id)
     if issue is None or not policy.allowed(current_user, "view_issue", issue):
         abort(404)
-    try:
-        token = rating.create_link(current_user, issue)
-    except rating.RatingError as err:
-        if err.code == "forbidden":
+    outcome = web.attempt(lambda: rating.create_link(current_user, issue))
+    if outcome.refused:
+        if outcome.error.code == "forbidden":
             abort(403)
-        db.session.rollback()
-        if err.code == "rated":
-            flash(_("The resident has already rated this fix, so no new link can be made."), "error")
-        else:
-            flash(_("A rating link can only be made while the issue is resolved."), "error")
+        flash(outcome.error.message, "error")
         return redirect(url_for("issues.detail", issue_id=issue.id))
-    db.session.commit()
-    url = public_url(".rate", token=token)
+    url = public_url(".rate", token=outcome.result)
     expires = local_time(datetime.now(UTC) + timedelta(days=rating.LINK_DAYS), with_time=False)
     return render_template(
         "public/rating_link.html",
@@ -341,10 +335,9 @@ def rating_link(issue_id: int):
     )
 
 
-def gone(code: str):
+def gone(err: rating.RatingError):
     """The page for a link that cannot be used: 404 when unknown, 410 when used, expired or no longer ratable."""
-    status = 404 if code == "unknown" else 410
-    return render_template("public/gone.html", message=GONE_MESSAGES[code]), status
+    return render_template("public/gone.html", message=err.message), err.status
 
 
 @bp.route("/rate/<token>", methods=["GET", "POST"])
@@ -356,19 +349,16 @@ def rate(token: str):
     try:
         rating.check(link)
     except rating.RatingError as err:
-        return gone(err.code)
+        return gone(err)
     item = public_data.public_issue(link.issue.reference, with_timeline=False)
     chosen = request.form.get("rating", "") if request.method == "POST" else ""
     if request.method == "POST" and chosen not in SATISFACTION_LABELS:
         error = _("Please choose one of the three answers.")
         return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=error), 400
     if request.method == "POST" and request.form.get("confirm") == "1":
-        try:
-            rating.rate(token, chosen)
-        except rating.RatingError as err:
-            db.session.rollback()
-            return gone(err.code)
-        db.session.commit()
+        outcome = web.attempt(lambda: rating.rate(token, chosen))
+        if outcome.refused:
+            return gone(outcome.error)
         return render_template("public/rated.html", item=item, answer=SATISFACTION_LABELS[chosen])
     if request.method == "POST":  # chosen, not yet confirmed: nothing is counted yet
         return render_template("public/rate_confirm.html", item=item, chosen=chosen, label=SATISFACTION_LABELS[chosen])

@@ -1,15 +1,13 @@
 """Views of the roster blueprint."""
 
-import csv
-import io
-
-from flask import Response, current_app, flash, render_template
+from flask import current_app, flash, render_template
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ...access import requires
 from ...extensions import db
 from ...services.people.roster import COLUMNS, ROLE_FILE_NAME, import_roster
+from ...services.reports import exports
 from . import bp
 from .forms import RosterForm
 
@@ -67,12 +65,4 @@ def upload():
 @requires("import_roster")
 def template():
     """An empty roster with the header and the example rows, as CSV that Excel opens (UTF-8 with BOM)."""
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(COLUMNS)
-    writer.writerows(EXAMPLE_ROWS)
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=roster-template.csv"},
-    )
+    return exports.table_response("roster-template", [exports.Column(title) for title in COLUMNS], EXAMPLE_ROWS, "csv")

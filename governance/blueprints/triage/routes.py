@@ -8,22 +8,28 @@ the selection and what was typed kept. Each successful request commits once.
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import Response, abort, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale, ngettext
+from flask import Response, abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.orm.exc import StaleDataError
 
-from ... import policy
+from ... import policy, web
 from ...access import requires
 from ...extensions import db
+from ...formatting import (
+    PRIORITY_LABELS,
+    beijing_today,
+    category_name,
+    in_language,
+    level_label,
+    local_time,
+    status_label,
+)
 from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -38,33 +44,15 @@ from ...models import (
     utcnow,
 )
 from ...parsing import parse_id, parse_page
-from ...services.issues.lifecycle import LifecycleError
+from ...services.errors import ServiceError
+from ...services.issues.listing import find_reference
+from ...services.reports import exports
 from ...services.triage import operations
 from ...services.triage.queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
-from ..issues.display import PRIORITY_LABELS, category_name, helpers, level_label, local_time, status_label
-from ..issues.routes import ERROR_MESSAGES
 from . import bp
 from .forms import AcceptForm, BulkForm, parse_items
 
 PAGE_SIZE = 50
-# The codes the bulk service adds to the issue page's, and a wording that fits a list of many issues.
-BULK_MESSAGES = {
-    **ERROR_MESSAGES,
-    "conflict": _l("It was changed by someone else after you opened the console: reload and check it."),
-    "not_open": _l("It is no longer open."),
-    "illegal_transition": _l("This step is not possible from its current status."),
-    "forbidden": _l("You may not do this on this issue."),
-    "not_at_community": _l(
-        "It is not handled at the community level, so it cannot be escalated to the 街镇 from here."
-    ),
-    "not_found": _l("There is no such issue."),
-    "nothing_selected": _l("Select at least one issue first."),
-    "too_many": _l("At most 200 issues at a time."),
-    "bad_action": _l("Choose an action."),
-    "bad_duplicate": _l("Give the reference of the issue to keep (e.g. WC-2026-000123); it must be one you can see."),
-    "top_level": _l("It is already at the district level: there is no level above."),
-    "awaiting_acceptance": _l("It waits for the responsible party to accept it: their acceptance starts the work."),
-}
 DONE_MESSAGES = {
     "acknowledge": lambda n: ngettext("%(num)s issue acknowledged.", "%(num)s issues acknowledged.", n),
     "assign": lambda n: ngettext(
@@ -109,12 +97,6 @@ CSV_HEADERS = [
 ]
 
 
-@bp.context_processor
-def triage_helpers():
-    """The issue pages' display helpers (status, level and category names, local times)."""
-    return helpers()
-
-
 @dataclass
 class Refusal:
     """Why a bulk request changed nothing: one message, and each refused issue with its reason."""
@@ -123,18 +105,9 @@ class Refusal:
     issues: list[tuple[str, str]] = field(default_factory=list)
 
 
-def refusal_from(err: Exception) -> Refusal:
+def refusal_from(err: ServiceError) -> Refusal:
     """The person-readable form of a refusal from the triage service."""
-    if isinstance(err, operations.BulkError):
-        issues = [(label, str(BULK_MESSAGES.get(code, code))) for label, code in err.failures]
-        text = ngettext(
-            "Nothing was changed: %(num)s issue cannot take this action.",
-            "Nothing was changed: %(num)s issues cannot take this action.",
-            len(issues),
-        )
-        return Refusal(text, issues)
-    code = getattr(err, "code", "conflict")
-    return Refusal(_("Nothing was changed: %(why)s", why=BULK_MESSAGES.get(code, code)))
+    return Refusal(err.message, err.issues if isinstance(err, operations.BulkError) else [])
 
 
 # --- choosing a community -----------------------------------------------------------------------
@@ -197,11 +170,6 @@ def parse_console(args, community: Node) -> tuple[operations.ConsoleFilters, int
     return filters, page, {k: v for k, v in values.items() if v}
 
 
-def is_english() -> bool:
-    """Whether the interface is in English (reject reasons have a name in each language)."""
-    return str(get_locale()) == "en"
-
-
 def bulk_form(community: Node, formdata=None) -> BulkForm:
     """The bulk action bar with this community's choices; after a refusal, with what was typed."""
     form = BulkForm(formdata=formdata)
@@ -210,11 +178,11 @@ def bulk_form(community: Node, formdata=None) -> BulkForm:
     ]
     form.priority.choices = [("", _("Choose…"))] + [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
     form.reason.choices = [("", _("Choose…"))] + [
-        (str(r.id), r.name_en if is_english() else r.name_zh) for r in operations.active_reject_reasons()
+        (str(r.id), in_language(r.name_zh, r.name_en)) for r in operations.active_reject_reasons()
     ]
     form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS]
     if not form.due_on.data:
-        form.due_on.data = (operations.china_today() + timedelta(days=7)).isoformat()
+        form.due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
     return form
 
 
@@ -292,17 +260,6 @@ def console(community_id):
     return render_console(community, filters, page, args, bulk_form(community))
 
 
-def find_reference(reference: str | None) -> Issue | None:
-    """The issue with this reference, if the person may see it (unknown and hidden look the same)."""
-    reference = (reference or "").strip().upper()[:40]
-    if not reference:
-        return None
-    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
-    if found is None or not policy.allowed(current_user, "view_issue", found):
-        return None
-    return found
-
-
 @bp.route("/community/<int:community_id>/bulk", methods=["POST"])
 @requires("triage_console")
 def bulk(community_id):
@@ -313,7 +270,7 @@ def bulk(community_id):
     raw_items = request.form.getlist("item")
     items, junk = parse_items(raw_items)
     action = form.action.data or ""
-    kept = find_reference(form.kept.data) if action == "merge" else None
+    kept = find_reference(current_user, form.kept.data) if action == "merge" else None
     request_ = operations.BulkRequest(
         action=action if action != "accept" else "",  # accepting is the party's, from its own queue
         items=items,
@@ -325,30 +282,34 @@ def bulk(community_id):
         level=form.level.data or "",
         kept_id=kept.id if kept else None,
     )
-    try:
+
+    def run() -> int:
         if junk:
             raise operations.BulkError([(value, "not_found") for value in junk])
         count = operations.bulk(current_user, request_)
-        db.session.commit()
-    except (LifecycleError, operations.BulkError, StaleDataError) as err:
-        db.session.rollback()
+        if kept is not None and any(issue_id == kept.id for issue_id, _ in items):
+            count -= 1  # the kept issue may be selected with its duplicates: it was not merged
+        return count
+
+    def refused(err: ServiceError):
         db.session.expire_all()
         selected = {issue_id for issue_id, _ in items}
-        return render_console(community, filters, page, args, form, refusal_from(err), selected, 422)
-    if kept is not None and any(issue_id == kept.id for issue_id, _ in items):
-        count -= 1  # the kept issue may be selected with its duplicates: it was not merged
-    flash(DONE_MESSAGES[action](count), "success")
-    return redirect(url_for(".console", community_id=community.id, **args), 303)
+        return render_console(community, filters, page, args, form, refusal_from(err), selected, err.status)
+
+    return web.perform(
+        run,
+        done=DONE_MESSAGES.get(action),
+        to=url_for(".console", community_id=community.id, **args),
+        refused=refused,
+        conflict=operations.BulkError,
+    )
 
 
-def csv_response(rows, filename: str, community_names: dict[int, str] | None = None) -> Response:
-    """The rows as a CSV Excel opens in Chinese (UTF-8 with a byte-order mark)."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out)
+def csv_response(rows, filename_stem: str, community_names: dict[int, str] | None = None) -> Response:
+    """The rows as a CSV Excel opens in Chinese, through the app's one table writer."""
     headers = CSV_HEADERS if community_names is None else ["社区", *CSV_HEADERS]
-    writer.writerow(headers)
     now = utcnow()
+    lines = []
     for row in rows:
         late = row.status in OPEN_STATUSES and row.next_deadline_at is not None and row.next_deadline_at <= now
         line = [
@@ -369,13 +330,8 @@ def csv_response(rows, filename: str, community_names: dict[int, str] | None = N
         ]
         if community_names is not None:
             line.insert(0, community_names.get(row.community_id, ""))
-        # A cell starting with = + - @ would run as a formula in Excel: quote it as text.
-        writer.writerow([("'" + v) if isinstance(v, str) and v[:1] in ("=", "+", "-", "@") else v for v in line])
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename={filename}", "Cache-Control": "no-store"},
-    )
+        lines.append(line)
+    return exports.table_response(filename_stem, [exports.Column(title) for title in headers], lines, "csv")
 
 
 @bp.route("/community/<int:community_id>/export.csv")
@@ -385,7 +341,7 @@ def export(community_id):
     community = load_community(community_id)
     filters, _page, _args = parse_console(request.args, community)
     rows = export_rows(operations.console_conditions(filters, utcnow()), EXPORT_LIMIT)
-    return csv_response(rows, f"triage-{community.id}.csv")
+    return csv_response(rows, f"triage-{community.id}")
 
 
 # --- the responsible party's queue --------------------------------------------------------------
@@ -443,17 +399,23 @@ def org_accept():
     tab, page = parse_tab(request.args)
     AcceptForm()  # the CSRF token is checked for every POST by CSRFProtect
     items, junk = parse_items(request.form.getlist("item"))
-    try:
+
+    def run() -> int:
         if junk:
             raise operations.BulkError([(value, "not_found") for value in junk])
-        count = operations.bulk(current_user, operations.BulkRequest(action="accept", items=items))
-        db.session.commit()
-    except (LifecycleError, operations.BulkError, StaleDataError) as err:
-        db.session.rollback()
+        return operations.bulk(current_user, operations.BulkRequest(action="accept", items=items))
+
+    def refused(err: ServiceError):
         db.session.expire_all()
-        return render_org(tab, page, refusal_from(err), {i for i, _ in items}, 422)
-    flash(DONE_MESSAGES["accept"](count), "success")
-    return redirect(url_for(".org_queue", tab="active"), 303)
+        return render_org(tab, page, refusal_from(err), {i for i, _ in items}, err.status)
+
+    return web.perform(
+        run,
+        done=DONE_MESSAGES["accept"],
+        to=url_for(".org_queue", tab="active"),
+        refused=refused,
+        conflict=operations.BulkError,
+    )
 
 
 @bp.route("/org/export.csv")
@@ -466,4 +428,4 @@ def org_export():
     if tab in operations.ORG_TABS:
         conditions.append(operations.org_tab_condition(tab))
     rows = export_rows(conditions, EXPORT_LIMIT)
-    return csv_response(rows, "assignments.csv", node_names(r.community_id for r in rows))
+    return csv_response(rows, "assignments", node_names(r.community_id for r in rows))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -64,7 +65,53 @@ MAX_TITLE, MAX_NOTE = 80, 2000
 
 
 class LifecycleError(ServiceError):
-    """A refused change; `code` selects the message shown to the user, nothing was changed."""
+    """A refused change to an issue; `code` selects the message shown on the issue page, nothing was changed."""
+
+    MESSAGES = {
+        "conflict": _l(
+            "Someone else changed this issue while you had it open. This is the latest version: "
+            "check it, then try again. What you typed is kept below."
+        ),
+        "forbidden": _l("You may not do this on this issue."),
+        "illegal_transition": _l("This step is not possible from the issue's current status."),
+        "note_required": _l("Please write a note: this step needs one."),
+        "note_too_long": _l("The note is too long (at most 2,000 characters)."),
+        "bad_duplicate": _l(
+            "Give the reference of another issue you can see, which is not itself a duplicate (e.g. WC-2026-000123)."
+        ),
+        "not_open": _l("This issue is no longer open, so this step is not possible."),
+        "top_level": _l("This issue is already at the district level: there is no level above."),
+        "not_resolved": _l("A callback can only be recorded once the issue is resolved."),
+        "bad_satisfaction": _l("Choose how satisfied the resident is."),
+        "bad_kind": _l("Choose what kind of note this is."),
+        "too_many_photos": _l("At most 6 photos at a time."),
+        "reason_required": _l("Choose a reason from the list."),
+        "merged": _l("This issue was merged into another one and can no longer be changed: continue there."),
+        "bad_organisation": _l("Choose one of the responsible parties this community works with."),
+        "bad_deadline": _l("Choose a deadline between today and one year from now."),
+        "already_assigned": _l("It is already assigned to this party."),
+        "not_pending": _l("This assignment has already been answered."),
+        "bad_priority": _l("Choose a priority."),
+        "bad_level": _l("Choose a level below the issue's current level."),
+        "awaiting_acceptance": _l("Assigned to %(organisation)s: the work can start only once they accept it."),
+    }
+
+
+class FilingError(LifecycleError):
+    """A refused filing (file_issue): the form is shown again with the message beside the field it is about."""
+
+    MESSAGES = {
+        "bad_neighbour": _l("Choose the 邻 this problem belongs to."),
+        "forbidden": _l("You cannot file problems in that 邻."),
+        "bad_category": _l("Choose the kind of problem."),
+        "bad_urgency": _l("Choose normal or urgent."),
+        "bad_title": _l("Give the problem a short title."),
+        "bad_place": _l("That compound or building is not in the 邻's community."),
+    }
+    FALLBACK = _l("The problem could not be filed. Please check the form.")
+    # Like a form that did not validate, except a 邻 the person may not file in.
+    STATUS = {"forbidden": 403}
+    DEFAULT_STATUS = 200
 
 
 @dataclass
@@ -165,21 +212,21 @@ def file_issue(
         return existing, False
     neighbour = db.session.get(Node, data.neighbour_id) if data.neighbour_id else None
     if neighbour is None or neighbour.level != "neighbour":
-        raise LifecycleError("bad_neighbour")
+        raise FilingError("bad_neighbour")
     if api_key is not None:
         if filer is not None or not api_key.active or not policy.key_covers(api_key, neighbour):
-            raise LifecycleError("forbidden")
+            raise FilingError("forbidden")
     elif not policy.allowed(filer, "file_issue", neighbour):
         policy.log_denial(filer, "file_issue", neighbour)
-        raise LifecycleError("forbidden")
+        raise FilingError("forbidden")
     category = db.session.get(Category, data.category_id)
     if category is None or not category.active:
-        raise LifecycleError("bad_category")
+        raise FilingError("bad_category")
     if data.urgency not in ("normal", "urgent"):
-        raise LifecycleError("bad_urgency")
+        raise FilingError("bad_urgency")
     title = (data.title or "").strip()
     if not title or len(title) > MAX_TITLE:
-        raise LifecycleError("bad_title")
+        raise FilingError("bad_title")
     compound, building = _place(neighbour, data.compound_id, data.building_id)
     now = utcnow()
     issue = Issue(
@@ -232,10 +279,10 @@ def _place(neighbour: Node, compound_id: int | None, building_id: int | None):
     """The compound and building, checked to belong to the 邻's community."""
     compound = db.session.get(Compound, compound_id) if compound_id else None
     if compound_id and (compound is None or compound.community_id != neighbour.community_id):
-        raise LifecycleError("bad_place")
+        raise FilingError("bad_place")
     building = db.session.get(Building, building_id) if building_id else None
     if building_id and (building is None or compound is None or building.compound_id != compound.id):
-        raise LifecycleError("bad_place")
+        raise FilingError("bad_place")
     return compound, building
 
 

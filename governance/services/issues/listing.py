@@ -403,6 +403,18 @@ def iter_matching(person: Person, filters: Filters, now: datetime, chunk: int = 
         cursor = Cursor(last_created, last_id, "older")
 
 
+def find_reference(person: Person, reference: str | None) -> Issue | None:
+    """The issue with this reference (as typed: spaces and case do not matter), if the person may see it;
+    None otherwise, so that an unknown reference and a hidden issue look the same."""
+    reference = (reference or "").strip().upper()[:40]
+    if not reference:
+        return None
+    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
+    if found is None or not policy.allowed(person, "view_issue", found):
+        return None
+    return found
+
+
 def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: int | None = None) -> Page:
     """The page the person asked for, with the rows it shows loaded in one query."""
     size = size or PAGE_SIZE

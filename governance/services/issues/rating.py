@@ -15,6 +15,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from ... import policy
@@ -34,6 +35,25 @@ MAX_TOKEN = 64  # token_urlsafe(32) is 43 characters; anything far longer is not
 class RatingError(ServiceError):
     """A refused rating or link: `code` is forbidden, not_resolved, rated, unknown, used, replaced, expired,
     closed or bad_rating."""
+
+    MESSAGES = {
+        # Making a link (the 邻长, from the issue page).
+        "not_resolved": _l("A rating link can only be made while the issue is resolved."),
+        "rated": _l("The resident has already rated this fix, so no new link can be made."),
+        # Following one (the resident): the link cannot be used.
+        "unknown": _l("This rating link is not known. Please check that it was copied completely."),
+        "used": _l("This rating link has already been used. Thank you — your answer was counted once."),
+        "expired": _l(
+            "This rating link has expired. Ask your neighbour leader for a new one if you still want to rate."
+        ),
+        "closed": _l("This issue is being handled again, so it cannot be rated now."),
+        "replaced": _l(
+            "This rating link is no longer valid: a newer link was made for this issue. Please use the newest one."
+        ),
+    }
+    # A link that cannot be used is gone (410), or was never there (404).
+    STATUS = {"forbidden": 403, "unknown": 404, "not_resolved": 409, "rated": 409, "bad_rating": 400}
+    DEFAULT_STATUS = 410
 
 
 def digest(token: str) -> str:

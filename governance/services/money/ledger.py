@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta, timezone
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_babel import lazy_gettext as _l
@@ -23,7 +23,8 @@ from sqlalchemy.orm import aliased
 
 from ... import policy
 from ...extensions import db
-from ...models import FundingSource, Issue, LedgerEntry, Person, Phase, Project, utcnow
+from ...formatting import beijing_today, format_fen
+from ...models import FundingSource, Issue, LedgerEntry, Person, Phase, Project
 from ...parsing import ascii_digits
 from ..errors import ServiceError
 from ..locks import lock_row
@@ -36,55 +37,52 @@ MAX_FEN = 10**14  # 1,000,000,000,000.00 yuan
 # raises "integer overflow" beyond it (PostgreSQL's SUM of BIGINT is NUMERIC and would not).
 MAX_PROJECT_FEN = 100 * MAX_FEN
 MAX_TEXT = 300
-CHINA = timezone(timedelta(hours=8), "CST")
 
 
 def today() -> date:
     """Today in Beijing: the date an entry is booked on unless the recorder gives one."""
-    return utcnow().astimezone(CHINA).date()
-
-
-MESSAGES = {
-    "amount_empty": _l("Enter an amount."),
-    "amount_negative": _l("Amounts are positive; to correct an entry, reverse it."),
-    "amount_zero": _l("The amount must be more than zero."),
-    "amount_scientific": _l("Write the amount in full, e.g. 1000.00, not in scientific notation."),
-    "amount_decimals": _l("At most two decimals (fen)."),
-    "amount_format": _l(
-        "Not an amount: use digits, optionally with thousands commas and two decimals, e.g. 1,600,000.00."
-    ),
-    "amount_too_large": _l("The amount is too large."),
-    "project_full": _l(
-        "This project's entries would add up to more than %(limit)s yuan, more than one project's ledger holds; "
-        "nothing was recorded."
-    ),
-    "amount_digits": _l("Write the amount with the digits 0-9 (full-width ０-９ are fine too)."),
-    "forbidden": _l("You may not record money for this project."),
-    "wrong_project": _l("That phase, source or entry belongs to another project."),
-    "source_required": _l("Choose the source of the money."),
-    "payee_required": _l("Say who was paid."),
-    "purpose_required": _l("Say what the money paid for."),
-    "reason_required": _l("Say why the entry is reversed."),
-    "issue_outside": _l("A linked issue is not in this project's community."),
-    "overspend": _l(
-        "Only %(available)s yuan is available; spending more needs an administrator's override with a reason."
-    ),
-    "reverse_reversal": _l("A reversal cannot itself be reversed; record a new entry instead."),
-    "already_reversed": _l("This entry has already been reversed."),
-    "too_long": _l("The text is too long."),
-    "key_reused": _l(
-        "This form was already used for another entry (entry %(id)s); nothing was recorded. "
-        "Check the ledger, then submit again."
-    ),
-}
+    return beijing_today()
 
 
 class LedgerError(ServiceError):
     """A refused entry; `code` selects the message (MESSAGES), nothing was recorded."""
 
-    @property
-    def message(self) -> str:
-        return str(MESSAGES[self.code]) % self.params if self.params else str(MESSAGES[self.code])
+    MESSAGES = {
+        "amount_empty": _l("Enter an amount."),
+        "amount_negative": _l("Amounts are positive; to correct an entry, reverse it."),
+        "amount_zero": _l("The amount must be more than zero."),
+        "amount_scientific": _l("Write the amount in full, e.g. 1000.00, not in scientific notation."),
+        "amount_decimals": _l("At most two decimals (fen)."),
+        "amount_format": _l(
+            "Not an amount: use digits, optionally with thousands commas and two decimals, e.g. 1,600,000.00."
+        ),
+        "amount_too_large": _l("The amount is too large."),
+        "project_full": _l(
+            "This project's entries would add up to more than %(limit)s yuan, more than one project's ledger holds; "
+            "nothing was recorded."
+        ),
+        "amount_digits": _l("Write the amount with the digits 0-9 (full-width ０-９ are fine too)."),
+        "forbidden": _l("You may not record money for this project."),
+        "wrong_project": _l("That phase, source or entry belongs to another project."),
+        "source_required": _l("Choose the source of the money."),
+        "payee_required": _l("Say who was paid."),
+        "purpose_required": _l("Say what the money paid for."),
+        "reason_required": _l("Say why the entry is reversed."),
+        "issue_outside": _l("A linked issue is not in this project's community."),
+        "overspend": _l(
+            "Only %(available)s yuan is available; spending more needs an administrator's override with a reason."
+        ),
+        "reverse_reversal": _l("A reversal cannot itself be reversed; record a new entry instead."),
+        "already_reversed": _l("This entry has already been reversed."),
+        "too_long": _l("The text is too long."),
+        "key_reused": _l(
+            "This form was already used for another entry (entry %(id)s); nothing was recorded. "
+            "Check the ledger, then submit again."
+        ),
+    }
+    # The form is shown again to be corrected (400); a key already used for other money is a conflict (409).
+    STATUS = {"key_reused": 409}
+    DEFAULT_STATUS = 400
 
 
 # --- amounts ------------------------------------------------------------------------------------
@@ -137,21 +135,9 @@ def parse_amount(text: str | None) -> int:
     return fen
 
 
-def format_fen(fen: int) -> str:
-    """Integer fen → yuan text with thousands commas and two decimals: 160000000 → "1,600,000.00"."""
-    sign = "-" if fen < 0 else ""
-    yuan, cents = divmod(abs(int(fen)), 100)
-    return f"{sign}{yuan:,}.{cents:02d}"
-
-
-def public_donor_label(entry: LedgerEntry) -> str | None:
-    """A resident donor as the public may see them: the surname and two stars (张**), only when they
-    agreed to be named; None for anonymous donors (the public side shows them only as counts)."""
-    return donor_initial(entry.donor_name, entry.donor_named)
-
-
 def donor_initial(name: str | None, named: bool) -> str | None:
-    """张伟国 → 张** when the donor agreed to be named; None otherwise."""
+    """A resident donor as the public may see them: 张伟国 → 张** when they agreed to be named; None for
+    anonymous donors (the public side shows them only as counts)."""
     name = (name or "").strip()
     if not named or not name:
         return None

@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -38,10 +39,28 @@ _DUMMY_HASH = generate_password_hash("not-a-real-password")
 
 
 class AccountError(ServiceError):
-    """A refusal to show to the user; `message` is already translated by the caller's catalogue."""
+    """A refused login, activation or password change; the form is shown again with the message beside the
+    field it is about. Too many failures (throttled, slowed) answer 429, `retry_after` seconds."""
+
+    MESSAGES = {
+        "invalid": _l("The mobile number or password is not right."),
+        "invalid_code": _l("The mobile number or activation code is not right, or the code has expired."),
+        "throttled": _l("Too many failed attempts. Please wait 15 minutes and try again."),
+        "slowed": _l("Too many failed attempts for this number. Please wait %(seconds)s seconds and try again."),
+        "too_short": _l("The new password needs at least 8 characters."),
+        "too_common": _l(
+            "This password is too easy to guess: it is a commonly used password, or a repeated or sequential "
+            "run of characters such as aaaaaaaa or 12345678. Any other 8 or more characters will do; "
+            "a few unrelated words are easy to remember."
+        ),
+        "contains_mobile": _l("The new password must not contain your mobile number."),
+        "wrong_current": _l("The current password is not right."),
+    }
+    STATUS = {"throttled": 429, "slowed": 429}
+    DEFAULT_STATUS = 200
 
     def __init__(self, code: str, retry_after: int | None = None):
-        super().__init__(code, retry_after=retry_after)
+        super().__init__(code, retry_after=retry_after, seconds=retry_after)
         self.retry_after = retry_after
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ... import policy
@@ -41,7 +42,28 @@ STAGES = ("before", "after")
 
 
 class PhotoError(ServiceError):
-    """An upload that cannot be stored; `code` selects the message shown to the user."""
+    """An upload that cannot be stored; `code` selects the message shown to the user. `n` and `name` say which
+    photo (the n-th, and its file name)."""
+
+    MESSAGES = {
+        "empty": _l("Photo %(n)s (%(name)s) is empty."),
+        "too_large": _l("Photo %(n)s (%(name)s) is larger than %(limit_mb)s MB. Please choose a smaller one."),
+        "too_many_pixels": _l(
+            "Photo %(n)s (%(name)s) has too many pixels (more than %(megapixels)s million). Please choose a smaller one."  # noqa: E501
+        ),
+        "busy": _l("The server is busy with other photos right now. Nothing was saved: please send again in a minute."),
+    }
+    FALLBACK = _l("Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.")
+    # Every decoding slot taken: try again shortly (503); anything else about the photo itself (413).
+    STATUS = {"busy": 503}
+    DEFAULT_STATUS = 413
+
+    @property
+    def message(self) -> str:
+        if self.code == "busy":
+            return super().message
+        # The others name the photo, also when the service could not say which it was.
+        return str(self.MESSAGES.get(self.code, self.FALLBACK)) % {"n": "", "name": "", **self.params}
 
 
 @dataclass
@@ -285,28 +307,6 @@ def save_uploads(files) -> list[StoredPhoto]:
             discard(item)
         raise
     return stored
-
-
-def message(err: PhotoError) -> str:
-    """The sentence telling the person what was wrong with their photo."""
-    from flask_babel import gettext as _
-
-    params = {"n": "", "name": "", **err.params}
-    texts = {
-        "empty": lambda p: _("Photo %(n)s (%(name)s) is empty.", **p),
-        "too_large": lambda p: _(
-            "Photo %(n)s (%(name)s) is larger than %(limit_mb)s MB. Please choose a smaller one.", **p
-        ),
-        "too_many_pixels": lambda p: _(
-            "Photo %(n)s (%(name)s) has too many pixels (more than %(megapixels)s million). Please choose a smaller one.",  # noqa: E501
-            **p,
-        ),
-    }
-    if err.code == "busy":
-        return _("The server is busy with other photos right now. Nothing was saved: please send again in a minute.")
-    if err.code in texts:
-        return texts[err.code](params)
-    return _("Photo %(n)s (%(name)s) is not a picture we can read. Please choose a JPEG, PNG or WebP photo.", **params)
 
 
 def set_public(actor: Person, photo: Photo, public: bool) -> None:

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import date, datetime, timedelta
 
+from flask_babel import gettext, ngettext
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ... import policy
 from ...extensions import db
+from ...formatting import beijing_today, end_of_beijing_day
 from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -37,7 +40,6 @@ from ...models import (
     utcnow,
 )
 from ...parsing import parse_id
-from ..errors import ServiceError
 from ..issues.lifecycle import (
     MAX_NOTE,
     LifecycleError,
@@ -50,30 +52,57 @@ from ..issues.lifecycle import (
 )
 from ..platform import audit, jobs
 
-# China Standard Time, fixed UTC+8: a deadline "by 3 March" means the end of that day in Beijing.
-CHINA = timezone(timedelta(hours=8))
 MAX_ASSIGN_DAYS = 366
 COMMUNITY_RANK = HANDLING_LEVELS.index("community")
 # The levels a branch may send an issue back down to (下派).
 LOWER_LEVELS = HANDLING_LEVELS[:COMMUNITY_RANK]
 
 
-class BulkError(ServiceError):
-    """A bulk action refused as a whole: `failures` lists (issue label, error code) for each refused issue."""
+class BulkError(LifecycleError):
+    """A bulk action refused as a whole: `failures` lists (issue label, error code) for each refused issue; a
+    refusal of the request itself (nothing selected, too many, no such action) has only its `code`."""
 
-    def __init__(self, failures: list[tuple[str, str]]):
-        super().__init__("bulk_refused")
-        self.failures = failures
+    # The issue page's messages, in a wording that fits a list of many issues, and the console's own.
+    MESSAGES = {
+        **LifecycleError.MESSAGES,
+        "conflict": _l("It was changed by someone else after you opened the console: reload and check it."),
+        "not_open": _l("It is no longer open."),
+        "illegal_transition": _l("This step is not possible from its current status."),
+        "forbidden": _l("You may not do this on this issue."),
+        "not_at_community": _l(
+            "It is not handled at the community level, so it cannot be escalated to the 街镇 from here."
+        ),
+        "not_found": _l("There is no such issue."),
+        "nothing_selected": _l("Select at least one issue first."),
+        "too_many": _l("At most 200 issues at a time."),
+        "bad_action": _l("Choose an action."),
+        "bad_duplicate": _l(
+            "Give the reference of the issue to keep (e.g. WC-2026-000123); it must be one you can see."
+        ),
+        "top_level": _l("It is already at the district level: there is no level above."),
+        "awaiting_acceptance": _l("It waits for the responsible party to accept it: their acceptance starts the work."),
+    }
+    # The console is shown again with the selection kept, whatever the reason.
+    STATUS = {}
 
+    def __init__(self, failures: list[tuple[str, str]] = (), code: str = "bulk_refused"):
+        super().__init__(code)
+        self.failures = list(failures)
 
-def china_today(now: datetime | None = None) -> date:
-    """Today's date in Beijing."""
-    return (now or utcnow()).astimezone(CHINA).date()
+    @property
+    def issues(self) -> list[tuple[str, str]]:
+        """Each refused issue's label with the reason in the interface language."""
+        return [(label, str(self.MESSAGES.get(code, self.FALLBACK))) for label, code in self.failures]
 
-
-def end_of_day(day: date) -> datetime:
-    """The last second of a Beijing day, as an aware UTC datetime."""
-    return datetime.combine(day, time(23, 59, 59), CHINA).astimezone(UTC)
+    @property
+    def message(self) -> str:
+        if self.failures:
+            return ngettext(
+                "Nothing was changed: %(num)s issue cannot take this action.",
+                "Nothing was changed: %(num)s issues cannot take this action.",
+                len(self.failures),
+            )
+        return gettext("Nothing was changed: %(why)s", why=str(self.MESSAGES.get(self.code, self.FALLBACK)))
 
 
 # --- who can take an assignment -----------------------------------------------------------------
@@ -150,7 +179,7 @@ def assign(
     note = _note(note)
     if organisation is None or organisation.id not in {o.id for o in eligible_organisations(_community(issue))}:
         raise LifecycleError("bad_organisation")
-    today = china_today()
+    today = beijing_today()
     if due_on is None or not today <= due_on <= today + timedelta(days=MAX_ASSIGN_DAYS):
         raise LifecycleError("bad_deadline")
     if organisation.id == issue.assignee_org_id and issue.assignment_state is not None:
@@ -164,7 +193,7 @@ def assign(
     issue.assigned_at, issue.accepted_at = now, None
     # The party's deadline replaces the level's: long works are not escalated every 72 hours.
     issue.ack_due_at = None
-    issue.resolve_due_at = issue.next_deadline_at = end_of_day(due_on)
+    issue.resolve_due_at = issue.next_deadline_at = end_of_beijing_day(due_on)
     issue.updated_at = now
     text = f"派单至 {organisation.name}，{due_on.isoformat()} 前办结"
     fields = {"from_level": from_level, "to_level": issue.level} if from_level else {}
@@ -298,18 +327,18 @@ MAX_BULK = 200
 def bulk(actor: Person, request: BulkRequest) -> int:
     """Run one action over every selected issue; all or nothing (BulkError names each refusal)."""
     if request.action not in BULK_ACTIONS:
-        raise LifecycleError("bad_action")
+        raise BulkError(code="bad_action")
     if not request.items:
-        raise LifecycleError("nothing_selected")
+        raise BulkError(code="nothing_selected")
     if len(request.items) > MAX_BULK:
-        raise LifecycleError("too_many")
+        raise BulkError(code="too_many")
     ids = [issue_id for issue_id, _ in request.items]
     found = {i.id: i for i in db.session.scalars(select(Issue).where(Issue.id.in_(ids)))}
     organisation = db.session.get(Organisation, request.organisation_id) if request.organisation_id else None
     reason = db.session.get(RejectReason, request.reason_id) if request.reason_id else None
     kept = db.session.get(Issue, request.kept_id) if request.kept_id else None
     if request.action == "merge" and (kept is None or not policy.allowed(actor, "view_issue", kept)):
-        raise LifecycleError("bad_duplicate")
+        raise BulkError(code="bad_duplicate")
     failures = []
     with audit.batch():
         for issue_id, version in request.items:
