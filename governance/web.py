@@ -25,17 +25,11 @@ that show it in the flash area rather than beside the form.
 once, a JSON answer, a file): it commits once and returns an Outcome with the result, or rolls back and
 returns it with the refusal.
 
-The settings lists (blueprints/settings) fit this as they are:
-
-- `save_form(form, render, apply, message, back)` is
-  `submit(form, render, apply, done=message, to=back, refused=lambda err: render(form), say_refusal=True,
-  code=302)` — its refusal page is shown with status 200, as `render(form)` returns it; with `place`, the
-  `refused` function puts `err.message` beside the field `place(form, err.code)` names (or flashes it) and
-  returns `render(form)`;
-- `switch_active(setter, item, back, on_text, off_text)` is, once ConfirmForm().validate_on_submit(),
-  `perform(lambda: setter(item, active), done=on_text if active else off_text, to=back,
-  refused=lambda err: redirect(back), say_refusal=True, code=302)`;
-- `refusal(err.code)` becomes `err.message`: SettingsError carries the messages (the same wording).
+The settings lists (blueprints/settings/lists.py) are the pattern for a form page: a list's add and edit are
+`submit(form, render, apply, done=..., to=..., refused=..., code=302)`, whose `refused` puts `err.message`
+beside the field it is about (or flashes it) and shows `render(form)` with its status 200; a list's on/off
+switch is `perform(..., refused=lambda err: redirect(back), say_refusal=True, code=302)`. Their 302s and
+200s are kept as they were: a new page would use the defaults (303, `err.status`).
 """
 
 from __future__ import annotations
