@@ -22,6 +22,7 @@ from governance.services.issues.lifecycle import escalate, transition
 from governance.services.platform import jobs
 from tests.builders import category, force_status, make_issue, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
+from tests.pages import badge_count, find, issue_cards, visible
 from tests.test_filing import jpeg
 
 REF_RE = re.compile(r"WC-\d{4}-\d{6}")
@@ -63,9 +64,7 @@ def refs(html: str) -> set[str]:
 
 def listed(client, query: str = "") -> set[str]:
     """The references on the list page (the cards only, not the search box)."""
-    html = html_of(client, "/issues/" + query)
-    cards = html.split('class="issue-cards"', 1)
-    return refs(cards[1]) if len(cards) > 1 else set()
+    return {card["reference"] for card in issue_cards(html_of(client, "/issues/" + query))}
 
 
 def act(client, issue: Issue, path: str, prefix: str, fields: dict | None = None, version: int | None = None):
@@ -227,8 +226,7 @@ def test_search_pages_are_exact_whatever_the_window(world, client, auth, monkeyp
         seen, url = [], f"/issues/?q={term}"
         while url:
             html = html_of(client, url)
-            cards = html.split('class="issue-cards"', 1)
-            seen += REF_RE.findall(cards[1].split("</ul>", 1)[0]) if len(cards) > 1 else []
+            seen += [card["reference"] for card in issue_cards(html)]
             older = re.search(r'href="([^"]+)" rel="next"', html)
             url = older.group(1).replace("&amp;", "&") if older else None
         assert seen == expected, (term, window)
@@ -241,9 +239,9 @@ def test_overdue_issues_are_marked(world, client, auth):
     db.session.commit()
     auth.login(world["g0"].mobile)
     html = html_of(client, "/issues/")
-    cards = {ref: chunk for chunk in html.split("<li class=")[1:] for ref in refs(chunk)}
-    assert "is-overdue" in cards[late.reference] and "badge overdue" in cards[late.reference]
-    assert "is-overdue" not in cards[fine.reference]
+    cards = {card["reference"]: card for card in issue_cards(html)}
+    assert "is-overdue" in cards[late.reference]["classes"] and "overdue" in cards[late.reference]["marks"]
+    assert "is-overdue" not in cards[fine.reference]["classes"]
     page = html_of(client, f"/issues/{late.id}")
     assert "badge overdue" in page and "is-overdue" in page
 
@@ -264,21 +262,16 @@ def test_keyset_pages_cover_everything_once_newest_first(world, client, auth):
     while url:
         html = html_of(client, url)
         pages.append(html)
-        cards = html.split('class="issue-cards"', 1)[1].split("</ul>", 1)[0]
-        seen += REF_RE.findall(cards)
+        seen += [card["reference"] for card in issue_cards(html)]
         older = re.search(r'href="([^"]+)" rel="next"', html)
         url = older.group(1).replace("&amp;", "&") if older else None
     assert seen == expected
-    assert [len(REF_RE.findall(p.split('class="issue-cards"', 1)[1].split("</ul>", 1)[0])) for p in pages] == [
-        25,
-        25,
-        7,
-    ]
+    assert [len(issue_cards(p)) for p in pages] == [25, 25, 7]
     assert "57" in pages[0]  # the count
     # Back from the last page with "newer": the middle page again, in the same order.
     newer = re.search(r'href="([^"]+)" rel="prev"', pages[2]).group(1).replace("&amp;", "&")
-    middle = html_of(client, newer).split('class="issue-cards"', 1)[1].split("</ul>", 1)[0]
-    assert REF_RE.findall(middle) == expected[25:50]
+    middle = issue_cards(html_of(client, newer))
+    assert [card["reference"] for card in middle] == expected[25:50]
     # Filters stay on while paging.
     html = html_of(client, "/issues/?status=open")
     older = re.search(r'href="([^"]+)" rel="next"', html).group(1)
@@ -294,7 +287,8 @@ def test_count_is_capped_and_only_run_when_needed(world, client, auth, monkeypat
 
     def count_line(url):
         html = html_of(client, url)
-        return html.split('class="muted count-line">')[1].split("</p>")[0] if "count-line" in html else None
+        line = find(html, "p.count-line:not(.export-links)")  # not the export links' line
+        return visible(line) if line is not None else None
 
     first = count_line("/issues/")
     assert "3" in first and "5" not in first  # "more than 3"
@@ -437,7 +431,7 @@ def test_escalation_through_the_form_notifies_the_level_above(world, client, aut
     auth.logout()
     auth.login(world["g0"].mobile)
     # The badge: the filing's message (its job waited; the escalation's run took it along) and the escalation's.
-    assert '<span class="count">2</span>' in html_of(client, "/").split("inbox-link")[1][:200]
+    assert badge_count(html_of(client, "/"), "a.inbox-link") == 2
     inbox = html_of(client, "/inbox/")
     assert issue.reference in inbox and "unread" in inbox
     assert act(client, issue, "escalate", "escalate", {"reason": "组里解决不了"}).status_code == 303
