@@ -12,7 +12,7 @@ from sqlalchemy import select
 from governance.extensions import db
 from governance.models import ApiKey
 from governance.services.public import open311
-from tests.builders import make_organisation, make_person, make_tree, nodes_at
+from tests.builders import ROLE_LEVEL, make_organisation, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 
 PAGE = "/admin/api-keys/"
@@ -111,13 +111,10 @@ def test_street_admin_works_inside_their_street_only(world, client, auth):
 
 @pytest.mark.parametrize("role", ["neighbour_leader", "group_leader", "zone_leader", "branch_member", "org_staff"])
 def test_everyone_else_is_refused(world, client, auth, role):
-    node = {"neighbour_leader": "neighbour", "group_leader": "group", "zone_leader": "zone"}.get(role)
     if role == "org_staff":
         person = make_person(role, organisation=make_organisation())
-    elif role == "branch_member":
-        person = make_person(role, world["communities"][0])
-    else:
-        person = make_person(role, nodes_at(node)[0])
+    else:  # on the first node of its level: the community the key below is for, or a node inside it
+        person = make_person(role, nodes_at(ROLE_LEVEL[role])[0])
     api_key, _value = open311.issue_key(None, world["communities"][0], "某客户端")
     db.session.commit()
     auth.login(person.mobile)

@@ -13,7 +13,7 @@ import pytest
 
 from governance.extensions import db
 from governance.models import Notification, Person
-from tests.builders import PASSWORD, grant, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import PASSWORD, first_nodes, grant, make_organisation, make_person, make_role_holders, make_tree
 from tests.conftest import Auth
 
 
@@ -73,26 +73,15 @@ def page_links(html: str) -> tuple[list[dict], list[tuple[str, str]]]:
     return parser.cards, parser.nav
 
 
-LEVELS = ("district", "street", "community", "zone", "group", "neighbour")
-
-
 @pytest.fixture
 def people(app):
     """One person per role of the test builders, people holding two roles, and one holding none."""
     make_tree()
-    nodes = {level: nodes_at(level)[0] for level in LEVELS}
-    district, street, community, zone, group, neighbour = (nodes[level] for level in LEVELS)
+    nodes = first_nodes()
+    neighbour, community, street = nodes["neighbour"], nodes["community"], nodes["street"]
     organisation = make_organisation(name="物业公司甲")
-    people = {
-        "neighbour_leader": make_person("neighbour_leader", neighbour),
-        "group_leader": make_person("group_leader", group),
-        "zone_leader": make_person("zone_leader", zone),
-        "branch_member": make_person("branch_member", community),
-        "street_admin": make_person("street_admin", street),
-        "district_admin": make_person("district_admin", district),
-        "org_staff": make_person("org_staff", organisation=organisation),
-        "nobody": make_person(),
-    }
+    people = make_role_holders(name=None, organisation=organisation, staff_name=None)
+    people["nobody"] = make_person()
     # A 邻长 who also sits on the branch above: the 邻长's card shows what the person may do there.
     people["neighbour_leader+branch_member"] = make_person("neighbour_leader", neighbour)
     grant(people["neighbour_leader+branch_member"], "branch_member", community)
