@@ -15,7 +15,7 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from governance.extensions import db
-from governance.models import Building, Issue, Job, Photo
+from governance.models import Issue, Job, Photo
 from governance.services.issues import places
 from governance.services.platform import jobs, photos
 from tests.builders import category, make_compound, make_issue, make_person, make_tree, nodes_at
@@ -45,16 +45,14 @@ def world(app, uploads):
     """One community: a 片 with two 组 of two 邻, the 普瑞斯堡 compound (1栋…3栋) they live in, and leaders."""
     make_tree(zones=1, groups=2, neighbours=2)
     community = nodes_at("community")[0]
-    compound = make_compound(community)
-    for name in ("1栋", "2栋", "3栋"):
-        db.session.add(Building(compound_id=compound.id, name=name))
+    compound = make_compound(community, buildings=("1栋", "2栋", "3栋"))
     for node in nodes_at("zone") + nodes_at("group") + nodes_at("neighbour"):
         node.compound_id = compound.id
     db.session.commit()
     neighbours = nodes_at("neighbour")
     return {
         "compound": compound,
-        "buildings": list(db.session.scalars(select(Building).order_by(Building.id))),
+        "buildings": list(compound.buildings),
         "neighbours": neighbours,
         "leader": make_person("neighbour_leader", neighbours[0], name="邻长甲"),
         "other_leader": make_person("neighbour_leader", neighbours[1], name="邻长乙"),

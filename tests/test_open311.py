@@ -17,11 +17,11 @@ from sqlalchemy import insert, select, update
 
 from governance.extensions import db
 from governance.formatting import BEIJING, beijing_today
-from governance.models import ApiKey, Building, Category, Issue, IssueEvent, Photo, utcnow
+from governance.models import ApiKey, Category, Issue, IssueEvent, Photo, utcnow
 from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
 from governance.services.public import open311, projection
 from governance.services.triage import operations
-from tests.builders import make_compound, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import make_compound, make_issue, make_party, make_person, make_tree, nodes_at
 from tests.canaries import CANARIES as BASE_CANARIES
 from tests.canaries import PUBLIC_UPDATE
 
@@ -101,12 +101,8 @@ def world(app):
     """A 街镇 with two communities; 普瑞斯堡 3栋 in the first; leaders and a branch member there; a property company."""
     make_tree(streets=1, communities=2, zones=1, groups=1, neighbours=2)
     community = nodes_at("community")[0]
-    compound = make_compound(community)
-    building = Building(compound_id=compound.id, name="3栋")
-    db.session.add(building)
-    property_co = make_organisation("property", "金科物业")
-    property_co.communities.append(community)
-    db.session.commit()
+    compound = make_compound(community, buildings=("3栋",))
+    property_co = make_party("property", "金科物业", community)
     neighbours = nodes_at("neighbour")
     return {
         "district": nodes_at("district")[0],
@@ -114,7 +110,7 @@ def world(app):
         "community": community,
         "other_community": nodes_at("community")[1],
         "compound": compound,
-        "building": building,
+        "building": compound.buildings[0],
         "neighbour_node": neighbours[0],
         "other_neighbour_node": neighbours[-1],
         "neighbour": make_person("neighbour_leader", neighbours[0]),

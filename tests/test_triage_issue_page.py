@@ -11,7 +11,7 @@ from governance.extensions import db
 from governance.formatting import beijing_today
 from governance.models import Issue, IssueEvent, IssueFollower, ResponseTemplate
 from governance.services.triage import operations
-from tests.builders import force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import force_status, make_issue, make_organisation, make_party, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
 
 
@@ -19,9 +19,7 @@ from tests.conftest import csrf_from
 def world(app):
     make_tree(streets=1, communities=2, zones=1, groups=1, neighbours=1)
     community_a, community_b = nodes_at("community")
-    property_co = make_organisation("property", "金湾物业")
-    property_co.communities.append(community_a)
-    db.session.commit()
+    property_co = make_party("property", "金湾物业", community_a)
     neighbours = nodes_at("neighbour")
     return {
         "n0": make_person("neighbour_leader", neighbours[0], name="邻长甲"),

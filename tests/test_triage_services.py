@@ -13,7 +13,7 @@ from governance.models import AuditEntry, Issue, IssueEvent, IssueFollower, Noti
 from governance.services.issues.lifecycle import LifecycleError, add_comment, record_callback, transition
 from governance.services.platform import jobs
 from governance.services.triage import operations
-from tests.builders import force_status, make_issue, make_organisation, make_person, make_tree, nodes_at
+from tests.builders import force_status, make_issue, make_organisation, make_party, make_person, make_tree, nodes_at
 
 
 @pytest.fixture
@@ -22,13 +22,9 @@ def world(app):
     make_tree(streets=1, communities=2, zones=1, groups=1, neighbours=2)
     community_a, community_b = nodes_at("community")
     neighbours = nodes_at("neighbour")
-    property_co = make_organisation("property", "金湾物业")
-    department = make_organisation("department", "区住建局")
-    other = make_organisation("property", "别处物业")
-    property_co.communities.append(community_a)
-    department.communities.append(community_a)
-    other.communities.append(community_b)
-    db.session.commit()
+    property_co = make_party("property", "金湾物业", community_a)
+    department = make_party("department", "区住建局", community_a)
+    other = make_party("property", "别处物业", community_b)
     return {
         "a": community_a,
         "b": community_b,
