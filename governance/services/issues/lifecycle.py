@@ -7,6 +7,7 @@ transaction. Functions flush and never commit.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from ... import policy
 from ...extensions import db
 from ...models import (
     HANDLING_LEVELS,
+    OPEN_STATUSES,
     ApiKey,
     Building,
     Category,
@@ -61,6 +63,8 @@ TRANSITION_ACTION = {
 NOTE_REQUIRED = {"resolved", "withdrawn", "reopened"}
 COMMENT_KINDS = ("comment", "internal_note", "public_update")
 SATISFACTION_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "unsatisfied": "reopened"}
+# The neutral public note of the status change a callback causes (the resident's words stay private).
+SATISFACTION_NOTES = {"satisfied": "回访：满意", "basically_satisfied": "回访：基本满意", "unsatisfied": "回访：不满意"}
 MAX_TITLE, MAX_NOTE = 80, 2000
 
 
@@ -144,9 +148,14 @@ def escalation_target(actor: Person | None, issue: Issue) -> str | None:
     A 邻长 sends a 邻-level issue to the 组; a 组长 who escalates it sends it to the 片 ("组长:
     escalate to 片"), since the 组 has seen it. The system (a deadline) moves it one level.
     """
-    current = HANDLING_LEVELS.index(issue.level)
-    if actor is not None:
-        current = max(current, policy.handling_rank(actor, issue))
+    return target_level(issue.level, policy.handling_rank(actor, issue) if actor is not None else None)
+
+
+def target_level(level: str, actor_rank: int | None) -> str | None:
+    """The level above the higher of `level` and the actor's handling rank (None: the system)."""
+    current = HANDLING_LEVELS.index(level)
+    if actor_rank is not None:
+        current = max(current, actor_rank)
     return HANDLING_LEVELS[current + 1] if current + 1 < len(HANDLING_LEVELS) else None
 
 
@@ -157,16 +166,21 @@ def sla_for(level: str, urgency: str) -> SlaPolicy | None:
 
 def set_deadlines(issue: Issue, now: datetime) -> None:
     """Deadlines for the issue's current level, from the SLA policy; none once it is no longer open."""
-    if not issue.is_open:
-        issue.ack_due_at = issue.resolve_due_at = issue.next_deadline_at = None
-        return
-    sla = sla_for(issue.level, issue.urgency)
-    if sla is None:  # a level with no policy never escalates by itself
-        issue.ack_due_at = issue.resolve_due_at = issue.next_deadline_at = None
-        return
-    issue.ack_due_at = now + timedelta(hours=sla.ack_hours) if issue.status == "reported" else None
-    issue.resolve_due_at = now + timedelta(hours=sla.resolve_hours)
-    issue.next_deadline_at = min(d for d in (issue.ack_due_at, issue.resolve_due_at) if d is not None)
+    sla = sla_for(issue.level, issue.urgency) if issue.is_open else None
+    hours = (sla.ack_hours, sla.resolve_hours) if sla is not None else None
+    issue.ack_due_at, issue.resolve_due_at, issue.next_deadline_at = deadlines_for(issue.status, hours, now)
+
+
+def deadlines_for(status: str, hours: tuple[int, int] | None, now, hour=timedelta(hours=1)):
+    """(ack due, resolve due, next deadline) for an issue in `status` whose level's SLA is `hours`
+    ((ack hours, resolve hours), None: no policy) from `now`. None once it is no longer open, and at a level
+    with no policy, which never escalates by itself. `hour` is one hour in the unit of `now` (the demo's
+    replay counts epoch seconds)."""
+    if status not in OPEN_STATUSES or hours is None:
+        return None, None, None
+    ack_due = now + hours[0] * hour if status == "reported" else None
+    resolve_due = now + hours[1] * hour
+    return ack_due, resolve_due, min(ack_due, resolve_due) if ack_due is not None else resolve_due
 
 
 def add_event(issue: Issue, actor: Person | None, kind: str, note: str = "", public: bool = False, **fields):
@@ -316,14 +330,14 @@ def transition(
         if reject_reason is None or not reject_reason.active:
             raise LifecycleError("reason_required")
         issue.reject_reason_id = reject_reason.id
-        note = f"{reject_reason.name_zh}：{note}" if note else reject_reason.name_zh
+        note = reject_note(reject_reason.name_zh, note)
     if to_status == "duplicate":
         if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.status in MERGE_REFUSED:
             raise LifecycleError("bad_duplicate")
         if not policy.allowed(actor, "triage_issue", duplicate_of):
             raise LifecycleError("forbidden")
         issue.duplicate_of_id = duplicate_of.id
-        note = note or f"合并至 {duplicate_of.reference}"
+        note = note or merge_note(duplicate_of.reference)
     now = utcnow()
     from_status = issue.status
     if to_status == "acknowledged" and issue.acknowledged_at is None:
@@ -359,6 +373,21 @@ def transition(
     return event
 
 
+def reject_note(reason: str, note: str) -> str:
+    """The public note of a rejection (不予受理): the reason from the managed list, then the branch's words."""
+    return f"{reason}：{note}" if note else reason
+
+
+def merge_note(kept_reference: str) -> str:
+    """The duplicate's note when the branch gives none: where it was merged."""
+    return f"合并至 {kept_reference}"
+
+
+def merged_note(duplicate_reference: str) -> str:
+    """The kept issue's timeline entry for a merged duplicate."""
+    return f"{duplicate_reference} 已合并至本问题"
+
+
 def _refuse_while_awaiting(issue: Issue, to_status: str) -> None:
     """While an assignment (派单) waits for the party's 接单, nobody starts the work: the party's acceptance
     does (services.triage.operations.accept), or, after it declines, whoever handles the issue again."""
@@ -376,10 +405,16 @@ def met_deadlines(issue: Issue, due: datetime | None, since: datetime | None, no
     """
     if due is not None and now > due:
         return False
-    missed = select(IssueEvent.id).where(IssueEvent.issue_id == issue.id, IssueEvent.deadline_at.is_not(None))
-    if since is not None:
-        missed = missed.where(IssueEvent.at > since)
-    return db.session.scalar(missed.limit(1)) is None
+    swept = select(IssueEvent.at).where(IssueEvent.issue_id == issue.id, IssueEvent.deadline_at.is_not(None))
+    return on_time(now, due, db.session.scalars(swept), since)
+
+
+def on_time(now, due, swept: Iterable, since) -> bool:
+    """The rule of met_deadlines: `now` within `due` (None: no deadline in force), and none of the sweep's
+    escalations (`swept`: when each found a deadline passed) after `since` (None: ever)."""
+    if due is not None and now > due:
+        return False
+    return not any(since is None or at > since for at in swept)
 
 
 def _working_since(issue: Issue) -> datetime | None:
@@ -392,7 +427,12 @@ def _working_since(issue: Issue) -> datetime | None:
             IssueEvent.issue_id == issue.id, IssueEvent.kind == "status", IssueEvent.to_status == "reopened"
         )
     )
-    return max((d for d in (reopened, issue.acknowledged_at) if d is not None), default=None)
+    return working_since(reopened, issue.acknowledged_at)
+
+
+def working_since(last_reopened, acknowledged):
+    """The later of the last reopening and the acknowledgement (None when neither happened)."""
+    return max((d for d in (last_reopened, acknowledged) if d is not None), default=None)
 
 
 # A duplicate is merged into a live issue: not into another duplicate or an issue that was turned away.
@@ -401,7 +441,7 @@ MERGE_REFUSED = ("duplicate", "rejected", "withdrawn")
 
 def _merge_into(actor: Person, duplicate: Issue, kept: Issue, now: datetime) -> None:
     """Merge (合并): the kept issue's timeline says so, and the duplicate's followers follow it from now on."""
-    add_event(kept, actor, "merged", f"{duplicate.reference} 已合并至本问题", True, at=now)
+    add_event(kept, actor, "merged", merged_note(duplicate.reference), True, at=now)
     kept.updated_at = now
     wanted = {duplicate.filed_by_id} - {None} | set(
         db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == duplicate.id))
@@ -485,7 +525,7 @@ def record_callback(
         issue,
         actor,
         "status",
-        _satisfaction_note(satisfaction),
+        SATISFACTION_NOTES[satisfaction],
         True,
         from_status=from_status,
         to_status=to_status,
@@ -496,13 +536,6 @@ def record_callback(
     levels = ["filer"] if to_status == "closed" else [issue.level, "assignee"]
     jobs.defer("notify", {"event_id": status_event.id, "levels": levels}, dedupe_key=f"notify:event:{status_event.id}")
     return event
-
-
-def _satisfaction_note(satisfaction: str) -> str:
-    """A neutral public note for the status change a callback causes (the resident's words stay private)."""
-    return {"satisfied": "回访：满意", "basically_satisfied": "回访：基本满意", "unsatisfied": "回访：不满意"}[
-        satisfaction
-    ]
 
 
 def add_comment(actor: Person, issue: Issue, kind: str, note: str) -> IssueEvent:

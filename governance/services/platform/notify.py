@@ -150,12 +150,17 @@ def _chunks(items: list, size: int):
 def summary(event: IssueEvent) -> str:
     """One line about an event, for the inbox and the group robot."""
     issue = event.issue
-    what = EVENT_TEXT.get(event.kind, "更新")
-    if event.kind == "status" and event.to_status:
-        what = f"{what}：{STATUS_TEXT.get(event.to_status, event.to_status)}"
-    if event.kind in ("escalated", "overdue") and event.actor_id is None:
+    return summary_line(event.kind, event.to_status, event.actor_id is None, issue.reference, issue.title)
+
+
+def summary_line(kind: str, to_status: str | None, by_system: bool, reference: str, title: str) -> str:
+    """The line of `summary` from its parts (the demo world writes its inbox with it)."""
+    what = EVENT_TEXT.get(kind, "更新")
+    if kind == "status" and to_status:
+        what = f"{what}：{STATUS_TEXT.get(to_status, to_status)}"
+    if kind in ("escalated", "overdue") and by_system:
         what = f"{what}（超时自动）"
-    return f"[{what}] {issue.reference} {issue.title}"[:300]
+    return f"[{what}] {reference} {title}"[:300]
 
 
 def insert_ignoring_duplicates(rows: list[dict]) -> None:
