@@ -208,16 +208,14 @@ def register_jobs(app: Flask) -> None:
 
 
 def register_template_helpers(app: Flask) -> None:
-    """Globals the templates use: the policy, level labels."""
+    """Globals the templates use: the policy, the interface language, and the labels and clocks of
+    governance.formatting."""
     from flask_babel import get_locale
 
-    from . import navigation, policy
-    from .models import LEVEL_LABELS
-    from .services.home import role_label
+    from . import formatting, navigation, policy
 
-    app.jinja_env.globals.update(
-        allowed=policy.allowed, LEVEL_LABELS=LEVEL_LABELS, role_label=role_label, get_locale=get_locale
-    )
+    formatting.register(app)
+    app.jinja_env.globals.update(allowed=policy.allowed, get_locale=get_locale)
     app.jinja_env.globals["top_bar_links"] = navigation.top_bar_links  # the top bar: what the features declare
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -31,7 +31,7 @@ from sqlalchemy.orm import joinedload
 
 from ... import policy
 from ...extensions import db
-from ...models import LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, Person
+from ...models import HANDLING_LEVELS, LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, Person
 from ...parsing import parse_id
 from ..people.tree import descendant_counts, node_path
 
@@ -53,7 +53,6 @@ SCOPE_COLUMN = {
     "group": Issue.group_id,
     "neighbour": Issue.neighbour_id,
 }
-HANDLING_LEVELS = ("neighbour", "group", "zone", "community", "street", "district")
 
 
 @dataclass

@@ -272,14 +272,6 @@ def change_password(person: Person, current: str, new: str, address: str) -> Non
     db.session.flush()
 
 
-def set_password(person: Person, password: str) -> None:
-    """Set a password directly (demo world, CLI); ends other sessions."""
-    person.password_hash = generate_password_hash(password)
-    person.activated_at = person.activated_at or utcnow()
-    person.auth_version += 1
-    db.session.flush()
-
-
 def set_enabled(person: Person, enabled: bool) -> None:
     """Disable or re-enable an account; a disabled person's sessions end on their next request."""
     person.enabled = enabled

@@ -25,8 +25,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
-from decimal import Decimal
+from datetime import UTC, date, datetime, timedelta
 from itertools import chain, islice
 from urllib.parse import quote
 
@@ -34,6 +33,7 @@ from flask import Response, current_app
 from sqlalchemy import select, update
 
 from ...extensions import db
+from ...formatting import BEIJING, yuan
 from ...models import Job, Person
 from ..platform import jobs
 
@@ -45,8 +45,6 @@ MIMETYPES = {
     "csv": "text/csv; charset=utf-8",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-# China Standard Time: UTC+8 all year, so a fixed offset is exact.
-BEIJING = timezone(timedelta(hours=8), "CST")
 # A cell starting with one of these would run as a formula (or DDE) in a spreadsheet: quote it as text.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them): dropped from XLSX text.
@@ -98,13 +96,6 @@ def beijing(value: datetime) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     return value.astimezone(BEIJING).replace(tzinfo=None)
-
-
-def yuan(fen: int) -> Decimal:
-    """An amount in fen as yuan, exactly."""
-    if isinstance(fen, bool) or not isinstance(fen, int):
-        raise TypeError(f"money values are int fen, not {type(fen).__name__}")
-    return Decimal(fen).scaleb(-2)
 
 
 def _as_date(value) -> date:
