@@ -36,7 +36,7 @@ from ...models import (
 from ..errors import ServiceError
 from ..platform import audit, jobs
 
-# status → the statuses it may move to (DESIGN §3). Terminal statuses have no way out.
+# status → the statuses it may move to (docs/DESIGN.md §3). Terminal statuses have no way out.
 TRANSITIONS: dict[str, frozenset[str]] = {
     "reported": frozenset({"acknowledged", "rejected", "duplicate", "withdrawn"}),
     "acknowledged": frozenset({"in_progress", "rejected", "duplicate", "withdrawn"}),

@@ -560,7 +560,7 @@ def check_ledger(project: Project | None = None) -> list[str]:
     return problems
 
 
-# --- the public funding view (issue 5, §5) ------------------------------------------------------
+# --- the public funding view (docs/DESIGN.md §5) ------------------------------------------------
 
 
 def percent(part: int, whole: int) -> int | None:
