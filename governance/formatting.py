@@ -154,6 +154,34 @@ ROLE_LABELS = {
     "district_admin": _l("District administrator"),
     "org_staff": _l("Responsible party staff"),
 }
+# Money: the kinds of ledger entry, and of funding source (None: an entry charged to no source).
+LEDGER_KIND_LABELS = {
+    "pledge": _l("Pledge"),
+    "receipt": _l("Receipt"),
+    "expenditure": _l("Expenditure"),
+    "reversal": _l("Reversal"),
+}
+FUNDING_KIND_LABELS = {
+    "resident_donation": _l("Resident donations"),
+    "property": _l("Property company"),
+    "developer": _l("Developer"),
+    "enterprise": _l("Enterprise sponsor"),
+    "government": _l("Government"),
+}
+NO_FUNDING_SOURCE = _l("Not charged to a source")
+
+
+def ledger_kind_labels() -> dict[str, str]:
+    """Each kind of ledger entry in the interface language, in the order the pages list them."""
+    return {kind: str(label) for kind, label in LEDGER_KIND_LABELS.items()}
+
+
+def funding_kind_labels(with_none: bool = False) -> dict[str | None, str]:
+    """Each kind of funding source in the interface language; with_none adds the "no source" entry."""
+    labels: dict[str | None, str] = {kind: str(label) for kind, label in FUNDING_KIND_LABELS.items()}
+    if with_none:
+        labels[None] = str(NO_FUNDING_SOURCE)
+    return labels
 
 
 def _label(labels: dict, code: str | None) -> str:

@@ -16,7 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from ... import policy, web
 from ...access import login_required, public, requires
 from ...extensions import db
-from ...formatting import format_fen, local_time
+from ...formatting import format_fen, funding_kind_labels, ledger_kind_labels, local_time
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
 from ...parsing import parse_id, parse_page
 from ...services.errors import ServiceError
@@ -29,26 +29,6 @@ from .forms import EntryForm, IssuePhaseForm, ReverseForm
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
 REFERENCE_RE = re.compile(r"(?:WC-[0-9]{4}-)?0*([0-9]{1,10})", re.IGNORECASE)
-
-
-def kind_labels() -> dict[str, str]:
-    return {
-        "pledge": _("Pledge"),
-        "receipt": _("Receipt"),
-        "expenditure": _("Expenditure"),
-        "reversal": _("Reversal"),
-    }
-
-
-def source_kind_labels() -> dict[str | None, str]:
-    return {
-        "resident_donation": _("Resident donations"),
-        "property": _("Property company"),
-        "developer": _("Developer"),
-        "enterprise": _("Enterprise sponsor"),
-        "government": _("Government"),
-        None: _("Not charged to a source"),
-    }
 
 
 def donor_label(entry: LedgerEntry) -> str:
@@ -183,8 +163,8 @@ def render_ledger(
             lform=issue_phase_form(project, lform),
             phase_issues=phase_issues(project),
             may_link=policy.allowed(current_user, "link_issue_phase", project),
-            kind_labels=kind_labels(),
-            source_kind_labels=source_kind_labels(),
+            kind_labels=ledger_kind_labels(),
+            source_kind_labels=funding_kind_labels(with_none=True),
             fen=format_fen,
             donor_label=donor_label,
             may_record=policy.allowed(current_user, "record_money", project),
@@ -221,11 +201,11 @@ def public_view(project_id: int):
     project = db.session.get(Project, project_id)
     if project is None:
         abort(404)
-    labels = source_kind_labels()
+    labels = funding_kind_labels()
     return render_template(
         "money/public.html",
         funding=ledger.public_funding(project),
-        kind_labels={k: v for k, v in labels.items() if k is not None},
+        kind_labels=labels,
         fen=format_fen,
     )
 
@@ -333,7 +313,7 @@ def record(project_id: int):
         run,
         done=lambda entry: _(
             "Recorded: %(kind)s of %(amount)s yuan.",
-            kind=kind_labels()[entry.kind],
+            kind=ledger_kind_labels()[entry.kind],
             amount=format_fen(entry.amount_fen),
         ),
         to=url_for("money.project", project_id=project.id),
@@ -418,7 +398,7 @@ def link_issue_phase(project_id: int):
 
 def export_table(project: Project) -> tuple[list[exports.Column], list[list]]:
     """The filtered ledger as columns and rows; anonymous donors by the word only."""
-    labels, kinds = kind_labels(), source_kind_labels()
+    labels, kinds = ledger_kind_labels(), funding_kind_labels(with_none=True)
     entries = db.session.scalars(filtered(project, ledger_filters()).order_by(LedgerEntry.id).limit(EXPORT_LIMIT))
     columns = [
         exports.Column(_("Entry"), "int"),

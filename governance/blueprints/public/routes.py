@@ -28,6 +28,7 @@ from ...formatting import (
     SATISFACTION_LABELS,
     event_line,
     format_fen,
+    funding_kind_labels,
     in_language,
     level_label,
     local_time,
@@ -234,20 +235,13 @@ def scope_view(level: str, target_id: int | None):
             categories=categories,
             statuses=STATUSES,
             fundings=fundings,
-            kind_labels=kind_labels(),
+            kind_labels=funding_kind_labels(),
             here=here,
             place_url=place_url,
             link_args=link_args,
         )
 
     return cached(tag, here, render)
-
-
-def kind_labels() -> dict[str, str]:
-    """The money blueprint's names of the kinds of funding source."""
-    from ..money.routes import source_kind_labels
-
-    return {k: v for k, v in source_kind_labels().items() if k is not None}
 
 
 @bp.route("/issue/<reference>")
