@@ -137,10 +137,20 @@ class Building(db.Model):
     compound: Mapped[Compound] = relationship(back_populates="buildings")
 
 
+class ManagedItem:
+    """A row of a list admins keep (categories, rejection reasons, response templates, responsible parties,
+    group robots): switched off rather than deleted, because issues and jobs keep pointing at it.
+
+    The column comes after the table's own ones, where each table has always had it.
+    """
+
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
 ORGANISATION_KINDS = ("property", "developer", "department", "street_office")
 
 
-class Organisation(db.Model):
+class Organisation(ManagedItem, db.Model):
     """A responsible party: 物业, 开发商, 区直单位 or 街镇 office."""
 
     __tablename__ = "organisation"
@@ -156,7 +166,6 @@ class Organisation(db.Model):
     name: Mapped[str] = mapped_column(String(120), unique=True)
     # A 街镇 office belongs to its street.
     street_id: Mapped[int | None] = mapped_column(ForeignKey("node.id"), index=True)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     communities: Mapped[list[Node]] = relationship(secondary="organisation_community", order_by="Node.id")
 
@@ -328,7 +337,7 @@ ASSIGNMENT_STATES = ("pending", "accepted")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 
 
-class RejectReason(db.Model):
+class RejectReason(ManagedItem, db.Model):
     """A reason the branch may give for not accepting an issue (不予受理理由), managed by admins."""
 
     __tablename__ = "reject_reason"
@@ -337,10 +346,9 @@ class RejectReason(db.Model):
     name_zh: Mapped[str] = mapped_column(String(60))
     name_en: Mapped[str] = mapped_column(String(80))
     sort: Mapped[int] = mapped_column(Integer, default=100)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
-class ResponseTemplate(db.Model):
+class ResponseTemplate(ManagedItem, db.Model):
     """A ready reply staff pick and edit before posting (回复模板), for a category and status or any."""
 
     __tablename__ = "response_template"
@@ -352,12 +360,11 @@ class ResponseTemplate(db.Model):
     title: Mapped[str] = mapped_column(String(40))
     body: Mapped[str] = mapped_column(String(500))
     sort: Mapped[int] = mapped_column(Integer, default=100)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
     category: Mapped[Category | None] = relationship()
 
 
-class Category(db.Model):
+class Category(ManagedItem, db.Model):
     """A kind of problem (问题类别), managed by admins."""
 
     __tablename__ = "category"
@@ -367,7 +374,6 @@ class Category(db.Model):
     name_zh: Mapped[str] = mapped_column(String(40))
     name_en: Mapped[str] = mapped_column(String(60))
     sort: Mapped[int] = mapped_column(Integer, default=100)
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 class Issue(db.Model):
@@ -686,7 +692,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class NotificationChannel(db.Model):
+class NotificationChannel(ManagedItem, db.Model):
     """An outbound channel for a node, e.g. the community's 企业微信 group robot webhook."""
 
     __tablename__ = "notification_channel"
@@ -695,7 +701,6 @@ class NotificationChannel(db.Model):
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24), default="wecom_webhook")
     url: Mapped[str] = mapped_column(String(500))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
 JOB_STATUSES = ("pending", "queued", "running", "done", "failed", "skipped")
