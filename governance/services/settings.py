@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlsplit
 
 from flask import current_app
@@ -27,6 +26,7 @@ from ..models import (
     Category,
     Issue,
     Job,
+    ManagedItem,
     Node,
     NotificationChannel,
     Organisation,
@@ -40,9 +40,6 @@ from .errors import ServiceError
 from .issues.reference import sla_rows
 from .platform import jobs
 from .platform.notify import wecom_text
-
-if TYPE_CHECKING:
-    from ..models import ManagedItem
 
 log = logging.getLogger("governance.settings")
 
@@ -129,8 +126,8 @@ def restore_default_sla(actor: Person | None = None) -> int:
 POSITION_MAX = 9999  # the largest position the forms accept
 
 
-def _taken(model, condition, except_id: int | None) -> bool:
-    """Whether a row of `model` other than `except_id` meets `condition` (a name or code in use)."""
+def _another(model, condition, except_id: int | None) -> bool:
+    """Whether a row of `model` other than `except_id` meets `condition` (a name in use, another active row)."""
     query = select(model.id).where(condition)
     if except_id is not None:
         query = query.where(model.id != except_id)
@@ -179,7 +176,7 @@ class ManagedList:
         return min((last or 0) + 10, POSITION_MAX)
 
     def _others_active(self, item: ManagedItem) -> bool:
-        return _taken(self.model, self.model.active.is_(True), item.id)
+        return _another(self.model, self.model.active.is_(True), item.id)
 
     def _flush(self, item: ManagedItem) -> None:
         if self.clash is None:
@@ -200,7 +197,7 @@ class BilingualList(ManagedList):
     name_refusal: str  # the refusal when another row has the Chinese name
 
     def name_taken(self, name_zh: str, except_id: int | None = None) -> bool:
-        return _taken(self.model, self.model.name_zh == name_zh, except_id)
+        return _another(self.model, self.model.name_zh == name_zh, except_id)
 
     def columns(self, item, name_zh: str, name_en: str, sort: int) -> dict:
         if self.name_taken(name_zh, except_id=item.id if item is not None else None):
@@ -233,7 +230,7 @@ class CategoryList(BilingualList):
 
     def code_taken(self, code: str) -> bool:
         """Whether a category already uses this code (codes are compared in lower case)."""
-        return _taken(Category, func.lower(Category.code) == code.lower(), None)
+        return _another(Category, func.lower(Category.code) == code.lower(), None)
 
     def columns(self, item, name_zh: str, name_en: str, sort: int, code: str | None = None) -> dict:
         if item is not None:  # the code stays: it is what other systems and exports know the category by
@@ -562,7 +559,7 @@ class OrganisationList(ManagedList):
 
     def name_taken(self, name: str, except_id: int | None = None) -> bool:
         """Whether another organisation has this name (ignoring case, so "ABC物业" and "abc物业" clash)."""
-        return _taken(Organisation, func.lower(Organisation.name) == name.lower(), except_id)
+        return _another(Organisation, func.lower(Organisation.name) == name.lower(), except_id)
 
     def columns(self, item, name: str, kind: str, street_id: int | None) -> dict:
         _organisation_values(name, kind, street_id)
