@@ -26,8 +26,8 @@ def prepare(app) -> None:
     """Migrate the database and load the demo world if it is not there yet."""
     from flask_migrate import upgrade
 
+    from governance.demo import DEMO_LOGINS, demo_loaded, load_demo_world
     from governance.extensions import db
-    from governance.services.demo import DEMO_LOGINS, demo_loaded, load_demo_world
 
     with app.app_context():
         upgrade()

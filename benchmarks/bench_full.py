@@ -7,7 +7,7 @@ For each engine it builds a fresh database (SQLite file in a temp dir; a throwaw
 dropped afterwards), loads the full demo world (`load_demo_world(scale=1.0)`), and then measures, each
 figure beside a baseline measured in the same run:
 
-1. loading the history (services/history.py: `history.load(n)`, the app's loader for history tables,
+1. loading the history (demo/history.py: `history.load(n)`, the app's loader for history tables,
    one 'filed' timeline event per issue, then `rollups.rebuild()` timed on its own) vs. a bare bulk
    insert of the same rows into an empty copy of the issue table (same columns, checks and indexes, no
    foreign keys; on SQLite in a database file of its own) over a connection of its own: COPY through
@@ -106,15 +106,14 @@ class Phases:
 
 def driver_rows(rows: list[tuple], postgres: bool) -> list[list]:
     """Rows with their epoch-second stamps as the text DemoContext.insert_history writes (not timed)."""
-    from governance.services.demo import ISSUE_COLUMNS, stamps_as_text
+    from governance.demo import ISSUE_COLUMNS, stamps_as_text
 
     return stamps_as_text(rows, [i for i, name in enumerate(ISSUE_COLUMNS) if name.endswith("_at")], postgres)
 
 
 def bare_load(app, url: str, n: int, now, years: int) -> dict:
     """COPY / executemany of the history's rows into an empty copy of the issue table, on a bare connection."""
-    from governance.services import history
-    from governance.services.demo import ISSUE_COLUMNS
+    from governance.demo import ISSUE_COLUMNS, history
 
     postgres = url.startswith("postgresql")
     with app.app_context():
@@ -180,7 +179,7 @@ def bare_load(app, url: str, n: int, now, years: int) -> dict:
 def history_load(app, n: int, now, years: int) -> dict:
     """history.load, committed; then the rollups' rebuild in a transaction of its own (so a failing rebuild
     is reported without losing the load) and ANALYZE on PostgreSQL, each timed apart."""
-    from governance.services import history
+    from governance.demo import history
 
     with app.app_context():
         result = history.load(n, years=years, now=now, rebuild=False)
@@ -342,8 +341,8 @@ def filing_form(port: int, cookie: str) -> tuple[dict, str]:
 
 def bench_http(app, url: str, workdir: Path, seconds: float, threads: int) -> dict:
     """Requests/s, p50, p99 of each target and the gzipped sizes, on the app and on hello world."""
+    from governance import demo
     from governance.models import Compound
-    from governance.services import demo
 
     with app.app_context():
         compound_id = db.session.scalar(select(Compound.id).where(Compound.name == demo.PRUISBURG))

@@ -103,7 +103,7 @@ def bench_http_filing(app, count: int) -> dict | None:
     """The real filing form over the test client vs GET /healthz; None until the form exists."""
     if "filing.new" not in app.view_functions:
         return None
-    from governance.services.demo import DEMO_LOGINS
+    from governance.demo import DEMO_LOGINS
 
     login = next(entry for entry in DEMO_LOGINS if entry["key"] == "neighbour_leader")
     client = client_login(app, login["mobile"], login["password"])

@@ -33,9 +33,9 @@ def build_world(url: str, scale: float) -> str:
     """Migrate, load the demo world and return the path of the 普瑞斯堡 page."""
     from sqlalchemy import select
 
+    from governance import demo
     from governance.extensions import db
     from governance.models import Compound
-    from governance.services import demo
 
     app = build_app(url)
     seconds = build_demo(app, scale)

@@ -97,7 +97,7 @@ def chooser_plan() -> list[str]:
 
 def run_engine(engine: str, runs: int) -> dict:
     """Load the demo world into a fresh database of the engine and time the consoles."""
-    from governance.services.demo import DEMO_LOGINS
+    from governance.demo import DEMO_LOGINS
 
     demo = next(entry for entry in DEMO_LOGINS if entry["key"] == "branch_member")
     with tempfile.TemporaryDirectory() as workdir:

@@ -87,8 +87,8 @@ def build_demo(app, scale: float = 1.0) -> float:
     """Migrate the app's database and load the demo world (committed); seconds the load took."""
     from flask_migrate import upgrade
 
+    from governance.demo import load_demo_world
     from governance.extensions import db
-    from governance.services.demo import load_demo_world
 
     with app.app_context():
         upgrade()

@@ -43,7 +43,7 @@ def roster_import(path: Path):
 @click.option("--scale", default=1.0, show_default=True, help="Fraction of the full-size district to build.")
 def demo_load(scale: float):
     """Build the demo world into an empty, migrated database."""
-    from .services.demo import load_demo_world
+    from .demo import load_demo_world
 
     started = time.perf_counter()
     stats = load_demo_world(scale=scale)

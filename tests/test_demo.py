@@ -17,7 +17,9 @@ from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
+from governance import demo
 from governance.extensions import db
+from governance.formatting import end_of_beijing_day
 from governance.models import (
     ANCESTOR_COLUMNS,
     HANDLING_LEVELS,
@@ -42,7 +44,6 @@ from governance.models import (
     SlaPolicy,
     organisation_community,
 )
-from governance.services import demo
 from governance.services.home import role_label
 from governance.services.issues import sla
 from governance.services.issues.lifecycle import IssueInput, file_issue
@@ -52,7 +53,6 @@ from governance.services.people.tree import LEADER_ROLE, add_node
 from governance.services.platform.audit import STATUS_ACTION
 from governance.services.triage.operations import (
     eligible_organisations,
-    end_of_day,
     org_queue,
     response_times,
 )
@@ -170,7 +170,7 @@ CALLBACK_SATISFACTION = {
 
 def assigned_due(event) -> datetime:
     """The deadline an assignment (派单) set: the end of the Beijing day its note names."""
-    return end_of_day(date.fromisoformat(DUE_RE.search(event.note).group(1)))
+    return end_of_beijing_day(date.fromisoformat(DUE_RE.search(event.note).group(1)))
 
 
 def check_assignment(issue, events, triage: Triage, where: str) -> None:
@@ -385,6 +385,11 @@ def check_audit(issues, events) -> None:
                     detail = event.note.replace(" 退回：", "：", 1)
                 elif event.kind == "callback":
                     detail = CALLBACK_SATISFACTION[timeline[index + 1].note]
+                elif event.kind == "assigned" and index + 1 < len(timeline):
+                    # The branch's instruction is a comment of its own, written with the assignment.
+                    following = timeline[index + 1]
+                    if following.kind == "comment" and (following.at, following.actor_id) == (event.at, event.actor_id):
+                        detail = f"{event.note}：{following.note}"
             else:
                 continue
             expected[

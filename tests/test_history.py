@@ -1,4 +1,4 @@
-"""services/history.py: generated years of issues hold together with the tree and the lifecycle rules."""
+"""demo/history.py: generated years of issues hold together with the tree and the lifecycle rules."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
+from governance import demo
+from governance.demo import history
 from governance.extensions import db
 from governance.models import (
     OPEN_STATUSES,
@@ -19,7 +21,6 @@ from governance.models import (
     Person,
     RoleAssignment,
 )
-from governance.services import demo, history
 from governance.services.issues.lifecycle import IssueInput, file_issue
 from governance.services.reports import rollups
 

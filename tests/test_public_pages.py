@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy import select, update
 from werkzeug.datastructures import FileStorage
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Building, Compound, Issue, RatingToken, utcnow
-from governance.services import demo
 from governance.services.issues import rating
 from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
 from governance.services.money import ledger

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from governance.demo import DEMO_PASSWORD, load_demo_world
 from governance.extensions import db
 from governance.formatting import beijing_today
 from governance.models import LEVELS, Issue, Node
-from governance.services.demo import DEMO_PASSWORD, load_demo_world
 from governance.services.reports import node_report, rates
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 

@@ -192,7 +192,7 @@ def test_neighbour_leader_callback_and_a_stale_page(phone):
 
 def test_demo_neighbour_files_and_the_group_leader_above_escalates(phone):
     """The whole path on one phone: the demo 邻长 files a problem, the demo 组长 finds it and escalates it."""
-    from governance.services import demo
+    from governance import demo
 
     demo.load_demo_world(scale=0.02)
     db.session.commit()

@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 from sqlalchemy import func, select
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Issue, Person, RoleAssignment
-from governance.services import demo
 
 pytestmark = pytest.mark.browser
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Building, Issue, Person, Photo
-from governance.services import demo
 from governance.services.issues import places
 from tests.builders import category, make_compound, make_issue, make_node, make_person, make_tree, nodes_at
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Person
-from governance.services import demo
 from governance.services.people.accounts import issue_codes
 from tests.builders import make_person, make_tree, nodes_at
 

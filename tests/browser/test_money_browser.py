@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Project
-from governance.services import demo
 
 pytestmark = pytest.mark.browser
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Compound, Issue, Person, RoleAssignment
-from governance.services import demo
 from governance.services.issues import rating
 from governance.services.issues.lifecycle import transition
 

@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 from sqlalchemy import select
 
+from governance import demo
 from governance.extensions import db
 from governance.models import Node
-from governance.services import demo
 
 pytestmark = pytest.mark.browser
 

@@ -1,10 +1,10 @@
-"""Years of district history on top of an existing tree: up to a million issues, for capacity checks.
+"""Years of district history on top of the demo tree: up to a million issues, for the capacity benchmarks.
 
     generate(n, years=3, seed=…, now=…)   yields n issue rows (dicts, as `insert(Issue)` takes them)
     load(n, …)                            inserts them (flush only: the caller commits) and returns counts
                                           and timings
 
-The rows hold together with the tree and with the rules of services/issues.py:
+The rows hold together with the tree and with the rules of services/issues/lifecycle.py:
 
 - each issue sits in a 邻 and copies its 组/片/社区/街镇 ids and its compound from the node, and is filed
   by that 邻's 邻长; categories are the category table's active ones; references are the app's
@@ -23,13 +23,13 @@ The rows hold together with the tree and with the rules of services/issues.py:
   stopped for a while, so tens of thousands of them (at a million) are overdue and `sla.sweep()` has work.
 
 Loading goes through the app's own path for history tables, DemoContext.insert_history of
-services/demo.py (COPY on PostgreSQL, the driver's executemany on SQLite; SQLAlchemy's per-row
+demo/context.py (COPY on PostgreSQL, the driver's executemany on SQLite; SQLAlchemy's per-row
 parameter processing would otherwise dominate), in batches, with one 'filed' timeline event per issue
 (`events=False` leaves them out). Measured at a million issues on the 2-core development machine
 (benchmarks/bench_full.py), the events add about a fifth to the insert time (SQLite 9 s on top of 52 s,
 PostgreSQL 17 s on top of 77 s), which the 30-minute budget of that benchmark affords easily, so they
 stay in. On SQLite the loader raises its connection's page cache while it loads (SQLITE_LOAD_CACHE_KIB).
-Then, if services/rollups.py has `rebuild()`, the report tables are recomputed from the raw rows (timed
+Then, if services/reports/rollups.py has `rebuild()`, the report tables are recomputed from the raw rows (timed
 on its own; `rebuild=False` leaves that to the caller).
 """
 
@@ -44,6 +44,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from ..extensions import db
+from ..formatting import BEIJING_OFFSET
 from ..models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -58,20 +59,21 @@ from ..models import (
     organisation_community,
     utcnow,
 )
-from .demo import EVENT_COLUMNS, ISSUE_COLUMNS, DemoContext
+from ..services.issues.lifecycle import deadlines_for
+from .context import DAY, HOUR, DemoContext
+from .replay import EVENT_COLUMNS, ISSUE_COLUMNS, LEVEL_RANK, reference_for
 
 SEED = 20260501
 # SQLite's default page cache (2 MB) makes every index insert of a big load a read from the OS: the
 # loader raises it for its own connection while it loads (measured: 200,000 rows 17 s → 10 s).
 SQLITE_LOAD_CACHE_KIB = 256 * 1024
-HOUR, DAY = 3600, 86400
-BEIJING = 8 * HOUR
+# Beijing's offset in whole seconds, for the integer clock of filing hours (no summer time: exact).
+BEIJING = int(BEIJING_OFFSET.total_seconds())
 # Filing hours (Beijing time) and how busy each is.
 FILING_HOURS = (7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21)
 FILING_WEIGHTS = (2, 6, 10, 10, 9, 5, 5, 8, 9, 9, 8, 6, 5, 4, 2)
 # Handling level of issues that are not assigned to a party: mostly 邻/组.
 LEVEL_WEIGHTS = (45, 30, 12, 9, 3, 1)
-LEVEL_RANK = {level: rank for rank, level in enumerate(HANDLING_LEVELS)}
 CATEGORY_WEIGHTS = {
     "road": 12,
     "lighting": 10,
@@ -205,7 +207,7 @@ def _weights(rng: random.Random, tree: Tree) -> list[float]:
 def rows(
     n: int, *, years: float = 3, seed: int = SEED, now: datetime | None = None, tree: Tree | None = None
 ) -> Iterator[tuple]:
-    """The issue rows as tuples in demo.ISSUE_COLUMNS order, timestamps as epoch seconds (the form
+    """The issue rows as tuples in replay.ISSUE_COLUMNS order, timestamps as epoch seconds (the form
     DemoContext.insert_history takes), ids from the table's first free one, in filing order."""
     tree = tree or Tree()
     rng = random.Random(f"{seed}:history")
@@ -307,26 +309,20 @@ def rows(
                 reason = rng.choice(tree.reasons) if tree.reasons else None
             elif status == "duplicate":
                 duplicate_of = last_in[node]
-        # services.issues.set_deadlines at the moment the issue entered its current state and level.
+        # lifecycle.set_deadlines at the moment the issue entered its current state and level.
         if status in OPEN_STATUSES:
-            level_ack, level_res = tree.hours(level, urgency)
             if status == "reported":
                 entered = created + rank * ack_h * HOUR
-                ack_due = entered + level_ack * HOUR
-                resolve_due = entered + level_res * HOUR
-                next_due = min(ack_due, resolve_due)
+            elif status == "reopened":
+                entered = reopened_at
             else:
-                if status == "reopened":
-                    entered = reopened_at
-                else:
-                    entered = at.get("entered", at.get("accepted", at.get("assigned", created)))
-                resolve_due = entered + level_res * HOUR
-                next_due = resolve_due
+                entered = at.get("entered", at.get("accepted", at.get("assigned", created)))
+            ack_due, resolve_due, next_due = deadlines_for(status, tree.hours(level, urgency), entered, HOUR)
         updated = max([created, *at.values()])
         last_in[node] = issue_id
         yield (
             issue_id,
-            f"WC-{datetime.fromtimestamp(created, UTC).year}-{issue_id:06d}",
+            reference_for(created, issue_id),
             category,
             rng.choice(TITLES.get(code, ("问题",))),
             "",
@@ -395,7 +391,7 @@ def load(
     """Insert n issues (and a 'filed' event each) through the app's history loader; flush only.
 
     Returns counts and seconds: generating the rows, inserting issues, inserting events, moving the
-    id sequences, and the report tables' rebuild (None when services/rollups.py has no rebuild())."""
+    id sequences, and the report tables' rebuild (None when services/reports/rollups.py has no rebuild())."""
     started = time.perf_counter()
     tree = Tree()
     ctx = DemoContext(scale=1.0)
@@ -457,9 +453,9 @@ def _sqlite_cache(kib: int) -> int | None:
 
 
 def rebuild_rollups() -> float | None:
-    """Recompute the report tables from the raw rows, if services/rollups.py offers it; seconds taken."""
+    """Recompute the report tables from the raw rows, if services/reports/rollups.py offers it; seconds taken."""
     try:
-        from .reports import rollups
+        from ..services.reports import rollups
     except ImportError:
         return None
     rebuild = getattr(rollups, "rebuild", None)
