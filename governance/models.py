@@ -54,14 +54,13 @@ def utcnow() -> datetime:
 
 # The levels of the tree, top down. The index is the rank used by the policy module.
 LEVELS = ("district", "street", "community", "zone", "group", "neighbour")
-LEVEL_LABELS = {
-    "district": "区",
-    "street": "街镇",
-    "community": "社区/村",
-    "zone": "片",
-    "group": "组",
-    "neighbour": "邻",
-}
+
+
+def one_of(column: str, values: tuple[str, ...]) -> str:
+    """SQL of a CHECK that `column` holds one of `values`: the tuple the code uses, spelled once."""
+    return f"{column} IN ({','.join(repr(value) for value in values)})"
+
+
 # Levels whose id every descendant carries in its own column, so scoped queries are one index lookup.
 ANCESTOR_COLUMNS = ("street_id", "community_id", "zone_id", "group_id")
 
@@ -72,10 +71,7 @@ class Node(db.Model):
     __tablename__ = "node"
     __table_args__ = (
         UniqueConstraint("parent_id", "name"),
-        CheckConstraint(
-            "level IN ('district','street','community','zone','group','neighbour')",
-            name="level",
-        ),
+        CheckConstraint(one_of("level", LEVELS), name="level"),
         Index("ix_node_level_parent", "level", "parent_id"),
     )
 
@@ -154,12 +150,7 @@ class Organisation(ManagedItem, db.Model):
     """A responsible party: 物业, 开发商, 区直单位 or 街镇 office."""
 
     __tablename__ = "organisation"
-    __table_args__ = (
-        CheckConstraint(
-            "kind IN ('property','developer','department','street_office')",
-            name="kind",
-        ),
-    )
+    __table_args__ = (CheckConstraint(one_of("kind", ORGANISATION_KINDS), name="kind"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
@@ -381,19 +372,13 @@ class Issue(db.Model):
 
     __tablename__ = "issue"
     __table_args__ = (
+        CheckConstraint(one_of("status", STATUSES), name="status"),
+        CheckConstraint(one_of("level", HANDLING_LEVELS), name="level"),
+        CheckConstraint(one_of("urgency", URGENCIES), name="urgency"),
+        CheckConstraint(one_of("priority", PRIORITIES), name="priority"),
         CheckConstraint(
-            "status IN ('reported','acknowledged','in_progress','resolved','closed','reopened',"
-            "'rejected','duplicate','withdrawn')",
-            name="status",
-        ),
-        CheckConstraint(
-            "level IN ('neighbour','group','zone','community','street','district')",
-            name="level",
-        ),
-        CheckConstraint("urgency IN ('normal','urgent')", name="urgency"),
-        CheckConstraint("priority IN ('high','normal','low')", name="priority"),
-        CheckConstraint(
-            "assignment_state IS NULL OR (assignment_state IN ('pending','accepted') AND assignee_org_id IS NOT NULL)",
+            f"assignment_state IS NULL OR ({one_of('assignment_state', ASSIGNMENT_STATES)} "
+            "AND assignee_org_id IS NOT NULL)",
             name="assignment_state",
         ),
         # A retried submission carries the same key: one issue per filer and key.
@@ -496,25 +481,6 @@ class Issue(db.Model):
         if not self.is_open:
             return False
         return any(due is not None and due <= now for due in (self.ack_due_at, self.resolve_due_at))
-
-
-EVENT_KINDS = (
-    "filed",
-    "status",
-    "escalated",
-    "comment",
-    "internal_note",
-    "public_update",
-    "callback",
-    "photo",
-    "assigned",
-    "overdue",
-    "accepted",
-    "declined",
-    "priority",
-    "merged",
-    "sent_down",
-)
 
 
 class IssueEvent(db.Model):
@@ -641,9 +607,7 @@ class RatingToken(db.Model):
     """
 
     __tablename__ = "rating_token"
-    __table_args__ = (
-        CheckConstraint("rating IS NULL OR rating IN ('satisfied','basically_satisfied','unsatisfied')", name="rating"),
-    )
+    __table_args__ = (CheckConstraint(f"rating IS NULL OR {one_of('rating', SATISFACTION)}", name="rating"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("issue.id"), index=True)
@@ -713,7 +677,7 @@ class Job(db.Model):
     __table_args__ = (
         # 'skipped': a final status for rows a restore from backup would otherwise send again
         # (services/platform/restore.py).
-        CheckConstraint("status IN ('pending','queued','running','done','failed','skipped')", name="status"),
+        CheckConstraint(one_of("status", JOB_STATUSES), name="status"),
         Index("ix_job_status_created", "status", "created_at"),
     )
 
@@ -786,10 +750,7 @@ class FundingSource(db.Model):
 
     __tablename__ = "funding_source"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('resident_donation','property','developer','enterprise','government')",
-            name="kind",
-        ),
+        CheckConstraint(one_of("kind", FUNDING_KINDS), name="kind"),
         CheckConstraint("target_fen IS NULL OR target_fen >= 0", name="target"),
     )
 
@@ -826,7 +787,7 @@ class LedgerEntry(db.Model):
 
     __tablename__ = "ledger_entry"
     __table_args__ = (
-        CheckConstraint("kind IN ('pledge','receipt','expenditure','reversal')", name="kind"),
+        CheckConstraint(one_of("kind", LEDGER_KINDS), name="kind"),
         CheckConstraint("amount_fen > 0", name="amount"),
         CheckConstraint("(kind = 'reversal') = (reverses_id IS NOT NULL)", name="reversal"),
         # A retried form carries the same key: one entry per recorder and key.
