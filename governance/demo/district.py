@@ -316,7 +316,7 @@ def district_issues(ctx: DemoContext, world: IssueWorld, nodes: dict[int, dict])
     return specs
 
 
-def replay_district_issue(
+def replay_district_issue(  # noqa: C901 - one story told step by step, each step may be the last before the load
     spec: DistrictIssue, world: IssueWorld, district_id: int, now: int, lives: dict[int, IssueLife]
 ) -> IssueLife:
     """One district issue's story, cut off at the load time (`lives`: the earlier ones, by id() of their spec)."""
@@ -360,7 +360,7 @@ def replay_district_issue(
         elif spec.category in ("signage", "greenery") and rng.random() < 0.3:
             life.set_priority(clock, "triage", "low")
 
-    def story() -> None:
+    def story() -> None:  # noqa: C901 - the story's branches read in the order a life takes them
         if not after(profile.ack * (0.25 if urgent else 1)):
             return
         if spec.fate == "duplicate":

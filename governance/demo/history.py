@@ -204,7 +204,7 @@ def _weights(rng: random.Random, tree: Tree) -> list[float]:
     return cumulative
 
 
-def rows(
+def rows(  # noqa: C901 - one row's status, timestamps and deadlines decided together, in one pass for speed
     n: int, *, years: float = 3, seed: int = SEED, now: datetime | None = None, tree: Tree | None = None
 ) -> Iterator[tuple]:
     """The issue rows as tuples in replay.ISSUE_COLUMNS order, timestamps as epoch seconds (the form
