@@ -24,6 +24,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
 from .extensions import db
+from .formatting import BilingualName
 
 
 class UTCDateTime(TypeDecorator):
@@ -328,7 +329,7 @@ ASSIGNMENT_STATES = ("pending", "accepted")
 SATISFACTION = ("satisfied", "basically_satisfied", "unsatisfied")
 
 
-class RejectReason(ManagedItem, db.Model):
+class RejectReason(BilingualName, ManagedItem, db.Model):
     """A reason the branch may give for not accepting an issue (不予受理理由), managed by admins."""
 
     __tablename__ = "reject_reason"
@@ -355,7 +356,7 @@ class ResponseTemplate(ManagedItem, db.Model):
     category: Mapped[Category | None] = relationship()
 
 
-class Category(ManagedItem, db.Model):
+class Category(BilingualName, ManagedItem, db.Model):
     """A kind of problem (问题类别), managed by admins."""
 
     __tablename__ = "category"

@@ -20,7 +20,7 @@ from sqlalchemy.orm import joinedload
 from ... import policy, web
 from ...access import login_required
 from ...extensions import db
-from ...formatting import PRIORITY_LABELS, beijing_today, category_name, in_language, level_label, status_label
+from ...formatting import PRIORITY_LABELS, beijing_today, category_name, level_label, status_label
 from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -282,7 +282,7 @@ def set_choices(issue: Issue, forms: dict) -> None:
         forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current]]
     if "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(person, "triage_issue", issue):
         forms["rejected"].reason.choices = [("", _("Choose…"))] + [
-            (str(r.id), in_language(r.name_zh, r.name_en)) for r in operations.active_reject_reasons()
+            (str(r.id), r.label) for r in operations.active_reject_reasons()
         ]
 
 

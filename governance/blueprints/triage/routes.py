@@ -25,7 +25,6 @@ from ...formatting import (
     PRIORITY_LABELS,
     beijing_today,
     category_name,
-    in_language,
     level_label,
     local_time,
     status_label,
@@ -177,9 +176,7 @@ def bulk_form(community: Node, formdata=None) -> BulkForm:
         (str(o.id), o.name) for o in operations.eligible_organisations(community)
     ]
     form.priority.choices = [("", _("Choose…"))] + [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
-    form.reason.choices = [("", _("Choose…"))] + [
-        (str(r.id), in_language(r.name_zh, r.name_en)) for r in operations.active_reject_reasons()
-    ]
+    form.reason.choices = [("", _("Choose…"))] + [(str(r.id), r.label) for r in operations.active_reject_reasons()]
     form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS]
     if not form.due_on.data:
         form.due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
