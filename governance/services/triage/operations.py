@@ -456,8 +456,11 @@ def console_conditions(filters: ConsoleFilters, now: datetime) -> list:
 
 def console_page(filters: ConsoleFilters, page: int = 1, per_page: int = 50, now: datetime | None = None):
     """One page of the queue, most pressing first, and the number of matching issues."""
-    now = now or utcnow()
-    conditions = console_conditions(filters, now)
+    return queue_page(console_conditions(filters, now or utcnow()), page, per_page)
+
+
+def queue_page(conditions: list, page: int, per_page: int) -> tuple[list[Issue], int]:
+    """One page of a queue (the console's or a party's), most pressing first, and how many match."""
     total = db.session.scalar(select(func.count()).select_from(Issue).where(*conditions))
     issues = list(
         db.session.scalars(
@@ -563,18 +566,7 @@ def org_tab_condition(tab: str):
 def org_queue(person: Person, tab: str, page: int = 1, per_page: int = 50):
     """The issues assigned to the person's organisations, in one tab, most pressing first."""
     orgs = policy.staff_organisations(person)
-    conditions = [Issue.assignee_org_id.in_(orgs), org_tab_condition(tab)]
-    total = db.session.scalar(select(func.count()).select_from(Issue).where(*conditions))
-    issues = list(
-        db.session.scalars(
-            select(Issue)
-            .where(*conditions)
-            .order_by(*QUEUE_ORDER)
-            .limit(per_page)
-            .offset((max(page, 1) - 1) * per_page)
-        )
-    )
-    return issues, total
+    return queue_page([Issue.assignee_org_id.in_(orgs), org_tab_condition(tab)], page, per_page)
 
 
 def org_counts(person: Person, now: datetime | None = None) -> dict[str, int]:
