@@ -304,7 +304,7 @@ class AppMeta(db.Model):
     value: Mapped[str] = mapped_column(Text)
 
 
-# --- issues (issue 3) ---------------------------------------------------------------------------
+# --- issues -------------------------------------------------------------------------------------
 
 STATUSES = (
     "reported",
@@ -433,7 +433,7 @@ class Issue(db.Model):
     # Why the branch did not accept it (不予受理), from the managed list.
     reject_reason_id: Mapped[int | None] = mapped_column(ForeignKey("reject_reason.id"))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
-    # The renovation project phase whose works cover the issue (issue 5), set by the branch.
+    # The renovation project phase whose works cover the issue, set by the branch.
     project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
     # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -703,7 +703,7 @@ class Job(db.Model):
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-# --- money (issue 5) ----------------------------------------------------------------------------
+# --- money --------------------------------------------------------------------------------------
 
 FUNDING_KINDS = ("resident_donation", "property", "developer", "enterprise", "government")
 LEDGER_KINDS = ("pledge", "receipt", "expenditure", "reversal")
@@ -830,7 +830,7 @@ class LedgerEntry(db.Model):
     issues: Mapped[list[Issue]] = relationship(secondary=ledger_entry_issue, order_by="Issue.id")
 
 
-# --- reports (issue 7) --------------------------------------------------------------------------
+# --- reports ------------------------------------------------------------------------------------
 
 
 class IssueRollup(db.Model):
