@@ -180,3 +180,19 @@ def test_a_worker_takes_a_batch_and_its_queue_drops_the_rest(redis_app, filer):
     assert queue.count == 0, "the RQ jobs of rows done in the batch still wait in the queue"
     assert count(Notification) == 12
     assert run_job  # the worker ran our job function
+
+
+def test_a_status_line_is_chinese_even_when_an_english_request_made_it(app):
+    """Group robots and the inbox line read Chinese: a job dispatched in-process after an English user's
+    request must not word the status in English."""
+    from governance.services.platform.notify import summary_line
+
+    with app.test_request_context("/"):
+        from flask import session
+
+        session["lang"] = "en"
+        from governance.formatting import is_english, status_label
+
+        assert is_english() and status_label("resolved") == "Resolved"
+        line = summary_line("status", "resolved", False, "WC-2026-000001", "路灯不亮")
+    assert line == "[状态更新：已办结] WC-2026-000001 路灯不亮"

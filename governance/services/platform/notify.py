@@ -12,11 +12,13 @@ import logging
 import urllib.request
 from collections import defaultdict
 
+from flask_babel import force_locale
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
 from ...extensions import db
+from ...formatting import status_label
 from ...models import (
     Issue,
     IssueEvent,
@@ -54,17 +56,6 @@ EVENT_TEXT = {
     "merged": "合并重复",
     "sent_down": "下派",
     "priority": "优先级",
-}
-STATUS_TEXT = {
-    "reported": "待受理",
-    "acknowledged": "已受理",
-    "in_progress": "处理中",
-    "resolved": "已办结",
-    "closed": "已关闭",
-    "reopened": "重新办理",
-    "rejected": "不予受理",
-    "duplicate": "重复",
-    "withdrawn": "已撤回",
 }
 
 
@@ -157,7 +148,8 @@ def summary_line(kind: str, to_status: str | None, by_system: bool, reference: s
     """The line of `summary` from its parts (the demo world writes its inbox with it)."""
     what = EVENT_TEXT.get(kind, "更新")
     if kind == "status" and to_status:
-        what = f"{what}：{STATUS_TEXT.get(to_status, to_status)}"
+        with force_locale("zh"):  # group messages are Chinese, whatever language the request that made them spoke
+            what = f"{what}：{status_label(to_status)}"
     if kind in ("escalated", "overdue") and by_system:
         what = f"{what}（超时自动）"
     return f"[{what}] {reference} {title}"[:300]
