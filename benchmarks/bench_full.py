@@ -7,7 +7,7 @@ For each engine it builds a fresh database (SQLite file in a temp dir; a throwaw
 dropped afterwards), loads the full demo world (`load_demo_world(scale=1.0)`), and then measures, each
 figure beside a baseline measured in the same run:
 
-1. loading the history (demo/history.py: `history.load(n)`, the app's loader for history tables,
+1. loading the history (governance/demo/history.py: `history.load(n)`, the app's loader for history tables,
    one 'filed' timeline event per issue, then `rollups.rebuild()` timed on its own) vs. a bare bulk
    insert of the same rows into an empty copy of the issue table (same columns, checks and indexes, no
    foreign keys; on SQLite in a database file of its own) over a connection of its own: COPY through

@@ -11,7 +11,7 @@ from ..models import Building, Compound, Node, Organisation, Person, RoleAssignm
 from .context import DemoContext
 
 DEMO_PASSWORD = "demo-2026"
-# Full-size totals of the district (DESIGN §1); scale < 1 shrinks them, never below one per parent.
+# Full-size totals of the district (docs/DESIGN.md §1); scale < 1 shrinks them, never below one per parent.
 FULL_COMMUNITIES = 130
 FULL_ZONES = 1062
 FULL_GROUPS = 4018
