@@ -214,10 +214,8 @@ def role_label(role: str | None) -> str:
 
 
 def category_name(category) -> str:
-    """A category (or anything with name_zh/name_en) in the interface language; "" for none."""
-    if category is None:
-        return ""
-    return in_language(category.name_zh, category.name_en)
+    """A category's label (BilingualName), or "" for none: templates call it where an issue may have none."""
+    return category.label if category is not None else ""
 
 
 # --- timeline and photos ----------------------------------------------------------------------------
