@@ -254,6 +254,36 @@ class RoleAssignment(db.Model):
     organisation: Mapped[Organisation | None] = relationship()
 
 
+ENDED_ROLE_REASONS = ("removed", "replaced", "disabled", "merged")
+
+
+class EndedRole(db.Model):
+    """A node-bound role someone held and no longer holds (卸任): the tree's memory of who served where.
+
+    Written when a role is taken away, replaced by a roster import, or its holder's account is disabled
+    (services/people/turnover.py); a node's vacancy (空缺) dates from its latest row. The person row stays,
+    so timelines keep the original names.
+    """
+
+    __tablename__ = "ended_role"
+    __table_args__ = (
+        CheckConstraint(one_of("reason", ENDED_ROLE_REASONS), name="reason"),
+        Index("ix_ended_role_node_role", "node_id", "role", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20))
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    reason: Mapped[str] = mapped_column(String(12))
+
+    person: Mapped[Person] = relationship(foreign_keys=[person_id])
+    node: Mapped[Node] = relationship()
+
+
 class ActivationCode(db.Model):
     """A one-time code an admin hands a new leader to set their password (激活码)."""
 
@@ -435,6 +465,9 @@ class Issue(db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
     # The renovation project phase whose works cover the issue, set by the branch.
     project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
+    # Who owes the resident callback (回访) since the filer's role ended and the work was handed on
+    # (services/people/turnover.py); NULL: the filer, as always before.
+    callback_owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
     # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -240,8 +240,9 @@ def can_triage_issue(person: Person, issue) -> bool:
 
 
 def can_record_callback(person: Person, issue) -> bool:
-    """Record the resident callback (回访): the filing leader or the 邻长 of the issue's 邻."""
-    return issue.filed_by_id == person.id or any(
+    """Record the resident callback (回访): the filing leader, the leader it was handed on to when the filer's
+    role ended, or the 邻长 of the issue's 邻."""
+    return person.id in (issue.filed_by_id, issue.callback_owner_id) or any(
         s.role == "neighbour_leader" and s.node_id == issue.neighbour_id for s in scopes(person)
     )
 

@@ -30,6 +30,15 @@ ACTION_LABELS = {
     "decline": _l("Assignment declined"),
     "priority": _l("Priority set"),
     "callback": _l("Callback recorded"),
+    "roster_import": _l("Roster imported"),
+    "role_removed": _l("Role ended"),
+    "account_disabled": _l("Account disabled"),
+    "account_enabled": _l("Account enabled"),
+    "handover": _l("Work handed on"),
+    "node_rename": _l("Place renamed"),
+    "node_move": _l("Place moved"),
+    "node_merge": _l("Places merged"),
+    "node_split": _l("Group split"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999

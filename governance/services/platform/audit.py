@@ -33,6 +33,16 @@ ACTIONS = (
     "decline",
     "priority",
     "callback",
+    # Changes to the people and the tree (no issue: the entry carries the community or street it happened in).
+    "roster_import",
+    "role_removed",
+    "account_disabled",
+    "account_enabled",
+    "handover",
+    "node_rename",
+    "node_move",
+    "node_merge",
+    "node_split",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",
@@ -57,6 +67,31 @@ def record(actor: Person | None, action: str, issue: Issue, detail: str = "") ->
         issue_id=issue.id,
         community_id=issue.community_id,
         street_id=issue.street_id,
+        detail=(detail or "")[:500],
+        batch=_batch.get(),
+    )
+    db.session.add(entry)
+    return entry
+
+
+def record_change(
+    actor: Person | None,
+    action: str,
+    detail: str,
+    *,
+    community_id: int | None = None,
+    street_id: int | None = None,
+    issue: Issue | None = None,
+) -> AuditEntry:
+    """Append one audit row for a change to the people or the tree (who, when, what before and after in
+    `detail`); the system's own changes (actor None) are recorded too, since nobody else will say them."""
+    entry = AuditEntry(
+        at=utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        action=action,
+        issue_id=issue.id if issue is not None else None,
+        community_id=issue.community_id if issue is not None else community_id,
+        street_id=issue.street_id if issue is not None else street_id,
         detail=(detail or "")[:500],
         batch=_batch.get(),
     )
