@@ -238,6 +238,11 @@ def event_line(event) -> str:
         return _("Escalated: %(from)s → %(to)s", **levels)
     if kind == "overdue":
         return _("Deadline passed at the district level (recorded automatically)")
+    if kind == "handover":
+        if event.from_level and event.to_level:
+            levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
+            return _("Handed on, the leader's place being vacant: %(from)s → %(to)s", **levels)
+        return _("Handed on to the new leader")
     if kind == "comment":
         return _("Comment")
     if kind == "internal_note":

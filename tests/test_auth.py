@@ -59,7 +59,7 @@ def test_unactivated_and_disabled_accounts_cannot_log_in(app, client, auth):
     english(client)
     assert WRONG in auth.login(waiting.mobile).get_data(as_text=True)
     other = make_person("neighbour_leader", nodes_at("neighbour")[0])
-    accounts.set_enabled(other, False)
+    accounts.set_enabled(None, other, False)
     db.session.commit()
     assert WRONG in auth.login(other.mobile).get_data(as_text=True)
 
@@ -386,7 +386,7 @@ def test_disabling_takes_effect_on_the_next_request(app, client, auth):
     person = leader()
     auth.login(person.mobile)
     assert client.get("/").status_code == 200
-    accounts.set_enabled(db.session.get(Person, person.id), False)
+    accounts.set_enabled(None, db.session.get(Person, person.id), False)
     db.session.commit()
     assert client.get("/").status_code == 302
 
@@ -396,7 +396,7 @@ def test_removing_a_role_takes_effect_on_the_next_request(app, client, auth):
     group = nodes_at("group")[0]
     auth.login(person.mobile)
     assert client.get(f"/tree/{group.id}").status_code == 200
-    accounts.remove_role(db.session.get(Person, person.id).roles[0])
+    accounts.remove_role(None, db.session.get(Person, person.id).roles[0])
     db.session.commit()
     assert client.get(f"/tree/{group.id}").status_code == 403
 

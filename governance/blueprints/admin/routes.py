@@ -54,7 +54,7 @@ def set_enabled(person_id):
         return redirect(back)
     enable = request.form.get("enable") == "1"
     return web.perform(
-        lambda: accounts.set_enabled(other, enable),
+        lambda: accounts.set_enabled(current_user, other, enable),
         done=_("Account enabled.") if enable else _("Account disabled; its sessions have ended."),
         to=back,
         refused=lambda err: refused(err, back),
@@ -72,7 +72,7 @@ def remove_role(role_id):
     if not ConfirmForm().validate_on_submit():
         return redirect(back)
     return web.perform(
-        lambda: accounts.remove_role(role),
+        lambda: accounts.remove_role(current_user, role),
         done=_("Role removed."),
         to=back,
         refused=lambda err: refused(err, back),

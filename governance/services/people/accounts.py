@@ -22,7 +22,8 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from ...extensions import db
 from ...models import ActivationCode, Node, Person, RoleAssignment, utcnow
 from ..errors import ServiceError
-from ..platform import throttle
+from ..platform import audit, throttle
+from . import turnover
 
 MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 # No 0/O, 1/I/L: codes are read off paper and typed on a phone.
@@ -272,15 +273,38 @@ def change_password(person: Person, current: str, new: str, address: str) -> Non
     db.session.flush()
 
 
-def set_enabled(person: Person, enabled: bool) -> None:
-    """Disable or re-enable an account; a disabled person's sessions end on their next request."""
+def set_enabled(actor: Person | None, person: Person, enabled: bool) -> None:
+    """Disable or re-enable an account; a disabled person's sessions end on their next request.
+
+    Disabling ends the person's leader roles for the tree (turnover: their open work is handed on, each node
+    they led becomes vacant) but keeps the assignments, so re-enabling gives them back.
+    """
+    if bool(person.enabled) == enabled:
+        return
     person.enabled = enabled
+    where = _place_of(person)
     if not enabled:
         person.auth_version += 1
+        db.session.flush()
+        turnover.end_roles(actor, list(person.roles), "disabled")
+    audit.record_change(
+        actor,
+        "account_disabled" if not enabled else "account_enabled",
+        f"{person.name}（{person.mobile}）",
+        **where,
+    )
     db.session.flush()
 
 
-def remove_role(role: RoleAssignment) -> None:
-    """Take one role away; the person's scope shrinks on their next request."""
-    db.session.delete(role)
-    db.session.flush()
+def remove_role(actor: Person | None, role: RoleAssignment) -> None:
+    """Take one role away; the person's scope shrinks on their next request, and their open work under that
+    role is handed on (turnover.end_roles)."""
+    turnover.end_roles(actor, [role], "removed")
+
+
+def _place_of(person: Person) -> dict[str, int | None]:
+    """The community and street an account change is logged under: those of the person's first role."""
+    for role in person.roles:
+        if role.node is not None:
+            return {"community_id": role.node.community_id, "street_id": role.node.street_id}
+    return {"community_id": None, "street_id": None}

@@ -56,6 +56,7 @@ EVENT_TEXT = {
     "merged": "合并重复",
     "sent_down": "下派",
     "priority": "优先级",
+    "handover": "工作交接",
 }
 
 
