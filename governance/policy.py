@@ -341,6 +341,9 @@ RULES.update(
         "send_down_issue": can_triage_issue,
         "respond_assignment": can_respond_assignment,
         "triage_console": can_triage_community,
+        # A community's vacancies (空缺) with the work waiting there: the people who triage it, since they hand
+        # that work on (without a community: whether the person sees any community's vacancies).
+        "view_vacancies": can_triage_community,
         "org_queue": is_org_staff,
         "view_audit": can_view_audit,
         "follow_issue": can_see_issue,
@@ -545,3 +548,57 @@ def can_view_reports(person: Person, _=None) -> bool:
 RULES["view_reports"] = can_view_reports
 # A node's report and its exports: exactly the nodes the person may see.
 RULES["view_report"] = can_see_node
+
+
+# --- editing the tree ---------------------------------------------------------------------------
+
+# The levels whose nodes a community's branch edits (rename, move, merge, split): inside one community.
+EDITABLE_LEVELS = ("zone", "group", "neighbour")
+# Who may move a node from one community to another: an admin whose scope covers both.
+ACROSS_COMMUNITY_ROLES = ("street_admin", "district_admin")
+
+
+def can_edit_tree(person: Person, node: Node | None = None) -> bool:
+    """Rename, move (inside the community), merge and split 片/组/邻: the community's party branch and the
+    street or district admins covering it. 片长, 组长 and 邻长 run their nodes; they do not redraw them."""
+    if node is None:
+        return any(s.role in MANAGER_ROLES for s in scopes(person))
+    return node.level in EDITABLE_LEVELS and any(s.role in MANAGER_ROLES and covers(s, node) for s in scopes(person))
+
+
+def can_rename_node(person: Person, node: Node) -> bool:
+    """Rename a node: 片/组/邻 as `edit_tree`; a community by a street or district admin above it; a 街镇
+    by a district admin. Nobody renames the node their own role sits on from above it."""
+    if node.level in EDITABLE_LEVELS:
+        return can_edit_tree(person, node)
+    if node.level == "community":
+        return any(s.role in ACROSS_COMMUNITY_ROLES and covers(s, node) for s in scopes(person))
+    if node.level == "street":
+        return any(s.role == "district_admin" for s in scopes(person))
+    return False
+
+
+def can_move_across_communities(person: Person, places) -> bool:
+    """Move a node between two places in different communities (`places` = (from, to), any nodes): a street
+    admin covering both, or a district admin."""
+    first, second = places
+    return any(s.role in ACROSS_COMMUNITY_ROLES and covers(s, first) and covers(s, second) for s in scopes(person))
+
+
+def can_move_node(person: Person, move) -> bool:
+    """Move `node` under `new_parent` (`move` = (node, new_parent)): edit both ends; across communities, the
+    admin rule above as well."""
+    node, new_parent = move
+    if not (can_edit_tree(person, node) and can_edit_tree(person, new_parent)):
+        return False
+    return node.community_id == new_parent.community_id or can_move_across_communities(person, (node, new_parent))
+
+
+RULES.update(
+    {
+        "edit_tree": can_edit_tree,
+        "rename_node": can_rename_node,
+        "move_across_communities": can_move_across_communities,
+        "move_node": can_move_node,
+    }
+)
