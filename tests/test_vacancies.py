@@ -15,11 +15,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, event, select
 
+from governance import formatting
 from governance.extensions import db
 from governance.models import OPEN_STATUSES, EndedRole, Issue, Node, Person, RoleAssignment, utcnow
 from governance.services.people import vacancies
 from governance.services.people.tree import LEADER_ROLE
-from tests.builders import category, grant, make_issue, make_node, make_person, make_tree, nodes_at
+from tests.builders import category, grant, make_issue, make_node, make_party, make_person, make_tree, nodes_at
+from tests.conftest import Auth
+from tests.pages import find, find_all, text_of, texts_of, visible
 
 LEADER_LEVELS = ("zone", "group", "neighbour")
 
@@ -269,3 +272,162 @@ def test_counting_costs_a_statement_per_level_not_per_node(app):
     with StatementCounter() as seen:
         vacancies.vacant_since(everything)
     assert seen.count == 1
+
+
+# --- the pages ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def community_world(app):
+    """Two communities A and B; in A one 邻 whose leader left 12 days ago (two issues wait there, one
+    resolved owes a callback), one 邻 never filled and one 组 whose leader was disabled; everyone else led."""
+    make_tree(streets=1, communities=2, zones=1, groups=2, neighbours=2)
+    a, b = nodes_at("community")
+    groups, neighbours = nodes_at("group"), nodes_at("neighbour")  # A: groups 0-1, 邻 0-3; B: groups 2-3, 邻 4-7
+    people = {
+        "zone": make_person("zone_leader", nodes_at("zone")[0], name="片长"),
+        "group": make_person("group_leader", groups[0], name="组长"),
+        "branch_a": make_person("branch_member", a, name="支部甲"),
+        "branch_b": make_person("branch_member", b, name="支部乙"),
+        "street": make_person("street_admin", nodes_at("street")[0], name="街镇"),
+        "district": make_person("district_admin", nodes_at("district")[0], name="区"),
+    }
+    make_person("zone_leader", nodes_at("zone")[1])
+    for group in groups[2:]:
+        make_person("group_leader", group)
+    leaders = {i: make_person("neighbour_leader", n) for i, n in enumerate(neighbours) if i != 1}
+    people["neighbour"] = leaders[2]
+    # 邻 0: its leader filed three issues, then left.
+    departed = leaders[0]
+    issues = [make_issue(departed) for _ in range(3)]
+    issues[2].status = "resolved"
+    db.session.commit()
+    remove_roles(departed)
+    end_role(departed, neighbours[0], days_ago=12)
+    # 组 1: its leader's account was disabled (the role still sits there).
+    disabled = make_person("group_leader", groups[1])
+    disabled.enabled = False
+    db.session.commit()
+    return {"a": a, "b": b, "groups": groups, "neighbours": neighbours, **people}
+
+
+def login(app, person):
+    """A fresh client logged in as the person."""
+    client = app.test_client()
+    assert Auth(client).login(person.mobile).status_code in (302, 303)
+    return client
+
+
+def test_tree_pages_show_vacancies(app, community_world):
+    w = community_world
+    html = login(app, w["zone"]).get(f"/tree/{w['groups'][0].id}").get_data(as_text=True)
+    badges = texts_of(html, "[data-vacant]")
+    since = (utcnow() - timedelta(days=12)).astimezone(formatting.BEIJING).date().isoformat()
+    assert badges == [f"空缺 · 自 {since} 起", "空缺 · 从未配备"]
+    assert find(html, "[data-vacancies-below]")["data-vacancies-below"] == "2"
+    assert "2 邻空缺" in text_of(html, "[data-vacancies-below]")
+    zone = login(app, w["zone"]).get(f"/tree/{nodes_at('zone')[0].id}").get_data(as_text=True)
+    assert find(zone, "[data-vacancies-below]")["data-vacancies-below"] == "3"  # the disabled 组 and two 邻
+    assert "下有 2 处空缺" in zone and "空缺 · 从未配备" in zone
+    # A vacant node's own page says so.
+    own = login(app, w["zone"]).get(f"/tree/{w['neighbours'][1].id}").get_data(as_text=True)
+    assert text_of(own, "h1 [data-vacant]") == "空缺 · 从未配备"
+
+
+def test_report_vacancy_column_sums_to_the_node(app, community_world):
+    w = community_world
+    client = login(app, w["district"])
+    for node in (nodes_at("district")[0], nodes_at("street")[0], w["a"], nodes_at("zone")[0], w["groups"][0]):
+        html = client.get(f"/reports/{node.id}").get_data(as_text=True)
+        cells = [int(cell["data-vacancies"]) for cell in find_all(html, "td[data-vacancies]")]
+        total = int(find(html, "[data-vacancies-total]")["data-vacancies-total"])
+        plain = independent_count(node)
+        assert total == sum(cells) == plain, node
+        assert find(html, "p[data-vacancies]")["data-vacancies"] == str(plain)
+        export = client.get(f"/reports/{node.id}/children.csv").data.decode("utf-8-sig").splitlines()
+        header, *rows = [line.split(",") for line in export]
+        assert header[-1] == "现空缺片/组/邻"
+        assert [int(row[-1]) for row in rows] == cells
+    html = client.get(f"/reports/{w['a'].id}?sort=vacancies&dir=desc").get_data(as_text=True)
+    assert [int(cell["data-vacancies"]) for cell in find_all(html, "td[data-vacancies]")] == [3]
+    summary = client.get(f"/reports/{w['a'].id}/summary.csv").data.decode("utf-8-sig").splitlines()
+    assert summary[1].split(",")[-1] == "3"
+
+
+def independent_count(node: Node) -> int:
+    """Vacant 片/组/邻 strictly below a node: Python over every row, parent links walked by hand."""
+    nodes = {n.id: n for n in db.session.scalars(select(Node))}
+    led = {
+        ra.node_id
+        for ra in db.session.scalars(select(RoleAssignment))
+        if ra.node_id in nodes
+        and ra.role == LEADER_ROLE.get(nodes[ra.node_id].level)
+        and db.session.get(Person, ra.person_id).enabled
+    }
+    return sum(
+        1
+        for n in nodes.values()
+        if n.level in LEADER_LEVELS
+        and n.id not in led
+        and n.id != node.id
+        and node.id in ancestors_or_self(nodes, n.id)
+    )
+
+
+def test_branch_console_lists_vacancies_with_the_work_waiting(app, community_world):
+    w = community_world
+    client = login(app, w["branch_a"])
+    console = client.get(f"/triage/community/{w['a'].id}").get_data(as_text=True)
+    link = find(console, "[data-vacancies-link]")
+    assert (
+        link["href"] == f"/triage/community/{w['a'].id}/vacancies"
+        and text_of(console, "[data-vacancies-link] b") == "3"
+    )
+    html = client.get(link["href"]).get_data(as_text=True)
+    cards = find_all(html, "[data-vacancies] > li")
+    assert [card["data-node"] for card in cards] == [
+        str(w["neighbours"][0].id),  # the most work waiting
+        str(w["neighbours"][1].id),  # then nothing waits at either: tree order
+        str(w["groups"][1].id),
+    ]
+    first = visible(cards[0])
+    assert "12 天" in first and "第1片" in first and "第1组" in first
+    counts = [(text_of(a, "b"), a["href"]) for a in find_all(cards[0], ".vacancy-work a")]
+    assert [c for c, _ in counts] == ["2", "2", "1"]
+    # Each count opens the issue list filtered to that work, which shows exactly as many.
+    for count, href in counts:
+        listed = client.get(href)
+        assert listed.status_code == 200
+        assert len(find_all(listed.get_data(as_text=True), ".issue-cards > li")) == int(count), href
+    assert "从未配备" in visible(cards[2])
+    assert text_of(html, "[data-vacancy-counts]").split() == ["0", "片空缺", "1", "组空缺", "2", "邻空缺"]
+
+
+def test_vacancy_list_access(app, community_world):
+    """The branch of the community and the admins above it; nobody below the branch, nobody outside."""
+    w = community_world
+    a, b = w["a"], w["b"]
+    expected = {
+        # role: (A's list, B's list)
+        "neighbour": (403, 403),
+        "group": (403, 403),
+        "zone": (403, 403),
+        "branch_a": (200, 403),
+        "branch_b": (403, 200),
+        "street": (200, 200),
+        "district": (200, 200),
+    }
+    staff = make_person("org_staff", None, organisation=make_party("property", "物业"), name="物业员工")
+    for role, (in_a, in_b) in expected.items():
+        client = login(app, w[role])
+        got = tuple(client.get(f"/triage/community/{c.id}/vacancies").status_code for c in (a, b))
+        assert got == (in_a, in_b), role
+        # Not a community, or no such node: 404 for those who may see vacancies, 403 for the rest.
+        for node_id in (nodes_at("zone")[0].id, 999999):
+            status = client.get(f"/triage/community/{node_id}/vacancies").status_code
+            assert status == (404 if role.startswith("branch") or role in ("street", "district") else 403), (
+                role,
+                node_id,
+            )
+    assert login(app, staff).get(f"/triage/community/{a.id}/vacancies").status_code == 403
+    assert app.test_client().get(f"/triage/community/{a.id}/vacancies").status_code == 302

@@ -172,6 +172,14 @@ def export(node_id, table, fmt):
     columns = [exports.Column(first, "text"), *_figure_columns(with_hours)]
     stem = f"{item.name}-{TABLE_NAMES[table]}-{period.start.isoformat()}-{period.last_day.isoformat()}"
     values = [[label, *_figure_values(f, with_hours)] for label, f in rows]
+    # The areas' vacant 片/组/邻 now (the summary: below the node), as on the page.
+    vacant = {
+        "summary": [report.vacancies] if report.vacancies is not None else None,
+        "children": [row.vacancies for row in report.children],
+    }.get(table)
+    if vacant is not None:
+        columns.append(exports.Column(_("Vacant 片/组/邻 now"), "int"))
+        values = [[*line, counts.total] for line, counts in zip(values, vacant, strict=True)]
     return exports.table_response(stem, columns, values, fmt)
 
 

@@ -7,7 +7,7 @@ from ... import policy
 from ...access import login_required
 from ...extensions import db
 from ...models import Node
-from ...services.people import tree
+from ...services.people import tree, vacancies
 from . import bp
 
 
@@ -29,6 +29,7 @@ def node(node_id):
     policy.authorize(current_user, "view_node", item)
     kids = tree.children(item)
     leaders = tree.leaders_of([item, *kids])
+    within = vacancies.counts_within(kids)
     return render_template(
         "tree/node.html",
         node=item,
@@ -36,4 +37,9 @@ def node(node_id):
         children=kids,
         leaders=leaders,
         counts=tree.descendant_counts(item),
+        # Vacancies (空缺): the node's own and its children's (since when), how many lie in each child's area,
+        # and below the node (their sum: every node below lies in exactly one child's area).
+        vacant_since=vacancies.vacant_since([item, *kids]),
+        vacant_within=within,
+        vacant_below=sum(within.values(), vacancies.VacancyCounts()),
     )

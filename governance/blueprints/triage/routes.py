@@ -8,6 +8,7 @@ the selection and what was typed kept. Each successful request commits once.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -45,6 +46,7 @@ from ...models import (
 from ...parsing import parse_id, parse_page
 from ...services.errors import ServiceError
 from ...services.issues.listing import find_reference
+from ...services.people import vacancies
 from ...services.reports import exports
 from ...services.triage import operations
 from ...services.triage.queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
@@ -243,6 +245,7 @@ def render_console(community, filters, page, args, form, refusal=None, selected=
         times=operations.response_times(community, now=now),
         names=display_names(categories),
         several=len(triage_communities(current_user)) > 1,
+        vacant=vacancies.counts_within([community])[community.id].total,
     )
     del places
     return body, status
@@ -339,6 +342,29 @@ def export(community_id):
     filters, _page, _args = parse_console(request.args, community)
     rows = export_rows(operations.console_conditions(filters, utcnow()), EXPORT_LIMIT)
     return csv_response(rows, f"triage-{community.id}")
+
+
+# --- vacancies (空缺) ----------------------------------------------------------------------------
+
+
+@bp.route("/community/<int:community_id>/vacancies")
+@requires("view_vacancies")
+def vacancies_page(community_id):
+    """The community's 片/组/邻 without an active leader: since when, and the work waiting there."""
+    community = db.session.get(Node, community_id)
+    if community is None or community.level != "community":
+        abort(404)
+    policy.authorize(current_user, "view_vacancies", community)
+    found = vacancies.vacancies_under(community)
+    return render_template(
+        "triage/vacancies.html",
+        community=community,
+        street=db.session.get(Node, community.street_id) if community.street_id else None,
+        vacancies=found,
+        counts=Counter(v.node.level for v in found),
+        levels=vacancies.LEADER_LEVELS,
+        several=len(triage_communities(current_user)) > 1,
+    )
 
 
 # --- the responsible party's queue --------------------------------------------------------------

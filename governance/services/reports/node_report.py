@@ -28,6 +28,8 @@ from ...models import (
     ResolveHoursRollup,
     utcnow,
 )
+from ..people import vacancies
+from ..people.vacancies import VacancyCounts
 from . import rates, rollups
 from .rates import Figures
 
@@ -148,6 +150,8 @@ class Row:
     figures: Figures
     node: Node | None = None
     key: object = None
+    # A child's vacant 片/组/邻 now (itself included), whatever the period (services/people/vacancies.py).
+    vacancies: VacancyCounts | None = None
 
 
 @dataclass
@@ -161,6 +165,8 @@ class Report:
     by_category: list[Row] = field(default_factory=list)
     by_party: list[Row] = field(default_factory=list)
     trend: list[Row] = field(default_factory=list)
+    # The vacant 片/组/邻 below the node now: the sum of its children's (None for a 邻, which has none).
+    vacancies: VacancyCounts | None = None
 
 
 # --- reading the figures -------------------------------------------------------------------------
@@ -493,9 +499,13 @@ def build_report(node: Node, period: Period, now: datetime | None = None, *, wit
         figures = node_figures(node, period, None, now, overdue=overdue[None]).get(None) or empty()
     report = Report(node=node, period=period, figures=figures)
     if child_level:
+        kids = children_of(node)
+        vacant = vacancies.counts_within(kids)
         report.children = [
-            Row(child.name, by_child.get(child.id) or empty(), node=child, key=child.id) for child in children_of(node)
+            Row(child.name, by_child.get(child.id) or empty(), node=child, key=child.id, vacancies=vacant[child.id])
+            for child in kids
         ]
+        report.vacancies = vacancies.counts_below(node)
     categories = {c.id: c for c in db.session.scalars(select(Category))}
     by_category = node_figures(node, period, "category", now, overdue=overdue["category"], whole=whole.get("category"))
     for value, category_figures in sorted(by_category.items(), key=lambda kv: -kv[1].total):
@@ -511,7 +521,17 @@ def build_report(node: Node, period: Period, now: datetime | None = None, *, wit
     return report
 
 
-SORTS = ("name", "total", "open", "overdue", "response_rate", "resolution_rate", "on_time_rate", "satisfaction_rate")
+SORTS = (
+    "name",
+    "total",
+    "open",
+    "overdue",
+    "response_rate",
+    "resolution_rate",
+    "on_time_rate",
+    "satisfaction_rate",
+    "vacancies",
+)
 
 
 def sort_rows(rows: list[Row], key: str, descending: bool) -> list[Row]:
@@ -520,6 +540,8 @@ def sort_rows(rows: list[Row], key: str, descending: bool) -> list[Row]:
         return list(reversed(rows)) if descending else list(rows)
 
     def value(row: Row):
+        if key == "vacancies":
+            return row.vacancies.total if row.vacancies is not None else None
         return getattr(row.figures, key)
 
     present = [row for row in rows if value(row) is not None]
