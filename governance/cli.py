@@ -21,22 +21,58 @@ outbox_cli = AppGroup("outbox", help="The job outbox (后台任务).")
 
 @roster_cli.command("import")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def roster_import(path: Path):
-    """Import a roster (CSV or XLSX); any bad row means nothing is imported."""
+@click.option("--dry-run", is_flag=True, help="Check the file and print what it would change; write nothing.")
+@click.option("--yes", "assume_yes", is_flag=True, help="Apply without asking (scripts).")
+@click.option(
+    "--allow-new-nodes",
+    is_flag=True,
+    help="Create a 片/组/邻 even when its name is close to an existing one (normally a row error).",
+)
+def roster_import(path: Path, dry_run: bool, assume_yes: bool, allow_new_nodes: bool):
+    """Import a roster (CSV or XLSX): print what it changes, then apply it only when confirmed.
+
+    Any bad row means nothing is imported. Leader roles (片长/组长/邻长) the file gives to someone else end,
+    and their holders' open work is handed on.
+    """
     from .services.people.roster import import_roster
 
-    result = import_roster(path.name, path.read_bytes(), actor=None)
+    data = path.read_bytes()
+    preview = import_roster(path.name, data, actor=None, apply=False, allow_new_nodes=allow_new_nodes)
+    db.session.rollback()
+    if preview.errors:
+        _roster_errors(preview)
+    for line in preview.changes.lines(limit=None if dry_run else 30):
+        click.echo(line)
+    if dry_run:
+        click.echo("Dry run: nothing was written.")
+        return
+    if preview.changes.empty:
+        click.echo("The file changes nothing.")
+        click.echo(preview.summary())
+        return
+    if not assume_yes and not click.confirm("Apply these changes?", default=False):
+        click.echo("Nothing was imported.")
+        sys.exit(1)
+    result = import_roster(path.name, data, actor=None, apply=True, allow_new_nodes=allow_new_nodes)
     if result.errors:
         db.session.rollback()
-        for error in result.errors:
-            click.echo(error.describe(), err=True)
-        if result.bad_lines:
-            click.echo(f"{result.bad_lines} bad row(s): nothing was imported.", err=True)
-        else:
-            click.echo("Nothing was imported.", err=True)
+        _roster_errors(result)
+    if result.changes.fingerprint() != preview.changes.fingerprint():
+        db.session.rollback()
+        click.echo("The database changed while you were deciding; nothing was imported. Run it again.", err=True)
         sys.exit(1)
     db.session.commit()
     click.echo(result.summary())
+
+
+def _roster_errors(result) -> None:
+    for error in result.errors:
+        click.echo(error.describe(), err=True)
+    if result.bad_lines:
+        click.echo(f"{result.bad_lines} bad row(s): nothing was imported.", err=True)
+    else:
+        click.echo("Nothing was imported.", err=True)
+    sys.exit(1)
 
 
 @demo_cli.command("load")

@@ -284,6 +284,24 @@ class EndedRole(db.Model):
     node: Mapped[Node] = relationship()
 
 
+class StagedRoster(db.Model):
+    """A checked roster file waiting for its uploader to confirm the changes it showed (名册导入预览).
+
+    Kept in the database, not on one web server's disk, so the confirmation may reach any process; the
+    fingerprint is that of the change set shown, so a confirmation applies only what was seen.
+    """
+
+    __tablename__ = "staged_roster"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    data: Mapped[bytes] = mapped_column(db.LargeBinary)
+    allow_new_nodes: Mapped[bool] = mapped_column(Boolean, default=False)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class ActivationCode(db.Model):
     """A one-time code an admin hands a new leader to set their password (激活码)."""
 

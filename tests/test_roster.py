@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -113,7 +114,7 @@ def good_rows(w) -> list[tuple]:
 def run_import(runner, tmp_path, name: str, data: bytes):
     path = tmp_path / name
     path.write_bytes(data)
-    return runner.invoke(args=["roster", "import", str(path)])
+    return runner.invoke(args=["roster", "import", "--yes", str(path)])
 
 
 # --- the command line ------------------------------------------------------------------------------------------
@@ -403,6 +404,23 @@ def upload(client, name: str, data: bytes):
     )
 
 
+def upload_and_apply(client, name: str, data: bytes):
+    """Upload a file and, when it passes the check, apply the changes it shows (the two steps of the page)."""
+    checked = upload(client, name, data)
+    html = checked.get_data(as_text=True)
+    if 'action="/admin/roster/confirm"' not in html:
+        return checked
+    form = html[html.index('action="/admin/roster/confirm"') :]
+    return client.post(
+        "/admin/roster/confirm",
+        data={
+            "csrf_token": csrf_from(form),
+            "staged": re.search(r'name="staged" value="(\d+)"', form).group(1),
+            "fingerprint": re.search(r'name="fingerprint" type="hidden" value="([0-9a-f]{64})"', form).group(1),
+        },
+    )
+
+
 def street_admin(world):
     street = db.session.scalar(select(Node).where(Node.name == world["s1"]))
     return make_person("street_admin", street, name="街镇管理员甲")
@@ -430,7 +448,7 @@ def test_a_street_admin_imports_rows_in_their_street(app, client, auth, world):
         (s1, c1, "新片", "新组", "新邻", "邻长", "页面邻长", "13900000051"),
         (s1, c1, "", "", "", "社区党组织", "页面书记", "13900000052"),
     ]
-    response = upload(client, "roster.csv", csv_bytes(rows))
+    response = upload_and_apply(client, "roster.csv", csv_bytes(rows))
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "The roster has been imported." in html
@@ -467,7 +485,7 @@ def test_a_district_admin_may_import_admin_rows(app, client, auth, world):
         (world["s2"], "", "", "", "", "街镇管理员", "新街镇管理员", "13900000071"),
         ("", "", "", "", "", "区管理员", "新区管理员", "13900000072"),
     ]
-    response = upload(client, "roster.xlsx", xlsx_bytes(rows))
+    response = upload_and_apply(client, "roster.xlsx", xlsx_bytes(rows))
     assert "The roster has been imported." in response.get_data(as_text=True)
     assert roles_of("13900000071") == {("street_admin", world["s2"])}
 
@@ -484,7 +502,9 @@ def test_a_street_admin_cannot_rename_someone_outside_their_street(app, client, 
     assert person(other.mobile).name == "外街片长"
     # With the same name, the role is simply added.
     rows = [(world["s1"], world["c1"], world["z1"], "", "", "片长", "外街片长", other.mobile)]
-    assert "The roster has been imported." in upload(client, "roster.csv", csv_bytes(rows)).get_data(as_text=True)
+    assert "The roster has been imported." in upload_and_apply(client, "roster.csv", csv_bytes(rows)).get_data(
+        as_text=True
+    )
     assert ("zone_leader", world["z1"]) in roles_of(other.mobile)
 
 
@@ -532,7 +552,7 @@ def test_a_sample_file_from_tests_data_imports(app, runner):
     street = make_node(district, "street", "示例街道")
     make_node(street, "community", "示例社区")
     db.session.commit()
-    result = runner.invoke(args=["roster", "import", str(DATA / "roster-sample.csv")])
+    result = runner.invoke(args=["roster", "import", "--yes", str(DATA / "roster-sample.csv")])
     assert result.exit_code == 0, result.output
     assert "4 created" in result.output
 

@@ -3,7 +3,8 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
-from wtforms import SubmitField
+from wtforms import BooleanField, HiddenField, IntegerField, SubmitField
+from wtforms.validators import DataRequired, Length
 
 ROSTER_EXTENSIONS = ("csv", "xlsx")
 ROSTER_ACCEPT = ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -20,4 +21,13 @@ class RosterForm(FlaskForm):
         ],
         render_kw={"accept": ROSTER_ACCEPT},
     )
-    submit = SubmitField(_l("Check and import"))
+    allow_new_nodes = BooleanField(_l("Create 片/组/邻 whose names are close to existing ones"))
+    submit = SubmitField(_l("Check the file"))
+
+
+class ConfirmRosterForm(FlaskForm):
+    """Apply a checked file: which one, and the change set that was shown for it."""
+
+    staged = IntegerField(validators=[DataRequired()])
+    fingerprint = HiddenField(validators=[DataRequired(), Length(min=64, max=64)])
+    submit = SubmitField(_l("Apply these changes"))

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
+import hashlib
 import io
+import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from flask import current_app, has_request_context
 from flask_babel import force_locale
 from flask_babel import gettext as _gettext
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ... import policy
 from ...extensions import db
-from ...models import ROLE_LEVEL, Node, Person, RoleAssignment, utcnow
+from ...models import ROLE_LEVEL, Node, Person, RoleAssignment, StagedRoster, utcnow
+from ..platform import audit
+from . import turnover
 from .accounts import normalise_mobile
 
 log = logging.getLogger("governance.roster")
@@ -128,6 +135,10 @@ class ImportResult:
     zones_created: int = 0
     groups_created: int = 0
     neighbours_created: int = 0
+    roles_ended: int = 0
+    # What a good file changes (also when it was only checked: apply=False writes nothing).
+    changes: ChangeSet | None = None
+    applied: bool = False
 
     @property
     def ok(self) -> bool:
@@ -152,7 +163,8 @@ class ImportResult:
         """One paragraph: people created/updated/unchanged, roles added, 片/组/邻 created."""
         return _(
             "Rows read: %(rows)s. People: %(created)s created, %(updated)s updated, %(unchanged)s unchanged. "
-            "Roles added: %(roles)s. Created %(zones)s 片, %(groups)s 组 and %(neighbours)s 邻.",
+            "Roles added: %(roles)s, ended: %(ended)s. Created %(zones)s 片, %(groups)s 组 and %(neighbours)s 邻.",
+            ended=self.roles_ended,
             rows=self.rows,
             created=self.people_created,
             updated=self.people_updated,
@@ -386,6 +398,83 @@ def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):g}"
 
 
+# --- names that are nearly the name of a node ------------------------------------------------------------------
+
+CHINESE_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
+CHINESE_NUMBER_RE = re.compile(r"[零〇一二两三四五六七八九十百]+")
+LEADING_ZEROS_RE = re.compile(r"(?<!\d)0+(?=\d)")
+
+
+def _chinese_number(text: str) -> str:
+    """第十二 → 12: the small numbers node names use (up to the hundreds)."""
+    total = current = 0
+    for ch in text:
+        if ch == "百":
+            total, current = total + (current or 1) * 100, 0
+        elif ch == "十":
+            total, current = total + (current or 1) * 10, 0
+        else:
+            current = current * 10 + CHINESE_DIGITS[ch] if current else CHINESE_DIGITS[ch]
+    return str(total + current)
+
+
+@lru_cache(maxsize=65536)
+def name_key(name: str) -> str:
+    """A node name as people mean it: full-width digits and letters made plain, spaces dropped, Chinese
+    numbers as digits, 第 and 号 dropped, leading zeros dropped (第１邻, 第一邻, 1 邻 and 01号邻 are one key)."""
+    text = re.sub(r"\s+", "", unicodedata.normalize("NFKC", name))
+    text = CHINESE_NUMBER_RE.sub(lambda m: _chinese_number(m.group()), text)
+    text = LEADING_ZEROS_RE.sub("", text.replace("第", "").replace("号", ""))
+    return text.casefold()
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether two texts differ by at most one inserted, deleted or changed character."""
+    if abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) > len(b):
+        a, b = b, a
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i + (len(a) == len(b)) :] == b[i + 1 :]
+
+
+@lru_cache(maxsize=65536)
+def _shape(name: str) -> tuple[str, tuple[str, ...], str]:
+    """(key, the numbers in it, the key with each number as #): what close_match compares."""
+    key = name_key(name)
+    return key, tuple(re.findall(r"\d+", key)), re.sub(r"\d+", "#", key)
+
+
+def close_match(name: str, siblings: dict[str, TreeNode]) -> TreeNode | None:
+    """The sibling whose name this one nearly is: the same key, or (with the same numbers in it) one
+    character apart. Names that differ in a number (第2邻 and 第3邻) are different places, never close."""
+    key, numbers, text = _shape(name)
+    for other_name, other in siblings.items():
+        if other_name == name:
+            continue
+        other_key, other_numbers, other_text = _shape(other_name)
+        if other_key == key:
+            return other
+        if other_numbers == numbers and (numbers or len(text) >= 3) and _one_edit_apart(text, other_text):
+            return other
+    return None
+
+
 # --- the tree and the people, preloaded -----------------------------------------------------------------------
 
 
@@ -418,6 +507,16 @@ class TreeNode:
         if self.level in ("zone", "group"):
             values[f"{self.level}_id"] = self.id
         return values
+
+    def path(self) -> str:
+        """社区 / 片 / 组 / 邻 (the street and the district left out), as the preview shows a place."""
+        names, node = [], self
+        while node is not None and node.level not in ("district", "street"):
+            names.append(node.name)
+            node = node.parent
+        if not names and self.level != "district":
+            names.append(self.name)
+        return " / ".join(reversed(names)) or self.name
 
     def probe(self) -> Node:
         """A transient Node (never added to the session) for the policy module to judge."""
@@ -479,7 +578,10 @@ class Tree:
         for parent_id, node in communities:
             parent = self.by_id.get(parent_id)
             if parent is not None:
+                node.parent = parent
                 parent.children.setdefault(node.name, node)
+        for node in self.streets.values():
+            node.parent = self.district
 
     def load_below(self, communities: list[TreeNode]) -> None:
         """Load every 片/组/邻 under these communities, in as few queries as the list allows."""
@@ -494,6 +596,7 @@ class Tree:
         for parent_id, node in pending:
             parent = self.by_id.get(parent_id)
             if parent is not None:
+                node.parent = parent
                 parent.children.setdefault(node.name, node)
 
     def child(self, parent: TreeNode, level: str, name: str) -> TreeNode:
@@ -544,6 +647,12 @@ class PlannedRow:
     node: TreeNode
 
 
+def _did_you_mean(name: str, known: dict[str, TreeNode]) -> str:
+    """“ Did you mean …?” when a known name is close to the one typed, else nothing."""
+    like = close_match(name, known)
+    return _(" Did you mean “%(like)s”?", like=like.name) if like is not None else ""
+
+
 def _role_text() -> str:
     return "、".join(ROLE_FILE_NAME.values())
 
@@ -551,9 +660,11 @@ def _role_text() -> str:
 class Checker:
     """Checks every record against the preloaded tree and people; collects errors, plans the writes."""
 
-    def __init__(self, records: list[Record], actor: Person | None):
+    def __init__(self, records: list[Record], actor: Person | None, allow_new_nodes: bool = False):
         self.records = records
         self.actor = actor
+        # Off: a 片/组/邻 name close to an existing one (or to one planned a few lines up) is a row error.
+        self.allow_new_nodes = allow_new_nodes
         self.errors: list[RosterError] = []
         self.planned: list[PlannedRow] = []
         self.names: dict[str, tuple[str, int]] = {}  # mobile → (name, first line)
@@ -667,7 +778,11 @@ class Checker:
             return tree.district
         street = tree.streets.get(v["街镇"])
         if street is None:
-            self.error(line, "街镇", _("There is no 街镇 called “%(name)s”.", name=v["街镇"]))
+            self.error(
+                line,
+                "街镇",
+                _("There is no 街镇 called “%(name)s”.", name=v["街镇"]) + _did_you_mean(v["街镇"], tree.streets),
+            )
             return None
         if depth == 1:
             return street
@@ -676,12 +791,30 @@ class Checker:
             self.error(
                 line,
                 "社区",
-                _("There is no 社区 called “%(name)s” in %(street)s.", name=v["社区"], street=street.name),
+                _("There is no 社区 called “%(name)s” in %(street)s.", name=v["社区"], street=street.name)
+                + _did_you_mean(v["社区"], street.children),
             )
             return None
         node = community
         for column in ("片", "组", "邻")[: depth - 2]:
-            node = tree.child(node, COLUMN_LEVEL[column], v[column])
+            name = v[column]
+            if name not in node.children and not self.allow_new_nodes:
+                like = close_match(name, node.children)
+                if like is not None:
+                    self.error(
+                        line,
+                        column,
+                        _(
+                            "There is no %(level)s called “%(name)s” in %(parent)s, but there is “%(like)s”: "
+                            "correct the name, or allow new 片/组/邻 if it really is a new one.",
+                            level=column,
+                            name=name,
+                            parent=node.name,
+                            like=like.name,
+                        ),
+                    )
+                    return None
+            node = tree.child(node, COLUMN_LEVEL[column], name)
         return node
 
     def check_scope(self, line: int, role: str, node: TreeNode) -> None:
@@ -773,6 +906,135 @@ def _plan(rows: list[PlannedRow], people: dict[str, KnownPerson]) -> Plan:
     return plan
 
 
+# The roles a node has one of: a roster that names someone else for one replaces the holder.
+LEADER_ROLES = ("zone_leader", "group_leader", "neighbour_leader")
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A leader role the file gives to someone else: the current holder's assignment ends on import."""
+
+    role_id: int
+    person_id: int
+    name: str
+    mobile: str
+    role: str
+    place: str
+    by: str  # the name(s) the file gives for the role there
+
+
+def _replacements(rows: list[PlannedRow]) -> list[Replacement]:
+    """Leader roles on existing nodes whose holders the file does not name for them (one query per chunk)."""
+    wanted: dict[tuple[str, int], dict[str, str]] = {}  # (role, node id) → mobile → name
+    nodes: dict[int, TreeNode] = {}
+    for row in rows:
+        if row.role in LEADER_ROLES and not row.node.new:
+            wanted.setdefault((row.role, row.node.id), {})[row.mobile] = row.name
+            nodes[row.node.id] = row.node
+    found = []
+    for chunk in _chunks(sorted(nodes)):
+        query = (
+            select(RoleAssignment.id, RoleAssignment.role, RoleAssignment.node_id, Person.id.label("person_id"))
+            .add_columns(Person.name, Person.mobile)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(RoleAssignment.node_id.in_(chunk), RoleAssignment.role.in_(LEADER_ROLES))
+            .order_by(RoleAssignment.id)
+        )
+        for r in db.session.execute(query):
+            named = wanted.get((r.role, r.node_id))
+            if named is None or r.mobile in named:
+                continue
+            by = "、".join(sorted(set(named.values())))
+            found.append(Replacement(r.id, r.person_id, r.name, r.mobile, r.role, nodes[r.node_id].path(), by))
+    return found
+
+
+@dataclass
+class ChangeSet:
+    """What a good file will change, shown before anything is written (the preview and `--dry-run`)."""
+
+    nodes_created: list[tuple[str, str]] = field(default_factory=list)  # (level, place)
+    people_added: list[tuple[str, str]] = field(default_factory=list)  # (name, mobile)
+    people_renamed: list[tuple[str, str, str]] = field(default_factory=list)  # (mobile, old name, new name)
+    roles_added: list[tuple[str, str, str, str]] = field(default_factory=list)  # (name, mobile, role, place)
+    roles_removed: list[Replacement] = field(default_factory=list)
+    left_without_role: list[tuple[str, str]] = field(default_factory=list)  # (name, mobile)
+
+    @property
+    def empty(self) -> bool:
+        return not any(
+            (
+                self.nodes_created,
+                self.people_added,
+                self.people_renamed,
+                self.roles_added,
+                self.roles_removed,
+                self.left_without_role,
+            )
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of the whole change set: the confirmation applies only what was previewed."""
+        text = json.dumps(dataclasses.asdict(self), ensure_ascii=False, sort_keys=True, default=str)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def lines(self, limit: int | None = None) -> list[str]:
+        """The change set as text lines in the file's own words (the command line prints them)."""
+        out: list[str] = []
+
+        def section(title: str, items: list[str]) -> None:
+            out.append(f"{title}: {len(items)}")
+            shown = items if limit is None else items[:limit]
+            out.extend(f"  {item}" for item in shown)
+            if len(items) > len(shown):
+                out.append("  " + _("… and %(n)s more", n=len(items) - len(shown)))
+
+        section(_("片/组/邻 to create"), [place for _level, place in self.nodes_created])
+        section(_("People to add"), [f"{name} {mobile}" for name, mobile in self.people_added])
+        section(_("Names to correct"), [f"{mobile} {old} → {new}" for mobile, old, new in self.people_renamed])
+        section(
+            _("Roles to add"),
+            [f"{name} {mobile} {ROLE_FILE_NAME[role]} {place}" for name, mobile, role, place in self.roles_added],
+        )
+        section(
+            _("Roles to end (someone else named)"),
+            [f"{r.name} {r.mobile} {ROLE_FILE_NAME[r.role]} {r.place} → {r.by}" for r in self.roles_removed],
+        )
+        section(_("People left with no role"), [f"{name} {mobile}" for name, mobile in self.left_without_role])
+        return out
+
+
+def _change_set(
+    plan: Plan, people: dict[str, KnownPerson], tree: Tree, replaced: list[Replacement], names: dict
+) -> ChangeSet:
+    changes = ChangeSet()
+    changes.nodes_created = [(n.level, n.path()) for n in tree.new_nodes]
+    changes.people_added = [(name, mobile) for mobile, name in plan.new_people.items()]
+    by_id = {known.id: (mobile, known) for mobile, known in people.items()}
+    changes.people_renamed = [(by_id[pid][0], by_id[pid][1].name, new) for pid, new in sorted(plan.renamed.items())]
+    name_of = {mobile: name for mobile, (name, _line) in names.items()}
+    changes.roles_added = [(name_of[m], m, role, node.path()) for m, role, node in plan.roles]
+    changes.roles_removed = replaced
+    # Someone whose every role ends, and whom the file does not name for anything else.
+    losing: dict[int, int] = {}
+    for r in replaced:
+        losing[r.person_id] = losing.get(r.person_id, 0) + 1
+    held: dict[int, int] = {}
+    for chunk in _chunks(sorted(losing)):
+        query = (
+            select(RoleAssignment.person_id, func.count())
+            .where(RoleAssignment.person_id.in_(chunk))
+            .group_by(RoleAssignment.person_id)
+        )
+        held.update(dict(db.session.execute(query).all()))
+    left = {}
+    for r in replaced:
+        if held.get(r.person_id, 0) <= losing[r.person_id] and r.mobile not in name_of:
+            left[r.person_id] = (r.name, r.mobile)
+    changes.left_without_role = [left[pid] for pid in sorted(left)]
+    return changes
+
+
 def _check_renames(checker: Checker, people: dict[str, KnownPerson]) -> None:
     """A name may only be corrected by someone who manages every role that person holds.
 
@@ -812,11 +1074,7 @@ def _check_renames(checker: Checker, people: dict[str, KnownPerson]) -> None:
 def _write(plan: Plan, people: dict[str, KnownPerson], tree: Tree, result: ImportResult) -> None:
     now = utcnow()
     # Every planned node lies on the path of a good row (a bad row stops the import before this).
-    new_nodes = tree.new_nodes
-    _insert_nodes(new_nodes)
-    result.zones_created = sum(1 for n in new_nodes if n.level == "zone")
-    result.groups_created = sum(1 for n in new_nodes if n.level == "group")
-    result.neighbours_created = sum(1 for n in new_nodes if n.level == "neighbour")
+    _insert_nodes(tree.new_nodes)
 
     ids = {mobile: known.id for mobile, known in people.items()}
     if plan.new_people:
@@ -851,26 +1109,31 @@ def _write(plan: Plan, people: dict[str, KnownPerson], tree: Tree, result: Impor
             db.session.expire(obj)
     db.session.flush()
 
-    result.people_created = len(plan.new_people)
-    result.people_updated = len(plan.renamed)
-    result.people_unchanged = len(plan.unchanged - set(plan.renamed))
-    result.roles_added = len(plan.roles)
-
 
 # --- the entry point -------------------------------------------------------------------------------------------
 
 
-def import_roster(filename: str, data: bytes, actor: Person | None = None) -> ImportResult:
-    """Check a whole roster file, then (only if every row is good) write it in bulk; flushes, never commits.
+def import_roster(
+    filename: str,
+    data: bytes,
+    actor: Person | None = None,
+    *,
+    apply: bool = True,
+    allow_new_nodes: bool = False,
+) -> ImportResult:
+    """Check a whole roster file and work out what it changes; then, only if every row is good and `apply`
+    is set, write it in bulk and end the leader roles it gives to someone else (their work is handed on:
+    turnover.end_roles). Flushes, never commits.
 
-    `actor` is the person uploading it; None (the command line) may import anything. On errors nothing
-    has been written and the caller rolls back anyway.
+    `actor` is the person uploading it; None (the command line) may import anything. With apply=False
+    (the preview, `--dry-run`) nothing is written at all. A 片/组/邻 name close to an existing one is a row
+    error unless `allow_new_nodes`. On errors nothing has been written and the caller rolls back anyway.
     """
     records, errors = parse_table(filename, data)
     result = ImportResult(errors=errors, rows=len(records))
     if errors:
         return result
-    checker = Checker(records, actor)
+    checker = Checker(records, actor, allow_new_nodes)
     rows = checker.run()
     people = _load_people(list(checker.names))
     _check_renames(checker, people)
@@ -879,6 +1142,11 @@ def import_roster(filename: str, data: bytes, actor: Person | None = None) -> Im
         log_refusals(actor, result.errors)
         return result
     plan = _plan(rows, people)
+    replaced = _replacements(rows)
+    result.changes = _change_set(plan, people, checker.tree, replaced, checker.names)
+    _count(result, plan, checker.tree)
+    if not apply:
+        return result
     db.session.flush()  # anything pending goes first, so the bulk statements below see a settled session
     try:
         _write(plan, people, checker.tree, result)
@@ -896,16 +1164,93 @@ def import_roster(filename: str, data: bytes, actor: Person | None = None) -> Im
             )
         ]
         return result
+    ending = [role for r in replaced if (role := db.session.get(RoleAssignment, r.role_id)) is not None]
+    if ending:
+        turnover.end_roles(actor, ending, "replaced")
+    result.roles_ended = len(ending)
+    streets = {row.node.street_id for row in rows}
+    audit.record_change(
+        actor,
+        "roster_import",
+        f"{filename}: {result.summary()}",
+        street_id=streets.pop() if len(streets) == 1 else None,
+    )
+    result.applied = True
     log.info(
-        "roster imported: actor=%s rows=%s people_created=%s people_updated=%s roles_added=%s nodes_created=%s",
+        "roster imported: actor=%s rows=%s people_created=%s people_updated=%s roles_added=%s roles_ended=%s "
+        "nodes_created=%s",
         getattr(actor, "id", "cli"),
         result.rows,
         result.people_created,
         result.people_updated,
         result.roles_added,
+        result.roles_ended,
         result.zones_created + result.groups_created + result.neighbours_created,
     )
     return result
+
+
+def _count(result: ImportResult, plan: Plan, tree: Tree) -> None:
+    """The figures of the summary, known before anything is written."""
+    new_nodes = tree.new_nodes
+    result.zones_created = sum(1 for n in new_nodes if n.level == "zone")
+    result.groups_created = sum(1 for n in new_nodes if n.level == "group")
+    result.neighbours_created = sum(1 for n in new_nodes if n.level == "neighbour")
+    result.people_created = len(plan.new_people)
+    result.people_updated = len(plan.renamed)
+    result.people_unchanged = len(plan.unchanged - set(plan.renamed))
+    result.roles_added = len(plan.roles)
+    result.roles_ended = len(result.changes.roles_removed) if result.changes else 0
+
+
+# --- the preview and its confirmation (the upload page) ---------------------------------------------------------
+
+STAGED_FOR = timedelta(days=1)  # a preview nobody confirmed within a day is forgotten
+
+
+def stage(actor: Person, filename: str, data: bytes, allow_new_nodes: bool, changes: ChangeSet) -> StagedRoster:
+    """Keep a checked file until its uploader confirms the changes it showed (one waiting file per person)."""
+    db.session.execute(
+        delete(StagedRoster).where(
+            (StagedRoster.person_id == actor.id) | (StagedRoster.created_at < utcnow() - STAGED_FOR)
+        )
+    )
+    staged = StagedRoster(
+        person_id=actor.id,
+        filename=filename[:255],
+        data=data,
+        allow_new_nodes=allow_new_nodes,
+        fingerprint=changes.fingerprint(),
+        created_at=utcnow(),
+    )
+    db.session.add(staged)
+    db.session.flush()
+    return staged
+
+
+def staged_file(actor: Person, staged_id: int | None) -> StagedRoster | None:
+    """The actor's own waiting file, if it is still there (another person's is never found)."""
+    if staged_id is None:
+        return None
+    return db.session.scalar(
+        select(StagedRoster).where(
+            StagedRoster.id == staged_id,
+            StagedRoster.person_id == actor.id,
+            StagedRoster.created_at >= utcnow() - STAGED_FOR,
+        )
+    )
+
+
+def confirm(actor: Person, staged: StagedRoster, fingerprint: str) -> tuple[ImportResult, bool]:
+    """Apply a staged file if it still changes exactly what was shown: (result, applied). When the tree or
+    the people changed since the preview, nothing is kept (the caller rolls back) and the new change set is
+    in the result for a second look."""
+    result = import_roster(staged.filename, staged.data, actor, apply=True, allow_new_nodes=staged.allow_new_nodes)
+    if result.errors or result.changes.fingerprint() != fingerprint or staged.fingerprint != fingerprint:
+        return result, False
+    db.session.delete(staged)
+    db.session.flush()
+    return result, True
 
 
 def log_refusals(actor: Person | None, errors: list[RosterError]) -> None:
