@@ -18,4 +18,4 @@ declare(
     )
 )
 
-from . import routes  # noqa: E402,F401
+from . import edits, routes  # noqa: E402,F401

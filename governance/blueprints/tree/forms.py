@@ -1,0 +1,93 @@
+"""Forms of the tree edits (调整网格): rename, move, merge, split. Each is posted twice: once to see what it
+will change, then again with `confirm` set to do it."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, ValidationError
+
+from ...parsing import parse_id
+from ...services.people.structure import MAX_NAME
+
+
+def _strip(value):
+    """Trimmed text (a name pasted with spaces around it is the same name)."""
+    return value.strip() if isinstance(value, str) else value
+
+
+def _name_field(label):
+    return StringField(
+        label,
+        validators=[
+            DataRequired(_l("Give the name.")),
+            Length(max=MAX_NAME, message=_l("At most %(max)s characters.", max=MAX_NAME)),
+        ],
+        filters=[_strip],
+        render_kw={"maxlength": MAX_NAME, "autocomplete": "off"},
+    )
+
+
+class ConfirmedForm(FlaskForm):
+    """A tree edit: `confirm` is empty when the form is sent to see what it will change, "1" to do it."""
+
+    confirm = HiddenField()
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirm.data == "1"
+
+
+class RenameForm(ConfirmedForm):
+    name = _name_field(_l("New name"))
+
+
+class IdChoiceField(SelectField):
+    """One of the offered node ids (as text); anything else is refused with the field's message."""
+
+    def __init__(self, label, message, **kwargs):
+        super().__init__(label, validate_choice=False, **kwargs)
+        self.message = message
+
+    def pre_validate(self, form):
+        offered = {str(value) for value, _label in self.choices or []}
+        if self.data not in offered:
+            raise ValidationError(self.message)
+
+    @property
+    def id_value(self) -> int | None:
+        return parse_id(self.data)
+
+
+class MoveForm(ConfirmedForm):
+    parent_id = IdChoiceField(_l("Move it under"), _l("Choose one of the places offered."))
+
+
+class MergeForm(ConfirmedForm):
+    kept_id = IdChoiceField(_l("Merge it into"), _l("Choose one of the 邻 offered."))
+
+
+class IdsField(SelectMultipleField):
+    """Ticked node ids: anything that is not one of the offered ids is refused with a clear message."""
+
+    def process_formdata(self, valuelist):
+        self.data, self.junk = [], False
+        for value in valuelist:
+            node_id = parse_id(str(value).strip())
+            if node_id:
+                self.data.append(node_id)
+            else:
+                self.junk = True
+
+    def pre_validate(self, form):
+        offered = {value for value, _label in self.choices or []}
+        if self.junk or any(value not in offered for value in self.data or []):
+            raise ValidationError(_l("Tick only 邻 of this 组."))
+        if not self.data:
+            raise ValidationError(_l("Tick at least one 邻 to move into the new 组."))
+
+
+class SplitForm(ConfirmedForm):
+    name = _name_field(_l("Name of the new 组"))
+    neighbours = IdsField(_l("邻 that move to the new 组"), coerce=int, validate_choice=False)
