@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from governance import demo
+from governance.demo.vacancies import DEPARTURES
 from governance.extensions import db
 from governance.formatting import end_of_beijing_day
 from governance.models import (
@@ -32,6 +33,7 @@ from governance.models import (
     Building,
     Category,
     Compound,
+    EndedRole,
     Issue,
     IssueEvent,
     IssueFollower,
@@ -48,6 +50,7 @@ from governance.services.home import role_label
 from governance.services.issues import sla
 from governance.services.issues.lifecycle import IssueInput, file_issue
 from governance.services.issues.reference import DEFAULT_REJECT_REASONS
+from governance.services.people import vacancies
 from governance.services.people.accounts import MOBILE_RE
 from governance.services.people.tree import LEADER_ROLE, add_node
 from governance.services.platform.audit import STATUS_ACTION
@@ -91,13 +94,16 @@ def check_tree() -> dict[int, Node]:
 
 
 def check_leaders(nodes: dict[int, Node]) -> int:
-    """Exactly one leader role of the right kind on each 片/组/邻; returns how many."""
+    """Exactly one leader role of the right kind on each 片/组/邻 but the demo's vacancies (whose leader left:
+    an ended role, none held); returns how many."""
     cells = {i for i, n in nodes.items() if n.level in LEADER_ROLE}
     rows = db.session.execute(
         select(RoleAssignment.node_id, RoleAssignment.role).where(RoleAssignment.role.in_(LEADER_ROLE.values()))
     ).all()
     per_node = Counter(node_id for node_id, _role in rows)
-    assert set(per_node) == cells
+    vacant = set(db.session.scalars(select(EndedRole.node_id)))
+    assert len(vacant) == len(DEPARTURES) and vacant <= cells
+    assert set(per_node) == cells - vacant
     assert set(per_node.values()) == {1}
     assert all(LEADER_ROLE[nodes[node_id].level] == role for node_id, role in rows)
     return len(rows)
@@ -550,7 +556,7 @@ def check_full_size_world(counts: dict) -> None:
     }
     assert 120 <= counts["communities"] <= 140
     nodes = check_tree()
-    assert check_leaders(nodes) == 20739
+    assert check_leaders(nodes) == 20739 - counts["vacancies"]
     check_mobiles()
     # The issue history at full size: 20,000–40,000 issues over six months, every one consistent.
     assert 20000 <= counts["issues"] - len(demo.PRUISBURG_ISSUES) <= 40000
@@ -703,7 +709,7 @@ class TestSmallWorld:
             assert parents == {i for i, n in nodes.items() if n.level == parent_level}
         kinds = {(nodes[n.parent_id].name.endswith("镇"), n.kind) for n in nodes.values() if n.level == "community"}
         assert kinds == {(True, "村"), (False, "社区")}
-        assert check_leaders(nodes) == small_world["leaders"]
+        assert check_leaders(nodes) == small_world["leaders"] - small_world["vacancies"]
         check_mobiles()
 
     def test_only_demo_logins_are_activated(self, app, small_world):
@@ -731,6 +737,19 @@ class TestSmallWorld:
         assert {n.level for n in covered} == {"zone", "group", "neighbour"}
         assert db.session.scalar(select(func.count()).select_from(Compound)) > 1
         assert db.session.scalar(select(func.count()).select_from(Building)) > 12
+
+    def test_vacancies_in_the_compound(self, app, small_world):
+        """The branch of 金湾社区 finds three vacancies: a 组 and two 邻 whose leaders left, with the work there."""
+        community = db.session.scalar(select(Node).where(Node.level == "community", Node.name == "金湾社区"))
+        found = vacancies.vacancies_under(community, now=loaded_at())
+        assert sorted((v.node.level, v.days) for v in found) == [("group", 75), ("neighbour", 9), ("neighbour", 40)]
+        by_name = {v.node.name: v for v in found}
+        assert by_name["第4组"].open_below + by_name["第4组"].callbacks_owed > 0
+        assert by_name["12栋2单元"].open_below + by_name["12栋2单元"].callbacks_owed > 0
+        leaving = db.session.get(
+            Person, db.session.scalar(select(EndedRole.person_id).where(EndedRole.reason == "disabled"))
+        )
+        assert not leaving.enabled and not leaving.roles
 
     def test_demo_leaders_sit_in_the_compound(self, app, small_world):
         compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))
@@ -781,6 +800,9 @@ class TestSmallWorld:
         zone_leaders = set(
             db.session.scalars(zone_leaders.where(RoleAssignment.role == "neighbour_leader", Node.zone_id == zone.id))
         )
+        # …or by one who has left since (the demo's vacancies).
+        former = select(EndedRole.person_id).join(Node, Node.id == EndedRole.node_id).where(Node.zone_id == zone.id)
+        zone_leaders |= set(db.session.scalars(former.where(EndedRole.role == "neighbour_leader")))
         assert set(filers) <= zone_leaders and len(filers) >= 8
         ages = [(now - i.created_at).days for i in issues]
         assert 150 <= max(ages) <= 183 and min(ages) == 0
