@@ -238,9 +238,19 @@ def check_rename(actor: Person, node: Node, name: str) -> str:
     return name
 
 
+def _lock(*nodes: Node | None) -> None:
+    """Hold off other edits of these nodes (and of names under them) until the transaction ends, always in id
+    order (no deadlocks between two edits), then read them afresh: the checks that follow see the latest."""
+    present = sorted({n.id: n for n in nodes if n is not None}.items())
+    for node_id, _node in present:
+        lock_row(Node, node_id)
+    for _node_id, node in present:
+        db.session.expire(node)
+
+
 def rename(actor: Person, node: Node, name: str) -> Node:
     """Give a node a new name, unique among its siblings."""
-    lock_row(Node, node.id)
+    _lock(node, db.session.get(Node, node.parent_id) if node.parent_id else None)
     name = check_rename(actor, node, name)
     before = path_text(node)
     old_name = node.name
@@ -286,6 +296,7 @@ def check_move(actor: Person, node: Node, new_parent: Node | None) -> Impact:
 
 def move(actor: Person, node: Node, new_parent: Node) -> Impact:
     """Move a 邻 under another 组, or a 组 under another 片, with everything that carries its place."""
+    _lock(node, new_parent)
     check_move(actor, node, new_parent)
     before = path_text(node)
     old_community, old_street = node.community_id, node.street_id
@@ -309,8 +320,8 @@ def _where(old_community, old_street, new_community, new_street) -> dict:
 
 
 def _relocate(node: Node, new_parent: Node) -> Impact:
-    """Put `node` (a 邻 or 组) under `new_parent` and rewrite every copy of its place (no checks, no audit)."""
-    lock_row(Node, node.id)
+    """Put `node` (a 邻 or 组) under `new_parent` and rewrite every copy of its place (no checks, no audit).
+    The caller holds the locks of both."""
     impact = move_impact(node, new_parent)
     old = {"street_id": node.street_id, "community_id": node.community_id}
     new = new_parent.ancestor_ids()
@@ -452,9 +463,8 @@ def merge(actor: Person, merged: Node, kept: Node | None) -> Impact:
     邻, its leaders' roles end (reason "merged"), and the merged node is deleted."""
     from .turnover import end_roles  # ends roles and hands their work on
 
+    _lock(merged, kept)
     impact = check_merge(actor, merged, kept)
-    lock_row(Node, merged.id)
-    lock_row(Node, kept.id)
     before, into = path_text(merged), path_text(kept)
     name, community_id, street_id = merged.name, merged.community_id, merged.street_id
     kept_id, merged_id = kept.id, merged.id
@@ -514,7 +524,7 @@ def check_split(actor: Person, group: Node, name: str, neighbours: list[Node]) -
 def split(actor: Person, group: Node, name: str, neighbours: list[Node]) -> Node:
     """Make a new 组 under the same 片, named `name`, and move the chosen 邻 of `group` into it (a move each;
     the new 组 starts vacant: nobody is its 组长 until one is appointed)."""
-    lock_row(Node, group.id)
+    _lock(group, db.session.get(Node, group.parent_id), *neighbours)
     name, impact = check_split(actor, group, name, neighbours)
     zone = db.session.get(Node, group.parent_id)
     before = path_text(group)
