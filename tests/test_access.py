@@ -235,6 +235,16 @@ class TestReading:
         assert own.status_code == (302 if policy.scopes(actor) else 403), actor_role
 
     @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_vacancy_lists_follow_scope(self, world, client, auth, actor_role):
+        """A community's vacancy list (空缺): its branch and the admins above it; nobody below the branch."""
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        for community in nodes_at("community"):
+            expected = any(r.role in MANAGERS and inside(r, community) for r in actor.roles)
+            status = client.get(f"/triage/community/{community.id}/vacancies").status_code
+            assert status == (200 if expected else 403), (actor_role, community)
+
+    @pytest.mark.parametrize("actor_role", ACTORS)
     def test_person_pages_follow_scope(self, world, client, auth, actor_role):
         actor = world[actor_role]
         auth.login(actor.mobile)
