@@ -6,6 +6,7 @@ from flask_login import current_user
 
 from ...access import requires
 from ...extensions import db
+from ...formatting import role_label
 from ...services.people import roster
 from ...services.people.roster import COLUMNS, ROLE_FILE_NAME
 from ...services.reports import exports
@@ -33,9 +34,10 @@ ROLE_COLUMNS = (
 )
 
 
-def render_page(form, result=None, preview=None, confirm_form=None):
+def render_page(form, result=None, preview=None, confirm_form=None, change_lists=()):
     return render_template(
         "roster/upload.html",
+        change_lists=change_lists,
         form=form,
         result=result,
         preview=preview,
@@ -48,10 +50,26 @@ def render_page(form, result=None, preview=None, confirm_form=None):
     )
 
 
+def change_lists(changes) -> list[tuple[str, list[str]]]:
+    """The longer lists of a change set as lines in the interface language, the non-empty ones only."""
+    lists = [
+        (_("片/组/邻 to create"), [place for _level, place in changes.nodes_created]),
+        (_("People to add"), [f"{name} {mobile}" for name, mobile in changes.people_added]),
+        (_("Names to correct"), [f"{mobile} · {old} → {new}" for mobile, old, new in changes.people_renamed]),
+        (
+            _("Roles to add"),
+            [f"{name} {mobile} · {role_label(role)} · {place}" for name, mobile, role, place in changes.roles_added],
+        ),
+    ]
+    return [(title, items) for title, items in lists if items]
+
+
 def render_preview(result, staged):
     """What a good file would change, with the button that applies it."""
     confirm_form = ConfirmRosterForm(formdata=None, staged=staged.id, fingerprint=staged.fingerprint)
-    return render_page(RosterForm(formdata=None), preview=result, confirm_form=confirm_form)
+    return render_page(
+        RosterForm(formdata=None), preview=result, confirm_form=confirm_form, change_lists=change_lists(result.changes)
+    )
 
 
 def stage_preview(filename: str, data: bytes, allow_new_nodes: bool):
