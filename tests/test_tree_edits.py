@@ -344,3 +344,11 @@ def test_another_community_s_branch_cannot_edit(world, client, auth):
     auth.login(other_branch.mobile)
     assert client.get(f"/tree/{nodes_at('neighbour')[0].id}/merge").status_code == 403
     assert client.get(f"/tree/{nodes_at('neighbour')[2 * 2].id}/merge").status_code == 200
+
+
+def test_names_keep_their_full_width_brackets_and_lose_full_width_spaces(world):
+    """Names are written with full-width brackets and digits: trimmed, never otherwise rewritten."""
+    zone = nodes_at("zone")[0]
+    structure.rename(world["district_admin"], zone, "\u3000第１片（普瑞斯堡东区） ")
+    db.session.commit()
+    assert db.session.get(Node, zone.id).name == "第１片（普瑞斯堡东区）"

@@ -109,9 +109,9 @@ def path_text(node: Node) -> str:
 
 
 def clean_name(name: str | None) -> str:
-    """A node name as typed, trimmed and normalised (full-width spaces too); refused when empty, too long
-    or holding control characters."""
-    text = unicodedata.normalize("NFKC", name or "").strip()
+    """A node name as typed, trimmed (full-width spaces too); refused when empty, too long or holding control
+    characters. Not otherwise normalised: full-width brackets and digits are how many names are written."""
+    text = (name or "").strip()
     if not text or len(text) > MAX_NAME or any(unicodedata.category(c).startswith("C") for c in text):
         raise StructureError("bad_name", max=MAX_NAME)
     return text
