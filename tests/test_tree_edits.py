@@ -352,3 +352,26 @@ def test_names_keep_their_full_width_brackets_and_lose_full_width_spaces(world):
     structure.rename(world["district_admin"], zone, "\u3000第１片（普瑞斯堡东区） ")
     db.session.commit()
     assert db.session.get(Node, zone.id).name == "第１片（普瑞斯堡东区）"
+
+
+HOSTILE = ["99999999999999999999", "2147483648", "١٢٣", "-1", "", "长" * 3000, "/\r\nSet-Cookie: x=1"]
+
+
+def test_hostile_input_gets_a_message_never_a_500(world, client, auth):
+    auth.login(world["district_admin"].mobile)
+    group, neighbour = nodes_at("group")[0], nodes_at("neighbour")[0]
+    token = csrf_from(client.get(f"/tree/{group.id}/split").get_data(as_text=True))
+    for value in HOSTILE:
+        for confirm in ("", "1", value):
+            sent = {"csrf_token": token, "confirm": confirm}
+            for url, fields in (
+                (f"/tree/{neighbour.id}/rename", {"name": value}),
+                (f"/tree/{neighbour.id}/move?community={value}", {"parent_id": value}),
+                (f"/tree/{neighbour.id}/merge", {"kept_id": value}),
+                (f"/tree/{group.id}/split", {"name": value, "neighbours": [value, str(neighbour.id)]}),
+            ):
+                response = client.post(url, data={**sent, **fields})
+                assert response.status_code in (200, 303, 422), (url, value, response.status_code)
+    assert client.get(f"/tree/{group.id}/merge").status_code == 404  # a 组 is not merged
+    assert client.get(f"/tree/{nodes_at('zone')[0].id}/move").status_code == 404
+    in_step()
