@@ -63,6 +63,8 @@ def test_removed_leaders_work_goes_to_the_successor_on_the_same_node(app, client
     successor = make_person("neighbour_leader", branch["first"]["neighbour"], name="新邻长")
 
     remove_role_over_http(client, auth, manager, old)
+    told = client.get(f"/admin/people/{old.id}").get_data(as_text=True)
+    assert "已转交1个未办结问题和1个待回访" in told  # the manager is told what moved
 
     waiting, owed, done = (db.session.get(Issue, branch[k]) for k in ("waiting", "owed", "done"))
     assert waiting.level == "neighbour"  # the successor holds the node: it stays where it is

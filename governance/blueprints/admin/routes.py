@@ -24,6 +24,17 @@ def refused(err: ServiceError, back: str):
     return redirect(back)
 
 
+def handed_on(handover) -> str:
+    """What turnover moved, for the manager who ended the role: nothing to say when nothing moved."""
+    if handover is None or not (handover.moved_issues or handover.moved_callbacks):
+        return ""
+    return _(
+        "%(issues)s open issue(s) and %(callbacks)s owed callback(s) were handed on; whoever received them was told.",
+        issues=handover.moved_issues,
+        callbacks=handover.moved_callbacks,
+    )
+
+
 @bp.route("/people")
 @requires("manage_people")
 def people_list():
@@ -55,7 +66,11 @@ def set_enabled(person_id):
     enable = request.form.get("enable") == "1"
     return web.perform(
         lambda: accounts.set_enabled(current_user, other, enable),
-        done=_("Account enabled.") if enable else _("Account disabled; its sessions have ended."),
+        done=lambda handover: (
+            _("Account enabled.")
+            if enable
+            else " ".join(filter(None, (_("Account disabled; its sessions have ended."), handed_on(handover))))
+        ),
         to=back,
         refused=lambda err: refused(err, back),
         code=302,
@@ -73,7 +88,7 @@ def remove_role(role_id):
         return redirect(back)
     return web.perform(
         lambda: accounts.remove_role(current_user, role),
-        done=_("Role removed."),
+        done=lambda handover: " ".join(filter(None, (_("Role removed."), handed_on(handover)))),
         to=back,
         refused=lambda err: refused(err, back),
         code=302,

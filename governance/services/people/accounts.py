@@ -273,20 +273,21 @@ def change_password(person: Person, current: str, new: str, address: str) -> Non
     db.session.flush()
 
 
-def set_enabled(actor: Person | None, person: Person, enabled: bool) -> None:
+def set_enabled(actor: Person | None, person: Person, enabled: bool) -> turnover.Handover | None:
     """Disable or re-enable an account; a disabled person's sessions end on their next request.
 
     Disabling ends the person's leader roles for the tree (turnover: their open work is handed on, each node
     they led becomes vacant) but keeps the assignments, so re-enabling gives them back.
     """
     if bool(person.enabled) == enabled:
-        return
+        return None
     person.enabled = enabled
     where = _place_of(person)
+    handover = None
     if not enabled:
         person.auth_version += 1
         db.session.flush()
-        turnover.end_roles(actor, list(person.roles), "disabled")
+        handover = turnover.end_roles(actor, list(person.roles), "disabled")
     audit.record_change(
         actor,
         "account_disabled" if not enabled else "account_enabled",
@@ -294,12 +295,13 @@ def set_enabled(actor: Person | None, person: Person, enabled: bool) -> None:
         **where,
     )
     db.session.flush()
+    return handover
 
 
-def remove_role(actor: Person | None, role: RoleAssignment) -> None:
+def remove_role(actor: Person | None, role: RoleAssignment) -> turnover.Handover:
     """Take one role away; the person's scope shrinks on their next request, and their open work under that
     role is handed on (turnover.end_roles)."""
-    turnover.end_roles(actor, [role], "removed")
+    return turnover.end_roles(actor, [role], "removed")
 
 
 def _place_of(person: Person) -> dict[str, int | None]:
