@@ -151,7 +151,7 @@ EDITS = st.lists(
 )
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(edits=EDITS)
 def test_every_copy_of_the_tree_follows_any_sequence_of_edits(app, edits):
     admin = build_world()
