@@ -400,6 +400,7 @@ def test_branch_console_lists_vacancies_with_the_work_waiting(app, community_wor
         assert listed.status_code == 200
         assert len(find_all(listed.get_data(as_text=True), ".issue-cards > li")) == int(count), href
     assert "从未配备" in visible(cards[2])
+    assert find_all(cards[2], ".vacancy-work a") == []  # nothing waits there: no link to an empty list
     assert text_of(html, "[data-vacancy-counts]").split() == ["0", "片空缺", "1", "组空缺", "2", "邻空缺"]
 
 
