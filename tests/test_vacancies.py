@@ -329,6 +329,7 @@ def test_tree_pages_show_vacancies(app, community_world):
     zone = login(app, w["zone"]).get(f"/tree/{nodes_at('zone')[0].id}").get_data(as_text=True)
     assert find(zone, "[data-vacancies-below]")["data-vacancies-below"] == "3"  # the disabled 组 and two 邻
     assert "下有 2 处空缺" in zone and "空缺 · 从未配备" in zone
+    assert "（已停用）" in zone  # the 组 whose only 组长 is disabled names them, and says why it is vacant
     # A vacant node's own page says so.
     own = login(app, w["zone"]).get(f"/tree/{w['neighbours'][1].id}").get_data(as_text=True)
     assert text_of(own, "h1 [data-vacant]") == "空缺 · 从未配备"
