@@ -401,7 +401,10 @@ def check_audit(issues, events) -> None:
             expected[
                 (issue.id, event.at, event.actor_id, action, detail[:500], issue.community_id, issue.street_id)
             ] += 1
-    rows = db.session.execute(select(AuditEntry.__table__).order_by(AuditEntry.id)).all()
+    # The issues' rows (the tree edits' own rows carry no issue: test_tree_edits_in_the_compound).
+    rows = db.session.execute(
+        select(AuditEntry.__table__).where(AuditEntry.issue_id.is_not(None)).order_by(AuditEntry.id)
+    ).all()
     actual = Counter((r.issue_id, r.at, r.actor_id, r.action, r.detail, r.community_id, r.street_id) for r in rows)
     assert actual == expected
     assert all(r.actor_id is not None and r.batch is None for r in rows)
@@ -750,6 +753,27 @@ class TestSmallWorld:
             Person, db.session.scalar(select(EndedRole.person_id).where(EndedRole.reason == "disabled"))
         )
         assert not leaving.enabled and not leaving.roles
+
+    def test_tree_edits_in_the_compound(self, app, small_world):
+        """金湾社区's branch moved a 第4组 邻 to 第3组 a month ago and merged 2栋1单元（北门） into 2栋1单元: the
+        tree says so, and the audit log has one entry for each, dated when it happened."""
+        branch = db.session.scalar(select(Person).where(Person.mobile == "13900000002"))
+        entries = list(
+            db.session.scalars(
+                select(AuditEntry).where(AuditEntry.action.in_(("node_move", "node_merge"))).order_by(AuditEntry.id)
+            )
+        )
+        assert [e.action for e in entries] == ["node_move", "node_merge"]
+        community = db.session.scalar(select(Node).where(Node.level == "community", Node.name == "金湾社区"))
+        assert {(e.actor_id, e.community_id, e.issue_id) for e in entries} == {(branch.id, community.id, None)}
+        now = loaded_at()
+        assert [(now - e.at).days for e in entries] == [30, 12]
+        assert "第4组" in entries[0].detail and "第3组" in entries[0].detail
+        assert "2栋1单元（北门）并入2栋1单元" in entries[1].detail
+        assert db.session.scalar(select(Node).where(Node.name == "2栋1单元（北门）")) is None
+        moved = entries[0].detail.split("迁移")[0].removeprefix("邻")
+        node = db.session.scalar(select(Node).where(Node.name == moved, Node.compound_id.is_not(None)))
+        assert db.session.get(Node, node.parent_id).name == "第3组"
 
     def test_demo_leaders_sit_in_the_compound(self, app, small_world):
         compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡"))

@@ -14,6 +14,7 @@ the demo people, the 普瑞斯堡 issues). The modules:
     district.py   six months of the district's issues and their stories
     issues.py     the issue step: replays both and writes issues, timelines, audit, followers, inbox
     funding.py    the 普瑞斯堡 renovation: phases, sources, ledger entries
+    tree_edits.py a 邻 moved and a 邻 merged by the branch, through the tree-edit service
     world.py      DEMO_STEPS, load_demo_world, demo_loaded
     history.py    up to a million issues on top of the tree, for the capacity benchmarks
 
