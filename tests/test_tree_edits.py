@@ -139,6 +139,8 @@ def test_the_branch_moves_a_neighbour_to_another_group_with_its_issues(world, cl
     assert db.session.get(Node, neighbour.id).group_id == target.id
     (entry,) = audit_of("node_move")
     assert target.name in entry.detail and entry.community_id == neighbour.community_id
+    log = client.get("/admin/audit/").get_data(as_text=True)  # the branch reads it in its 操作日志
+    assert entry.detail in log
     in_step()
 
 
