@@ -377,3 +377,29 @@ def test_hostile_input_gets_a_message_never_a_500(world, client, auth):
     assert client.get(f"/tree/{group.id}/merge").status_code == 404  # a 组 is not merged
     assert client.get(f"/tree/{nodes_at('zone')[0].id}/move").status_code == 404
     in_step()
+
+
+def test_reports_of_past_periods_follow_the_current_tree(world):
+    """Issues filed last year in a 组 moved since count in its new community for last year too (the history
+    rule of services/people/structure.py), from the rollups (street, district) and the raw rows (片) alike."""
+    from datetime import UTC, date, datetime
+
+    from governance.services.reports import node_report
+
+    group, other_zone = nodes_at("group")[0], nodes_at("zone")[1]
+    old_community, new_community = group.community_id, other_zone.community_id
+    for _ in range(2):
+        issue = make_issue(world["neighbour_leader"])
+        issue.created_at = datetime(2025, 3, 10, 4, tzinfo=UTC)  # filed last year (test set-up)
+    db.session.commit()
+    rollups.rebuild()
+    db.session.commit()
+    structure.move(world["district_admin"], group, other_zone)
+    db.session.commit()
+    last_year = node_report.Period.named("year", date(2025, 6, 1))
+    street = db.session.get(Node, group.street_id)
+    by_child = {row.key: row.figures.total for row in node_report.build_report(street, last_year).children}
+    assert by_child[new_community] == 2 and by_child[old_community] == 0
+    zone_report = node_report.build_report(db.session.get(Node, other_zone.id), last_year)
+    assert {row.key: row.figures.total for row in zone_report.children}[group.id] == 2
+    in_step()
