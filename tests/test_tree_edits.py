@@ -16,6 +16,7 @@ from governance.models import (
     Issue,
     Node,
     NotificationChannel,
+    Person,
     RoleAssignment,
 )
 from governance.services.issues.lifecycle import transition
@@ -402,4 +403,41 @@ def test_reports_of_past_periods_follow_the_current_tree(world):
     assert by_child[new_community] == 2 and by_child[old_community] == 0
     zone_report = node_report.build_report(db.session.get(Node, other_zone.id), last_year)
     assert {row.key: row.figures.total for row in zone_report.children}[group.id] == 2
+    in_step()
+
+
+@pytest.mark.parametrize("moving", ["neighbour", "group"])
+def test_an_issue_filed_while_its_neighbour_moves_lands_in_the_new_place(app, world, moving):
+    """A filing that starts while a move of its 邻 is not yet committed waits for it and takes the new place
+    (it must not copy the old 组/片 onto an issue the move's UPDATE never saw)."""
+    import threading
+    import time
+
+    neighbour = nodes_at("neighbour")[0]
+    # The 邻 itself to another 组, or its 组 to another community's 片.
+    node, target = (
+        (neighbour, nodes_at("group")[1]) if moving == "neighbour" else (nodes_at("group")[0], nodes_at("zone")[1])
+    )
+    column = f"{target.level}_id"
+    leader_id, neighbour_id, target_id = world["neighbour_leader"].id, neighbour.id, target.id
+    structure.move(world["district_admin"], node, target)  # not committed yet: it holds its locks
+    started, result = threading.Event(), {}
+
+    def file_meanwhile():
+        with app.app_context():
+            try:
+                started.set()
+                filer = db.session.get(Person, leader_id)
+                result["place"] = getattr(make_issue(filer, db.session.get(Node, neighbour_id)), column)
+            except Exception as exc:  # noqa: BLE001 - reported below
+                result["error"] = exc
+
+    thread = threading.Thread(target=file_meanwhile)
+    thread.start()
+    started.wait(10)
+    time.sleep(0.5)  # the filing is now waiting for the move
+    db.session.commit()
+    thread.join(30)
+    assert "error" not in result, result
+    assert result["place"] == target_id
     in_step()
