@@ -441,3 +441,60 @@ def test_an_issue_filed_while_its_neighbour_moves_lands_in_the_new_place(app, wo
     assert "error" not in result, result
     assert result["place"] == target_id
     in_step()
+
+
+# --- every role against every node, computed by walking parent links ---------------------------------
+
+EDIT_PAGES = {"rename": None, "move": ("neighbour", "group"), "merge": ("neighbour",), "split": ("group",)}
+
+
+def expected_status(actor: Person, node: Node, page: str) -> int:
+    """What the tree-edit page answers, from the roles and parent links alone (not from governance/policy.py)."""
+    from tests.test_access import MANAGERS, inside
+
+    roles = actor.roles
+    if page == "rename" and node.level == "community":
+        allowed = any(r.role in ("street_admin", "district_admin") and inside(r, node) for r in roles)
+    elif page == "rename" and node.level == "street":
+        allowed = any(r.role == "district_admin" for r in roles)
+    else:
+        allowed = node.level in ("zone", "group", "neighbour") and any(
+            r.role in MANAGERS and r.node_id and inside(r, node) for r in roles
+        )
+    if not allowed:
+        return 403
+    levels = EDIT_PAGES[page]
+    return 200 if levels is None or node.level in levels else 404
+
+
+# The pages worth asking for each level: every edit of a level that has it, and one it has not (404 or 403).
+PAGES_OF = {
+    "district": ("rename",),
+    "street": ("rename",),
+    "community": ("rename", "move"),
+    "zone": ("rename", "move", "split"),
+    "group": ("rename", "move", "split", "merge"),
+    "neighbour": ("rename", "move", "merge", "split"),
+}
+
+
+def test_tree_edit_pages_follow_scope_for_every_role(app, client, auth):
+    """The access test's world (two of everything, so every scope has a sibling outside it): the street admin,
+    the branch and a 片长 against every node and its edit pages."""
+    from tests.test_access import build_world
+
+    people = build_world()
+    first_street, second_street = nodes_at("street")
+    # The first 街镇 whole (its second community is outside the branch), and one branch of the second.
+    nodes = [n for n in db.session.scalars(select(Node).order_by(Node.id)) if n.street_id != second_street.id]
+    for level in ("street", "community", "zone", "group", "neighbour"):
+        nodes.append(next(n for n in nodes_at(level) if n.street_id == second_street.id))
+    assert first_street in nodes
+    for actor_role in ("street_admin", "branch_member", "zone_leader"):
+        actor = people[actor_role]
+        auth.login(actor.mobile)
+        for node in nodes:
+            for page in PAGES_OF[node.level]:
+                status = client.get(f"/tree/{node.id}/{page}").status_code
+                assert status == expected_status(actor, node, page), (actor_role, node.level, node.name, page)
+        auth.logout()
