@@ -93,8 +93,11 @@ def test_the_definition(app):
     left = make_person("neighbour_leader", n3)
     remove_roles(left)
     end_role(left, n3, days_ago=10)
+    # Rows a merge brought over from a merged 邻 are that 邻's history: they date nothing here.
+    end_role(make_person(name="并入邻的邻长"), n3, days_ago=1, reason="merged")
     # n4: only a 组长 role sits on it (not its leader role) → vacant, never filled.
     grant(make_person(), "group_leader", n4)
+    end_role(make_person(name="另一并入邻的邻长"), n4, days_ago=2, reason="merged")
     db.session.commit()
 
     since = vacancies.vacant_since([zone, group, n1, n2, n3, n4])

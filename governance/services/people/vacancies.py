@@ -5,7 +5,8 @@ The definition, in this one place (docs/DESIGN.md, "Vacancies"):
 - a node at level 片/组/邻 (zone, group, neighbour) is **vacant** when no person whose account is enabled
   (`Person.enabled`) holds its leader role (`tree.LEADER_ROLE`: 片长, 组长, 邻长) on it;
 - it is vacant **since** the latest `EndedRole.ended_at` of that node and that role (written by
-  services/people/turnover.py when a role is removed, replaced or its holder disabled); a vacant node
+  services/people/turnover.py when a role is removed, replaced or its holder disabled; rows a merge brought
+  over from the merged 邻 do not count); a vacant node
   without such a row was **never filled** (从未配备), and `since` is None.
 
 Everything is counted set-based — one grouped statement per level of the nodes asked about, never a
@@ -56,7 +57,9 @@ def since_sql():
     """SQL: when the node's leader role last ended (NULL: never filled)."""
     return (
         select(func.max(EndedRole.ended_at))
-        .where(EndedRole.node_id == Node.id, EndedRole.role == leader_role_sql())
+        # A role that ended because its own 邻 was merged into this one is that 邻's history (the merge
+        # repoints the rows here so the person's record stays whole): it does not date this node's vacancy.
+        .where(EndedRole.node_id == Node.id, EndedRole.role == leader_role_sql(), EndedRole.reason != "merged")
         .scalar_subquery()
     )
 
