@@ -221,52 +221,49 @@ def category_name(category) -> str:
 # --- timeline and photos ----------------------------------------------------------------------------
 
 
+# Timeline entries whose line is the same whatever the entry holds.
+EVENT_LINES = {
+    "filed": _l("Filed"),
+    "overdue": _l("Deadline passed at the district level (recorded automatically)"),
+    "comment": _l("Comment"),
+    "internal_note": _l("Internal note"),
+    "public_update": _l("Public update"),
+    "callback": _l("Callback to the resident"),
+    "photo": _l("Photo added"),
+    "accepted": _l("Accepted by the responsible party"),
+    "declined": _l("Declined by the responsible party: back to the branch"),
+    "merged": _l("A duplicate was merged into this issue"),
+}
+
+
 def event_line(event) -> str:
     """What one timeline entry did, in one line (the note is shown separately)."""
     kind = event.kind
-    if kind == "filed":
-        return _("Filed")
+    if kind in EVENT_LINES:
+        return str(EVENT_LINES[kind])
+    moved = event.from_level and event.to_level
+    levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
     if kind == "status":
         if event.from_status:
-            moved = {"from": status_label(event.from_status), "to": status_label(event.to_status)}
-            return _("%(from)s → %(to)s", **moved)
+            return _(
+                "%(from)s → %(to)s", **{"from": status_label(event.from_status), "to": status_label(event.to_status)}
+            )
         return status_label(event.to_status)
     if kind == "escalated":
-        levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
         if event.actor_id is None:
             return _("Escalated automatically (deadline passed): %(from)s → %(to)s", **levels)
         return _("Escalated: %(from)s → %(to)s", **levels)
-    if kind == "overdue":
-        return _("Deadline passed at the district level (recorded automatically)")
     if kind == "handover":
-        if event.from_level and event.to_level:
-            levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
+        if moved:
             return _("Handed on, the leader's place being vacant: %(from)s → %(to)s", **levels)
         return _("Handed on to the new leader")
-    if kind == "comment":
-        return _("Comment")
-    if kind == "internal_note":
-        return _("Internal note")
-    if kind == "public_update":
-        return _("Public update")
-    if kind == "callback":
-        return _("Callback to the resident")
-    if kind == "photo":
-        return _("Photo added")
     if kind == "assigned":
-        if event.from_level and event.to_level:
+        if moved:
             return _("Assigned to a responsible party (taken up to %(level)s)", level=level_label(event.to_level))
         return _("Assigned to a responsible party")
-    if kind == "accepted":
-        return _("Accepted by the responsible party")
-    if kind == "declined":
-        return _("Declined by the responsible party: back to the branch")
     if kind == "priority":
         return _("Priority set: %(priority)s", priority=priority_label(event.note))
-    if kind == "merged":
-        return _("A duplicate was merged into this issue")
     if kind == "sent_down":
-        levels = {"from": level_label(event.from_level), "to": level_label(event.to_level)}
         return _("Sent down with an instruction: %(from)s → %(to)s", **levels)
     return kind
 
