@@ -86,6 +86,14 @@ class Worker(SimpleWorker):
         kwargs.setdefault("maintenance_interval", 30)
         super().__init__(*args, **kwargs)
         self._record_checked_at = 0.0
+        self.asked_to_stop = False
+
+    def request_stop(self, signum, frame):
+        # RQ records a stop request only when it arrives during a job; an idle worker just leaves its loop,
+        # which looks the same to serve() as a worker that lost Redis. Remember it either way, so that
+        # SIGTERM (systemd's stop) ends the process instead of starting a fresh worker.
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)
 
     def heartbeat(self, timeout=None, pipeline=None):
         super().heartbeat(timeout, pipeline)
@@ -143,7 +151,7 @@ def serve(
             connection.close()
         if worker is not None:
             done += worker.successful_job_count + worker.failed_job_count
-            if worker._stop_requested or burst or (max_jobs is not None and done >= max_jobs):
+            if worker.asked_to_stop or burst or (max_jobs is not None and done >= max_jobs):
                 return done
         if time.monotonic() - started > 60:
             backoff = 1.0  # it ran for a while: the next failure is a new one
