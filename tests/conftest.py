@@ -15,6 +15,7 @@ import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from hypothesis import Phase, settings
 from sqlalchemy import text
 
 from governance import create_app
@@ -26,6 +27,13 @@ PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 TEST_SECRET = "test-secret-" + "x" * 40
 ENGINES = os.environ.get("TEST_ENGINES", "sqlite,postgresql").split(",")
+
+# Property tests in the suite generate and report: no shrinking and no "explain" phase, which on a
+# failing lifecycle can run for minutes and push the suite past its time budget before reporting.
+# To get the minimal failing example, re-run the one test with `--hypothesis-profile=shrink`.
+settings.register_profile("suite", phases=[Phase.explicit, Phase.reuse, Phase.generate], print_blob=True)
+settings.register_profile("shrink", phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink], print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))
 
 
 def _pg_admin():
