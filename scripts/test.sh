@@ -42,4 +42,4 @@ fi
 bash scripts/setup.sh requirements-dev.txt
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
-exec .venv/bin/python -m pytest -n 2 --dist worksteal -p no:cacheprovider "$@" tests
+exec .venv/bin/python -m pytest -n 2 --dist worksteal -p no:cacheprovider --durations=25 "$@" tests

@@ -202,6 +202,35 @@ def redis_app(app):
     client.close()
 
 
+class Statements:
+    """The SQL statements the app's engine sends while active (`with Statements() as sent:`): `sent.count`,
+    and `sent.statements` to print when a budget is exceeded."""
+
+    def __init__(self):
+        self.statements: list[str] = []
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+    def _seen(self, _conn, _cursor, statement, *_args):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        from sqlalchemy import event
+
+        event.listen(db.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc):
+        from sqlalchemy import event
+
+        event.remove(db.engine, "before_cursor_execute", self._seen)
+
+    def __str__(self) -> str:
+        return "\n".join(f"{n + 1}. {s[:200]}" for n, s in enumerate(self.statements))
+
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 
 

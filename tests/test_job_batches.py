@@ -7,12 +7,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from governance.extensions import db
 from governance.models import IssueEvent, Job, Notification, NotificationChannel
 from governance.services.platform import jobs, notify
 from tests.builders import make_issue, make_person, make_tree, nodes_at
+from tests.conftest import Statements
 
 
 @pytest.fixture
@@ -24,23 +25,6 @@ def filer(app):
 
 def count(model, *where):
     return db.session.scalar(select(func.count()).select_from(model).where(*where))
-
-
-class Statements:
-    """Counts the SQL statements the engine runs while it is active."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __enter__(self):
-        event.listen(db.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(db.engine, "before_cursor_execute", self._seen)
-
-    def _seen(self, *args):
-        self.count += 1
 
 
 def notify_rows():

@@ -13,7 +13,7 @@ from datetime import timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, select
 
 from governance import formatting
 from governance.extensions import db
@@ -21,7 +21,7 @@ from governance.models import OPEN_STATUSES, EndedRole, Issue, Node, Person, Rol
 from governance.services.people import vacancies
 from governance.services.people.tree import LEADER_ROLE
 from tests.builders import category, grant, make_issue, make_node, make_party, make_person, make_tree, nodes_at
-from tests.conftest import Auth
+from tests.conftest import Auth, Statements
 from tests.pages import find, find_all, text_of, texts_of, visible
 
 LEADER_LEVELS = ("zone", "group", "neighbour")
@@ -45,23 +45,6 @@ def remove_roles(person: Person) -> None:
     db.session.execute(delete(RoleAssignment).where(RoleAssignment.person_id == person.id))
     db.session.commit()
     db.session.expire_all()
-
-
-class StatementCounter:
-    """Counts the SQL statements the engine runs while it is active."""
-
-    def __init__(self):
-        self.count = 0
-
-    def _seen(self, *args):
-        self.count += 1
-
-    def __enter__(self):
-        event.listen(db.engine, "before_cursor_execute", self._seen)
-        return self
-
-    def __exit__(self, *exc):
-        event.remove(db.engine, "before_cursor_execute", self._seen)
 
 
 # --- the definition -----------------------------------------------------------------------------
@@ -263,16 +246,16 @@ def test_counting_costs_a_statement_per_level_not_per_node(app):
     make_node(nodes_at("zone")[0], "group", "多出的组")
     everything = list(db.session.scalars(select(Node)))
     for level in ("zone", "group", "neighbour", "community"):
-        with StatementCounter() as seen:
+        with Statements() as seen:
             vacancies.counts_within(nodes_at(level))
         assert seen.count == 1 + 1, level  # the nodes_at query and the count
-    with StatementCounter() as seen:
+    with Statements() as seen:
         vacancies.counts_within(everything)
     assert seen.count <= 6  # one per level of the tree
-    with StatementCounter() as seen:
+    with Statements() as seen:
         found = vacancies.vacancies_under(district)
     assert seen.count == 3 and len(found) == 6 + 13 + 36
-    with StatementCounter() as seen:
+    with Statements() as seen:
         vacancies.vacant_since(everything)
     assert seen.count == 1
 
