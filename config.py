@@ -71,6 +71,10 @@ class Config:
     SESSION_IDLE_TIMEOUT = timedelta(hours=float(os.environ.get("SESSION_IDLE_HOURS", "72")))
     SESSION_ABSOLUTE_LIFETIME = timedelta(days=float(os.environ.get("SESSION_MAX_DAYS", "30")))
     PERMANENT_SESSION_LIFETIME = SESSION_ABSOLUTE_LIFETIME  # the cookie never outlives its row
+    # The cookie is sent only when the session changes: the login row, not the cookie, keeps the idle and
+    # absolute limits, and a response that re-sent an unchanged cookie (a style sheet or script requested
+    # just before a login and answered just after it) would put the logged-out cookie back.
+    SESSION_REFRESH_EACH_REQUEST = False
     WTF_CSRF_TIME_LIMIT = None  # a form left open on a phone for hours must still submit
     # How many proxies in front of the app set X-Forwarded-For / -Proto (governance/client.py). 0: none,
     # the headers are ignored; behind one TLS proxy: 1. Login throttling and Open311 limits count per client.

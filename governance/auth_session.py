@@ -160,6 +160,10 @@ def configure(login_manager, app=None) -> None:
     """Wire the loader and the login page into Flask-Login."""
     login_manager.user_loader(load_person)
     login_manager.login_view = "auth.login"
-    login_manager.session_protection = "basic"
+    # No session protection: a login is a server-side row (revoked at logout, idle and absolute limits), and
+    # Flask-Login's "basic" mode only marks a session non-fresh, which no page uses. That mark was written
+    # into an anonymous session on its second request (a service-worker or script fetch beside the login
+    # form), whose cookie could then land after the login's and log the person out again.
+    login_manager.session_protection = None
     if app is not None:
         app.before_request(_load_early)

@@ -128,3 +128,22 @@ def test_the_periodic_round_removes_dead_logins_and_old_failure_counters(app):
     assert list(db.session.scalars(select(LoginSession.token_hash))) == ["a" * 64]
     assert list(db.session.scalars(select(LoginFailure.key))) == ["recent"]
     assert db.session.scalar(select(func.count()).select_from(LoginSession)) == 1
+
+
+def test_a_request_that_changes_nothing_in_the_session_sends_no_cookie(app, client, auth):
+    """A browser loads a page's styles and scripts, and the service worker its imports, alongside what the
+    person does. Had those answers carried the session cookie as it was when they started, one finishing
+    just after a login would put the logged-out cookie back (seen: a login that led straight back to the
+    login page). Only a request that changes the session sets the cookie; the login row's absolute lifetime
+    is the cookie's own, so nothing needs refreshing."""
+    person = leader()
+    client.get("/auth/login")
+    before_login = app.test_client()
+    copy_cookies(client, before_login)
+    auth.login(person.mobile)
+    for path in ("/static/css/app.css", "/sw.js", "/auth/login"):
+        response = before_login.get(path)  # started before the login, answered after it
+        assert response.headers.getlist("Set-Cookie") == [], path
+    assert client.get("/").status_code == 200
+    for path in ("/", "/static/css/app.css", "/issues/"):
+        assert client.get(path).headers.getlist("Set-Cookie") == [], path
