@@ -18,7 +18,7 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import delete, or_, select, update
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload
 
 from .extensions import db
 from .models import LoginSession, Person, RoleAssignment, utcnow
@@ -35,25 +35,19 @@ def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _live_row(person_id: int) -> LoginSession | None:
-    """This request's login_session row if it belongs to the person and is still valid, else None."""
-    token = session.get(SESSION_TOKEN)
-    if not isinstance(token, str) or not token:
-        return None
-    row = db.session.scalar(select(LoginSession).where(LoginSession.token_hash == _digest(token)))
+def _live(row: LoginSession) -> bool:
+    """Whether this request's login_session row may still log its person in (noting its activity)."""
     now = utcnow()
     cfg = current_app.config
     if (
-        row is None
-        or row.person_id != person_id
-        or row.revoked_at is not None
+        row.revoked_at is not None
         or row.last_seen_at + cfg["SESSION_IDLE_TIMEOUT"] < now
         or row.created_at + cfg["SESSION_ABSOLUTE_LIFETIME"] < now
     ):
-        return None
+        return False
     if row.last_seen_at + TOUCH_EVERY < now:
         _touch(row.id, now)
-    return row
+    return True
 
 
 def _touch(row_id: int, now) -> None:
@@ -67,19 +61,29 @@ def _touch(row_id: int, now) -> None:
 
 def load_person(session_id: str) -> Person | None:
     """Flask-Login user loader: the id must exist, be enabled, carry the current auth version and a live
-    login_session row."""
+    login_session row. One statement on every request: the person, this session's row, and the person's
+    roles with their nodes (which every page's policy checks and menus read)."""
     try:
         person_id, version = (int(part) for part in session_id.split("."))
     except (ValueError, AttributeError):
         return None
-    person = db.session.get(
-        Person,
-        person_id,
-        options=[selectinload(Person.roles).selectinload(RoleAssignment.node)],
-    )
-    if person is None or person.auth_version != version or not person.is_active:
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str) or not token:
         return None
-    if _live_row(person.id) is None:
+    found = (
+        db.session.execute(
+            select(Person, LoginSession)
+            .join(LoginSession, LoginSession.person_id == Person.id)
+            .where(Person.id == person_id, LoginSession.token_hash == _digest(token))
+            .options(joinedload(Person.roles).joinedload(RoleAssignment.node))
+        )
+        .unique()
+        .first()
+    )
+    if found is None:
+        return None
+    person, row = found
+    if person.auth_version != version or not person.is_active or not _live(row):
         return None
     return person
 

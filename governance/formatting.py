@@ -12,8 +12,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from flask import has_request_context, url_for
-from flask_babel import get_locale
+from flask import g, has_app_context, has_request_context, url_for
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
@@ -71,6 +71,21 @@ def format_fen(fen: int) -> str:
 
 
 # --- the interface language -----------------------------------------------------------------------
+
+
+def translations():
+    """The gettext catalogue of the language in force, looked up once per request and language.
+
+    Flask-Babel finds the catalogue afresh on every call (three context lookups and the locale's name),
+    which a list page of 25 rows pays a hundred times; this keeps the one found in `g` beside the locale
+    object it was found for, so a `force_locale` block (a new locale object) gets its own."""
+    if not has_app_context():
+        return get_translations()
+    locale = get_locale()
+    cached = g.get("_catalogue")
+    if cached is None or cached[0] is not locale:
+        cached = g._catalogue = (locale, get_translations())
+    return cached[1]
 
 
 def is_english() -> bool:
@@ -185,8 +200,18 @@ def funding_kind_labels(with_none: bool = False) -> dict[str | None, str]:
 
 
 def _label(labels: dict, code: str | None) -> str:
-    """The code's label in the interface language; an unknown code as itself."""
-    return str(labels.get(code or "", code or ""))
+    """The code's label in the interface language; an unknown code as itself. Each map is put into the
+    language once per request (and language), then read as a plain dict."""
+    if not has_app_context():
+        return str(labels.get(code or "", code or ""))
+    catalogue = translations()
+    cache = g.get("_labels")
+    if cache is None or cache[0] is not catalogue:
+        cache = g._labels = (catalogue, {})
+    resolved = cache[1].get(id(labels))
+    if resolved is None:
+        resolved = cache[1][id(labels)] = {key: str(label) for key, label in labels.items()}
+    return resolved.get(code or "", code or "")
 
 
 def status_label(status: str | None) -> str:
@@ -292,3 +317,12 @@ def register(app) -> None:
         LEVEL_LABELS=LEVEL_LABELS,
     )
     app.jinja_env.filters.update(local_time=local_time, format_fen=format_fen, yuan=yuan)
+    # The templates' _() and ngettext() through the request's catalogue (Flask-Babel installs its own,
+    # which looks the catalogue up on every call).
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: translations().ugettext(s),
+        ngettext=lambda s, p, n: translations().ungettext(s, p, n),
+        pgettext=lambda c, s: translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: translations().unpgettext(c, s, p, n),
+        newstyle=True,
+    )
