@@ -1,0 +1,285 @@
+"""The daily pages under gunicorn, each beside a Flask hello world served the same way in the same run.
+
+    .venv/bin/python benchmarks/bench_pages.py [--engines sqlite,postgresql] [--issues 0] [--seconds 5]
+                                               [--threads 8] [--pages issue_list_zone,report_month,...]
+
+For each engine: a fresh database with the full demo world (plus `--issues` issues of history over three
+years through the app's loader, with the rollups rebuilt and, on PostgreSQL, an ANALYZE), then gunicorn with
+2 sync workers on 127.0.0.1 and `--threads` client threads for `--seconds` per page. A hello world is
+measured before and after the pages; each page's ratio is its requests/s over the mean of the two. The
+pages are the targets of the speed work (README, Performance):
+
+- a leader's issue list, first page, no filter: 组长, 片长, district admin
+- the issue page as the 片长 handling it (the newest issue at their 片)
+- the triage console of the community with the most issues, as a branch member there
+- the home page (片长)
+- the district report page, this month and this year (district admin)
+- filing through the form as the 邻长 (a fresh idempotency key per POST; every POST must make one issue)
+- the public 小区 page of 普瑞斯堡 (cached)
+
+Prints a table (req/s, p50, p99, ratio, target, pass/fail) and writes JSON to benchmarks/results/pages-*.json.
+Numbers on a 2-core machine shared with other work are noisy; the ratios come from the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_triage import BIG_MOBILE, BIG_PASSWORD, add_branch_member, largest_community  # noqa: E402
+from common import (  # noqa: E402
+    HELLO,
+    build_app,
+    build_demo,
+    free_port,
+    http_login,
+    load,
+    production_env,
+    request,
+    serve,
+    session_cookie,
+    stop,
+)
+from sqlalchemy import func, select, text  # noqa: E402
+
+from governance.demo.tree import DEMO_LOGINS  # noqa: E402
+from governance.extensions import db  # noqa: E402
+from governance.models import Compound, Issue, Node, Person, RoleAssignment, utcnow  # noqa: E402
+
+LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
+# name → (what, target ratio to hello world, p99 target in ms or None)
+TARGETS = {
+    "issue_list_group": ("组长's issue list /issues/", 0.25, None),
+    "issue_list_zone": ("片长's issue list /issues/", 0.25, None),
+    "issue_list_district": ("district admin's issue list /issues/", 0.25, None),
+    "issue_page": ("issue page as the handling 片长", 0.2, None),
+    "triage": ("triage console, largest community", 0.15, None),
+    "home": ("home page (片长)", 0.3, None),
+    "report_month": ("district report, this month", 0.05, 300),
+    "report_year": ("district report, this year", 0.05, 300),
+    "filing": ("filing POST /file/ (issues made/s)", 0.1, None),
+    "public": ("public 小区 page (cached)", 0.6, 50),
+}
+
+
+def fresh_database(engine: str, workdir: Path):
+    from common import fresh_database as make
+
+    return make(engine, workdir)
+
+
+def add_history(app, n: int) -> dict:
+    """n issues of history over three years through the app's loader, rollups rebuilt, ANALYZE on PostgreSQL."""
+    from governance.demo import history
+
+    started = time.perf_counter()
+    with app.app_context():
+        history.load(n, years=3, now=utcnow(), rebuild=False)
+        db.session.commit()
+    with app.app_context():
+        history.rebuild_rollups()
+        db.session.commit()
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("ANALYZE"))
+            db.session.commit()
+    return {"issues": n, "seconds": round(time.perf_counter() - started, 1)}
+
+
+def setup(app) -> dict:
+    """The ids the pages need, and a branch member of the largest community."""
+    with app.app_context():
+        big, big_issues = largest_community()
+        if not db.session.scalar(select(Person.id).where(Person.mobile == BIG_MOBILE)):
+            add_branch_member(big)
+        zone = db.session.scalar(
+            select(RoleAssignment.node_id)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(Person.mobile == LOGINS["zone_leader"]["mobile"], RoleAssignment.role == "zone_leader")
+        )
+        return {
+            "community": big.id,
+            "community_issues": big_issues,
+            "district": db.session.scalar(select(Node.id).where(Node.level == "district")),
+            "issue": db.session.scalar(
+                select(Issue.id)
+                .where(Issue.zone_id == zone, Issue.level == "zone")
+                .order_by(Issue.created_at.desc())
+                .limit(1)
+            )
+            or db.session.scalar(select(Issue.id).where(Issue.zone_id == zone).order_by(Issue.id.desc()).limit(1)),
+            "compound": db.session.scalar(select(Compound.id).where(Compound.name == "普瑞斯堡")),
+            "issues": db.session.scalar(select(func.count()).select_from(Issue)),
+        }
+
+
+def filing_fields(port: int, cookie: str) -> tuple[dict, str]:
+    """A valid filing form for the 邻长 (CSRF token of this session), and the cookie after the GET."""
+    status, headers, body = request(port, "GET", "/file/", {"Cookie": cookie})
+    assert status == 200, status
+    cookie = session_cookie(headers, cookie)
+    html = body.decode()
+    fields = {"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)[1]}
+    fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
+    fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', html[html.index('name="neighbour"') :])[1]
+    fields.update(description="楼道灯不亮，晚上看不见台阶", place_detail="3栋2单元", urgency="normal")
+    fields["confirm_different"] = "y"
+    return fields, cookie
+
+
+def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen: list[str]) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    (workdir / "hello.py").write_text(HELLO)
+    out: dict = {}
+    port = free_port()
+    hello = serve(["hello:app"], production_env(url), workdir, port)
+    try:
+        out["hello_before"] = load(port, "/", seconds, threads)
+    finally:
+        stop(hello)
+    port = free_port()
+    server = serve(["governance:create_app()"], production_env(url), ROOT, port)
+    try:
+        cookies = {key: http_login(port, entry["mobile"], entry["password"]) for key, entry in LOGINS.items()}
+        cookies["branch"] = http_login(port, BIG_MOBILE, BIG_PASSWORD)
+        gets = {
+            "issue_list_group": ("group_leader", "/issues/"),
+            "issue_list_zone": ("zone_leader", "/issues/"),
+            "issue_list_district": ("district_admin", "/issues/"),
+            "issue_page": ("zone_leader", f"/issues/{ids['issue']}"),
+            "triage": ("branch", f"/triage/community/{ids['community']}"),
+            "home": ("zone_leader", "/"),
+            "report_month": ("district_admin", f"/reports/{ids['district']}?period=month"),
+            "report_year": ("district_admin", f"/reports/{ids['district']}?period=year"),
+            "public": (None, f"/p/compound/{ids['compound']}"),
+        }
+        for name in chosen:
+            if name == "filing":
+                continue
+            who, path = gets[name]
+            headers = {"Cookie": cookies[who]} if who else {}
+            print(f"  {name}: GET {path}", flush=True)
+            out[name] = {"path": path, **load(port, path, seconds, threads, headers=headers)}
+        if "filing" in chosen:
+            with app.app_context():
+                before = db.session.scalar(select(func.count()).select_from(Issue))
+            fields, cookie = filing_fields(port, cookies["neighbour_leader"])
+            counter = iter(range(10**9))
+
+            def body() -> bytes:
+                n = next(counter)
+                return urlencode({**fields, "title": f"压测上报 {n}", "idempotency_key": uuid.uuid4().hex}).encode()
+
+            print("  filing: POST /file/", flush=True)
+            filing = load(
+                port,
+                "/file/",
+                seconds,
+                threads,
+                method="POST",
+                headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+                body=body,
+                ok=(302, 303),
+                warmup=2,
+            )
+            with app.app_context():
+                made = db.session.scalar(select(func.count()).select_from(Issue)) - before
+                db.engine.dispose()
+            # Every accepted POST (the warm-up's included) made exactly one issue.
+            filing["issues_created"], filing["posts_accepted"] = made, filing["requests"] + 2
+            out["filing"] = {"path": "POST /file/", **filing}
+    finally:
+        stop(server)
+    port = free_port()
+    hello = serve(["hello:app"], production_env(url), workdir, port)
+    try:
+        out["hello_after"] = load(port, "/", seconds, threads)
+    finally:
+        stop(hello)
+    return out
+
+
+def run_engine(engine: str, options) -> dict:
+    chosen = [name for name in (options.pages.split(",") if options.pages else TARGETS) if name]
+    with tempfile.TemporaryDirectory(prefix="bench-pages-") as tmp:
+        url, drop = fresh_database(engine, Path(tmp))
+        try:
+            app = build_app(url, Path(tmp))
+            print(f"[{engine}] demo world…", flush=True)
+            result = {"engine": engine, "demo_load_s": round(build_demo(app, 1.0), 1)}
+            if options.issues:
+                print(f"[{engine}] {options.issues:,} issues of history…", flush=True)
+                result["history"] = add_history(app, options.issues)
+            result["ids"] = setup(app)
+            print(f"[{engine}] gunicorn…", flush=True)
+            result["pages"] = measure_pages(app, url, result["ids"], options.seconds, options.threads, chosen)
+            with app.app_context():
+                db.engine.dispose()
+        finally:
+            drop()
+    return result
+
+
+def table(results: list[dict]) -> str:
+    head = f"{'page':<42}{'engine':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'hello':>9}{'ratio':>8}  {'target':<24}"
+    lines = [head, "-" * len(head)]
+    for r in results:
+        pages = r["pages"]
+        hello = (pages["hello_before"]["rps"] + pages["hello_after"]["rps"]) / 2
+        lines.append(
+            f"{'hello world (before / after)':<42}{r['engine']:<11}"
+            f"{pages['hello_before']['rps']:>9.0f}{'':>9}{pages['hello_after']['p99_ms']:>9.1f}{pages['hello_after']['rps']:>9.0f}"
+        )
+        for name, (what, ratio_target, p99_target) in TARGETS.items():
+            if name not in pages:
+                continue
+            page = pages[name]
+            rps = page["rps"]
+            if name == "filing":
+                rps = page["issues_created"] / max(page["requests"] + 2, 1) * page["rps"]
+            ratio = rps / hello
+            ok = ratio >= ratio_target and (p99_target is None or page["p99_ms"] <= p99_target)
+            target = f"≥ {ratio_target}×" + (f", p99 ≤ {p99_target}" if p99_target else "")
+            width = 42 - sum(1 for c in what if ord(c) > 0x2E80)  # a CJK character takes two columns
+            lines.append(
+                f"{what:<{width}}{r['engine']:<11}{rps:>9.1f}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
+                f"{hello:>9.0f}{ratio:>8.3f}  {target:<24}{'pass' if ok else 'FAIL'}"
+            )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--issues", type=int, default=0, help="issues of history added to the demo world")
+    parser.add_argument("--seconds", type=float, default=5.0, help="load time per page")
+    parser.add_argument("--threads", type=int, default=8, help="client threads of the load generator")
+    parser.add_argument("--pages", default="", help="comma-separated subset of: " + ",".join(TARGETS))
+    parser.add_argument("--label", default="", help="a name for this run in the JSON (e.g. 'before')")
+    options = parser.parse_args()
+    results = [run_engine(engine.strip(), options) for engine in options.engines.split(",")]
+    out = ROOT / "benchmarks" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"pages-{options.label + '-' if options.label else ''}{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps({"options": vars(options), "results": results}, indent=2, default=str))
+    print()
+    print(
+        f"bench_pages: demo world + {options.issues:,} issues, gunicorn 2 sync workers, {options.threads} client "
+        f"threads, {options.seconds:.0f} s per page; {time.strftime('%Y-%m-%d %H:%M')} {options.label}"
+    )
+    print(table(results))
+    print(f"written: {path.relative_to(ROOT)}")
+
+
+if __name__ == "__main__":
+    main()

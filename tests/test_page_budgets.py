@@ -1,0 +1,156 @@
+"""A budget of SQL statements for each page people open every day, on both engines.
+
+Each page's request (login check included) is counted twice: over a world with more issues than a list
+page shows, and again after twice as many (for the issue page: after ten more timeline entries). The
+count must not grow with the rows — a later change cannot quietly add a query per row — and must stay
+within the page's budget, which is today's count: raise it only with a reason in the commit.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from governance.extensions import db
+from governance.services.issues.lifecycle import add_comment, transition
+from governance.services.platform import jobs
+from tests.builders import category, force_status, make_compound, make_issue, make_role_holders, make_tree, nodes_at
+from tests.conftest import Statements, csrf_from
+
+# page → the most statements its request may send (today's count: see the module's description).
+BUDGETS = {
+    "home": 3,
+    "issue_list": 9,
+    "issue_page": 10,
+    "triage": 16,
+    "report_month": 13,
+    "report_year": 13,
+    "filing": 34,
+}
+
+
+@pytest.fixture
+def world(app):
+    make_tree(zones=2, groups=2, neighbours=2)
+    community = nodes_at("community")[0]
+    make_compound(community, "普瑞斯堡", ("1栋", "2栋"))
+    people = make_role_holders()
+    category("road")
+    category("light")
+    return people
+
+
+def add_issues(people, n: int) -> list:
+    """n issues in the first 组, at every level up to the community, some with a few timeline entries."""
+    group = people["group_leader"].roles[0].node  # every issue in everyone's scope
+    neighbours = [node for node in nodes_at("neighbour") if node.group_id == group.id]
+    issues = []
+    for i in range(n):
+        issue = make_issue(people["zone_leader"], neighbours[i % len(neighbours)], title=f"问题{i}")
+        if i % 3 == 1:
+            transition(people["zone_leader"], issue, "acknowledged")
+            add_comment(people["zone_leader"], issue, "comment", "已联系物业")
+        elif i % 3 == 2:
+            force_status(issue, "acknowledged", "community")
+        issues.append(issue)
+    db.session.commit()
+    jobs.dispatch()  # their follow-up jobs run now, not in the next request measured
+    return issues
+
+
+def statements(client, path: str) -> Statements:
+    with Statements() as sent:
+        response = client.get(path)
+    assert response.status_code == 200, (path, response.status_code)
+    return sent
+
+
+def log_in(auth, person) -> None:
+    assert auth.login(person.mobile).status_code == 302
+
+
+def assert_flat(name: str, small: Statements, large: Statements) -> None:
+    """The same number of statements over twice the rows, within the page's budget."""
+    assert large.count == small.count, f"{name}: {small.count} → {large.count} statements\n{large}"
+    assert large.count <= BUDGETS[name], f"{name}: {large.count} statements, budget {BUDGETS[name]}\n{large}"
+
+
+@pytest.mark.parametrize("role", ["group_leader", "zone_leader", "district_admin"])
+def test_issue_list(world, client, auth, role):
+    add_issues(world, 30)
+    log_in(auth, world[role])
+    small = statements(client, "/issues/")
+    add_issues(world, 30)
+    assert_flat("issue_list", small, statements(client, "/issues/"))
+
+
+@pytest.mark.parametrize("role", ["neighbour_leader", "zone_leader", "branch_member", "district_admin"])
+def test_home(world, client, auth, role):
+    add_issues(world, 30)
+    log_in(auth, world[role])
+    small = statements(client, "/")
+    add_issues(world, 30)
+    assert_flat("home", small, statements(client, "/"))
+
+
+def test_issue_page(world, client, auth):
+    (issue,) = add_issues(world, 1)
+    leader = world["zone_leader"]
+    transition(leader, issue, "acknowledged")
+    db.session.commit()
+    log_in(auth, leader)
+    small = statements(client, f"/issues/{issue.id}")
+    for n in range(10):
+        add_comment(leader, issue, "comment" if n % 2 else "internal_note", f"第{n}次跟进")
+    db.session.commit()
+    assert_flat("issue_page", small, statements(client, f"/issues/{issue.id}"))
+
+
+def test_triage_console(world, client, auth):
+    add_issues(world, 30)
+    log_in(auth, world["branch_member"])
+    path = f"/triage/community/{nodes_at('community')[0].id}"
+    small = statements(client, path)
+    add_issues(world, 30)
+    assert_flat("triage", small, statements(client, path))
+
+
+@pytest.mark.parametrize("period", ["month", "year"])
+def test_report_page(world, client, auth, period):
+    add_issues(world, 30)
+    log_in(auth, world["district_admin"])
+    path = f"/reports/{nodes_at('district')[0].id}?period={period}"
+    small = statements(client, path)
+    add_issues(world, 30)
+    assert_flat(f"report_{period}", small, statements(client, path))
+
+
+def test_filing(world, client, auth):
+    """Filing's statements do not depend on how many issues exist already."""
+    leader = world["neighbour_leader"]
+    log_in(auth, leader)
+    neighbour = next(r.node for r in leader.roles if r.node is not None)
+
+    def file_one(title: str) -> Statements:
+        html = client.get("/file/").get_data(as_text=True)
+        key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html)[1]
+        data = {
+            "csrf_token": csrf_from(html),
+            "idempotency_key": key,
+            "category": str(category("road").id),
+            "title": title,
+            "description": "雨后积水",
+            "neighbour": str(neighbour.id),
+            "place_detail": "3栋门口",
+            "urgency": "normal",
+            "confirm_different": "y",
+        }
+        with Statements() as sent:
+            response = client.post("/file/", data=data)
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return sent
+
+    small = file_one("第一个")
+    add_issues(world, 30)
+    assert_flat("filing", small, file_one("第二个"))
