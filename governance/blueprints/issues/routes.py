@@ -23,6 +23,7 @@ from ...extensions import db
 from ...formatting import PRIORITY_LABELS, beijing_today, category_name, level_label, status_label
 from ...models import (
     HANDLING_LEVELS,
+    LEVELS,
     OPEN_STATUSES,
     PRIORITIES,
     STATUSES,
@@ -95,6 +96,7 @@ def index():
         area_path=node_path(filters.node) if filters.node is not None else [],
         statuses=STATUSES,
         levels=HANDLING_LEVELS,
+        at_level={level: _("At %(level)s", level=level_label(level)) for level in LEVELS},
     )
 
 

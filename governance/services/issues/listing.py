@@ -27,11 +27,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, or_, select, union_all
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, load_only
 
 from ... import policy
 from ...extensions import db
-from ...models import HANDLING_LEVELS, LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, Person
+from ...models import HANDLING_LEVELS, LEVELS, OPEN_STATUSES, STATUSES, Building, Compound, Issue, Node, Person
 from ...parsing import parse_id
 from ..people.tree import descendant_counts, node_path
 
@@ -363,24 +363,47 @@ def capped_count(person: Person, filters: Filters, now: datetime) -> tuple[int, 
     return min(found, COUNT_CAP), found > COUNT_CAP
 
 
-def load_issues(ids: list[int]) -> list[Issue]:
-    """The issues with these ids, in this order, with what a list row shows loaded in one query."""
+# What a row of the issue list shows (templates/issues/index.html), with what its cursor and overdue badge read.
+ROW_COLUMNS = (
+    Issue.reference,
+    Issue.status,
+    Issue.level,
+    Issue.urgency,
+    Issue.title,
+    Issue.place_detail,
+    Issue.created_at,
+    Issue.ack_due_at,
+    Issue.resolve_due_at,
+    Issue.category_id,
+    Issue.compound_id,
+    Issue.building_id,
+    Issue.neighbour_id,
+)
+
+
+def load_issues(ids: list[int], *, row_only: bool = False) -> list[Issue]:
+    """The issues with these ids, in this order, with what a list row shows loaded in one query. `row_only`:
+    only the row's columns and the names of its places (the list page; exports read every column)."""
     if not ids:
         return []
-    loaded = {
-        issue.id: issue
-        for issue in db.session.scalars(
-            select(Issue)
-            .where(Issue.id.in_(ids))
-            .options(
-                joinedload(Issue.category),
-                joinedload(Issue.compound),
-                joinedload(Issue.building),
-                joinedload(Issue.neighbour),
-                joinedload(Issue.assignee_org),
-            )
-        ).unique()
-    }
+    if row_only:
+        options = [
+            load_only(*ROW_COLUMNS),
+            joinedload(Issue.category),
+            joinedload(Issue.compound).load_only(Compound.name),
+            joinedload(Issue.building).load_only(Building.name),
+            joinedload(Issue.neighbour).load_only(Node.name),
+        ]
+    else:
+        options = [
+            joinedload(Issue.category),
+            joinedload(Issue.compound),
+            joinedload(Issue.building),
+            joinedload(Issue.neighbour),
+            joinedload(Issue.assignee_org),
+        ]
+    statement = select(Issue).where(Issue.id.in_(ids)).options(*options)
+    loaded = {issue.id: issue for issue in db.session.scalars(statement).unique()}
     return [loaded[i] for i in ids if i in loaded]
 
 
@@ -426,7 +449,7 @@ def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: in
         has_newer, has_older = more, True
     else:
         has_newer, has_older = cursor is not None, more
-    issues = load_issues([issue_id for issue_id, _ in keys])
+    issues = load_issues([issue_id for issue_id, _ in keys], row_only=True)
     if cursor is not None:
         count, capped = None, False  # the total is shown on the first page only
     elif not has_older:

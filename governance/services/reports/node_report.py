@@ -9,7 +9,7 @@ median and P90 hours come from the hours histogram for the district and a 街镇
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -230,7 +230,7 @@ def rollup_breakdown(node: Node, child_level: str | None, first: date, last: dat
     if condition is not None:
         where.append(condition)
     columns = [func.sum(getattr(IssueRollup, column)) for column in rollups.COUNTS]
-    result: dict = {"child": {}, "category": {}, "org": {}}
+    result: dict = {"child": defaultdict(empty), "category": defaultdict(empty), "org": defaultdict(empty)}
     if child is None:
         del result["child"]
     statement = select(*keys, *columns).where(*where).group_by(*keys[1:] if child is None else keys)
@@ -240,8 +240,8 @@ def rollup_breakdown(node: Node, child_level: str | None, first: date, last: dat
         part = figures_of(sums)
         for name, value in (("child", child_id), ("category", category_id), ("org", org_id)):
             if name in result:
-                result[name].setdefault(value, empty()).add(part)
-    return result
+                result[name][value].add(part)
+    return {name: dict(figures) for name, figures in result.items()}
 
 
 def rollup_figures(node: Node, group: str | None, first: date, last: date, hours: bool) -> dict:
@@ -278,11 +278,11 @@ def histogram_hours(node: Node, group: str | None, first: date, last: date) -> d
         func.sum(ResolveHoursRollup.issues),
     ).where(*where)
     group_by = [ResolveHoursRollup.hours] + ([hour_key] if hour_key is not None else [])
-    result: dict = {}
+    result: defaultdict = defaultdict(Counter)  # not setdefault(value, Counter()): a Counter made per row
     for value, hour, n in db.session.execute(statement.group_by(*group_by)):
         if n:
-            result.setdefault(value, Counter())[hour] += n
-    return result
+            result[value][hour] += n
+    return dict(result)
 
 
 def whole_months(period: Period) -> tuple[date, date] | None:
@@ -438,15 +438,15 @@ def _raw_month_hours(condition, whole: Period) -> dict:
     start, end = whole.bounds
     where = rates.period_conditions(condition, start, end)
     month, hours = rates.china_month(), rates.hours_to_resolve()
-    result: dict = {}
+    result: defaultdict = defaultdict(Counter)
     rows = db.session.execute(
         select(month, hours, func.count())
         .where(Issue.status.in_(rates.RESOLVED), Issue.resolved_at.is_not(None), *where)
         .group_by(month, hours)
     )
     for text, n_hours, count in rows:
-        result.setdefault(month_key(text), Counter())[int(n_hours)] += count
-    return result
+        result[month_key(text)][int(n_hours)] += count
+    return dict(result)
 
 
 def children_of(node: Node) -> list[Node]:

@@ -47,7 +47,7 @@ A rate with nothing to divide by is None ("no data yet"), never 0 % or 100 %.
 from __future__ import annotations
 
 import math
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -128,11 +128,11 @@ def hours_by(group_by, where: list) -> dict:
     key = group_by if group_by is not None else literal(None)
     hours = hours_to_resolve()
     is_resolved = and_(Issue.status.in_(RESOLVED), Issue.resolved_at.is_not(None))
-    result: dict = {}
+    result: defaultdict = defaultdict(Counter)
     rows = db.session.execute(select(key, hours, func.count()).where(is_resolved, *where).group_by(key, hours))
     for value, n_hours, count in rows:
-        result.setdefault(value, Counter())[int(n_hours)] += count
-    return result
+        result[value][int(n_hours)] += count
+    return dict(result)
 
 
 # The plain counters of Figures, summed by Figures.add and kept per rollup row.
