@@ -23,7 +23,7 @@ BUDGETS = {
     "home": 3,
     "issue_list": 9,
     "issue_page": 10,
-    "triage": 16,
+    "triage": 14,
     "report_month": 13,
     "report_year": 13,
     "filing": 34,

@@ -475,19 +475,25 @@ def queue_page(conditions: list, page: int, per_page: int) -> tuple[list[Issue],
 
 
 def console_counts(community: Node, reach: str, now: datetime | None = None) -> dict[str, int]:
-    """Issues per status in the console's scope, plus 'open' and 'overdue'."""
+    """Issues per status in the console's scope, plus 'open', 'overdue' and 'pending' — in one scan."""
     now = now or utcnow()
     scope = _scope_conditions(community, reach)
-    counts = dict(db.session.execute(select(Issue.status, func.count()).where(*scope).group_by(Issue.status)).all())
+    overdue = and_(Issue.status.in_(OPEN_STATUSES), Issue.next_deadline_at <= now)
+    pending = Issue.assignment_state == "pending"
+    rows = db.session.execute(
+        select(
+            Issue.status,
+            func.count(),
+            func.sum(case((overdue, 1), else_=0)),
+            func.sum(case((pending, 1), else_=0)),
+        )
+        .where(*scope)
+        .group_by(Issue.status)
+    ).all()
+    counts = {status: n for status, n, _overdue, _pending in rows}
     counts["open"] = sum(counts.get(s, 0) for s in OPEN_STATUSES)
-    counts["overdue"] = db.session.scalar(
-        select(func.count())
-        .select_from(Issue)
-        .where(*scope, Issue.status.in_(OPEN_STATUSES), Issue.next_deadline_at <= now)
-    )
-    counts["pending"] = db.session.scalar(
-        select(func.count()).select_from(Issue).where(*scope, Issue.assignment_state == "pending")
-    )
+    counts["overdue"] = sum(int(n or 0) for _status, _n, n, _pending in rows)
+    counts["pending"] = sum(int(n or 0) for _status, _n, _overdue, n in rows)
     return counts
 
 
