@@ -46,10 +46,9 @@ import sys
 import tempfile
 import time
 import unicodedata
-import uuid
 from datetime import timedelta
 from pathlib import Path
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -60,15 +59,14 @@ from common import (  # noqa: E402
     bare_sweep,
     build_app,
     build_demo,
-    csrf_token,
     free_port,
     fresh_database,
     http_login,
     load,
+    load_filings,
     production_env,
     request,
     serve,
-    session_cookie,
     stop,
     timed,
 )
@@ -324,21 +322,6 @@ def gzipped(port: int, path: str, cookie: str | None) -> dict:
     return {"html_raw": len(body), "html_gz": html, "assets_gz": css_js, "total_gz": html + css_js, "assets": assets}
 
 
-def filing_form(port: int, cookie: str) -> tuple[dict, str]:
-    """The filing form's fields for a valid POST (CSRF token of this session), and the cookie after the GET."""
-    status, headers, body = request(port, "GET", "/file/", {"Cookie": cookie})
-    assert status == 200, status
-    cookie = session_cookie(headers, cookie)
-    html = body.decode()
-    fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', html))
-    fields["csrf_token"] = csrf_token(html)
-    fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
-    neighbour_select = html[html.index('name="neighbour"') :]
-    fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', neighbour_select)[1]
-    fields.update(urgency="normal", confirm_different="y")
-    return fields, cookie
-
-
 def bench_http(app, url: str, workdir: Path, seconds: float, threads: int) -> dict:
     """Requests/s, p50, p99 of each target and the gzipped sizes, on the app and on hello world."""
     from governance import demo
@@ -346,7 +329,6 @@ def bench_http(app, url: str, workdir: Path, seconds: float, threads: int) -> di
 
     with app.app_context():
         compound_id = db.session.scalar(select(Compound.id).where(Compound.name == demo.PRUISBURG))
-        issues_before = db.session.scalar(select(func.count()).select_from(Issue))
         db.engine.dispose()
     public_path = f"/p/compound/{compound_id}"
     out = {"seconds": seconds, "threads": threads, "targets": {}, "sizes": {}}
@@ -382,29 +364,7 @@ def bench_http(app, url: str, workdir: Path, seconds: float, threads: int) -> di
         else:
             targets["reports"] = {"path": report_path, "missing": True, "status": status}
         neighbour = http_login(port, NEIGHBOUR_LEADER, PASSWORD)
-        fields, neighbour = filing_form(port, neighbour)
-        counter = iter(range(10**9))
-
-        def body() -> bytes:
-            index = next(counter)
-            return urlencode({**fields, "title": f"压测上报 {index}", "idempotency_key": uuid.uuid4().hex}).encode()
-
-        filing = load(
-            port,
-            "/file/",
-            seconds,
-            threads,
-            method="POST",
-            headers={"Cookie": neighbour, "Content-Type": "application/x-www-form-urlencoded"},
-            body=body,
-            ok=(302, 303),
-            warmup=2,
-        )
-        with app.app_context():
-            made = db.session.scalar(select(func.count()).select_from(Issue)) - issues_before
-            db.engine.dispose()
-        filing["issues_created"] = made
-        filing["posts_accepted"] = filing["requests"] + 2  # the warm-up POSTs file too
+        filing = load_filings(app, port, neighbour, seconds, threads)
         targets["filing"] = {"path": "POST /file/", **filing}
         out["sizes"]["filing form /file/"] = gzipped(port, "/file/", neighbour)
         out["sizes"]["issue list /issues/"] = gzipped(port, "/issues/", zone)

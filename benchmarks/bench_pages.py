@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -46,10 +43,9 @@ from common import (  # noqa: E402
     free_port,
     http_login,
     load,
+    load_filings,
     production_env,
-    request,
     serve,
-    session_cookie,
     stop,
 )
 from sqlalchemy import func, select, text  # noqa: E402
@@ -131,20 +127,6 @@ def setup(app) -> dict:
         }
 
 
-def filing_fields(port: int, cookie: str) -> tuple[dict, str]:
-    """A valid filing form for the 邻长 (CSRF token of this session), and the cookie after the GET."""
-    status, headers, body = request(port, "GET", "/file/", {"Cookie": cookie})
-    assert status == 200, status
-    cookie = session_cookie(headers, cookie)
-    html = body.decode()
-    fields = {"csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)[1]}
-    fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
-    fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', html[html.index('name="neighbour"') :])[1]
-    fields.update(description="楼道灯不亮，晚上看不见台阶", place_detail="3栋2单元", urgency="normal")
-    fields["confirm_different"] = "y"
-    return fields, cookie
-
-
 def forget_redis_keys(prefix: str) -> None:
     """Delete the run's keys (its queue and jobs carry the prefix, with ':' as '-' in job ids)."""
     import redis
@@ -155,16 +137,20 @@ def forget_redis_keys(prefix: str) -> None:
             client.delete(key)
 
 
-def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen: list[str]) -> dict:
-    workdir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
-    (workdir / "hello.py").write_text(HELLO)
-    out: dict = {}
+def hello_world(url: str, workdir: Path, seconds: float, threads: int) -> dict:
+    """The baseline: a Flask hello world under the same gunicorn, loaded the same way."""
     port = free_port()
     hello = serve(["hello:app"], production_env(url), workdir, port)
     try:
-        out["hello_before"] = load(port, "/", seconds, threads)
+        return load(port, "/", seconds, threads)
     finally:
         stop(hello)
+
+
+def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen: list[str]) -> dict:
+    workdir = Path(tempfile.mkdtemp(prefix="bench-pages-"))
+    (workdir / "hello.py").write_text(HELLO)
+    out: dict = {"hello_before": hello_world(url, workdir, seconds, threads)}
     port = free_port()
     # With Redis, as in production: a request hands its follow-up jobs to the queue (no worker runs them
     # here; their keys are deleted afterwards) instead of running them itself as it does without Redis.
@@ -192,42 +178,13 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
             print(f"  {name}: GET {path}", flush=True)
             out[name] = {"path": path, **load(port, path, seconds, threads, headers=headers)}
         if "filing" in chosen:
-            with app.app_context():
-                before = db.session.scalar(select(func.count()).select_from(Issue))
-            fields, cookie = filing_fields(port, cookies["neighbour_leader"])
-            counter = iter(range(10**9))
-
-            def body() -> bytes:
-                n = next(counter)
-                return urlencode({**fields, "title": f"压测上报 {n}", "idempotency_key": uuid.uuid4().hex}).encode()
-
             print("  filing: POST /file/", flush=True)
-            filing = load(
-                port,
-                "/file/",
-                seconds,
-                threads,
-                method="POST",
-                headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
-                body=body,
-                ok=(302, 303),
-                warmup=2,
-            )
-            with app.app_context():
-                made = db.session.scalar(select(func.count()).select_from(Issue)) - before
-                db.engine.dispose()
-            # Every accepted POST (the warm-up's included) made exactly one issue.
-            filing["issues_created"], filing["posts_accepted"] = made, filing["requests"] + 2
+            filing = load_filings(app, port, cookies["neighbour_leader"], seconds, threads)
             out["filing"] = {"path": "POST /file/", **filing}
     finally:
         stop(server)
         forget_redis_keys(env["REDIS_PREFIX"])
-    port = free_port()
-    hello = serve(["hello:app"], production_env(url), workdir, port)
-    try:
-        out["hello_after"] = load(port, "/", seconds, threads)
-    finally:
-        stop(hello)
+    out["hello_after"] = hello_world(url, workdir, seconds, threads)
     return out
 
 

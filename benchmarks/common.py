@@ -290,3 +290,55 @@ def load(
         "p50_ms": statistics.median(times) * 1000,
         "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
     }
+
+
+def filing_form(port: int, cookie: str) -> tuple[dict, str]:
+    """The filing form's fields for a valid POST (CSRF token of this session), and the cookie after the GET."""
+    status, headers, body = request(port, "GET", "/file/", {"Cookie": cookie})
+    assert status == 200, status
+    cookie = session_cookie(headers, cookie)
+    html = body.decode()
+    fields = dict(re.findall(r'name="([a-z_]+)"[^>]*value="([^"]*)"', html))
+    fields["csrf_token"] = csrf_token(html)
+    fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
+    neighbour_select = html[html.index('name="neighbour"') :]
+    fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', neighbour_select)[1]
+    fields.update(urgency="normal", confirm_different="y")
+    return fields, cookie
+
+
+def load_filings(app, port: int, cookie: str, seconds: float, threads: int) -> dict:
+    """Filing through the real form as the person of `cookie` for `seconds` (a fresh idempotency key per
+    POST), with the issues it made counted in the database: every accepted POST must make exactly one."""
+    from urllib.parse import urlencode
+
+    from sqlalchemy import func, select
+
+    from governance.extensions import db
+    from governance.models import Issue
+
+    with app.app_context():
+        before = db.session.scalar(select(func.count()).select_from(Issue))
+    fields, cookie = filing_form(port, cookie)
+    counter = iter(range(10**9))
+
+    def body() -> bytes:
+        index = next(counter)
+        return urlencode({**fields, "title": f"压测上报 {index}", "idempotency_key": uuid.uuid4().hex}).encode()
+
+    filing = load(
+        port,
+        "/file/",
+        seconds,
+        threads,
+        method="POST",
+        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        body=body,
+        ok=(302, 303),
+        warmup=2,
+    )
+    with app.app_context():
+        filing["issues_created"] = db.session.scalar(select(func.count()).select_from(Issue)) - before
+        db.engine.dispose()
+    filing["posts_accepted"] = filing["requests"] + 2  # the warm-up POSTs file too
+    return filing

@@ -201,7 +201,8 @@ def funding_kind_labels(with_none: bool = False) -> dict[str | None, str]:
 
 def _label(labels: dict, code: str | None) -> str:
     """The code's label in the interface language; an unknown code as itself. Each map is put into the
-    language once per request (and language), then read as a plain dict."""
+    language once per request (and language), then read as a plain dict: `labels` must be one of this
+    module's label maps (they are told apart by identity, which only lasting objects keep)."""
     if not has_app_context():
         return str(labels.get(code or "", code or ""))
     catalogue = translations()

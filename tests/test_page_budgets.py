@@ -76,22 +76,20 @@ def assert_flat(name: str, small: Statements, large: Statements) -> None:
     assert large.count <= BUDGETS[name], f"{name}: {large.count} statements, budget {BUDGETS[name]}\n{large}"
 
 
-@pytest.mark.parametrize("role", ["group_leader", "zone_leader", "district_admin"])
-def test_issue_list(world, client, auth, role):
+@pytest.mark.parametrize(
+    "page, role",
+    [
+        *(("issue_list", role) for role in ("group_leader", "zone_leader", "district_admin")),
+        *(("home", role) for role in ("neighbour_leader", "zone_leader", "branch_member", "district_admin")),
+    ],
+)
+def test_lists_and_home(world, client, auth, page, role):
+    path = {"issue_list": "/issues/", "home": "/"}[page]
     add_issues(world, 30)
     log_in(auth, world[role])
-    small = statements(client, "/issues/")
+    small = statements(client, path)
     add_issues(world, 30)
-    assert_flat("issue_list", small, statements(client, "/issues/"))
-
-
-@pytest.mark.parametrize("role", ["neighbour_leader", "zone_leader", "branch_member", "district_admin"])
-def test_home(world, client, auth, role):
-    add_issues(world, 30)
-    log_in(auth, world[role])
-    small = statements(client, "/")
-    add_issues(world, 30)
-    assert_flat("home", small, statements(client, "/"))
+    assert_flat(page, small, statements(client, path))
 
 
 def test_issue_page(world, client, auth):
