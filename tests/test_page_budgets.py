@@ -22,7 +22,7 @@ from tests.conftest import Statements, csrf_from
 BUDGETS = {
     "home": 3,
     "issue_list": 9,
-    "issue_page": 10,
+    "issue_page": 8,
     "triage": 14,
     "report_month": 13,
     "report_year": 13,

@@ -125,7 +125,10 @@ def filter_chips(filters, categories) -> list[tuple[str, str]]:
 
 def load_issue(issue_id: int) -> Issue:
     """The issue, if it exists and the person may see it (403 otherwise, logged)."""
-    issue = db.session.get(Issue, issue_id) or abort(404)
+    # Its category and 邻 come in the same statement: every page and action of an issue shows or checks them.
+    issue = db.session.get(Issue, issue_id, options=[joinedload(Issue.category), joinedload(Issue.neighbour)])
+    if issue is None:
+        abort(404)
     policy.authorize(current_user, "view_issue", issue)
     return issue
 
