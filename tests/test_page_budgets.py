@@ -26,7 +26,7 @@ BUDGETS = {
     "triage": 14,
     "report_month": 13,
     "report_year": 13,
-    "filing": 34,
+    "filing": 31,
 }
 
 

@@ -98,7 +98,10 @@ class Choices:
         self.compounds = places.compounds_in({o.community_id for o in self.options})
         self.buildings = places.buildings_of([c.id for c in self.compounds])
         self.multi_compound = len(self.compounds) > 1
-        self.categories = [(c.id, category_name(c)) for c in places.active_categories()]
+        # The rows stay referenced for the request, so the form's and the service's look-ups of the chosen
+        # category find them in the session instead of asking the database twice more.
+        self.category_rows = places.active_categories()
+        self.categories = [(c.id, category_name(c)) for c in self.category_rows]
         if form.neighbour.data is None and chosen in {o.id for o in self.options}:
             form.neighbour.data = chosen
 
@@ -218,7 +221,7 @@ def new():
     )
 
     def file_with_photos():
-        issue, created = lifecycle.file_issue(person, data, key)
+        issue, created = lifecycle.file_issue(person, data, key, key_checked=True)
         if created:
             filed = next((e for e in issue.events if e.kind == "filed"), None)
             for item in stored:

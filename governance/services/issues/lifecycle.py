@@ -216,13 +216,20 @@ def find_existing(filer: Person | None, key: str | None) -> Issue | None:
 
 
 def file_issue(
-    filer: Person | None, data: IssueInput, idempotency_key: str | None = None, *, api_key: ApiKey | None = None
+    filer: Person | None,
+    data: IssueInput,
+    idempotency_key: str | None = None,
+    *,
+    api_key: ApiKey | None = None,
+    key_checked: bool = False,
 ) -> tuple[Issue, bool]:
     """File a new issue in a 邻; the same key again returns the first issue (created=False).
 
     An Open311 client files with `api_key` instead of a person: the key's node must contain the 邻.
+    `key_checked`: the caller has just looked the key up in this transaction and found nothing, so it is not
+    looked up again (a filing that lands meanwhile is still found: the unique key refuses the second row).
     """
-    existing = find_existing(filer, idempotency_key)
+    existing = None if key_checked else find_existing(filer, idempotency_key)
     if existing is not None:
         return existing, False
     neighbour = None
