@@ -41,6 +41,7 @@ from common import (  # noqa: E402
     build_app,
     build_demo,
     free_port,
+    fresh_database,
     http_login,
     load,
     load_filings,
@@ -68,12 +69,6 @@ TARGETS = {
     "filing": ("filing POST /file/ (issues made/s)", 0.1, None),
     "public": ("public 小区 page (cached)", 0.6, 50),
 }
-
-
-def fresh_database(engine: str, workdir: Path):
-    from common import fresh_database as make
-
-    return make(engine, workdir)
 
 
 def add_history(app, n: int) -> dict:
