@@ -33,7 +33,7 @@ from ... import policy
 from ...extensions import db
 from ...models import HANDLING_LEVELS, LEVELS, OPEN_STATUSES, STATUSES, Building, Compound, Issue, Node, Person
 from ...parsing import parse_id
-from ..people.tree import node_path
+from ..people.tree import node_path, within_condition
 
 PAGE_SIZE = 25
 COUNT_CAP = 1000
@@ -486,17 +486,12 @@ def _tree_key(node: Node) -> tuple:
     return (node.street_id or 0, node.community_id or 0, node.zone_id or 0, node.group_id or 0, own)
 
 
-def _within(node: Node) -> list:
-    """SQL conditions on Node for what lies under a node (nothing for the district)."""
-    return [] if node.level == "district" else [getattr(Node, f"{node.level}_id") == node.id]
-
-
 def _counts_up_to(node: Node, levels: list[str], cap: int) -> dict[str, int]:
     """How many nodes of each level lie under the node, each counted only up to cap + 1 (one statement
     of small index range scans, where an exact count of the district would read all ~20,000 nodes)."""
     counts = [
         select(func.count())
-        .select_from(select(Node.id).where(Node.level == level, *_within(node)).limit(cap + 1).subquery())
+        .select_from(select(Node.id).where(Node.level == level, within_condition(node)).limit(cap + 1).subquery())
         .scalar_subquery()
         for level in levels
     ]
@@ -515,7 +510,7 @@ def _below(node: Node) -> list[Node]:
         if levels and total > MAX_AREA_OPTIONS:
             break
         levels.append(level)
-    statement = select(Node).where(Node.level.in_(levels), *_within(node))
+    statement = select(Node).where(Node.level.in_(levels), within_condition(node))
     return sorted(db.session.scalars(statement), key=_tree_key)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 
 from ...extensions import db
 from ...models import LEVELS, Node, Person, RoleAssignment
@@ -20,6 +20,16 @@ def node_path(node: Node) -> list[Node]:
     if node.level != "district":
         path.append(node)
     return path
+
+
+def within_condition(node: Node):
+    """SQL condition on Node: the node itself and everything below it."""
+    if node.level == "district":
+        return true()
+    if node.level == "neighbour":
+        return Node.id == node.id
+    # A node's own level column holds its own id (add_node), so this includes the node.
+    return getattr(Node, f"{node.level}_id") == node.id
 
 
 def children(node: Node) -> list[Node]:

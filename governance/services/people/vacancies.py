@@ -20,12 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, case, func, or_, select
 
 from ...extensions import db
 from ...formatting import beijing_today
 from ...models import OPEN_STATUSES, EndedRole, Issue, Node, Person, RoleAssignment, utcnow
-from .tree import LEADER_ROLE
+from .tree import LEADER_ROLE, within_condition
 
 # The levels that have a leader (片, 组, 邻), top down.
 LEADER_LEVELS = tuple(LEADER_ROLE)
@@ -62,16 +62,6 @@ def since_sql():
         .where(EndedRole.node_id == Node.id, EndedRole.role == leader_role_sql(), EndedRole.reason != "merged")
         .scalar_subquery()
     )
-
-
-def within_condition(node: Node):
-    """SQL condition on Node: the node itself and everything below it."""
-    if node.level == "district":
-        return true()
-    if node.level == "neighbour":
-        return Node.id == node.id
-    # A node's own level column holds its own id (tree.add_node), so this includes the node.
-    return getattr(Node, f"{node.level}_id") == node.id
 
 
 # --- counting ------------------------------------------------------------------------------------
