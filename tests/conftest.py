@@ -22,6 +22,7 @@ from governance import create_app
 from governance.extensions import db
 from governance.redis_conn import BREAKER
 from governance.services.issues.reference import seed_defaults
+from governance.services.public import page_cache
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -147,6 +148,8 @@ def clean_database() -> None:
             db.session.execute(text(sql))
     seed_defaults()  # categories and SLA policy, as the migration leaves them
     db.session.commit()
+    # The in-process page cache outlives the rows its pages were made from, and the ids start again at 1.
+    page_cache.clear()
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select, update
 from ...extensions import db
 from ...models import OPEN_STATUSES, Issue, IssueEvent, SlaPolicy, utcnow
 from ..platform import jobs
+from ..public import page_cache
 from .lifecycle import next_level
 
 BATCH = 2000
@@ -72,6 +73,8 @@ def sweep(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
                     ],
                 )
                 event_ids.extend(result.scalars().all())
+                # New level, deadlines and a public timeline entry: the cached pages showing them are stale.
+                page_cache.mark_issue_ids(moved)
         if event_ids:
             # One batched fan-out job per sweep batch, not one job per issue or per person.
             jobs.defer("notify", {"event_ids": event_ids}, dedupe_key=f"notify:sweep:{event_ids[0]}")

@@ -33,6 +33,7 @@ from ... import policy
 from ...extensions import db
 from ...models import ROLE_LEVEL, Node, Person, RoleAssignment, StagedRoster, utcnow
 from ..platform import audit
+from ..public import page_cache
 from . import turnover
 from .accounts import normalise_mobile
 
@@ -1073,6 +1074,7 @@ def _check_renames(checker: Checker, people: dict[str, KnownPerson]) -> None:
 
 def _write(plan: Plan, people: dict[str, KnownPerson], tree: Tree, result: ImportResult) -> None:
     now = utcnow()
+    page_cache.mark({page_cache.TREE})  # Core INSERTs of nodes, people and roles: the reports' vacancies
     # Every planned node lies on the path of a good row (a bad row stops the import before this).
     _insert_nodes(tree.new_nodes)
 

@@ -1,19 +1,23 @@
-"""The cache of rendered public pages (公开页面缓存): fast to serve, never stale for more than a minute.
+"""The cache of rendered pages (页面缓存): fast to serve, never stale for more than a minute.
 
-A page is stored under its *tag* — what it shows: `district`, `street:<id>`, `community:<id>`,
-`compound:<id>` or `issue:<reference>` — and a variant (language, path, filters). Two things keep it
-fresh:
+It holds the public pages and the figures part of the staff report pages (reports/_figures.html), both
+costly to compute and the same for everyone who may see them. A page is stored under its *tags* — what it
+shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, and for the
+reports also `tree` (the tree, its leaders and the names of categories and parties) — and a variant
+(language, path, filters). Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
-  by a bulk loader, a category renamed) shows within a minute;
-- a change to an issue (or its events, photos, ratings, or a project's ledger) is collected by a
-  session hook at flush time and, once the transaction commits, the entries of every tag it touches are
-  deleted and the tag's generation is bumped. A page rendered from data read before the commit carries
-  the old generation, so it is never served after it even if it is stored late.
+  by a bulk loader, a category renamed, an issue that became overdue as time passed) shows within a minute;
+- a change to an issue (or its events, photos, ratings, or a project's ledger), and for `tree` to a node,
+  a role, an account's enabled flag, a category or an organisation, is collected by a session hook at
+  flush time and, once the transaction commits, the entries of every tag it touches are deleted and the
+  tag's generation is bumped. A page rendered from data read before the commit carries the old
+  generations, so it is never served after it even if it is stored late. Changes made with Core
+  statements mark their tags themselves (`mark`).
 
 The store is Redis when REDIS_URL is set (shared by every worker and host), else a small in-process
 dictionary (per worker: another worker's copy still expires within TTL). Redis being down only costs
-speed: pages are then rendered on every request.
+speed: pages are then rendered on every request. The Redis keys keep their first name, `pub`.
 """
 
 from __future__ import annotations
@@ -28,10 +32,23 @@ from dataclasses import dataclass
 from itertools import chain
 
 from flask import current_app, has_app_context
-from sqlalchemy import event, select
+from sqlalchemy import event, inspect, select
 
 from ...extensions import db
-from ...models import Issue, IssueEvent, LedgerEntry, Photo, Project, RatingToken
+from ...models import (
+    Category,
+    EndedRole,
+    Issue,
+    IssueEvent,
+    LedgerEntry,
+    Node,
+    Organisation,
+    Person,
+    Photo,
+    Project,
+    RatingToken,
+    RoleAssignment,
+)
 from ...redis_conn import get_redis, key
 
 log = logging.getLogger("governance.public_cache")
@@ -39,6 +56,10 @@ TTL = 60  # seconds an entry may be served; the promise is "never stale for more
 GEN_TTL = 3600  # a generation outlives every entry stamped with it
 SINCE_TTL = 24 * 3600  # how long we remember since when a page has looked the same (Last-Modified)
 MEMORY_MAX = 2000  # entries per worker without Redis
+# The tag of what the reports show besides issues: the tree, who leads each node (the vacancies), and the
+# names of categories and parties.
+TREE = "tree"
+TREE_MODELS = (Node, RoleAssignment, EndedRole, Category, Organisation)
 SESSION_KEY = "public_cache_tags"
 
 
@@ -55,7 +76,7 @@ class Entry:
     etag: str
     last_modified: float
     stored_at: float
-    gen: int
+    gen: str  # the generations of the entry's tags when its data was read (see lookup)
 
     def dumps(self) -> str:
         # Readable as stored (not \u-escaped), so an operator or a test can search the entries as text.
@@ -65,13 +86,23 @@ class Entry:
     def loads(cls, raw) -> Entry:
         return cls(*json.loads(raw))
 
-    def fresh(self, gen: int) -> bool:
-        """Younger than TTL and rendered under the tag's current generation."""
+    def fresh(self, gen: str) -> bool:
+        """Younger than TTL and rendered under the current generations of its tags."""
         return self.gen == gen and 0 <= now() - self.stored_at < TTL
 
 
 def _variant_id(tag: str, variant: str) -> str:
     return tag + "|" + hashlib.sha256(variant.encode()).hexdigest()[:32]
+
+
+def _tags(tags: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One tag or several, as a tuple (the first names the entry's key)."""
+    return (tags,) if isinstance(tags, str) else tuple(tags)
+
+
+def _generation(numbers) -> str:
+    """The token of the tags' generations an entry is stamped with ("3", or "3.0" for two tags)."""
+    return ".".join(str(int(n or 0)) for n in numbers)
 
 
 # --- the in-process store (no Redis) --------------------------------------------------------------
@@ -96,28 +127,32 @@ class MemoryStore:
 MEMORY = MemoryStore()
 
 
-def lookup(tag: str, variant: str) -> tuple[Entry | None, int]:
-    """The fresh entry of a page (or None) and the tag's generation, read before any rendering."""
-    page_id = _variant_id(tag, variant)
+def lookup(tags: str | tuple[str, ...], variant: str) -> tuple[Entry | None, str | None]:
+    """The fresh entry of a page (or None) and its tags' generations, read before any rendering (None when
+    Redis failed: the page is then rendered and not kept)."""
+    tags = _tags(tags)
+    page_id = _variant_id(tags[0], variant)
     client = get_redis()
     if client is None:
         with MEMORY.lock:
-            gen = MEMORY.gens.get(tag, 0)
+            gen = _generation(MEMORY.gens.get(tag, 0) for tag in tags)
             entry = MEMORY.pages.get(page_id)
         return (entry if entry is not None and entry.fresh(gen) else None), gen
     try:
-        raw, raw_gen = client.mget(key("pub", "page", page_id), key("pub", "gen", tag))
+        raw, *raw_gens = client.mget(key("pub", "page", page_id), *(key("pub", "gen", tag) for tag in tags))
     except Exception as exc:  # noqa: BLE001 - Redis down: render without the cache
         log.warning("public cache unavailable (%s)", exc)
-        return None, -1
-    gen = int(raw_gen or 0)
+        return None, None
+    gen = _generation(raw_gens)
     entry = Entry.loads(raw) if raw else None
     return (entry if entry is not None and entry.fresh(gen) else None), gen
 
 
-def store(tag: str, variant: str, body: str, gen: int) -> Entry:
-    """Keep a rendered page for TTL; Last-Modified stays put while the page renders the same."""
-    page_id = _variant_id(tag, variant)
+def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None) -> Entry:
+    """Keep a rendered page for TTL under the generations `lookup` returned; Last-Modified stays put while
+    the page renders the same."""
+    tags = _tags(tags)
+    page_id = _variant_id(tags[0], variant)
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     at = now()
     client = get_redis()
@@ -130,8 +165,8 @@ def store(tag: str, variant: str, body: str, gen: int) -> Entry:
             MEMORY.pages.move_to_end(page_id)
             _trim_memory(at)
         return entry
-    entry = Entry(body, etag, at, at, gen)
-    if gen < 0:  # Redis failed at lookup: do not try again for this request
+    entry = Entry(body, etag, at, at, gen or "")
+    if gen is None:  # Redis failed at lookup: do not try again for this request
         return entry
     try:
         since = client.get(key("pub", "since", page_id))
@@ -142,8 +177,9 @@ def store(tag: str, variant: str, body: str, gen: int) -> Entry:
         with client.pipeline() as pipe:
             pipe.set(key("pub", "page", page_id), entry.dumps(), ex=TTL)
             pipe.set(key("pub", "since", page_id), f"{etag} {entry.last_modified}", ex=SINCE_TTL)
-            pipe.sadd(key("pub", "tag", tag), page_id)
-            pipe.expire(key("pub", "tag", tag), TTL * 2)
+            for tag in tags:
+                pipe.sadd(key("pub", "tag", tag), page_id)
+                pipe.expire(key("pub", "tag", tag), TTL * 2)
             pipe.execute()
     except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
         log.warning("public cache unavailable (%s)", exc)
@@ -220,10 +256,13 @@ def issue_tags(street_id, community_id, compound_id, reference) -> set[str]:
 
 def _history_values(obj, attr: str) -> list:
     """The value of an attribute now and before this flush (an issue moved to another 小区 leaves two)."""
-    from sqlalchemy import inspect
-
     history = inspect(obj).attrs[attr].history
     return [getattr(obj, attr), *history.deleted]
+
+
+def _changed(session, obj, attr: str) -> bool:
+    """Whether this flush writes a new value of the attribute (or the object is new or deleted)."""
+    return obj in session.new or obj in session.deleted or inspect(obj).attrs[attr].history.has_changes()
 
 
 def mark(tags) -> None:
@@ -234,6 +273,23 @@ def mark(tags) -> None:
 def mark_issue(issue: Issue) -> None:
     """Invalidate the pages of an issue when the current transaction commits."""
     mark(issue_tags(issue.street_id, issue.community_id, issue.compound_id, issue.reference))
+
+
+def _tags_of_issues(session, issue_ids) -> set[str]:
+    """The tags of the pages that show these issues (one statement)."""
+    rows = session.connection().execute(
+        select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(
+            Issue.id.in_(list(issue_ids))
+        )
+    )
+    return set().union(*(issue_tags(*row) for row in rows))
+
+
+def mark_issue_ids(issue_ids) -> None:
+    """Invalidate the pages of these issues when the current transaction commits (for issues changed by
+    Core statements, which the flush hook does not see)."""
+    if issue_ids:
+        mark(_tags_of_issues(db.session, issue_ids))
 
 
 def _after_flush(session, flush_context) -> None:
@@ -252,14 +308,10 @@ def _after_flush(session, flush_context) -> None:
             issue_ids.add(obj.issue_id)
         elif isinstance(obj, LedgerEntry) and obj.project_id:
             project_ids.add(obj.project_id)
+        elif isinstance(obj, TREE_MODELS) or (isinstance(obj, Person) and _changed(session, obj, "enabled")):
+            tags.add(TREE)
     if issue_ids:
-        rows = session.connection().execute(
-            select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(
-                Issue.id.in_(issue_ids)
-            )
-        )
-        for row in rows:
-            tags |= issue_tags(*row)
+        tags |= _tags_of_issues(session, issue_ids)
     if project_ids:
         rows = session.connection().execute(
             select(Project.community_id, Project.compound_id).where(Project.id.in_(project_ids))
