@@ -33,12 +33,15 @@ from sqlalchemy import event, func, select, text  # noqa: E402
 
 from governance.demo.tree import DEMO_LOGINS  # noqa: E402
 from governance.extensions import db  # noqa: E402
-from governance.models import Issue, Node, Person, RoleAssignment  # noqa: E402
+from governance.models import Compound, Issue, Node, Person, RoleAssignment  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
 
 
-def login(app, key: str):
+def login(app, key: str | None):
+    """A test client logged in as a demo account (key None: an anonymous visitor)."""
+    if key is None:
+        return app.test_client()
     return client_login(app, LOGINS[key]["mobile"], LOGINS[key]["password"])
 
 
@@ -61,6 +64,7 @@ def pages(app) -> dict:
         )
         district = db.session.scalar(select(Node.id).where(Node.level == "district"))
         category = db.session.scalar(select(func.min(Issue.category_id)))
+        compound = db.session.scalar(select(Compound.id).where(Compound.name == "普瑞斯堡"))
 
     def filing_body(client):
         token = CSRF.search(client.get("/file/").get_data(as_text=True))[1]
@@ -86,6 +90,7 @@ def pages(app) -> dict:
         "report_month": ("district_admin", "GET", f"/reports/{district}?period=month", None),
         "report_year": ("district_admin", "GET", f"/reports/{district}?period=year", None),
         "filing": ("neighbour_leader", "POST", "/file/", filing_body),
+        "public": (None, "GET", f"/p/compound/{compound}", None),
     }
 
 

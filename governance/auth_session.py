@@ -10,6 +10,7 @@ held before (but its language) is dropped, and the CSRF token is a new one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import secrets
@@ -17,7 +18,7 @@ from datetime import timedelta
 
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .extensions import db
@@ -59,10 +60,24 @@ def _touch(row_id: int, now) -> None:
         log.warning("could not note the activity of login session %s", row_id, exc_info=True)
 
 
+@functools.cache
+def _person_statement():
+    """The one statement of every logged-in request: the person, this session's row, the person's roles with
+    their nodes (which every page's policy checks and menus read), and their unread inbox count (the top
+    bar's badge). Built once: only its two parameters change."""
+    from .services.platform.notify import unread_sql
+
+    return (
+        select(Person, LoginSession, unread_sql(Person.id))
+        .join(LoginSession, LoginSession.person_id == Person.id)
+        .where(Person.id == bindparam("person_id"), LoginSession.token_hash == bindparam("token_hash"))
+        .options(joinedload(Person.roles).joinedload(RoleAssignment.node))
+    )
+
+
 def load_person(session_id: str) -> Person | None:
     """Flask-Login user loader: the id must exist, be enabled, carry the current auth version and a live
-    login_session row. One statement on every request: the person, this session's row, and the person's
-    roles with their nodes (which every page's policy checks and menus read)."""
+    login_session row. One statement on every request (_person_statement)."""
     try:
         person_id, version = (int(part) for part in session_id.split("."))
     except (ValueError, AttributeError):
@@ -71,20 +86,14 @@ def load_person(session_id: str) -> Person | None:
     if not isinstance(token, str) or not token:
         return None
     found = (
-        db.session.execute(
-            select(Person, LoginSession)
-            .join(LoginSession, LoginSession.person_id == Person.id)
-            .where(Person.id == person_id, LoginSession.token_hash == _digest(token))
-            .options(joinedload(Person.roles).joinedload(RoleAssignment.node))
-        )
-        .unique()
-        .first()
+        db.session.execute(_person_statement(), {"person_id": person_id, "token_hash": _digest(token)}).unique().first()
     )
     if found is None:
         return None
-    person, row = found
+    person, row, unread = found
     if person.auth_version != version or not person.is_active or not _live(row):
         return None
+    person.unread_at_load = unread
     return person
 
 

@@ -214,6 +214,9 @@ class Person(UserMixin, db.Model):
     roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="person", cascade="all, delete-orphan", order_by="RoleAssignment.id"
     )
+    # Not a column: the unread inbox count read with the person at login check (auth_session.load_person), for
+    # the top bar's badge; None when unknown (marking messages read in this request resets it).
+    unread_at_load = None  # int | None; an instance attribute (no annotation: the ORM would map it)
 
     @property
     def is_active(self) -> bool:  # Flask-Login asks this on every request

@@ -5,38 +5,29 @@ from __future__ import annotations
 from flask import g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from ... import web
 from ...access import login_required
 from ...extensions import db
-from ...models import Notification
 from ...parsing import parse_id, parse_page
 from ...services.platform import notify
 from . import bp
 from .forms import ReadForm
 
 PAGE_SIZE = 30
-# The badge counts this far and then shows "99+": the count reads at most this many index entries.
-BADGE_CAP = 99
 
 
 def unread_badge() -> str:
-    """The top bar's unread count ('' when none, '99+' beyond the cap); cheap, and once per request."""
+    """The top bar's unread count ('' when none, '99+' beyond the cap); once per request, and usually counted by
+    the statement that loaded the person."""
     if "inbox_unread" in g:
         return g.inbox_unread
     text = ""
     if current_user and current_user.is_authenticated:
         try:
-            unread = (
-                select(Notification.id)
-                .where(Notification.person_id == current_user.id, Notification.read_at.is_(None))
-                .limit(BADGE_CAP + 1)
-                .subquery()
-            )
-            count = db.session.scalar(select(func.count()).select_from(unread)) or 0
-            text = f"{BADGE_CAP}+" if count > BADGE_CAP else (str(count) if count else "")
+            count = notify.unread_count(current_user)
+            text = f"{notify.UNREAD_CAP}+" if count > notify.UNREAD_CAP else (str(count) if count else "")
         except SQLAlchemyError:  # an error page must still render when the database is the problem
             db.session.rollback()
     g.inbox_unread = text

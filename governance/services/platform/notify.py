@@ -13,7 +13,7 @@ import urllib.request
 from collections import defaultdict
 
 from flask_babel import force_locale
-from sqlalchemy import select, tuple_
+from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import selectinload
 
@@ -262,13 +262,26 @@ def send_webhook(payload: dict) -> None:
         raise RuntimeError(f"webhook refused the message: {answer[:200]!r}")
 
 
+# The inbox badge counts this far and then shows "99+".
+UNREAD_CAP = 99
+
+
+def unread_sql(person_id):
+    """SQL: a person's unread messages counted up to UNREAD_CAP + 1, reading at most that many index entries
+    (the count is only run when the EXISTS finds no more than the cap). `person_id` may be a column: the
+    login statement counts them for the person it loads (auth_session.load_person)."""
+    unread = (Notification.person_id == person_id, Notification.read_at.is_(None))
+    beyond = select(Notification.id).where(*unread).limit(1).offset(UNREAD_CAP).exists()
+    counted = select(func.count()).select_from(Notification).where(*unread).scalar_subquery()
+    return case((beyond, UNREAD_CAP + 1), else_=counted)
+
+
 def unread_count(person: Person) -> int:
-    """Unread inbox messages, for the badge in the top bar."""
-    return db.session.scalar(
-        select(db.func.count())
-        .select_from(Notification)
-        .where(Notification.person_id == person.id, Notification.read_at.is_(None))
-    )
+    """Unread inbox messages up to UNREAD_CAP + 1, for the badge in the top bar: the count read with the person
+    at the start of the request, unless this request marked messages read since (mark_read)."""
+    if person.unread_at_load is not None:
+        return person.unread_at_load
+    return db.session.scalar(select(unread_sql(person.id))) or 0
 
 
 def inbox(person: Person, page: int, page_size: int = 30) -> list[Notification]:
@@ -293,6 +306,7 @@ def mark_read(person: Person, ids: list[int] | None = None) -> None:
         statement = statement.where(Notification.id.in_(ids))
     db.session.execute(statement.values(read_at=utcnow()))
     db.session.flush()
+    person.unread_at_load = None  # the count read with the person is out of date now
 
 
 __all__ = ["Issue", "notify", "send_webhook", "inbox", "unread_count", "mark_read"]
