@@ -81,7 +81,9 @@ def translations():
     object it was found for, so a `force_locale` block (a new locale object) gets its own."""
     if not has_app_context():
         return get_translations()
-    locale = get_locale()
+    # Flask-Babel keeps the request's locale (and a force_locale block's) on g._flask_babel; reading it there
+    # skips get_locale's three context lookups. Before the first get_locale of the request it is not there yet.
+    locale = getattr(g.get("_flask_babel"), "babel_locale", None) or get_locale()
     cached = g.get("_catalogue")
     if cached is None or cached[0] is not locale:
         cached = g._catalogue = (locale, get_translations())

@@ -162,3 +162,25 @@ def test_login_page_is_chinese_by_default_and_english_on_request(client):
     assert 'lang="en"' in html
     assert "Log in" in html and "Mobile number" in html
     assert "登录" not in html
+
+
+def test_labels_follow_force_locale_inside_a_request_and_come_back_after_it():
+    """The per-request catalogue (formatting.translations) follows a force_locale block and returns after it,
+    whichever language the request chose first."""
+    from flask_babel import force_locale
+
+    from governance.formatting import status_label
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40, "REDIS_URL": None})
+    app.config["BABEL_DEFAULT_LOCALE"] = "en"
+    with app.test_request_context("/"):
+        assert status_label("resolved") == "Resolved"
+        with force_locale("zh"):
+            assert status_label("resolved") == "已办结"
+        assert status_label("resolved") == "Resolved"
+    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
+    with app.test_request_context("/"):
+        assert status_label("resolved") == "已办结"
+        with force_locale("en"):
+            assert status_label("resolved") == "Resolved"
+        assert status_label("resolved") == "已办结"
