@@ -17,6 +17,8 @@ from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+from .urls import url_ids
+
 # --- the district's clock -------------------------------------------------------------------------
 
 BEIJING_OFFSET = timedelta(hours=8)
@@ -318,6 +320,7 @@ def register(app) -> None:
         photo_urls=photo_urls,
         SATISFACTION_LABELS=SATISFACTION_LABELS,
         LEVEL_LABELS=LEVEL_LABELS,
+        url_ids=url_ids,
     )
     app.jinja_env.filters.update(local_time=local_time, format_fen=format_fen, yuan=yuan)
     # The templates' _() and ngettext() through the request's catalogue (Flask-Babel installs its own,

@@ -68,3 +68,16 @@ def public_url(endpoint: str, **values) -> str:
 def links_from_request_host() -> bool:
     """Whether this request's answer carries a link built from the request's Host header."""
     return has_request_context() and bool(g.get(HOST_FROM_REQUEST))
+
+
+# An id no table reaches in practice and whose digits appear nowhere else in a URL: url_ids builds with it.
+_ID_MARK = 2_147_000_001
+
+
+def url_ids(endpoint: str, field: str, **values):
+    """url_for(endpoint, field=<id>, **values) for many ids at the cost of one url_for: a list page links each
+    of its rows (url_for costs ~15 µs a call, a page of 25 rows ~0.4 ms). Returns a function of the id."""
+    head, mark, tail = url_for(endpoint, **{field: _ID_MARK}, **values).partition(str(_ID_MARK))
+    if not mark:  # the id is not in the URL as such: fall back to url_for for every id
+        return lambda value: url_for(endpoint, **{field: value}, **values)
+    return lambda value: f"{head}{int(value)}{tail}"

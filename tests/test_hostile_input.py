@@ -169,3 +169,19 @@ def test_an_id_in_the_path_is_ascii_digits_within_the_database_integer(app, clie
     project = make_project(nodes_at("community")[0])
     assert client.get(f"/money/public/{project.id}").status_code == 200
     assert client.get(f"/money/public/{ident}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    "endpoint, field, values",
+    [("issues.detail", "issue_id", {}), ("reports.node", "node_id", {"period": "year", "start": "2026-01-01"})],
+)
+def test_a_url_built_once_for_many_ids_equals_url_for(app, endpoint, field, values):
+    """urls.url_ids (a list page's links) gives exactly what url_for gives, for any id the database holds."""
+    from flask import url_for
+
+    from governance.urls import url_ids
+
+    with app.test_request_context("/"):
+        build = url_ids(endpoint, field, **values)
+        for value in (1, 7, 2_147_000_001, DB_INT_MAX):
+            assert build(value) == url_for(endpoint, **{field: value}, **values)

@@ -54,6 +54,7 @@ from ...services.issues.listing import Cursor, OutOfScope, area_options, fetch_p
 from ...services.people.tree import node_path
 from ...services.platform import notify, photos
 from ...services.triage import operations
+from ...urls import url_ids
 from . import bp
 from .forms import (
     COMMENT_CHOICES,
@@ -96,7 +97,11 @@ def index():
         area_path=node_path(filters.node) if filters.node is not None else [],
         statuses=STATUSES,
         levels=HANDLING_LEVELS,
+        # What every row repeats, put into the interface language (and URLs) once for the page.
         at_level={level: _("At %(level)s", level=level_label(level)) for level in LEVELS},
+        status_labels={status: status_label(status) for status in STATUSES},
+        category_labels={c.id: c.label for c in categories},
+        issue_url=url_ids("issues.detail", "issue_id"),
     )
 
 

@@ -387,9 +387,8 @@ def load_issues(ids: list[int], *, row_only: bool = False) -> list[Issue]:
     if not ids:
         return []
     if row_only:
-        options = [
+        options = [  # the category's name comes from the page's map of categories
             load_only(*ROW_COLUMNS),
-            joinedload(Issue.category),
             joinedload(Issue.compound).load_only(Compound.name),
             joinedload(Issue.building).load_only(Building.name),
             joinedload(Issue.neighbour).load_only(Node.name),
