@@ -109,6 +109,9 @@ class FilingForm(FlaskForm):
         category = db.session.get(Category, field.data) if field.data else None
         if category is None or not category.active:
             raise ValidationError(_l("Choose the kind of problem."))
+        # Kept referenced for the request: the session's identity map is weak, and the service looks the
+        # category up again (from the map, while this holds it).
+        self.category_row = category
 
     def validate_urgency(self, field):
         if field.data not in ("normal", "urgent"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 
 from flask import (
     abort,
@@ -84,26 +85,54 @@ def refusal(form, status: int, duplicates, message):
 
 
 class Choices:
-    """Everything the place fields list for this person and what they chose so far."""
+    """Everything the place fields list for this person and what they chose so far. Read when the form is
+    shown: a filing that validates and is made never lists them (the form's validators and the service check
+    the chosen values themselves), which spares a POST the statements of five lists."""
 
     def __init__(self, person, form: FilingForm, searching: bool):
-        self.total = places.count_neighbours(person)
-        self.large = self.total > places.MAX_CHOICES
+        self.person, self.form, self.searching = person, form, searching
+        if form.neighbour.data is None and self.large:
+            self.options  # noqa: B018 - a POST without a 邻 from someone with hundreds takes their own
+
+    @cached_property
+    def total(self) -> int:
+        return places.count_neighbours(self.person)
+
+    @cached_property
+    def large(self) -> bool:
+        return self.total > places.MAX_CHOICES
+
+    @cached_property
+    def options(self) -> list:
+        form = self.form
         chosen = form.neighbour.data
         search = (form.neighbour_filter.data or "") if self.large else None
-        if self.large and not searching and not chosen:
-            chosen = places.own_neighbour_id(person)
-        self.options = places.neighbour_options(person, search, include_id=chosen)
-        self.grouped = places.group_options(self.options)
-        self.compounds = places.compounds_in({o.community_id for o in self.options})
-        self.buildings = places.buildings_of([c.id for c in self.compounds])
-        self.multi_compound = len(self.compounds) > 1
-        # The rows stay referenced for the request, so the form's and the service's look-ups of the chosen
-        # category find them in the session instead of asking the database twice more.
-        self.category_rows = places.active_categories()
-        self.categories = [(c.id, category_name(c)) for c in self.category_rows]
-        if form.neighbour.data is None and chosen in {o.id for o in self.options}:
+        if self.large and not self.searching and not chosen:
+            chosen = places.own_neighbour_id(self.person)
+        options = places.neighbour_options(self.person, search, include_id=chosen)
+        if form.neighbour.data is None and chosen in {o.id for o in options}:
             form.neighbour.data = chosen
+        return options
+
+    @cached_property
+    def grouped(self) -> list:
+        return places.group_options(self.options)
+
+    @cached_property
+    def compounds(self) -> list:
+        return places.compounds_in({o.community_id for o in self.options})
+
+    @cached_property
+    def buildings(self) -> list:
+        return places.buildings_of([c.id for c in self.compounds])
+
+    @cached_property
+    def multi_compound(self) -> bool:
+        return len(self.compounds) > 1
+
+    @cached_property
+    def categories(self) -> list[tuple[int, str]]:
+        return [(c.id, category_name(c)) for c in places.active_categories()]
 
     def preselect(self, person, form: FilingForm) -> None:
         """A fresh form: the person's own 邻 (or the only one), and that 邻's 小区."""
