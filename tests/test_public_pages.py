@@ -322,6 +322,26 @@ def test_a_change_shows_on_the_next_request(world, client):
     assert resolved_cards(after) == 1 and "100.0%" in after
 
 
+@pytest.mark.parametrize("held", [True, False])
+def test_an_event_drops_its_issues_pages_whether_or_not_the_session_holds_the_issue(world, client, held):
+    """The hook reads an event's issue's places from the session's copy when it holds one loaded, else from the
+    database: both drop the same pages."""
+    from governance.models import IssueEvent
+
+    issue = file(world)
+    issue_id = issue.id
+    body(client, f"/p/issue/{issue.reference}")
+    body(client, f"/p/compound/{world['compound'].id}")
+    assert len(page_cache.memory_bodies()) == 2
+    if held:
+        db.session.refresh(issue)
+    else:
+        db.session.expunge(issue)
+    db.session.add(IssueEvent(issue_id=issue_id, kind="public_update", note="进展", public=True))
+    db.session.commit()
+    assert page_cache.memory_bodies() == []
+
+
 def test_a_change_in_redis_shows_on_the_next_request(redis_app, world, client):
     issue = file(world)
     for status in ("acknowledged", "in_progress"):

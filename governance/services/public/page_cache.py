@@ -275,14 +275,27 @@ def mark_issue(issue: Issue) -> None:
     mark(issue_tags(issue.street_id, issue.community_id, issue.compound_id, issue.reference))
 
 
+TAG_COLUMNS = ("street_id", "community_id", "compound_id", "reference")
+
+
 def _tags_of_issues(session, issue_ids) -> set[str]:
-    """The tags of the pages that show these issues (one statement)."""
-    rows = session.connection().execute(
-        select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(
-            Issue.id.in_(list(issue_ids))
+    """The tags of the pages that show these issues: from the session's copies where it holds them loaded (an
+    event added to an issue the request is handling), else one statement for the rest."""
+    tags: set[str] = set()
+    missing = []
+    for issue_id in issue_ids:
+        held = session.identity_map.get(Issue.__mapper__.identity_key_from_primary_key((issue_id,)))
+        loaded = inspect(held).dict if held is not None else {}
+        if all(column in loaded for column in TAG_COLUMNS):
+            tags |= issue_tags(*(loaded[column] for column in TAG_COLUMNS))
+        else:
+            missing.append(issue_id)
+    if missing:
+        rows = session.connection().execute(
+            select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(Issue.id.in_(missing))
         )
-    )
-    return set().union(*(issue_tags(*row) for row in rows))
+        tags = tags.union(*(issue_tags(*row) for row in rows))
+    return tags
 
 
 def mark_issue_ids(issue_ids) -> None:
@@ -299,7 +312,7 @@ def _after_flush(session, flush_context) -> None:
     project_ids: set[int] = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Issue):
-            for attr in ("street_id", "community_id", "compound_id", "reference"):
+            for attr in TAG_COLUMNS:
                 for value in _history_values(obj, attr):
                     if value:
                         tags.add(_tag_for(attr, value))
