@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from common import CSRF, build_app, build_demo, client_login, fresh_database  # noqa: E402
+from bench_pages import forget_redis_keys  # noqa: E402
+from common import CSRF, build_app, build_demo, client_login, fresh_database, production_env  # noqa: E402
 from sqlalchemy import event, func, select, text  # noqa: E402
 
 from governance.demo.tree import DEMO_LOGINS  # noqa: E402
@@ -36,6 +37,7 @@ from governance.extensions import db  # noqa: E402
 from governance.models import Compound, Issue, Node, Person, RoleAssignment  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
+PREFIX = f"profile-{uuid.uuid4().hex[:8]}:"  # this run's Redis keys (with --redis), deleted at the end
 
 
 def login(app, key: str | None):
@@ -163,6 +165,9 @@ def main() -> None:
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--pages", default="")
     parser.add_argument("--statements", action="store_true", help="print every statement of each page")
+    parser.add_argument(
+        "--redis", action="store_true", help="with Redis, as in production (follow-up jobs are queued, not run)"
+    )
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
         if options.db and options.engine == "sqlite":
@@ -170,7 +175,10 @@ def main() -> None:
         else:
             (url, drop), fresh = fresh_database(options.engine, Path(workdir)), True
         try:
-            app = build_app(url, Path(workdir))
+            settings = {}
+            if options.redis:
+                settings = {"REDIS_URL": production_env("", redis=True)["REDIS_URL"], "REDIS_PREFIX": PREFIX}
+            app = build_app(url, Path(workdir), **settings)
             if fresh:
                 print(f"demo world loaded in {build_demo(app, 1.0):.1f} s", flush=True)
                 with app.app_context():
@@ -199,6 +207,8 @@ def main() -> None:
             with app.app_context():
                 db.engine.dispose()
             drop()
+            if options.redis:
+                forget_redis_keys(PREFIX)
 
 
 if __name__ == "__main__":

@@ -26,7 +26,7 @@ BUDGETS = {
     "triage": 13,
     "report_month": 12,
     "report_year": 12,
-    "filing": 26,
+    "filing": 23,
 }
 
 

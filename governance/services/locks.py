@@ -20,3 +20,14 @@ def lock_row(model, row_id: int) -> None:
     else:
         statement = update(model).where(model.id == row_id).values(id=model.id)
         db.session.execute(statement.execution_options(synchronize_session=False))
+
+
+def locked(model, row_id: int):
+    """lock_row, then the row as it is now (the session's copy refreshed), in one statement; None when there
+    is no such row."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        statement = select(model).where(model.id == row_id).with_for_update()
+    else:
+        statement = update(model).where(model.id == row_id).values(id=model.id).returning(model)
+        statement = statement.execution_options(synchronize_session=False)
+    return db.session.scalars(statement, execution_options={"populate_existing": True}).first()

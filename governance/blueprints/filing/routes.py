@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import cached_property
 
 from flask import (
@@ -174,16 +175,30 @@ def uploaded_files():
     return [f for f in request.files.getlist("photos") if f.filename]
 
 
-def done(issue, created: bool):
+@dataclass(frozen=True)
+class Filed:
+    """What the answer to a filing names, read before the commit expires the issue's attributes (reading them
+    after it would load the issue again)."""
+
+    reference: str
+    url: str
+    created: bool
+
+    @classmethod
+    def of(cls, issue, created: bool) -> Filed:
+        return cls(issue.reference, issue_url(issue), created)
+
+
+def done(filed: Filed):
     """Tell the user the reference and show the issue (JSON for the offline-draft script)."""
-    if created:
-        flash(_("Filed as %(reference)s", reference=issue.reference), "success")
+    if filed.created:
+        flash(_("Filed as %(reference)s", reference=filed.reference), "success")
     else:
-        flash(_("This problem was already filed as %(reference)s", reference=issue.reference), "info")
-    url = issue_url(issue)
+        flash(_("This problem was already filed as %(reference)s", reference=filed.reference), "info")
     if wants_json():
-        return jsonify(ok=True, created=created, reference=issue.reference, url=url), (201 if created else 200)
-    return redirect(url)
+        body = jsonify(ok=True, created=filed.created, reference=filed.reference, url=filed.url)
+        return body, (201 if filed.created else 200)
+    return redirect(filed.url)
 
 
 @bp.route("/", methods=["GET", "POST"])
@@ -210,7 +225,7 @@ def new():
     key = form.idempotency_key.data
     existing = lifecycle.find_existing(person, key)
     if existing is not None:  # a retry of a filing that went through: nothing more to store
-        return done(existing, created=False)
+        return done(Filed.of(existing, created=False))
 
     if not form.confirm_different.data:
         duplicates = places.possible_duplicates(
@@ -249,13 +264,13 @@ def new():
         resident_phone=form.resident_phone.data or "",
     )
 
-    def file_with_photos():
+    def file_with_photos() -> Filed:
         issue, created = lifecycle.file_issue(person, data, key, key_checked=True)
-        if created:
+        if created and stored:
             filed = next((e for e in issue.events if e.kind == "filed"), None)
             for item in stored:
                 photos.attach(issue, item, "before", person, event=filed)
-        return issue, created
+        return Filed.of(issue, created)
 
     try:
         outcome = web.attempt(file_with_photos)
@@ -275,11 +290,11 @@ def new():
         }.get(err.code, form.neighbour)
         field.errors = [*field.errors, err.message]
         return render_form(form, choices, status=err.status, posted=True)
-    issue, created = outcome.result
-    if not created:  # lost a race with a concurrent retry of the same filing
+    filed = outcome.result
+    if not filed.created:  # lost a race with a concurrent retry of the same filing
         for item in stored:
             photos.discard(item)
-    return done(issue, created)
+    return done(filed)
 
 
 def busy(form, choices, err):

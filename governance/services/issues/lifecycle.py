@@ -34,7 +34,7 @@ from ...models import (
     utcnow,
 )
 from ..errors import ServiceError
-from ..locks import lock_row
+from ..locks import locked
 from ..platform import audit, jobs
 
 # status → the statuses it may move to (docs/DESIGN.md §3). Terminal statuses have no way out.
@@ -237,8 +237,7 @@ def file_issue(
         # The issue copies the 邻's place: wait for a tree edit of it to end and read the place it left (a move
         # holds the rows of the nodes it rewrites until it commits; services/people/structure.py), never a
         # place a moment out of date that the move's UPDATE of the issues would not see.
-        lock_row(Node, data.neighbour_id)
-        neighbour = db.session.get(Node, data.neighbour_id, populate_existing=True)
+        neighbour = locked(Node, data.neighbour_id)
     if neighbour is None or neighbour.level != "neighbour":
         raise FilingError("bad_neighbour")
     if api_key is not None:
