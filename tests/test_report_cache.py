@@ -187,3 +187,16 @@ def test_with_redis_the_figures_are_shared_and_dropped_on_a_change(world, redis_
     make_issue(world["neighbour_leader"])
     assert [k for k in page_cache.redis_keys() if ":pub:page:district|" in k] == []
     assert figure(report(client, district), "total") == 1
+
+
+def test_with_redis_down_the_report_still_answers_with_every_change(world, redis_app, client, auth):
+    """Redis away: the request that finds it down computes the figures; while the circuit breaker holds Redis
+    off, the page cache falls back to this process's memory, as without Redis (redis_conn.py)."""
+    auth.login(world["district_admin"].mobile)
+    redis_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    redis_app.extensions.pop("redis_client", None)
+    district = nodes_at("district")[0]
+    assert figure(report(client, district), "total") == 0
+    make_issue(world["neighbour_leader"])
+    assert figure(report(client, district), "total") == 1
+    assert figure(report(client, district), "total") == 1

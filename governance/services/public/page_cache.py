@@ -16,8 +16,10 @@ reports also `tree` (the tree, its leaders and the names of categories and parti
   statements mark their tags themselves (`mark`).
 
 The store is Redis when REDIS_URL is set (shared by every worker and host), else a small in-process
-dictionary (per worker: another worker's copy still expires within TTL). Redis being down only costs
-speed: pages are then rendered on every request. The Redis keys keep their first name, `pub`.
+dictionary (per worker: another worker's copy still expires within TTL). Redis failing costs the request
+that meets it a fresh render (nothing is kept); while the circuit breaker then holds Redis off
+(redis_conn.py) the in-process dictionary serves, as without Redis. The Redis keys keep their first name,
+`pub`.
 """
 
 from __future__ import annotations
