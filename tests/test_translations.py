@@ -172,15 +172,11 @@ def test_labels_follow_force_locale_inside_a_request_and_come_back_after_it():
     from governance.formatting import status_label
 
     app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40, "REDIS_URL": None})
-    app.config["BABEL_DEFAULT_LOCALE"] = "en"
-    with app.test_request_context("/"):
-        assert status_label("resolved") == "Resolved"
-        with force_locale("zh"):
-            assert status_label("resolved") == "已办结"
-        assert status_label("resolved") == "Resolved"
-    app.config["BABEL_DEFAULT_LOCALE"] = "zh"
-    with app.test_request_context("/"):
-        assert status_label("resolved") == "已办结"
-        with force_locale("en"):
-            assert status_label("resolved") == "Resolved"
-        assert status_label("resolved") == "已办结"
+    resolved = {"en": "Resolved", "zh": "已办结"}
+    for chosen, forced in (("en", "zh"), ("zh", "en")):
+        app.config["BABEL_DEFAULT_LOCALE"] = chosen
+        with app.test_request_context("/"):
+            assert status_label("resolved") == resolved[chosen]
+            with force_locale(forced):
+                assert status_label("resolved") == resolved[forced]
+            assert status_label("resolved") == resolved[chosen]
