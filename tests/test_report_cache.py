@@ -13,16 +13,20 @@ import re
 from datetime import timedelta
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from governance.blueprints.reports import routes as report_routes
 from governance.extensions import db
-from governance.models import Node, utcnow
+from governance.formatting import beijing_today
+from governance.models import OPEN_STATUSES, Issue, Node, utcnow
 from governance.services.issues import sla
 from governance.services.issues.lifecycle import transition
 from governance.services.people import accounts
 from governance.services.people.roster import import_roster
 from governance.services.public import page_cache
+from governance.services.reports import node_report
 from tests.builders import make_issue, make_role_holders, make_tree, nodes_at
 from tests.conftest import Statements
 from tests.test_roster import csv_bytes
@@ -200,3 +204,54 @@ def test_with_redis_down_the_report_still_answers_with_every_change(world, redis
     make_issue(world["neighbour_leader"])
     assert figure(report(client, district), "total") == 1
     assert figure(report(client, district), "total") == 1
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["file", "advance", "overdue", "leader", "rename"]),
+            st.integers(min_value=0, max_value=9),
+            st.sampled_from(["district", "street", "community", "zone", "neighbour"]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_page_always_shows_what_a_fresh_computation_gives(world, client, auth, steps):
+    """Whatever sequence of changes commits, the report page (cached or not) shows the figures, vacancies and
+    child names that node_report.build_report computes from the rows at that moment."""
+    if client.get("/").status_code == 302:
+        auth.login(world["district_admin"].mobile)
+    leader = world["zone_leader"]
+    zone = next(r.node for r in leader.roles if r.node is not None)
+    neighbours = [n for n in nodes_at("neighbour") if n.zone_id == zone.id]
+    for action, k, level in steps:
+        issues = list(db.session.scalars(select(Issue).where(Issue.status.in_(OPEN_STATUSES)).order_by(Issue.id)))
+        if action == "file":
+            make_issue(leader, neighbours[k % len(neighbours)])
+        elif action == "advance" and issues:
+            issue = issues[k % len(issues)]
+            following = {"reported": "acknowledged", "acknowledged": "in_progress", "in_progress": "resolved"}
+            if issue.status in following:
+                transition(leader, issue, following[issue.status], note="已处理")
+                db.session.commit()
+        elif action == "overdue" and issues:
+            issues[k % len(issues)].ack_due_at = utcnow() - timedelta(minutes=1)
+            db.session.commit()
+        elif action == "leader":
+            person = world[("neighbour_leader", "group_leader")[k % 2]]
+            accounts.set_enabled(world["district_admin"], person, not person.enabled)
+            db.session.commit()
+        elif action == "rename":
+            nodes_at("community")[k % 2].name = f"社区{k}号"
+            db.session.commit()
+        node = nodes_at(level)[0]
+        page = report(client, node)
+        fresh = node_report.build_report(node, node_report.Period.named("month", beijing_today()))
+        shown = {name: figure(page, name) for name in ("total", "open", "overdue")}
+        assert shown == {name: getattr(fresh.figures, name) for name in shown}, (action, level)
+        if fresh.vacancies is not None:
+            assert vacant(page) == fresh.vacancies.total, (action, level)
+        for row in fresh.children:
+            assert f">{row.label}</a>" in page, (action, level, row.label)
