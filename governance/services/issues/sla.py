@@ -44,7 +44,7 @@ def sweep(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
         groups: dict[tuple[str, str, bool], list] = defaultdict(list)
         for row in rows:
             groups[(row.level, row.urgency, row.status == "reported")].append(row)
-        event_ids = []
+        event_ids, changed = [], []
         for (level, urgency, unacknowledged), members in groups.items():
             deadlines = {row.id: row.next_deadline_at for row in members}
             target = next_level(level)
@@ -73,8 +73,9 @@ def sweep(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
                     ],
                 )
                 event_ids.extend(result.scalars().all())
-                # New level, deadlines and a public timeline entry: the cached pages showing them are stale.
-                page_cache.mark_issue_ids(moved)
+                changed.extend(moved)
+        # New level, deadlines and a public timeline entry: the cached pages showing them are stale.
+        page_cache.mark_issue_ids(changed)
         if event_ids:
             # One batched fan-out job per sweep batch, not one job per issue or per person.
             jobs.defer("notify", {"event_ids": event_ids}, dedupe_key=f"notify:sweep:{event_ids[0]}")
