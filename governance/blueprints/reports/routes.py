@@ -85,18 +85,6 @@ def node(node_id):
     )
 
 
-def area_tag(item: Node) -> str:
-    """The page-cache tag whose issues a node's report counts: the district, a 街镇 or a community (a 片, 组
-    or 邻 is refreshed with its community, which every change to one of its issues marks)."""
-    if item.level == "district":
-        return "district"
-    if item.level == "street":
-        return f"street:{item.id}"
-    if item.level == "community":
-        return f"community:{item.id}"
-    return f"community:{item.community_id}" if item.community_id else "district"
-
-
 def _figures_html(item: Node, period, sort: str, descending: bool) -> Markup:
     """The figures part of the page (reports/_figures.html), from the page cache when a request computed it
     under the current generations of its tags — the node's area and the tree — less than a minute ago. At a
@@ -105,7 +93,7 @@ def _figures_html(item: Node, period, sort: str, descending: bool) -> Markup:
     variant = "|".join(
         ("report", str(get_locale()), str(item.id), period.key, period.start.isoformat(), period.end.isoformat(), sort)
     ) + ("|desc" if descending else "")
-    tags = (area_tag(item), page_cache.TREE)
+    tags = (page_cache.area_tag(item), page_cache.TREE)
     entry, gen = page_cache.lookup(tags, variant)
     if entry is None:
         entry = page_cache.store(tags, variant, _render_figures(item, period, sort, descending), gen)

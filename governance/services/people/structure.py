@@ -434,10 +434,9 @@ def _expire_copies() -> None:
 def _mark_pages(*ids) -> None:
     """The public pages of these 街镇 and communities (and the district's) and the reports show the tree:
     refresh them."""
-    tags = {"district", page_cache.TREE}
-    street_ids, community_ids = ids[0::2], ids[1::2]
-    tags |= {f"street:{i}" for i in street_ids if i}
-    tags |= {f"community:{i}" for i in community_ids if i}
+    tags = {page_cache.TREE}
+    for street_id, community_id in zip(ids[0::2], ids[1::2], strict=True):
+        tags |= page_cache.issue_tags(street_id, community_id, None, None)
     page_cache.mark(tags)
 
 

@@ -256,6 +256,16 @@ def issue_tags(street_id, community_id, compound_id, reference) -> set[str]:
     return tags
 
 
+def area_tag(node) -> str:
+    """The tag under which a node's issues are counted: the district, a 街镇 or a community (a 片, 组 or 邻
+    goes with its community, which every change to one of its issues marks)."""
+    if node.level in ("street", "community"):
+        return _tag_for(f"{node.level}_id", node.id)
+    if node.level != "district" and node.community_id:
+        return _tag_for("community_id", node.community_id)
+    return "district"
+
+
 def _history_values(obj, attr: str) -> list:
     """The value of an attribute now and before this flush (an issue moved to another 小区 leaves two)."""
     history = inspect(obj).attrs[attr].history
