@@ -22,7 +22,7 @@ from ... import policy
 from ...extensions import db
 from ...models import SATISFACTION, Issue, Person, RatingToken, utcnow
 from ..errors import ServiceError
-from ..locks import lock_row
+from ..locks import locked
 from ..public import page_cache
 from ..reports import rollups
 
@@ -85,8 +85,7 @@ def create_link(actor: Person, issue: Issue, now: datetime | None = None) -> str
     if not policy.allowed(actor, "callback_issue", issue):
         policy.log_denial(actor, "callback_issue", issue)
         raise RatingError("forbidden")
-    lock_row(Issue, issue.id)  # before reading what is checked
-    db.session.refresh(issue)
+    locked(Issue, issue.id)  # before reading what is checked: the issue as it is now, under the lock
     if issue.status != "resolved" or issue.resolved_at is None:
         raise RatingError("not_resolved")
     if rated(issue):
@@ -142,9 +141,8 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
     link = find(token)
     if link is None:
         raise RatingError("unknown")
-    lock_row(Issue, link.issue_id)
+    locked(Issue, link.issue_id)  # the issue as it is now, under the lock (link.issue below is this copy)
     db.session.refresh(link)
-    db.session.refresh(link.issue)
     check(link, now)
     # A conditional UPDATE: of two simultaneous answers, exactly one finds used_at still empty.
     claimed = db.session.execute(
