@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from flask import url_for
 
@@ -58,6 +59,23 @@ class Shown:
 LINKS: list[Link] = []
 
 
+@dataclass(frozen=True)
+class Todo:
+    """Waiting work a feature counts on a role's home card (待受理, 超时, 待回访 …), linking to the page that lists
+    exactly those issues: `query` gives, for the person, the card's role and now, the SELECT of the ids the
+    linked page shows (counted by the home page) and the link — or None where the role has no such work or
+    may not open that page."""
+
+    label: object  # a lazy_gettext string
+    order: int
+    roles: tuple[str, ...]  # the card roles it is counted for
+    query: Callable[[Person, RoleAssignment, datetime], tuple[object, str] | None]
+    pressing: bool = False  # shown as urgent when anything is waiting (overdue work)
+
+
+TODOS: list[Todo] = []
+
+
 def declare(*links: Link) -> None:
     """Add a feature's links (each blueprint package, when imported)."""
     for link in links:
@@ -65,6 +83,23 @@ def declare(*links: Link) -> None:
         if unknown:
             raise ValueError(f"{link.endpoint}: unknown places {sorted(unknown)}")
         LINKS.append(link)
+
+
+def declare_todos(*todos: Todo) -> None:
+    """Add a feature's to-do counts (each blueprint package, when imported)."""
+    TODOS.extend(todos)
+    TODOS.sort(key=lambda todo: todo.order)
+
+
+def card_todos(person: Person, role: RoleAssignment, now: datetime) -> list[tuple[Todo, object, str]]:
+    """(to-do, SELECT of the ids it counts, link) for the card of one of the person's roles, in order."""
+    found = []
+    for todo in TODOS:
+        if role.role in todo.roles:
+            query = todo.query(person, role, now)
+            if query is not None:
+                found.append((todo, *query))
+    return found
 
 
 def _in(place: str) -> list[Link]:

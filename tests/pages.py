@@ -106,3 +106,20 @@ def badge_count(html: str | Tag, selector: str) -> int | None:
     """The number in the count badge of the first element matching `selector` (None when it shows none)."""
     count = find(html, f"{selector} .count")
     return int(visible(count)) if count is not None else None
+
+
+def home_todos(html: str | Tag) -> dict[str, list[dict]]:
+    """The to-do counts of each role card on the home page: card title → [{label, count, href, pressing}]
+    in order (a count shown as "999+" reads as 1000)."""
+    cards = {}
+    for card in find_all(html, "section.role-card"):
+        cards[text_of(card, "h2")] = [
+            {
+                "label": text_of(todo, ".todo-label"),
+                "count": int(text_of(todo, ".todo-count").replace("+", "")) + text_of(todo, ".todo-count").count("+"),
+                "href": todo.get("href"),
+                "pressing": "pressing" in todo.get("class", []),
+            }
+            for todo in find_all(card, "a.todo")
+        ]
+    return cards

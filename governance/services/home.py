@@ -1,29 +1,58 @@
-"""What the home page offers each role: a card per role, with the links the features declare for it
-(governance/navigation.py), as the policy allows them."""
+"""What the home page offers each role: a card per role, with the work waiting for it (to-do counts) and the
+links the features declare for it (governance/navigation.py), as the policy allows them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from ..formatting import role_label
-from ..models import Person
-from ..navigation import card_links
+from ..models import Person, utcnow
+from ..navigation import card_links, card_todos
+from .issues.listing import count_each
 from .people.tree import node_path
+
+# A to-do is counted up to this many; more shows as "999+" (counting the district's thousands exactly would
+# cost the home page a scan for a figure nobody reads past three digits).
+TODO_CAP = 999
+
+
+@dataclass
+class Waiting:
+    """One to-do count on a card: what waits, how many, and the page that lists exactly those."""
+
+    label: str
+    count: int
+    href: str
+    pressing: bool
+
+    @property
+    def shown(self) -> str:
+        return f"{TODO_CAP}+" if self.count > TODO_CAP else str(self.count)
 
 
 @dataclass
 class Card:
-    """One role on the home page: where it applies and the links it opens."""
+    """One role on the home page: where it applies, what waits for it and the links it opens."""
 
     title: str
     where: str
     links: list[tuple[str, str]] = field(default_factory=list)
+    waiting: list[Waiting] = field(default_factory=list)
 
 
 def home_cards(person: Person) -> list[Card]:
-    """One card per role, with the actions that role may take today."""
-    cards = []
+    """One card per role, with its to-do counts (all counted in one statement) and the actions it may take."""
+    now = utcnow()
+    cards, counted = [], []
     for role in person.roles:
         where = " / ".join(n.name for n in node_path(role.node)) if role.node is not None else role.organisation.name
-        cards.append(Card(role_label(role.role), where, card_links(person, role)))
+        card = Card(role_label(role.role), where, card_links(person, role))
+        for todo, statement, href in card_todos(person, role, now):
+            card.waiting.append(Waiting(str(todo.label), 0, href, todo.pressing))
+            counted.append(statement)
+        cards.append(card)
+    counts = iter(count_each(counted, TODO_CAP))
+    for card in cards:
+        for waiting in card.waiting:
+            waiting.count = next(counts)
     return cards

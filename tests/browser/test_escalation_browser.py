@@ -61,7 +61,7 @@ def test_group_leader_escalates_and_zone_leader_is_told(phone):
     phone.log_in(people["group"].mobile)
     assert phone.path == "/"
     card = phone.page.locator(".role-card").first
-    phone.tap(card.locator("a[href^='/issues/']"))
+    phone.tap(card.locator(".actions a[href^='/issues/']"))
     assert phone.path.startswith("/issues/")
     cards = phone.page.locator(".issue-card")
     assert cards.count() == 2

@@ -47,7 +47,7 @@ def test_group_leader_tree_page(phone):
     log_in(phone, leader.mobile)
     phone.check("home")
 
-    phone.tap(phone.page.locator(".role-card").first.get_by_role("link").first)
+    phone.tap(phone.page.locator(".role-card .actions a").first)
     assert phone.path == f"/tree/{group.id}"
     assert phone.page.locator(".children li").count() == 3
     phone.check("group")

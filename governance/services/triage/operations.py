@@ -569,10 +569,14 @@ def org_tab_condition(tab: str):
     }[tab]
 
 
+def org_queue_conditions(person: Person, tab: str) -> list:
+    """The WHERE of one tab of the party's queue: the issues assigned to the person's organisations."""
+    return [Issue.assignee_org_id.in_(policy.staff_organisations(person)), org_tab_condition(tab)]
+
+
 def org_queue(person: Person, tab: str, page: int = 1, per_page: int = 50):
     """The issues assigned to the person's organisations, in one tab, most pressing first."""
-    orgs = policy.staff_organisations(person)
-    return queue_page([Issue.assignee_org_id.in_(orgs), org_tab_condition(tab)], page, per_page)
+    return queue_page(org_queue_conditions(person, tab), page, per_page)
 
 
 def org_counts(person: Person, now: datetime | None = None) -> dict[str, int]:

@@ -1,0 +1,195 @@
+"""The to-do counts on the home page's role cards (待受理, 待回访, 未办结, 超时, 待接单 …).
+
+Each count is checked twice: against a plain recount in Python over every issue row (what waits for that
+role, written out here from the lifecycle's rules, independently of the SQL the page runs), and against the
+page its link opens, which must list exactly as many issues. Generated lifecycles (hypothesis) put issues in
+every status, level, deadline and assignment state across a tree of two of everything.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from governance.extensions import db
+from governance.models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, utcnow
+from governance.services import home
+from tests.builders import first_nodes, grant, make_issue, make_organisation, make_role_holders, make_tree
+from tests.conftest import Statements
+from tests.pages import home_todos, text_of
+
+pytestmark = pytest.mark.usefixtures("english")
+
+COUNT_LINE = re.compile(r"(\d[\d,]*) issues?")
+
+
+@pytest.fixture
+def world(app):
+    make_tree(zones=2, groups=2, neighbours=2)
+    organisation = make_organisation(name="物业公司甲")
+    people = make_role_holders(organisation=organisation)
+    return people, organisation
+
+
+def scope_of(role: str, node: Node):
+    column = {"neighbour": "neighbour_id", "group": "group_id", "zone": "zone_id", "community": "community_id"}
+    column.update(street="street_id")
+    if node.level == "district":
+        return lambda issue: True
+    return lambda issue: getattr(issue, column[node.level]) == node.id
+
+
+def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> dict[str, int]:
+    """What waits for a role, counted in Python over every issue row."""
+    issues = list(db.session.scalars(select(Issue)))
+    if role == "org_staff":
+        mine = [i for i in issues if i.assignee_org_id == organisation_id]
+        return {
+            "Waiting for you to accept": sum(i.assignment_state == "pending" for i in mine),
+            "In progress": sum(i.assignment_state == "accepted" and i.status in OPEN_STATUSES for i in mine),
+        }
+    inside = [i for i in issues if scope_of(role, node)(i)]
+    overdue = sum(any(d is not None and d <= now for d in (i.ack_due_at, i.resolve_due_at)) for i in inside)
+    if role == "neighbour_leader":
+        return {
+            "Awaiting callback": sum(i.status == "resolved" for i in inside),
+            "Not yet resolved": sum(i.status in OPEN_STATUSES for i in inside),
+            "Overdue": overdue,
+        }
+    if role == "branch_member":  # the console: issues that reached the community or above
+        reached = [i for i in inside if HANDLING_LEVELS.index(i.level) >= HANDLING_LEVELS.index("community")]
+        return {
+            "Waiting for acknowledgement": sum(i.status == "reported" for i in reached),
+            "Waiting for the party to accept": sum(
+                i.assignment_state == "pending" and i.status in OPEN_STATUSES for i in reached
+            ),
+            "Overdue": sum(
+                i.status in OPEN_STATUSES and i.next_deadline_at is not None and i.next_deadline_at <= now
+                for i in reached
+            ),
+        }
+    return {
+        "Waiting for acknowledgement": sum(i.status == "reported" and i.level == node.level for i in inside),
+        "Overdue": overdue,
+    }
+
+
+def listed_count(client, href: str) -> int:
+    """How many issues the linked page says it lists (0 when it shows none)."""
+    html = client.get(href).get_data(as_text=True)
+    found = COUNT_LINE.search(text_of(html, ".count-line") or text_of(html, "main"))
+    return int(found[1].replace(",", "")) if found else 0
+
+
+def check_home(client, auth, people, organisation):
+    now = utcnow()
+    for role, person in people.items():
+        auth.login(person.mobile)
+        shown = home_todos(client.get("/").get_data(as_text=True))
+        assert len(shown) == 1, role
+        (todos,) = shown.values()
+        node = next((r.node for r in person.roles if r.node is not None), None)
+        want = expected_todos(role, node, organisation.id, now)
+        assert {t["label"]: t["count"] for t in todos} == want, role
+        for todo in todos:
+            assert listed_count(client, todo["href"]) == todo["count"], (role, todo)
+            assert todo["pressing"] == (todo["label"] == "Overdue" and todo["count"] > 0)
+        auth.logout()
+
+
+def set_state(issue: Issue, status: str, level: str, late: bool, assignment: str, organisation_id: int, now):
+    issue.status, issue.level = status, level
+    due = now - timedelta(hours=1) if late else now + timedelta(days=2)
+    issue.ack_due_at = due if status == "reported" else None
+    issue.resolve_due_at = due if status in OPEN_STATUSES and status != "reported" else None
+    issue.next_deadline_at = issue.ack_due_at or issue.resolve_due_at
+    issue.assignee_org_id = organisation_id if assignment else None
+    issue.assignment_state = assignment or None
+
+
+def test_each_role_sees_its_waiting_work_and_each_count_opens_its_list(app, client, auth, world):
+    people, organisation = world
+    neighbours = list(db.session.scalars(select(Node).where(Node.level == "neighbour").order_by(Node.id)))
+    now = utcnow()
+    states = [
+        ("reported", "group", False, ""),
+        ("reported", "zone", True, ""),
+        ("reported", "community", False, ""),
+        ("acknowledged", "community", True, "pending"),
+        ("in_progress", "community", False, "accepted"),
+        ("resolved", "group", False, ""),
+        ("resolved", "community", False, "accepted"),
+        ("closed", "zone", False, ""),
+        ("reopened", "street", True, ""),
+        ("reported", "district", False, ""),
+    ]
+    for index, (status, level, late, assignment) in enumerate(states):
+        issue = make_issue(people["district_admin"], neighbours[index % len(neighbours)], title=f"问题{index}")
+        set_state(issue, status, level, late, assignment, organisation.id, now)
+    db.session.commit()
+    check_home(client, auth, people, organisation)
+
+
+def test_nothing_waiting_shows_zeros_that_are_not_pressing(app, client, auth, world):
+    people, _ = world
+    auth.login(people["zone_leader"].mobile)
+    (todos,) = home_todos(client.get("/").get_data(as_text=True)).values()
+    assert [(t["label"], t["count"], t["pressing"]) for t in todos] == [
+        ("Waiting for acknowledgement", 0, False),
+        ("Overdue", 0, False),
+    ]
+
+
+def test_a_count_past_the_cap_reads_as_more_than(app, client, auth, world, monkeypatch):
+    people, _ = world
+    monkeypatch.setattr(home, "TODO_CAP", 2)
+    for n in range(4):
+        make_issue(people["neighbour_leader"], title=f"灯坏了{n}")
+    auth.login(people["neighbour_leader"].mobile)
+    html = client.get("/").get_data(as_text=True)
+    assert "2+" in [t.strip() for t in re.findall(r'class="todo-count">([^<]+)<', html)]
+
+
+def test_home_counts_every_card_in_one_statement(app, client, auth, world):
+    people, organisation = world
+    person = people["street_admin"]
+    grant(person, "org_staff", organisation=organisation)
+    grant(person, "branch_member", first_nodes()["community"])
+    auth.login(person.mobile)
+    client.get("/")
+    with Statements() as sent:
+        html = client.get("/").get_data(as_text=True)
+    assert len(home_todos(html)) == 3
+    counting = [s for s in sent.statements if "FROM issue" in s]
+    assert len(counting) == 1, str(sent)  # every card's counts at once, however many cards
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    states=st.lists(
+        st.tuples(
+            st.integers(0, 7),
+            st.sampled_from(STATUSES),
+            st.sampled_from(HANDLING_LEVELS),
+            st.booleans(),
+            st.sampled_from(["", "pending", "accepted"]),
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_counts_equal_a_recount_over_any_lifecycle(app, client, auth, world, states):
+    """Whatever states the issues are in, every count equals the Python recount and its list's count."""
+    people, organisation = world
+    neighbours = list(db.session.scalars(select(Node).where(Node.level == "neighbour").order_by(Node.id)))
+    now = utcnow()
+    for where, status, level, late, assignment in states:
+        issue = make_issue(people["district_admin"], neighbours[where], title="生成的问题")
+        set_state(issue, status, level, late, assignment, organisation.id, now)
+    db.session.commit()
+    check_home(client, auth, people, organisation)
