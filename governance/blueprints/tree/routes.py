@@ -1,12 +1,14 @@
 """Views of the tree blueprint."""
 
 from flask import abort, redirect, render_template, url_for
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from ... import policy
 from ...access import login_required
 from ...extensions import db
-from ...models import Node
+from ...models import Node, utcnow
+from ...services.issues.listing import COUNT_CAP, Filters, count_each, load_issues, matching, page_keys
 from ...services.people import tree, vacancies
 from . import bp
 
@@ -42,4 +44,36 @@ def node(node_id):
         vacant_since=vacancies.vacant_since([item, *kids]),
         vacant_within=within,
         vacant_below=sum(within.values(), vacancies.VacancyCounts()),
+        **(neighbour_view(item) if item.level == "neighbour" else {}),
     )
+
+
+# What the page of a 邻 counts of its issues: (label, the list's filters) — each count links to that list.
+NEIGHBOUR_ISSUE_COUNTS = (
+    (_l("Not yet resolved"), {"status": "open"}),
+    (_l("Overdue"), {"overdue": True}),
+    (_l("Awaiting callback"), {"status": "resolved"}),
+    (_l("Closed"), {"status": "closed"}),
+)
+RECENT_ISSUES = 5
+
+
+def neighbour_view(neighbour) -> dict:
+    """A 邻 has no 邻 below it: its page shows its 小区 with the buildings, and the state of its issues (each
+    count as the issue list counts it, linking there) with the latest few."""
+    now = utcnow()
+    shown = [(label, Filters(node=neighbour, **fields)) for label, fields in NEIGHBOUR_ISSUE_COUNTS]
+    statements = [matching(current_user, filters, now) for _, filters in shown]
+    counted = iter(count_each([s for s in statements if s is not None], COUNT_CAP))
+    counts = [
+        (
+            label,
+            next(counted) if statement is not None else 0,
+            url_for("issues.index", **filters.args()),
+            filters.overdue,
+        )
+        for (label, filters), statement in zip(shown, statements, strict=True)
+    ]
+    keys = page_keys(current_user, Filters(node=neighbour), None, now, RECENT_ISSUES)[:RECENT_ISSUES]
+    recent = load_issues([issue_id for issue_id, _ in keys], row_only=True)
+    return {"issue_counts": counts, "count_cap": COUNT_CAP, "recent": recent, "compound": neighbour.compound}
