@@ -40,7 +40,7 @@ def test_demo_neighbour_leader_logs_in_and_sees_role_card(phone):
     assert role.node.name in card.inner_text()
     phone.check("home")
 
-    phone.tap(card.get_by_role("link").first)
+    phone.tap(card.locator(".actions a").first)
     assert phone.path == f"/tree/{role.node_id}"
     assert phone.page.locator("h1").inner_text().startswith(role.node.name)
     phone.check("my-area")
@@ -96,16 +96,16 @@ def test_language_switch_to_english_and_back(phone):
     page = phone.page
     assert page.get_attribute("html", "lang") == "zh-CN"
 
-    phone.tap(page.locator(".topnav button[lang=en]"))
+    phone.tap(page.locator(".footer button[lang=en]"))
     assert phone.path == "/", "switching language must stay on the same page"
     assert page.get_attribute("html", "lang") == "en"
     assert "Neighbour leader" in page.locator(".role-card h2").inner_text()
     phone.check("english")
 
-    phone.tap(page.locator(".topnav button[lang=zh-CN]"))
+    phone.tap(page.locator(".footer button[lang=zh-CN]"))
     assert phone.path == "/"
     assert page.get_attribute("html", "lang") == "zh-CN"
-    assert page.locator(".topnav button[lang=en]").count() == 1
+    assert page.locator(".footer button[lang=en]").count() == 1
     assert "Neighbour leader" not in page.locator(".role-card h2").inner_text(), "the role card is Chinese again"
     phone.check("chinese-again")
 
