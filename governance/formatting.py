@@ -16,6 +16,7 @@ from flask import g, has_app_context, has_request_context, url_for
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from .urls import url_ids
 
@@ -164,6 +165,8 @@ SATISFACTION_LABELS = {
     "basically_satisfied": _l("Basically satisfied"),
     "unsatisfied": _l("Not satisfied"),
 }
+# A photo's stage: taken when the issue was filed, or with the fix (处理前 / 处理后), on staff and public pages.
+STAGE_LABELS = {"before": _l("Before"), "after": _l("After")}
 ROLE_LABELS = {
     "neighbour_leader": _l("Neighbour leader (邻长)"),
     "group_leader": _l("Group leader (组长)"),
@@ -304,6 +307,18 @@ def photo_urls(photo) -> tuple[str, str]:
     return (url_for("filing.photo", photo_id=photo.id, thumb=True) if photo.thumb_name else full), full
 
 
+def photo_viewer_attributes() -> Markup:
+    """The data-* attributes a list of photos carries for static/js/photo-viewer.js: the viewer's wording in
+    the page's language (the script holds no text of its own)."""
+    words = {
+        "title": _("Photos"),
+        "close": _("Close"),
+        "prev": _("Previous photo"),
+        "next": _("Next photo"),
+    }
+    return Markup(" ".join(["data-viewer"] + [f'data-{name}="{escape(text)}"' for name, text in words.items()]))
+
+
 def register(app) -> None:
     """Every template can call these (no per-blueprint context processor repeats them)."""
     app.jinja_env.globals.update(
@@ -318,6 +333,8 @@ def register(app) -> None:
         local_time=local_time,
         event_line=event_line,
         photo_urls=photo_urls,
+        photo_viewer_attributes=photo_viewer_attributes,
+        STAGE_LABELS=STAGE_LABELS,
         SATISFACTION_LABELS=SATISFACTION_LABELS,
         LEVEL_LABELS=LEVEL_LABELS,
         url_ids=url_ids,

@@ -71,7 +71,11 @@ class PublicIssue:
     awaiting_party: bool = False  # assigned to `assignee`, which has not accepted (接单) yet
     latest_update: str = ""
     events: list[PublicEvent] = field(default_factory=list)
-    photo_ids: list[int] = field(default_factory=list)
+    photos: list[tuple[int, str]] = field(default_factory=list)  # (id, stage: before/after) of the public ones
+
+    @property
+    def photo_ids(self) -> list[int]:
+        return [photo_id for photo_id, _ in self.photos]
 
     @property
     def place(self) -> str:
@@ -152,11 +156,14 @@ def public_issue(reference: str, with_timeline: bool = True) -> PublicIssue | No
         item.duplicate_of = db.session.scalar(select(Issue.reference).where(Issue.id == row[0].duplicate_of_id))
     if with_timeline:
         item.events = public_timeline(item.id)
-        item.photo_ids = list(
-            db.session.scalars(
-                select(Photo.id).where(Photo.issue_id == item.id, Photo.public.is_(True)).order_by(Photo.id)
+        item.photos = [
+            tuple(row)
+            for row in db.session.execute(
+                select(Photo.id, Photo.stage)
+                .where(Photo.issue_id == item.id, Photo.public.is_(True))
+                .order_by(Photo.id)
             )
-        )
+        ]
         updates = [e.text for e in item.events if e.kind == "public_update"]
         item.latest_update = updates[-1] if updates else ""
     return item
