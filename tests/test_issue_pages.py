@@ -518,11 +518,65 @@ def test_a_duplicate_of_an_issue_out_of_sight_is_refused(world, client, auth):
     hidden = make_issue(make_person("neighbour_leader", elsewhere), title="别的社区的问题")
     issue = issue_in(world, "n0")
     auth.login(world["branch"].mobile)
-    for reference in (hidden.reference, "WC-2026-999999"):  # out of sight and unknown read the same
+    # Out of sight and unknown read the same, by reference or by number alone.
+    for reference in (hidden.reference, str(hidden.id), "WC-2026-999999", "999999"):
         response = act(client, issue, "status/duplicate", "duplicate", {"duplicate_of": reference})
         assert response.status_code == 422
         assert "别的社区的问题" not in response.get_data(as_text=True)
     assert fresh(issue).status == "reported"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["{id}", "{id:06d}", " {id} ", "{fullwidth}", "wc-{year}-{id}", "{year}-{id:06d}", "WC {year} - {id:06d}"],
+)
+def test_the_kept_issue_may_be_given_by_its_number_alone(world, client, auth, typed):
+    original = issue_in(world, "n0", "原问题")
+    copy = issue_in(world, "n1", "重复的问题")
+    fullwidth = str(original.id).translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    given = typed.format(id=original.id, year=original.created_at.year, fullwidth=fullwidth).replace("WC {", "WC ")
+    auth.login(world["branch"].mobile)
+    response = act(client, copy, "status/duplicate", "duplicate", {"duplicate_of": given})
+    assert response.status_code == 303, given
+    assert fresh(copy).status == "duplicate" and fresh(copy).duplicate_of_id == original.id
+
+
+def test_a_number_with_another_year_is_not_the_issue(world, client, auth):
+    original = issue_in(world, "n0", "原问题")
+    copy = issue_in(world, "n1", "重复的问题")
+    auth.login(world["branch"].mobile)
+    other_year = original.created_at.year - 1
+    response = act(client, copy, "status/duplicate", "duplicate", {"duplicate_of": f"{other_year}-{original.id}"})
+    assert response.status_code == 422 and fresh(copy).status == "reported"
+
+
+def test_the_merge_form_offers_likely_originals_and_a_tick_merges(world, client, auth):
+    road, lights = category("road"), category("lighting")
+    older = issue_in(world, "n0", "三栋门口路面坑洼", category_id=road.id)
+    same_place = issue_in(world, "n0", "路面又塌了", category_id=road.id)
+    next_door = issue_in(world, "n1", "隔壁邻的路面", category_id=road.id)  # no 小区: only the same 邻 counts
+    other_kind = issue_in(world, "n0", "路灯不亮", category_id=lights.id)
+    closed = force_status(issue_in(world, "n0", "早已修好的路面", category_id=road.id), "closed")
+    copy = issue_in(world, "n0", "门口路面坏了", category_id=road.id)
+    auth.login(world["branch"].mobile)
+    html = html_of(client, f"/issues/{copy.id}")
+    offered = [tag.get("value") for tag in find(html, "#act-duplicate").select("input[type=radio]")]
+    assert offered == [same_place.reference, older.reference]  # same kind and place, open, newest first
+    assert copy.reference not in offered and other_kind.reference not in offered
+    assert next_door.reference not in offered
+    assert closed.reference not in offered
+    response = act(client, copy, "status/duplicate", "duplicate", {"candidate": older.reference, "duplicate_of": ""})
+    assert response.status_code == 303
+    assert fresh(copy).duplicate_of_id == older.id
+
+
+def test_what_is_typed_wins_over_a_ticked_suggestion(world, client, auth):
+    ticked, typed = issue_in(world, "n0", "甲"), issue_in(world, "n0", "乙")
+    copy = issue_in(world, "n0", "丙")
+    auth.login(world["branch"].mobile)
+    fields = {"candidate": ticked.reference, "duplicate_of": str(typed.id)}
+    assert act(client, copy, "status/duplicate", "duplicate", fields).status_code == 303
+    assert fresh(copy).duplicate_of_id == typed.id
 
 
 def test_comments_notes_and_public_updates(world, client, auth):

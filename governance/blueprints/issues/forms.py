@@ -35,8 +35,10 @@ class TransitionForm(VersionedForm):
     # Only the reject form shows it: the reason from the managed list (choices set per request).
     reason = SelectField(_l("Reason"), choices=[], validate_choice=False)
     duplicate_of = StringField(
-        _l("Reference of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
+        _l("Reference or number of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
     )
+    # Only the merge form shows it: one of the likely originals offered, ticked instead of typing its reference.
+    candidate = StringField()
     # Only the resolve form shows it: "after" photos of the fix.
     photos = MultipleFileField(_l("Photos after the fix (optional, up to 6)"), render_kw={"accept": "image/*"})
     submit = SubmitField(_l("Confirm"))

@@ -39,7 +39,7 @@ from ...models import (
 )
 from ...parsing import parse_id
 from ...services.errors import ServiceError
-from ...services.issues import rating
+from ...services.issues import places, rating
 from ...services.issues.lifecycle import (
     TRANSITION_ACTION,
     TRANSITIONS,
@@ -332,6 +332,7 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
     if original is not None and not policy.allowed(current_user, "view_issue", original):
         original = None
     shown = {a.name for a in actions} | ({"comment"} if kinds else set())
+    candidates = places.merge_candidates(current_user, issue) if "duplicate" in shown else []
     kept_text = ""
     if failed and failed not in shown:
         # The step is gone (someone else moved the issue on): still give back what was typed.
@@ -349,6 +350,7 @@ def render_detail(issue: Issue, failed: str | None = None, error: str | None = N
         comment_form=comment_form if kinds else None,
         events=events,
         original=original,
+        merge_candidates=candidates,
         failed=failed,
         error=error,
         kept_text=kept_text,
@@ -423,7 +425,9 @@ def change_status(issue_id, to_status):
             return refused(issue.id, to_status, err)
 
     def run():
-        original = find_reference(current_user, form.duplicate_of.data) if to_status == "duplicate" else None
+        original = None
+        if to_status == "duplicate":  # what was typed wins over a ticked suggestion
+            original = find_reference(current_user, form.duplicate_of.data or form.candidate.data)
         reason = None
         reason_id = parse_id(form.reason.data) if to_status == "rejected" else None
         if reason_id:

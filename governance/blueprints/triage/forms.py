@@ -55,7 +55,7 @@ class BulkForm(FlaskForm):
     priority = SelectField(_l("Priority"), choices=[], validate_choice=False)
     reason = SelectField(_l("Reason"), choices=[], validate_choice=False)
     kept = StringField(
-        _l("Reference of the issue to keep"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
+        _l("Reference or number of the issue to keep"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
     )
     level = SelectField(_l("Send down to"), choices=[], validate_choice=False)
     note = TextAreaField(_l("Note, instruction or reason"), render_kw={"rows": 2, "maxlength": MAX_NOTE})

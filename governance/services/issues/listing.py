@@ -22,6 +22,7 @@ search with more than a page of matches says "more than 25" rather than scan the
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -433,13 +434,24 @@ def iter_matching(person: Person, filters: Filters, now: datetime, chunk: int = 
         cursor = Cursor(last_created, last_id, "older")
 
 
+# A reference as people type it: the full WC-2026-000123, or only its number (the issue's id: 123, 000123,
+# １２３), optionally with the year (2026-123), in any case and with spaces anywhere.
+LOOSE_REFERENCE_RE = re.compile(r"^(?:WC-?)?(?:(?P<year>\d{4})-)?(?P<number>\d{1,10})$")
+
+
 def find_reference(person: Person, reference: str | None) -> Issue | None:
-    """The issue with this reference (as typed: spaces and case do not matter), if the person may see it;
-    None otherwise, so that an unknown reference and a hidden issue look the same."""
-    reference = (reference or "").strip().upper()[:40]
-    if not reference:
+    """The issue with this reference (or only its number), if the person may see it; None otherwise, so that
+    an unknown reference and a hidden issue look the same."""
+    typed = unicodedata.normalize("NFKC", "".join((reference or "").split())).upper()[:40]
+    if not typed:
         return None
-    found = db.session.scalar(select(Issue).where(Issue.reference == reference))
+    found = db.session.scalar(select(Issue).where(Issue.reference == typed)) if REFERENCE_RE.match(typed) else None
+    if found is None:  # WC-2026-123 (not zero-padded), 2026-123, 123: the number is the issue's id
+        loose = LOOSE_REFERENCE_RE.match(typed)
+        issue_id = parse_id(loose["number"]) if loose else None
+        found = db.session.get(Issue, issue_id) if issue_id else None
+        if found is not None and loose["year"] and not found.reference.startswith(f"WC-{loose['year']}-"):
+            found = None
     if found is None or not policy.allowed(person, "view_issue", found):
         return None
     return found

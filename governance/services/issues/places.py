@@ -147,3 +147,13 @@ def possible_duplicates(
     if scope is not None:
         query = query.where(scope)
     return list(db.session.scalars(query.order_by(Issue.created_at.desc(), Issue.id.desc()).limit(MAX_DUPLICATES)))
+
+
+MERGE_CANDIDATES = 5
+
+
+def merge_candidates(person: Person, issue: Issue) -> list[Issue]:
+    """Likely originals to merge an issue into: the open issues of its category at its 小区 (or, without one,
+    its 邻) that the person may see, newest first — the filing form's duplicate check, seen from the issue."""
+    found = possible_duplicates(person, issue.category_id, issue.compound_id, None, issue.neighbour_id)
+    return [other for other in found if other.id != issue.id][:MERGE_CANDIDATES]
