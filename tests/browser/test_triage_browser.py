@@ -12,7 +12,7 @@ from governance.extensions import db
 from governance.models import Issue, Photo
 from tests.browser.test_escalation_browser import compound_world, log_out
 from tests.browser.test_filing_browser import photo_file
-from tests.builders import make_organisation, make_person
+from tests.builders import force_status, make_issue, make_organisation, make_person
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("uploads")]
 
@@ -98,3 +98,38 @@ def test_branch_assigns_company_resolves_neighbour_reopens(phone):
     assert "已铣刨重铺沥青路面" in timeline and "回访" in timeline
     assert phone.page.locator("form[action*='/status/in_progress']").count() == 1  # back to work
     phone.check("staff-sees-reopened")
+
+
+
+TITLES = ["楼道堆放杂物堵塞通道", "单元门禁损坏无法关闭", "路灯不亮晚上出行不便", "下水道堵塞雨天积水", "绿化带树木倒伏"]
+
+
+def test_the_console_shows_ten_rows_above_the_fold_on_a_desk(phone):
+    """The branch secretary works at 1280×800: the queue, not the controls above it, fills the first screen."""
+    people, issue = compound_world()
+    community = db.session.get(type(issue.neighbour), issue.community_id)
+    for n in range(14):
+        extra = make_issue(people["neighbour"], title=f"{TITLES[n % len(TITLES)]}（{n + 1}号）", category="road")
+        force_status(extra, "reported", "community")
+    branch = make_person("branch_member", community, name="陈书记")
+    phone.log_in(branch.mobile)
+    phone.page.set_viewport_size({"width": 1280, "height": 800})
+    phone.goto(f"/triage/community/{community.id}")
+    assert phone.overflow(1280) == 0
+    phone.shot("console-desk-first-screen")
+    assert rows_above_the_fold(phone) >= 10
+    # The filter box says it opens, and opening it shows the filters.
+    summary = phone.page.locator(".filters-box > summary")
+    assert phone.page.evaluate("(el) => getComputedStyle(el, '::after').content", summary.element_handle()) not in ("none", "normal", "")
+    summary.click()
+    assert phone.page.locator("#f-reach").is_visible()
+    phone.shot("console-desk-filters-open")
+
+
+def rows_above_the_fold(phone, height: int = 800) -> int:
+    """How many queue rows are wholly visible without scrolling."""
+    return phone.page.evaluate(
+        "(h) => [...document.querySelectorAll('table.queue tbody tr[data-row]')]"
+        ".filter(r => r.getBoundingClientRect().bottom <= h).length",
+        height,
+    )
