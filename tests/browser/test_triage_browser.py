@@ -100,8 +100,13 @@ def test_branch_assigns_company_resolves_neighbour_reopens(phone):
     phone.check("staff-sees-reopened")
 
 
-
-TITLES = ["楼道堆放杂物堵塞通道", "单元门禁损坏无法关闭", "路灯不亮晚上出行不便", "下水道堵塞雨天积水", "绿化带树木倒伏"]
+TITLES = [
+    "楼道堆放杂物堵塞通道",
+    "单元门禁损坏无法关闭",
+    "路灯不亮晚上出行不便",
+    "下水道堵塞雨天积水",
+    "绿化带树木倒伏",
+]
 
 
 def test_the_console_shows_ten_rows_above_the_fold_on_a_desk(phone):
@@ -120,7 +125,11 @@ def test_the_console_shows_ten_rows_above_the_fold_on_a_desk(phone):
     assert rows_above_the_fold(phone) >= 10
     # The filter box says it opens, and opening it shows the filters.
     summary = phone.page.locator(".filters-box > summary")
-    assert phone.page.evaluate("(el) => getComputedStyle(el, '::after').content", summary.element_handle()) not in ("none", "normal", "")
+    assert phone.page.evaluate("(el) => getComputedStyle(el, '::after').content", summary.element_handle()) not in (
+        "none",
+        "normal",
+        "",
+    )
     summary.click()
     assert phone.page.locator("#f-reach").is_visible()
     phone.shot("console-desk-filters-open")
