@@ -16,6 +16,7 @@ from flask import g, has_app_context, has_request_context, url_for
 from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from markupsafe import Markup, escape
 
 from .urls import url_ids
@@ -133,23 +134,24 @@ STATUS_LABELS = {
     # (services.public.projection.AWAITING_PARTY).
     "awaiting_party": _l("Waiting for the responsible party to accept"),
 }
-# The tree's own short names of its levels: terms of art, shown as they are in both languages.
+# The tree's levels, short (badges, columns): 区, 街镇, 社区/村, 片, 组, 邻 in Chinese; English words with the
+# Chinese term in brackets, since the people and papers the English reader deals with use those terms.
 LEVEL_LABELS = {
-    "district": "区",
-    "street": "街镇",
-    "community": "社区/村",
-    "zone": "片",
-    "group": "组",
-    "neighbour": "邻",
+    "district": lazy_pgettext("tree level", "District (区)"),
+    "street": lazy_pgettext("tree level", "Street (街镇)"),
+    "community": lazy_pgettext("tree level", "Community (社区/村)"),
+    "zone": lazy_pgettext("tree level", "Zone (片)"),
+    "group": lazy_pgettext("tree level", "Group (组)"),
+    "neighbour": lazy_pgettext("tree level", "Neighbour (邻)"),
 }
 # A handling level in words, in the interface language.
 LEVEL_NAMES = {
-    "neighbour": _l("邻 (neighbour)"),
-    "group": _l("组 (group)"),
-    "zone": _l("片 (zone)"),
-    "community": _l("社区 (community)"),
-    "street": _l("街镇 (street)"),
-    "district": _l("区 (district)"),
+    "neighbour": lazy_pgettext("handling level", "Neighbour (邻)"),
+    "group": lazy_pgettext("handling level", "Group (组)"),
+    "zone": lazy_pgettext("handling level", "Zone (片)"),
+    "community": lazy_pgettext("handling level", "Community (社区)"),
+    "street": lazy_pgettext("handling level", "Street (街镇)"),
+    "district": lazy_pgettext("handling level", "District (区)"),
 }
 PRIORITY_LABELS = {
     "high": _l("High priority"),
@@ -301,6 +303,51 @@ def event_line(event) -> str:
     return kind
 
 
+def names_list(names) -> str:
+    """Names joined as the interface language joins them (张三、李四 / 张三, 李四)."""
+    return _(", ").join(names)
+
+
+def event_facts_line(event) -> str:
+    """The system's own part of a timeline entry — the party and date of an assignment, a callback's answer, a
+    rejection's reason, the issue a duplicate went to, who took over from a leader who left — in the reader's
+    language, from the facts the entry keeps (IssueEvent.facts); "" when it keeps none."""
+    facts = event.facts or {}
+    if not facts:
+        return ""
+    kind = event.kind
+    if kind == "assigned":
+        return _("To %(party)s, to be resolved by %(date)s", party=facts["party"], date=facts["due_on"])
+    if kind == "accepted":
+        return _("%(party)s accepted the work", party=facts["party"])
+    if kind == "declined":
+        return _("%(party)s handed it back", party=facts["party"])
+    if kind == "merged":
+        return _("%(reference)s was merged into this issue", reference=facts["duplicate"])
+    if kind == "handover":
+        who = {"name": facts["leaving"], "role": role_label(facts["role"])}
+        if "callback_to" in facts:
+            return _("%(name)s, %(role)s, left: the callback goes to %(owner)s", owner=facts["callback_to"], **who)
+        if event.from_level:
+            return _(
+                "%(name)s, %(role)s, left and the place is vacant: %(names)s handle it now",
+                names=names_list(facts["to"]),
+                **who,
+            )
+        return _("%(name)s, %(role)s, left: %(names)s took over", names=names_list(facts["to"]), **who)
+    if "satisfaction" in facts:
+        return _("Callback: %(answer)s", answer=satisfaction_label(facts["satisfaction"]))
+    if "kept" in facts:
+        return _("Merged into %(reference)s", reference=facts["kept"])
+    if "reason_id" in facts:
+        from .extensions import db
+        from .models import RejectReason
+
+        reason = db.session.get(RejectReason, facts["reason_id"])
+        return _("Reason: %(reason)s", reason=reason.label) if reason is not None else ""
+    return ""
+
+
 def photo_urls(photo) -> tuple[str, str]:
     """(thumbnail, full photo) addresses; the thumbnail falls back to the photo until its job has run."""
     full = url_for("filing.photo", photo_id=photo.id)
@@ -332,6 +379,7 @@ def register(app) -> None:
         in_language=in_language,
         local_time=local_time,
         event_line=event_line,
+        event_facts_line=event_facts_line,
         photo_urls=photo_urls,
         photo_viewer_attributes=photo_viewer_attributes,
         STAGE_LABELS=STAGE_LABELS,

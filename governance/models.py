@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from flask_login import UserMixin
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -560,7 +561,12 @@ class IssueEvent(db.Model):
     to_status: Mapped[str | None] = mapped_column(String(16))
     from_level: Mapped[str | None] = mapped_column(String(12))
     to_level: Mapped[str | None] = mapped_column(String(12))
+    # Only what a person typed (a comment, a reason); the system's own part of the entry is in `facts`.
     note: Mapped[str] = mapped_column(Text, default="")
+    # What the entry records beyond its kind, read out in the reader's language (formatting.event_facts_line):
+    # assigned {party, due_on}, accepted/declined {party}, merged {duplicate}, and for status changes
+    # {satisfaction} (a callback), {reason_id} (a rejection) or {kept} (a merge). None for the rest.
+    facts: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     # Shown on the public page (public updates, status changes); comments and notes are not.
     public: Mapped[bool] = mapped_column(Boolean, default=False)
     # For automatic escalations: the deadline that fired, so one deadline escalates once.
@@ -708,9 +714,14 @@ class Notification(db.Model):
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_event.id"))
     kind: Mapped[str] = mapped_column(String(24))
+    # The line as first written (Chinese); the inbox shows it in the reader's language from the event, or from
+    # `facts` for a message without one (a handover: {names, count}).
     text: Mapped[str] = mapped_column(String(300))
+    facts: Mapped[dict | None] = mapped_column(JSON(none_as_null=True))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    event: Mapped[IssueEvent | None] = relationship()
 
 
 class NotificationChannel(ManagedItem, db.Model):

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import json
-import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -156,7 +155,6 @@ class Triage:
         return cls(names, staff, serves, offices, reasons)
 
 
-DUE_RE = re.compile(r"，(\d{4}-\d{2}-\d{2}) 前办结")
 # Timeline kinds of people's steps → the audit action they write (status changes: STATUS_ACTION).
 KIND_ACTION = {
     "escalated": "escalate",
@@ -167,16 +165,11 @@ KIND_ACTION = {
     "callback": "callback",
     "sent_down": "send_down",
 }
-CALLBACK_SATISFACTION = {
-    "回访：满意": "satisfied",
-    "回访：基本满意": "basically_satisfied",
-    "回访：不满意": "unsatisfied",
-}
 
 
 def assigned_due(event) -> datetime:
-    """The deadline an assignment (派单) set: the end of the Beijing day its note names."""
-    return end_of_beijing_day(date.fromisoformat(DUE_RE.search(event.note).group(1)))
+    """The deadline an assignment (派单) set: the end of the Beijing day it names."""
+    return end_of_beijing_day(date.fromisoformat(event.facts["due_on"]))
 
 
 def check_assignment(issue, events, triage: Triage, where: str) -> None:
@@ -185,7 +178,7 @@ def check_assignment(issue, events, triage: Triage, where: str) -> None:
     for event in events:
         if event.kind == "assigned":
             assert event.public, where
-            assignee = next(o for o, name in triage.names.items() if event.note.startswith(f"派单至 {name}，"))
+            assignee = next(o for o, name in triage.names.items() if event.facts["party"] == name)
             assert assignee in triage.serves[issue.community_id] or assignee == triage.offices[issue.street_id], where
             state, assigned = "pending", event
             if event.to_level:  # taken up by the branch from below
@@ -194,10 +187,10 @@ def check_assignment(issue, events, triage: Triage, where: str) -> None:
             assert state == "pending" and event.actor_id in triage.staff[assignee], where
             name = triage.names[assignee]
             if event.kind == "accepted":
-                assert event.note == f"{name} 已接单" and event.at >= assigned.at, where
+                assert event.facts == {"party": name} and event.at >= assigned.at, where
                 state = "accepted"
             else:
-                assert event.note.startswith(f"{name} 退回：") and not event.public, where
+                assert event.facts == {"party": name} and event.note and not event.public, where
                 assignee = state = assigned = None
         elif event.kind == "sent_down":
             assignee = state = assigned = None
@@ -326,15 +319,14 @@ def check_issue(issue, events, node, policy, by_id, now, triage: Triage) -> None
     # Rejected with a reason from the managed list, which the timeline names.
     if issue.status == "rejected":
         assert issue.reject_reason_id in triage.reasons, where
-        assert moves[-1].note.startswith(triage.reasons[issue.reject_reason_id]), where
+        assert moves[-1].facts == {"reason_id": issue.reject_reason_id}, where
     else:
         assert issue.reject_reason_id is None, where
     if issue.status == "duplicate":
         target = by_id[issue.duplicate_of_id]
         assert target.id < issue.id and target.status != "duplicate", where
         assert target.community_id == issue.community_id, where
-        note = moves[-1].note  # the default names the kept issue; a branch's own words may replace it
-        assert note and (note == f"合并至 {target.reference}" or not note.startswith("合并至")), where
+        assert moves[-1].facts == {"kept": target.reference}, where
     else:
         assert issue.duplicate_of_id is None, where
 
@@ -345,8 +337,8 @@ def check_merges(issues, events) -> None:
     for issue in issues:
         for event in events[issue.id]:
             if event.kind == "merged":
-                assert event.public and event.note.endswith(" 已合并至本问题")
-                merged[(issue.id, event.note.split(" ")[0], event.at, event.actor_id)] += 1
+                assert event.public and not event.note
+                merged[(issue.id, event.facts["duplicate"], event.at, event.actor_id)] += 1
     expected = Counter()
     by_id = {issue.id: issue for issue in issues}
     for issue in issues:
@@ -386,16 +378,21 @@ def check_audit(issues, events) -> None:
             elif event.kind in KIND_ACTION:
                 action, detail = KIND_ACTION[event.kind], event.note
                 if event.kind == "accepted":
-                    detail = event.note.removesuffix(" 已接单")
+                    detail = event.facts["party"]
                 elif event.kind == "declined":
-                    detail = event.note.replace(" 退回：", "：", 1)
+                    detail = f"{event.facts['party']} · {event.note}"
                 elif event.kind == "callback":
-                    detail = CALLBACK_SATISFACTION[timeline[index + 1].note]
-                elif event.kind == "assigned" and index + 1 < len(timeline):
+                    detail = timeline[index + 1].facts["satisfaction"]
+                elif event.kind == "assigned":
+                    detail = f"{event.facts['party']} · {event.facts['due_on']}"
                     # The branch's instruction is a comment of its own, written with the assignment.
-                    following = timeline[index + 1]
-                    if following.kind == "comment" and (following.at, following.actor_id) == (event.at, event.actor_id):
-                        detail = f"{event.note}：{following.note}"
+                    following = timeline[index + 1] if index + 1 < len(timeline) else None
+                    if (
+                        following is not None
+                        and following.kind == "comment"
+                        and (following.at, following.actor_id) == (event.at, event.actor_id)
+                    ):
+                        detail = f"{detail} · {following.note}"
             else:
                 continue
             expected[
@@ -852,7 +849,7 @@ class TestSmallWorld:
         rejected = next(i for i in issues if i.status == "rejected")
         assert rejected.reject_reason is not None and rejected.reject_reason.active
         assert rejected.reject_reason.name_zh in {zh for zh, _en in DEFAULT_REJECT_REASONS}
-        assert rejected.events[-1].note.startswith(rejected.reject_reason.name_zh + "：")
+        assert rejected.events[-1].facts == {"reason_id": rejected.reject_reason_id} and rejected.events[-1].note
         assert rejected.events[-1].actor_id == person_id("branch_member")
         withdrawn = next(i for i in issues if i.status == "withdrawn")
         assert withdrawn.events[-1].actor_id == withdrawn.filed_by_id and withdrawn.events[-1].note
@@ -863,7 +860,7 @@ class TestSmallWorld:
         assert codes[fire_alarm.category_id] == "fire" and fire_alarm.assignee_org_id == orgs[demo.PROPERTY_COMPANY]
         for duplicate in duplicates:
             kept = db.session.get(Issue, duplicate.duplicate_of_id)
-            assert any(e.kind == "merged" and e.note.startswith(duplicate.reference) for e in kept.events)
+            assert any(e.kind == "merged" and e.facts == {"duplicate": duplicate.reference} for e in kept.events)
             assert duplicate.filed_by_id != kept.filed_by_id
             follows = select(IssueFollower).where(
                 IssueFollower.issue_id == kept.id, IssueFollower.person_id == duplicate.filed_by_id

@@ -320,7 +320,7 @@ def test_outbox_refusals_answer_json_with_the_reason(world, client, auth, app, m
     tampered = filing_data(world, neighbour=str(world["neighbours"][1].id), confirm_different="y")
     response = post_filing(client, tampered, token=token, key=key, headers=OUTBOX)
     assert response.status_code == 403 and response.json["errors"] == {
-        "neighbour": ["You cannot file problems in that 邻."]
+        "neighbour": ["You cannot file problems in that neighbour unit (邻)."]
     }
 
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 20_000)

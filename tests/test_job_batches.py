@@ -167,10 +167,14 @@ def test_a_worker_takes_a_batch_and_its_queue_drops_the_rest(redis_app, filer):
 
 
 def test_a_status_line_is_chinese_even_when_an_english_request_made_it(app):
-    """Group robots and the inbox line read Chinese: a job dispatched in-process after an English user's
-    request must not word the status in English."""
-    from governance.services.platform.notify import summary_line
+    """Group robots and the stored inbox line read Chinese: a job dispatched in-process after an English
+    user's request must not word the status in English (the inbox shows each reader their own language)."""
+    from types import SimpleNamespace
 
+    from governance.services.platform.notify import summary, summary_line
+
+    issue = SimpleNamespace(reference="WC-2026-000001", title="路灯不亮")
+    event = SimpleNamespace(kind="status", to_status="resolved", actor_id=7, issue=issue)
     with app.test_request_context("/"):
         from flask import session
 
@@ -178,5 +182,7 @@ def test_a_status_line_is_chinese_even_when_an_english_request_made_it(app):
         from governance.formatting import is_english, status_label
 
         assert is_english() and status_label("resolved") == "Resolved"
-        line = summary_line("status", "resolved", False, "WC-2026-000001", "路灯不亮")
-    assert line == "[状态更新：已办结] WC-2026-000001 路灯不亮"
+        stored = summary(event)
+        shown = summary_line("status", "resolved", False, issue.reference, issue.title)
+    assert stored == "[状态更新：已办结] WC-2026-000001 路灯不亮"
+    assert shown == "[Status update: Resolved] WC-2026-000001 路灯不亮"

@@ -452,7 +452,12 @@ def test_a_street_admin_imports_rows_in_their_street(app, client, auth, world):
     html = response.get_data(as_text=True)
     assert response.status_code == 200
     assert "The roster has been imported." in html
-    for label, value in [("People created", 2), ("People updated", 0), ("Roles added", 2), ("邻 created", 1)]:
+    for label, value in [
+        ("People created", 2),
+        ("People updated", 0),
+        ("Roles added", 2),
+        ("Neighbour units (邻) created", 1),
+    ]:
         assert f'<th scope="row">{label}</th><td>{value}</td>' in html
     assert roles_of("13900000051") == {("neighbour_leader", "新邻")}
     assert roles_of("13900000052") == {("branch_member", c1)}

@@ -127,7 +127,11 @@ def test_dry_run_prints_the_change_set_and_writes_nothing(app, runner, place, tm
 
     assert result.exit_code == 0, result.output
     out = result.output
-    assert "片/组/邻 to create: 1" in out and "People to add: 2" in out and "Roles to add: 2" in out
+    assert (
+        "Zones, groups and neighbour units (片/组/邻) to create: 1" in out
+        and "People to add: 2" in out
+        and "Roles to add: 2" in out
+    )
     assert "Roles to end (someone else named): 1" in out and "老邻长 13900000110 邻长" in out and "→ 新邻长" in out
     assert "People left with no role: 1" in out
     assert "Dry run: nothing was written." in out

@@ -133,7 +133,7 @@ def test_the_branch_moves_a_neighbour_to_another_group_with_its_issues(world, cl
     assert f'value="{target.id}"' in page
     assert f'value="{nodes_at("group")[2].id}"' not in page  # another community: not the branch's to move into
     preview = form_post(client, url, {"parent_id": str(target.id)})
-    assert "1 邻 and 1 issues move with it." in preview.get_data(as_text=True)
+    assert "1 neighbour units (邻) and 1 issues move with it." in preview.get_data(as_text=True)
     assert form_post(client, url, {"parent_id": str(target.id)}, confirm=True).status_code == 303
     moved = db.session.get(Issue, issue.id)
     assert (moved.group_id, moved.zone_id) == (target.id, target.zone_id) and moved.version == version + 1
@@ -307,9 +307,9 @@ def test_the_branch_splits_a_group_into_a_new_vacant_group(world, client, auth):
     auth.login(world["branch_member"].mobile)
     url = f"/tree/{group.id}/split"
     nothing = form_post(client, url, {"name": "新组"})
-    assert "Tick at least one 邻" in nothing.get_data(as_text=True)
+    assert "Tick at least one neighbour unit (邻)" in nothing.get_data(as_text=True)
     preview = form_post(client, url, {"name": "新组", "neighbours": [str(second.id)]})
-    assert "1 邻 move into it" in preview.get_data(as_text=True)
+    assert "1 neighbour units (邻) move into it" in preview.get_data(as_text=True)
     done = form_post(client, url, {"name": "新组", "neighbours": [str(second.id)]}, confirm=True)
     assert done.status_code == 303
     created = db.session.scalar(select(Node).where(Node.name == "新组"))

@@ -83,7 +83,8 @@ def test_assign_accept_resolve_callback(world):
     assert issue.resolve_due_at == issue.next_deadline_at == end_of_beijing_day(due(10))
     assert issue.ack_due_at is None
     assigned = events(issue, "assigned")[-1]
-    assert "金湾物业" in assigned.note and assigned.public and assigned.to_level == "community"
+    assert assigned.facts == {"party": "金湾物业", "due_on": due(10).isoformat()} and assigned.note == ""
+    assert assigned.public and assigned.to_level == "community"
     # The instruction is for the party, not the public.
     assert "请尽快" not in assigned.note and events(issue, "comment")[-1].note == "请尽快"
     # Before accepting, the staff see it but may not work on it.
@@ -141,7 +142,7 @@ def test_decline_returns_the_issue_to_the_branch_with_the_reason(world):
     assert issue.status == "acknowledged" and issue.level == "community"
     assert issue.resolve_due_at is not None  # the branch's own clock again
     declined = events(issue, "declined")[-1]
-    assert "不在我司管理范围" in declined.note and not declined.public
+    assert declined.note == "不在我司管理范围" and declined.facts["party"] and not declined.public
     # The staff no longer see it; the branch is told.
     from governance import policy
 
@@ -159,9 +160,9 @@ def test_merge_points_both_ways_and_moves_followers(world):
     operations.merge(world["branch"], copy, kept)
     db.session.commit()
     assert copy.status == "duplicate" and copy.duplicate_of_id == kept.id
-    assert kept.reference in events(copy)[-1].note
+    assert events(copy)[-1].facts == {"kept": kept.reference}
     merged = events(kept, "merged")[-1]
-    assert copy.reference in merged.note and merged.public
+    assert merged.facts == {"duplicate": copy.reference} and merged.public
     followers = set(db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == kept.id)))
     assert {world["n0"].id, world["n1"].id, follower.id} <= followers
     # The duplicate can no longer be changed.
@@ -210,7 +211,8 @@ def test_reject_needs_an_active_reason(world):
     operations.reject(world["branch"], issue, reason, "已告知居民")
     db.session.commit()
     assert issue.status == "rejected" and issue.reject_reason_id == reason.id
-    assert events(issue)[-1].note == f"{reason.name_zh}：已告知居民"
+    assert events(issue)[-1].note == "已告知居民"  # what the branch typed; the reason is a fact of the entry
+    assert events(issue)[-1].facts == {"reason_id": reason.id}
 
 
 def test_send_down_and_priority(world):

@@ -319,7 +319,10 @@ def test_duplicate_organisation_name_is_a_form_error(world, admin, client, auth,
     ("data", "message"),
     [
         ({"name": "", "kind": "property", "street_id": ""}, "Enter the organisation's name."),
-        ({"name": "某街道办", "kind": "street_office", "street_id": ""}, "Choose the 街镇 this office belongs to."),
+        (
+            {"name": "某街道办", "kind": "street_office", "street_id": ""},
+            "Choose the street (街镇) this office belongs to.",
+        ),
         ({"name": "某单位", "kind": "bank", "street_id": ""}, "Not a valid choice"),
         ({"name": "某单位", "kind": "property", "street_id": "abc"}, "Not a valid choice"),
         ({"name": "某单位", "kind": "property", "street_id": "99999999999"}, "Not a valid choice"),

@@ -69,7 +69,8 @@ def test_removed_leaders_work_goes_to_the_successor_on_the_same_node(app, client
     waiting, owed, done = (db.session.get(Issue, branch[k]) for k in ("waiting", "owed", "done"))
     assert waiting.level == "neighbour"  # the successor holds the node: it stays where it is
     [moved] = events(waiting.id)
-    assert "老邻长" in moved.note and "新邻长" in moved.note and moved.actor_id == manager.id
+    assert moved.facts == {"leaving": "老邻长", "role": "neighbour_leader", "to": ["新邻长"]}
+    assert moved.actor_id == manager.id
     assert owed.callback_owner_id == successor.id
     assert policy.allowed(db.session.get(Person, successor.id), "callback_issue", owed)
     assert events(done.id) == []  # finished work does not move

@@ -108,7 +108,7 @@ OPEN_WEIGHTS = (30, 22, 38, 10)
 ASSIGN_SHARE = 0.068  # of the issues that could have been assigned (≈ 6 % of all)
 COLUMN_INDEX = {name: i for i, name in enumerate(ISSUE_COLUMNS)}
 # The rest of a 'filed' event (EVENT_COLUMNS after id, issue_id, at, actor_id), as file_issue writes it.
-FILED_EVENT = ("filed", None, "reported", None, "neighbour", "", True, None)
+FILED_EVENT = ("filed", None, "reported", None, "neighbour", "", True, None, None)
 STAMP_COLUMNS = tuple(name for name in ISSUE_COLUMNS if name.endswith("_at"))
 
 

@@ -3,6 +3,8 @@ followers and the 普瑞斯堡 inbox."""
 
 from __future__ import annotations
 
+import json
+
 from ..models import AuditEntry, Issue, IssueEvent, IssueFollower, Notification
 from ..services.platform.notify import summary_line
 from .context import DAY, DemoContext, as_datetime, epoch
@@ -15,6 +17,7 @@ from .replay import (
     ISSUE_COLUMNS,
     IssueLife,
     IssueWorld,
+    RefNote,
     neighbour_nodes,
     reference_for,
 )
@@ -59,8 +62,16 @@ def build_issues(ctx: DemoContext) -> None:
         for seq, event in enumerate(life.events)
     )
     event_ids = ctx.allocate(IssueEvent, len(timeline))
+
+    def facts(event) -> str | None:
+        """The entry's facts as the JSON column holds them (a reference to another issue filled in now)."""
+        if not event[11]:
+            return None
+        found = {k: v.text(reference) if isinstance(v, RefNote) else v for k, v in event[11].items()}
+        return json.dumps(found, ensure_ascii=False)
+
     event_rows = [
-        (event_id, issue_id, *event[:7], event[7] if type(event[7]) is str else event[7].text(reference), *event[8:10])
+        (event_id, issue_id, *event[:10], facts(event))
         for event_id, (_key, issue_id, event, _life) in zip(event_ids, timeline, strict=True)
     ]
     ctx.insert_history(IssueEvent, EVENT_COLUMNS, event_rows)

@@ -36,26 +36,16 @@ from ..models import (
 from ..services.issues.lifecycle import (
     MERGE_REFUSED,
     NOTE_REQUIRED,
-    SATISFACTION_NOTES,
     SATISFACTION_STATUS,
     TRANSITIONS,
     deadlines_for,
-    merge_note,
-    merged_note,
     next_level,
     on_time,
-    reject_note,
     target_level,
     working_since,
 )
 from ..services.platform.audit import STATUS_ACTION
-from ..services.triage.operations import (
-    COMMUNITY_RANK,
-    MAX_ASSIGN_DAYS,
-    accepted_note,
-    assigned_note,
-    declined_note,
-)
+from ..services.triage.operations import COMMUNITY_RANK, MAX_ASSIGN_DAYS
 from .context import HOUR, as_datetime, epoch
 
 # Script actors: the holder of a handling level (rank = index in HANDLING_LEVELS).
@@ -75,7 +65,7 @@ ISSUE_COLUMNS = (
 )  # fmt: skip
 EVENT_COLUMNS = (
     "id", "issue_id", "at", "actor_id", "kind", "from_status", "to_status", "from_level", "to_level", "note",
-    "public", "deadline_at",
+    "public", "deadline_at", "facts",
 )  # fmt: skip
 AUDIT_COLUMNS = ("id", "at", "actor_id", "action", "issue_id", "community_id", "street_id", "detail", "batch")
 FOLLOWER_COLUMNS = ("issue_id", "person_id", "created_at")
@@ -89,7 +79,7 @@ def reference_for(created: int, issue_id: int) -> str:
 
 
 class RefNote:
-    """A note naming another issue by its reference, known only once the issues have their ids."""
+    """Another issue's reference (in a timeline entry's facts), known only once the issues have their ids."""
 
     __slots__ = ("wording", "life")
 
@@ -267,7 +257,7 @@ class IssueLife:
 
     # -- what the services do ------------------------------------------------------------------
 
-    def _event(self, at, actor, kind, note="", public=False, notify=None, **fields) -> None:
+    def _event(self, at, actor, kind, note="", public=False, notify=None, facts=None, **fields) -> None:
         if notify and "assignee" in notify:  # the party assigned at the time, if any
             notify = tuple(
                 ("org", self.assignee) if n == "assignee" else n for n in notify if n != "assignee" or self.assignee
@@ -285,6 +275,7 @@ class IssueLife:
                 public,
                 fields.get("deadline_at"),
                 notify,
+                facts,
             )
         )
         if self.updated is None or at > self.updated:  # a merge may have been recorded ahead of a sweep
@@ -362,11 +353,12 @@ class IssueLife:
             may = rank is not None and rank >= COMMUNITY_RANK
         if not may or (to_status in NOTE_REQUIRED and not note):
             self._refuse(to_status, who)
+        facts = None
         if to_status == "rejected":
             if reason is None:
                 self._refuse("reject without a reason", who)
             self.reject_reason = reason[0]
-            note = reject_note(reason[1], note)
+            facts = {"reason_id": reason[0]}
         if to_status == "duplicate":
             if (
                 duplicate_of is None
@@ -377,7 +369,7 @@ class IssueLife:
                 raise ValueError("demo script: a duplicate is merged into another live issue")
             duplicate_of.advance(at)  # the kept issue's sweeps before the merge came first
             self.duplicate_of = duplicate_of
-            note = note or RefNote(merge_note, duplicate_of)
+            facts = {"kept": RefNote(str, duplicate_of)}
         if to_status == "acknowledged" and self.acknowledged is None:
             self.ack_on_time = self._met_deadlines(at, self.ack_due, None)
         elif to_status == "resolved":
@@ -400,7 +392,7 @@ class IssueLife:
             self.resolved = None
             self._set_deadlines(at)
         notify = ("filer",) if to_status != "reopened" else ("filer", self.level, "assignee")
-        self._event(at, person, "status", note, True, notify, from_status=from_status, to_status=to_status)
+        self._event(at, person, "status", note, True, notify, facts, from_status=from_status, to_status=to_status)
         if to_status == "duplicate":
             duplicate_of.merged(at, person, self)
         self._audit(at, person, STATUS_ACTION[to_status], note)
@@ -420,8 +412,8 @@ class IssueLife:
         The kept issue's own replay may already be done, so the entry may be appended out of order (the
         timeline is sorted by time when written) and the last change is whichever came later.
         """
-        note = RefNote(merged_note, duplicate)
-        self.events.append((at, actor, "merged", None, None, None, None, note, True, None, None))
+        facts = {"duplicate": RefNote(str, duplicate)}
+        self.events.append((at, actor, "merged", None, None, None, None, "", True, None, None, facts))
         self.updated = max(self.updated, at)
         for person in {duplicate.filer_id, *duplicate.followers} - {self.filer_id}:
             if self.followers.get(person, at + 1) > at:
@@ -464,12 +456,14 @@ class IssueLife:
         due_on = beijing_today(as_datetime(at)) + timedelta(days=due_days)
         due = epoch(end_of_beijing_day(due_on))
         self.ack_due, self.resolve_due, self.next_due = None, due, due
-        text = assigned_note(self.world.org_names[organisation_id], due_on)
+        name = self.world.org_names[organisation_id]
         fields = {"from_level": from_level, "to_level": self.level} if from_level else {}
-        self._event(at, person, "assigned", text, True, ("assignee",), **fields)
+        facts = {"party": name, "due_on": due_on.isoformat()}
+        self._event(at, person, "assigned", "", True, ("assignee",), facts, **fields)
         if note:
             self._event(at, person, "comment", note, False)
-        self._audit(at, person, "assign", f"{text}：{note}" if note else text)
+        text = f"{name} · {due_on.isoformat()}"
+        self._audit(at, person, "assign", f"{text} · {note}" if note else text)
 
     def accept(self, at: int) -> None:
         """triage.accept (接单) by the party's staff: the work starts."""
@@ -479,7 +473,7 @@ class IssueLife:
         person = self.world.staff[self.assignee]
         name = self.world.org_names[self.assignee]
         self.state, self.accepted = "accepted", at
-        self._event(at, person, "accepted", accepted_note(name), True, ("community", "filer"))
+        self._event(at, person, "accepted", "", True, ("community", "filer"), {"party": name})
         self._audit(at, person, "accept", name)
         if self.status in ("acknowledged", "reopened"):
             self.move(at, "org", "in_progress")
@@ -494,8 +488,8 @@ class IssueLife:
         self.assignee = self.state = self.assigned = self.accepted = None
         self._set_deadlines(at)
         levels = ("community",) if LEVEL_RANK[self.level] <= COMMUNITY_RANK else (self.level, "community")
-        self._event(at, person, "declined", declined_note(name, reason), False, levels)
-        self._audit(at, person, "decline", f"{name}：{reason}")
+        self._event(at, person, "declined", reason, False, levels, {"party": name})
+        self._audit(at, person, "decline", f"{name} · {reason}")
 
     def set_priority(self, at: int, who: str, priority: str) -> None:
         """triage.set_priority (优先级); nothing is recorded when it already has it."""
@@ -538,7 +532,7 @@ class IssueLife:
         self._set_deadlines(at)
         notify = ("filer",) if to_status == "closed" else (self.level, "assignee")
         fields = {"from_status": "resolved", "to_status": to_status}
-        self._event(at, self.filer_id, "status", SATISFACTION_NOTES[satisfaction], True, notify, **fields)
+        self._event(at, self.filer_id, "status", "", True, notify, {"satisfaction": satisfaction}, **fields)
         self._audit(at, self.filer_id, "callback", satisfaction)
 
     def finish(self, now: int) -> None:

@@ -60,7 +60,7 @@ class SettingsError(ServiceError):
         "code_taken": _l("This code is already used by another category."),
         "name_taken": _l("Another category already has this name."),
         "last_category": _l("At least one category must stay active, or nobody could file an issue."),
-        "bad_node": _l("Robots can be set for a 街镇 or a 社区 only."),
+        "bad_node": _l("Robots can be set for a street (街镇) or a community (社区) only."),
         "bad_url": _l("This is not a WeChat Work group-robot address."),
         "duplicate_channel": _l("This robot is already set for this place."),
         "inactive_channel": _l("This robot is switched off; switch it on before testing it."),
@@ -72,8 +72,8 @@ class SettingsError(ServiceError):
         "organisation_taken": _l("Another organisation already has this name."),
         "bad_organisation": _l("The organisation could not be saved. Please check its name."),
         "bad_kind": _l("Choose what kind of organisation this is."),
-        "bad_street": _l("This 街镇 does not exist."),
-        "street_required": _l("Choose the 街镇 this office belongs to."),
+        "bad_street": _l("This street (街镇) does not exist."),
+        "street_required": _l("Choose the street (街镇) this office belongs to."),
         "bad_community": _l("Some of the chosen communities do not exist; please choose again."),
     }
     FALLBACK = _l("The change could not be made.")

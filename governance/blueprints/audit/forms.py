@@ -11,6 +11,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
+from ...formatting import PRIORITY_LABELS, SATISFACTION_LABELS
 from ...services.platform.audit import ACTIONS
 
 # Each action of services.audit.ACTIONS, as the log names it.
@@ -49,6 +50,30 @@ MOBILE_NOISE_RE = re.compile(r"[\s\-()]")
 def action_label(action: str) -> str:
     """An action in words (an unknown code as itself)."""
     return str(ACTION_LABELS.get(action, action))
+
+
+# Changes to the people and the tree: their detail is the record as written at the time, in Chinese (who,
+# what before and after, the paths of the places): shown as it is, marked as Chinese for an English page.
+RECORDED_IN_CHINESE = {
+    "roster_import",
+    "role_removed",
+    "account_disabled",
+    "account_enabled",
+    "handover",
+    "node_rename",
+    "node_move",
+    "node_merge",
+    "node_split",
+}
+# Details that are codes of a vocabulary: shown by their label in the reader's language.
+CODED_DETAILS = {"callback": SATISFACTION_LABELS, "priority": PRIORITY_LABELS}
+
+
+def detail_text(action: str, detail: str) -> str:
+    """An entry's detail as the reader reads it: a coded answer (a callback's satisfaction, a priority) by
+    its label; anything else as recorded."""
+    labels = CODED_DETAILS.get(action)
+    return str(labels[detail]) if labels and detail in labels else detail
 
 
 def _clean(value):

@@ -16,7 +16,7 @@ from ...formatting import local_time, start_of_beijing_day
 from ...models import AuditEntry, Person
 from ...parsing import parse_id
 from . import bp
-from .forms import AuditFilterForm, action_label
+from .forms import RECORDED_IN_CHINESE, AuditFilterForm, action_label, detail_text
 
 PAGE_SIZE = 50
 
@@ -92,4 +92,6 @@ def index():
         older=older,
         when=local_time,
         action_label=action_label,
+        detail_text=detail_text,
+        recorded_in_chinese=RECORDED_IN_CHINESE,
     )

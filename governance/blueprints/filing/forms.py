@@ -121,17 +121,17 @@ class FilingForm(FlaskForm):
     def validate_neighbour(self, field):
         node = db.session.get(Node, field.data) if field.data else None
         if node is None or node.level != "neighbour":
-            raise ValidationError(_l("Choose the 邻 this problem belongs to."))
+            raise ValidationError(_l("Choose the neighbour unit (邻) this problem belongs to."))
         if not policy.allowed(self.person, "file_issue", node):
             policy.log_denial(self.person, "file_issue", node)
             self.forbidden = True
-            raise ValidationError(_l("You cannot file problems in that 邻."))
+            raise ValidationError(_l("You cannot file problems in that neighbour unit (邻)."))
 
     def validate_compound(self, field):
         node = db.session.get(Node, self.neighbour.data) if self.neighbour.data else None
         compound = db.session.get(Compound, field.data) if field.data else None
         if field.data and (compound is None or (node is not None and compound.community_id != node.community_id)):
-            raise ValidationError(_l("That compound is not in the 邻's community."))
+            raise ValidationError(_l("That compound is not in the community of the neighbour unit (邻)."))
 
     def validate_building(self, field):
         building = db.session.get(Building, field.data) if field.data else None

@@ -47,7 +47,12 @@ def index():
     page = parse_page(request.args.get("page"))
     items = notify.inbox(current_user, page, PAGE_SIZE)
     return render_template(
-        "inbox/index.html", items=items, page=page, has_older=len(items) == PAGE_SIZE, form=ReadForm()
+        "inbox/index.html",
+        items=items,
+        page=page,
+        has_older=len(items) == PAGE_SIZE,
+        form=ReadForm(),
+        inbox_line=notify.inbox_line,
     )
 
 

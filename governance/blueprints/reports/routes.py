@@ -207,7 +207,7 @@ def export(node_id, table, fmt):
         "children": [row.vacancies for row in report.children],
     }.get(table)
     if vacant is not None:
-        columns.append(exports.Column(_("Vacant 片/组/邻 now"), "int"))
+        columns.append(exports.Column(_("Vacant zones, groups and neighbour units (片/组/邻) now"), "int"))
         values = [[*line, counts.total] for line, counts in zip(values, vacant, strict=True)]
     return exports.table_response(stem, columns, values, fmt)
 

@@ -21,7 +21,9 @@ class RosterForm(FlaskForm):
         ],
         render_kw={"accept": ROSTER_ACCEPT},
     )
-    allow_new_nodes = BooleanField(_l("Create 片/组/邻 whose names are close to existing ones"))
+    allow_new_nodes = BooleanField(
+        _l("Create zones, groups and neighbour units (片/组/邻) whose names are close to existing ones")
+    )
     submit = SubmitField(_l("Check the file"))
 
 

@@ -53,7 +53,10 @@ def render_page(form, result=None, preview=None, confirm_form=None, change_lists
 def change_lists(changes) -> list[tuple[str, list[str]]]:
     """The longer lists of a change set as lines in the interface language, the non-empty ones only."""
     lists = [
-        (_("片/组/邻 to create"), [place for _level, place in changes.nodes_created]),
+        (
+            _("Zones, groups and neighbour units (片/组/邻) to create"),
+            [place for _level, place in changes.nodes_created],
+        ),
         (_("People to add"), [f"{name} {mobile}" for name, mobile in changes.people_added]),
         (_("Names to correct"), [f"{mobile} · {old} → {new}" for mobile, old, new in changes.people_renamed]),
         (

@@ -352,7 +352,7 @@ class OrganisationForm(ManagedItemForm):
 
     def validate_street_id(self, field):
         if self.kind.data == "street_office" and not field.data:
-            raise ValidationError(_l("Choose the 街镇 this office belongs to."))
+            raise ValidationError(_l("Choose the street (街镇) this office belongs to."))
 
     @classmethod
     def data_of(cls, item) -> dict[str, str]:

@@ -40,7 +40,7 @@ def _heading(node: Node, kind: str) -> str:
     if kind == "move":
         return _("Move %(name)s", name=node.name)
     if kind == "merge":
-        return _("Merge %(name)s into another 邻", name=node.name)
+        return _("Merge %(name)s into another neighbour unit (邻)", name=node.name)
     return _("Split %(name)s", name=node.name)
 
 
@@ -171,7 +171,7 @@ def move(node_id: int):
         check=lambda: structure.check_move(current_user, item, new_parent()),
         run=lambda: structure.move(current_user, item, new_parent()),
         done=lambda impact: _(
-            "Moved: %(neighbours)s 邻 and %(issues)s issues are now under %(parent)s.",
+            "Moved: %(neighbours)s neighbour units (邻) and %(issues)s issues are now under %(parent)s.",
             neighbours=impact.neighbours,
             issues=impact.issues,
             parent=new_parent().name,
@@ -260,6 +260,8 @@ def split(node_id: int):
         "name",
         check=lambda: structure.check_split(current_user, item, form.name.data, chosen())[1],
         run=lambda: structure.split(current_user, item, form.name.data, chosen()),
-        done=lambda created: _("Split: the new 组 %(name)s now holds the 邻 you ticked.", name=created.name),
+        done=lambda created: _(
+            "Split: the new group (组) %(name)s now holds the neighbour units (邻) you ticked.", name=created.name
+        ),
         to=lambda created: url_for("tree.node", node_id=created.id),
     )

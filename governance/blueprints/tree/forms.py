@@ -65,7 +65,7 @@ class MoveForm(ConfirmedForm):
 
 
 class MergeForm(ConfirmedForm):
-    kept_id = IdChoiceField(_l("Merge it into"), _l("Choose one of the 邻 offered."))
+    kept_id = IdChoiceField(_l("Merge it into"), _l("Choose one of the neighbour units (邻) offered."))
 
 
 class IdsField(SelectMultipleField):
@@ -83,11 +83,11 @@ class IdsField(SelectMultipleField):
     def pre_validate(self, form):
         offered = {value for value, _label in self.choices or []}
         if self.junk or any(value not in offered for value in self.data or []):
-            raise ValidationError(_l("Tick only 邻 of this 组."))
+            raise ValidationError(_l("Tick only neighbour units (邻) of this group (组)."))
         if not self.data:
-            raise ValidationError(_l("Tick at least one 邻 to move into the new 组."))
+            raise ValidationError(_l("Tick at least one neighbour unit (邻) to move into the new group (组)."))
 
 
 class SplitForm(ConfirmedForm):
-    name = _name_field(_l("Name of the new 组"))
-    neighbours = IdsField(_l("邻 that move to the new 组"), coerce=int, validate_choice=False)
+    name = _name_field(_l("Name of the new group (组)"))
+    neighbours = IdsField(_l("Neighbour units (邻) that move to the new group (组)"), coerce=int, validate_choice=False)

@@ -25,7 +25,7 @@ ACTION_CHOICES = [
     SelectChoice("reject", _l("Reject with a reason")),
     SelectChoice("merge", _l("Merge as duplicates of one issue")),
     SelectChoice("send_down", _l("Send down to a lower level")),
-    SelectChoice("escalate", _l("Escalate to the 街镇")),
+    SelectChoice("escalate", _l("Escalate to the street (街镇)")),
 ]
 
 

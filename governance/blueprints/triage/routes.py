@@ -69,7 +69,9 @@ DONE_MESSAGES = {
     "send_down": lambda n: ngettext(
         "%(num)s issue sent down with your instruction.", "%(num)s issues sent down with your instruction.", n
     ),
-    "escalate": lambda n: ngettext("%(num)s issue escalated to the 街镇.", "%(num)s issues escalated to the 街镇.", n),
+    "escalate": lambda n: ngettext(
+        "%(num)s issue escalated to the street (街镇).", "%(num)s issues escalated to the street (街镇).", n
+    ),
     "accept": lambda n: ngettext(
         "%(num)s assignment accepted: the work has started.", "%(num)s assignments accepted: the work has started.", n
     ),

@@ -65,7 +65,6 @@ NOTE_REQUIRED = {"resolved", "withdrawn", "reopened"}
 COMMENT_KINDS = ("comment", "internal_note", "public_update")
 SATISFACTION_STATUS = {"satisfied": "closed", "basically_satisfied": "closed", "unsatisfied": "reopened"}
 # The neutral public note of the status change a callback causes (the resident's words stay private).
-SATISFACTION_NOTES = {"satisfied": "回访：满意", "basically_satisfied": "回访：基本满意", "unsatisfied": "回访：不满意"}
 MAX_TITLE, MAX_NOTE = 80, 2000
 
 
@@ -106,12 +105,12 @@ class FilingError(LifecycleError):
     """A refused filing (file_issue): the form is shown again with the message beside the field it is about."""
 
     MESSAGES = {
-        "bad_neighbour": _l("Choose the 邻 this problem belongs to."),
-        "forbidden": _l("You cannot file problems in that 邻."),
+        "bad_neighbour": _l("Choose the neighbour unit (邻) this problem belongs to."),
+        "forbidden": _l("You cannot file problems in that neighbour unit (邻)."),
         "bad_category": _l("Choose the kind of problem."),
         "bad_urgency": _l("Choose normal or urgent."),
         "bad_title": _l("Give the problem a short title."),
-        "bad_place": _l("That compound or building is not in the 邻's community."),
+        "bad_place": _l("That compound or building is not in the community of the neighbour unit (邻)."),
     }
     FALLBACK = _l("The problem could not be filed. Please check the form.")
     # Like a form that did not validate, except a 邻 the person may not file in.
@@ -335,6 +334,7 @@ def transition(
     _refuse_while_awaiting(issue, to_status)
     _authorize(actor, TRANSITION_ACTION[to_status], issue)
     note = (note or "").strip()
+    facts = None  # what the entry records beyond the note: the reason of a rejection, the kept issue of a merge
     if to_status in NOTE_REQUIRED and not note:
         raise LifecycleError("note_required")
     if len(note) > MAX_NOTE:
@@ -343,14 +343,14 @@ def transition(
         if reject_reason is None or not reject_reason.active:
             raise LifecycleError("reason_required")
         issue.reject_reason_id = reject_reason.id
-        note = reject_note(reject_reason.name_zh, note)
+        facts = {"reason_id": reject_reason.id}
     if to_status == "duplicate":
         if duplicate_of is None or duplicate_of.id == issue.id or duplicate_of.status in MERGE_REFUSED:
             raise LifecycleError("bad_duplicate")
         if not policy.allowed(actor, "triage_issue", duplicate_of):
             raise LifecycleError("forbidden")
         issue.duplicate_of_id = duplicate_of.id
-        note = note or merge_note(duplicate_of.reference)
+        facts = {"kept": duplicate_of.reference}
     now = utcnow()
     from_status = issue.status
     if to_status == "acknowledged" and issue.acknowledged_at is None:
@@ -376,7 +376,9 @@ def transition(
     elif to_status == "reopened":
         issue.resolved_at = None
         set_deadlines(issue, now)
-    event = add_event(issue, actor, "status", note, public, from_status=from_status, to_status=to_status, at=now)
+    event = add_event(
+        issue, actor, "status", note, public, from_status=from_status, to_status=to_status, at=now, facts=facts
+    )
     if to_status == "duplicate":
         _merge_into(actor, issue, duplicate_of, now)
     audit.record(actor, audit.STATUS_ACTION[to_status], issue, note)
@@ -384,21 +386,6 @@ def transition(
     notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
     jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
     return event
-
-
-def reject_note(reason: str, note: str) -> str:
-    """The public note of a rejection (不予受理): the reason from the managed list, then the branch's words."""
-    return f"{reason}：{note}" if note else reason
-
-
-def merge_note(kept_reference: str) -> str:
-    """The duplicate's note when the branch gives none: where it was merged."""
-    return f"合并至 {kept_reference}"
-
-
-def merged_note(duplicate_reference: str) -> str:
-    """The kept issue's timeline entry for a merged duplicate."""
-    return f"{duplicate_reference} 已合并至本问题"
 
 
 def _refuse_while_awaiting(issue: Issue, to_status: str) -> None:
@@ -454,7 +441,7 @@ MERGE_REFUSED = ("duplicate", "rejected", "withdrawn")
 
 def _merge_into(actor: Person, duplicate: Issue, kept: Issue, now: datetime) -> None:
     """Merge (合并): the kept issue's timeline says so, and the duplicate's followers follow it from now on."""
-    add_event(kept, actor, "merged", merged_note(duplicate.reference), True, at=now)
+    add_event(kept, actor, "merged", "", True, at=now, facts={"duplicate": duplicate.reference})
     kept.updated_at = now
     wanted = {duplicate.filed_by_id} - {None} | set(
         db.session.scalars(select(IssueFollower.person_id).where(IssueFollower.issue_id == duplicate.id))
@@ -538,11 +525,12 @@ def record_callback(
         issue,
         actor,
         "status",
-        SATISFACTION_NOTES[satisfaction],
+        "",
         True,
         from_status=from_status,
         to_status=to_status,
         at=now,
+        facts={"satisfaction": satisfaction},
     )
     audit.record(actor, "callback", issue, satisfaction)
     db.session.flush()

@@ -164,7 +164,8 @@ class ImportResult:
         """One paragraph: people created/updated/unchanged, roles added, 片/组/邻 created."""
         return _(
             "Rows read: %(rows)s. People: %(created)s created, %(updated)s updated, %(unchanged)s unchanged. "
-            "Roles added: %(roles)s, ended: %(ended)s. Created %(zones)s 片, %(groups)s 组 and %(neighbours)s 邻.",
+            "Roles added: %(roles)s, ended: %(ended)s. Created %(zones)s zones (片), %(groups)s groups (组) and "
+            "%(neighbours)s neighbour units (邻).",
             ended=self.roles_ended,
             rows=self.rows,
             created=self.people_created,
@@ -743,7 +744,7 @@ class Checker:
             if SCIENTIFIC_RE.match(text):
                 reason = _(
                     "“%(text)s” was saved in scientific notation, which loses digits. "
-                    "Format the 手机号 column as text in Excel and save again.",
+                    "Format the mobile column (手机号) as text in Excel and save again.",
                     text=text,
                 )
             else:
@@ -782,7 +783,8 @@ class Checker:
             self.error(
                 line,
                 "街镇",
-                _("There is no 街镇 called “%(name)s”.", name=v["街镇"]) + _did_you_mean(v["街镇"], tree.streets),
+                _("There is no street (街镇) called “%(name)s”.", name=v["街镇"])
+                + _did_you_mean(v["街镇"], tree.streets),
             )
             return None
         if depth == 1:
@@ -792,7 +794,7 @@ class Checker:
             self.error(
                 line,
                 "社区",
-                _("There is no 社区 called “%(name)s” in %(street)s.", name=v["社区"], street=street.name)
+                _("There is no community (社区) called “%(name)s” in %(street)s.", name=v["社区"], street=street.name)
                 + _did_you_mean(v["社区"], street.children),
             )
             return None
@@ -807,7 +809,8 @@ class Checker:
                         column,
                         _(
                             "There is no %(level)s called “%(name)s” in %(parent)s, but there is “%(like)s”: "
-                            "correct the name, or allow new 片/组/邻 if it really is a new one.",
+                            "correct the name, or allow new zones, groups and neighbour units (片/组/邻) if it really "
+                            "is a new one.",
                             level=column,
                             name=name,
                             parent=node.name,
@@ -990,7 +993,9 @@ class ChangeSet:
             if len(items) > len(shown):
                 out.append("  " + _("… and %(n)s more", n=len(items) - len(shown)))
 
-        section(_("片/组/邻 to create"), [place for _level, place in self.nodes_created])
+        section(
+            _("Zones, groups and neighbour units (片/组/邻) to create"), [place for _level, place in self.nodes_created]
+        )
         section(_("People to add"), [f"{name} {mobile}" for name, mobile in self.people_added])
         section(_("Names to correct"), [f"{mobile} {old} → {new}" for mobile, old, new in self.people_renamed])
         section(

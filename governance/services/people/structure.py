@@ -74,25 +74,30 @@ class StructureError(ServiceError):
         "same_name": _l("That is already its name."),
         "name_taken": _l("“%(name)s” is already the name of another %(level)s under %(parent)s."),
         "not_renamable": _l("This level cannot be renamed here."),
-        "not_movable": _l("Only a 邻 (to another 组) or a 组 (to another 片) can be moved."),
+        "not_movable": _l(
+            "Only a neighbour unit (邻, to another group) or a group (组, to another zone) can be moved."
+        ),
         "bad_parent": _l("Choose a %(level)s to move it under."),
         "same_parent": _l("It is already under %(parent)s."),
         "into_itself": _l("A node cannot be moved under itself or under a node below it."),
         "other_district": _l("Nodes cannot be moved out of the district."),
         "split_compound": _l(
-            "小区 %(compound)s would be split between two communities: move all of its 片, 组 and 邻 together."
+            "Compound (小区) %(compound)s would be split between two communities: move all of its zones, groups and "
+            "neighbour units (片/组/邻) together."
         ),
-        "compound_name_taken": _l("The community %(community)s already has a 小区 named %(compound)s."),
+        "compound_name_taken": _l("The community %(community)s already has a compound (小区) named %(compound)s."),
         "project_name_taken": _l("The community %(community)s already has a project named %(project)s."),
         "linked_to_project": _l(
             "Issues of it are linked to the project %(project)s of %(community)s: unlink them before the move."
         ),
-        "not_neighbour": _l("Only a 邻 can be merged, into another 邻."),
-        "merge_itself": _l("Choose another 邻 to keep."),
-        "merge_other_community": _l("A 邻 can be merged only into a 邻 of the same community."),
-        "not_group": _l("Only a 组 can be split."),
-        "nothing_chosen": _l("Tick at least one 邻 to move into the new 组."),
-        "not_child": _l("Tick only 邻 of this 组."),
+        "not_neighbour": _l("Only a neighbour unit (邻) can be merged, into another neighbour unit."),
+        "merge_itself": _l("Choose another neighbour unit (邻) to keep."),
+        "merge_other_community": _l(
+            "A neighbour unit (邻) can be merged only into a neighbour unit of the same community."
+        ),
+        "not_group": _l("Only a group (组) can be split."),
+        "nothing_chosen": _l("Tick at least one neighbour unit (邻) to move into the new group (组)."),
+        "not_child": _l("Tick only neighbour units (邻) of this group (组)."),
     }
     STATUS = {**ServiceError.STATUS, "forbidden": 403}
 

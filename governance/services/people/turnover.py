@@ -191,9 +191,11 @@ def _hand_on(actor: Person | None, role: str, person: Person, node: Node, now, r
     if scope is not None:
         waiting = waiting.where(scope == node.id)
     for issue in db.session.scalars(waiting):
+        facts = {"leaving": person.name, "role": role}
         if successors:
             note = f"{person.name}（{ROLE_NAMES_ZH[role]}）卸任，由{'、'.join(p.name for p in successors)}接手"
-            add_event(issue, actor, "handover", note, False, at=now)
+            facts["to"] = [p.name for p in successors]
+            add_event(issue, actor, "handover", "", False, at=now, facts=facts)
             receivers = successors
         elif above is not None:
             to_level, _node_id, receivers = above
@@ -201,7 +203,10 @@ def _hand_on(actor: Person | None, role: str, person: Person, node: Node, now, r
             issue.level = to_level
             set_deadlines(issue, now)
             note = f"{person.name}（{ROLE_NAMES_ZH[role]}）卸任，本级空缺，转{'、'.join(p.name for p in receivers)}办理"
-            add_event(issue, actor, "handover", note, False, from_level=from_level, to_level=to_level, at=now)
+            facts["to"] = [p.name for p in receivers]
+            add_event(
+                issue, actor, "handover", "", False, from_level=from_level, to_level=to_level, at=now, facts=facts
+            )
         else:
             continue  # nobody anywhere above: it stays, and the vacancy lists show it
         issue.updated_at = now
@@ -230,7 +235,8 @@ def _hand_on(actor: Person | None, role: str, person: Person, node: Node, now, r
         if db.session.get(IssueFollower, (issue.id, owner.id)) is None:
             db.session.add(IssueFollower(issue_id=issue.id, person_id=owner.id, created_at=now))
         note = f"{person.name}（{ROLE_NAMES_ZH[role]}）卸任，回访转交{owner.name}"
-        add_event(issue, actor, "handover", note, False, at=now)
+        facts = {"leaving": person.name, "role": role, "callback_to": owner.name}
+        add_event(issue, actor, "handover", "", False, at=now, facts=facts)
         audit.record_change(actor, "handover", note, issue=issue)
         result.moved_callbacks += 1
         result.received[owner.id].append(issue.id)
@@ -250,6 +256,7 @@ def _tell(result: Handover, now) -> None:
                 event_id=None,
                 kind="handover",
                 text=f"[工作交接] {names}卸任，{len(unique)}项工作转交给您"[:300],
+                facts={"names": sorted({e.person.name for e in result.ended}), "count": len(unique)},
                 created_at=now,
             )
         )

@@ -12,13 +12,15 @@ import logging
 import urllib.request
 from collections import defaultdict
 
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
-from ...formatting import status_label
+from ...formatting import names_list, status_label
 from ...models import (
     Issue,
     IssueEvent,
@@ -45,18 +47,18 @@ LEVEL_HOLDERS = {
     "street": ("street_admin", "street_id"),
 }
 EVENT_TEXT = {
-    "filed": "新问题",
-    "escalated": "问题上报",
-    "overdue": "问题超时",
-    "status": "状态更新",
-    "callback": "回访",
-    "assigned": "派单",
-    "accepted": "已接单",
-    "declined": "退回派单",
-    "merged": "合并重复",
-    "sent_down": "下派",
-    "priority": "优先级",
-    "handover": "工作交接",
+    "filed": _l("New issue"),
+    "escalated": _l("Issue escalated"),
+    "overdue": _l("Deadline passed"),
+    "status": _l("Status update"),
+    "callback": _l("Callback"),
+    "assigned": _l("Assigned"),
+    "accepted": _l("Accepted"),
+    "declined": _l("Assignment declined"),
+    "merged": _l("Duplicate merged"),
+    "sent_down": _l("Sent down"),
+    "priority": _l("Priority"),
+    "handover": _l("Handover"),
 }
 
 
@@ -140,20 +142,39 @@ def _chunks(items: list, size: int):
 
 
 def summary(event: IssueEvent) -> str:
-    """One line about an event, for the inbox and the group robot."""
+    """One line about an event as stored and sent: in Chinese, whatever language the request that made it spoke
+    (group robots post it; the inbox shows it again in its reader's language, see inbox_line)."""
     issue = event.issue
-    return summary_line(event.kind, event.to_status, event.actor_id is None, issue.reference, issue.title)
+    with force_locale("zh"):
+        return summary_line(event.kind, event.to_status, event.actor_id is None, issue.reference, issue.title)
 
 
 def summary_line(kind: str, to_status: str | None, by_system: bool, reference: str, title: str) -> str:
-    """The line of `summary` from its parts (the demo world writes its inbox with it)."""
-    what = EVENT_TEXT.get(kind, "更新")
+    """The line of `summary` from its parts, in the current language (the demo world writes its inbox with it)."""
+    what = str(EVENT_TEXT.get(kind, _l("Update")))
     if kind == "status" and to_status:
-        with force_locale("zh"):  # group messages are Chinese, whatever language the request that made them spoke
-            what = f"{what}：{status_label(to_status)}"
+        what = _("%(what)s: %(status)s", what=what, status=status_label(to_status))
     if kind in ("escalated", "overdue") and by_system:
-        what = f"{what}（超时自动）"
+        what = _("%(what)s (automatic: deadline passed)", what=what)
     return f"[{what}] {reference} {title}"[:300]
+
+
+def inbox_line(message: Notification) -> str:
+    """A message of the inbox in the reader's language: from its event when it has one, from its facts for a
+    handover; otherwise as it was written."""
+    event = message.event
+    if event is not None and event.issue is not None:
+        issue = event.issue
+        return summary_line(event.kind, event.to_status, event.actor_id is None, issue.reference, issue.title)
+    facts = message.facts or {}
+    if message.kind == "handover" and facts:
+        return ngettext(
+            "[Handover] %(names)s left: %(num)s item of their work is now yours",
+            "[Handover] %(names)s left: %(num)s items of their work are now yours",
+            facts["count"],
+            names=names_list(facts["names"]),
+        )
+    return message.text
 
 
 def insert_ignoring_duplicates(rows: list[dict]) -> None:
@@ -290,6 +311,7 @@ def inbox(person: Person, page: int, page_size: int = 30) -> list[Notification]:
         db.session.scalars(
             select(Notification)
             .where(Notification.person_id == person.id)
+            .options(joinedload(Notification.event).joinedload(IssueEvent.issue))  # its line is read from them
             .order_by(Notification.id.desc())
             .limit(page_size)
             .offset((page - 1) * page_size)

@@ -70,7 +70,7 @@ class BulkError(LifecycleError):
         "illegal_transition": _l("This step is not possible from its current status."),
         "forbidden": _l("You may not do this on this issue."),
         "not_at_community": _l(
-            "It is not handled at the community level, so it cannot be escalated to the 街镇 from here."
+            "It is not handled at the community level, so it cannot be escalated to the street (街镇) from here."
         ),
         "not_found": _l("There is no such issue."),
         "nothing_selected": _l("Select at least one issue first."),
@@ -195,30 +195,16 @@ def assign(
     issue.ack_due_at = None
     issue.resolve_due_at = issue.next_deadline_at = end_of_beijing_day(due_on)
     issue.updated_at = now
-    text = assigned_note(organisation.name, due_on)
     fields = {"from_level": from_level, "to_level": issue.level} if from_level else {}
     # The public line names the party and the date only; the branch's instruction is a comment: not public, but
     # read by the party it is addressed to (an internal note would be hidden from them, see policy).
-    event = add_event(issue, actor, "assigned", text, True, at=now, **fields)
+    facts = {"party": organisation.name, "due_on": due_on.isoformat()}
+    event = add_event(issue, actor, "assigned", "", True, at=now, facts=facts, **fields)
     if note:
         add_event(issue, actor, "comment", note, False, at=now)
-    audit.record(actor, "assign", issue, f"{text}：{note}" if note else text)
+    text = f"{organisation.name} · {due_on.isoformat()}"
+    audit.record(actor, "assign", issue, f"{text} · {note}" if note else text)
     _notify(event, ["assignee"])
-
-
-def assigned_note(organisation_name: str, due_on: date) -> str:
-    """The public line of an assignment: the party and the date only."""
-    return f"派单至 {organisation_name}，{due_on.isoformat()} 前办结"
-
-
-def accepted_note(organisation_name: str) -> str:
-    """The public line of the party's acceptance (接单)."""
-    return f"{organisation_name} 已接单"
-
-
-def declined_note(organisation_name: str, reason: str) -> str:
-    """The (internal) line of the party handing the issue back (退回), with its reason."""
-    return f"{organisation_name} 退回：{reason}"
 
 
 def _answer_pending(actor: Person, issue: Issue) -> None:
@@ -236,7 +222,7 @@ def accept(actor: Person, issue: Issue, *, expected_version: int | None = None) 
     now = utcnow()
     issue.assignment_state, issue.accepted_at, issue.updated_at = "accepted", now, now
     name = issue.assignee_org.name if issue.assignee_org else ""
-    event = add_event(issue, actor, "accepted", accepted_note(name), True, at=now)
+    event = add_event(issue, actor, "accepted", "", True, at=now, facts={"party": name})
     audit.record(actor, "accept", issue, name)
     if issue.status in ("acknowledged", "reopened"):
         transition(actor, issue, "in_progress", public=True)
@@ -255,8 +241,8 @@ def decline(actor: Person, issue: Issue, reason: str, *, expected_version: int |
     issue.assignee_org_id = issue.assignment_state = issue.assigned_at = issue.accepted_at = None
     issue.updated_at = now
     set_deadlines(issue, now)  # the branch's own clock again
-    event = add_event(issue, actor, "declined", declined_note(name, reason), False, at=now)
-    audit.record(actor, "decline", issue, f"{name}：{reason}")
+    event = add_event(issue, actor, "declined", reason, False, at=now, facts={"party": name})
+    audit.record(actor, "decline", issue, f"{name} · {reason}")
     levels = ["community"] if HANDLING_LEVELS.index(issue.level) <= COMMUNITY_RANK else [issue.level, "community"]
     _notify(event, levels)
 
