@@ -1,21 +1,50 @@
 """Views of the admin blueprint: people, roles and activation codes."""
 
+from dataclasses import dataclass
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
 from ...parsing import parse_page
+from ...qr import qr_svg
 from ...services.errors import ServiceError
 from ...services.people import accounts, directory
 from ...services.people.tree import children, node_path
+from ...urls import public_url
 from . import bp
 from .forms import ConfirmForm
 
 PAGE_SIZE = 30
+
+
+@dataclass
+class Slip:
+    """One person's printed slip: the code, and the address that opens the page to use it with the person's
+    number filled in, as text and as a QR code (the code itself stays on paper: it is typed by hand)."""
+
+    item: accounts.IssuedCode
+    link: str
+    qr: Markup
+
+
+def slips(issued: list[accounts.IssuedCode]) -> list[Slip]:
+    """The slips of a printed sheet; absolute addresses only from urls.public_url (PUBLIC_BASE_URL)."""
+    made = []
+    for item in issued:
+        link = public_url("auth.activate", mobile=item.person.mobile)
+        made.append(Slip(item, link, qr_svg(link, _("QR code: %(url)s", url=link))))
+    return made
+
+
+def print_sheet(node: Node | None, issued: list[accounts.IssuedCode]):
+    """The printable sheet of slips, one per person (node: the part of the tree it is for, or None)."""
+    return render_template("admin/codes_print.html", node=node, slips=slips(issued), path=node_path)
 
 
 def refused(err: ServiceError, back: str):
@@ -106,7 +135,7 @@ def person_code(person_id):
     outcome = web.attempt(lambda: accounts.issue_codes(current_user, [other]))
     if outcome.refused:
         return refused(outcome.error, url_for("admin.person", person_id=other.id))
-    return render_template("admin/codes_print.html", node=None, issued=outcome.result, path=node_path)
+    return print_sheet(None, outcome.result)
 
 
 SHEET_LEVELS = ("zone", "group", "neighbour")
@@ -128,5 +157,5 @@ def codes(node_id):
         outcome = web.attempt(lambda: accounts.issue_codes(current_user, manageable))
         if outcome.refused:
             return refused(outcome.error, url_for("admin.codes", node_id=node.id))
-        return render_template("admin/codes_print.html", node=node, issued=outcome.result, path=node_path)
+        return print_sheet(node, outcome.result)
     return render_template("admin/codes.html", node=node, waiting=manageable, form=form, path=node_path(node))

@@ -8,6 +8,7 @@ from ... import auth_session, web
 from ...access import login_required, public
 from ...client import client_address
 from ...extensions import db
+from ...parsing import parse_mobile
 from ...services.people import accounts
 from ...urls import safe_next
 from . import bp
@@ -57,6 +58,10 @@ def logout():
 def activate():
     """First login with the one-time code from the printed list."""
     form = ActivateForm()
+    if request.method == "GET":
+        # The slip's QR code opens this page with the leader's number filled in (?mobile=…); anything that is
+        # not a mobile number is left out. Only the number: the code is typed by hand from the slip.
+        form.mobile.data = parse_mobile(request.args.get("mobile"))
     if form.validate_on_submit():
 
         def activate_and_start():

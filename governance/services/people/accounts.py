@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,11 +20,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...extensions import db
 from ...models import ActivationCode, Node, Person, RoleAssignment, utcnow
+from ...parsing import MOBILE_RE, parse_mobile  # noqa: F401 - MOBILE_RE: what a stored number looks like
 from ..errors import ServiceError
 from ..platform import audit, throttle
 from . import turnover
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 # No 0/O, 1/I/L: codes are read off paper and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -65,20 +64,6 @@ class AccountError(ServiceError):
         self.retry_after = retry_after
 
 
-def normalise_mobile(raw: str | None) -> str | None:
-    """'+86 139-0000-0000' → '13900000000'; None when it is not a mainland mobile number."""
-    if raw is None:
-        return None
-    digits = re.sub(r"[\s\-()]", "", str(raw))
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits if MOBILE_RE.match(digits) else None
-
-
 @cache
 def common_passwords() -> frozenset[str]:
     """The shipped list of commonly used passwords (lower-case), read once."""
@@ -116,7 +101,7 @@ def find_by_mobile(mobile: str) -> Person | None:
 
 def _throttle_account(raw_mobile: str | None) -> tuple[str | None, str]:
     """The normalised number (or None) and the account part of the throttle keys for an attempt."""
-    mobile = normalise_mobile(raw_mobile)
+    mobile = parse_mobile(raw_mobile)
     # A malformed number is keyed by its digest: arbitrary input never reaches a key or a query.
     account = mobile or hashlib.sha256((raw_mobile or "").encode("utf-8", "replace")).hexdigest()[:20]
     return mobile, account
