@@ -9,15 +9,19 @@ issues a new one-time code (a password-reset code once the account is active), p
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from governance.extensions import db
+from governance.formatting import BEIJING
 from governance.models import Person
 from governance.services.people import accounts
-from tests.builders import make_person, make_tree, nodes_at
+from governance.services.platform import throttle
+from tests.builders import PASSWORD, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
+from tests.pages import find_all, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -131,3 +135,84 @@ def test_a_prefilled_number_is_only_a_suggestion(app, client):
     )
     assert response.status_code == 302
     assert db.session.scalar(select(Person.password_hash).where(Person.id == person.id))
+
+
+# --- the login page: help, and saying why a login failed ------------------------------------------------
+
+NOT_ACTIVATED = "This number has not been activated yet"
+WRONG = "The mobile number or password is not right."
+
+
+def beijing_clock_in(seconds: int) -> datetime:
+    return datetime.now(BEIJING) + timedelta(seconds=seconds)
+
+
+def test_the_login_page_says_what_to_do_without_a_password(app, client):
+    html = client.get("/auth/login").get_data(as_text=True)
+    text = text_of(html, ".login-help")
+    assert "Forgot your password?" in text and "Not activated yet?" in text
+    assert "activation code" in text  # activate with the code on the slip
+    assert "community party branch" in text  # who gives a new one
+    assert find_all(html, ".login-help a[href='/auth/activate']")
+
+
+def test_the_login_help_is_chinese_by_default(app, client, monkeypatch):
+    monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "zh")
+    text = text_of(client.get("/auth/login").get_data(as_text=True), ".login-help")
+    assert "忘记密码" in text and "还没激活" in text and "社区党支部" in text
+
+
+def test_a_not_activated_leader_is_told_to_activate(app, client, auth):
+    make_tree()
+    waiting = make_person("neighbour_leader", nodes_at("neighbour")[0], activated=False)
+    response = auth.login(waiting.mobile, "anything-typed")
+    html = response.get_data(as_text=True)
+    assert NOT_ACTIVATED in html and WRONG not in html
+    assert f'href="/auth/activate?mobile={waiting.mobile}"' in html  # straight to the form, number filled in
+    # still a failed attempt: counted like any other, so guessing stays as slow as it was
+    assert throttle.count(f"m:{waiting.mobile}") == 1
+
+
+def test_wrong_passwords_unknown_and_disabled_numbers_still_say_only_that_it_is_not_right(app, client, auth):
+    make_tree()
+    active = make_person("neighbour_leader", nodes_at("neighbour")[0])
+    disabled = make_person("neighbour_leader", nodes_at("neighbour")[0], activated=False)
+    disabled.enabled = False
+    db.session.commit()
+    for mobile, password in ((active.mobile, "wrong-password"), ("13700000000", "x"), (disabled.mobile, "x")):
+        html = auth.login(mobile, password).get_data(as_text=True)
+        assert WRONG in html and NOT_ACTIVATED not in html, mobile
+
+
+def lockout_text(app, auth, mobile: str) -> tuple[str, int]:
+    for _ in range(5):
+        auth.login(mobile, "wrong-password")
+    response = auth.login(mobile, "wrong-password")
+    assert response.status_code == 429
+    return text_of(response.get_data(as_text=True), ".field.has-error .error"), int(response.headers["Retry-After"])
+
+
+def assert_says_until_when(text: str, retry_after: int) -> None:
+    match = re.search(r"try again after (\d\d:\d\d)", text)
+    assert match, text
+    shown = match.group(1)
+    # the window started with the first of the five tries, moments ago: about 15 minutes from now
+    allowed = {beijing_clock_in(s).strftime("%H:%M") for s in range(13 * 60, 16 * 60 + 1, 30)}
+    assert shown in allowed, (shown, sorted(allowed))
+    assert 13 * 60 <= retry_after <= 15 * 60
+    assert "community party branch" in text and "new code" in text
+
+
+def test_a_locked_out_leader_is_told_when_to_try_again_and_who_can_help(app, client, auth):
+    make_tree()
+    person = make_person("neighbour_leader", nodes_at("neighbour")[0])
+    assert_says_until_when(*lockout_text(app, auth, person.mobile))
+    # as strict as before: the right password from this phone is refused too until then
+    assert auth.login(person.mobile, PASSWORD).status_code == 429
+
+
+def test_the_lockout_text_with_redis(redis_app, client, auth):
+    make_tree()
+    person = make_person("neighbour_leader", nodes_at("neighbour")[0])
+    assert_says_until_when(*lockout_text(redis_app, auth, person.mobile))
+    assert auth.login(person.mobile, PASSWORD).status_code == 429

@@ -37,7 +37,11 @@ def login():
         )
         if outcome.refused:
             form.password.errors.append(outcome.error.message)
-            return render_template("auth/login.html", form=form), *refused(outcome.error)
+            activate_link = None
+            if outcome.error.code == "not_activated":  # straight on to the activation form, the number filled in
+                activate_link = url_for("auth.activate", mobile=parse_mobile(form.mobile.data))
+            page = render_template("auth/login.html", form=form, activate_link=activate_link)
+            return page, *refused(outcome.error)
         return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
     return render_template("auth/login.html", form=form)
 

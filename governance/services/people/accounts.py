@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...extensions import db
+from ...formatting import BEIJING
 from ...models import ActivationCode, Node, Person, RoleAssignment, utcnow
 from ...parsing import MOBILE_RE, parse_mobile  # noqa: F401 - MOBILE_RE: what a stored number looks like
 from ..errors import ServiceError
@@ -44,8 +46,16 @@ class AccountError(ServiceError):
 
     MESSAGES = {
         "invalid": _l("The mobile number or password is not right."),
+        "not_activated": _l(
+            "This number has not been activated yet, so it has no password. Activate it first with the "
+            "activation code on the slip from your community. Lost the slip? Ask your community party branch "
+            "for a new one."
+        ),
         "invalid_code": _l("The mobile number or activation code is not right, or the code has expired."),
-        "throttled": _l("Too many failed attempts. Please wait 15 minutes and try again."),
+        "throttled": _l(
+            "Too many failed attempts. You can try again after %(until)s (in about %(minutes)s minutes). "
+            "Forgot your password? Your community party branch can give you a new code to set a new one."
+        ),
         "slowed": _l("Too many failed attempts for this number. Please wait %(seconds)s seconds and try again."),
         "too_short": _l("The new password needs at least 8 characters."),
         "too_common": _l(
@@ -59,9 +69,17 @@ class AccountError(ServiceError):
     STATUS = {"throttled": 429, "slowed": 429}
     DEFAULT_STATUS = 200
 
-    def __init__(self, code: str, retry_after: int | None = None):
-        super().__init__(code, retry_after=retry_after, seconds=retry_after)
+    def __init__(self, code: str, retry_after: int | None = None, **params):
+        super().__init__(code, retry_after=retry_after, seconds=retry_after, **params)
         self.retry_after = retry_after
+
+
+def locked_out(seconds: int) -> AccountError:
+    """The refusal of a locked-out attempt, saying when (Beijing time, to the minute, rounded up) it ends."""
+    until = datetime.now(BEIJING) + timedelta(seconds=seconds)
+    if until.second or until.microsecond:
+        until = until.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return AccountError("throttled", seconds, until=until.strftime("%H:%M"), minutes=max(1, math.ceil(seconds / 60)))
 
 
 @cache
@@ -112,16 +130,31 @@ def _admit(account: str, address: str) -> throttle.Attempt:
     try:
         return throttle.admit(account, address)
     except throttle.Throttled as refused:
-        raise AccountError("slowed" if refused.retry_after else "throttled", refused.retry_after) from None
+        if refused.retry_after:
+            raise AccountError("slowed", refused.retry_after) from None
+        raise locked_out(refused.locked_for or current_app.config["LOGIN_THROTTLE_WINDOW"]) from None
 
 
 def authenticate(raw_mobile: str, password: str, address: str) -> Person:
-    """Check a login; raises AccountError('throttled' | 'slowed' | 'invalid'), never says which part was wrong."""
+    """Check a login; raises AccountError('throttled' | 'slowed' | 'not_activated' | 'invalid').
+
+    What a failure reveals (account enumeration): a wrong password and an unknown or disabled number read
+    the same ('invalid'). An enabled account that was never activated is said to be so ('not_activated'): its
+    leader cannot log in at all until they activate, and "wrong password" sent them round the loop into the
+    lockout. What this tells a stranger — that a number is a leader's account still waiting for its first
+    password — is little and slow to learn: the accounts are leaders' numbers, known to their branch and
+    printed on the slips; the lockout message already answers per number; and the attempt is counted before
+    anything is looked up, exactly like any other failure, so asking costs the same tries (5 per number per
+    address, 30 per address, every 15 minutes). It says nothing about the password or the code.
+    """
     mobile, account = _throttle_account(raw_mobile)
     attempt = _admit(account, address)
     person = find_by_mobile(mobile) if mobile else None
     stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
     password_ok = check_password_hash(stored, password or "")
+    if person is not None and person.enabled and not person.password_hash:
+        throttle.failed(attempt)
+        raise AccountError("not_activated")
     if person is None or not person.is_active or not password_ok:
         throttle.failed(attempt)
         raise AccountError("invalid")
