@@ -52,6 +52,8 @@ class AccountError(ServiceError):
             "for a new one."
         ),
         "invalid_code": _l("The mobile number or activation code is not right, or the code has expired."),
+        "invalid_reset_code": _l("The mobile number or reset code is not right, or the code has expired."),
+        "disabled": _l("This account is disabled: enable it first, then issue a code."),
         "throttled": _l(
             "Too many failed attempts. You can try again after %(until)s (in about %(minutes)s minutes). "
             "Forgot your password? Your community party branch can give you a new code to set a new one."
@@ -177,12 +179,14 @@ def new_code() -> str:
 
 @dataclass
 class IssuedCode:
-    """One line of a printed code list."""
+    """One slip of a printed code sheet."""
 
     person: Person
     code: str
     roles: list[RoleAssignment]
     expires_at: datetime
+    # A password-reset code: the account already has a password, which the code replaces.
+    reset: bool = False
 
 
 def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]:
@@ -213,11 +217,38 @@ def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]
                 "expires_at": expires,
             }
         )
-        issued.append(IssuedCode(person, code, list(person.roles), expires))
+        issued.append(IssuedCode(person, code, list(person.roles), expires, reset=person.password_hash is not None))
     if rows:
         db.session.execute(ActivationCode.__table__.insert(), rows)
     db.session.flush()
     return issued
+
+
+def issue_code(issuer: Person, person: Person) -> IssuedCode:
+    """A new one-time code for one person (a lost slip, a forgotten password, a locked-out phone): an activation
+    code while the account was never activated, a password-reset code after. Printed on a slip like the
+    activation codes; any earlier unused code stops working; it expires like them (ACTIVATION_CODE_TTL).
+
+    The number's lockout is lifted here (throttle.forget_account), so that the leader can use the code from the
+    phone that locked itself out. This stays as strict as it was: only a manager of the person can do it, by
+    hand, audited, and the most it gives a stranger who was locked out on the number is a fresh round of the
+    usual tries per address against a new 8-character code. One audit entry says who issued a code for whom —
+    never the code, which exists only on the slip.
+    """
+    if not person.enabled:
+        raise AccountError("disabled")
+    # First: the counters are written on a connection of their own, which on SQLite would wait for this
+    # session's write lock. Lifted a moment early if the rest then fails: a few more tries, nothing else.
+    throttle.forget_account(person.mobile)
+    (item,) = issue_codes(issuer, [person])
+    audit.record_change(
+        issuer,
+        "reset_code_issued" if item.reset else "activation_code_issued",
+        _who(person),
+        **_place_of(person),
+    )
+    db.session.flush()
+    return item
 
 
 def people_under(node: Node) -> list[Person]:
@@ -242,8 +273,19 @@ def people_under(node: Node) -> list[Person]:
     return people
 
 
-def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
-    """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
+@dataclass
+class CodeUsed:
+    """A one-time code used: the person, now logged in on this device, and whether it replaced a password."""
+
+    person: Person
+    reset: bool
+
+
+def activate(raw_mobile: str, code: str, password: str, address: str) -> CodeUsed:
+    """Set a password with a one-time code — the first (activation) or a new one (password reset); raises
+    AccountError('throttled'|'slowed'|'invalid'|password problem). The code is used up, and any other unused
+    code of the person revoked; the auth version goes up (every other session of the person ends: the caller
+    also revokes their login rows, auth_session.end_all); the number's failures are forgotten; one audit entry."""
     mobile, account = _throttle_account(raw_mobile)
     problem = password_problem(password or "", mobile)
     if problem:
@@ -266,13 +308,25 @@ def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
         throttle.failed(attempt)
         raise AccountError("invalid")
     throttle.succeeded(attempt)  # before this session writes: the counters commit on a connection of their own
+    reset = person.password_hash is not None
     row.used_at = now
+    db.session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.person_id == person.id,
+            ActivationCode.id != row.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
     person.password_hash = generate_password_hash(password)
     person.activated_at = person.activated_at or now
     person.auth_version += 1
     person.last_login_at = now
+    audit.record_change(person, "password_reset" if reset else "account_activated", _who(person), **_place_of(person))
     db.session.flush()
-    return person
+    return CodeUsed(person, reset)
 
 
 def change_password(person: Person, current: str, new: str, address: str) -> None:
@@ -306,12 +360,7 @@ def set_enabled(actor: Person | None, person: Person, enabled: bool) -> turnover
         person.auth_version += 1
         db.session.flush()
         handover = turnover.end_roles(actor, list(person.roles), "disabled")
-    audit.record_change(
-        actor,
-        "account_disabled" if not enabled else "account_enabled",
-        f"{person.name}（{person.mobile}）",
-        **where,
-    )
+    audit.record_change(actor, "account_disabled" if not enabled else "account_enabled", _who(person), **where)
     db.session.flush()
     return handover
 
@@ -328,3 +377,8 @@ def _place_of(person: Person) -> dict[str, int | None]:
         if role.node is not None:
             return {"community_id": role.node.community_id, "street_id": role.node.street_id}
     return {"community_id": None, "street_id": None}
+
+
+def _who(person: Person) -> str:
+    """A person as an account entry of the audit log names them."""
+    return f"{person.name}（{person.mobile}）"

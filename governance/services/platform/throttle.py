@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -196,6 +196,32 @@ def _read(name: str):
 def _locked_for(name: str) -> int:
     """Seconds until a counter that refused an attempt starts a new window (at least 1)."""
     return max(1, _read(name)[1] or _window())
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally in a Redis SCAN pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def forget_account(account: str) -> None:
+    """Lift every lock on an account: its failures over all addresses, and each address's tries and wait on it.
+    The addresses' own counts over all accounts stay. For a person's new one-time code (accounts.issue_code):
+    the leader must be able to use it from the phone that was locked out."""
+    prefixes = (f"p:{account}|", f"w:{account}|")
+    client = answering_redis()
+    if client is not None:
+        names = [key("login", f"m:{account}")]
+        for prefix in prefixes:  # one SCAN per prefix; a code is issued by hand, one person at a time
+            names += client.scan_iter(match=_glob_escaped(key("login", prefix)) + "*", count=1000)
+        client.delete(*names)
+    _run(
+        delete(LoginFailure).where(
+            or_(
+                LoginFailure.key == f"m:{account}",
+                *(LoginFailure.key.startswith(prefix, autoescape=True) for prefix in prefixes),
+            )
+        )
+    )
 
 
 def count(name: str) -> int:
