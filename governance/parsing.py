@@ -6,6 +6,8 @@ of any size, and the database then refuses what the page let through (PostgreSQL
 2,147,483,647; SQLite's planner at 2**63) with a 500. Here an id is ASCII digits (or the full-width
 digits a Chinese keyboard types) naming 1..DB_INT_MAX; anything else is no id at all, which the
 pages answer as "not found" or as a filter left out. Page numbers are clamped to 1..MAX_PAGE.
+A mobile number (a login, a roster row, the number an activation slip's link fills in) is read by
+`parse_mobile` alone, the same way: a mainland mobile number in ASCII or full-width digits, or nothing.
 """
 
 from __future__ import annotations
@@ -20,6 +22,13 @@ MAX_PAGE = 10_000
 # Full-width digits (０-９, U+FF10..U+FF19) are what a Chinese input method types; they mean 0-9.
 FULL_WIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _ASCII_DIGITS = re.compile(r"[0-9]+")
+# A mainland mobile number: 11 ASCII digits, 13x..19x ([0-9], not \d: that also matches
+# other scripts' digits), anchored at both ends (\Z: no newline after it either).
+MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}\Z")
+# What people write between the digits of a number: spaces, hyphens, brackets (+86 139-0000-0000).
+_MOBILE_NOISE = re.compile(r"[\s\-()]")
+# Longer than any spelling of a number with its country code and spaces: not read at all.
+_MAX_MOBILE_TEXT = 40
 # Leading zeros aside, an id has at most 10 digits; longer text is refused before int() reads it.
 _MAX_DIGITS = 12
 
@@ -56,3 +65,18 @@ def parse_page(value) -> int:
             return MAX_PAGE  # a page beyond any list: the last one
     number = parse_number(value, 1, 10**_MAX_DIGITS)
     return min(number, MAX_PAGE) if number else 1
+
+
+def parse_mobile(value) -> str | None:
+    """'+86 139-0000-0000' (or in full-width digits) → '13900000000'; None for anything that is not a
+    mainland mobile number."""
+    if not isinstance(value, str) or len(value) > _MAX_MOBILE_TEXT:
+        return None
+    digits = _MOBILE_NOISE.sub("", ascii_digits(value))
+    if digits.startswith("+86"):
+        digits = digits[3:]
+    elif digits.startswith("0086"):
+        digits = digits[4:]
+    elif digits.startswith("86") and len(digits) == 13:
+        digits = digits[2:]
+    return digits if MOBILE_RE.match(digits) else None

@@ -88,6 +88,13 @@ def can_see_person(person: Person, other: Person) -> bool:
     return any((r.node is not None and can_see_node(person, r.node)) or can_manage_role(person, r) for r in other.roles)
 
 
+def can_issue_person_code(person: Person, other: Person) -> bool:
+    """Issue one person a new one-time code (a new activation code, or a password-reset code once the account
+    is active): whoever manages every role they hold — the community branch for the leaders of its community,
+    a street or district admin for everyone below them; never yourself (you change your own password)."""
+    return can_manage_person(person, other)
+
+
 def can_issue_codes(person: Person, node: Node) -> bool:
     """Print activation codes for a node's leaders: managers whose scope covers the node."""
     return any(s.role in MANAGER_ROLES and covers(s, node) for s in scopes(person))
@@ -114,6 +121,7 @@ RULES = {
     "manage_person": can_manage_person,
     "manage_role": can_manage_role,
     "issue_codes": can_issue_codes,
+    "issue_person_code": can_issue_person_code,
     "import_roster": can_import_roster,
     "import_admin_rows": can_import_admin_rows,
     "manage_people": lambda p, _=None: is_manager(p),

@@ -15,14 +15,16 @@ from flask import Flask
 from governance import create_app, policy
 from governance.access import access_of
 from governance.extensions import db
-from governance.models import Node, Person, RoleAssignment
+from governance.models import ActivationCode, AuditEntry, Node, Person, RoleAssignment
 from tests.builders import make_organisation, make_person, make_role_holders, make_tree, nodes_at
 from tests.conftest import clean_database, csrf_from
+from tests.pages import inner_html
 
 PUBLIC_ENDPOINTS = {
     "static",
     "auth.login",
     "auth.activate",
+    "auth.reset",
     "main.set_language",
     "main.healthz",
     "main.service_worker",  # static code at /sw.js (its scope must be the whole app); it carries no data
@@ -144,6 +146,11 @@ def expect_manage_person(actor: Person, other: Person) -> bool:
     return other.id != actor.id and all(expect_manage_role(actor, r) for r in other.roles)
 
 
+def expect_issue_person_code(actor: Person, other: Person) -> bool:
+    """A new one-time code (activation or password reset) for one person: exactly who may manage them."""
+    return expect_manage_person(actor, other)
+
+
 def expect_view_person(actor: Person, other: Person) -> bool:
     return (
         other.id == actor.id
@@ -263,6 +270,22 @@ class TestReading:
             assert status == (200 if expect_codes(actor, node) else 403), (actor_role, node)
 
     @pytest.mark.parametrize("actor_role", ACTORS)
+    def test_reset_code_lists_follow_scope(self, world, client, auth, actor_role):
+        """A 片's code page offers a reset code for exactly the active leaders there whom the actor manages."""
+        actor = world[actor_role]
+        auth.login(actor.mobile)
+        for zone in nodes_at("zone"):
+            page = client.get(f"/admin/codes/{zone.id}")
+            if page.status_code == 403:
+                continue
+            html = inner_html(page.get_data(as_text=True), ".reset-list")
+            below = {n.id for n in db.session.scalars(db.select(Node)) if zone.id in ancestors_or_self(n)}
+            for other in everyone():
+                here = any(r.node_id in below for r in other.roles)
+                expected = here and expect_issue_person_code(actor, other)
+                assert (f'action="/admin/people/{other.id}/code"' in html) == expected, (actor_role, other)
+
+    @pytest.mark.parametrize("actor_role", ACTORS)
     def test_people_search_stays_in_scope(self, world, client, auth, actor_role):
         actor = world[actor_role]
         auth.login(actor.mobile)
@@ -288,7 +311,8 @@ class TestReading:
 
 @pytest.mark.parametrize("actor_role", ACTORS)
 def test_account_actions_follow_scope(world, client, auth, actor_role):
-    """Disable, issue a code and remove a role: allowed exactly where the actor manages the person."""
+    """Disable, issue a code (a password reset) and remove a role: allowed exactly where the actor manages the
+    person; a refused code writes no code and no audit entry."""
     actor = world[actor_role]
     auth.login(actor.mobile)
     # The session's CSRF token, read once: it stays valid for every form the actor posts after it.
@@ -297,12 +321,24 @@ def test_account_actions_follow_scope(world, client, auth, actor_role):
     def post(url: str, data: dict | None = None):
         return client.post(url, data={**(data or {}), "csrf_token": token})
 
+    def codes_and_entries() -> tuple[int, int]:
+        count = db.select(db.func.count())
+        return (
+            db.session.scalar(count.select_from(ActivationCode)),
+            db.session.scalar(count.select_from(AuditEntry).where(AuditEntry.action.like("%code_issued"))),
+        )
+
     for other in everyone():
         expected = expect_manage_person(actor, other)
         response = post(f"/admin/people/{other.id}/enabled", {"enable": "1"})
         assert response.status_code == (302 if expected else 403), (actor_role, other)
+        # a new code (here a password-reset code: everyone is active): printed and audited, or refused untouched
+        before = codes_and_entries()
         response = post(f"/admin/people/{other.id}/code")
+        expected = expect_issue_person_code(actor, other)
         assert response.status_code == (200 if expected else 403), (actor_role, other)
+        after = codes_and_entries()
+        assert after == ((before[0] + 1, before[1] + 1) if expected else before), (actor_role, other)
     for role in list(db.session.scalars(db.select(RoleAssignment))):
         if role.person_id == actor.id:
             continue

@@ -89,8 +89,8 @@ def test_branch_member_people_and_codes(phone):
     phone.tap(phone.page.locator(".list li a").first)
     assert phone.path == f"/admin/codes/{nodes_at('zone')[0].id}"
     phone.check("codes")
-    phone.tap(phone.page.locator("main form button[type=submit]"))
-    assert phone.page.locator("table.codes tbody tr").count() == 2  # one not-activated 邻长 in each 组 of the 片
+    phone.tap(phone.page.locator("main form.issue-codes button[type=submit]"))
+    assert phone.page.locator(".slip").count() == 2  # one not-activated 邻长 in each 组 of the 片
     phone.check("codes-print")
     phone.check_print("codes-print-paper")
 

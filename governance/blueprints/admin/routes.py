@@ -1,21 +1,50 @@
 """Views of the admin blueprint: people, roles and activation codes."""
 
+from dataclasses import dataclass
+
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 
 from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...models import Node, Person, RoleAssignment
 from ...parsing import parse_page
+from ...qr import qr_svg
 from ...services.errors import ServiceError
 from ...services.people import accounts, directory
 from ...services.people.tree import children, node_path
+from ...urls import public_url
 from . import bp
 from .forms import ConfirmForm
 
 PAGE_SIZE = 30
+
+
+@dataclass
+class Slip:
+    """One person's printed slip: the code, and the address that opens the page to use it with the person's
+    number filled in, as text and as a QR code (the code itself stays on paper: it is typed by hand)."""
+
+    item: accounts.IssuedCode
+    link: str
+    qr: Markup
+
+
+def slips(issued: list[accounts.IssuedCode]) -> list[Slip]:
+    """The slips of a printed sheet; absolute addresses only from urls.public_url (PUBLIC_BASE_URL)."""
+    made = []
+    for item in issued:
+        link = public_url("auth.reset" if item.reset else "auth.activate", mobile=item.person.mobile)
+        made.append(Slip(item, link, qr_svg(link, _("QR code: %(url)s", url=link))))
+    return made
+
+
+def print_sheet(node: Node | None, issued: list[accounts.IssuedCode]):
+    """The printable sheet of slips, one per person (node: the part of the tree it is for, or None)."""
+    return render_template("admin/codes_print.html", node=node, slips=slips(issued), path=node_path)
 
 
 def refused(err: ServiceError, back: str):
@@ -98,15 +127,17 @@ def remove_role(role_id):
 @bp.route("/people/<int:person_id>/code", methods=["POST"])
 @login_required
 def person_code(person_id):
-    """Issue a fresh activation code for one person (a lost code, a forgotten password)."""
+    """Issue one person a new code and print their slip: a new activation code (a lost slip), or a
+    password-reset code once the account is active (a forgotten password, a locked-out phone). Asked from the
+    person's page or the 片's code page; the refusal goes back to the person's page."""
     other = db.session.get(Person, person_id) or abort(404)
-    policy.authorize(current_user, "manage_person", other)
+    policy.authorize(current_user, "issue_person_code", other)
     if not ConfirmForm().validate_on_submit():
         return redirect(url_for("admin.person", person_id=other.id))
-    outcome = web.attempt(lambda: accounts.issue_codes(current_user, [other]))
+    outcome = web.attempt(lambda: accounts.issue_code(current_user, other))
     if outcome.refused:
         return refused(outcome.error, url_for("admin.person", person_id=other.id))
-    return render_template("admin/codes_print.html", node=None, issued=outcome.result, path=node_path)
+    return print_sheet(None, [outcome.result])
 
 
 SHEET_LEVELS = ("zone", "group", "neighbour")
@@ -121,12 +152,16 @@ def codes(node_id):
     if node.level not in SHEET_LEVELS:
         # A sheet is one 片 at most: above that, choose the part to print (and keep requests small).
         return render_template("admin/codes_choose.html", node=node, children=children(node), path=node_path(node))
-    waiting = [p for p in accounts.people_under(node) if p.password_hash is None and p.enabled]
-    manageable = [p for p in waiting if policy.allowed(current_user, "manage_person", p)]
+    people = [p for p in accounts.people_under(node) if p.enabled]
+    waiting = [p for p in people if p.password_hash is None and policy.allowed(current_user, "manage_person", p)]
     form = ConfirmForm()
     if form.validate_on_submit():
-        outcome = web.attempt(lambda: accounts.issue_codes(current_user, manageable))
+        outcome = web.attempt(lambda: accounts.issue_codes(current_user, waiting))
         if outcome.refused:
             return refused(outcome.error, url_for("admin.codes", node_id=node.id))
-        return render_template("admin/codes_print.html", node=node, issued=outcome.result, path=node_path)
-    return render_template("admin/codes.html", node=node, waiting=manageable, form=form, path=node_path(node))
+        return print_sheet(node, outcome.result)
+    # The active leaders here, each with a button for a password-reset code of their own (admin.person_code).
+    active = [p for p in people if p.password_hash and policy.allowed(current_user, "issue_person_code", p)]
+    return render_template(
+        "admin/codes.html", node=node, waiting=waiting, active=active, form=form, path=node_path(node)
+    )

@@ -8,6 +8,7 @@ from ... import auth_session, web
 from ...access import login_required, public
 from ...client import client_address
 from ...extensions import db
+from ...parsing import parse_mobile
 from ...services.people import accounts
 from ...urls import safe_next
 from . import bp
@@ -36,7 +37,11 @@ def login():
         )
         if outcome.refused:
             form.password.errors.append(outcome.error.message)
-            return render_template("auth/login.html", form=form), *refused(outcome.error)
+            activate_link = None
+            if outcome.error.code == "not_activated":  # straight on to the activation form, the number filled in
+                activate_link = url_for("auth.activate", mobile=parse_mobile(form.mobile.data))
+            page = render_template("auth/login.html", form=form, activate_link=activate_link)
+            return page, *refused(outcome.error)
         return redirect(safe_next(request.args.get("next")) or url_for("main.home"))
     return render_template("auth/login.html", form=form)
 
@@ -55,33 +60,59 @@ def logout():
 @bp.route("/activate", methods=["GET", "POST"])
 @public
 def activate():
-    """First login with the one-time code from the printed list."""
+    """First login with the one-time code from the printed slip (activation)."""
+    return use_code(reset=False)
+
+
+@bp.route("/reset", methods=["GET", "POST"])
+@public
+def reset():
+    """A new password with the password-reset code the community branch printed (the same form)."""
+    return use_code(reset=True)
+
+
+def use_code(reset: bool):
+    """The activation form, on either page: mobile number, the code from the slip, a password twice. Either
+    page takes either kind of code; they differ in their words only. Using a code logs this device in and ends
+    every other session of the person (a reset: whoever knew the old password is out)."""
     form = ActivateForm()
+    if reset:
+        form.code.label.text = _("Reset code")
+    if request.method == "GET":
+        # The slip's QR code opens this page with the leader's number filled in (?mobile=…); anything that is
+        # not a mobile number is left out. Only the number: the code is typed by hand from the slip.
+        form.mobile.data = parse_mobile(request.args.get("mobile"))
     if form.validate_on_submit():
 
-        def activate_and_start():
+        def use_and_start():
             try:
-                person = accounts.activate(form.mobile.data, form.code.data, form.password.data, client_address())
+                used = accounts.activate(form.mobile.data, form.code.data, form.password.data, client_address())
             except accounts.AccountError as err:
                 if err.code == "invalid":  # here it was the code that was not right
-                    raise accounts.AccountError("invalid_code") from err
+                    raise accounts.AccountError("invalid_reset_code" if reset else "invalid_code") from err
                 raise
-            auth_session.start(person)
+            auth_session.end_all(used.person)
+            auth_session.start(used.person)
+            return used
 
         return web.perform(
-            activate_and_start,
-            done=_("Your account is active. Welcome!"),
+            use_and_start,
+            done=lambda used: (
+                _("Your new password is set. Anywhere else you were logged in has been logged out.")
+                if used.reset
+                else _("Your account is active. Welcome!")
+            ),
             to=url_for("main.home"),
-            refused=lambda err: activation_refused(form, err),
+            refused=lambda err: code_refused(form, err, reset),
             code=302,
         )
-    return render_template("auth/activate.html", form=form)
+    return render_template("auth/activate.html", form=form, reset=reset)
 
 
-def activation_refused(form, err: accounts.AccountError):
+def code_refused(form, err: accounts.AccountError, reset: bool):
     field = form.password if err.code in PASSWORD_PROBLEMS else form.code
     field.errors.append(err.message)
-    return render_template("auth/activate.html", form=form), *refused(err)
+    return render_template("auth/activate.html", form=form, reset=reset), *refused(err)
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -17,7 +17,6 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup
 from sqlalchemy import select
 
 from ... import policy, web
@@ -36,6 +35,7 @@ from ...formatting import (
 )
 from ...models import STATUSES, Category, Issue, Node
 from ...parsing import parse_page
+from ...qr import qr_svg
 from ...services.issues import rating
 from ...services.money import ledger
 from ...services.platform import photos
@@ -102,18 +102,6 @@ class _TimelineLine:
 def public_event_line(event) -> str:
     """What one public timeline entry did, in one line."""
     return event_line(_TimelineLine(event))
-
-
-def qr_svg(url: str, label: str) -> Markup:
-    """A QR code of `url` as inline SVG drawn on the server (no script, no image request)."""
-    import qrcode
-    from qrcode.image.svg import SvgPathImage
-
-    svg = qrcode.make(url, image_factory=SvgPathImage, border=2).to_string(encoding="unicode")
-    # The size comes from the stylesheet (.qr); the fixed millimetres qrcode writes would not scale.
-    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', "<svg", svg)
-    svg = svg.replace("<svg", f'<svg class="qr" role="img" aria-label="{Markup.escape(label)}"', 1)
-    return Markup(svg)
 
 
 # --- caching -------------------------------------------------------------------------------------

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
+import math
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
 
@@ -20,12 +20,13 @@ from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ...extensions import db
+from ...formatting import BEIJING
 from ...models import ActivationCode, Node, Person, RoleAssignment, utcnow
+from ...parsing import MOBILE_RE, parse_mobile  # noqa: F401 - MOBILE_RE: what a stored number looks like
 from ..errors import ServiceError
 from ..platform import audit, throttle
 from . import turnover
 
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
 # No 0/O, 1/I/L: codes are read off paper and typed on a phone.
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_LENGTH = 8
@@ -45,8 +46,18 @@ class AccountError(ServiceError):
 
     MESSAGES = {
         "invalid": _l("The mobile number or password is not right."),
+        "not_activated": _l(
+            "This number has not been activated yet, so it has no password. Activate it first with the "
+            "activation code on the slip from your community. Lost the slip? Ask your community party branch "
+            "for a new one."
+        ),
         "invalid_code": _l("The mobile number or activation code is not right, or the code has expired."),
-        "throttled": _l("Too many failed attempts. Please wait 15 minutes and try again."),
+        "invalid_reset_code": _l("The mobile number or reset code is not right, or the code has expired."),
+        "disabled": _l("This account is disabled: enable it first, then issue a code."),
+        "throttled": _l(
+            "Too many failed attempts. You can try again after %(until)s (in about %(minutes)s minutes). "
+            "Forgot your password? Your community party branch can give you a new code to set a new one."
+        ),
         "slowed": _l("Too many failed attempts for this number. Please wait %(seconds)s seconds and try again."),
         "too_short": _l("The new password needs at least 8 characters."),
         "too_common": _l(
@@ -60,23 +71,17 @@ class AccountError(ServiceError):
     STATUS = {"throttled": 429, "slowed": 429}
     DEFAULT_STATUS = 200
 
-    def __init__(self, code: str, retry_after: int | None = None):
-        super().__init__(code, retry_after=retry_after, seconds=retry_after)
+    def __init__(self, code: str, retry_after: int | None = None, **params):
+        super().__init__(code, retry_after=retry_after, seconds=retry_after, **params)
         self.retry_after = retry_after
 
 
-def normalise_mobile(raw: str | None) -> str | None:
-    """'+86 139-0000-0000' → '13900000000'; None when it is not a mainland mobile number."""
-    if raw is None:
-        return None
-    digits = re.sub(r"[\s\-()]", "", str(raw))
-    if digits.startswith("+86"):
-        digits = digits[3:]
-    elif digits.startswith("0086"):
-        digits = digits[4:]
-    elif digits.startswith("86") and len(digits) == 13:
-        digits = digits[2:]
-    return digits if MOBILE_RE.match(digits) else None
+def locked_out(seconds: int) -> AccountError:
+    """The refusal of a locked-out attempt, saying when (Beijing time, to the minute, rounded up) it ends."""
+    until = datetime.now(BEIJING) + timedelta(seconds=seconds)
+    if until.second or until.microsecond:
+        until = until.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return AccountError("throttled", seconds, until=until.strftime("%H:%M"), minutes=max(1, math.ceil(seconds / 60)))
 
 
 @cache
@@ -116,7 +121,7 @@ def find_by_mobile(mobile: str) -> Person | None:
 
 def _throttle_account(raw_mobile: str | None) -> tuple[str | None, str]:
     """The normalised number (or None) and the account part of the throttle keys for an attempt."""
-    mobile = normalise_mobile(raw_mobile)
+    mobile = parse_mobile(raw_mobile)
     # A malformed number is keyed by its digest: arbitrary input never reaches a key or a query.
     account = mobile or hashlib.sha256((raw_mobile or "").encode("utf-8", "replace")).hexdigest()[:20]
     return mobile, account
@@ -127,16 +132,31 @@ def _admit(account: str, address: str) -> throttle.Attempt:
     try:
         return throttle.admit(account, address)
     except throttle.Throttled as refused:
-        raise AccountError("slowed" if refused.retry_after else "throttled", refused.retry_after) from None
+        if refused.retry_after:
+            raise AccountError("slowed", refused.retry_after) from None
+        raise locked_out(refused.locked_for or current_app.config["LOGIN_THROTTLE_WINDOW"]) from None
 
 
 def authenticate(raw_mobile: str, password: str, address: str) -> Person:
-    """Check a login; raises AccountError('throttled' | 'slowed' | 'invalid'), never says which part was wrong."""
+    """Check a login; raises AccountError('throttled' | 'slowed' | 'not_activated' | 'invalid').
+
+    What a failure reveals (account enumeration): a wrong password and an unknown or disabled number read
+    the same ('invalid'). An enabled account that was never activated is said to be so ('not_activated'): its
+    leader cannot log in at all until they activate, and "wrong password" sent them round the loop into the
+    lockout. What this tells a stranger — that a number is a leader's account still waiting for its first
+    password — is little and slow to learn: the accounts are leaders' numbers, known to their branch and
+    printed on the slips; the lockout message already answers per number; and the attempt is counted before
+    anything is looked up, exactly like any other failure, so asking costs the same tries (5 per number per
+    address, 30 per address, every 15 minutes). It says nothing about the password or the code.
+    """
     mobile, account = _throttle_account(raw_mobile)
     attempt = _admit(account, address)
     person = find_by_mobile(mobile) if mobile else None
     stored = person.password_hash if person is not None and person.password_hash else _DUMMY_HASH
     password_ok = check_password_hash(stored, password or "")
+    if person is not None and person.enabled and not person.password_hash:
+        throttle.failed(attempt)
+        raise AccountError("not_activated")
     if person is None or not person.is_active or not password_ok:
         throttle.failed(attempt)
         raise AccountError("invalid")
@@ -159,12 +179,14 @@ def new_code() -> str:
 
 @dataclass
 class IssuedCode:
-    """One line of a printed code list."""
+    """One slip of a printed code sheet."""
 
     person: Person
     code: str
     roles: list[RoleAssignment]
     expires_at: datetime
+    # A password-reset code: the account already has a password, which the code replaces.
+    reset: bool = False
 
 
 def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]:
@@ -195,11 +217,38 @@ def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]
                 "expires_at": expires,
             }
         )
-        issued.append(IssuedCode(person, code, list(person.roles), expires))
+        issued.append(IssuedCode(person, code, list(person.roles), expires, reset=person.password_hash is not None))
     if rows:
         db.session.execute(ActivationCode.__table__.insert(), rows)
     db.session.flush()
     return issued
+
+
+def issue_code(issuer: Person, person: Person) -> IssuedCode:
+    """A new one-time code for one person (a lost slip, a forgotten password, a locked-out phone): an activation
+    code while the account was never activated, a password-reset code after. Printed on a slip like the
+    activation codes; any earlier unused code stops working; it expires like them (ACTIVATION_CODE_TTL).
+
+    The number's lockout is lifted here (throttle.forget_account), so that the leader can use the code from the
+    phone that locked itself out. This stays as strict as it was: only a manager of the person can do it, by
+    hand, audited, and the most it gives a stranger who was locked out on the number is a fresh round of the
+    usual tries per address against a new 8-character code. One audit entry says who issued a code for whom —
+    never the code, which exists only on the slip.
+    """
+    if not person.enabled:
+        raise AccountError("disabled")
+    # First: the counters are written on a connection of their own, which on SQLite would wait for this
+    # session's write lock. Lifted a moment early if the rest then fails: a few more tries, nothing else.
+    throttle.forget_account(person.mobile)
+    (item,) = issue_codes(issuer, [person])
+    audit.record_change(
+        issuer,
+        "reset_code_issued" if item.reset else "activation_code_issued",
+        _who(person),
+        **_place_of(person),
+    )
+    db.session.flush()
+    return item
 
 
 def people_under(node: Node) -> list[Person]:
@@ -224,8 +273,19 @@ def people_under(node: Node) -> list[Person]:
     return people
 
 
-def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
-    """Set a first password with a one-time code; raises AccountError('throttled'|'invalid'|password problem)."""
+@dataclass
+class CodeUsed:
+    """A one-time code used: the person, now logged in on this device, and whether it replaced a password."""
+
+    person: Person
+    reset: bool
+
+
+def activate(raw_mobile: str, code: str, password: str, address: str) -> CodeUsed:
+    """Set a password with a one-time code — the first (activation) or a new one (password reset); raises
+    AccountError('throttled'|'slowed'|'invalid'|password problem). The code is used up, and any other unused
+    code of the person revoked; the auth version goes up (every other session of the person ends: the caller
+    also revokes their login rows, auth_session.end_all); the number's failures are forgotten; one audit entry."""
     mobile, account = _throttle_account(raw_mobile)
     problem = password_problem(password or "", mobile)
     if problem:
@@ -248,13 +308,25 @@ def activate(raw_mobile: str, code: str, password: str, address: str) -> Person:
         throttle.failed(attempt)
         raise AccountError("invalid")
     throttle.succeeded(attempt)  # before this session writes: the counters commit on a connection of their own
+    reset = person.password_hash is not None
     row.used_at = now
+    db.session.execute(
+        update(ActivationCode)
+        .where(
+            ActivationCode.person_id == person.id,
+            ActivationCode.id != row.id,
+            ActivationCode.used_at.is_(None),
+            ActivationCode.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
     person.password_hash = generate_password_hash(password)
     person.activated_at = person.activated_at or now
     person.auth_version += 1
     person.last_login_at = now
+    audit.record_change(person, "password_reset" if reset else "account_activated", _who(person), **_place_of(person))
     db.session.flush()
-    return person
+    return CodeUsed(person, reset)
 
 
 def change_password(person: Person, current: str, new: str, address: str) -> None:
@@ -288,12 +360,7 @@ def set_enabled(actor: Person | None, person: Person, enabled: bool) -> turnover
         person.auth_version += 1
         db.session.flush()
         handover = turnover.end_roles(actor, list(person.roles), "disabled")
-    audit.record_change(
-        actor,
-        "account_disabled" if not enabled else "account_enabled",
-        f"{person.name}（{person.mobile}）",
-        **where,
-    )
+    audit.record_change(actor, "account_disabled" if not enabled else "account_enabled", _who(person), **where)
     db.session.flush()
     return handover
 
@@ -310,3 +377,8 @@ def _place_of(person: Person) -> dict[str, int | None]:
         if role.node is not None:
             return {"community_id": role.node.community_id, "street_id": role.node.street_id}
     return {"community_id": None, "street_id": None}
+
+
+def _who(person: Person) -> str:
+    """A person as an account entry of the audit log names them."""
+    return f"{person.name}（{person.mobile}）"

@@ -32,10 +32,10 @@ from sqlalchemy.orm import selectinload
 from ... import policy
 from ...extensions import db
 from ...models import ROLE_LEVEL, Node, Person, RoleAssignment, StagedRoster, utcnow
+from ...parsing import parse_mobile
 from ..platform import audit
 from ..public import page_cache
 from . import turnover
-from .accounts import normalise_mobile
 
 log = logging.getLogger("governance.roster")
 # Bulk inserts go through the Core tables: the ORM's per-row bookkeeping is most of the cost otherwise.
@@ -739,7 +739,7 @@ class Checker:
         if not text:
             self.error(line, "手机号", _("The mobile number is missing."))
             return None
-        mobile = normalise_mobile(text.lstrip("'"))
+        mobile = parse_mobile(text.lstrip("'"))
         if mobile is None:
             if SCIENTIFIC_RE.match(text):
                 reason = _(

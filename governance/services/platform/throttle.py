@@ -15,6 +15,10 @@ fixed window of LOGIN_THROTTLE_WINDOW seconds:
   the "waiting room"), and again after each failure. A stranger's guesses elsewhere therefore delay the
   leader by at most LOGIN_DELAY_MAX seconds; the right password from the leader's own phone still gets in.
 
+A refusal says which it is: a slowed address how many seconds to wait, a locked-out one (its own tries on
+the account, or the address's over all accounts, used up) how long until its counter's window ends — the
+login page turns that into a time of day (services/people/accounts.py).
+
 The address is the proxy-aware client address (governance/client.py). A success clears the account's
 counters. With Redis configured the counters live there (shared by every web process, expiring by
 themselves); without it, or while Redis is unreachable, in the database (`login_failure`).
@@ -30,7 +34,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -44,11 +48,13 @@ MAX_ADDRESS_LENGTH = 45
 
 
 class Throttled(Exception):
-    """The attempt is refused before any password check; `retry_after` in seconds (None: the window's end)."""
+    """The attempt is refused before any password check. `retry_after`: the seconds an address that is only
+    slowed must wait; None when it is locked out until its counter's window ends, `locked_for` seconds."""
 
-    def __init__(self, retry_after: int | None = None):
+    def __init__(self, retry_after: int | None = None, locked_for: int | None = None):
         super().__init__(retry_after)
         self.retry_after = retry_after
+        self.locked_for = locked_for
 
 
 @dataclass
@@ -165,6 +171,59 @@ def _waiting_since(name: str, restart: bool = False) -> float:
     return _run(statement, returning=True).timestamp()
 
 
+def _read(name: str):
+    """(count, seconds left in its window) of a counter, on a connection of its own; (0, 0) when none runs."""
+    client = answering_redis()
+    if client is not None:
+        redis_key = key("login", name)
+        pipe = client.pipeline()
+        pipe.get(redis_key)
+        pipe.ttl(redis_key)
+        value, ttl = pipe.execute()
+        if value is None:
+            return 0, 0
+        return int(value), ttl if ttl > 0 else _window()
+    with db.engine.connect() as conn:
+        row = conn.execute(
+            select(LoginFailure.count, LoginFailure.window_start).where(LoginFailure.key == name)
+        ).first()
+    if row is None:
+        return 0, 0
+    left = (row.window_start + timedelta(seconds=_window()) - utcnow()).total_seconds()
+    return (row.count, math.ceil(left)) if left > 0 else (0, 0)
+
+
+def _locked_for(name: str) -> int:
+    """Seconds until a counter that refused an attempt starts a new window (at least 1)."""
+    return max(1, _read(name)[1] or _window())
+
+
+def _glob_escaped(text: str) -> str:
+    """`text` matched literally in a Redis SCAN pattern."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
+def forget_account(account: str) -> None:
+    """Lift every lock on an account: its failures over all addresses, and each address's tries and wait on it.
+    The addresses' own counts over all accounts stay. For a person's new one-time code (accounts.issue_code):
+    the leader must be able to use it from the phone that was locked out."""
+    prefixes = (f"p:{account}|", f"w:{account}|")
+    client = answering_redis()
+    if client is not None:
+        names = [key("login", f"m:{account}")]
+        for prefix in prefixes:  # one SCAN per prefix; a code is issued by hand, one person at a time
+            names += client.scan_iter(match=_glob_escaped(key("login", prefix)) + "*", count=1000)
+        client.delete(*names)
+    _run(
+        delete(LoginFailure).where(
+            or_(
+                LoginFailure.key == f"m:{account}",
+                *(LoginFailure.key.startswith(prefix, autoescape=True) for prefix in prefixes),
+            )
+        )
+    )
+
+
 def count(name: str) -> int:
     """The current count of a counter (0 when its window ended); for pages and tests."""
     client = answering_redis()
@@ -197,10 +256,15 @@ def admit(account: str, address: str | None) -> Attempt:
     address = address_key_part(address)
     pair = f"{account}|{address}"
     if _incr(f"a:{address}") > cfg["LOGIN_MAX_FAILURES_PER_ADDRESS"]:
-        raise Throttled()
+        raise Throttled(locked_for=_locked_for(f"a:{address}"))
     account_failures = _incr(f"m:{account}")
     wait = delay(account_failures)
     if wait:
+        if _read(f"p:{pair}")[0] >= cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
+            # This address has used its tries on this account: it is locked out, not merely slowed, and must
+            # be told so (and until when) — not "wait 2 seconds", after which it would be refused again.
+            _decr(f"m:{account}")
+            raise Throttled(locked_for=_locked_for(f"p:{pair}"))
         waited = max(0.0, time.time() - _waiting_since(f"w:{pair}"))  # clocks round to the microsecond
         if waited < wait:
             _decr(f"m:{account}")  # a refused attempt is not a failure: it must not lengthen anyone's wait
@@ -208,7 +272,7 @@ def admit(account: str, address: str | None) -> Attempt:
             raise Throttled(max(1, math.ceil(wait - waited)))
     if _incr(f"p:{pair}") > cfg["LOGIN_MAX_FAILURES_PER_ACCOUNT"]:
         _decr(f"m:{account}")
-        raise Throttled()
+        raise Throttled(locked_for=_locked_for(f"p:{pair}"))
     return Attempt(account=account, address=address, slowed=bool(wait))
 
 
