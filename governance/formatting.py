@@ -13,10 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
 from flask import g, has_app_context, has_request_context, url_for
-from flask_babel import get_locale, get_translations
+from flask_babel import get_locale, get_translations, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import lazy_pgettext
 from markupsafe import Markup, escape
 
 from .urls import url_ids

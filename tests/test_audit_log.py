@@ -89,10 +89,10 @@ def test_district_admin_sees_everything_with_labels_and_links(world, client, aut
     html = page(client)
     assert shown(html, world) == set(world["issues"])
     assert "Assigned" in html and "Rejected" in html and "Acknowledged" in html
-    assert "支部王芳" in html and "派单至 金湾物业" in html
+    assert "支部王芳" in html and "金湾物业 · " in html
     issue = world["issues"]["a0_rejected"]
     assert f'href="/issues/{issue.id}"' in html
-    assert world["reason"].name_zh in html  # the rejection's detail names the reason
+    assert world["reason"].name_en in html  # the rejection's detail names the reason, in the reader's language
     # Times are Beijing time.
     entry = db.session.scalar(select(AuditEntry).order_by(AuditEntry.id))
     beijing = (entry.at + timedelta(hours=8)).strftime("%Y-%m-%d %H:%M")
