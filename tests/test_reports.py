@@ -273,3 +273,24 @@ def test_report_parameters_never_500(zones, client, auth, period, start, end, so
     query = {"period": period, "start": start, "end": end, "sort": sort, "dir": "desc"}
     assert client.get(f"/reports/{community.id}", query_string=query).status_code in (200, 400)  # 400: a NUL
     assert client.get(f"/reports/{community.id}/{table}.csv", query_string=query).status_code in (200, 400, 404)
+
+
+def test_the_period_list_names_every_period_the_same_way_in_both_languages(zones, client, auth):
+    """The list read 本周 / 月 / 季度 / 年度: one a "this …", the others bare nouns (This week / Month / Quarter /
+    Year). Every period is now named the same way ("by …": the period shown is the one holding the start date,
+    and ‹ Earlier / Later › keep it selected, so "this month" would be wrong there), from one label map."""
+    from tests.pages import find_all, visible
+
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+
+    def options() -> list[str]:
+        html = client.get(f"/reports/{community.id}?period=month&start=2026-01-15").get_data(as_text=True)
+        return [visible(option) for option in find_all(html, "#r-period option")]
+
+    assert options() == ["按周", "按月", "按季度", "按年", "按日期范围"]
+    auth.post("/lang/en?next=/")
+    assert options() == ["By week", "By month", "By quarter", "By year", "By date range"]
+    from governance.formatting import PERIOD_LABELS
+
+    assert tuple(PERIOD_LABELS) == node_report.PERIODS

@@ -79,6 +79,7 @@ def node(node_id):
         period=period,
         errors=errors,
         typed=request.args,
+        periods=node_report.PERIODS,
         figures_html=_figures_html(item, period, sort, descending),
         previous=period.shifted(-1),
         following=period.shifted(1),
