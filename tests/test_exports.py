@@ -97,6 +97,17 @@ def test_xlsx_opens_with_numbers_as_numbers_and_rates_as_percentages():
     assert all(6 <= w <= 60 for w in widths.values()) and widths["F"] >= 16
 
 
+def test_xlsx_title_row_sits_above_the_frozen_filtered_headers_and_is_guarded_too():
+    data = write_table(
+        COLUMNS, ROWS[:1], "xlsx", sheet_title="按类别", heading="=HYPERLINK(1) · 2026-12-01 – 2026-12-31"
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "按类别"
+    assert sheet["A1"].value == "'=HYPERLINK(1) · 2026-12-01 – 2026-12-31" and sheet["A1"].data_type == "s"
+    assert [c.value for c in sheet[2]][:2] == ["编号", "数量"]
+    assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref == "A2:G2"
+
+
 def test_xlsx_drops_characters_a_workbook_cannot_hold():
     book = openpyxl.load_workbook(io.BytesIO(write_table([Column("标题")], [["坏\x00字\x1f符"]], "xlsx")))
     assert book.active["A2"].value == "坏字符"
