@@ -354,3 +354,26 @@ def test_sheet_names_keep_excels_rules(given, expected):
     from governance.services.reports.exports import sheet_name
 
     assert sheet_name(given) == expected
+
+
+def test_sorting_the_areas_keeps_the_place_on_the_page(zones, client, auth):
+    """A sort link led to the page's top, a long scroll away from the table on a phone. Every sort link (a
+    plain link: it works without JavaScript) now carries the fragment of its own column heading, which the
+    sorted page holds: the browser scrolls the page, and the table sideways, back to it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.pages import find, find_all
+
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    for query in ("period=year", "period=year&sort=total&dir=desc"):
+        html = client.get(f"/reports/{community.id}?{query}").get_data(as_text=True)
+        links = [a["href"] for a in find_all(html, "table.report-table thead a[href*='sort=']")]
+        assert len(links) == 9, links
+        for link in links:
+            parts = urlsplit(link)
+            key = parse_qs(parts.query)["sort"][0]
+            assert parts.fragment == f"sort-{key}", link
+            sorted_page = client.get(link.split("#")[0]).get_data(as_text=True)
+            heading = find(sorted_page, f"#children-table thead th#sort-{key}")
+            assert heading is not None and heading.get("aria-sort"), link
