@@ -215,9 +215,11 @@ def test_a_small_export_downloads_at_once_within_the_zone(client, auth, world):
     body = data.decode("utf-8-sig")
     assert "王大妈" not in body and "13912345678" not in body  # never the resident's name or phone
     header = csv_rows(data)[0]
-    assert len(header) == 13 and header[0] == "编号" and "状态" in header and "类别" in header
+    assert len(header) == 15 and header[:2] == ["编号", "标题"] and "状态" in header and "类别" in header
+    assert header[-1] == "描述"
     first = csv_rows(data)[1]
-    assert first[2].count(" / ") >= 1  # 社区 / 片 / place
+    assert first[1].startswith("片零问题")  # the title, as the triage console's CSV has it
+    assert first[3].count(" / ") >= 1  # 社区 / 片 / place
     assert not job_rows()  # no background job for a small export
 
     xlsx = client.get("/exports/issues.xlsx")
