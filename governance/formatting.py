@@ -2,8 +2,8 @@
 
 One definition of each: the district's clock (China Standard Time, UTC+8 all year — no daylight saving,
 so a fixed offset is exact), the label map of each vocabulary (status, level, priority, urgency,
-satisfaction, role), which of a bilingual row's names to show, and the one-line wording of a timeline
-entry. `register(app)` makes them Jinja globals and filters once for every template; Python code imports
+satisfaction, role, report period), which of a bilingual row's names to show, and the one-line wording of a
+timeline entry. `register(app)` makes them Jinja globals and filters once for every template; Python code imports
 them from here. Nothing else defines a time zone or picks a language.
 """
 
@@ -177,6 +177,15 @@ ROLE_LABELS = {
     "district_admin": _l("District administrator"),
     "org_staff": _l("Responsible party staff"),
 }
+# The kinds of report period (services/reports/node_report.PERIODS), named alike: "by week" rather than "this
+# week", since the period shown is the one holding the chosen date and ‹ Earlier / Later › keep the choice.
+PERIOD_LABELS = {
+    "week": _l("By week"),
+    "month": _l("By month"),
+    "quarter": _l("By quarter"),
+    "year": _l("By year"),
+    "custom": _l("By date range"),
+}
 # Money: the kinds of ledger entry, and of funding source (None: an entry charged to no source).
 LEDGER_KIND_LABELS = {
     "pledge": _l("Pledge"),
@@ -245,6 +254,10 @@ def satisfaction_label(satisfaction: str | None) -> str:
 
 def role_label(role: str | None) -> str:
     return _label(ROLE_LABELS, role)
+
+
+def period_label(period: str | None) -> str:
+    return _label(PERIOD_LABELS, period)
 
 
 def category_name(category) -> str:
@@ -374,6 +387,7 @@ def register(app) -> None:
         urgency_label=urgency_label,
         satisfaction_label=satisfaction_label,
         role_label=role_label,
+        period_label=period_label,
         category_name=category_name,
         in_language=in_language,
         local_time=local_time,

@@ -22,6 +22,7 @@ from tests.test_access import ACTORS, build_world
 from tests.test_issue_pages import act
 
 CANARIES = {
+    "title": "TITLE-OF-THE-ISSUE",
     "place": "3栋1单元门口",
     "coordinates": "28.34750, 112.90120",
     "description": "雨后积水很深",
@@ -32,7 +33,7 @@ CANARIES = {
     "internal_note": "INTERNAL-NOTE-OF-THE-BRANCH",
     "callback": "CALLBACK-WORDS-OF-THE-RESIDENT",
 }
-EVERYONE = {"place", "coordinates", "description", "comment", "instruction"}
+EVERYONE = {"title", "place", "coordinates", "description", "comment", "instruction"}
 CONTACT = {"resident_name", "resident_phone"}
 INTERNAL = {"internal_note", "callback"}
 
@@ -48,6 +49,7 @@ def set_up(people: dict[str, Person], accept: bool) -> Issue:
     """An issue in the first 邻, with every kind of field, assigned to the organisation (accepted or waiting)."""
     issue = make_issue(
         people["neighbour_leader"],
+        title=CANARIES["title"],
         place_detail=CANARIES["place"],
         description=CANARIES["description"],
         latitude=28.3475,
@@ -84,6 +86,38 @@ def test_each_role_sees_exactly_its_fields_of_the_issue_page(app, client, auth, 
     assert shown == expected_fields(actor_role, accepted), (actor_role, accepted)
     # The form offers an internal note only to those who may read one.
     assert ('value="internal_note"' in html) == (actor_role != "org_staff"), actor_role
+
+
+# An issue list's export (CSV and XLSX) carries, of each issue the list shows, its title and description — which
+# everyone who may open the issue sees — and nothing narrower: no resident contact, no internal or callback notes,
+# and no comments either (a list's row is the issue, not its timeline).
+EXPORTED = {"title", "description"}
+
+
+def export_text(client, fmt: str) -> str:
+    """Every cell of the person's issue-list export, as one text."""
+    import io
+
+    import openpyxl
+
+    response = client.get(f"/exports/issues.{fmt}")
+    assert response.status_code == 200, fmt
+    if fmt == "csv":
+        return response.get_data().decode("utf-8-sig")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
+    return "\n".join(str(cell) for row in sheet.iter_rows(values_only=True) for cell in row if cell is not None)
+
+
+@pytest.mark.parametrize("accepted", [True, False], ids=["accepted", "waiting"])
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_each_role_exports_exactly_the_list_fields_of_the_issue(app, client, auth, actor_role, accepted):
+    people = build_world()
+    set_up(people, accepted)
+    auth.login(people[actor_role].mobile)
+    for fmt in ("csv", "xlsx"):
+        text = export_text(client, fmt)
+        shown = {name for name, canary in CANARIES.items() if canary in text}
+        assert shown == EXPORTED, (actor_role, accepted, fmt)
 
 
 def test_party_staff_cannot_add_an_internal_note(app, client, auth):

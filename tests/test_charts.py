@@ -40,7 +40,7 @@ def parse(chart) -> ET.Element:
     assert root.find("svg:title", NS) is not None
     assert "style" not in str(chart)  # the CSP allows no inline style
     for text in root.iter(SVG + "text"):
-        assert float(text.get("font-size")) >= 11
+        assert float(text.get("font-size")) >= 15  # ≥ 12 px in a report card on a 360 px phone
         assert text.get("fill"), "every text carries its colour as a fallback"
         assert (text.get("class") or "").startswith("chart-")
     for shape in [*root.iter(SVG + "rect"), *root.iter(SVG + "circle"), *root.iter(SVG + "path")]:
@@ -284,7 +284,7 @@ LONG_NAMES = [
 
 
 def demo_html() -> str:
-    """A script-free page of every chart case, laid out like a report page (no chart stylesheet at all)."""
+    """A script-free page of every chart case, each in a card laid out like a report page's (no chart stylesheet)."""
     twelve = [5, 9, 14, 7, 0, 3, 22, 18, 11, 6, 9, 13]
     twelve_rates = [0.6, 0.8, None, 0.7, None, 1.0, 0.45, 0.5, 0.9, 1.0, 0.75, 0.8]
     long_bars = [(i * 7) % 23 + 1 for i in range(36)]
@@ -307,7 +307,9 @@ def demo_html() -> str:
         '<!doctype html><html lang="zh-CN"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1"><title>charts</title>'
         "<style>body{margin:0;padding:1rem .9rem;font-family:'WenQuanYi Micro Hei',sans-serif;color:#1f2933}"
-        "h2{font-size:1rem;margin:1rem 0 .25rem}svg{display:block}</style></head>"
+        "h2{font-size:1rem;margin:0 0 .25rem}svg{display:block}"
+        # A report card: the page's side padding, then the card's border and padding (app.css .page, .card).
+        "section{border:1px solid #e4e7eb;border-radius:10px;padding:1rem;margin:0 0 1rem}</style></head>"
         f"<body><h1>图表示例</h1>{body}</body></html>"
     )
 

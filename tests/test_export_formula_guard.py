@@ -1,6 +1,7 @@
 """Every CSV and XLSX the app hands out quotes a cell a spreadsheet would run as a formula, including one that
 starts with a tab or a carriage return before the = (Excel and LibreOffice skip them and still run it): the
-money ledger's exports and the triage console's and the parties' CSV go through the one table writer."""
+money ledger's exports, the triage console's and the parties' CSV and the issue list's CSV and XLSX (with each
+issue's title and description) go through the one table writer."""
 
 from __future__ import annotations
 
@@ -80,3 +81,30 @@ def test_the_triage_csvs_quote_formulas_behind_a_tab_or_carriage_return(world, a
     queue = csv_cells(login(app, world["staff"]).get("/triage/org/export.csv"))
     for cells in (console, queue):
         assert "'" + text in cells and text not in cells
+
+
+FORMULA_STARTS = ("=HYPERLINK(3)", "+1+cmd", "-2+cmd", "@SUM(A1)", *HIDDEN_FORMULAS)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_the_issue_list_exports_quote_formulas_in_titles_and_descriptions(world, app, fmt):
+    """The issue list's exports carry each issue's title and description, typed by leaders: a title or a
+    description starting with = + - @ (or a tab or carriage return before it) is written as text."""
+    from openpyxl import load_workbook
+
+    for text in FORMULA_STARTS:
+        issue = make_issue(world["neighbour"])
+        issue.title = issue.description = text  # straight into the table: the filing form trims what it is given
+    db.session.commit()
+    response = login(app, world["branch"]).get(f"/exports/issues.{fmt}")
+    if fmt == "csv":
+        cells = csv_cells(response)
+    else:
+        assert response.status_code == 200
+        sheet = load_workbook(io.BytesIO(response.data)).active
+        assert not any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+        # Reading the workbook back turns a carriage return into a line feed (XML's line ends).
+        cells = [str(c).replace("\n", "\r") for row in sheet.iter_rows(values_only=True) for c in row if c is not None]
+    for text in FORMULA_STARTS:
+        assert cells.count("'" + text) == 2, (fmt, text)  # the title and the description
+        assert text not in cells, (fmt, text)

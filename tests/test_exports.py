@@ -97,6 +97,17 @@ def test_xlsx_opens_with_numbers_as_numbers_and_rates_as_percentages():
     assert all(6 <= w <= 60 for w in widths.values()) and widths["F"] >= 16
 
 
+def test_xlsx_title_row_sits_above_the_frozen_filtered_headers_and_is_guarded_too():
+    data = write_table(
+        COLUMNS, ROWS[:1], "xlsx", sheet_title="按类别", heading="=HYPERLINK(1) · 2026-12-01 – 2026-12-31"
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(data)).active
+    assert sheet.title == "按类别"
+    assert sheet["A1"].value == "'=HYPERLINK(1) · 2026-12-01 – 2026-12-31" and sheet["A1"].data_type == "s"
+    assert [c.value for c in sheet[2]][:2] == ["编号", "数量"]
+    assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref == "A2:G2"
+
+
 def test_xlsx_drops_characters_a_workbook_cannot_hold():
     book = openpyxl.load_workbook(io.BytesIO(write_table([Column("标题")], [["坏\x00字\x1f符"]], "xlsx")))
     assert book.active["A2"].value == "坏字符"
@@ -204,9 +215,11 @@ def test_a_small_export_downloads_at_once_within_the_zone(client, auth, world):
     body = data.decode("utf-8-sig")
     assert "王大妈" not in body and "13912345678" not in body  # never the resident's name or phone
     header = csv_rows(data)[0]
-    assert len(header) == 13 and header[0] == "编号" and "状态" in header and "类别" in header
+    assert len(header) == 15 and header[:2] == ["编号", "标题"] and "状态" in header and "类别" in header
+    assert header[-1] == "描述"
     first = csv_rows(data)[1]
-    assert first[2].count(" / ") >= 1  # 社区 / 片 / place
+    assert first[1].startswith("片零问题")  # the title, as the triage console's CSV has it
+    assert first[3].count(" / ") >= 1  # 社区 / 片 / place
     assert not job_rows()  # no background job for a small export
 
     xlsx = client.get("/exports/issues.xlsx")

@@ -899,3 +899,41 @@ def test_leaders_below_the_branch_cannot_publish_photos(world, client, auth, app
         auth.logout()
     db.session.expire_all()
     assert db.session.get(Photo, photo.id).public is False
+
+
+@pytest.mark.parametrize("reason", ["", "x", "99999999999", "inactive"], ids=["none", "junk", "unknown", "inactive"])
+def test_a_reject_without_a_reason_is_refused_beside_the_field_and_keeps_what_was_typed(world, client, auth, reason):
+    """The reject form leaned on the browser (a `required` select), unlike every other form. The server now checks
+    the reason like the others' fields: a POST without one (or with one the list does not offer) answers with the
+    message beside the reason, the form open with the note as typed, and rejects nothing."""
+    from governance.models import RejectReason
+
+    issue = issue_in(world, "n0", "要不予受理的问题")
+    if reason == "inactive":
+        retired = db.session.get(RejectReason, first_reason_id())
+        retired.active = False
+        db.session.commit()
+        reason = str(retired.id)
+    auth.login(world["branch"].mobile)
+    before = (fresh(issue).status, fresh(issue).version, len(events(issue)))
+    page = html_of(client, f"/issues/{issue.id}")
+    assert find(page, "#act-rejected select[required]") is None, "the form must not lean on the browser"
+    response = act(client, issue, "status/rejected", "rejected", {"reason": reason, "note": "属于私人纠纷，已告知居民"})
+    assert response.status_code == 422
+    html = response.get_data(as_text=True)
+    after = fresh(issue)
+    assert (after.status, after.version, len(events(issue))) == before and after.reject_reason_id is None
+    form = find(html, "details#act-rejected[open] form")
+    assert form is not None, "the refused form is shown open"
+    select_box = form.select_one("select[name=rejected-reason]")
+    assert select_box.get("aria-invalid") == "true"
+    message = form.select_one(f"#{select_box.get('aria-describedby')}")
+    assert message is not None and visible(message) == "请从列表中选择理由。"
+    assert message.find_previous_sibling("select") is select_box  # beside the field, not at the foot of the form
+    assert visible(form.select_one("textarea[name=rejected-note]")) == "属于私人纠纷，已告知居民"
+    # Whoever may not reject is refused as before (403), whatever they send: the form is checked only for those
+    # it is offered to.
+    auth.logout()
+    auth.login(world["g0"].mobile)
+    assert act(client, issue, "status/rejected", "rejected", {"reason": reason}).status_code == 403
+    assert fresh(issue).status == before[0]

@@ -33,6 +33,7 @@ from tests.builders import (
 from tests.canaries import CANARIES as BASE_CANARIES
 from tests.canaries import PUBLIC_UPDATE
 from tests.conftest import csrf_from
+from tests.pages import find, find_all, text_of
 
 # Unique strings that must never reach a public page or a cache entry.
 CANARIES = {**BASE_CANARIES, "donor": "金丝雀捐款人", "donor_phone": "13755556666"}
@@ -119,7 +120,11 @@ def test_every_public_page_answers_without_login(world, client):
     poster = body(client, f"/p/compound/{compound.id}/poster")
     assert 'data-qr-target="http://localhost/p/compound/' in poster and "<svg" in poster
     for html in (district, community_page, page, own, poster):
-        assert "<script" not in html and 'style="' not in html  # light pages, strict CSP
+        # Light pages, strict CSP: no script but the poster's print button's, from a static file; no inline style.
+        scripts = [tag.get("src", "") for tag in find_all(html, "script")]
+        assert len(scripts) == (1 if html is poster else 0), scripts
+        assert all(src.startswith("/static/js/print.js") for src in scripts), scripts
+        assert 'style="' not in html
         assert "/auth/logout" not in html  # no logged-in menu
 
 
@@ -532,9 +537,18 @@ def test_demo_public_pages_and_the_pruisburg_poster(app, client):
     figures = rates.figures(Issue.compound_id == compound.id)
     assert figures.total >= 31
     numbers = re.findall(r'<p class="figure(?: rate)?"><b[^>]*>([^<]+)</b>', poster)
-    assert numbers[:3] == [str(figures.total), str(figures.done), str(figures.open)]
+    assert numbers[:3] == [str(figures.total), str(figures.open), str(figures.done)]
     assert f"{figures.resolution_rate * 100:.1f}%" in poster
     assert f"{figures.satisfaction_rate * 100:.1f}%" in poster
+    # The poster shows the compound page's figures and status counts, exactly; a print button wired by a static
+    # script (the CSP refuses inline ones); and a line saying what its QR code is for.
+    compound_page = body(client, f"/p/compound/{compound.id}")
+    for selector in (".public-figures", ".status-counts"):
+        assert text_of(poster, f".poster {selector}") == text_of(compound_page, selector), selector
+    assert find(poster, "button[type=button][data-print]") is not None
+    assert [tag.get("src", "") for tag in find_all(poster, "script")] == [find(poster, "script")["src"]]
+    assert "/static/js/print.js" in find(poster, "script")["src"]
+    assert "普瑞斯堡" in text_of(poster, ".poster-qr .poster-scan-title")
     for community in nodes_at("community"):
         assert client.get(f"/p/community/{community.id}").status_code == 200
     assert "普瑞斯堡" in body(client, f"/p/community/{compound.community_id}")

@@ -152,10 +152,10 @@ def zones(app):
 
 
 def rows_of(response) -> list[list]:
-    """The rows of an XLSX or CSV download."""
+    """The rows of an XLSX or CSV download (a report workbook's title row left out: the headers come first)."""
     if response.mimetype.endswith("sheet"):
         sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
-        return [list(row) for row in sheet.iter_rows(values_only=True)]
+        return [list(row) for row in sheet.iter_rows(min_row=2, values_only=True)]
     return list(csv.reader(io.StringIO(response.data.decode("utf-8-sig"))))
 
 
@@ -190,11 +190,11 @@ def test_xlsx_keeps_numbers_as_numbers_and_rates_as_percentages(zones, client, a
     community = nodes_at("community")[0]
     response = client.get(f"/reports/{community.id}/children.xlsx?period=year")
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
-    header = [cell.value for cell in sheet[1]]
+    header = [cell.value for cell in sheet[2]]  # under the title row
     assert header[:3] == ["地区", "已登记", "未办结"] or header[1] == "上报问题"
-    assert isinstance(sheet.cell(2, 2).value, int)
+    assert isinstance(sheet.cell(3, 2).value, int)
     resolution = header.index("办结率") + 1
-    assert "%" in sheet.cell(2, resolution).number_format
+    assert "%" in sheet.cell(3, resolution).number_format
     assert "attachment" in response.headers["Content-Disposition"]
 
 
@@ -273,3 +273,107 @@ def test_report_parameters_never_500(zones, client, auth, period, start, end, so
     query = {"period": period, "start": start, "end": end, "sort": sort, "dir": "desc"}
     assert client.get(f"/reports/{community.id}", query_string=query).status_code in (200, 400)  # 400: a NUL
     assert client.get(f"/reports/{community.id}/{table}.csv", query_string=query).status_code in (200, 400, 404)
+
+
+def test_the_period_list_names_every_period_the_same_way_in_both_languages(zones, client, auth):
+    """The list read 本周 / 月 / 季度 / 年度: one a "this …", the others bare nouns (This week / Month / Quarter /
+    Year). Every period is now named the same way ("by …": the period shown is the one holding the start date,
+    and ‹ Earlier / Later › keep it selected, so "this month" would be wrong there), from one label map."""
+    from tests.pages import find_all, visible
+
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+
+    def options() -> list[str]:
+        html = client.get(f"/reports/{community.id}?period=month&start=2026-01-15").get_data(as_text=True)
+        return [visible(option) for option in find_all(html, "#r-period option")]
+
+    assert options() == ["按周", "按月", "按季度", "按年", "按日期范围"]
+    auth.post("/lang/en?next=/")
+    assert options() == ["By week", "By month", "By quarter", "By year", "By date range"]
+    from governance.formatting import PERIOD_LABELS
+
+    assert tuple(PERIOD_LABELS) == node_report.PERIODS
+
+
+SHEET_NAMES = {
+    "zh": {
+        "summary": "汇总",
+        "children": "下级区域",
+        "categories": "按类别",
+        "parties": "按责任单位",
+        "trend": "月度趋势",
+    },
+    "en": {
+        "summary": "Summary",
+        "children": "Areas below",
+        "categories": "By category",
+        "parties": "By responsible party",
+        "trend": "Monthly trend",
+    },
+}
+
+
+def test_report_workbooks_name_their_sheet_by_what_it_holds_and_say_the_period_in_a_title_row(zones, client, auth):
+    """The sheets were named after the file, cut at Excel's 31 characters: "金湾社区-下级区域-2026-12-01-2026-12-3" read
+    as a wrong date. Each sheet is now named by its table (within Excel's rules), and its first row says the
+    area, the table and the whole period; the column headers follow, frozen, with their filter."""
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    community.name = "金湾社区党群服务中心所辖的普瑞斯堡北区"  # long enough to have cut the period
+    db.session.commit()
+    for language in ("zh", "en"):
+        if language == "en":
+            auth.post("/lang/en?next=/")
+        for table, name in SHEET_NAMES[language].items():
+            response = client.get(f"/reports/{community.id}/{table}.xlsx?period=month&start=2026-12-05")
+            assert response.status_code == 200, table
+            book = openpyxl.load_workbook(io.BytesIO(response.data))
+            assert book.sheetnames == [name], (language, table)
+            sheet = book.active
+            title = sheet["A1"].value
+            assert community.name in title and "2026-12-01" in title and "2026-12-31" in title, title
+            assert name in title
+            header = [cell.value for cell in sheet[2]]
+            assert header[1] == {"zh": "上报问题", "en": "Issues filed"}[language], header
+            assert sheet.freeze_panes == "A3" and sheet.auto_filter.ref.startswith("A2:")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("下级区域", "下级区域"),
+        ("a/b\\c?d*e[f]g:h", "abcdefgh"),  # Excel refuses / \ ? * [ ] : in a sheet name
+        ("'quoted'", "quoted"),  # nor may it start or end with an apostrophe
+        ("History", "History (1)"),  # Excel keeps "History" for itself
+        ("", "Sheet1"),
+        ("x" * 40, "x" * 31),
+    ],
+)
+def test_sheet_names_keep_excels_rules(given, expected):
+    from governance.services.reports.exports import sheet_name
+
+    assert sheet_name(given) == expected
+
+
+def test_sorting_the_areas_keeps_the_place_on_the_page(zones, client, auth):
+    """A sort link led to the page's top, a long scroll away from the table on a phone. Every sort link (a
+    plain link: it works without JavaScript) now carries the fragment of its own column heading, which the
+    sorted page holds: the browser scrolls the page, and the table sideways, back to it."""
+    from urllib.parse import parse_qs, urlsplit
+
+    from tests.pages import find, find_all
+
+    auth.login(zones["branch"].mobile)
+    community = nodes_at("community")[0]
+    for query in ("period=year", "period=year&sort=total&dir=desc"):
+        html = client.get(f"/reports/{community.id}?{query}").get_data(as_text=True)
+        links = [a["href"] for a in find_all(html, "table.report-table thead a[href*='sort=']")]
+        assert len(links) == 9, links
+        for link in links:
+            parts = urlsplit(link)
+            key = parse_qs(parts.query)["sort"][0]
+            assert parts.fragment == f"sort-{key}", link
+            sorted_page = client.get(link.split("#")[0]).get_data(as_text=True)
+            heading = find(sorted_page, f"#children-table thead th#sort-{key}")
+            assert heading is not None and heading.get("aria-sort"), link

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlalchemy import select
 
@@ -10,6 +12,7 @@ from governance.extensions import db
 from governance.models import Compound, Issue, Person, RoleAssignment
 from governance.services.issues import rating
 from governance.services.issues.lifecycle import transition
+from tests.browser.conftest import ARTIFACTS, PHONE_HEIGHT, PHONE_WIDTH
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_public_cache")]
 
@@ -102,3 +105,54 @@ def test_resident_rates_the_fix_by_the_link(phone):
     assert db.session.get(type(issue), issue.id).resident_rating == "satisfied"
     phone.goto(f"/p/rate/{token}")
     phone.check("used")
+
+
+MM = 96 / 25.4  # CSS pixels per millimetre
+PRINTABLE_MM = 297 - 2 * 14  # A4's height less the page margins of app.css (@page { margin: 14mm 12mm })
+
+
+def pdf_pages(pdf: bytes) -> int:
+    """How many pages a PDF Chromium wrote has (its page objects: /Type /Page, not /Pages)."""
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", pdf))
+
+
+def test_the_poster_prints_on_one_a4_page_and_uses_it(phone):
+    """The poster had no print button and left ~40 % of the sheet empty. It now has 打印 (wired by a static
+    script: the CSP refuses inline ones; hidden on paper), and on A4 a larger QR under a line saying what it is
+    for, the compound's figures as its public page shows them — on one page that it fills."""
+    demo.load_demo_world(scale=0.02)
+    db.session.commit()
+    compound = db.session.scalar(select(Compound).where(Compound.name == demo.PRUISBURG))
+    phone.goto(f"/p/compound/{compound.id}")
+    public_figures = phone.page.locator(".public-figures").first.inner_text()
+    public_counts = phone.page.locator(".status-counts").first.inner_text()
+
+    phone.goto(f"/p/compound/{compound.id}/poster")
+    # The same figures as the compound's public page, and a line saying what the QR code is for.
+    assert phone.page.locator(".poster .public-figures").inner_text() == public_figures
+    assert phone.page.locator(".poster .status-counts").inner_text() == public_counts
+    purpose = phone.page.locator(".poster-qr .poster-scan-title").inner_text()
+    assert demo.PRUISBURG in purpose and "扫" in purpose, purpose
+    # The print button: on screen, a real button wired by print.js (no inline script), printing the page.
+    button = phone.page.locator("button[data-print]")
+    assert button.is_visible() and button.inner_text().strip() == "打印"
+    phone.page.evaluate("() => { window.printed = 0; window.print = () => { window.printed += 1; }; }")
+    button.tap()
+    assert phone.page.evaluate("window.printed") == 1
+    phone.check("poster-screen")
+
+    # On paper: the button is not printed, the QR is large and the poster fills the page.
+    phone.check_print("poster-print", hidden=(".topbar", ".footer", ".no-print", "button[data-print]"))
+    phone.page.set_viewport_size({"width": 794, "height": 1123})
+    phone.page.emulate_media(media="print")
+    try:
+        qr = phone.page.locator(".poster svg.qr").bounding_box()
+        poster = phone.page.locator(".poster").bounding_box()
+        pdf = phone.page.pdf(format="A4")  # as printed: print media, the stylesheet's @page margins
+    finally:
+        phone.page.emulate_media(media="screen")
+        phone.page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
+    assert qr["width"] >= 95 * MM, f"the QR is {qr['width'] / MM:.0f} mm wide on paper"
+    assert poster["height"] >= 0.85 * PRINTABLE_MM * MM, f"the poster fills {poster['height'] / MM:.0f} mm"
+    (ARTIFACTS / f"{phone.prefix}-poster.pdf").write_bytes(pdf)
+    assert pdf_pages(pdf) == 1, f"the poster prints on {pdf_pages(pdf)} A4 pages"

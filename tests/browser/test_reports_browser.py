@@ -11,6 +11,7 @@ from sqlalchemy import select
 from governance import demo
 from governance.extensions import db
 from governance.models import Node
+from tests.browser.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -28,6 +29,12 @@ def test_district_admin_drills_down_to_a_zone(phone):
     assert "period=year" in phone.path
     phone.tap("table.report-table thead a[href*='sort=resolution_rate']")
     assert "sort=resolution_rate" in phone.path
+    # The sorted page opens at the table, not at its top (the link's fragment: no script needed).
+    assert phone.path.endswith("#sort-resolution_rate")
+    head = phone.page.locator("#sort-resolution_rate").bounding_box()
+    assert phone.page.evaluate("window.scrollY") > 0, "the sorted page opened at its top"
+    assert 0 <= head["y"] < 120 and head["x"] >= 0 and head["x"] + head["width"] <= 360, head
+    phone.page.screenshot(path=str(ARTIFACTS / f"{phone.prefix}-sorted-as-seen.png"))  # the screen, not the page
     phone.check("district-sorted")
     rates = phone.page.locator("#children-h ~ .table-scroll tbody tr td:nth-child(6)").all_inner_texts()
     numbers = [float(t.rstrip("%")) for t in rates if t.strip() not in ("—", "")]
@@ -44,7 +51,7 @@ def test_district_admin_drills_down_to_a_zone(phone):
     response = phone.page.request.get(phone.server(href))
     assert response.status == 200
     sheet = openpyxl.load_workbook(io.BytesIO(response.body())).active
-    assert sheet.cell(1, 1).value and isinstance(sheet.cell(2, 2).value, int)
+    assert sheet.cell(1, 1).value and sheet.cell(2, 1).value and isinstance(sheet.cell(3, 2).value, int)
     # The way back up keeps the period.
     phone.tap(phone.page.locator("nav.crumbs a").last)
     assert db.session.get(Node, int(phone.path.split("/")[2].split("?")[0])).level == "community"

@@ -142,3 +142,23 @@ def rows_above_the_fold(phone, height: int = 800) -> int:
         ".filter(r => r.getBoundingClientRect().bottom <= h).length",
         height,
     )
+
+
+def test_a_reject_without_a_reason_is_answered_beside_the_field(phone):
+    """The reject form no longer leans on the browser's `required`: sent without a reason, the server answers with
+    the message beside the reason, the note kept, and the issue is not rejected."""
+    _people, issue = compound_world()
+    community = db.session.get(type(issue.neighbour), issue.community_id)
+    branch = make_person("branch_member", community, name="陈书记")
+    phone.log_in(branch.mobile)
+    phone.goto(f"/issues/{issue.id}")
+    phone.page.locator("#act-rejected summary").tap()
+    phone.page.locator("#act-rejected textarea").fill("属于私人纠纷，已告知居民")
+    phone.tap(phone.page.locator("#act-rejected button[type=submit]"))
+    select_box = phone.page.locator("#act-rejected select[name=rejected-reason]")
+    assert select_box.get_attribute("aria-invalid") == "true"
+    assert phone.page.locator("#rejected-reason-error").inner_text() == "请从列表中选择理由。"
+    assert phone.page.locator("#act-rejected textarea").input_value() == "属于私人纠纷，已告知居民"
+    assert fresh(issue.id).status != "rejected"
+    phone.page.locator("#act-rejected").scroll_into_view_if_needed()
+    phone.check("reject-refused")

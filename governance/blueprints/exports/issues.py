@@ -1,7 +1,10 @@
 """The issue list as a table (问题导出): exactly the issues the list shows the person, never more.
 
 The rows come from the list's own keyset pages (listing.iter_matching), so the scope, the area
-and every filter are the list's. Residents' names and phone numbers are never exported.
+and every filter are the list's. Each row carries what everyone who may open the issue sees of it
+(policy.py, "fields of an issue"): its title and description among them, as the leaders typed them
+(every text cell is formula-guarded by the table writer). Residents' names and phone numbers, internal
+and callback notes and the timeline's comments are never exported.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ def columns() -> list[exports.Column]:
     """The headers, in the current language."""
     return [
         exports.Column(_("Reference"), "text"),
+        exports.Column(_("Title"), "text"),
         exports.Column(_("Category"), "text"),
         exports.Column(_("Place"), "text"),
         exports.Column(_("Status"), "text"),
@@ -39,6 +43,7 @@ def columns() -> list[exports.Column]:
         exports.Column(_("Overdue"), "text"),
         exports.Column(_("Responsible party"), "text"),
         exports.Column(_("Satisfaction"), "text"),
+        exports.Column(_("Description"), "text"),
     ]
 
 
@@ -70,9 +75,10 @@ def place(issue: Issue, names: NodeNames) -> str:
 
 
 def row(issue: Issue, now: datetime, names: NodeNames) -> list:
-    """One issue as a row (no resident name or phone, no free text beyond names)."""
+    """One issue as a row: what anyone who may open it sees (no resident name or phone, no notes or comments)."""
     return [
         issue.reference or "",
+        issue.title or "",
         category_name(issue.category),
         place(issue, names),
         status_label(issue.status),
@@ -85,6 +91,7 @@ def row(issue: Issue, now: datetime, names: NodeNames) -> list:
         _("Yes") if issue.overdue(now) else _("No"),
         issue.assignee_org.name if issue.assignee_org else "",
         satisfaction_text(issue),
+        issue.description or "",
     ]
 
 

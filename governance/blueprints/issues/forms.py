@@ -1,13 +1,16 @@
 """Forms of the issue page: one small form per action, each carrying the version it was rendered from.
 
-The forms only carry what was typed; the lifecycle service decides what is allowed and what is
-missing (a required note, an illegal move), so its messages are the only ones the person sees.
+The forms mostly carry what was typed; the lifecycle service decides what is allowed and what is
+missing (a required note, an illegal move), so its messages are the ones the person sees. A choice
+from a list the page offers (the reject form's reason) is checked by the form too, so that its
+message stands beside that field; the service checks it again.
 """
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import ValidationError
 
 from ...parsing import DB_INT_MAX, parse_number
 from ...services.issues.lifecycle import MAX_NOTE
@@ -29,11 +32,9 @@ def note_field(label):
 
 
 class TransitionForm(VersionedForm):
-    """Acknowledge, start, resolve, close, reopen, reject, mark duplicate, withdraw (one per target status)."""
+    """Acknowledge, start, resolve, close, reopen, mark duplicate, withdraw (one per target status)."""
 
     note = note_field(_l("Note"))
-    # Only the reject form shows it: the reason from the managed list (choices set per request).
-    reason = SelectField(_l("Reason"), choices=[], validate_choice=False)
     duplicate_of = StringField(
         _l("Reference or number of the original issue"), render_kw={"maxlength": 24, "placeholder": "WC-2026-000123"}
     )
@@ -42,6 +43,21 @@ class TransitionForm(VersionedForm):
     # Only the resolve form shows it: "after" photos of the fix.
     photos = MultipleFileField(_l("Photos after the fix (optional, up to 6)"), render_kw={"accept": "image/*"})
     submit = SubmitField(_l("Confirm"))
+
+
+REASON_REQUIRED = _l("Choose a reason from the list.")
+
+
+def offered_choice(form, field):
+    """The value must be one of the field's offered choices (not the empty "Choose…")."""
+    if not field.data or field.data not in {str(value) for value, _label in field.choices if value}:
+        raise ValidationError(REASON_REQUIRED)
+
+
+class RejectForm(TransitionForm):
+    """Reject (不予受理): a reason from the managed list (choices set per request, checked here) and a note."""
+
+    reason = SelectField(_l("Reason"), choices=[], validate_choice=False, validators=[offered_choice])
 
 
 class PhotoPublicForm(FlaskForm):

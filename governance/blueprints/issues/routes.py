@@ -66,6 +66,7 @@ from .forms import (
     FollowForm,
     PhotoPublicForm,
     PriorityForm,
+    RejectForm,
     SendDownForm,
     TransitionForm,
     VersionedForm,
@@ -249,6 +250,7 @@ def comment_kinds(issue: Issue) -> list[str]:
 
 FORM_CLASSES = {
     **{to_status: TransitionForm for to_status in TRANSITION_BUTTONS},
+    "rejected": RejectForm,
     "escalate": EscalateForm,
     "callback": CallbackForm,
     "comment": CommentForm,
@@ -262,12 +264,15 @@ FORM_CLASSES = {
 TRIAGE_STEPS = ("assign", "accept", "decline", "priority", "send_down")
 
 
-def build_forms(issue: Issue, failed: str | None) -> dict:
-    """Every action's form: the failed one keeps what was typed, all carry the version shown now."""
+def build_forms(issue: Issue, failed: str | None, failed_form: VersionedForm | None = None) -> dict:
+    """Every action's form: the failed one keeps what was typed (`failed_form`: the one validated, with its
+    fields' errors), all carry the version shown now."""
     forms = {}
     for name, form_class in FORM_CLASSES.items():
-        formdata = request.form if name == failed else None
-        form = form_class(formdata=formdata, prefix=name)
+        if name == failed and failed_form is not None:
+            form = failed_form
+        else:
+            form = form_class(formdata=request.form if name == failed else None, prefix=name)
         if hasattr(form, "version"):
             form.version.data = str(issue.version)
         forms[name] = form
@@ -290,10 +295,18 @@ def set_choices(issue: Issue, forms: dict) -> None:
             forms["priority"].priority.data = issue.priority
         current = HANDLING_LEVELS.index(issue.level)
         forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current]]
-    if "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(person, "triage_issue", issue):
-        forms["rejected"].reason.choices = [("", _("Choose…"))] + [
-            (str(r.id), r.label) for r in operations.active_reject_reasons()
-        ]
+    if may_reject(issue):
+        forms["rejected"].reason.choices = reject_choices()
+
+
+def may_reject(issue: Issue) -> bool:
+    """Whether the reject form is offered (anyone else's POST is refused by the service: 403, or the status)."""
+    return "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(current_user, "triage_issue", issue)
+
+
+def reject_choices() -> list[tuple[str, str]]:
+    """The reject form's reasons: "Choose…", then the managed list's active reasons."""
+    return [("", _("Choose…"))] + [(str(r.id), r.label) for r in operations.active_reject_reasons()]
 
 
 def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:
@@ -303,9 +316,16 @@ def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]
     return operations.templates_for(issue)
 
 
-def render_detail(issue: Issue, failed: str | None = None, error: str | None = None, status: int = 200):
-    """The issue page; after a refusal, with the message and the refused form still filled in."""
-    forms = build_forms(issue, failed)
+def render_detail(
+    issue: Issue,
+    failed: str | None = None,
+    error: str | None = None,
+    status: int = 200,
+    failed_form: VersionedForm | None = None,
+):
+    """The issue page; after a refusal, with the message (or `failed_form`'s errors beside its fields) and the
+    refused form still filled in."""
+    forms = build_forms(issue, failed, failed_form)
     actions = available_actions(issue, forms)
     kinds = comment_kinds(issue)
     comment_form = forms["comment"]
@@ -403,6 +423,10 @@ def refused(issue_id: int, name: str, err: ServiceError):
     """Show the latest version of the page with the refused form open, its reason and what was typed."""
     db.session.expire_all()
     issue = load_issue(issue_id)  # the latest version, still subject to the policy
+    if name == "rejected" and err.code == "reason_required":  # the reason went out of the list meanwhile
+        form = RejectForm(prefix=name)
+        form.reason.errors = [err.message]
+        return render_detail(issue, failed=name, status=err.status, failed_form=form)
     return render_detail(issue, failed=name, error=err.message, status=err.status)
 
 
@@ -413,7 +437,11 @@ def change_status(issue_id, to_status):
     if to_status not in TRANSITION_BUTTONS:
         abort(404)
     issue = load_issue(issue_id)
-    form = TransitionForm(prefix=to_status)
+    form = FORM_CLASSES[to_status](prefix=to_status)
+    if to_status == "rejected" and may_reject(issue):  # the reason is checked like a field: its message beside it
+        form.reason.choices = reject_choices()
+        if not form.validate():
+            return render_detail(issue, failed=to_status, status=422, failed_form=form)
     stored = []
     if to_status == "resolved":  # "after" photos of the fix, checked like the filing photos
         files = [f for f in request.files.getlist(form.photos.name) if f.filename]

@@ -270,7 +270,8 @@ def photo(photo_id: int, thumb: bool):
 @bp.route("/compound/<int:compound_id>/poster")
 @public
 def poster(compound_id: int):
-    """The printable A4 notice-board poster of a 小区: its figures, the date, a QR code of its public page."""
+    """The printable A4 notice-board poster of a 小区: its figures (as its public page shows them), the date, a
+    large QR code of its public page saying what it is for, and a print button (static/js/print.js)."""
     target_url = public_url(".compound", compound_id=compound_id)
     here = url_for(".poster", compound_id=compound_id)
 
@@ -281,7 +282,9 @@ def poster(compound_id: int):
         return render_template(
             "public/poster.html",
             target=target,
-            figures=rates.figures(public_data.scope_condition("compound", compound_id)),
+            # The compound page's own figures (scope_figures), so the sheet and the page never differ.
+            figures=scope_figures("compound", target, public_data.scope_condition("compound", compound_id)),
+            statuses=STATUSES,
             target_url=target_url,
             qr=qr_svg(target_url, _("QR code: %(url)s", url=target_url)),
             printed=datetime.now(BEIJING).strftime("%Y-%m-%d"),

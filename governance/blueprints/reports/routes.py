@@ -79,6 +79,7 @@ def node(node_id):
         period=period,
         errors=errors,
         typed=request.args,
+        periods=node_report.PERIODS,
         figures_html=_figures_html(item, period, sort, descending),
         previous=period.shifted(-1),
         following=period.shifted(1),
@@ -199,7 +200,9 @@ def export(node_id, table, fmt):
     }[table]
     with_hours = table == "summary"  # the node's own figures; its breakdowns carry no hours
     columns = [exports.Column(first, "text"), *_figure_columns(with_hours)]
-    stem = f"{item.name}-{TABLE_NAMES[table]}-{period.start.isoformat()}-{period.last_day.isoformat()}"
+    name = str(TABLE_NAMES[table])
+    dates = f"{period.start.isoformat()} – {period.last_day.isoformat()}"
+    stem = f"{item.name}-{name}-{period.start.isoformat()}-{period.last_day.isoformat()}"
     values = [[label, *_figure_values(f, with_hours)] for label, f in rows]
     # The areas' vacant 片/组/邻 now (the summary: below the node), as on the page.
     vacant = {
@@ -209,7 +212,10 @@ def export(node_id, table, fmt):
     if vacant is not None:
         columns.append(exports.Column(_("Vacant zones, groups and neighbour units (片/组/邻) now"), "int"))
         values = [[*line, counts.total] for line, counts in zip(values, vacant, strict=True)]
-    return exports.table_response(stem, columns, values, fmt)
+    # The sheet is named by its table; the area and the whole period (too long for a sheet name) head it.
+    return exports.table_response(
+        stem, columns, values, fmt, sheet_title=name, heading=f"{item.name} · {name} · {dates}"
+    )
 
 
 TABLE_NAMES = {

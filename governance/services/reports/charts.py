@@ -9,7 +9,9 @@ Content-Security-Policy is `style-src 'self'`. The font family is inherited from
 
 Colours are chosen to stay apart in greyscale print: pale bars, a dark line with hollow markers,
 dark rate bars. Rates are fractions 0–1 (None = no data, shown as a gap or
-"—"); values outside 0–1 are clamped. Text sizes are ≥ 12 viewBox units, about 11 px on a phone.
+"—"); values outside 0–1 are clamped. Text is FONT (15) viewBox units: a chart is drawn about 297 px wide on a
+360 px phone (inside the page's and the card's padding), so its text is 12.4 px there; the stylesheet keeps a
+chart at most 26rem wide, so on a desk its text stays about 17 px.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from markupsafe import Markup, escape
 
 WIDTH = 360  # viewBox width; the phone baseline
 PAD = 4  # outer margin inside the viewBox
-FONT = 12  # text size in viewBox units (≈ 11 px once the page's side padding is taken off a 360 px phone)
+FONT = 15  # text size in viewBox units (≥ 12 px in a report card on a 360 px phone: 15 × 297 / 360)
 
 TEXT = "#1f2933"
 MUTED = "#52606d"
@@ -112,7 +114,9 @@ def _empty(kind: str, empty_text: str) -> Markup:
     """A small chart holding only the caller's (translated) "no data" sentence."""
     empty_text = _clean(empty_text)
     shown = truncate(empty_text, WIDTH - 2 * PAD)
-    return _svg(kind + " chart-empty", 32, empty_text, [_text(PAD, 21, shown, "chart-empty-text", fill=MUTED)])
+    return _svg(
+        kind + " chart-empty", FONT + 20, empty_text, [_text(PAD, FONT + 9, shown, "chart-empty-text", fill=MUTED)]
+    )
 
 
 def _nice_step(raw: float) -> int:
@@ -134,10 +138,10 @@ def _legend(items: list[tuple[str, str]], y0: float) -> tuple[list[str], float]:
     room = WIDTH - 2 * PAD
     widths = [swatch + text_width(text) for _, text in items]
     one_row = sum(widths) + gap * (len(items) - 1) <= room
-    out, x, y = [], PAD, y0 + 12
+    out, x, y = [], PAD, y0 + FONT
     for index, (kind, text) in enumerate(items):
         if index and not one_row:
-            x, y = PAD, y + 18
+            x, y = PAD, y + FONT + 6
         shown = truncate(text, room - swatch)
         if kind == "bar":
             out.append(
@@ -160,7 +164,7 @@ def _legend(items: list[tuple[str, str]], y0: float) -> tuple[list[str], float]:
 def _month_labels(labels: list[str], centres: list[float], slot: float, baseline: float) -> tuple[list[str], float]:
     """Labels "YYYY-MM" too wide for their slot: the month ("07") under every k-th bar, the year beneath."""
     months = [MONTH_RE.match(label) for label in labels]
-    month_room = text_width("00") + 6
+    month_room = text_width("00") + 4
     step = next((k for k in (1, 2, 3, 4, 6, 12) if slot * k >= month_room), 12)
     out = []
     years: list[tuple[float, str]] = []
@@ -304,8 +308,8 @@ def rate_bars(items: list[tuple[str, float | None]], *, empty_text: str = "", ti
     if not items:
         return _empty("rates", empty_text or title)
     rows = [(_clean(name), clamp_rate(value)) for name, value in items]
-    row_h, bar_h = 26, 14
-    label_w = min(132.0, max(text_width(name) for name, _ in rows))
+    row_h, bar_h = 30, 16
+    label_w = min(135.0, max(text_width(name) for name, _ in rows))
     bar_x = PAD + label_w + 8
     value_w = text_width("100.0%") + 6
     bar_max = WIDTH - PAD - value_w - bar_x

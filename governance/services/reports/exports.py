@@ -2,7 +2,9 @@
 
 `write_table(columns, rows, fmt)` turns rows into a CSV (UTF-8 with a byte-order mark, so Excel
 reads the Chinese) or an XLSX workbook (bold, frozen header; numbers as numbers; rates as
-percentages; times in Beijing time), guarding text against formula injection in both.
+percentages; times in Beijing time), guarding text against formula injection in both. A workbook's
+one sheet is named by what it holds (`sheet_name`: Excel's rules, at most 31 characters); what a
+short name cannot say (the area, the period) goes in an optional title row above the headers.
 `table_response()` wraps the bytes in a download response with a Chinese-safe file name.
 
 Small exports are written while the request waits. Large ones go through the job outbox:
@@ -50,6 +52,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # Characters XML 1.0 cannot hold (openpyxl refuses them): dropped from XLSX text.
 XML_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
 XLSX_MAX_TEXT = 32767
+# Excel's sheet names: at most 31 characters, none of these, not starting or ending with an apostrophe.
+SHEET_NAME_MAX = 31
+SHEET_NAME_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 NUMBER_FORMATS = {
     "int": "0",
     "rate": "0.0%",
@@ -142,6 +147,14 @@ def xlsx_value(value, kind: str):
     raise ValueError(kind)
 
 
+def sheet_name(title: str) -> str:
+    """A sheet name Excel accepts: forbidden characters and control characters dropped, no apostrophe at either
+    end, at most 31 characters, never empty and never "History" (which Excel keeps for itself)."""
+    name = SHEET_NAME_FORBIDDEN.sub("", XML_ILLEGAL.sub("", str(title))).strip().strip("'")
+    name = name[:SHEET_NAME_MAX].strip().strip("'") or "Sheet1"
+    return "History (1)" if name.lower() == "history" else name
+
+
 def display_width(text: str) -> int:
     """Columns a text takes in a spreadsheet: a Chinese character is about two."""
     return sum(2 if ord(ch) > 0x2E7F else 1 for ch in text)
@@ -169,8 +182,13 @@ def write_csv(columns: Sequence[Column], rows: Iterable[Sequence], out) -> None:
         text.detach()  # leave `out` open for the caller
 
 
-def write_xlsx(columns: Sequence[Column], rows: Iterable[Sequence], out, sheet_title: str = "Sheet1") -> None:
-    """An XLSX workbook into a binary file object, streamed row by row (write-only mode)."""
+def write_xlsx(
+    columns: Sequence[Column], rows: Iterable[Sequence], out, sheet_title: str = "Sheet1", heading: str | None = None
+) -> None:
+    """An XLSX workbook into a binary file object, streamed row by row (write-only mode).
+
+    The sheet is named `sheet_title` (made acceptable to Excel); a `heading` is a bold first row above the
+    headers (formula-guarded like any text), e.g. the area and the period the table covers."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
@@ -179,8 +197,9 @@ def write_xlsx(columns: Sequence[Column], rows: Iterable[Sequence], out, sheet_t
     rows = iter(rows)
     sample = list(islice(rows, WIDTH_SAMPLE))
     book = Workbook(write_only=True)
-    sheet = book.create_sheet(re.sub(r"[\[\]:*?/\\]", "", sheet_title)[:31] or "Sheet1")
-    sheet.freeze_panes = "A2"
+    sheet = book.create_sheet(sheet_name(sheet_title))
+    header_row = 2 if heading else 1
+    sheet.freeze_panes = f"A{header_row + 1}"
     for index, column in enumerate(columns, start=1):
         width = display_width(str(column.title)) + 3  # room for the bold face and the filter arrow
         if column.kind in FIXED_WIDTHS:
@@ -190,6 +209,10 @@ def write_xlsx(columns: Sequence[Column], rows: Iterable[Sequence], out, sheet_t
             width = max([width, *(display_width(str(v)) + 1 for v in values)])
         sheet.column_dimensions[get_column_letter(index)].width = min(max(width, 6), 60)
     bold, centred = Font(bold=True), Alignment(horizontal="center", vertical="center")
+    if heading:
+        title = WriteOnlyCell(sheet, value=xlsx_value(heading, "text"))
+        title.font = Font(bold=True, size=13)
+        sheet.append([title])
     header = []
     for column in columns:
         cell = WriteOnlyCell(sheet, value=xlsx_value(str(column.title), "text"))
@@ -210,24 +233,38 @@ def write_xlsx(columns: Sequence[Column], rows: Iterable[Sequence], out, sheet_t
                 line.append(cell)
         sheet.append(line)
     if columns:
-        sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}1"
+        sheet.auto_filter.ref = f"A{header_row}:{get_column_letter(len(columns))}{header_row}"
     book.save(out)
 
 
-def write_table_to(columns: Sequence[Column], rows: Iterable[Sequence], fmt: str, out, sheet_title: str = "Sheet1"):
-    """Write the table in `fmt` ("csv" or "xlsx") into a binary file object."""
+def write_table_to(
+    columns: Sequence[Column],
+    rows: Iterable[Sequence],
+    fmt: str,
+    out,
+    sheet_title: str = "Sheet1",
+    heading: str | None = None,
+):
+    """Write the table in `fmt` ("csv" or "xlsx") into a binary file object (a CSV has no title row: the
+    headers stay its first line, for the programs that read it)."""
     if fmt == "csv":
         write_csv(columns, rows, out)
     elif fmt == "xlsx":
-        write_xlsx(columns, rows, out, sheet_title)
+        write_xlsx(columns, rows, out, sheet_title, heading)
     else:
         raise ValueError(f"unknown export format {fmt!r}")
 
 
-def write_table(columns: Sequence[Column], rows: Iterable[Sequence], fmt: str, sheet_title: str = "Sheet1") -> bytes:
+def write_table(
+    columns: Sequence[Column],
+    rows: Iterable[Sequence],
+    fmt: str,
+    sheet_title: str = "Sheet1",
+    heading: str | None = None,
+) -> bytes:
     """The table as the bytes of a CSV or XLSX file."""
     out = io.BytesIO()
-    write_table_to(columns, rows, fmt, out, sheet_title)
+    write_table_to(columns, rows, fmt, out, sheet_title, heading)
     return out.getvalue()
 
 
@@ -250,13 +287,18 @@ def clean_stem(stem: str) -> str:
 
 
 def table_response(
-    filename_stem: str, columns: Sequence[Column], rows: Iterable[Sequence], fmt: str, sheet_title: str | None = None
+    filename_stem: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence],
+    fmt: str,
+    sheet_title: str | None = None,
+    heading: str | None = None,
 ) -> Response:
     """A download of the table: the right type, a Chinese-safe file name, never cached."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}")
     stem = clean_stem(filename_stem)
-    body = write_table(columns, rows, fmt, sheet_title or stem)
+    body = write_table(columns, rows, fmt, sheet_title or stem, heading)
     return Response(
         body,
         mimetype=MIMETYPES[fmt],
