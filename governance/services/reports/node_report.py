@@ -512,7 +512,7 @@ def build_report(node: Node, period: Period, now: datetime | None = None, *, wit
     by_category = node_figures(node, period, "category", now, overdue=overdue["category"], whole=whole.get("category"))
     for value, category_figures in sorted(by_category.items(), key=lambda kv: -kv[1].total):
         category = categories.get(value)
-        report.by_category.append(Row(category.name_zh if category else str(value), category_figures, key=value))
+        report.by_category.append(Row(category.label if category else str(value), category_figures, key=value))
     parties = node_figures(node, period, "org", now, overdue=overdue["org"], whole=whole.get("org"))
     names = dict(
         db.session.execute(select(Organisation.id, Organisation.name).where(Organisation.id.in_(list(parties)))).all()

@@ -53,6 +53,8 @@ from datetime import datetime
 
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 
+from flask_babel import lazy_gettext as _l
+
 from ...extensions import db
 from ...formatting import BEIJING_SQLITE_MODIFIER, BEIJING_ZONE_NAME
 from ...models import OPEN_STATUSES, STATUSES, Issue, utcnow
@@ -61,17 +63,28 @@ SATISFIED = ("satisfied", "basically_satisfied")
 NOT_COUNTED = ("withdrawn", "duplicate")
 RESOLVED = ("resolved", "closed")
 
-# (code, name, definition) for a "how is this computed" note; the module docstring is the long form.
+# (code, name, definition) for a "how is this computed" note, in the reader's language; the module docstring
+# is the long form.
 DEFINITIONS = (
-    ("response_rate", "响应率", "按时受理的问题数 ÷ 上报问题数，两者都不含已撤回的问题；"
-                                "按时指首次受理未过时限且未超时上报。"),
-    ("resolution_rate", "办结率", "已办结或已关闭的问题数 ÷ 上报问题数（不含已撤回和重复问题）。"),
-    ("on_time_rate", "按期办结率", "按期办结的问题数 ÷ 已办结（含办结后关闭）的问题数；不予受理、撤回、重复不计。"),
-    ("satisfaction_rate", "满意率", "满意和基本满意的问题数 ÷ 有回答的问题数；每个问题只计一个回答："
-                                    "居民评价优先，否则为邻长最近一次回访（不含已撤回和重复问题）。"),
-    ("median_resolve", "办结时长中位数", "从上报到办结的小时数（向上取整）的中位数（最近秩法，偶数个取较小者）。"),
-    ("p90_resolve", "办结时长90分位", "已办结问题从上报到办结所用小时数的第90百分位数（最近秩法）。"),
-    ("overdue", "当前超时", "处理中的问题里，当前层级受理或办结时限已过的问题数。"),
+    ("response_rate", _l("Response rate (响应率)"), _l(
+        "Issues acknowledged on time ÷ issues filed, both without withdrawn issues; on time means the first "
+        "acknowledgement came within its deadline and the issue was not escalated for lateness.")),
+    ("resolution_rate", _l("Resolution rate (办结率)"), _l(
+        "Issues resolved or closed ÷ issues filed (without withdrawn issues and duplicates).")),
+    ("on_time_rate", _l("On-time resolution rate (按期办结率)"), _l(
+        "Issues resolved on time ÷ issues resolved (including those closed after resolution); rejected, "
+        "withdrawn and duplicate issues do not count.")),
+    ("satisfaction_rate", _l("Satisfaction rate (满意率)"), _l(
+        "Issues answered satisfied or basically satisfied ÷ issues with an answer; each issue counts one "
+        "answer: the resident's own rating first, otherwise the neighbour leader's latest callback (without "
+        "withdrawn issues and duplicates).")),
+    ("median_resolve", _l("Median hours to resolve"), _l(
+        "The median of the hours from filing to resolution (rounded up), by nearest rank (the lower of two "
+        "middle values).")),
+    ("p90_resolve", _l("90th percentile of hours to resolve"), _l(
+        "The 90th percentile of the hours resolved issues took from filing to resolution, by nearest rank.")),
+    ("overdue", _l("Overdue now"), _l(
+        "Open issues whose acknowledgement or resolution deadline at their current level has passed.")),
 )  # fmt: skip
 
 
