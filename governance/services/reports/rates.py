@@ -51,9 +51,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
-
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
 
 from ...extensions import db
 from ...formatting import BEIJING_SQLITE_MODIFIER, BEIJING_ZONE_NAME
