@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from governance.extensions import db
@@ -304,10 +305,13 @@ def test_zero_denominators_are_none(people):
     assert waiting.on_time_rate is None and waiting.satisfaction_rate is None
 
 
-def test_definitions_name_a_figure_each():
+def test_definitions_name_a_figure_each(app):
     figures = rates.Figures()
     codes = [code for code, _, _ in rates.DEFINITIONS]
     assert len(codes) == len(set(codes)) == 7
-    for code, name, definition in rates.DEFINITIONS:
-        assert hasattr(figures, code), code
-        assert name and definition.endswith("。"), code
+    for locale, stop in (("zh", "。"), ("en", ".")):
+        with app.test_request_context(), force_locale(locale):
+            for code, name, definition in rates.DEFINITIONS:
+                assert hasattr(figures, code), code
+                # A whole sentence in each language: translated, not the English text on a Chinese page.
+                assert str(name) and str(definition).endswith(stop), (locale, code)

@@ -125,7 +125,7 @@ def test_cli_imports_a_good_csv(app, runner, world, tmp_path):
     result = run_import(runner, tmp_path, "roster.csv", csv_bytes(good_rows(world)))
     assert result.exit_code == 0, result.output
     assert "7 created" in result.output and "Roles added: 8" in result.output
-    assert "Created 1 片, 1 组 and 2 邻" in result.output
+    assert "Created 1 zones (片), 1 groups (组) and 2 neighbour units (邻)" in result.output
     after = counts()
     assert after["people"] == before["people"] + 7
     assert after["roles"] == before["roles"] + 8
@@ -234,7 +234,7 @@ def test_reimport_changes_nothing_and_a_corrected_name_updates_in_place(app, run
     again = run_import(runner, tmp_path, "roster.csv", data)
     assert again.exit_code == 0, again.output
     assert "0 created, 0 updated, 7 unchanged" in again.output and "Roles added: 0" in again.output
-    assert "Created 0 片, 0 组 and 0 邻" in again.output
+    assert "Created 0 zones (片), 0 groups (组) and 0 neighbour units (邻)" in again.output
     assert counts() == first
 
     fixed = [r if r[7] != "13900000001" else (*r[:6], "张正确", r[7]) for r in good_rows(world)]
