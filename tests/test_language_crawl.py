@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import defaultdict
-from urllib.parse import urlsplit
 
 import pytest
 from bs4 import BeautifulSoup
@@ -39,6 +37,7 @@ from governance.models import (
     ResponseTemplate,
 )
 from tests.conftest import Auth
+from tests.crawl import walk
 
 CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 GLOSS = re.compile(r"[（(][^()（）]*[\u3400-\u9fff][^()（）]*[)）]")
@@ -60,12 +59,6 @@ LATIN_ALLOWED = {
     "JSON",
 }
 LATIN_ALLOWED |= {"Webhook", "Enter", "GBK", "UTF-8", "Redis", "Web"}  # keys, encodings and services named as they are
-# Not followed: downloads, actions and the language switch itself.
-SKIP = re.compile(
-    r"^/(static|lang|auth/logout|sw\.js|healthz|open311|exports/|money/\d+/(export|receipt))|\.(csv|xlsx)\b|/photos?/"
-)
-PER_VIEW = 3  # addresses crawled per view (a list's pages and filters add nothing new after a few)
-PAGES_PER_LOGIN = 120
 
 
 @pytest.fixture
@@ -153,45 +146,16 @@ def foreign_words(text: str, language: str, data: list[str]) -> list[str]:
     return sorted(words)
 
 
-def links(html: str) -> list[str]:
-    soup = BeautifulSoup(html, "html.parser")
-    found = []
-    for anchor in soup.find_all("a", href=True):
-        parts = urlsplit(anchor["href"])
-        if parts.scheme or parts.netloc or not parts.path.startswith("/"):
-            continue
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        if not SKIP.search(path):
-            found.append(path)
-    return found
-
-
-def view_of(path: str) -> str:
-    """The view an address opens: its path with ids replaced (one budget per view)."""
-    return re.sub(r"/[^/]*\d[^/]*", "/N", urlsplit(path).path)
-
-
 def crawl(client, language: str, data: list[str], start: tuple[str, ...] = ("/",)) -> dict[str, list[str]]:
     """{address: foreign words} for every page reached from the start pages (the home page)."""
     client.get(f"/lang/{language}")
     settings = settings_strings()
-    seen, per_view, problems = set(), defaultdict(int), {}
-    queue = list(start)
-    while queue and len(seen) < PAGES_PER_LOGIN:
-        path = queue.pop(0)
-        if path in seen or per_view[view_of(path)] >= PER_VIEW:
-            continue
-        seen.add(path)
-        per_view[view_of(path)] += 1
-        response = client.get(path, follow_redirects=True)  # /reports/ opens the person's own area, …
-        if response.status_code != 200 or "text/html" not in response.headers.get("Content-Type", ""):
-            continue
-        html = response.get_data(as_text=True)
+    problems = {}
+    for path, html in walk(client, start):
         known = data + settings if path.startswith("/admin/settings") else data
         words = foreign_words(visible_text(html), language, known)
         if words:
             problems[path] = words
-        queue.extend(link for link in links(html) if link not in seen)
     return problems
 
 
