@@ -40,6 +40,10 @@ if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
 fi
 
 bash scripts/setup.sh requirements-dev.txt
+# axe-core for the phone pass's accessibility check, from the npm registry at the locked version.
+if [ ! -f tests/browser/node_modules/axe-core/axe.min.js ]; then
+  npm ci --prefix tests/browser --silent --no-audit --no-fund
+fi
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest -n 2 --dist worksteal -p no:cacheprovider --durations=25 "$@" tests

@@ -60,7 +60,7 @@
     const t = box.dataset, me = Number(t.person), done = sent.filter((a) => a.ok);
     if (done.length) {
       const p = make(box, 'p', 'outbox-sent', t.sent);
-      for (const a of done) make(p, 'a', '', a.reference).href = a.url;
+      for (const a of done) make(p, 'a', 'line-link', a.reference).href = a.url;
     }
     if (!mine.length) return;
     const bar = make(box, 'button', 'outbox-bar', t.n.replace('{n}', mine.length));
