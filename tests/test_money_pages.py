@@ -13,7 +13,7 @@ from governance.models import Issue, LedgerEntry
 from governance.services.money import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
 from tests.conftest import csrf_from
-from tests.pages import find_all, text_of
+from tests.pages import find, find_all, text_of
 
 
 @pytest.fixture
@@ -471,3 +471,24 @@ def test_the_record_form_key_reused_for_different_money_is_refused(world, client
     other = post_entry(client, project, html, amount="250", source_id=world["property"].id)
     assert other.status_code == 409 and "已用于另一笔" in other.get_data(as_text=True)
     assert count() == 1
+
+
+def test_a_reverse_without_a_reason_says_so_beside_the_field_in_the_open_row(world, client, auth):
+    """The reason is checked on the server like every other field: the row's form comes back open, with the
+    message beside the reason and nothing recorded; the browser's own `required` is not relied on."""
+    project = world["project"]
+    receipt = ledger.record_receipt(world["branch"], project, world["property"], 100_00)
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    html = page(client, project)
+    assert "required" not in str(find(html, f"#entry-{receipt.id} td.reverse"))
+    fields = reverse_form_of(html, receipt.id)
+    response = client.post(f"/money/{project.id}/reverse", data={**fields, "reason": "  "})
+    assert response.status_code == 400 and count() == 1
+    row = find(response.get_data(as_text=True), f"#entry-{receipt.id} td.reverse")
+    assert row.select_one("details").has_attr("open")
+    assert text_of(row, ".field.has-error .error") == "请填写冲正原因。"
+    # Sent again with a reason, from the form the page came back with: reversed once.
+    fields = reverse_form_of(response.get_data(as_text=True), receipt.id)
+    assert client.post(f"/money/{project.id}/reverse", data={**fields, "reason": "错账"}).status_code == 302
+    assert count() == 2

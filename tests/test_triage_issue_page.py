@@ -13,6 +13,7 @@ from governance.models import Issue, IssueEvent, IssueFollower, ResponseTemplate
 from governance.services.triage import operations
 from tests.builders import force_status, make_issue, make_organisation, make_party, make_person, make_tree, nodes_at
 from tests.conftest import csrf_from
+from tests.pages import find, text_of
 
 
 @pytest.fixture
@@ -88,8 +89,36 @@ def test_bad_assignments_say_why_and_keep_the_text(world, client, auth, fields):
     response = step(client, issue, "assign", data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)
-    assert 'role="alert"' in html and 'id="act-assign" open' in html
+    # The reason is said beside the field it is about (the party, the date), or above the form.
+    assert ('role="alert"' in html or "has-error" in html) and 'id="act-assign" open' in html
     assert fresh(issue).assignee_org_id is None
+
+
+@pytest.mark.parametrize(
+    ("fields", "wrong", "kept"),
+    [
+        ({"organisation": "", "due_on": "2099-01-01"}, "organisation", "due_on"),
+        ({"organisation": "PROPERTY", "due_on": "1999-01-01"}, "due_on", "organisation"),
+    ],
+)
+def test_an_assignment_is_checked_on_the_server_with_the_message_beside_its_field(
+    world, client, auth, fields, wrong, kept
+):
+    """Like every other form: no browser-only `required`; the message sits beside the field and what was
+    chosen in the other field stays."""
+    issue = make_issue(world["n0"])
+    auth.login(world["branch"].mobile)
+    form = find(client.get(f"/issues/{issue.id}").get_data(as_text=True), "#act-assign form")
+    assert not form.select("[required]")
+    data = {k: (str(world["property"].id) if v == "PROPERTY" else v) for k, v in fields.items()}
+    response = step(client, issue, "assign", data)
+    assert response.status_code == 422 and fresh(issue).assignee_org_id is None
+    form = find(response.get_data(as_text=True), "#act-assign form")
+    assert form.select_one(f"#assign-{wrong}").get("aria-invalid") == "true"
+    assert text_of(form.select_one(f"#assign-{wrong}").parent, ".error")
+    field = form.select_one(f"#assign-{kept}")
+    chosen = field.select_one("option[selected]").get("value") if field.name == "select" else field.get("value")
+    assert chosen == data[kept]
 
 
 @pytest.mark.parametrize("who", ["n0", "g0", "branch_b", "staff", "other_staff"])

@@ -419,13 +419,22 @@ def perform(issue: Issue, name: str, run, done: str, anchor: str = "top", to=Non
     )
 
 
+# A refusal about one field of a form: its message goes beside that field, as a form's own checks put theirs.
+FIELD_OF_REFUSAL = {
+    ("rejected", "reason_required"): "reason",  # the reason went out of the list meanwhile
+    ("assign", "bad_organisation"): "organisation",
+    ("assign", "bad_deadline"): "due_on",
+}
+
+
 def refused(issue_id: int, name: str, err: ServiceError):
     """Show the latest version of the page with the refused form open, its reason and what was typed."""
     db.session.expire_all()
     issue = load_issue(issue_id)  # the latest version, still subject to the policy
-    if name == "rejected" and err.code == "reason_required":  # the reason went out of the list meanwhile
-        form = RejectForm(prefix=name)
-        form.reason.errors = [err.message]
+    field = FIELD_OF_REFUSAL.get((name, err.code))
+    if field is not None:
+        form = FORM_CLASSES[name](prefix=name)  # what was sent, as sent
+        getattr(form, field).errors = [err.message]
         return render_detail(issue, failed=name, status=err.status, failed_form=form)
     return render_detail(issue, failed=name, error=err.message, status=err.status)
 

@@ -359,10 +359,21 @@ def reverse(project_id: int):
         ),
         done=lambda reversal: _("Entry %(id)s reversed.", id=reversal.reverses_id),
         to=url_for("money.project", project_id=project.id),
-        refused=lambda err: render_ledger(project, rform=form, status=refused_reuse(err, form)),
+        refused=lambda err: refused_reversal(project, form, err),
         say_refusal=True,
         code=302,
     )
+
+
+def refused_reversal(project: Project, form: ReverseForm, err: ServiceError):
+    """The ledger again, the refused row's form open with what was typed; a refusal about the reason or the
+    override is said beside that field as well."""
+    overrides = policy.allowed(current_user, "override_overspend", project)
+    field = {"reason_required": form.reason, "overspend": form.override_reason if overrides else form.reason}
+    field = field.get(err.code)
+    if field is not None:
+        field.errors = [err.message]
+    return render_ledger(project, rform=form, status=refused_reuse(err, form))
 
 
 @bp.route("/<int:project_id>/issue-phase", methods=["POST"])
