@@ -157,7 +157,9 @@ def test_exports_never_name_anonymous_donors(world, client, auth):
     auth.login(world["branch"].mobile)
     csv_text = client.get(f"/money/{project.id}/ledger.csv").get_data(as_text=True)
     xlsx = client.get(f"/money/{project.id}/ledger.xlsx")
-    cells = [str(c) for row in load_workbook(io.BytesIO(xlsx.data)).active.iter_rows(values_only=True) for c in row]
+    sheet = load_workbook(io.BytesIO(xlsx.data)).active
+    assert sheet.title == "普瑞斯堡改造收支明细"  # what it holds, in the reader's language
+    cells = [str(c) for row in sheet.iter_rows(values_only=True) for c in row]
     html = page(client, project)
     for text in (csv_text, " ".join(cells), html):
         assert "张伟国" in text and "500.00" in text

@@ -464,4 +464,6 @@ def export_csv(project_id: int):
 def export_xlsx(project_id: int):
     """The filtered ledger as an Excel workbook."""
     project = project_or_404(project_id)
-    return exports.table_response(f"ledger-{project.id}", *export_table(project), "xlsx", sheet_title="ledger")
+    # The sheet says what it holds, in the reader's language (it was "ledger" in a Chinese workbook).
+    title = _("Ledger of %(project)s", project=project.name)
+    return exports.table_response(f"ledger-{project.id}", *export_table(project), "xlsx", sheet_title=title)
