@@ -39,6 +39,15 @@ def test_district_admin_drills_down_to_a_zone(phone):
     rates = phone.page.locator("#children-h ~ .table-scroll tbody tr td:nth-child(6)").all_inner_texts()
     numbers = [float(t.rstrip("%")) for t in rates if t.strip() not in ("—", "")]
     assert numbers == sorted(numbers, reverse=True)
+    # Scrolled sideways to the last figures, the table still says whose figures they are.
+    table = phone.page.locator("#children-table")
+    box = table.bounding_box()
+    table.evaluate("el => { el.scrollLeft = el.scrollWidth; }")
+    assert table.evaluate("el => el.scrollLeft") > 100, "the children table does not scroll on a phone"
+    name = phone.page.locator("#children-table tbody th").first.bounding_box()
+    assert abs(name["x"] - box["x"]) < 2, f"the place names scrolled away: {name} in {box}"
+    phone.page.screenshot(path=str(ARTIFACTS / f"{phone.prefix}-scrolled-sideways.png"))
+    table.evaluate("el => { el.scrollLeft = 0; }")
     # Drill down one level per tap: 街镇 → 社区 → 片.
     for level in ("street", "community", "zone"):
         phone.tap(phone.page.locator("#children-h ~ .table-scroll tbody th a").first)
