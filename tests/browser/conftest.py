@@ -1,8 +1,8 @@
 """Browser fixtures: the test app served on a real port, driven by headless Chromium as a 360 px phone.
 
-The `app` fixture of tests/conftest.py is parametrized over SQLite and PostgreSQL, so every browser
-test runs on both engines. Chromium is Debian's /usr/bin/chromium (no downloads, ever); when it is
-missing the tests fail with a message saying so — they never skip.
+The `app` fixture of tests/conftest.py is parametrized over SQLite and PostgreSQL; each browser flow runs on
+one of them (pytest_generate_tests below shares the flows out). Chromium is Debian's /usr/bin/chromium (no
+downloads, ever); when it is missing the tests fail with a message saying so — they never skip.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import threading
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,23 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.builders import PASSWORD
+from tests.conftest import ENGINES
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc):
+    """Each browser flow runs on one of the engines, the flows shared out between them by name.
+
+    A browser flow tests what a person meets (pages, scripts, the outbox, layout), and the server code it
+    drives is tested on both engines by the rest of the suite; running every flow twice doubled the suite's
+    slowest third for nothing the other tests do not already check. Shared out by a hash of the test's name,
+    both engines serve about half of the flows, and a flow always lands on the same engine.
+    """
+    if len(ENGINES) < 2 or "engine_name" not in metafunc.fixturenames:
+        return
+    engine = ENGINES[zlib.crc32(metafunc.definition.nodeid.encode()) % len(ENGINES)]
+    metafunc.definition.add_marker(pytest.mark.parametrize("engine_name", [engine], indirect=True, scope="session"))
+
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

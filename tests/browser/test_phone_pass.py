@@ -23,7 +23,7 @@ from governance import demo
 from governance.extensions import db
 from governance.models import Compound
 from tests.browser.conftest import ARTIFACTS, LAYOUT_PROBLEMS, PHONE_HEIGHT, PHONE_WIDTH, TARGET
-from tests.conftest import ENGINES, Auth
+from tests.conftest import Auth
 from tests.crawl import view_of, walk
 
 pytestmark = pytest.mark.browser
@@ -70,18 +70,14 @@ def pages_of(app, login: dict | None) -> list[str]:
     return [path for path, _ in walk(client, start, per_view=1, limit=PAGES_PER_LOGIN)]
 
 
-def accounts_for(engine: str) -> list[dict | None]:
-    """The accounts this engine's run walks: the layout does not depend on the database, so the two runs share
-    the accounts out between them (together: every account) instead of walking the same pages twice."""
-    # The leaders first, so that a view they share with the branch is checked as they see it (the issue page
-    # with their actions, their 邻's page), then the branch and the district, then a visitor.
-    accounts = [*reversed(demo.DEMO_LOGINS), None]
-    return accounts[ENGINES.index(engine) :: len(ENGINES)]
+# The leaders first, so that a view they share with the branch is checked as they see it (the issue page
+# with their actions, their 邻's page), then the branch and the district, then a visitor.
+ACCOUNTS = [*reversed(demo.DEMO_LOGINS), None]
 
 
-def shot_name(engine: str, who: str, size: str, path: str) -> Path:
+def shot_name(who: str, size: str, path: str) -> Path:
     view = re.sub(r"[^A-Za-z0-9]+", "_", view_of(path)).strip("_") or "home"
-    return ARTIFACTS / f"phone-pass-{engine}-{who}-{view}-{size}.png"
+    return ARTIFACTS / f"phone-pass-{who}-{view}-{size}.png"
 
 
 def measure(page) -> list[str]:
@@ -138,16 +134,14 @@ def test_the_checks_find_what_they_look_for(browser, axe_source):
     assert '"链接"' not in found, "a link inside a sentence is exempt"
 
 
-def test_every_page_of_every_role_fits_a_phone_and_a_desk(
-    demo_world, app, browser, live_server, engine_name, axe_source
-):
+def test_every_page_of_every_role_fits_a_phone_and_a_desk(demo_world, app, browser, live_server, axe_source):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob(f"phone-pass-{engine_name}-*.png"):
+    for old in ARTIFACTS.glob("phone-pass-*.png"):
         old.unlink()
     problems: dict[str, list[str]] = {}
     checked_views: set[str] = set()
     visited = 0
-    for login in accounts_for(engine_name):
+    for login in ACCOUNTS:
         who = login["key"] if login else "visitor"
         # Each account's home, and every other view once (the first account to reach it).
         paths = [p for p in pages_of(app, login) if p == "/" or view_of(p) not in checked_views]
@@ -157,17 +151,17 @@ def test_every_page_of_every_role_fits_a_phone_and_a_desk(
             page.set_viewport_size({"width": PHONE_WIDTH, "height": PHONE_HEIGHT})
             page.goto(live_server(path))
             found = measure(page)
-            page.screenshot(path=str(shot_name(engine_name, who, "360", path)), full_page=True)
+            page.screenshot(path=str(shot_name(who, "360", path)), full_page=True)
             page.set_viewport_size(DESK)
             wide = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             if wide > 0:
                 found.append(f"at 1280px: {wide}px wider than the screen")
-            page.screenshot(path=str(shot_name(engine_name, who, "1280", path)))
+            page.screenshot(path=str(shot_name(who, "1280", path)))
             visited += 1
             if found:
                 problems[f"{who} {path}"] = found
         context.close()
-    assert visited >= 20, f"the crawl reached only {visited} pages"
+    assert visited >= 45, f"the crawl reached only {visited} pages"
     assert not problems, "\n".join(
         f"{where}:\n    " + "\n    ".join(lines) for where, lines in sorted(problems.items())
     )
