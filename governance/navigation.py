@@ -40,7 +40,7 @@ class Link:
     of_role: bool = False  # on a card: ask about the card's role alone rather than the whole person
     target: Callable[[RoleAssignment], object] | None = None  # on a card: the policy's target for the role
     url: Callable[[RoleAssignment], str] | None = None  # on a card: the href for the role (default: endpoint)
-    css_class: str | None = None  # in the top bar
+    css_class: str | None = None  # its look: in the top bar; on a card "primary" marks the role's main action
     badge: Callable[[], str] | None = None  # in the top bar: a count shown beside the label ('' for none)
     badge_label: object = None  # what the count counts, for screen readers
 
@@ -111,8 +111,8 @@ def card_place(role: RoleAssignment) -> str:
     return NODE_CARD if role.node_id is not None else ORGANISATION_CARD
 
 
-def card_links(person: Person, role: RoleAssignment) -> list[tuple[str, str]]:
-    """(label, href) of the links on the card of one of the person's roles, in order."""
+def card_links(person: Person, role: RoleAssignment) -> list[Shown]:
+    """The links on the card of one of the person's roles, in order."""
     shown = []
     for link in _in(card_place(role)):
         if link.action is not None:
@@ -122,7 +122,7 @@ def card_links(person: Person, role: RoleAssignment) -> list[tuple[str, str]]:
                     continue
             elif not policy.allowed(person, link.action, target):
                 continue
-        shown.append((str(link.label), link.url(role) if link.url else url_for(link.endpoint)))
+        shown.append(Shown(str(link.label), link.url(role) if link.url else url_for(link.endpoint), link.css_class))
     return shown
 
 

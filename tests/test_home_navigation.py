@@ -15,6 +15,7 @@ from governance.extensions import db
 from governance.models import Notification, Person
 from tests.builders import PASSWORD, first_nodes, grant, make_organisation, make_person, make_role_holders, make_tree
 from tests.conftest import Auth
+from tests.pages import find
 
 
 class _Page(HTMLParser):
@@ -427,3 +428,15 @@ def test_the_top_bar_counts_unread_messages_beside_the_inbox(app, people):
         in html
     )
     assert '<a href="/reports/">报表</a>' in html
+
+
+def test_filing_is_the_main_action_on_a_leaders_card(app, people):
+    """A leader opens the app to file: 登记问题 is the card's one primary (red) button; the others are not."""
+    mobiles, _ids = people
+    client = app.test_client()
+    Auth(client).login(mobiles["neighbour_leader"], PASSWORD)
+    card = find(client.get("/").get_data(as_text=True), ".role-card")
+    primary = card.select(".actions a.button.primary")
+    assert [a.get_text(strip=True) for a in primary] == ["登记问题"]
+    assert primary[0]["href"] == "/file/"
+    assert len(card.select(".actions a.button")) > 1

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..formatting import role_label
 from ..models import Person, utcnow
-from ..navigation import card_links, card_todos
+from ..navigation import Shown, card_links, card_todos
 from .issues.listing import count_each
 from .people.tree import node_path
 
@@ -36,7 +36,7 @@ class Card:
 
     title: str
     where: str
-    links: list[tuple[str, str]] = field(default_factory=list)
+    links: list[Shown] = field(default_factory=list)
     waiting: list[Waiting] = field(default_factory=list)
 
 

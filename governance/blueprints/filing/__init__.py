@@ -7,6 +7,7 @@ from ...navigation import NODE_CARD, Link, declare
 
 bp = Blueprint("filing", __name__)
 
-declare(Link("filing.new", _l("File an issue"), (NODE_CARD,), order=20, action="file_any"))
+# Filing is a leader's main action on the phone: the one red button of the card.
+declare(Link("filing.new", _l("File an issue"), (NODE_CARD,), order=20, action="file_any", css_class="primary"))
 
 from . import routes  # noqa: E402,F401
