@@ -68,6 +68,18 @@ def test_each_slip_prints_the_activation_address_and_a_qr_code_of_it(app, client
     assert len(drawn) == len(waiting)
 
 
+def test_a_printed_sheet_is_in_the_audit_log_as_one_decision_with_a_line_per_slip(app, client, auth):
+    """Printing a 片's sheet issues new codes (any earlier one stops working): who did it, for whom, once."""
+    zone, branch, waiting, active = zone_with_waiting_leaders()
+    print_sheet(client, auth, branch, zone)
+    entries = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "activation_code_issued")).all()
+    assert sorted(e.detail for e in entries) == sorted(f"{p.name}（{p.mobile}）" for p in waiting)
+    assert {e.actor_id for e in entries} == {branch.id}
+    assert len({e.batch for e in entries}) == 1 and entries[0].batch  # one bulk action in the log
+    assert {e.community_id for e in entries} == {nodes_at("community")[0].id}
+    assert active.mobile not in " ".join(e.detail for e in entries)
+
+
 def test_the_code_is_on_the_slip_but_not_in_its_link(app, client, auth):
     zone, branch, waiting, _ = zone_with_waiting_leaders()
     sheet = print_sheet(client, auth, branch, zone)

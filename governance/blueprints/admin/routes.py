@@ -156,7 +156,7 @@ def codes(node_id):
     waiting = [p for p in people if p.password_hash is None and policy.allowed(current_user, "manage_person", p)]
     form = ConfirmForm()
     if form.validate_on_submit():
-        outcome = web.attempt(lambda: accounts.issue_codes(current_user, waiting))
+        outcome = web.attempt(lambda: accounts.issue_sheet(current_user, waiting))
         if outcome.refused:
             return refused(outcome.error, url_for("admin.codes", node_id=node.id))
         return print_sheet(node, outcome.result)

@@ -224,6 +224,23 @@ def issue_codes(issuer: Person | None, people: list[Person]) -> list[IssuedCode]
     return issued
 
 
+def issue_sheet(issuer: Person, people: list[Person]) -> list[IssuedCode]:
+    """A printed sheet of codes for the people of a 片 (or smaller) who have not activated yet: each earlier
+    unused code stops working, so the log says who printed it and for whom — one line per slip, marked as one
+    bulk action (never the codes, which exist only on paper)."""
+    with audit.batch():
+        issued = issue_codes(issuer, people)
+        for item in issued:
+            audit.record_change(
+                issuer,
+                "reset_code_issued" if item.reset else "activation_code_issued",
+                _who(item.person),
+                **_place_of(item.person),
+            )
+    db.session.flush()
+    return issued
+
+
 def issue_code(issuer: Person, person: Person) -> IssuedCode:
     """A new one-time code for one person (a lost slip, a forgotten password, a locked-out phone): an activation
     code while the account was never activated, a password-reset code after. Printed on a slip like the
