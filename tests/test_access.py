@@ -34,6 +34,7 @@ PUBLIC_ENDPOINTS = {
     "public.community",
     "public.compound",
     "public.issue",
+    "public.search",
     "public.photo",
     "public.poster",
     "public.rate",

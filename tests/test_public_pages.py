@@ -236,6 +236,7 @@ def public_urls(world, seeded) -> list[str]:
         f"/p/issue/{rated.reference}",
         f"/p/rate/{seeded['token']}",
         f"/money/public/{seeded['project'].id}",
+        f"/p/search?q={compound.name[:2]}",
     ]
 
 
@@ -557,3 +558,29 @@ def test_demo_public_pages_and_the_pruisburg_poster(app, client):
     for login in demo.DEMO_LOGINS:
         assert login["mobile"] not in page and login["mobile"] not in poster
     assert json.dumps(figures.total)  # the figures above were of a real compound
+
+
+# --- finding a page ----------------------------------------------------------------------------------
+
+
+def test_a_resident_finds_an_issue_by_its_reference_or_number_and_a_compound_by_its_name(world, client):
+    """The notice board prints a reference; a resident remembers a number or the 小区's name."""
+    issue = file(world, title="路灯不亮")
+    db.session.commit()
+    year = issue.reference.split("-")[1]
+    for typed in (issue.reference, issue.reference.lower(), str(issue.id), f" {issue.id} ", f"{year}-{issue.id}"):
+        response = client.get("/p/search", query_string={"q": typed})
+        assert response.status_code == 302, typed
+        assert response.headers["Location"].endswith(f"/p/issue/{issue.reference}"), typed
+    compound = world["compound"]
+    found = client.get("/p/search", query_string={"q": compound.name[1:3]})
+    assert found.status_code == 200
+    assert [a["href"] for a in find_all(found.text, ".search-results a")] == [f"/p/compound/{compound.id}"]
+    for nothing in ("没有这个小区", "%", "_", "WC-1999-1", "99999999999"):
+        page = client.get("/p/search", query_string={"q": nothing})
+        assert page.status_code == 200 and not find_all(page.text, ".search-results a"), nothing
+        assert text_of(page.text, ".search-none"), nothing
+    assert client.get("/p/search", query_string={"q": "  "}).headers["Location"].endswith("/p/")
+    # Every public page offers the search.
+    form = find(body(client, "/p/"), "form.public-search")
+    assert form["action"] == "/p/search" and form.select_one("input[name=q]")

@@ -63,7 +63,7 @@ def pages_of(app, login: dict | None) -> list[str]:
     if login is None:
         compound = db.session.scalar(select(Compound.id).where(Compound.name == demo.PRUISBURG))
         start = ("/auth/login", "/auth/activate", "/auth/reset", "/p/", f"/p/compound/{compound}")
-        start += (f"/p/compound/{compound}/poster",)
+        start += (f"/p/compound/{compound}/poster", f"/p/search?q={demo.PRUISBURG[:2]}")
     else:
         Auth(client).login(login["mobile"], login["password"])
         start = ("/",)

@@ -37,6 +37,7 @@ from ...models import STATUSES, Category, Issue, Node
 from ...parsing import parse_page
 from ...qr import qr_svg
 from ...services.issues import rating
+from ...services.issues.listing import issue_by_reference
 from ...services.money import ledger
 from ...services.platform import photos
 from ...services.public import page_cache
@@ -230,6 +231,20 @@ def scope_view(level: str, target_id: int | None):
         )
 
     return cached(tag, here, render)
+
+
+@bp.route("/search")
+@public
+def search():
+    """Find a page by an issue's reference (or only its number, as a notice prints it) or a 小区's name: one
+    issue opens its page; otherwise the 小区 whose names hold the text (not cached: the text is anything)."""
+    typed = " ".join((request.args.get("q") or "").split())[:40]
+    if not typed:
+        return redirect(url_for(".district"))
+    issue = issue_by_reference(typed)
+    if issue is not None:
+        return redirect(url_for(".issue", reference=issue.reference))
+    return render_template("public/search.html", typed=typed, compounds=public_data.compounds_named(typed))
 
 
 @bp.route("/issue/<reference>")

@@ -439,9 +439,9 @@ def iter_matching(person: Person, filters: Filters, now: datetime, chunk: int = 
 LOOSE_REFERENCE_RE = re.compile(r"^(?:WC-?)?(?:(?P<year>\d{4})-)?(?P<number>\d{1,10})$")
 
 
-def find_reference(person: Person, reference: str | None) -> Issue | None:
-    """The issue with this reference (or only its number), if the person may see it; None otherwise, so that
-    an unknown reference and a hidden issue look the same."""
+def issue_by_reference(reference: str | None) -> Issue | None:
+    """The issue a typed reference names (the full one, or only its number, optionally with the year); None
+    when it names none. Who may see it is the caller's question."""
     typed = unicodedata.normalize("NFKC", "".join((reference or "").split())).upper()[:40]
     if not typed:
         return None
@@ -452,6 +452,13 @@ def find_reference(person: Person, reference: str | None) -> Issue | None:
         found = db.session.get(Issue, issue_id) if issue_id else None
         if found is not None and loose["year"] and not found.reference.startswith(f"WC-{loose['year']}-"):
             found = None
+    return found
+
+
+def find_reference(person: Person, reference: str | None) -> Issue | None:
+    """The issue with this reference (or only its number), if the person may see it; None otherwise, so that
+    an unknown reference and a hidden issue look the same."""
+    found = issue_by_reference(reference)
     if found is None or not policy.allowed(person, "view_issue", found):
         return None
     return found

@@ -326,3 +326,15 @@ def projects_of(level: str, target_id: int):
     if level == "compound":
         return list(db.session.scalars(select(Project).where(Project.compound_id == target_id).order_by(Project.id)))
     return []
+
+
+def compounds_named(text: str, limit: int = 20) -> list[tuple[int, str, str]]:
+    """(id, name, community name) of the 小区 whose name holds the text, by name; at most `limit`."""
+    rows = db.session.execute(
+        select(Compound.id, Compound.name, Node.name)
+        .join(Node, Node.id == Compound.community_id)
+        .where(Compound.name.contains(text, autoescape=True))
+        .order_by(Compound.name, Compound.id)
+        .limit(limit)
+    )
+    return [tuple(row) for row in rows]
