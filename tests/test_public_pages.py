@@ -6,7 +6,8 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select, update
@@ -14,12 +15,13 @@ from werkzeug.datastructures import FileStorage
 
 from governance import demo
 from governance.extensions import db
-from governance.models import Building, Compound, Issue, RatingToken, utcnow
+from governance.models import Building, Compound, Issue, IssueEvent, RatingToken, utcnow
 from governance.services.issues import rating
 from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
 from governance.services.money import ledger
 from governance.services.platform import photos
 from governance.services.public import page_cache
+from governance.services.public.projection import PUBLIC_EVENT_KINDS
 from governance.services.reports import rates
 from tests.builders import (
     make_compound,
@@ -237,6 +239,10 @@ def public_urls(world, seeded) -> list[str]:
         f"/p/rate/{seeded['token']}",
         f"/money/public/{seeded['project'].id}",
         f"/p/search?q={compound.name[:2]}",
+        f"{base}/feed.atom",
+        f"/p/community/{world['community'].id}/feed.atom",
+        f"/p/issue/{issue.reference}/feed.atom",
+        f"/p/issue/{rated.reference}/feed.atom",
     ]
 
 
@@ -584,3 +590,84 @@ def test_a_resident_finds_an_issue_by_its_reference_or_number_and_a_compound_by_
     # Every public page offers the search.
     form = find(body(client, "/p/"), "form.public-search")
     assert form["action"] == "/p/search" and form.select_one("input[name=q]")
+
+
+# --- feeds -----------------------------------------------------------------------------------------
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def read_feed(client, url: str) -> ElementTree.Element:
+    """The feed at `url`, checked against what RFC 4287 requires of a feed and of each entry."""
+    response = client.get(url)
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml", url
+    feed = ElementTree.fromstring(response.data)
+    assert feed.tag == f"{ATOM}feed"
+    for name in ("id", "title", "updated", "author/" + ATOM + "name"):
+        assert (feed.findtext(ATOM + name) or "").strip(), (url, name)
+    assert feed.find(f"{ATOM}link[@rel='self']") is not None and feed.find(f"{ATOM}link[@rel='alternate']") is not None
+    ids = []
+    for entry in feed.findall(f"{ATOM}entry"):
+        for name in ("id", "title", "updated", "content"):
+            assert (entry.findtext(ATOM + name) or "").strip(), (url, name)
+        assert entry.find(f"{ATOM}link[@rel='alternate']").get("href").startswith("http")
+        datetime.strptime(entry.findtext(f"{ATOM}updated"), "%Y-%m-%dT%H:%M:%SZ")  # RFC 3339, UTC
+        ids.append(entry.findtext(f"{ATOM}id"))
+    assert len(ids) == len(set(ids)), url
+    return feed
+
+
+def entry_events(feed) -> list[int]:
+    return [int(e.findtext(f"{ATOM}id").rsplit("#event-", 1)[1]) for e in feed.findall(f"{ATOM}entry")]
+
+
+def test_feeds_carry_the_public_events_only_newest_first(world, client, uploads):
+    seeded = seed_canaries(world, uploads)
+    compound, issue = world["compound"], seeded["issue"]
+    # A plain recount: the public events of the 小区's issues, of the kinds the public timeline shows.
+    expected = sorted(
+        db.session.scalars(
+            select(IssueEvent.id)
+            .join(Issue, Issue.id == IssueEvent.issue_id)
+            .where(
+                Issue.compound_id == compound.id,
+                IssueEvent.public.is_(True),
+                IssueEvent.kind.in_(PUBLIC_EVENT_KINDS),
+            )
+        ),
+        reverse=True,
+    )
+    feed = read_feed(client, f"/p/compound/{compound.id}/feed.atom")
+    assert entry_events(feed) == expected[:50] and expected
+    text = ElementTree.tostring(feed, encoding="unicode")
+    assert PUBLIC_UPDATE in text
+    assert_no_canary(text, "the 小区's feed")
+    own = read_feed(client, f"/p/issue/{issue.reference}/feed.atom")
+    mine = [i for i in expected if db.session.get(IssueEvent, i).issue_id == issue.id]
+    assert entry_events(own) == mine
+    assert_no_canary(ElementTree.tostring(own, encoding="unicode"), "the issue's feed")
+    read_feed(client, f"/p/community/{world['community'].id}/feed.atom")
+    # The pages say where their feed is.
+    page = body(client, f"/p/compound/{compound.id}")
+    assert (
+        find(page, "link[rel=alternate][type='application/atom+xml']")["href"] == f"/p/compound/{compound.id}/feed.atom"
+    )
+    assert find(body(client, f"/p/issue/{issue.reference}"), "a.feed-link")["href"].endswith("/feed.atom")
+
+
+def test_a_new_public_update_is_in_the_feed_at_once(world, client):
+    issue = file(world)
+    db.session.commit()
+    url = f"/p/compound/{world['compound'].id}/feed.atom"
+    assert "管道已更换" not in body(client, url)
+    add_comment(world["branch"], issue, "public_update", "管道已更换")
+    db.session.commit()
+    assert "管道已更换" in body(client, url)
+    assert "管道已更换" in body(client, f"/p/issue/{issue.reference}/feed.atom")
+
+
+def test_feeds_of_what_does_not_exist_are_404(world, client):
+    body(client, "/p/compound/999999/feed.atom", 404)
+    body(client, f"/p/community/{world['street'].id}/feed.atom", 404)  # a 街镇 is not a community
+    body(client, "/p/issue/WC-1999-000001/feed.atom", 404)
+    body(client, "/p/issue/%3Cx%3E/feed.atom", 404)

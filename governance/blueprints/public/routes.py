@@ -33,7 +33,7 @@ from ...formatting import (
     local_time,
     status_label,
 )
-from ...models import STATUSES, Category, Issue, Node
+from ...models import STATUSES, Category, Issue, Node, utcnow
 from ...parsing import parse_page
 from ...qr import qr_svg
 from ...services.issues import rating
@@ -108,16 +108,17 @@ def public_event_line(event) -> str:
 # --- caching -------------------------------------------------------------------------------------
 
 
-def cached(tag: str, variant: str, render):
+def cached(tag: str, variant: str, render, mimetype: str = "text/html"):
     """Serve a page from the public cache (rendering it on a miss) with validators; 304 when they match."""
     if links_from_request_host():
-        return make_response(render())  # a link built from the Host header: served to this visitor only
+        # A link built from the Host header: served to this visitor only.
+        return make_response(render(), {"Content-Type": f"{mimetype}; charset=utf-8"})
     variant = f"{get_locale()}|{variant}"
     entry, gen = page_cache.lookup(tag, variant)
     if entry is None:
         entry = page_cache.store(tag, variant, render(), gen)
     g.private_page = False
-    response = make_response(entry.body)
+    response = make_response(entry.body, {"Content-Type": f"{mimetype}; charset=utf-8"})
     response.set_etag(entry.etag)
     response.last_modified = datetime.fromtimestamp(entry.last_modified, UTC)
     response.headers["Cache-Control"] = f"public, max-age={page_cache.TTL}"
@@ -231,6 +232,82 @@ def scope_view(level: str, target_id: int | None):
         )
 
     return cached(tag, here, render)
+
+
+# --- feeds ------------------------------------------------------------------------------------------
+
+ATOM = "application/atom+xml"
+
+
+def atom_time(at: datetime) -> str:
+    """An RFC 3339 time in UTC, as Atom wants it."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def feed_response(tag: str, title: str, page_url: str, entries: list, updated: datetime | None):
+    """An Atom feed of public events (cached and dropped with the page it follows)."""
+    here = url_for(request.endpoint, **request.view_args)
+
+    def render() -> str:
+        return render_template(
+            "public/feed.xml",
+            title=title,
+            page_url=page_url,
+            feed_url=public_url(request.endpoint, **request.view_args),
+            entries=entries,
+            updated=atom_time(updated or utcnow()),
+            atom_time=atom_time,
+            in_language=in_language,
+            issue_url=lambda reference: public_url(".issue", reference=reference),
+        )
+
+    return cached(tag, here, render, mimetype=ATOM)
+
+
+def scope_feed(level: str, target_id: int):
+    """The newest public events of the issues of a 小区 or a community."""
+    target = public_data.scope_target(level, target_id)
+    if target is None:
+        abort(404)
+    entries = public_data.public_events_in(public_data.scope_condition(level, target_id))
+    updated = entries[0].event.at if entries else None
+    title = f"{target.name} · {_('Public progress')}"
+    page = public_url(ENDPOINTS[level], **{"compound_id" if level == "compound" else "node_id": target_id})
+    return feed_response(f"{level}:{target_id}", title, page, entries, updated)
+
+
+@bp.route("/compound/<int:compound_id>/feed.atom")
+@public
+def compound_feed(compound_id: int):
+    """A 小区's public events as an Atom feed."""
+    return scope_feed("compound", compound_id)
+
+
+@bp.route("/community/<int:node_id>/feed.atom")
+@public
+def community_feed(node_id: int):
+    """A community's public events as an Atom feed."""
+    return scope_feed("community", node_id)
+
+
+@bp.route("/issue/<reference>/feed.atom")
+@public
+def issue_feed(reference: str):
+    """One issue's public timeline as an Atom feed, newest first."""
+    reference = reference.strip().upper()
+    if not REFERENCE_RE.match(reference):
+        abort(404)
+    item = public_data.public_issue(reference)
+    if item is None:
+        abort(404)
+    entries = [
+        public_data.FeedEntry(e, item.reference, item.category_zh, item.category_en) for e in reversed(item.events)
+    ]
+    updated = entries[0].event.at if entries else item.updated_at
+    title = f"{item.reference} · {in_language(item.category_zh, item.category_en)}"
+    return feed_response(f"issue:{reference}", title, public_url(".issue", reference=reference), entries, updated)
 
 
 @bp.route("/search")

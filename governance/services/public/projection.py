@@ -41,6 +41,7 @@ class PublicEvent:
     from_level: str | None = None
     to_level: str | None = None
     text: str = ""  # only a public update's own words
+    id: int = 0  # the timeline entry's id: a feed entry's identity
 
 
 @dataclass
@@ -176,18 +177,21 @@ def public_timeline(issue_id: int) -> list[PublicEvent]:
         .where(IssueEvent.issue_id == issue_id, IssueEvent.public.is_(True), IssueEvent.kind.in_(PUBLIC_EVENT_KINDS))
         .order_by(IssueEvent.id)
     )
-    return [
-        PublicEvent(
-            at=e.at,
-            kind=e.kind,
-            from_status=e.from_status,
-            to_status=e.to_status,
-            from_level=e.from_level,
-            to_level=e.to_level,
-            text=e.note if e.kind == "public_update" else "",
-        )
-        for e in events
-    ]
+    return [public_event(e) for e in events]
+
+
+def public_event(e: IssueEvent) -> PublicEvent:
+    """A timeline entry as the public sees it: what happened, and words only of a public update."""
+    return PublicEvent(
+        at=e.at,
+        kind=e.kind,
+        from_status=e.from_status,
+        to_status=e.to_status,
+        from_level=e.from_level,
+        to_level=e.to_level,
+        text=e.note if e.kind == "public_update" else "",
+        id=e.id,
+    )
 
 
 def latest_updates(issue_ids: list[int]) -> dict[int, str]:
@@ -338,3 +342,44 @@ def compounds_named(text: str, limit: int = 20) -> list[tuple[int, str, str]]:
         .limit(limit)
     )
     return [tuple(row) for row in rows]
+
+
+@dataclass
+class FeedEntry:
+    """One public event of an issue, for a feed of a place: what happened and to which issue."""
+
+    event: PublicEvent
+    reference: str
+    category_zh: str
+    category_en: str
+
+
+FEED_SIZE = 50
+
+
+def public_events_in(condition, limit: int = FEED_SIZE) -> list[FeedEntry]:
+    """The newest public events of the issues a public scope holds (condition: scope_condition), newest first;
+    the same events and words as the issues' public timelines."""
+    statement = (
+        select(IssueEvent, Issue.reference, Category.name_zh, Category.name_en)
+        .join(Issue, Issue.id == IssueEvent.issue_id)
+        .join(Category, Category.id == Issue.category_id)
+        .where(
+            IssueEvent.public.is_(True),
+            IssueEvent.kind.in_(PUBLIC_EVENT_KINDS),
+            Issue.reference.is_not(None),
+        )
+        .order_by(IssueEvent.id.desc())
+        .limit(limit)
+    )
+    if condition is not None:
+        statement = statement.where(condition)
+    return [
+        FeedEntry(
+            public_event(e),
+            reference,
+            name_zh,
+            name_en,
+        )
+        for e, reference, name_zh, name_en in db.session.execute(statement)
+    ]
