@@ -671,3 +671,21 @@ def test_feeds_of_what_does_not_exist_are_404(world, client):
     body(client, f"/p/community/{world['street'].id}/feed.atom", 404)  # a 街镇 is not a community
     body(client, "/p/issue/WC-1999-000001/feed.atom", 404)
     body(client, "/p/issue/%3Cx%3E/feed.atom", 404)
+
+
+def test_a_rejection_shows_its_reason_from_the_list_but_never_the_note(world, client):
+    """The public may read why an issue was not taken up (the managed list's name); the note the branch typed
+    stays inside."""
+    from governance.models import RejectReason
+    from governance.services.triage import operations
+
+    issue = file(world)
+    reason = db.session.scalars(select(RejectReason).where(RejectReason.active)).first()
+    operations.reject(world["branch"], issue, reason, "内部说明：业主私事")
+    db.session.commit()
+    page = body(client, f"/p/issue/{issue.reference}")
+    notes = [n.get_text(strip=True) for n in find_all(page, ".event-note")]
+    assert f"原因：{reason.name_zh}" in notes
+    feed = body(client, f"/p/issue/{issue.reference}/feed.atom")
+    assert f"原因：{reason.name_zh}" in feed
+    assert "业主私事" not in page and "业主私事" not in feed

@@ -25,6 +25,7 @@ from ...extensions import db
 from ...formatting import (
     BEIJING,
     SATISFACTION_LABELS,
+    event_facts_line,
     event_line,
     format_fen,
     funding_kind_labels,
@@ -66,6 +67,7 @@ def helpers() -> dict:
         "rate_text": rate_text,
         "category_label": category_label,
         "public_event_line": public_event_line,
+        "public_event_facts": public_event_facts,
         "LEVEL_TITLES": LEVEL_TITLES,
         "fen": format_fen,
     }
@@ -98,11 +100,17 @@ class _TimelineLine:
         self.__dict__.update(vars(event))
         self.actor_id = 0
         self.note = event.text
+        self.facts = {"reason_id": event.reason_id} if event.reason_id else {}  # the only public fact
 
 
 def public_event_line(event) -> str:
     """What one public timeline entry did, in one line."""
     return event_line(_TimelineLine(event))
+
+
+def public_event_facts(event) -> str:
+    """What the public may read besides the line: a rejection's reason from the managed list ("" otherwise)."""
+    return event_facts_line(_TimelineLine(event)) if event.reason_id else ""
 
 
 # --- caching -------------------------------------------------------------------------------------

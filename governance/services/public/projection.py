@@ -42,6 +42,7 @@ class PublicEvent:
     to_level: str | None = None
     text: str = ""  # only a public update's own words
     id: int = 0  # the timeline entry's id: a feed entry's identity
+    reason_id: int | None = None  # a rejection's reason, from the managed list (its name is public; a note is not)
 
 
 @dataclass
@@ -191,6 +192,7 @@ def public_event(e: IssueEvent) -> PublicEvent:
         to_level=e.to_level,
         text=e.note if e.kind == "public_update" else "",
         id=e.id,
+        reason_id=(e.facts or {}).get("reason_id") if e.kind == "status" and e.to_status == "rejected" else None,
     )
 
 
