@@ -494,3 +494,18 @@ def test_a_reverse_without_a_reason_says_so_beside_the_field_in_the_open_row(wor
     fields = reverse_form_of(response.get_data(as_text=True), receipt.id)
     assert client.post(f"/money/{project.id}/reverse", data={**fields, "reason": "错账"}).status_code == 302
     assert count() == 2
+
+
+def test_an_expenditure_names_its_issues_as_people_type_them(world, client, auth):
+    """The full reference, the number alone or with its year: the one parser the other forms use."""
+    project = world["project"]
+    ledger.record_receipt(world["branch"], project, world["property"], 1000_00)
+    issues = [make_issue(world["neighbour"]) for _ in range(3)]
+    db.session.commit()
+    auth.login(world["branch"].mobile)
+    year = issues[0].reference.split("-")[1]
+    typed = f"{issues[0].reference}，{issues[1].id} {year}-{issues[2].id}"
+    data = {"kind": "expenditure", "amount": "150", "payee": "施工队", "purpose": "修路", "issue_refs": typed}
+    assert post_entry(client, project, page(client, project), **data).status_code == 302
+    spent = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "expenditure"))
+    assert sorted(i.id for i in spent.issues) == sorted(i.id for i in issues)

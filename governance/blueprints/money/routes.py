@@ -20,6 +20,7 @@ from ...formatting import format_fen, funding_kind_labels, ledger_kind_labels, l
 from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
 from ...parsing import parse_id, parse_page
 from ...services.errors import ServiceError
+from ...services.issues.listing import issue_by_reference
 from ...services.money import ledger
 from ...services.platform import photos
 from ...services.reports import exports
@@ -28,7 +29,6 @@ from .forms import EntryForm, IssuePhaseForm, ReverseForm
 
 PAGE_SIZE = 50
 EXPORT_LIMIT = 100_000
-REFERENCE_RE = re.compile(r"(?:WC-[0-9]{4}-)?0*([0-9]{1,10})", re.IGNORECASE)
 
 
 def donor_label(entry: LedgerEntry) -> str:
@@ -214,9 +214,7 @@ def linked_issues(project: Project, text: str) -> list[Issue] | None:
     """Issues named by reference (WC-2026-000123) or number; None when one is not of this community."""
     issues = []
     for token in filter(None, re.split(r"[\s,，、;；]+", text or "")):
-        match = REFERENCE_RE.fullmatch(token)
-        issue_id = parse_id(match.group(1)) if match else None
-        issue = db.session.get(Issue, issue_id) if issue_id else None
+        issue = issue_by_reference(token)
         if issue is None or issue.community_id != project.community_id:
             return None
         issues.append(issue)
