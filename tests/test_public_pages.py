@@ -34,7 +34,7 @@ from tests.builders import (
 )
 from tests.canaries import CANARIES as BASE_CANARIES
 from tests.canaries import PUBLIC_UPDATE
-from tests.conftest import csrf_from
+from tests.conftest import Statements, csrf_from
 from tests.pages import find, find_all, text_of
 
 # Unique strings that must never reach a public page or a cache entry.
@@ -660,6 +660,9 @@ def test_a_new_public_update_is_in_the_feed_at_once(world, client):
     db.session.commit()
     url = f"/p/compound/{world['compound'].id}/feed.atom"
     assert "管道已更换" not in body(client, url)
+    with Statements() as sent:  # a feed read again from the cache asks the database nothing
+        assert client.get(url).status_code == 200
+    assert sent.count == 0, str(sent)
     add_comment(world["branch"], issue, "public_update", "管道已更换")
     db.session.commit()
     assert "管道已更换" in body(client, url)

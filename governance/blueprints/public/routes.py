@@ -254,11 +254,13 @@ def atom_time(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def feed_response(tag: str, title: str, page_url: str, entries: list, updated: datetime | None):
-    """An Atom feed of public events (cached and dropped with the page it follows)."""
+def feed_response(tag: str, build):
+    """An Atom feed of public events, cached and dropped with the page it follows: build() gives its title, the
+    page's address, the entries and when it last changed, and runs (with its queries) only on a cache miss."""
     here = url_for(request.endpoint, **request.view_args)
 
     def render() -> str:
+        title, page_url, entries, updated = build()
         return render_template(
             "public/feed.xml",
             title=title,
@@ -276,14 +278,17 @@ def feed_response(tag: str, title: str, page_url: str, entries: list, updated: d
 
 def scope_feed(level: str, target_id: int):
     """The newest public events of the issues of a 小区 or a community."""
-    target = public_data.scope_target(level, target_id)
-    if target is None:
-        abort(404)
-    entries = public_data.public_events_in(public_data.scope_condition(level, target_id))
-    updated = entries[0].event.at if entries else None
-    title = f"{target.name} · {_('Public progress')}"
-    page = public_url(ENDPOINTS[level], **{"compound_id" if level == "compound" else "node_id": target_id})
-    return feed_response(f"{level}:{target_id}", title, page, entries, updated)
+
+    def build():
+        target = public_data.scope_target(level, target_id)
+        if target is None:
+            abort(404)
+        entries = public_data.public_events_in(public_data.scope_condition(level, target_id))
+        page = public_url(ENDPOINTS[level], **{"compound_id" if level == "compound" else "node_id": target_id})
+        title = f"{target.name} · {_('Public progress')}"
+        return title, page, entries, entries[0].event.at if entries else None
+
+    return feed_response(f"{level}:{target_id}", build)
 
 
 @bp.route("/compound/<int:compound_id>/feed.atom")
@@ -307,15 +312,19 @@ def issue_feed(reference: str):
     reference = reference.strip().upper()
     if not REFERENCE_RE.match(reference):
         abort(404)
-    item = public_data.public_issue(reference)
-    if item is None:
-        abort(404)
-    entries = [
-        public_data.FeedEntry(e, item.reference, item.category_zh, item.category_en) for e in reversed(item.events)
-    ]
-    updated = entries[0].event.at if entries else item.updated_at
-    title = f"{item.reference} · {in_language(item.category_zh, item.category_en)}"
-    return feed_response(f"issue:{reference}", title, public_url(".issue", reference=reference), entries, updated)
+
+    def build():
+        item = public_data.public_issue(reference)
+        if item is None:
+            abort(404)
+        entries = [
+            public_data.FeedEntry(e, item.reference, item.category_zh, item.category_en) for e in reversed(item.events)
+        ]
+        title = f"{item.reference} · {in_language(item.category_zh, item.category_en)}"
+        page = public_url(".issue", reference=reference)
+        return title, page, entries, entries[0].event.at if entries else item.updated_at
+
+    return feed_response(f"issue:{reference}", build)
 
 
 @bp.route("/search")
