@@ -366,9 +366,12 @@ def reverse(project_id: int):
 def refused_reversal(project: Project, form: ReverseForm, err: ServiceError):
     """The ledger again, the refused row's form open with what was typed; a refusal about the reason or the
     override is said beside that field as well."""
-    overrides = policy.allowed(current_user, "override_overspend", project)
-    field = {"reason_required": form.reason, "overspend": form.override_reason if overrides else form.reason}
-    field = field.get(err.code)
+    field = None
+    if err.code == "reason_required":
+        field = form.reason
+    elif err.code == "overspend":
+        overrides = policy.allowed(current_user, "override_overspend", project)
+        field = form.override_reason if overrides else form.reason
     if field is not None:
         field.errors = [err.message]
     return render_ledger(project, rform=form, status=refused_reuse(err, form))

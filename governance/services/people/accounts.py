@@ -231,14 +231,15 @@ def issue_sheet(issuer: Person, people: list[Person]) -> list[IssuedCode]:
     with audit.batch():
         issued = issue_codes(issuer, people)
         for item in issued:
-            audit.record_change(
-                issuer,
-                "reset_code_issued" if item.reset else "activation_code_issued",
-                _who(item.person),
-                **_place_of(item.person),
-            )
+            _record_issued(issuer, item)
     db.session.flush()
     return issued
+
+
+def _record_issued(issuer: Person, item: IssuedCode) -> None:
+    """The audit line of one issued code: who issued it for whom (never the code)."""
+    action = "reset_code_issued" if item.reset else "activation_code_issued"
+    audit.record_change(issuer, action, _who(item.person), **_place_of(item.person))
 
 
 def issue_code(issuer: Person, person: Person) -> IssuedCode:
@@ -258,12 +259,7 @@ def issue_code(issuer: Person, person: Person) -> IssuedCode:
     # session's write lock. Lifted a moment early if the rest then fails: a few more tries, nothing else.
     throttle.forget_account(person.mobile)
     (item,) = issue_codes(issuer, [person])
-    audit.record_change(
-        issuer,
-        "reset_code_issued" if item.reset else "activation_code_issued",
-        _who(person),
-        **_place_of(person),
-    )
+    _record_issued(issuer, item)
     db.session.flush()
     return item
 
