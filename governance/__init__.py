@@ -110,6 +110,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.issues import bp as issues_bp
     from .blueprints.main import bp as main_bp
     from .blueprints.money import bp as money_bp
+    from .blueprints.notices import bp as notices_bp
     from .blueprints.open311 import bp as open311_bp
     from .blueprints.public import bp as public_bp
     from .blueprints.reports import bp as reports_bp
@@ -126,6 +127,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(filing_bp, url_prefix="/file")
     app.register_blueprint(issues_bp, url_prefix="/issues")
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
+    app.register_blueprint(notices_bp, url_prefix="/notices")
     app.register_blueprint(settings_bp, url_prefix="/admin/settings")
     app.register_blueprint(money_bp, url_prefix="/money")
     app.register_blueprint(triage_bp, url_prefix="/triage")

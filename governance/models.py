@@ -706,6 +706,8 @@ class Notification(db.Model):
     __table_args__ = (
         # Fan-out is idempotent: a retried job cannot notify the same person twice for one event.
         UniqueConstraint("person_id", "event_id"),
+        # … and once per notice and kind (the notice, its one reminder).
+        UniqueConstraint("person_id", "notice_id", "kind"),
         Index("ix_notification_inbox", "person_id", "read_at", "id"),
     )
 
@@ -713,6 +715,7 @@ class Notification(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     event_id: Mapped[int | None] = mapped_column(ForeignKey("issue_event.id"))
+    notice_id: Mapped[int | None] = mapped_column(ForeignKey("notice.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(24))
     # The line as first written (Chinese); the inbox shows it in the reader's language from the event, or from
     # `facts` for a message without one (a handover: {names, count}).
@@ -722,6 +725,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[IssueEvent | None] = relationship()
+    notice: Mapped[Notice | None] = relationship()
 
 
 class NotificationChannel(ManagedItem, db.Model):
@@ -733,6 +737,81 @@ class NotificationChannel(ManagedItem, db.Model):
     node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24), default="wecom_webhook")
     url: Mapped[str] = mapped_column(String(500))
+
+
+# --- notices down the tree (上传下达) ----------------------------------------------------------------
+
+NOTICE_URGENCIES = ("normal", "urgent")
+# What a notice asks back: nothing, a one-tap confirmation (its words in `reply_label`, e.g. 我已到岗), or a
+# short text.
+NOTICE_REPLIES = ("none", "confirm", "text")
+# The leaders a notice can go to, top down.
+NOTICE_ROLES = ("zone_leader", "group_leader", "neighbour_leader")
+
+
+class Notice(db.Model):
+    """A notice sent down the tree (上传下达): to every leader of the chosen roles on a node and under it, each
+    with a read receipt and, when the notice asks for one, a reply (services/outreach/notices.py)."""
+
+    __tablename__ = "notice"
+    __table_args__ = (
+        CheckConstraint(one_of("urgency", NOTICE_URGENCIES), name="urgency"),
+        CheckConstraint(one_of("reply_kind", NOTICE_REPLIES), name="reply_kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    title: Mapped[str] = mapped_column(String(80))
+    body: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(12), default="normal")
+    reply_kind: Mapped[str] = mapped_column(String(12), default="none")
+    reply_label: Mapped[str | None] = mapped_column(String(40))
+    # The roles it goes to, comma-separated codes of NOTICE_ROLES.
+    roles: Mapped[str] = mapped_column(String(80))
+    # Unread (or unanswered, when a reply is asked) this long after it went out: one reminder, once.
+    remind_after_hours: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set by the fan-out job when every recipient's row and inbox message exist.
+    fanned_out_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recipient_count: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    node: Mapped[Node] = relationship()
+    sent_by: Mapped[Person | None] = relationship()
+
+    @property
+    def role_codes(self) -> list[str]:
+        return [code for code in (self.roles or "").split(",") if code]
+
+    @property
+    def asks_reply(self) -> bool:
+        return self.reply_kind != "none"
+
+
+class NoticeRecipient(db.Model):
+    """One leader a notice went to: where their role sits (for the per-node rates), when they opened it, and
+    their reply."""
+
+    __tablename__ = "notice_recipient"
+    __table_args__ = (
+        # The fan-out is idempotent: a retried job adds nobody twice.
+        UniqueConstraint("notice_id", "person_id"),
+        Index("ix_notice_recipient_person", "person_id", "notice_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notice.id", ondelete="CASCADE"))
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id", ondelete="CASCADE"))
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    role: Mapped[str] = mapped_column(String(20))
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reply: Mapped[str | None] = mapped_column(String(200))
+
+    notice: Mapped[Notice] = relationship()
+    person: Mapped[Person] = relationship()
+    node: Mapped[Node] = relationship()
 
 
 JOB_STATUSES = ("pending", "queued", "running", "done", "failed", "skipped")

@@ -610,3 +610,37 @@ RULES.update(
         "move_node": can_move_node,
     }
 )
+
+
+# --- notices down the tree (上传下达) ----------------------------------------------------------------
+
+# Who sends notices to the leaders under their node: 组长 and 片长 to theirs, the branch and the admins above.
+NOTICE_SENDER_ROLES = ("group_leader", "zone_leader", "branch_member", "street_admin", "district_admin")
+
+
+def can_send_notice(person: Person, node: Node | None = None) -> bool:
+    """Send a notice to the leaders at and under `node`: a sending role whose scope covers it. Without a node:
+    whether the person sends notices anywhere."""
+    return any(s.role in NOTICE_SENDER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
+
+
+def can_view_notice_results(person: Person, notice) -> bool:
+    """See who read and answered a notice (with their phones, to call): whoever may send to its place."""
+    return can_send_notice(person, notice.node)
+
+
+def can_read_notice(person: Person, target) -> bool:
+    """Open a notice (`target` = (notice, the person's recipient row or None)): its recipients, and whoever
+    may see its results."""
+    notice, recipient = target
+    return (recipient is not None and recipient.person_id == person.id) or can_view_notice_results(person, notice)
+
+
+RULES.update(
+    {
+        "send_notice": can_send_notice,
+        "view_notice_results": can_view_notice_results,
+        "read_notice": can_read_notice,
+        "receive_notices": lambda p, _=None: bool(scopes(p)),
+    }
+)

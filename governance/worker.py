@@ -170,6 +170,7 @@ def periodic_once(app) -> dict:
     from . import auth_session
     from .extensions import db
     from .services.issues import sla
+    from .services.outreach import notices
     from .services.platform import jobs
     from .services.reports import exports, rollups
 
@@ -177,7 +178,7 @@ def periodic_once(app) -> dict:
         swept = sla.sweep()
         relayed = jobs.relay()
         checked = rollups.check_if_due()
-        result = {**swept, "relayed": relayed}
+        result = {**swept, "relayed": relayed, "notice_reminders": notices.remind_due()}
         result["exports_removed"] = exports.cleanup()  # export files older than a week
         result["logins_removed"] = auth_session.remove_dead()  # logged out, idle or expired logins
         db.session.commit()

@@ -558,6 +558,7 @@ def check_full_size_world(counts: dict) -> None:
     nodes = check_tree()
     assert check_leaders(nodes) == 20739 - counts["vacancies"]
     check_mobiles()
+    check_flood_notice(counts)
     # The issue history at full size: 20,000–40,000 issues over six months, every one consistent.
     assert 20000 <= counts["issues"] - len(demo.PRUISBURG_ISSUES) <= 40000
     issues = check_issues()
@@ -711,6 +712,9 @@ class TestSmallWorld:
         assert kinds == {(True, "村"), (False, "社区")}
         assert check_leaders(nodes) == small_world["leaders"] - small_world["vacancies"]
         check_mobiles()
+
+    def test_flood_notice(self, app, small_world):
+        check_flood_notice(small_world)
 
     def test_only_demo_logins_are_activated(self, app, small_world):
         activated = set(db.session.scalars(select(Person.mobile).where(Person.password_hash.is_not(None))))
@@ -885,7 +889,11 @@ class TestSmallWorld:
             assert person_id(key) in actors, key
         # Their inboxes hold what those events told them, older messages read.
         inbox = list(
-            db.session.scalars(select(Notification).where(Notification.person_id == person_id("group_leader")))
+            db.session.scalars(
+                select(Notification).where(
+                    Notification.person_id == person_id("group_leader"), Notification.notice_id.is_(None)
+                )
+            )
         )
         assert inbox and {n.issue_id for n in inbox} <= {i.id for i in issues}
         assert any(n.read_at is None for n in inbox) and any(n.read_at is not None for n in inbox)
@@ -975,3 +983,34 @@ class TestSmallWorld:
         assert {i.resolved_on_time for i in issues} == {True, False, None}
         # The history leads up to the load: the sweep that runs then has nothing left to escalate.
         assert sla.sweep(now=loaded_at()) == {"escalated": 0, "overdue_at_top": 0}
+
+
+def check_flood_notice(counts: dict) -> None:
+    """The district's 防汛 notice reached every enabled leader once; each 街镇 read and answered it to its own
+    degree; the demo's own leaders have it waiting; its figures add up per place (tests/test_notices.py)."""
+    from governance.models import NOTICE_ROLES, Notice, NoticeRecipient
+    from tests.test_notices import check_breakdown
+
+    notice = db.session.scalar(select(Notice))
+    leaders = set(
+        db.session.scalars(
+            select(RoleAssignment.person_id)
+            .join(Person, Person.id == RoleAssignment.person_id)
+            .where(RoleAssignment.role.in_(NOTICE_ROLES), Person.enabled.is_(True))
+        )
+    )
+    rows = db.session.scalars(select(NoticeRecipient).where(NoticeRecipient.notice_id == notice.id)).all()
+    assert {r.person_id for r in rows} == leaders and len(rows) == len(leaders) == notice.recipient_count
+    assert counts["notice_recipients"] == len(rows)
+    assert all(r.read_at is not None for r in rows if r.replied_at is not None)
+    demo_leaders = {person_id(key) for key in ("zone_leader", "group_leader", "neighbour_leader")}
+    assert all(r.read_at is None for r in rows if r.person_id in demo_leaders)
+    by_street = notices_by_street(notice)
+    assert len({round(rate, 2) for rate in by_street.values()}) > 1, by_street
+    check_breakdown(notice, notice.node, deep=False)
+
+
+def notices_by_street(notice) -> dict[int, float]:
+    from governance.services.outreach import notices
+
+    return {child.id: f.read_rate for child, f in notices.breakdown(notice, notice.node).children if f.recipients}

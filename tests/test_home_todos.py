@@ -1,9 +1,10 @@
 """The to-do counts on the home page's role cards (待受理, 待回访, 未办结, 超时, 待接单 …).
 
-Each count is checked twice: against a plain recount in Python over every issue row (what waits for that
-role, written out here from the lifecycle's rules, independently of the SQL the page runs), and against the
-page its link opens, which must list exactly as many issues. Generated lifecycles (hypothesis) put issues in
-every status, level, deadline and assignment state across a tree of two of everything.
+Each count is checked twice: against a plain recount in Python over every issue row and notice receipt
+(what waits for that role, written out here from the lifecycle's rules, independently of the SQL the page
+runs), and against the page its link opens, which must list exactly as many issues (or notices). Generated
+lifecycles (hypothesis) put issues in every status, level, deadline and assignment state across a tree of
+two of everything.
 """
 
 from __future__ import annotations
@@ -17,15 +18,25 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from governance.extensions import db
-from governance.models import HANDLING_LEVELS, OPEN_STATUSES, STATUSES, Issue, Node, utcnow
+from governance.models import (
+    HANDLING_LEVELS,
+    NOTICE_ROLES,
+    OPEN_STATUSES,
+    STATUSES,
+    Issue,
+    Node,
+    NoticeRecipient,
+    utcnow,
+)
 from governance.services import home
 from tests.builders import first_nodes, grant, make_issue, make_organisation, make_role_holders, make_tree
 from tests.conftest import Statements
-from tests.pages import home_todos, text_of
+from tests.pages import find_all, home_todos, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
 
 COUNT_LINE = re.compile(r"(\d[\d,]*) issues?")
+PRESSING = ("Overdue", "Notices to read or answer")
 
 
 @pytest.fixture
@@ -53,6 +64,19 @@ def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> d
             "Waiting for you to accept": sum(i.assignment_state == "pending" for i in mine),
             "In progress": sum(i.assignment_state == "accepted" and i.status in OPEN_STATUSES for i in mine),
         }
+    if role in NOTICE_ROLES:  # notices not yet opened, or not answered when they ask for a reply
+        waiting = {"Notices to read or answer": sum(
+            r.read_at is None or (r.notice.reply_kind != "none" and r.replied_at is None)
+            for r in db.session.scalars(select(NoticeRecipient))
+            if r.role == role and r.node_id == node.id
+        )}  # fmt: skip
+    else:
+        waiting = {}
+    return {**issue_todos(role, node, organisation_id, now, issues), **waiting}
+
+
+def issue_todos(role: str, node: Node | None, organisation_id: int, now, issues) -> dict[str, int]:
+    """The issue to-dos of a role, counted in Python over every issue row."""
     inside = [i for i in issues if scope_of(role, node)(i)]
     overdue = sum(any(d is not None and d <= now for d in (i.ack_due_at, i.resolve_due_at)) for i in inside)
     if role == "neighbour_leader":
@@ -80,8 +104,10 @@ def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> d
 
 
 def listed_count(client, href: str) -> int:
-    """How many issues the linked page says it lists (0 when it shows none)."""
+    """How many issues the linked page says it lists (0 when it shows none), or how many notices it lists."""
     html = client.get(href).get_data(as_text=True)
+    if href.startswith("/notices/"):
+        return len(find_all(html, "ul.notice-list > li"))
     found = COUNT_LINE.search(text_of(html, ".count-line") or text_of(html, "main"))
     return int(found[1].replace(",", "")) if found else 0
 
@@ -98,7 +124,7 @@ def check_home(client, auth, people, organisation):
         assert {t["label"]: t["count"] for t in todos} == want, role
         for todo in todos:
             assert listed_count(client, todo["href"]) == todo["count"], (role, todo)
-            assert todo["pressing"] == (todo["label"] == "Overdue" and todo["count"] > 0)
+            assert todo["pressing"] == (todo["label"] in PRESSING and todo["count"] > 0)
         auth.logout()
 
 
@@ -132,6 +158,16 @@ def test_each_role_sees_its_waiting_work_and_each_count_opens_its_list(app, clie
         issue = make_issue(people["district_admin"], neighbours[index % len(neighbours)], title=f"问题{index}")
         set_state(issue, status, level, late, assignment, organisation.id, now)
     db.session.commit()
+    # A district-wide notice asking for a reply: the 组长 answered it, the 邻长 only read it, the 片长 has not.
+    from governance.services.outreach import notices
+
+    notice = notices.send(
+        people["district_admin"], first_nodes()["district"], notices.Draft("防汛", "排查", reply_kind="confirm")
+    )
+    notices.fan_out({"notice_id": notice.id})
+    notices.reply(people["group_leader"], notice)
+    notices.mark_opened(people["neighbour_leader"], notices.recipient_of(notice, people["neighbour_leader"]))
+    db.session.commit()
     check_home(client, auth, people, organisation)
 
 
@@ -142,6 +178,7 @@ def test_nothing_waiting_shows_zeros_that_are_not_pressing(app, client, auth, wo
     assert [(t["label"], t["count"], t["pressing"]) for t in todos] == [
         ("Waiting for acknowledgement", 0, False),
         ("Overdue", 0, False),
+        ("Notices to read or answer", 0, False),
     ]
 
 

@@ -29,6 +29,8 @@ from governance.models import (
     IssueEvent,
     LedgerEntry,
     Node,
+    Notice,
+    NoticeRecipient,
     Organisation,
     Person,
     Phase,
@@ -93,12 +95,18 @@ def data_strings() -> list[str]:
         Category.code,
         ApiKey.name,
         ApiKey.prefix,
+        Notice.title,
+        Notice.reply_label,
+        NoticeRecipient.reply,
     ]
     found = set()
     for column in columns:
         for value in db.session.scalars(select(column).distinct()):
             if value and value.strip():
                 found.add(unicodedata.normalize("NFKC", value.strip()))
+    # A notice's text is shown a paragraph at a time.
+    for body in db.session.scalars(select(Notice.body)):
+        found.update(unicodedata.normalize("NFKC", line.strip()) for line in body.split("\n") if line.strip())
     # A donor who agreed to be named appears by initial (张**).
     found.update(f"{name[0]}**" for name in db.session.scalars(select(LedgerEntry.donor_name)) if name)
     return sorted(found, key=len, reverse=True)

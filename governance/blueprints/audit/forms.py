@@ -44,6 +44,7 @@ ACTION_LABELS = {
     "node_move": _l("Place moved"),
     "node_merge": _l("Places merged"),
     "node_split": _l("Group split"),
+    "notice_sent": _l("Notice sent"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999

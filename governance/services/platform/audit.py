@@ -47,6 +47,7 @@ ACTIONS = (
     "node_move",
     "node_merge",
     "node_split",
+    "notice_sent",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",

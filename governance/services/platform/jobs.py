@@ -44,6 +44,7 @@ JOB_MODULES = (
     "governance.services.platform.notify",  # notify (inbox rows), webhook (企业微信 group robots)
     "governance.services.platform.photos",  # thumbnail
     "governance.services.reports.exports",  # export (background CSV/Excel files)
+    "governance.services.outreach.notices",  # notice_fanout, notice_reminder (notices down the tree)
 )
 # Kinds worked in batches: the most rows one run takes (see handler()).
 BATCH_SIZES: dict[str, int] = {}

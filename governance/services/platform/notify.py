@@ -62,6 +62,10 @@ EVENT_TEXT = {
 }
 
 
+# Messages about a notice down the tree (services/outreach/notices.py).
+NOTICE_TEXT = {"notice": _l("Notice"), "notice_reminder": _l("Reminder")}
+
+
 def _levels_for(event: IssueEvent, levels: list[str] | None) -> list[str]:
     """Explicit levels from the job, or the level the event moved the issue to."""
     if levels:
@@ -166,6 +170,10 @@ def inbox_line(message: Notification) -> str:
     if event is not None and event.issue is not None:
         issue = event.issue
         return summary_line(event.kind, event.to_status, event.actor_id is None, issue.reference, issue.title)
+    notice = message.notice
+    if notice is not None:
+        what = NOTICE_TEXT.get(message.kind, EVENT_TEXT["status"])
+        return f"[{what}] {notice.title}"
     facts = message.facts or {}
     if message.kind == "handover" and facts:
         return ngettext(
@@ -311,7 +319,8 @@ def inbox(person: Person, page: int, page_size: int = 30) -> list[Notification]:
         db.session.scalars(
             select(Notification)
             .where(Notification.person_id == person.id)
-            .options(joinedload(Notification.event).joinedload(IssueEvent.issue))  # its line is read from them
+            # its line is read from them
+            .options(joinedload(Notification.event).joinedload(IssueEvent.issue), joinedload(Notification.notice))
             .order_by(Notification.id.desc())
             .limit(page_size)
             .offset((page - 1) * page_size)

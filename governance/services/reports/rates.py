@@ -42,6 +42,11 @@ Issues acknowledged or resolved before these flags were kept (migration 0009) ha
 the timeline shows a missed deadline; unknown counts as not on time.
 
 A rate with nothing to divide by is None ("no data yet"), never 0 % or 100 %.
+
+Notices down the tree (services/outreach/notices.py), over the leaders a notice went to (at and under a node):
+- 阅读率 read rate = recipients who opened it ÷ recipients.
+- 回复率 reply rate = recipients who replied ÷ recipients, for a notice that asks for a reply (None otherwise).
+A node's figures are its own leaders' plus each child's; every recipient is counted once, where their role sits.
 """
 
 from __future__ import annotations
@@ -85,6 +90,49 @@ DEFINITIONS = (
     ("overdue", _l("Overdue now"), _l(
         "Open issues whose acknowledgement or resolution deadline at their current level has passed.")),
 )  # fmt: skip
+
+
+NOTICE_DEFINITIONS = (
+    ("read_rate", _l("Read rate (阅读率)"), _l("Leaders who opened the notice ÷ leaders it went to.")),
+    ("reply_rate", _l("Reply rate (回复率)"), _l(
+        "Leaders who replied ÷ leaders it went to, for a notice that asks for a reply.")),
+)  # fmt: skip
+
+
+@dataclass
+class NoticeFigures:
+    """Read receipts and replies of a notice over some of its recipients (see the module docstring)."""
+
+    recipients: int = 0
+    read: int = 0
+    replied: int = 0
+    asks_reply: bool = False
+
+    def asking(self, asks_reply: bool) -> NoticeFigures:
+        """These figures, for a notice that asks (or not) for a reply."""
+        self.asks_reply = asks_reply
+        return self
+
+    def add(self, other: NoticeFigures) -> NoticeFigures:
+        """Count `other`'s recipients too (a disjoint set: a child's subtree)."""
+        self.recipients += other.recipients
+        self.read += other.read
+        self.replied += other.replied
+        return self
+
+    @property
+    def unread(self) -> int:
+        return self.recipients - self.read
+
+    @property
+    def read_rate(self) -> float | None:
+        """阅读率, 0–1, or None without recipients."""
+        return self.read / self.recipients if self.recipients else None
+
+    @property
+    def reply_rate(self) -> float | None:
+        """回复率, 0–1, or None without recipients or when no reply is asked."""
+        return self.replied / self.recipients if self.recipients and self.asks_reply else None
 
 
 def answer(status: str, satisfaction: str | None, resident_rating: str | None) -> tuple[str, str] | None:
