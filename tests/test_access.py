@@ -18,7 +18,7 @@ from governance.extensions import db
 from governance.models import ActivationCode, AuditEntry, Node, Person, RoleAssignment
 from tests.builders import make_organisation, make_person, make_role_holders, make_tree, nodes_at
 from tests.conftest import clean_database, csrf_from
-from tests.pages import inner_html
+from tests.pages import find_all, inner_html
 
 PUBLIC_ENDPOINTS = {
     "static",
@@ -349,6 +349,59 @@ def test_account_actions_follow_scope(world, client, auth, actor_role):
         expected = expect_manage_role(actor, role)
         response = post(f"/admin/roles/{role.id}/remove")
         assert response.status_code == (302 if expected else 403), (actor_role, role.role)
+
+
+NOTICE_SENDERS = {"group_leader", "zone_leader", "branch_member", "street_admin", "district_admin"}
+NOTICE_RECEIVERS = {"zone_leader", "group_leader", "neighbour_leader"}
+
+
+def expect_send_notice(actor: Person, node: Node) -> bool:
+    return any(r.role in NOTICE_SENDERS and inside(r, node) for r in actor.roles)
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_notice_pages_follow_scope(world, client, auth, actor_role):
+    """Notices sent by the district admin to every node of the tree: the actor opens one when it reached them or
+    they may send to its place, sees its results and downloads its list only when they may send there, and
+    finds on the form exactly the places they may send to (a place off the form is refused, nothing sent)."""
+    from governance.models import Notice, NoticeRecipient
+    from governance.services.outreach import notices
+
+    sender = world["district_admin"]
+    sent = {}
+    for node in db.session.scalars(db.select(Node).order_by(Node.id)):
+        sent[node.id] = notices.send(sender, node, notices.Draft(f"通知{node.id}", "内容", reply_kind="confirm"))
+        notices.fan_out({"notice_id": sent[node.id].id})
+    db.session.commit()
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    received = set(
+        db.session.scalars(db.select(NoticeRecipient.notice_id).where(NoticeRecipient.person_id == actor.id))
+    )
+    for node_id, notice in sent.items():
+        node = db.session.get(Node, node_id)
+        may_send = expect_send_notice(actor, node)
+        reached = any(r.role in NOTICE_RECEIVERS and node.id in ancestors_or_self(r.node) for r in actor.roles)
+        assert (notice.id in received) == reached, (actor_role, node.name)
+        detail = client.get(f"/notices/{notice.id}").status_code
+        assert detail == (200 if reached or may_send else 403), (actor_role, node.name)
+        for path in (f"/notices/{notice.id}/results", f"/notices/{notice.id}/results.csv"):
+            assert client.get(path).status_code == (200 if may_send else 403), (actor_role, node.name, path)
+    form = client.get("/notices/new")
+    if not any(r.role in NOTICE_SENDERS for r in actor.roles):
+        assert form.status_code == 403
+        return
+    offered = {int(option["value"]) for option in find_all(form.get_data(as_text=True), "select#node_id option")}
+    assert offered and all(expect_send_notice(actor, db.session.get(Node, node_id)) for node_id in offered)
+    before = db.session.scalar(db.select(db.func.count()).select_from(Notice))
+    token = csrf_from(form.get_data(as_text=True))
+    for node_id in sent:
+        if node_id in offered:
+            continue
+        data = {"node_id": node_id, "roles": ["zone_leader"], "title": "t", "body": "b", "urgency": "normal",
+                "reply_kind": "none", "remind_after_hours": "0", "csrf_token": token}  # fmt: skip
+        assert client.post("/notices/new", data=data).status_code == 422, (actor_role, node_id)
+    assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == before
 
 
 def test_every_post_needs_a_csrf_token(world, client, auth):
