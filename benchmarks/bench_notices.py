@@ -80,7 +80,7 @@ def run_engine(engine: str, scale: float) -> dict:
                     select(Person).join(RoleAssignment).where(RoleAssignment.role == "district_admin")
                 )
                 district = db.session.scalar(select(Node).where(Node.level == "district"))
-                notice = notices.send(
+                notice, _ = notices.send(
                     admin, district, notices.Draft("防汛演练", "请各位排查本辖区。", reply_kind="confirm")
                 )
                 db.session.commit()

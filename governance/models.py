@@ -757,6 +757,8 @@ class Notice(db.Model):
     __table_args__ = (
         CheckConstraint(one_of("urgency", NOTICE_URGENCIES), name="urgency"),
         CheckConstraint(one_of("reply_kind", NOTICE_REPLIES), name="reply_kind"),
+        # The form's key: a double tap or a resend after a dropped connection sends the notice once.
+        UniqueConstraint("sent_by_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -767,6 +769,9 @@ class Notice(db.Model):
     urgency: Mapped[str] = mapped_column(String(12), default="normal")
     reply_kind: Mapped[str] = mapped_column(String(12), default="none")
     reply_label: Mapped[str | None] = mapped_column(String(40))
+    # A photo sent with it (re-encoded, EXIF stripped: services/platform/photos.py), shown to its readers.
+    photo_name: Mapped[str | None] = mapped_column(String(64))
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
     # The roles it goes to, comma-separated codes of NOTICE_ROLES.
     roles: Mapped[str] = mapped_column(String(80))
     # Unread (or unanswered, when a reply is asked) this long after it went out: one reminder, once.

@@ -370,7 +370,7 @@ def test_notice_pages_follow_scope(world, client, auth, actor_role):
     sender = world["district_admin"]
     sent = {}
     for node in db.session.scalars(db.select(Node).order_by(Node.id)):
-        sent[node.id] = notices.send(sender, node, notices.Draft(f"通知{node.id}", "内容", reply_kind="confirm"))
+        sent[node.id], _ = notices.send(sender, node, notices.Draft(f"通知{node.id}", "内容", reply_kind="confirm"))
         notices.fan_out({"notice_id": sent[node.id].id})
     db.session.commit()
     actor = world[actor_role]

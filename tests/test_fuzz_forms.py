@@ -57,3 +57,41 @@ def make_once(app):
         return
     make_tree()
     app.config["_fuzz_mobile"] = make_person("branch_member", nodes_at("community")[0]).mobile
+
+
+@FUZZ
+@given(
+    node=anything,
+    roles=st.lists(anything, max_size=4),
+    title=anything,
+    body=anything,
+    urgency=anything,
+    reply_kind=anything,
+    label=anything,
+    remind=anything,
+    reply=anything,
+    show=anything,
+)
+def test_notice_forms_never_500(
+    app, client, auth, node, roles, title, body, urgency, reply_kind, label, remind, reply, show
+):
+    """Sending a notice, answering it and reading its results, with anything in every field."""
+    make_once(app)
+    if client.get("/").status_code == 302:
+        auth.login(app.config["_fuzz_mobile"])
+    community = nodes_at("community")[0]
+    fields = {"node_id": node, "roles": roles, "title": title, "body": body, "urgency": urgency,
+              "reply_kind": reply_kind, "reply_label": label, "remind_after_hours": remind, "idempotency_key": reply}  # fmt: skip
+    assert post_form(client, "/notices/new", fields).status_code in (303, 400, 422)
+    sent = post_form(client, "/notices/new", {**fields, "node_id": community.id, "idempotency_key": ""})
+    assert sent.status_code in (303, 400, 422)
+    from governance.extensions import db
+    from governance.models import Notice
+
+    notice = db.session.scalar(db.select(Notice).order_by(Notice.id.desc()))
+    if notice is not None:
+        answer = post_form(client, f"/notices/{notice.id}", {"reply": reply})
+        assert answer.status_code in (405,)  # the page itself takes no POST
+        assert post_form(client, f"/notices/{notice.id}/reply", {"reply": reply}).status_code in (400, 403)
+        results = client.get(f"/notices/{notice.id}/results", query_string={"node": node, "show": show})
+        assert results.status_code in (200, 404)

@@ -161,7 +161,7 @@ def test_each_role_sees_its_waiting_work_and_each_count_opens_its_list(app, clie
     # A district-wide notice asking for a reply: the 组长 answered it, the 邻长 only read it, the 片长 has not.
     from governance.services.outreach import notices
 
-    notice = notices.send(
+    notice, _ = notices.send(
         people["district_admin"], first_nodes()["district"], notices.Draft("防汛", "排查", reply_kind="confirm")
     )
     notices.fan_out({"notice_id": notice.id})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -31,7 +32,7 @@ from governance.worker import periodic_once
 
 from .builders import make_person, make_tree, nodes_at
 from .conftest import Statements
-from .pages import flash_messages, form_errors, home_todos, table_rows, text_of
+from .pages import find, flash_messages, form_errors, home_todos, table_rows, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
 
@@ -88,7 +89,7 @@ def send(sender, node, **fields) -> Notice:
     draft = notices.Draft(
         title=fields.pop("title", "防汛通知"), body=fields.pop("body", "请各位立即排查本邻险情。"), **fields
     )
-    notice = notices.send(sender, node, draft)
+    notice, _ = notices.send(sender, node, draft)
     db.session.commit()
     return notice
 
@@ -516,3 +517,83 @@ def test_who_may_send_read_and_see_results(app, client, auth):
     # The service refuses it too, whatever the form did.
     with pytest.raises(notices.NoticeError):
         notices.send(people["branch"], other_street, notices.Draft(title="t", body="b"))
+
+
+def notice_form(node, **fields) -> dict:
+    return {"node_id": node.id, "roles": list(NOTICE_ROLES), "title": "停电通知", "body": "明日停电",
+            "urgency": "normal", "reply_kind": "none", "remind_after_hours": "0", **fields}  # fmt: skip
+
+
+def test_a_double_tap_sends_the_notice_once(app, client, auth, monkeypatch):
+    people = build_leaders()
+    auth.login(people["branch"].mobile)
+    form = client.get("/notices/new").get_data(as_text=True)
+    key = find(form, "input[name=idempotency_key]")["value"]
+    assert len(key) == 32
+    first = auth.post(
+        "/notices/new", notice_form(nodes_at("community")[0], idempotency_key=key), form_page="/notices/new"
+    )
+    again = auth.post(
+        "/notices/new", notice_form(nodes_at("community")[0], idempotency_key=key), form_page="/notices/new",
+        follow_redirects=True,
+    )  # fmt: skip
+    assert first.status_code == 303 and again.status_code == 200
+    assert "This notice was already sent." in flash_messages(again.get_data(as_text=True))
+    assert db.session.scalar(select(func.count()).select_from(Notice)) == 1
+    assert db.session.scalar(select(func.count()).select_from(Job).where(Job.kind == "notice_fanout")) == 1
+    # Two sends at once with the same key: the one that looked first and found nothing loses the race at the
+    # unique key and answers with the other's notice.
+    notice = db.session.scalar(select(Notice))
+    looked = []
+
+    def misses_once(person, wanted):
+        looked.append(wanted)
+        return None if len(looked) == 1 else original(person, wanted)
+
+    original = notices.find_sent
+    monkeypatch.setattr(notices, "find_sent", misses_once)
+    again, created = notices.send(people["branch"], nodes_at("community")[0], notices.Draft("x", "y"), key=key)
+    assert (again.id, created) == (notice.id, False) and len(looked) == 2
+    db.session.commit()
+    assert db.session.scalar(select(func.count()).select_from(Notice)) == 1
+
+
+def test_a_photo_goes_with_the_notice_to_its_readers_only(app, client, auth, uploads):
+    from tests.test_filing import gps_jpeg
+
+    people = build_leaders()
+    auth.login(people["branch"].mobile)
+    community = nodes_at("community")[0]
+    upload = {"photo": (BytesIO(gps_jpeg()), "map.jpg")}
+    sent = auth.post("/notices/new", {**notice_form(community), **upload}, form_page="/notices/new",
+                     content_type="multipart/form-data")  # fmt: skip
+    assert sent.status_code == 303
+    notice = db.session.scalar(select(Notice))
+    assert notice.photo_name
+    run_jobs("notice_fanout")
+    reader = db.session.scalar(select(Person).join(NoticeRecipient, NoticeRecipient.person_id == Person.id))
+    outsider = db.session.scalar(
+        select(Person).join(RoleAssignment).where(RoleAssignment.node_id == nodes_at("zone")[-1].id)
+    )
+    auth.logout()
+    auth.login(reader.mobile)
+    page = client.get(f"/notices/{notice.id}").get_data(as_text=True)
+    assert f"/notices/{notice.id}/photo" in page
+    image = client.get(f"/notices/{notice.id}/photo")
+    assert image.status_code == 200 and image.mimetype == "image/jpeg"
+    assert b"PhoneCam" not in image.data  # re-encoded: the camera's EXIF (and its GPS) is gone
+    auth.logout()
+    auth.login(outsider.mobile)
+    assert client.get(f"/notices/{notice.id}/photo").status_code == 403
+
+
+def test_a_file_that_is_not_a_photo_is_refused_and_nothing_is_sent(app, client, auth, uploads):
+    people = build_leaders()
+    auth.login(people["branch"].mobile)
+    upload = {"photo": (BytesIO(b"%PDF-1.4 not a photo"), "leaflet.pdf")}
+    answer = auth.post("/notices/new", {**notice_form(nodes_at("community")[0]), **upload}, form_page="/notices/new",
+                       content_type="multipart/form-data")  # fmt: skip
+    assert answer.status_code >= 400
+    page = answer.get_data(as_text=True)
+    assert len(form_errors(page)) == 1 and "明日停电" in page
+    assert db.session.scalar(select(func.count()).select_from(Notice)) == 0

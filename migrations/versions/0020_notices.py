@@ -1,4 +1,4 @@
-"""Notices down the tree (上传下达): `notice`, one `notice_recipient` row per leader it went to (read receipt,
+"""Notices down the tree (上传下达): `notice` (with an optional photo and the form's idempotency key), one `notice_recipient` row per leader it went to (read receipt,
 reply), and inbox messages that point at a notice (`notification.notice_id`)
 
 Revision ID: 0020
@@ -27,6 +27,8 @@ def upgrade():
         sa.Column("urgency", sa.String(length=12), nullable=False),
         sa.Column("reply_kind", sa.String(length=12), nullable=False),
         sa.Column("reply_label", sa.String(length=40), nullable=True),
+        sa.Column("photo_name", sa.String(length=64), nullable=True),
+        sa.Column("idempotency_key", sa.String(length=64), nullable=True),
         sa.Column("roles", sa.String(length=80), nullable=False),
         sa.Column("remind_after_hours", sa.Integer(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
@@ -38,6 +40,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["node_id"], ["node.id"], name=op.f("fk_notice_node_id_node")),
         sa.ForeignKeyConstraint(["sent_by_id"], ["person.id"], name=op.f("fk_notice_sent_by_id_person")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_notice")),
+        sa.UniqueConstraint("sent_by_id", "idempotency_key", name=op.f("uq_notice_sent_by_id_idempotency_key")),
     )
     with op.batch_alter_table("notice", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_notice_node_id"), ["node_id"], unique=False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import FileField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 
 from ...formatting import ROLE_LABELS, URGENCY_LABELS
 from ...models import NOTICE_ROLES
@@ -37,6 +37,9 @@ class NoticeForm(FlaskForm):
         _l("Words of the one-tap reply"),
         render_kw={"maxlength": REPLY_LABEL_MAX, "autocomplete": "off", "placeholder": _l("I am at my post")},
     )
+    photo = FileField(_l("Photo (optional)"), render_kw={"accept": "image/*"})
+    # Made with the blank form and sent back with it: the same key twice sends the notice once.
+    idempotency_key = HiddenField()
     remind_after_hours = SelectField(
         _l("Remind those who have not read or answered it"),
         choices=[(str(hours), remind_label(hours)) for hours in REMIND_CHOICES],

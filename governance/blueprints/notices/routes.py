@@ -3,7 +3,9 @@ results per place with the people still to call."""
 
 from __future__ import annotations
 
-from flask import abort, render_template, request, url_for
+import uuid
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -15,6 +17,7 @@ from ...models import NOTICE_ROLES, Node, Notice
 from ...parsing import parse_id, parse_number
 from ...services.outreach import notices
 from ...services.people.tree import node_path
+from ...services.platform import photos
 from ...services.reports import exports
 from ...services.reports.rates import NOTICE_DEFINITIONS
 from . import bp
@@ -62,6 +65,7 @@ def new():
         wanted = request.args.get("node")
         form.node_id.data = wanted if any(value == wanted for value, _label in choices) else None
         form.roles.data = list(NOTICE_ROLES)
+        form.idempotency_key.data = uuid.uuid4().hex
         return _render_new(form)
     form = NoticeForm()
     form.node_id.choices = choices
@@ -83,18 +87,43 @@ def new():
         remind_after_hours=-1 if remind is None else remind,
     )
 
+    key = (form.idempotency_key.data or "")[:64] or None
+    earlier = notices.find_sent(current_user, key)
+    if earlier is not None:  # a double tap, or the form sent again after a dropped connection
+        flash(_("This notice was already sent."), "info")
+        return redirect(url_for(".detail", notice_id=earlier.id), code=303)
+    upload = form.photo.data
+    photo = None
+    if upload is not None and getattr(upload, "filename", ""):
+        try:
+            photo = photos.save_upload(upload)
+        except photos.PhotoError as err:
+            form.photo.errors = [err.message]
+            return _render_new(form, err.status)
+
+    def run():
+        notice, created = notices.send(
+            current_user, node, draft, photo_name=photo.stored_name if photo else None, key=key
+        )
+        if photo is not None and notice.photo_name != photo.stored_name:  # a resend that found the first
+            photos.discard(photo)
+        return notice, created
+
     def refused(err):
+        if photo is not None:
+            photos.discard(photo)
         field = getattr(form, err.field, None) if getattr(err, "field", None) else None
-        if field is not None:
-            field.errors = [err.message]
-        else:
-            form.node_id.errors = [err.message]
+        (field if field is not None else form.node_id).errors = [err.message]
         return _render_new(form, err.status)
 
     return web.perform(
-        lambda: notices.send(current_user, node, draft),
-        done=lambda notice: _("Notice sent to the leaders of %(place)s.", place=node.name),
-        to=lambda notice: url_for(".detail", notice_id=notice.id),
+        run,
+        done=lambda sent: (
+            _("Notice sent to the leaders of %(place)s.", place=node.name)
+            if sent[1]
+            else _("This notice was already sent.")
+        ),
+        to=lambda sent: url_for(".detail", notice_id=sent[0].id),
         refused=refused,
     )
 
@@ -150,6 +179,16 @@ def reply(notice_id: int):
         to=url_for(".detail", notice_id=notice.id),
         refused=refused,
     )
+
+
+@bp.route("/<int:notice_id>/photo")
+@login_required
+def photo(notice_id: int):
+    """The notice's photo, for whoever may open the notice."""
+    notice, _recipient = _notice(notice_id)
+    if not notice.photo_name:
+        abort(404)
+    return photos.send_stored_image(notice.photo_name)
 
 
 def _place(notice: Notice) -> Node:

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ... import policy
@@ -150,8 +151,21 @@ def target_nodes(person: Person) -> list[Node]:
 # --- sending ------------------------------------------------------------------------------------------
 
 
-def send(person: Person, node: Node, draft: Draft) -> Notice:
-    """Write the notice and the job that fans it out (see the module's description)."""
+def find_sent(person: Person, key: str | None) -> Notice | None:
+    """The notice this person already sent with this form key."""
+    if not key:
+        return None
+    return db.session.scalar(select(Notice).where(Notice.sent_by_id == person.id, Notice.idempotency_key == key))
+
+
+def send(
+    person: Person, node: Node, draft: Draft, *, photo_name: str | None = None, key: str | None = None
+) -> tuple[Notice, bool]:
+    """Write the notice and the job that fans it out (see the module's description); the same form key again
+    returns the notice it sent (created=False) — a double tap or a resend reaches nobody twice."""
+    existing = find_sent(person, key)
+    if existing is not None:
+        return existing, False
     if not policy.allowed(person, "send_notice", node):
         raise NoticeError("forbidden")
     title, body = _clean(draft.title).replace("\n", " "), _clean(draft.body)
@@ -186,11 +200,21 @@ def send(person: Person, node: Node, draft: Draft) -> Notice:
         reply_label=(label or DEFAULT_CONFIRM) if draft.reply_kind == "confirm" else None,
         roles=",".join(role for role in NOTICE_ROLES if role in draft.roles),
         remind_after_hours=draft.remind_after_hours or None,
+        photo_name=photo_name,
+        idempotency_key=key or None,
         created_at=utcnow(),
         recipient_count=0,
     )
-    db.session.add(notice)
-    db.session.flush()
+    try:
+        # A savepoint: a concurrent resend with the same key loses the race without spoiling the request.
+        with db.session.begin_nested():
+            db.session.add(notice)
+            db.session.flush()
+    except IntegrityError:
+        existing = find_sent(person, key)
+        if existing is None:
+            raise
+        return existing, False
     audit.record_change(
         person,
         "notice_sent",
@@ -199,7 +223,7 @@ def send(person: Person, node: Node, draft: Draft) -> Notice:
         street_id=node.street_id,
     )
     jobs.defer("notice_fanout", {"notice_id": notice.id}, dedupe_key=f"notice:{notice.id}")
-    return notice
+    return notice, True
 
 
 def _insert(model):
