@@ -81,7 +81,8 @@ def test_notice_forms_never_500(
         auth.login(app.config["_fuzz_mobile"])
     community = nodes_at("community")[0]
     fields = {"node_id": node, "roles": roles, "title": title, "body": body, "urgency": urgency,
-              "reply_kind": reply_kind, "reply_label": label, "remind_after_hours": remind, "idempotency_key": reply}  # fmt: skip
+              "reply_kind": reply_kind, "reply_label": label, "remind_after_hours": remind,
+              "idempotency_key": reply}  # fmt: skip
     assert post_form(client, "/notices/new", fields).status_code in (303, 400, 422)
     sent = post_form(client, "/notices/new", {**fields, "node_id": community.id, "idempotency_key": ""})
     assert sent.status_code in (303, 400, 422)
