@@ -116,6 +116,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.reports import bp as reports_bp
     from .blueprints.roster import bp as roster_bp
     from .blueprints.settings import bp as settings_bp
+    from .blueprints.surveys import bp as surveys_bp
     from .blueprints.tree import bp as tree_bp
     from .blueprints.triage import bp as triage_bp
 
@@ -128,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(issues_bp, url_prefix="/issues")
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
     app.register_blueprint(notices_bp, url_prefix="/notices")
+    app.register_blueprint(surveys_bp, url_prefix="/surveys")
     app.register_blueprint(settings_bp, url_prefix="/admin/settings")
     app.register_blueprint(money_bp, url_prefix="/money")
     app.register_blueprint(triage_bp, url_prefix="/triage")

@@ -819,6 +819,126 @@ class NoticeRecipient(db.Model):
     node: Mapped[Node] = relationship()
 
 
+# --- door-to-door surveys (走访问卷) ------------------------------------------------------------------
+
+
+class Household(db.Model):
+    """A household (户): a room of a building's unit, what a door-to-door survey visits. It belongs to the 邻
+    whose 邻长 visits it (services/outreach/surveys.py)."""
+
+    __tablename__ = "household"
+    __table_args__ = (
+        UniqueConstraint("building_id", "unit", "room"),
+        Index("ix_household_neighbour", "neighbour_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    building_id: Mapped[int] = mapped_column(ForeignKey("building.id"))
+    unit: Mapped[str] = mapped_column(String(10))
+    room: Mapped[str] = mapped_column(String(10))
+    neighbour_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    building: Mapped[Building] = relationship()
+    neighbour: Mapped[Node] = relationship()
+
+
+SURVEY_STATES = ("draft", "open", "closed")
+# Single choice, multiple choice, a short text, a 1–5 scale, and "a problem was found" (it files an issue).
+SURVEY_QUESTION_KINDS = ("single", "multiple", "text", "scale", "problem")
+# What a visit came to: the household answered, declined, or nobody was in (to be visited again).
+SURVEY_OUTCOMES = ("answered", "declined", "absent")
+
+
+class SurveyCampaign(db.Model):
+    """A door-to-door survey (走访问卷) of the households at and under a node: a questionnaire the 三长 carry
+    to every door. Frozen once the first visit exists; a later change is a new version (previous_id)."""
+
+    __tablename__ = "survey_campaign"
+    __table_args__ = (CheckConstraint(one_of("status", SURVEY_STATES), name="status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
+    title: Mapped[str] = mapped_column(String(80))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(12), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("survey_campaign.id"))
+    # The branch may publish the counts (never the answers' text) on the 小区 pages.
+    public_summary: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    node: Mapped[Node] = relationship()
+    questions: Mapped[list[SurveyQuestion]] = relationship(
+        back_populates="campaign", order_by="SurveyQuestion.position", cascade="all, delete-orphan"
+    )
+
+
+class SurveyQuestion(db.Model):
+    """One question of a campaign's questionnaire, in its place."""
+
+    __tablename__ = "survey_question"
+    __table_args__ = (CheckConstraint(one_of("kind", SURVEY_QUESTION_KINDS), name="kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("survey_campaign.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(12))
+    text: Mapped[str] = mapped_column(String(200))
+    # The choices of a single or multiple choice question, in order.
+    options: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+
+    campaign: Mapped[SurveyCampaign] = relationship(back_populates="questions")
+
+
+class SurveyVisit(db.Model):
+    """One visit to a household for a campaign: answered, declined or nobody in. A household's state is its
+    answered visit if it has one, else its latest."""
+
+    __tablename__ = "survey_visit"
+    __table_args__ = (
+        CheckConstraint(one_of("outcome", SURVEY_OUTCOMES), name="outcome"),
+        # The visit form's key: a visit recorded offline and sent twice is one visit.
+        UniqueConstraint("visited_by_id", "idempotency_key"),
+        Index("ix_survey_visit_campaign_household", "campaign_id", "household_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("survey_campaign.id"))
+    household_id: Mapped[int] = mapped_column(ForeignKey("household.id"))
+    visited_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    outcome: Mapped[str] = mapped_column(String(12))
+    visited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revisit_on: Mapped[date | None] = mapped_column(Date)
+    idempotency_key: Mapped[str | None] = mapped_column(String(64))
+
+    household: Mapped[Household] = relationship()
+    answers: Mapped[list[SurveyAnswer]] = relationship(back_populates="visit", cascade="all, delete-orphan")
+
+
+class SurveyAnswer(db.Model):
+    """A household's answer to one question: a choice, the choices, a text, a scale value, or the issue filed
+    for the problem found."""
+
+    __tablename__ = "survey_answer"
+    __table_args__ = (UniqueConstraint("visit_id", "question_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    visit_id: Mapped[int] = mapped_column(ForeignKey("survey_visit.id", ondelete="CASCADE"))
+    question_id: Mapped[int] = mapped_column(ForeignKey("survey_question.id"), index=True)
+    # The chosen option's index (single) or indexes (multiple); a text; a 1–5 value.
+    choice: Mapped[int | None] = mapped_column(Integer)
+    choices: Mapped[list | None] = mapped_column(JSON(none_as_null=True))
+    text: Mapped[str | None] = mapped_column(String(500))
+    scale: Mapped[int | None] = mapped_column(Integer)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
+
+    visit: Mapped[SurveyVisit] = relationship(back_populates="answers")
+
+
 JOB_STATUSES = ("pending", "queued", "running", "done", "failed", "skipped")
 
 

@@ -644,3 +644,50 @@ RULES.update(
         "receive_notices": lambda p, _=None: bool(scopes(p)),
     }
 )
+
+
+# --- door-to-door surveys (走访问卷) -----------------------------------------------------------------
+
+# Who runs a survey campaign (writes the questionnaire, opens and closes it, reads every answer's text,
+# publishes its counts): the community branch and the admins above it.
+SURVEY_OWNER_ROLES = ("branch_member", "street_admin", "district_admin")
+
+
+def can_run_survey(person: Person, node: Node | None = None) -> bool:
+    """Run campaigns over the households at and under `node`; without a node: anywhere at all."""
+    return any(s.role in SURVEY_OWNER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
+
+
+def _inside(node: Node, top: Node) -> bool:
+    """Whether `node` is `top` or below it."""
+    if top.level == "district":
+        return True
+    if LEVELS.index(node.level) < LEVELS.index(top.level):
+        return False
+    return node.id == top.id if top.level == "neighbour" else getattr(node, f"{top.level}_id") == top.id
+
+
+def can_view_survey(person: Person, campaign) -> bool:
+    """See a campaign and its progress: whoever runs it, and every leader whose area lies inside its area or
+    contains it (they visit its households, or oversee those who do)."""
+    if can_run_survey(person, campaign.node):
+        return True
+    return any(r.node is not None and (_inside(r.node, campaign.node) or can_see_node(person, campaign.node))
+               for r in person.roles)  # fmt: skip
+
+
+def can_visit_household(person: Person, neighbour: Node) -> bool:
+    """Record a visit to a household of this 邻: anyone whose scope covers it (its 邻长, 组长, 片长, the branch)."""
+    return can_see_node(person, neighbour)
+
+
+RULES.update(
+    {
+        "run_survey": can_run_survey,
+        "view_survey": can_view_survey,
+        "visit_household": can_visit_household,
+        # The answers' own words (free text, problems described) are for those who run the campaign.
+        "read_survey_texts": lambda p, campaign: can_run_survey(p, campaign.node),
+        "view_surveys": lambda p, _=None: bool(scopes(p)),
+    }
+)

@@ -404,6 +404,62 @@ def test_notice_pages_follow_scope(world, client, auth, actor_role):
     assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == before
 
 
+SURVEY_OWNERS = {"branch_member", "street_admin", "district_admin"}
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_survey_pages_follow_scope(world, client, auth, actor_role):
+    """A survey on every node but the 邻: the actor sees it when they run it or their area overlaps it, opens
+    the visit page of a 邻 and records there when their scope covers that 邻, and downloads the answers (their
+    words) only when they run it."""
+    from governance.models import Building, Compound, Household
+    from governance.services.outreach import surveys
+
+    admin = world["district_admin"]
+    campaigns = []
+    for node in db.session.scalars(db.select(Node).where(Node.level != "neighbour").order_by(Node.id)):
+        campaign = surveys.create(admin, node, f"走访{node.id}")
+        surveys.add_question(admin, campaign, "single", "态度", "支持\n不支持")
+        surveys.open_for_visits(admin, campaign)
+        campaigns.append(campaign)
+    neighbours = list(db.session.scalars(db.select(Node).where(Node.level == "neighbour").order_by(Node.id)))
+    for neighbour in neighbours:
+        compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
+        db.session.add(compound)
+        db.session.flush()
+        building = Building(compound_id=compound.id, name="1栋")
+        db.session.add(building)
+        db.session.flush()
+        db.session.add(Household(building_id=building.id, unit="1", room="101", neighbour_id=neighbour.id))
+    db.session.commit()
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    mine = [r for r in actor.roles if r.node is not None]
+    for n, campaign in enumerate(campaigns):
+        top = campaign.node
+        runs = any(r.role in SURVEY_OWNERS and inside(r, top) for r in mine)
+        overlaps = any(inside(r, top) or top.id in ancestors_or_self(r.node) for r in mine)
+        assert client.get(f"/surveys/{campaign.id}").status_code == (200 if runs or overlaps else 403), (
+            actor_role,
+            top.name,
+        )
+        download = client.get(f"/surveys/{campaign.id}/households.csv").status_code
+        assert download == (200 if runs else 403), (actor_role, top.name)
+        for neighbour in neighbours:
+            if top.id not in ancestors_or_self(neighbour):
+                continue
+            may_visit = any(inside(r, neighbour) for r in mine)
+            if not (runs or overlaps):
+                continue  # the campaign itself is refused (above)
+            page = client.get(f"/surveys/{campaign.id}/visit/{neighbour.id}").status_code
+            assert page == (200 if may_visit else 403), (actor_role, top.name, neighbour.name)
+            household = db.session.scalar(db.select(Household).where(Household.neighbour_id == neighbour.id))
+            data = {"outcome": "declined", "idempotency_key": f"{n}-{neighbour.id}", "csrf_token": token}
+            posted = client.post(f"/surveys/{campaign.id}/households/{household.id}", data=data).status_code
+            assert posted == (303 if may_visit else 403), (actor_role, top.name, neighbour.name)
+
+
 def test_every_post_needs_a_csrf_token(world, client, auth):
     """A logged-in district admin posting anywhere without the form's token gets 400 and nothing changes."""
     auth.login(world["district_admin"].mobile)

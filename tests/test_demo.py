@@ -716,6 +716,34 @@ class TestSmallWorld:
     def test_flood_notice(self, app, small_world):
         check_flood_notice(small_world)
 
+    def test_pruisburg_surveys(self, app, small_world):
+        """普瑞斯堡's households and its two surveys: the closed 品质提升 questionnaire whose problems found are
+        the 31 issues (each at an answering household of its building), and the open 二期 one, partly visited."""
+        from governance.models import Building, Household, SurveyAnswer, SurveyCampaign, SurveyVisit
+
+        households = db.session.scalars(select(Household)).all()
+        assert len(households) == small_world["households"] == 12 * 2 * 42
+        assert {h.building.compound.name for h in households} == {"普瑞斯堡"}
+        quality, second = db.session.scalars(select(SurveyCampaign).order_by(SurveyCampaign.id)).all()
+        assert (quality.status, second.status) == ("closed", "open")
+        linked = db.session.execute(
+            select(SurveyAnswer.issue_id, SurveyVisit.outcome, Household.building_id)
+            .join(SurveyVisit, SurveyVisit.id == SurveyAnswer.visit_id)
+            .join(Household, Household.id == SurveyVisit.household_id)
+            .where(SurveyAnswer.issue_id.is_not(None))
+        ).all()
+        issues = {i.id: i for i in pruisburg_issues()}
+        assert sorted(issue_id for issue_id, _, _ in linked) == sorted(issues)
+        assert {outcome for _, outcome, _ in linked} == {"answered"}
+        assert all(issues[i].building_id in (None, b) for i, _, b in linked)
+        from governance.services.outreach import surveys
+
+        total = surveys.progress(quality, quality.node).total
+        assert total.households == len(households) and total.visit_rate > 0.85
+        open_total = surveys.progress(second, second.node).total
+        assert 0.2 < open_total.visit_rate < 0.5  # doors left to knock on
+        assert db.session.get(Building, households[0].building_id) is not None
+
     def test_only_demo_logins_are_activated(self, app, small_world):
         activated = set(db.session.scalars(select(Person.mobile).where(Person.password_hash.is_not(None))))
         assert activated == {login["mobile"] for login in demo.DEMO_LOGINS}

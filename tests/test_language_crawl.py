@@ -37,6 +37,9 @@ from governance.models import (
     Project,
     RejectReason,
     ResponseTemplate,
+    SurveyAnswer,
+    SurveyCampaign,
+    SurveyQuestion,
 )
 from tests.conftest import ENGINES, Auth
 from tests.crawl import walk
@@ -98,14 +101,20 @@ def data_strings() -> list[str]:
         Notice.title,
         Notice.reply_label,
         NoticeRecipient.reply,
+        SurveyCampaign.title,
+        SurveyQuestion.text,
+        SurveyAnswer.text,
     ]
     found = set()
     for column in columns:
         for value in db.session.scalars(select(column).distinct()):
             if value and value.strip():
                 found.add(unicodedata.normalize("NFKC", value.strip()))
-    # A notice's text is shown a paragraph at a time.
-    for body in db.session.scalars(select(Notice.body)):
+    # A survey's choices are shown one by one.
+    for options in db.session.scalars(select(SurveyQuestion.options)):
+        found.update(unicodedata.normalize("NFKC", option) for option in options or ())
+    # A notice's text and a survey's purpose are shown a paragraph at a time.
+    for body in [*db.session.scalars(select(Notice.body)), *db.session.scalars(select(SurveyCampaign.purpose))]:
         found.update(unicodedata.normalize("NFKC", line.strip()) for line in body.split("\n") if line.strip())
     # A donor who agreed to be named appears by initial (张**).
     found.update(f"{name[0]}**" for name in db.session.scalars(select(LedgerEntry.donor_name)) if name)

@@ -15,6 +15,7 @@ from .context import DemoContext
 from .funding import build_funding
 from .issues import build_issues
 from .notices import build_notices
+from .surveys import build_surveys
 from .tree import build_organisations, build_people, build_places, build_tree_cells, build_tree_top
 from .tree_edits import build_tree_edits
 from .vacancies import build_vacancies
@@ -33,6 +34,7 @@ DEMO_STEPS: list[Callable[[DemoContext], None]] = [
     build_vacancies,
     build_tree_edits,
     build_notices,
+    build_surveys,
 ]
 
 

@@ -45,6 +45,9 @@ ACTION_LABELS = {
     "node_merge": _l("Places merged"),
     "node_split": _l("Group split"),
     "notice_sent": _l("Notice sent"),
+    "survey_created": _l("Survey written"),
+    "survey_opened": _l("Survey opened for visits"),
+    "survey_closed": _l("Survey closed"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999

@@ -48,6 +48,9 @@ ACTIONS = (
     "node_merge",
     "node_split",
     "notice_sent",
+    "survey_created",
+    "survey_opened",
+    "survey_closed",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",

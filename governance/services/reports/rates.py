@@ -47,6 +47,13 @@ Notices down the tree (services/outreach/notices.py), over the leaders a notice 
 - 阅读率 read rate = recipients who opened it ÷ recipients.
 - 回复率 reply rate = recipients who replied ÷ recipients, for a notice that asks for a reply (None otherwise).
 A node's figures are its own leaders' plus each child's; every recipient is counted once, where their role sits.
+
+Door-to-door surveys (services/outreach/surveys.py), over the households known at and under a node (each of one
+邻). A household is answered if any of its visits was answered; otherwise declined or absent by its latest
+visit; otherwise not visited.
+- 走访率 visit rate = households answered or declined ÷ households known (an absent household is still to reach).
+- 应答率 answer rate = households answered ÷ households answered or declined.
+A node's figures are the sum of its children's (and its own households'); every household is counted once.
 """
 
 from __future__ import annotations
@@ -133,6 +140,50 @@ class NoticeFigures:
     def reply_rate(self) -> float | None:
         """回复率, 0–1, or None without recipients or when no reply is asked."""
         return self.replied / self.recipients if self.recipients and self.asks_reply else None
+
+
+SURVEY_DEFINITIONS = (
+    ("visit_rate", _l("Visit rate (走访率)"), _l(
+        "Households that answered or declined ÷ households known; a household where nobody was in is still to "
+        "be reached.")),
+    ("answer_rate", _l("Answer rate (应答率)"), _l("Households that answered ÷ households that answered or declined.")),
+)  # fmt: skip
+
+
+@dataclass
+class SurveyFigures:
+    """Households of a survey's area by their state (see the module docstring)."""
+
+    households: int = 0
+    answered: int = 0
+    declined: int = 0
+    absent: int = 0
+
+    def add(self, other: SurveyFigures) -> SurveyFigures:
+        """Count `other`'s households too (a disjoint set: a child's subtree)."""
+        self.households += other.households
+        self.answered += other.answered
+        self.declined += other.declined
+        self.absent += other.absent
+        return self
+
+    @property
+    def reached(self) -> int:
+        return self.answered + self.declined
+
+    @property
+    def not_visited(self) -> int:
+        return self.households - self.reached - self.absent
+
+    @property
+    def visit_rate(self) -> float | None:
+        """走访率, 0–1, or None without households."""
+        return self.reached / self.households if self.households else None
+
+    @property
+    def answer_rate(self) -> float | None:
+        """应答率, 0–1, or None before any household was reached."""
+        return self.answered / self.reached if self.reached else None
 
 
 def answer(status: str, satisfaction: str | None, resident_rating: str | None) -> tuple[str, str] | None:

@@ -80,7 +80,7 @@
       make(li, 'span', 'muted', ` ${when}${d.photos.length ? ' · ' + t.photos.replace('{n}', d.photos.length) : ''}`);
       if (d.state === 'refused') {
         make(li, 'p', 'error', t.refused + ((d.answer && d.answer.reason) || t.refusedAny));
-        make(li, 'a', 'button small', t.fix).href = `${t.file}?draft=${encodeURIComponent(d.key)}`;
+        make(li, 'a', 'button small', t.fix).href = d.fix || `${t.file}?draft=${encodeURIComponent(d.key)}`;  // a visit: its household
       } else make(li, 'p', 'muted', d.state === 'login' ? t.login : t.wait);
       make(li, 'button', 'button small danger', t.drop).onclick = () => {
         if (confirm(t.sure)) O.drop(d.key).then(() => O.show());
