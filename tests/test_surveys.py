@@ -5,6 +5,7 @@ against a plain recomputation, and who may do what."""
 from __future__ import annotations
 
 from datetime import timedelta
+from io import BytesIO
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -212,6 +213,7 @@ def test_a_leader_records_a_visit_and_the_problem_found_becomes_an_issue_once(ap
     ],
 )
 def test_a_bad_visit_is_refused_with_why_and_nothing_is_kept(app, client, auth, fields, message):
+    fields = dict(fields)  # the parameters are shared by both engines' runs
     world = build_survey_world()
     campaign = open_campaign(world)
     neighbour = world["neighbours"][0]
@@ -400,3 +402,103 @@ def test_the_progress_table_drills_down_to_the_neighbour_units(app, client, auth
     assert [row[0] for row in rows] == [n.name for n in world["neighbours"][:2]]
     assert all(row[-1] == "100.0%" for row in rows)
     assert find(drilled, "tr.behind") is None
+
+
+# --- loading households ---------------------------------------------------------------------------------
+
+
+def household_file(rows: list[tuple], fmt: str = "csv") -> tuple[BytesIO, str]:
+    header = ("小区", "楼栋", "单元", "房号", "邻")
+    if fmt == "csv":
+        text = "\n".join(",".join(row) for row in [header, *rows])
+        return BytesIO(text.encode("utf-8-sig")), "households.csv"
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    for row in [header, *rows]:
+        sheet.append(list(row))
+    out = BytesIO()
+    book.save(out)
+    out.seek(0)
+    return out, "households.xlsx"
+
+
+def send_file(auth, community, upload, name, follow: bool = True):
+    return auth.post(
+        "/surveys/households",
+        {"community_id": community.id, "file": (upload, name)},
+        form_page="/surveys/households",
+        content_type="multipart/form-data",
+        follow_redirects=follow,
+    )
+
+
+def test_households_load_whole_or_not_at_all(app, client, auth):
+    world = build_survey_world()
+    community, neighbours = world["community"], world["neighbours"]
+    before = db.session.scalar(select(func.count()).select_from(Household))
+    auth.login(world["people"]["branch"].mobile)
+    page = client.get("/surveys/households").get_data(as_text=True)
+    assert {o["value"] for o in find_all(page, "select#community_id option")} == {str(community.id)}
+    good = [("普瑞斯堡", "1栋", "2", "101", neighbours[0].name), ("普瑞斯堡", "2栋", "2", "102", neighbours[1].name)]
+    bad = [
+        ("普瑞斯堡", "9栋", "1", "101", neighbours[0].name),
+        ("别的小区", "1栋", "1", "101", neighbours[0].name),
+        ("普瑞斯堡", "1栋", "", "101", neighbours[0].name),
+        ("普瑞斯堡", "1栋", "2", "101", neighbours[0].name),  # the same as the first good row
+        ("普瑞斯堡", "1栋", "3", "101", "第9邻"),
+    ]
+    upload, name = household_file(good + bad)
+    refused = send_file(auth, community, upload, name, follow=False)
+    assert refused.status_code == 422
+    listed = [li.get_text(" ", strip=True) for li in find_all(refused.get_data(as_text=True), "ul.import-errors li")]
+    assert [item.split(":")[0] for item in listed] == [f"Line {n}" for n in (4, 5, 6, 7, 8)]
+    assert "The same household as line 2." in listed[3]
+    assert db.session.scalar(select(func.count()).select_from(Household)) == before  # nothing loaded
+    upload, name = household_file(good, fmt="xlsx")
+    loaded = send_file(auth, community, upload, name)
+    assert "2 households added, 0 moved to another neighbour unit, 0 already known." in flash_messages(
+        loaded.get_data(as_text=True)
+    )
+    moved = [good[0], (*good[1][:4], neighbours[2].name)]
+    upload, name = household_file(moved)
+    again = send_file(auth, community, upload, name)
+    assert "0 households added, 1 moved to another neighbour unit, 1 already known." in flash_messages(
+        again.get_data(as_text=True)
+    )
+    assert db.session.scalar(select(func.count()).select_from(Household)) == before + 2
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "households_imported")) is not None
+    auth.logout()
+    auth.login(holder(world, "neighbour_leader", neighbours[0]).mobile)
+    assert client.get("/surveys/households").status_code == 403
+
+
+def test_a_published_survey_shows_counts_and_never_words_on_the_compound_page(app, client, auth, fresh_public_cache):
+    world = build_survey_world()
+    campaign = open_campaign(world, kinds=("text", "problem"))
+    neighbour = world["neighbours"][0]
+    leader = holder(world, "neighbour_leader", neighbour)
+    secret = "三楼张阿姨独居，电话13912345678"
+    text, problem = question(campaign, "text"), question(campaign, "problem")
+    replies = {
+        text.id: surveys.Reply(text=secret),
+        problem.id: surveys.Reply(text="楼道灯坏了", category=str(category("lighting").id)),
+    }
+    surveys.record_visit(leader, campaign, households_of(neighbour)[0], "answered", replies)
+    surveys.record_visit(leader, campaign, households_of(neighbour)[1], "declined")
+    db.session.commit()
+    compound = db.session.get(Household, households_of(neighbour)[0].id).building.compound
+    page = client.get(f"/p/compound/{compound.id}").get_data(as_text=True)
+    assert "品质提升问卷" not in page  # not published yet
+    surveys.set_public_summary(world["people"]["branch"], campaign, True)
+    db.session.commit()
+    from governance.services.public import page_cache
+
+    page_cache.clear()
+    page = client.get(f"/p/compound/{compound.id}").get_data(as_text=True)
+    summary = text_of(page, ".public-surveys")
+    assert "品质提升问卷" in summary
+    assert f"2 of {ROOMS * len(world['neighbours'])} households visited; 1 answered" in summary
+    assert "1 problem found at the doors; resolved: 0." in summary
+    assert secret not in page and "张阿姨" not in page and "楼道灯坏了" not in summary

@@ -48,6 +48,7 @@ ACTION_LABELS = {
     "survey_created": _l("Survey written"),
     "survey_opened": _l("Survey opened for visits"),
     "survey_closed": _l("Survey closed"),
+    "households_imported": _l("Households loaded"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999
@@ -63,6 +64,7 @@ def action_label(action: str) -> str:
 # Changes to the people and the tree: their detail is the record as written at the time, in Chinese (who,
 # what before and after, the paths of the places): shown as it is, marked as Chinese for an English page.
 RECORDED_IN_CHINESE = {
+    "households_imported",
     "roster_import",
     "role_removed",
     "account_disabled",

@@ -40,6 +40,7 @@ from ...qr import qr_svg
 from ...services.issues import rating
 from ...services.issues.listing import issue_by_reference
 from ...services.money import ledger
+from ...services.outreach import surveys
 from ...services.platform import photos
 from ...services.public import page_cache
 from ...services.public import projection as public_data
@@ -233,6 +234,7 @@ def scope_view(level: str, target_id: int | None):
             categories=categories,
             statuses=STATUSES,
             fundings=fundings,
+            surveys=surveys.public_summaries(target_id) if level == "compound" else [],
             kind_labels=funding_kind_labels(),
             here=here,
             place_url=place_url,

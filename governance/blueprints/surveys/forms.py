@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import DateField, SelectField, StringField, TextAreaField
+from wtforms import DateField, FileField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
 from ...services.outreach.surveys import PURPOSE_MAX, QUESTION_MAX, TITLE_MAX
@@ -46,3 +46,10 @@ class QuestionForm(FlaskForm):
 
 class ActionForm(FlaskForm):
     """A button that changes the campaign (a POST with its CSRF token)."""
+
+
+class HouseholdFileForm(FlaskForm):
+    """A file of households for one community."""
+
+    community_id = SelectField(_l("Community"), validate_choice=False)
+    file = FileField(_l("CSV or Excel file"), render_kw={"accept": ".csv,.xlsx"})

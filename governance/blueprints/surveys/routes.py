@@ -17,12 +17,14 @@ from ...formatting import LEVEL_LABELS, local_time
 from ...models import Household, Node, SurveyCampaign, SurveyQuestion
 from ...parsing import parse_id
 from ...services.issues.places import active_categories
+from ...services.outreach import households as household_files
 from ...services.outreach import surveys
 from ...services.people.tree import node_path
+from ...services.platform import audit
 from ...services.reports import exports
 from ...services.reports.rates import SURVEY_DEFINITIONS
 from . import bp
-from .forms import OUTCOMES, QUESTION_KINDS, ActionForm, CampaignForm, QuestionForm
+from .forms import OUTCOMES, QUESTION_KINDS, ActionForm, CampaignForm, HouseholdFileForm, QuestionForm
 
 
 @bp.context_processor
@@ -396,3 +398,60 @@ def households_file(campaign_id: int, fmt: str):
         for household, neighbour, state, visit, answers in surveys.household_answers(item, node)
     )
     return exports.table_response(f"{item.title} - {node.name}", columns, rows, fmt)
+
+
+# --- households -----------------------------------------------------------------------------------------
+
+
+def _communities() -> list[tuple[str, str]]:
+    condition = policy.node_scope_condition(current_user, policy.SURVEY_OWNER_ROLES)
+    nodes = db.session.scalars(db.select(Node).where(Node.level == "community", condition).order_by(Node.id)).all()
+    return [(str(n.id), n.name) for n in nodes]
+
+
+@bp.route("/households", methods=["GET", "POST"])
+@requires("run_survey")
+def households():
+    """Load a community's households from a CSV or Excel file: all rows good, or nothing imported."""
+    choices = _communities()
+    form = HouseholdFileForm(formdata=None) if request.method == "GET" else HouseholdFileForm()
+    form.community_id.choices = choices
+    if request.method == "GET":
+        return render_template("surveys/households.html", form=form, result=None)
+    if not form.validate() and form.csrf_token.errors:
+        abort(400)
+    community_id = parse_id(form.community_id.data)
+    community = db.session.get(Node, community_id) if any(v == str(community_id) for v, _label in choices) else None
+    upload = form.file.data
+    if community is None or upload is None or not getattr(upload, "filename", ""):
+        target = form.community_id if community is None else form.file
+        target.errors = [_("Choose the community from the list.") if community is None else _("Choose a file.")]
+        return render_template("surveys/households.html", form=form, result=None), 422
+    data = upload.read(household_files.MAX_BYTES + 1)
+
+    def run():
+        result = household_files.import_households(community, upload.filename, data)
+        if not result.errors:
+            audit.record_change(
+                current_user,
+                "households_imported",
+                f"{community.name}：新增{result.added}户，调整{result.moved}户，未变{result.unchanged}户",
+                community_id=community.id,
+                street_id=community.street_id,
+            )
+        return result
+
+    outcome = web.attempt(run)
+    result = outcome.result
+    if result.errors:  # nothing was written: the file is checked whole before any row goes in
+        return render_template("surveys/households.html", form=form, result=result), 422
+    flash(
+        _(
+            "%(added)s households added, %(moved)s moved to another neighbour unit, %(unchanged)s already known.",
+            added=result.added,
+            moved=result.moved,
+            unchanged=result.unchanged,
+        ),
+        "success",
+    )
+    return redirect(url_for(".households"), code=303)

@@ -483,6 +483,12 @@ def _states(campaign_id: int):
 def figures_by(campaign: SurveyCampaign, node: Node, key) -> dict:
     """SurveyFigures per value of `key` (an expression over Node, the household's 邻) for the households at and
     under `node`: one query."""
+    return figures_where(campaign, key, within_condition(node))
+
+
+def figures_where(campaign: SurveyCampaign, key, *conditions) -> dict:
+    """SurveyFigures per value of `key` over the households matching the conditions (on Household and Node, its
+    邻): one query."""
     states = _states(campaign.id)
     last = aliased(SurveyVisit)
     not_answered = func.coalesce(states.c.answered, 0) == 0
@@ -498,7 +504,7 @@ def figures_by(campaign: SurveyCampaign, node: Node, key) -> dict:
         .join(Node, Node.id == Household.neighbour_id)
         .outerjoin(states, states.c.household_id == Household.id)
         .outerjoin(last, last.id == states.c.last_id)
-        .where(within_condition(node))
+        .where(*conditions)
         .group_by(key)
     )
     return {
@@ -681,3 +687,41 @@ def outcome_counts(campaign: SurveyCampaign) -> Counter:
             ).all()
         )
     )
+
+
+@dataclass
+class PublicSummary:
+    """What a published campaign shows on a 小区's public page: counts only, never what anyone said."""
+
+    campaign: SurveyCampaign
+    figures: SurveyFigures
+    problems: int
+    problems_resolved: int
+
+
+def public_summaries(compound_id: int) -> list[PublicSummary]:
+    """The published campaigns that visited this 小区, with the figures of its households alone."""
+    in_compound = Household.building_id.in_(select(Building.id).where(Building.compound_id == compound_id))
+    summaries = []
+    for campaign in db.session.scalars(
+        select(SurveyCampaign)
+        .where(SurveyCampaign.public_summary.is_(True), SurveyCampaign.status != "draft")
+        .order_by(SurveyCampaign.id.desc())
+    ):
+        figures = figures_where(campaign, literal(0), in_compound, within_condition(campaign.node)).get(0)
+        if figures is None or not figures.households:
+            continue
+        answered = (
+            select(func.max(SurveyVisit.id))
+            .join(Household, Household.id == SurveyVisit.household_id)
+            .where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.outcome == "answered", in_compound)
+            .group_by(SurveyVisit.household_id)
+        )
+        found, resolved = db.session.execute(
+            select(func.count(Issue.id), func.count(case((Issue.status.in_(RESOLVED), 1))))
+            .select_from(SurveyAnswer)
+            .join(Issue, Issue.id == SurveyAnswer.issue_id)
+            .where(SurveyAnswer.visit_id.in_(answered))
+        ).one()
+        summaries.append(PublicSummary(campaign, figures, found, resolved))
+    return summaries

@@ -51,6 +51,7 @@ ACTIONS = (
     "survey_created",
     "survey_opened",
     "survey_closed",
+    "households_imported",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",
