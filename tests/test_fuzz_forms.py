@@ -96,3 +96,49 @@ def test_notice_forms_never_500(
         assert post_form(client, f"/notices/{notice.id}/reply", {"reply": reply}).status_code in (400, 403)
         results = client.get(f"/notices/{notice.id}/results", query_string={"node": node, "show": show})
         assert results.status_code in (200, 404)
+
+
+@FUZZ
+@given(node=anything, title=anything, purpose=anything, day=anything, kind=anything, text=anything, outcome=anything,
+       answer=anything, revisit=anything)  # fmt: skip
+def test_survey_forms_never_500(app, client, auth, node, title, purpose, day, kind, text, outcome, answer, revisit):
+    """Writing a survey and its questions, recording a visit and reading its progress, with anything anywhere."""
+    from governance.extensions import db
+    from governance.models import Building, Compound, Household, SurveyCampaign
+    from governance.services.outreach import surveys
+
+    make_once(app)
+    if client.get("/").status_code == 302:
+        auth.login(app.config["_fuzz_mobile"])
+    fields = {"node_id": node, "title": title, "purpose": purpose, "starts_on": day, "ends_on": day}
+    assert post_form(client, "/surveys/new", fields).status_code in (303, 400, 422)
+    campaign = db.session.scalar(db.select(SurveyCampaign).where(SurveyCampaign.status == "open"))
+    if campaign is None:
+        from governance.models import Person
+
+        branch = db.session.scalar(db.select(Person).where(Person.mobile == app.config["_fuzz_mobile"]))
+        community = nodes_at("community")[0]
+        campaign = surveys.create(branch, community, "问卷")
+        for question_kind in ("single", "multiple", "scale", "text", "problem"):
+            surveys.add_question(branch, campaign, question_kind, "题目", "甲\n乙")
+        surveys.open_for_visits(branch, campaign)
+        compound = Compound(community_id=community.id, name="小区")
+        db.session.add(compound)
+        db.session.flush()
+        building = Building(compound_id=compound.id, name="1栋")
+        db.session.add(building)
+        db.session.flush()
+        db.session.add(
+            Household(building_id=building.id, unit="1", room="101", neighbour_id=nodes_at("neighbour")[0].id)
+        )
+        db.session.commit()
+    page = f"/surveys/{campaign.id}"
+    added = post_form(client, f"{page}/questions", {"kind": kind, "text": text, "options": answer})
+    assert added.status_code in (303, 400, 409, 422)  # 400: a NUL, never real input (access.reject_nul)
+    household = db.session.scalar(db.select(Household))
+    visit = {"outcome": outcome, "revisit_on": revisit, "idempotency_key": text[:64]}
+    visit.update({f"q{q.id}": answer for q in campaign.questions})
+    visit.update({f"q{q.id}_category": revisit for q in campaign.questions})
+    recorded = post_form(client, f"{page}/households/{household.id}", visit)
+    assert recorded.status_code in (303, 400, 409, 422)
+    assert client.get(page, query_string={"node": node}).status_code in (200, 400, 403, 404)
