@@ -13,6 +13,7 @@ A mobile number (a login, a roster row, the number an activation slip's link fil
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # The largest id an INTEGER column holds on PostgreSQL (and what SQLite's planner should be given).
 DB_INT_MAX = 2**31 - 1
@@ -80,3 +81,12 @@ def parse_mobile(value) -> str | None:
     elif digits.startswith("86") and len(digits) == 13:
         digits = digits[2:]
     return digits if MOBILE_RE.match(digits) else None
+
+
+def clean_text(text: str | None, *, one_line: bool = False) -> str:
+    """Text a person typed, as kept: trimmed, control characters other than newlines dropped (CRLF read as a
+    newline), and with one_line the line breaks (and the spaces around them) made one space. Nothing else is
+    changed: a full-width comma is Chinese punctuation, not a typing slip."""
+    text = (text or "").replace("\r\n", "\n").strip()
+    text = "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
+    return re.sub(r"\s*\n\s*", " ", text) if one_line else text

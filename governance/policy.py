@@ -56,6 +56,15 @@ def covers(scope: Scope, node: Node) -> bool:
     return getattr(node, f"{scope.level}_id") == scope.node_id
 
 
+def node_inside(node: Node, top: Node) -> bool:
+    """Whether `node` is `top` or lies below it (by the ancestor columns every node carries)."""
+    if top.level == "district":
+        return True
+    if LEVELS.index(node.level) < LEVELS.index(top.level):
+        return False
+    return node.id == top.id if top.level == "neighbour" else getattr(node, f"{top.level}_id") == top.id
+
+
 def can_see_node(person: Person, node: Node) -> bool:
     """A node is visible to anyone whose scope covers it."""
     return any(covers(s, node) for s in scopes(person))
@@ -658,21 +667,12 @@ def can_run_survey(person: Person, node: Node | None = None) -> bool:
     return any(s.role in SURVEY_OWNER_ROLES and (node is None or covers(s, node)) for s in scopes(person))
 
 
-def _inside(node: Node, top: Node) -> bool:
-    """Whether `node` is `top` or below it."""
-    if top.level == "district":
-        return True
-    if LEVELS.index(node.level) < LEVELS.index(top.level):
-        return False
-    return node.id == top.id if top.level == "neighbour" else getattr(node, f"{top.level}_id") == top.id
-
-
 def can_view_survey(person: Person, campaign) -> bool:
     """See a campaign and its progress: whoever runs it, and every leader whose area lies inside its area or
     contains it (they visit its households, or oversee those who do)."""
     if can_run_survey(person, campaign.node):
         return True
-    return any(r.node is not None and (_inside(r.node, campaign.node) or can_see_node(person, campaign.node))
+    return any(r.node is not None and (node_inside(r.node, campaign.node) or can_see_node(person, campaign.node))
                for r in person.roles)  # fmt: skip
 
 

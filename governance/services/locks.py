@@ -8,6 +8,7 @@ taken first, by an UPDATE of the row that changes nothing. Functions flush nothi
 from __future__ import annotations
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 
@@ -31,3 +32,19 @@ def locked(model, row_id: int):
         statement = update(model).where(model.id == row_id).values(id=model.id).returning(model)
         statement = statement.execution_options(synchronize_session=False)
     return db.session.scalars(statement, execution_options={"populate_existing": True}).first()
+
+
+def insert_once(row, find):
+    """Add `row` and flush inside a savepoint; when a concurrent request carrying the same idempotency key got
+    there first (its unique key refuses this row), only the savepoint is rolled back and the row that won is
+    returned (`find()`); None when `row` went in. An integrity error of any other kind is raised."""
+    try:
+        with db.session.begin_nested():
+            db.session.add(row)
+            db.session.flush()
+    except IntegrityError:
+        existing = find()
+        if existing is None:
+            raise
+        return existing
+    return None

@@ -13,7 +13,6 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 
 from ... import policy
 from ...extensions import db
@@ -34,7 +33,7 @@ from ...models import (
     utcnow,
 )
 from ..errors import ServiceError
-from ..locks import locked
+from ..locks import insert_once, locked
 from ..platform import audit, jobs
 
 # status → the statuses it may move to (docs/DESIGN.md §3). Terminal statuses have no way out.
@@ -281,15 +280,9 @@ def file_issue(
         updated_at=now,
     )
     set_deadlines(issue, now)
-    try:
-        # A savepoint: a concurrent retry with the same key loses the race without spoiling the request.
-        with db.session.begin_nested():
-            db.session.add(issue)
-            db.session.flush()
-    except IntegrityError:
-        existing = find_existing(filer, idempotency_key)
-        if existing is None:
-            raise
+    # A concurrent retry with the same key loses the race at the unique key without spoiling the request.
+    existing = insert_once(issue, lambda: find_existing(filer, idempotency_key))
+    if existing is not None:
         return existing, False
     issue.reference = f"WC-{now.year}-{issue.id:06d}"
     event = add_event(issue, filer, "filed", to_status="reported", to_level="neighbour", public=True, at=now)

@@ -17,20 +17,17 @@ The read and reply rates are defined with the other rates (services/reports/rate
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, literal, or_, select, update
+from sqlalchemy import func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ... import policy
 from ...extensions import db
 from ...models import (
-    LEVELS,
     NOTICE_REPLIES,
     NOTICE_ROLES,
     NOTICE_URGENCIES,
@@ -44,8 +41,10 @@ from ...models import (
     UTCDateTime,
     utcnow,
 )
+from ...parsing import clean_text
 from ..errors import ServiceError
-from ..people.tree import within_condition
+from ..locks import insert_once
+from ..people.tree import PerChild, child_key, per_child, within_condition
 from ..platform import audit, jobs
 from ..platform.notify import wecom_text
 from ..reports.rates import NoticeFigures
@@ -105,13 +104,6 @@ class NoticeError(ServiceError):
         return self.FIELDS.get(self.code)
 
 
-def _clean(text: str | None) -> str:
-    """Trimmed, with control characters other than newlines dropped; otherwise as typed (a full-width comma
-    is Chinese punctuation, not a typing slip)."""
-    text = (text or "").replace("\r\n", "\n").strip()
-    return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch)[0] != "C")
-
-
 @dataclass(frozen=True)
 class Draft:
     """What the sender typed and chose."""
@@ -168,7 +160,7 @@ def send(
         return existing, False
     if not policy.allowed(person, "send_notice", node):
         raise NoticeError("forbidden")
-    title, body = _clean(draft.title).replace("\n", " "), _clean(draft.body)
+    title, body = clean_text(draft.title, one_line=True), clean_text(draft.body)
     if not title:
         raise NoticeError("no_title")
     if len(title) > TITLE_MAX:
@@ -185,7 +177,7 @@ def send(
         raise NoticeError("bad_urgency")
     if draft.reply_kind not in NOTICE_REPLIES:
         raise NoticeError("bad_reply_kind")
-    label = _clean(draft.reply_label).replace("\n", " ") if draft.reply_kind == "confirm" else ""
+    label = clean_text(draft.reply_label, one_line=True) if draft.reply_kind == "confirm" else ""
     if len(label) > REPLY_LABEL_MAX:
         raise NoticeError("reply_label_too_long", max=REPLY_LABEL_MAX)
     if draft.remind_after_hours not in REMIND_CHOICES:
@@ -205,16 +197,9 @@ def send(
         created_at=utcnow(),
         recipient_count=0,
     )
-    try:
-        # A savepoint: a concurrent resend with the same key loses the race without spoiling the request.
-        with db.session.begin_nested():
-            db.session.add(notice)
-            db.session.flush()
-    except IntegrityError:
-        existing = find_sent(person, key)
-        if existing is None:
-            raise
-        return existing, False
+    earlier = insert_once(notice, lambda: find_sent(person, key))  # a concurrent resend with the same key
+    if earlier is not None:
+        return earlier, False
     audit.record_change(
         person,
         "notice_sent",
@@ -374,7 +359,7 @@ def reply(person: Person, notice: Notice, text: str | None = None) -> NoticeReci
     if notice.reply_kind == "confirm":
         answer = notice.reply_label or DEFAULT_CONFIRM
     else:
-        answer = _clean(text).replace("\n", " ")
+        answer = clean_text(text, one_line=True)
         if not answer:
             raise NoticeError("no_reply")
         if len(answer) > REPLY_MAX:
@@ -438,47 +423,16 @@ def _figures_by(key, *conditions) -> dict:
     return {k: NoticeFigures(recipients=n, read=r, replied=a) for k, n, r, a in rows}
 
 
-@dataclass
-class Breakdown:
-    """A notice's figures at a node: the node's own leaders, each child's subtree, and the whole."""
-
-    node: Node
-    own: NoticeFigures
-    children: list[tuple[Node, NoticeFigures]]
-    total: NoticeFigures
-
-
 def in_area(notice: Notice, node: Node) -> bool:
     """Whether `node` is the notice's node or below it (a results page may only drill down inside it)."""
-    top = notice.node
-    if top.level == "district":
-        return True
-    if node.rank < top.rank:
-        return False
-    return node.id == top.id if top.level == "neighbour" else getattr(node, f"{top.level}_id") == top.id
+    return policy.node_inside(node, notice.node)
 
 
-def breakdown(notice: Notice, node: Node) -> Breakdown:
+def breakdown(notice: Notice, node: Node) -> PerChild:
     """Read and reply figures of the recipients at and under `node`, per child of it (one query)."""
-    child_level = LEVELS[node.rank + 1] if node.level != "neighbour" else None
-    if child_level is None:
-        key = literal(0)
-    else:
-        child_column = Node.id if child_level == "neighbour" else getattr(Node, f"{child_level}_id")
-        key = case((Node.id == node.id, literal(0)), else_=child_column)
-    found = _figures_by(key, NoticeRecipient.notice_id == notice.id, within_condition(node))
     asks = notice.asks_reply
-    own = found.pop(0, NoticeFigures()).asking(asks)
-    children = []
-    if child_level is not None:
-        children = [
-            (child, found.get(child.id, NoticeFigures()).asking(asks))
-            for child in db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id))
-        ]
-    total = NoticeFigures().asking(asks)
-    for figures in [own, *(f for _, f in children)]:
-        total.add(figures)
-    return Breakdown(node, own, children, total)
+    found = _figures_by(child_key(node), NoticeRecipient.notice_id == notice.id, within_condition(node))
+    return per_child(node, {k: f.asking(asks) for k, f in found.items()}, lambda: NoticeFigures(asks_reply=asks))
 
 
 PEOPLE_SHOWN = ("unread", "unanswered", "all")

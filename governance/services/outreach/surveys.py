@@ -15,21 +15,18 @@ problem found at a door becomes an issue linked to the visit (docs/DESIGN.md §1
 
 from __future__ import annotations
 
-import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, literal, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from ... import policy
 from ...extensions import db
 from ...formatting import beijing_today
 from ...models import (
-    LEVELS,
     SURVEY_OUTCOMES,
     SURVEY_QUESTION_KINDS,
     Building,
@@ -44,10 +41,11 @@ from ...models import (
     SurveyVisit,
     utcnow,
 )
+from ...parsing import clean_text
 from ..errors import ServiceError
 from ..issues import lifecycle
-from ..locks import lock_row
-from ..people.tree import within_condition
+from ..locks import insert_once, lock_row
+from ..people.tree import PerChild, child_key, per_child, within_condition
 from ..platform import audit
 from ..reports.rates import RESOLVED, SurveyFigures
 
@@ -102,12 +100,7 @@ def households_condition(node: Node):
 
 def in_area(campaign: SurveyCampaign, node: Node) -> bool:
     """Whether `node` is the campaign's node or below it."""
-    top = campaign.node
-    if top.level == "district":
-        return True
-    if node.rank < top.rank:
-        return False
-    return node.id == top.id if top.level == "neighbour" else getattr(node, f"{top.level}_id") == top.id
+    return policy.node_inside(node, campaign.node)
 
 
 def campaigns_for(person: Person, limit: int = 50) -> list[SurveyCampaign]:
@@ -125,12 +118,6 @@ def _check_owner(person: Person, node: Node) -> None:
         raise SurveyError("forbidden")
 
 
-def _clean(text: str | None, *, one_line: bool = True) -> str:
-    text = (text or "").replace("\r\n", "\n").strip()
-    text = "".join(ch for ch in text if ch == "\n" or ch >= " ")
-    return re.sub(r"\s*\n\s*", " ", text) if one_line else text
-
-
 def create(
     person: Person,
     node: Node,
@@ -141,7 +128,7 @@ def create(
 ) -> SurveyCampaign:
     """A draft campaign for the households at and under `node`."""
     _check_owner(person, node)
-    title, purpose = _clean(title), _clean(purpose, one_line=False)
+    title, purpose = clean_text(title, one_line=True), clean_text(purpose)
     if not title:
         raise SurveyError("no_title")
     if len(title) > TITLE_MAX:
@@ -201,7 +188,7 @@ def add_question(person: Person, campaign: SurveyCampaign, kind: str, text: str,
     _editable(person, campaign)
     if kind not in SURVEY_QUESTION_KINDS:
         raise SurveyError("bad_kind")
-    text = _clean(text)
+    text = clean_text(text, one_line=True)
     if not text:
         raise SurveyError("no_question")
     if len(text) > QUESTION_MAX:
@@ -375,15 +362,9 @@ def record_visit(
         revisit_on=revisit_on,
         idempotency_key=key or None,
     )
-    try:
-        with db.session.begin_nested():  # a resend racing the first loses at the unique key, quietly
-            db.session.add(visit)
-            db.session.flush()
-    except IntegrityError:
-        existing = find_visit(person, key)
-        if existing is None:
-            raise
-        return existing, False
+    earlier = insert_once(visit, lambda: find_visit(person, key))  # a resend racing the first
+    if earlier is not None:
+        return earlier, False
     for answer, problem in answers:
         answer.visit_id = visit.id
         if problem is not None:
@@ -420,7 +401,7 @@ def _answers(campaign: SurveyCampaign, replies: dict[int, Reply]) -> list[tuple[
                 raise SurveyError("bad_scale")
             answer.scale = int(value)
         else:  # text, problem
-            text = _clean(reply.text)
+            text = clean_text(reply.text, one_line=True)
             if not text:
                 continue
             if len(text) > TEXT_MAX:
@@ -513,36 +494,9 @@ def figures_where(campaign: SurveyCampaign, key, *conditions) -> dict:
     }
 
 
-@dataclass
-class Progress:
-    """A campaign's figures at a node: per child of it (and the node's own households), and the whole."""
-
-    node: Node
-    own: SurveyFigures
-    children: list[tuple[Node, SurveyFigures]]
-    total: SurveyFigures
-
-
-def progress(campaign: SurveyCampaign, node: Node) -> Progress:
+def progress(campaign: SurveyCampaign, node: Node) -> PerChild:
     """Households known, answered, declined, absent and not yet visited at and under `node`, per child."""
-    child_level = LEVELS[node.rank + 1] if node.level != "neighbour" else None
-    if child_level is None:
-        key = literal(0)
-    else:
-        child_column = Node.id if child_level == "neighbour" else getattr(Node, f"{child_level}_id")
-        key = case((Node.id == node.id, literal(0)), else_=child_column)
-    found = figures_by(campaign, node, key)
-    own = found.pop(0, SurveyFigures())
-    children = []
-    if child_level is not None:
-        children = [
-            (child, found.get(child.id, SurveyFigures()))
-            for child in db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id))
-        ]
-    total = SurveyFigures()
-    for figures in [own, *(f for _, f in children)]:
-        total.add(figures)
-    return Progress(node, own, children, total)
+    return per_child(node, figures_by(campaign, node, child_key(node)), SurveyFigures)
 
 
 def _answered_visits(campaign: SurveyCampaign, node: Node):

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, true
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, literal, select, true
 
 from ...extensions import db
 from ...models import LEVELS, Node, Person, RoleAssignment
@@ -33,8 +37,43 @@ def within_condition(node: Node):
 
 
 def children(node: Node) -> list[Node]:
-    """The node's direct children, by name."""
+    """The node's direct children, in the tree's order."""
     return list(db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id)))
+
+
+# The key of a node's own rows (a leader on the node itself) when rows at and under it are grouped per child.
+OWN = 0
+
+
+def child_key(node: Node):
+    """SQL over Node (the node a row belongs to): which child of `node` the row lies under, OWN for the node
+    itself — what a per-child breakdown groups by."""
+    if node.level == "neighbour":
+        return literal(OWN)
+    child_level = LEVELS[node.rank + 1]
+    column = Node.id if child_level == "neighbour" else getattr(Node, f"{child_level}_id")
+    return case((Node.id == node.id, literal(OWN)), else_=column)
+
+
+@dataclass
+class PerChild:
+    """Figures at a node: its own rows', each child's subtree's (in the tree's order), and the whole."""
+
+    node: Node
+    own: Any
+    children: list[tuple[Node, Any]]
+    total: Any
+
+
+def per_child(node: Node, found: dict, empty: Callable[[], Any]) -> PerChild:
+    """Figures grouped by child_key(node) laid out per child (empty() where a child has none); the total is
+    the sum of the parts (each figures object has add())."""
+    own = found.pop(OWN, None) or empty()
+    below = [(child, found.get(child.id) or empty()) for child in children(node)] if node.level != "neighbour" else []
+    total = empty()
+    for figures in [own, *(f for _, f in below)]:
+        total.add(figures)
+    return PerChild(node, own, below, total)
 
 
 def leaders_of(nodes: list[Node]) -> dict[int, list[Person]]:
