@@ -182,13 +182,14 @@ def register_security_headers(app: Flask) -> None:
 
 def register_cli(app: Flask) -> None:
     """`flask roster …`, `flask demo …`, `flask ledger …`, `flask rollups …`."""
-    from .cli import demo_cli, ledger_cli, outbox_cli, rollups_cli, roster_cli
+    from .cli import demo_cli, households_cli, ledger_cli, outbox_cli, rollups_cli, roster_cli
 
     app.cli.add_command(roster_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(rollups_cli)
     app.cli.add_command(outbox_cli)
+    app.cli.add_command(households_cli)
 
 
 def register_session_hooks(app: Flask) -> None:

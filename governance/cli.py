@@ -1,5 +1,5 @@
 """Command-line tools: `flask roster import FILE`, `flask demo load`, `flask ledger check`, `flask rollups check`,
-`flask outbox after-restore`."""
+`flask outbox after-restore`, `flask households import`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ demo_cli = AppGroup("demo", help="The demo world.")
 ledger_cli = AppGroup("ledger", help="The money ledger (资金台账).")
 rollups_cli = AppGroup("rollups", help="The report rollups (报表汇总).")
 outbox_cli = AppGroup("outbox", help="The job outbox (后台任务).")
+households_cli = AppGroup("households", help="Households (住户) for door-to-door surveys.")
 
 
 @roster_cli.command("import")
@@ -148,3 +149,41 @@ def outbox_after_restore(before):
         click.echo("No job rows: nothing to mark.")
         return
     click.echo(f"Marked {marked} unfinished job(s) created at or before {moment.isoformat()} as skipped.")
+
+
+@households_cli.command("import")
+@click.argument("community")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def households_import(community: str, path: Path):
+    """Load a community's households (CSV or XLSX: 小区, 楼栋, 单元, 房号, 邻); COMMUNITY is its id or its name.
+
+    The file is checked whole: any bad row is printed with its line and nothing is loaded.
+    """
+    from sqlalchemy import select
+
+    from .models import Node
+    from .services.outreach.households import import_households
+    from .services.platform import audit
+
+    by_id = Node.id == int(community) if community.isdigit() and len(community) < 10 else Node.id.is_(None)
+    found = db.session.scalars(select(Node).where(Node.level == "community", (Node.name == community) | by_id)).all()
+    if len(found) != 1:
+        click.echo(f"No single community named or numbered {community!r}.", err=True)
+        sys.exit(2)
+    node = found[0]
+    result = import_households(node, path.name, path.read_bytes())
+    if result.errors:
+        db.session.rollback()
+        for line, message in result.errors:
+            click.echo(f"line {line}: {message}" if line else message, err=True)
+        click.echo("Nothing was loaded.", err=True)
+        sys.exit(1)
+    audit.record_change(
+        None,
+        "households_imported",
+        f"{node.name}：新增{result.added}户，调整{result.moved}户，未变{result.unchanged}户（命令行）",
+        community_id=node.id,
+        street_id=node.street_id,
+    )
+    db.session.commit()
+    click.echo(f"{node.name}: {result.added} added, {result.moved} moved, {result.unchanged} already known.")

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from governance.extensions import db
+from governance.formatting import beijing_today
 from governance.models import (
     HANDLING_LEVELS,
     NOTICE_ROLES,
@@ -64,6 +65,10 @@ def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> d
             "Waiting for you to accept": sum(i.assignment_state == "pending" for i in mine),
             "In progress": sum(i.assignment_state == "accepted" and i.status in OPEN_STATUSES for i in mine),
         }
+    if role == "neighbour_leader":  # households whose latest knock found nobody in and whose day has come
+        waiting_visits = {"Households to visit again": plain_due(node, now)}
+    else:
+        waiting_visits = {}
     if role in NOTICE_ROLES:  # notices not yet opened, or not answered when they ask for a reply
         waiting = {"Notices to read or answer": sum(
             r.read_at is None or (r.notice.reply_kind != "none" and r.replied_at is None)
@@ -72,7 +77,30 @@ def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> d
         )}  # fmt: skip
     else:
         waiting = {}
-    return {**issue_todos(role, node, organisation_id, now, issues), **waiting}
+    return {**issue_todos(role, node, organisation_id, now, issues), **waiting, **waiting_visits}
+
+
+def plain_due(neighbour: Node, now) -> int:
+    """Households of the 邻 to knock on again, recounted from every visit in order (open campaigns only)."""
+    from governance.formatting import beijing_today
+    from governance.models import SurveyCampaign, SurveyVisit
+
+    today = beijing_today(now)
+    latest, answered = {}, set()
+    for visit in db.session.scalars(select(SurveyVisit).order_by(SurveyVisit.id)):
+        key = (visit.campaign_id, visit.household_id)
+        latest[key] = visit
+        if visit.outcome == "answered":
+            answered.add(key)
+    return sum(
+        1
+        for key, visit in latest.items()
+        if key not in answered
+        and visit.outcome == "absent"
+        and visit.revisit_on <= today
+        and visit.household.neighbour_id == neighbour.id
+        and db.session.get(SurveyCampaign, key[0]).status == "open"
+    )
 
 
 def issue_todos(role: str, node: Node | None, organisation_id: int, now, issues) -> dict[str, int]:
@@ -108,6 +136,8 @@ def listed_count(client, href: str) -> int:
     html = client.get(href).get_data(as_text=True)
     if href.startswith("/notices/"):
         return len(find_all(html, "ul.notice-list > li"))
+    if href.startswith("/surveys/"):
+        return len(find_all(html, "ul.due-list > li"))
     found = COUNT_LINE.search(text_of(html, ".count-line") or text_of(html, "main"))
     return int(found[1].replace(",", "")) if found else 0
 
@@ -166,9 +196,35 @@ def test_each_role_sees_its_waiting_work_and_each_count_opens_its_list(app, clie
     )
     notices.fan_out({"notice_id": notice.id})
     notices.reply(people["group_leader"], notice)
+    due_households(people)
     notices.mark_opened(people["neighbour_leader"], notices.recipient_of(notice, people["neighbour_leader"]))
     db.session.commit()
     check_home(client, auth, people, organisation)
+
+
+def due_households(people) -> None:
+    """A survey of the 邻长's 邻: one household due another knock, one not yet due, one absent then answered."""
+    from governance.models import Building, Compound, Household
+    from governance.services.outreach import surveys
+
+    neighbour = first_nodes()["neighbour"]
+    compound = Compound(community_id=neighbour.community_id, name="小区")
+    db.session.add(compound)
+    db.session.flush()
+    building = Building(compound_id=compound.id, name="1栋")
+    db.session.add(building)
+    db.session.flush()
+    homes = [Household(building_id=building.id, unit="1", room=f"{n}01", neighbour_id=neighbour.id) for n in (1, 2, 3)]
+    db.session.add_all(homes)
+    campaign = surveys.create(people["branch_member"], first_nodes()["community"], "走访")
+    question = surveys.add_question(people["branch_member"], campaign, "text", "建议")
+    surveys.open_for_visits(people["branch_member"], campaign)
+    leader = people["neighbour_leader"]
+    today = beijing_today()
+    surveys.record_visit(leader, campaign, homes[0], "absent", revisit_on=today)
+    surveys.record_visit(leader, campaign, homes[1], "absent", revisit_on=today + timedelta(days=3))
+    surveys.record_visit(leader, campaign, homes[2], "absent", revisit_on=today)
+    surveys.record_visit(leader, campaign, homes[2], "answered", {question.id: surveys.Reply(text="好")})
 
 
 def test_nothing_waiting_shows_zeros_that_are_not_pressing(app, client, auth, world):

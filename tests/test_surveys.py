@@ -124,7 +124,9 @@ def test_the_branch_writes_a_questionnaire_and_opens_it(app, client, auth):
     db.session.expire_all()
     assert db.session.get(SurveyCampaign, campaign.id).status == "open"
     actions = set(db.session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("survey_%"))))
-    assert actions == {"survey_created", "survey_opened"}
+    assert actions == {"survey_created", "survey_edited", "survey_opened"}
+    edits = db.session.scalars(select(AuditEntry.detail).where(AuditEntry.action == "survey_edited")).all()
+    assert len(edits) == 4 and any("“问题”移至第2题" in detail for detail in edits)
 
 
 def test_a_questionnaire_freezes_at_the_first_visit_and_changes_in_a_new_version(app):
@@ -502,3 +504,22 @@ def test_a_published_survey_shows_counts_and_never_words_on_the_compound_page(ap
     assert f"2 of {ROOMS * len(world['neighbours'])} households visited; 1 answered" in summary
     assert "1 problem found at the doors; resolved: 0." in summary
     assert secret not in page and "张阿姨" not in page and "楼道灯坏了" not in summary
+
+
+def test_households_load_from_the_command_line(app, runner, tmp_path):
+    world = build_survey_world()
+    community, neighbours = world["community"], world["neighbours"]
+    before = db.session.scalar(select(func.count()).select_from(Household))
+    upload, name = household_file(
+        [("普瑞斯堡", "1栋", "2", "101", neighbours[0].name), ("普瑞斯堡", "9栋", "1", "1", "x")]
+    )
+    path = tmp_path / name
+    path.write_bytes(upload.getvalue())
+    refused = runner.invoke(args=["households", "import", community.name, str(path)])
+    assert refused.exit_code == 1 and "line 3:" in refused.output and "Nothing was loaded." in refused.output
+    upload, name = household_file([("普瑞斯堡", "1栋", "2", "101", neighbours[0].name)])
+    path.write_bytes(upload.getvalue())
+    done = runner.invoke(args=["households", "import", str(community.id), str(path)])
+    assert done.exit_code == 0, done.output
+    assert "1 added, 0 moved, 0 already known." in done.output
+    assert db.session.scalar(select(func.count()).select_from(Household)) == before + 1

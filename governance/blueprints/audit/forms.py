@@ -46,6 +46,7 @@ ACTION_LABELS = {
     "node_split": _l("Group split"),
     "notice_sent": _l("Notice sent"),
     "survey_created": _l("Survey written"),
+    "survey_edited": _l("Survey questions changed"),
     "survey_opened": _l("Survey opened for visits"),
     "survey_closed": _l("Survey closed"),
     "households_imported": _l("Households loaded"),
@@ -65,6 +66,7 @@ def action_label(action: str) -> str:
 # what before and after, the paths of the places): shown as it is, marked as Chinese for an English page.
 RECORDED_IN_CHINESE = {
     "households_imported",
+    "survey_edited",
     "roster_import",
     "role_removed",
     "account_disabled",

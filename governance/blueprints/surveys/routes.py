@@ -13,7 +13,7 @@ from flask_login import current_user
 from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
-from ...formatting import LEVEL_LABELS, local_time
+from ...formatting import LEVEL_LABELS, beijing_today, local_time
 from ...models import Household, Node, SurveyCampaign, SurveyQuestion
 from ...parsing import parse_id
 from ...services.issues.places import active_categories
@@ -267,6 +267,20 @@ def public_summary(campaign_id: int):
 
 
 # --- visits ------------------------------------------------------------------------------------------
+
+
+@bp.route("/due")
+@login_required
+def due():
+    """The households of a 邻 (?node=) to visit again today: nobody was in, and the day to come back has come."""
+    node_id = parse_id(request.args.get("node"))
+    neighbour = db.session.get(Node, node_id) if node_id is not None else None
+    if neighbour is None or neighbour.level != "neighbour":
+        abort(404)
+    policy.authorize(current_user, "visit_household", neighbour)
+    return render_template(
+        "surveys/due.html", neighbour=neighbour, due=surveys.due_visits(neighbour.id, beijing_today())
+    )
 
 
 @bp.route("/<int:campaign_id>/visit/<int:neighbour_id>")

@@ -155,12 +155,12 @@ def create(
     return campaign
 
 
-def _audit(person: Person, campaign: SurveyCampaign, action: str) -> None:
+def _audit(person: Person, campaign: SurveyCampaign, action: str, what: str = "") -> None:
     node = campaign.node or db.session.get(Node, campaign.node_id)
     audit.record_change(
         person,
         action,
-        f"{campaign.title}（#{campaign.id}，v{campaign.version}）",
+        f"{campaign.title}（#{campaign.id}，v{campaign.version}）{what}",
         community_id=node.community_id,
         street_id=node.street_id,
     )
@@ -206,6 +206,7 @@ def add_question(person: Person, campaign: SurveyCampaign, kind: str, text: str,
     question = SurveyQuestion(campaign=campaign, position=position, kind=kind, text=text, options=choices)
     db.session.add(question)
     db.session.flush()
+    _audit(person, campaign, "survey_edited", f"：添加第{position}题“{text}”")
     return question
 
 
@@ -219,6 +220,7 @@ def move_question(person: Person, campaign: SurveyCampaign, question: SurveyQues
         ordered[index], ordered[other] = ordered[other], ordered[index]
         for position, item in enumerate(ordered, start=1):
             item.position = position
+        _audit(person, campaign, "survey_edited", f"：“{question.text}”移至第{other + 1}题")
     db.session.flush()
 
 
@@ -229,6 +231,7 @@ def remove_question(person: Person, campaign: SurveyCampaign, question: SurveyQu
     for position, item in enumerate(campaign.questions, start=1):
         item.position = position
     db.session.flush()
+    _audit(person, campaign, "survey_edited", f"：删除“{question.text}”")
 
 
 def open_for_visits(person: Person, campaign: SurveyCampaign) -> None:
@@ -679,3 +682,46 @@ def public_summaries(compound_id: int) -> list[PublicSummary]:
         ).one()
         summaries.append(PublicSummary(campaign, figures, found, resolved))
     return summaries
+
+
+def _due(today: date):
+    """SELECT (visit, household, campaign) of every household due another knock today: its latest visit in an
+    open campaign found nobody in, it has never answered there, and the day to come back has come."""
+    answered = func.max(case((SurveyVisit.outcome == "answered", 1), else_=0))
+    states = (
+        select(
+            SurveyVisit.campaign_id.label("campaign_id"),
+            SurveyVisit.household_id.label("household_id"),
+            func.max(SurveyVisit.id).label("last_id"),
+            answered.label("answered"),
+        )
+        .join(SurveyCampaign, SurveyCampaign.id == SurveyVisit.campaign_id)
+        .where(SurveyCampaign.status == "open")
+        .group_by(SurveyVisit.campaign_id, SurveyVisit.household_id)
+        .subquery()
+    )
+    last = aliased(SurveyVisit)
+    return (
+        select(last.id)
+        .select_from(states)
+        .join(last, last.id == states.c.last_id)
+        .join(Household, Household.id == states.c.household_id)
+        .where(states.c.answered == 0, last.outcome == "absent", last.revisit_on <= today)
+    )
+
+
+def due_ids(neighbour_id: int, today: date):
+    """SELECT of the latest visits of the households of a 邻 due another knock (a 邻长's home card counts them)."""
+    return _due(today).where(Household.neighbour_id == neighbour_id)
+
+
+def due_visits(neighbour_id: int, today: date) -> list[tuple[SurveyVisit, Household, SurveyCampaign]]:
+    """The households of a 邻 due another knock, with the campaign and the visit that found nobody in."""
+    rows = db.session.execute(
+        select(SurveyVisit, Household, SurveyCampaign)
+        .join(Household, Household.id == SurveyVisit.household_id)
+        .join(SurveyCampaign, SurveyCampaign.id == SurveyVisit.campaign_id)
+        .where(SurveyVisit.id.in_(due_ids(neighbour_id, today)))
+        .order_by(SurveyVisit.revisit_on, Household.id)
+    )
+    return [tuple(row) for row in rows]

@@ -49,6 +49,7 @@ ACTIONS = (
     "node_split",
     "notice_sent",
     "survey_created",
+    "survey_edited",
     "survey_opened",
     "survey_closed",
     "households_imported",

@@ -7,6 +7,8 @@
     : Array.from({ length: 32 }, () => Math.floor(Math.random() * 16).toString(16)).join(''));
   document.addEventListener('DOMContentLoaded', () => {
     const list = document.getElementById('households'), box = document.getElementById('outbox');
+    const asked = list && location.hash && list.querySelector(`li${CSS.escape(location.hash)} > details`);
+    if (asked) asked.open = true;  // come from the list of households to visit again
     if (!list || !box || !window.Outbox || !self.indexedDB) return;
     for (const form of list.querySelectorAll('form.visit-form')) {
       form.addEventListener('submit', async (e) => {
