@@ -523,3 +523,21 @@ def test_households_load_from_the_command_line(app, runner, tmp_path):
     assert done.exit_code == 0, done.output
     assert "1 added, 0 moved, 0 already known." in done.output
     assert db.session.scalar(select(func.count()).select_from(Household)) == before + 1
+
+
+def test_every_link_of_a_survey_page_opens_for_each_leader(app, client, auth):
+    """A 邻长 lands on their own 邻's part of the survey; no link on it (the places above included) is refused."""
+    world = build_survey_world()
+    campaign = open_campaign(world, kinds=("single",))
+    neighbour = world["neighbours"][0]
+    for person in (
+        holder(world, "neighbour_leader", neighbour),
+        holder(world, "group_leader", db.session.get(Node, neighbour.group_id)),
+    ):
+        auth.login(person.mobile)
+        page = client.get(f"/surveys/{campaign.id}").get_data(as_text=True)
+        links = {a["href"] for a in find_all(page, "main a[href^='/surveys/']")}
+        assert links
+        for href in links:
+            assert client.get(href).status_code == 200, (person.name, href)
+        auth.logout()

@@ -35,7 +35,8 @@ def survey_helpers():
         "QUESTION_KINDS": dict(QUESTION_KINDS),
         "OUTCOMES": OUTCOMES,
         "STATE_LABELS": state_labels(),
-        "STATE_NAMES": {"draft": _("Draft"), "open": _("Open for visits"), "closed": _("Closed")},
+        "STATE_NAMES": {"draft": _("Draft"), "open": _("Visits under way"), "closed": _("Finished")},
+        "may_open_place": may_open_place,
     }
 
 
@@ -117,13 +118,18 @@ def _place(campaign: SurveyCampaign) -> Node:
         node = db.session.get(Node, parse_id(raw)) if parse_id(raw) is not None else None
         if node is None or not surveys.in_area(campaign, node):
             abort(404)
-    if not policy.allowed(current_user, "view_node", node) and not policy.allowed(current_user, "run_survey", node):
+    if not may_open_place(node):
         # A leader inside the area sees their own part of it.
         mine = [r.node for r in current_user.roles if r.node is not None and surveys.in_area(campaign, r.node)]
         if raw in (None, "") and mine:
             return mine[0]
         abort(403)
     return node
+
+
+def may_open_place(node: Node) -> bool:
+    """Whether a survey's page of this place opens for the person (a 邻长 sees their own 邻, not the 片 above)."""
+    return policy.allowed(current_user, "view_node", node) or policy.allowed(current_user, "run_survey", node)
 
 
 def _render_campaign(campaign, node, question_form=None, status=200):
