@@ -117,6 +117,9 @@ class Compound(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     community_id: Mapped[int] = mapped_column(ForeignKey("node.id"), index=True)
     name: Mapped[str] = mapped_column(String(80))
+    # Where it is (WGS-84), when known: an Open311 request sent with coordinates finds its place by them.
+    latitude: Mapped[float | None] = mapped_column(db.Float)
+    longitude: Mapped[float | None] = mapped_column(db.Float)
 
     community: Mapped[Node] = relationship(foreign_keys=[community_id])
     buildings: Mapped[list[Building]] = relationship(back_populates="compound", order_by="Building.id")
@@ -131,6 +134,8 @@ class Building(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"), index=True)
     name: Mapped[str] = mapped_column(String(40))
+    latitude: Mapped[float | None] = mapped_column(db.Float)
+    longitude: Mapped[float | None] = mapped_column(db.Float)
 
     compound: Mapped[Compound] = relationship(back_populates="buildings")
 

@@ -38,6 +38,14 @@ OTHER_COMPOUNDS = (
     ("荷塘新村", "荷塘镇", 0, 5),
 )
 
+# Where each compound lies (WGS-84; 望城 is about 28.35°N 112.82°E): Open311 requests with lat/long find them.
+COMPOUND_CENTRES = {
+    "普瑞斯堡": (28.3521, 112.8193),
+    "枫桥花园": (28.3612, 112.8311),
+    "银湖雅苑": (28.3398, 112.8056),
+    "临江名邸": (28.3705, 112.8420),
+    "荷塘新村": (28.3104, 112.7902),
+}
 PROPERTY_COMPANY = "普瑞物业服务有限公司"
 DEVELOPER = "湘瑞置业发展有限公司"
 OTHER_PROPERTY_COMPANY = "安居物业管理有限公司"
@@ -170,16 +178,27 @@ def build_places(ctx: DemoContext) -> None:
     wanted = [(PRUISBURG, ctx.community_id, PRUISBURG_BUILDINGS)]
     wanted += [(name, sorted(by_street[street])[index], n) for name, street, index, n in OTHER_COMPOUNDS]
     compound_ids = ctx.allocate(Compound, len(wanted))
+    centres = [COMPOUND_CENTRES[name] for name, _c, _n in wanted]
     compound_rows = [
-        {"id": i, "community_id": community_id, "name": name}
-        for i, (name, community_id, _n) in zip(compound_ids, wanted, strict=True)
+        {"id": i, "community_id": community_id, "name": name, "latitude": lat, "longitude": lon}
+        for i, (name, community_id, _n), (lat, lon) in zip(compound_ids, wanted, centres, strict=True)
     ]
     ctx.insert(Compound, compound_rows)
     building_rows = []
     building_ids = iter(ctx.allocate(Building, sum(n for _name, _c, n in wanted)))
-    for compound_id, (name, community_id, n) in zip(compound_ids, wanted, strict=True):
+    for compound_id, (name, community_id, n), (lat, lon) in zip(compound_ids, wanted, centres, strict=True):
         for b in range(1, n + 1):
-            building_rows.append({"id": next(building_ids), "compound_id": compound_id, "name": f"{b}栋"})
+            # Rows of four buildings about 45 m apart (0.0004° of latitude, 0.00045° of longitude here).
+            row, column = divmod(b - 1, 4)
+            building_rows.append(
+                {
+                    "id": next(building_ids),
+                    "compound_id": compound_id,
+                    "name": f"{b}栋",
+                    "latitude": round(lat + 0.0004 * (row - 1), 6),
+                    "longitude": round(lon + 0.00045 * (column - 1.5), 6),
+                }
+            )
         if name == PRUISBURG:
             ctx.compound_id = compound_id
         else:

@@ -157,3 +157,122 @@ def merge_candidates(person: Person, issue: Issue) -> list[Issue]:
     its 邻) that the person may see, newest first — the filing form's duplicate check, seen from the issue."""
     found = possible_duplicates(person, issue.category_id, issue.compound_id, None, issue.neighbour_id)
     return [other for other in found if other.id != issue.id][:MERGE_CANDIDATES]
+
+
+# --- finding a place from coordinates or an address -----------------------------------------------------
+
+EARTH_RADIUS_M = 6_371_000
+# A request's coordinates find a building within this distance (a phone's GPS in a compound is good to ~50 m).
+NEAREST_WITHIN_M = 300
+
+
+@dataclass
+class Place:
+    """Where a request from outside (Open311) lands: the 邻 it is filed in, and its compound and building."""
+
+    neighbour: Node
+    compound: Compound | None
+    building: Building | None
+
+
+def metres_between(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """The great-circle distance (haversine)."""
+    from math import asin, cos, radians, sin, sqrt
+
+    dlat, dlon = radians(lat2 - lat1), radians(lon2 - lon1)
+    a = sin(dlat / 2) ** 2 + cos(radians(lat1)) * cos(radians(lat2)) * sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_M * asin(sqrt(a))
+
+
+def _compounds_within(area: Node):
+    """SQL on Compound: the compounds of the communities at and under `area`."""
+    from ..people.tree import within_condition
+
+    communities = select(Node.id).where(Node.level == "community", within_condition(area))
+    if area.level in ("zone", "group", "neighbour"):  # a smaller area: the compounds its 邻 live in
+        communities = select(Node.compound_id).where(within_condition(area), Node.compound_id.is_not(None))
+        return Compound.id.in_(communities)
+    return Compound.community_id.in_(communities)
+
+
+def neighbour_for(compound: Compound, building: Building | None, area: Node | None = None) -> Node | None:
+    """The 邻 a place belongs to: the one its households name (most of them), else a 邻 of the compound named
+    after the building (3栋1单元 for 3栋), else the compound's first 邻 — inside `area` when given."""
+    from ...models import Household
+    from ..people.tree import within_condition
+
+    inside = within_condition(area) if area is not None else None
+
+    def first(query):
+        return db.session.scalars(query.where(inside) if inside is not None else query).first()
+
+    if building is not None:
+        found = first(
+            select(Node)
+            .join(Household, Household.neighbour_id == Node.id)
+            .where(Household.building_id == building.id)
+            .group_by(Node.id)
+            .order_by(func.count().desc(), Node.id)
+        )
+        if found is not None:
+            return found
+        found = first(
+            select(Node)
+            .where(Node.level == "neighbour", Node.compound_id == compound.id, Node.name.startswith(building.name))
+            .order_by(Node.id)
+        )
+        if found is not None:
+            return found
+    return first(select(Node).where(Node.level == "neighbour", Node.compound_id == compound.id).order_by(Node.id))
+
+
+def nearest_place(area: Node, latitude: float, longitude: float) -> Place | None:
+    """The building (or, without buildings placed, the compound) of `area` nearest to the coordinates, within
+    NEAREST_WITHIN_M; None when nothing is that close."""
+    box = NEAREST_WITHIN_M / 111_000 * 2  # degrees, generous at this latitude
+    near = [
+        Building.latitude.between(latitude - box, latitude + box),
+        Building.longitude.between(longitude - box, longitude + box),
+    ]
+    candidates = [
+        (metres_between(latitude, longitude, b.latitude, b.longitude), b.id, b, c)
+        for b, c in db.session.execute(
+            select(Building, Compound)
+            .join(Compound, Compound.id == Building.compound_id)
+            .where(_compounds_within(area), *near)
+        )
+    ]
+    candidates += [
+        (metres_between(latitude, longitude, c.latitude, c.longitude), 0, None, c)
+        for c in db.session.scalars(
+            select(Compound).where(
+                _compounds_within(area),
+                Compound.latitude.between(latitude - box, latitude + box),
+                Compound.longitude.between(longitude - box, longitude + box),
+            )
+        )
+    ]
+    for distance, _id, building, compound in sorted(candidates, key=lambda c: (c[0], c[1])):
+        if distance > NEAREST_WITHIN_M:
+            break
+        neighbour = neighbour_for(compound, building, area)
+        if neighbour is not None:
+            return Place(neighbour, compound, building)
+    return None
+
+
+def place_named(area: Node, text: str) -> Place | None:
+    """The compound of `area` whose name the address names (the longest such name), and the building named in
+    the rest of it (普瑞斯堡3栋2单元 → 普瑞斯堡, 3栋); None when no compound of the area is named."""
+    squeezed = "".join((text or "").split())
+    if not squeezed:
+        return None
+    compounds = [c for c in db.session.scalars(select(Compound).where(_compounds_within(area))) if c.name in squeezed]
+    for compound in sorted(compounds, key=lambda c: (-len(c.name), c.id)):
+        rest = squeezed.split(compound.name, 1)[1]
+        buildings = [b for b in compound.buildings if rest.startswith(b.name) or b.name in rest]
+        building = max(buildings, key=lambda b: (rest.startswith(b.name), len(b.name)), default=None)
+        neighbour = neighbour_for(compound, building, area)
+        if neighbour is not None:
+            return Place(neighbour, compound, building)
+    return None

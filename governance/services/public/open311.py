@@ -28,6 +28,7 @@ from ...redis_conn import answering_redis
 from ...redis_conn import key as redis_key
 from ...urls import public_url
 from ..errors import ServiceError
+from ..issues import places
 from ..issues.lifecycle import MAX_TITLE, IssueInput, LifecycleError, file_issue
 from . import projection
 
@@ -478,6 +479,7 @@ LIFECYCLE_ERRORS = {
     "bad_neighbour": (400, "address_id must be the id of a 邻 inside the api_key's area"),
     "bad_category": (400, "service_code was not found"),
     "bad_urgency": (400, "attribute[urgency] must be normal or urgent"),
+    "bad_place": (400, "the place found does not belong to its 邻's community"),
 }
 
 
@@ -506,6 +508,39 @@ def _private_text(form) -> str:
     return ("\n\n[Open311] " + "; ".join(lines)) if lines else ""
 
 
+def _locate(api_key: ApiKey, address_id: str, lat: float | None, lon: float | None, address: str) -> places.Place:
+    """Where a request is filed, from the first location form it carries (GeoReport v2 allows three):
+    address_id (a 邻's node id in the key's area); a key bound to one 邻 files there; lat+long (the key's
+    nearest building or compound within places.NEAREST_WITHIN_M); address_string (a compound of the key's
+    area named in it, and its building). 400 with the spec's error when what was sent matches nothing."""
+    if address_id:
+        # Open311 clients send ASCII: other scripts' digits (and the forms' full-width ones) are refused here.
+        neighbour_id = parse_id(address_id) if address_id.isascii() else None
+        if neighbour_id is None:
+            raise Open311Error(400, "address_id must be the id of a 邻, in ASCII digits")
+        neighbour = db.session.get(Node, neighbour_id)
+        if neighbour is None or neighbour.level != "neighbour":
+            raise Open311Error(400, "address_id must be the id of a 邻")
+        if not policy.key_covers(api_key, neighbour):
+            raise Open311Error(403, "address_id is outside the area of this api_key")
+        return places.Place(neighbour, None, None)  # the 邻 alone, as before coordinates were known
+    if api_key.node.level == "neighbour":  # a key of one 邻 files there, whatever else it says
+        return places.Place(api_key.node, None, None)
+    if lat is not None:
+        found = places.nearest_place(api_key.node, lat, lon)
+        if found is None:
+            raise Open311Error(
+                400, f"no compound of this api_key's area lies within {places.NEAREST_WITHIN_M} m of lat/long"
+            )
+        return found
+    if address:
+        found = places.place_named(api_key.node, address)
+        if found is None:
+            raise Open311Error(400, "address_string names no compound of this api_key's area")
+        return found
+    raise Open311Error(400, "a location is required: lat and long, address_string, or address_id (a 邻's id)")
+
+
 def create_request(form, plain_key: str | None) -> dict:
     """POST requests: check the key, its rate and the fields, file the issue for the key, return the receipt.
 
@@ -529,21 +564,8 @@ def create_request(form, plain_key: str | None) -> dict:
         raise Open311Error(400, "lat and long must be sent together")
     lat = _float(latitude, "lat", 90) if latitude else None
     lon = _float(longitude, "long", 180) if longitude else None
-    address_id = (form.get("address_id") or "").strip()
-    if address_id:
-        # Open311 clients send ASCII: other scripts' digits (and the forms' full-width ones) are refused here.
-        neighbour_id = parse_id(address_id) if address_id.isascii() else None
-        if neighbour_id is None:
-            raise Open311Error(400, "address_id must be the id of a 邻, in ASCII digits")
-        neighbour = db.session.get(Node, neighbour_id)
-        if neighbour is None or neighbour.level != "neighbour":
-            raise Open311Error(400, "address_id must be the id of a 邻")
-        if not policy.key_covers(api_key, neighbour):
-            raise Open311Error(403, "address_id is outside the area of this api_key")
-    elif api_key.node.level == "neighbour":
-        neighbour = api_key.node
-    else:
-        raise Open311Error(400, "address_id (the id of a 邻 in the api_key's area) was not provided")
+    address_string = (form.get("address_string") or "").strip()
+    place = _locate(api_key, (form.get("address_id") or "").strip(), lat, lon, address_string)
     urgency = (form.get("attribute[urgency]") or "normal").strip() or "normal"
     if urgency not in dict(URGENCY_VALUES):
         raise Open311Error(400, "attribute[urgency] must be normal or urgent")
@@ -556,8 +578,10 @@ def create_request(form, plain_key: str | None) -> dict:
         category_id=category.id,
         title=title,
         description=description + _private_text(form),
-        neighbour_id=neighbour.id,
-        place_detail=(form.get("address_string") or "").strip()[:120],
+        neighbour_id=place.neighbour.id,
+        compound_id=place.compound.id if place.compound is not None else None,
+        building_id=place.building.id if place.building is not None else None,
+        place_detail=address_string[:120],
         latitude=lat,
         longitude=lon,
         urgency=urgency,
