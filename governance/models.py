@@ -213,6 +213,9 @@ class Person(UserMixin, db.Model):
     # Bumped on password change or disabling, so every other session's cookie stops matching.
     auth_version: Mapped[int] = mapped_column(Integer, default=1)
     locale: Mapped[str | None] = mapped_column(String(5))
+    # 亮身份: whether a leader is named on the public pages of the compounds they serve — by surname
+    # ("surname": 张·邻长) or full name ("full"); None (the default) names them nowhere. Never a phone.
+    public_listing: Mapped[str | None] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

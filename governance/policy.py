@@ -691,3 +691,14 @@ RULES.update(
         "view_surveys": lambda p, _=None: bool(scopes(p)),
     }
 )
+
+
+# --- 亮身份 ----------------------------------------------------------------------------------------
+
+
+def can_show_identity(person: Person, _=None) -> bool:
+    """Choose to be named on the public pages of the compounds one serves: 片长, 组长 and 邻长."""
+    return any(s.role in ("zone_leader", "group_leader", "neighbour_leader") for s in scopes(person))
+
+
+RULES["show_identity"] = can_show_identity

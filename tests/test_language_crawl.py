@@ -116,6 +116,8 @@ def data_strings() -> list[str]:
     # A notice's text and a survey's purpose are shown a paragraph at a time.
     for body in [*db.session.scalars(select(Notice.body)), *db.session.scalars(select(SurveyCampaign.purpose))]:
         found.update(unicodedata.normalize("NFKC", line.strip()) for line in body.split("\n") if line.strip())
+    # A leader who chose to be named by surname appears as it (张·邻长).
+    found.update(name[0] for name in db.session.scalars(select(Person.name).where(Person.public_listing == "surname")))
     # A donor who agreed to be named appears by initial (张**).
     found.update(f"{name[0]}**" for name in db.session.scalars(select(LedgerEntry.donor_name)) if name)
     return sorted(found, key=len, reverse=True)

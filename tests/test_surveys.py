@@ -329,7 +329,11 @@ def test_progress_and_answers_equal_a_plain_recomputation(app, steps):
     db.session.execute(SurveyAnswer.__table__.delete())
     db.session.execute(SurveyVisit.__table__.delete())
     households = list(db.session.scalars(select(Household).order_by(Household.id)))
-    branch = db.session.scalar(select(Person).join(RoleAssignment).where(RoleAssignment.role == "branch_member"))
+    branch = db.session.scalar(
+        select(Person)
+        .join(RoleAssignment)
+        .where(RoleAssignment.role == "branch_member", RoleAssignment.node_id == campaign.node_id)
+    )  # the campaign's own branch (the other community has one too)
     single = question(campaign, "single")
     for index, outcome, choice in steps:
         replies = {single.id: surveys.Reply(choice=str(choice))}

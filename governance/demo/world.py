@@ -13,6 +13,7 @@ from ..services.public.open311 import ensure_demo_key
 from ..services.reports import rollups
 from .context import DemoContext
 from .funding import build_funding
+from .identity import build_identities
 from .issues import build_issues
 from .notices import build_notices
 from .surveys import build_surveys
@@ -35,6 +36,7 @@ DEMO_STEPS: list[Callable[[DemoContext], None]] = [
     build_tree_edits,
     build_notices,
     build_surveys,
+    build_identities,
 ]
 
 

@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, StringField, SubmitField
+from wtforms import PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 PASSWORD_LENGTH = _l("The new password needs at least 8 characters.")
@@ -68,3 +68,18 @@ class LogoutForm(FlaskForm):
     """An empty form: logging out is a POST with a CSRF token."""
 
     submit = SubmitField(_l("Log out"))
+
+
+class ProfileForm(FlaskForm):
+    """亮身份: whether residents of the compounds one serves see one's name (never the phone)."""
+
+    listing = RadioField(
+        _l("On the public pages of the compounds I serve"),
+        choices=[
+            ("", _l("Do not name me")),
+            ("surname", _l("My surname and role (e.g. 张·邻长)")),
+            ("full", _l("My full name and role")),
+        ],
+        default="",
+        validate_choice=False,
+    )

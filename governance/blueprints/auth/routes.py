@@ -1,18 +1,18 @@
 """Views of the auth blueprint."""
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from ... import auth_session, web
-from ...access import login_required, public
+from ...access import login_required, public, requires
 from ...client import client_address
 from ...extensions import db
 from ...parsing import parse_mobile
-from ...services.people import accounts
+from ...services.people import accounts, identity
 from ...urls import safe_next
 from . import bp
-from .forms import ActivateForm, LoginForm, LogoutForm, PasswordForm
+from .forms import ActivateForm, LoginForm, LogoutForm, PasswordForm, ProfileForm
 
 PASSWORD_PROBLEMS = ("too_short", "too_common", "contains_mobile")
 
@@ -142,3 +142,23 @@ def password():
             code=302,
         )
     return render_template("auth/password.html", form=form)
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@requires("show_identity")
+def profile():
+    """亮身份: choose whether (and how) residents of the compounds one serves see one's name."""
+    person = current_user._get_current_object()
+    form = (
+        ProfileForm() if request.method == "POST" else ProfileForm(formdata=None, listing=person.public_listing or "")
+    )
+    if request.method == "POST":
+        if not form.validate():
+            abort(400)
+        return web.perform(
+            lambda: identity.set_listing(person, form.listing.data or None),
+            done=_("Saved. The public pages of your compounds show it from now on."),
+            to=url_for(".profile"),
+            refused=lambda err: (render_template("auth/profile.html", form=form, error=err.message), err.status),
+        )
+    return render_template("auth/profile.html", form=form, example=identity.shown_name(person.name, "surname"))

@@ -41,6 +41,7 @@ from ...services.issues import rating
 from ...services.issues.listing import issue_by_reference
 from ...services.money import ledger
 from ...services.outreach import surveys
+from ...services.people import identity
 from ...services.platform import photos
 from ...services.public import page_cache
 from ...services.public import projection as public_data
@@ -235,6 +236,7 @@ def scope_view(level: str, target_id: int | None):
             statuses=STATUSES,
             fundings=fundings,
             surveys=surveys.public_summaries(target_id) if level == "compound" else [],
+            leaders=identity.compound_leaders(target_id) if level == "compound" else [],
             kind_labels=funding_kind_labels(),
             here=here,
             place_url=place_url,
@@ -399,6 +401,7 @@ def poster(compound_id: int):
             target_url=target_url,
             qr=qr_svg(target_url, _("QR code: %(url)s", url=target_url)),
             printed=datetime.now(BEIJING).strftime("%Y-%m-%d"),
+            leaders=identity.compound_leaders(compound_id),
         )
 
     return cached(f"compound:{compound_id}", here, render)
