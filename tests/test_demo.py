@@ -716,6 +716,20 @@ class TestSmallWorld:
     def test_flood_notice(self, app, small_world):
         check_flood_notice(small_world)
 
+    def test_the_readmes_open311_locations_find_pruisburg(self, app, small_world):
+        """The README's example: the demo key files by coordinates and by address in 普瑞斯堡 3栋 (rolled back)."""
+        from werkzeug.datastructures import MultiDict
+
+        from governance.services.public import open311
+
+        for where in ({"lat": "28.3517", "long": "112.819525"}, {"address_string": "普瑞斯堡3栋门口"}):
+            form = MultiDict({"service_code": "road", "description": "路面破损", **where})
+            receipt = open311.create_request(form, open311.DEMO_KEY)
+            issue = db.session.scalar(select(Issue).where(Issue.reference == receipt["service_request_id"]))
+            assert (issue.compound.name, issue.building.name) == ("普瑞斯堡", "3栋"), where
+            assert db.session.get(Node, issue.neighbour_id).name.startswith("3栋"), where
+        db.session.rollback()
+
     def test_pruisburg_surveys(self, app, small_world):
         """普瑞斯堡's households and its two surveys: the closed 品质提升 questionnaire whose problems found are
         the 31 issues (each at an answering household of its building), and the open 二期 one, partly visited."""
