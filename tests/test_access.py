@@ -417,12 +417,19 @@ def test_survey_pages_follow_scope(world, client, auth, actor_role):
 
     admin = world["district_admin"]
     campaigns = []
-    for node in db.session.scalars(db.select(Node).where(Node.level != "neighbour").order_by(Node.id)):
+    # The first branch's node and the last sibling at each level: inside and outside every actor's scope.
+    places = {
+        n.id: n
+        for level in ("district", "street", "community", "zone", "group")
+        for n in (nodes_at(level)[0], nodes_at(level)[-1])
+    }
+    for node in places.values():
         campaign = surveys.create(admin, node, f"走访{node.id}")
         surveys.add_question(admin, campaign, "single", "态度", "支持\n不支持")
         surveys.open_for_visits(admin, campaign)
         campaigns.append(campaign)
-    neighbours = list(db.session.scalars(db.select(Node).where(Node.level == "neighbour").order_by(Node.id)))
+    every = nodes_at("neighbour")
+    neighbours = [every[0], every[1], every[-1]]  # two of the first 组's 邻 (one an actor's own), one far away
     for neighbour in neighbours:
         compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
         db.session.add(compound)

@@ -22,7 +22,7 @@ def upgrade():
 
 
 def downgrade():
+    # Plain DROP COLUMNs (SQLite 3.35+): a batch would copy tables that other tables' foreign keys refer to.
     for table in ("building", "compound"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
-            batch_op.drop_column("longitude")
-            batch_op.drop_column("latitude")
+        op.drop_column(table, "longitude")
+        op.drop_column(table, "latitude")

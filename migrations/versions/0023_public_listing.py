@@ -20,5 +20,6 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table("person", schema=None) as batch_op:
-        batch_op.drop_column("public_listing")
+    # A plain DROP COLUMN (SQLite 3.35+ has it): a batch would copy `person`, which other tables' foreign keys
+    # refer to, and SQLite refuses to drop the old table while they do.
+    op.drop_column("person", "public_listing")
