@@ -111,10 +111,8 @@ def test_the_branch_writes_a_questionnaire_and_opens_it(app, client, auth):
         "Give at least two choices, one per line."
     ]
     for kind, text, options in (("single", "态度", "支持\n不支持"), ("scale", "满意度", ""), ("problem", "问题", "")):
-        assert (
-            auth.post(f"{page}/questions", {"kind": kind, "text": text, "options": options}, form_page=page).status_code
-            == 303
-        )
+        added = auth.post(f"{page}/questions", {"kind": kind, "text": text, "options": options}, form_page=page)
+        assert added.status_code == 303 and added.location.endswith(page)  # back to the survey, not elsewhere
     db.session.expire_all()
     problem = question(db.session.get(SurveyCampaign, campaign.id), "problem")
     assert auth.post(f"{page}/questions/{problem.id}/move", {"step": "up"}, form_page=page).status_code == 303

@@ -63,3 +63,25 @@ def test_three_visits_recorded_offline_arrive_once(phone, app):
     phone.goto(f"/surveys/{campaign.id}/visit/{neighbour.id}")
     assert phone.page.locator(f"#h{first.id} .household-state").inner_text().startswith("已作答")
     phone.check("recorded")
+
+
+def test_the_branch_writes_and_opens_a_questionnaire_on_a_phone(phone, app):
+    world = build_survey_world()
+    phone.log_in(world["people"]["branch"].mobile)
+    phone.goto("/surveys/")
+    phone.tap("a.button.primary[href='/surveys/new']")
+    phone.page.fill("#title", "楼道改造意见")
+    phone.page.fill("#purpose", "入户了解楼道改造意见。")
+    phone.check("new-survey")
+    phone.tap("button[type=submit].primary")
+    for kind, text, options in (("single", "是否支持", "支持\n不支持"), ("scale", "满意程度", "")):
+        phone.page.select_option("#kind", kind)
+        phone.page.fill("#text", text)
+        phone.page.fill("#options", options)
+        phone.tap("form.notice-form button[type=submit]")
+    phone.shot("after-questions")
+    assert phone.page.locator("ol.survey-questions > li").count() == 2, phone.page.locator("main").inner_text()[:600]
+    phone.check("questionnaire")
+    phone.tap(phone.page.locator("form[action$='/open'] button"))
+    assert phone.page.locator("h1 .badge").inner_text() == "走访中"
+    phone.check("opened")

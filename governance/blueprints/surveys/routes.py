@@ -189,7 +189,10 @@ def _owner_step(campaign_id: int, run, done, question_form=None):
     return web.perform(
         lambda: run(item),
         done=done,
-        to=lambda result: url_for(".campaign", campaign_id=getattr(result, "id", item.id)),
+        # A new version is a campaign of its own: go there; every other step stays on this campaign.
+        to=lambda result: url_for(
+            ".campaign", campaign_id=result.id if isinstance(result, SurveyCampaign) else item.id
+        ),
         refused=refused,
         say_refusal=question_form is None,
     )
