@@ -54,6 +54,8 @@ def test_a_group_leader_answers_a_notice_from_the_inbox(phone, app):
 
     phone.log_in(sender.mobile)
     phone.goto("/notices/")
+    assert phone.page.locator("table.notice-table tbody tr").count() == 1
+    phone.check("sent-list")
     phone.tap(phone.page.locator("table.notice-table a", has_text="防汛：今晚排查"))
     rows = phone.page.locator("table.notice-breakdown tbody tr")
     assert rows.count() == len([g for g in nodes_at("group") if g.zone_id == zone.id])  # the sender is not counted
