@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import abort, flash, redirect
+from flask import abort, flash, redirect, request
 from sqlalchemy.orm.exc import StaleDataError
 
 from .extensions import db
@@ -99,6 +99,12 @@ def perform(
     if message:
         flash(str(message), category)
     return redirect(to(outcome.result) if callable(to) else to, code=code)
+
+
+def from_outbox() -> bool:
+    """A form sent later by the phone's outbox (outbox.js: a filing or a visit kept offline, sent from any page
+    or the service worker): it reads the answer as JSON, refusals included."""
+    return request.headers.get("X-Requested-With") == "outbox"
 
 
 def submit(form, invalid: Callable[[Any], Any], run: Callable[[], Any], **options):

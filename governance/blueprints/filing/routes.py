@@ -57,11 +57,6 @@ def wants_json() -> bool:
     return request.headers.get("X-Requested-With") in ("fetch", "outbox")
 
 
-def from_outbox() -> bool:
-    """A draft sent by the outbox (outbox.js, on any page or in the service worker): refusals answer JSON too."""
-    return request.headers.get("X-Requested-With") == "outbox"
-
-
 def refusal(form, status: int, duplicates, message):
     """Why a draft from the outbox was not filed: a sentence for the list of drafts, and the errors per field."""
     errors = {name: [str(e) for e in field.errors] for name, field in form._fields.items() if field.errors}
@@ -152,7 +147,7 @@ class Choices:
 
 def render_form(form, choices, *, status=200, duplicates=None, posted=False, message=None):
     """The form page, with everything typed kept (file inputs cannot be, and the page says so)."""
-    if from_outbox():
+    if web.from_outbox():
         return refusal(form, status, duplicates, message)
     had_photos = posted and any(f.filename for f in request.files.getlist("photos"))
     page = render_template(
@@ -301,7 +296,7 @@ def busy(form, choices, err):
     """Every photo-decoding slot is taken: 503 with Retry-After, nothing stored. The outbox gets no JSON, so
     its draft is not marked refused and is simply sent again later; the form page keeps what was typed."""
     headers = {"Retry-After": str(err.params.get("retry_after", photos.RETRY_AFTER))}
-    if from_outbox():
+    if web.from_outbox():
         return err.message, 503, {**headers, "Content-Type": "text/plain; charset=utf-8"}
     page, _status = render_form(form, choices, posted=True, message=err.message)
     return page, 503, headers

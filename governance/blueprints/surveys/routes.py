@@ -19,7 +19,7 @@ from ...parsing import parse_id
 from ...services.issues.places import active_categories
 from ...services.outreach import households as household_files
 from ...services.outreach import surveys
-from ...services.people.tree import node_path
+from ...services.people.tree import node_path, nodes_and_children
 from ...services.platform import audit
 from ...services.reports import exports
 from ...services.reports.rates import SURVEY_DEFINITIONS
@@ -58,11 +58,11 @@ def index():
 
 
 def _owner_nodes() -> list[tuple[str, str]]:
+    """The places a survey may cover: the node of each role that runs surveys, and its children (not a 邻)."""
     own = [s.node_id for s in policy.scopes(current_user) if s.role in policy.SURVEY_OWNER_ROLES]
-    nodes = db.session.scalars(
-        db.select(Node).where(db.or_(Node.id.in_(own), Node.parent_id.in_(own))).order_by(Node.id)
-    ).all()
-    return [(str(n.id), f"{n.name}（{LEVEL_LABELS[n.level]}）") for n in nodes if n.level != "neighbour"]
+    return [
+        (str(n.id), f"{n.name}（{LEVEL_LABELS[n.level]}）") for n in nodes_and_children(own) if n.level != "neighbour"
+    ]
 
 
 def _render_new(form, status=200):
@@ -292,6 +292,24 @@ def due():
     )
 
 
+def _render_visits(item, neighbour, failed=None, error=None, status=200):
+    """The 邻's households with their visit forms (again with the refusal beside the household that failed)."""
+    return (
+        render_template(
+            "surveys/visit.html",
+            campaign=item,
+            neighbour=neighbour,
+            households=surveys.households(item, neighbour),
+            categories=active_categories(),
+            key=lambda: uuid.uuid4().hex,
+            action=ActionForm(),
+            failed=failed,
+            error=error,
+        ),
+        status,
+    )
+
+
 @bp.route("/<int:campaign_id>/visit/<int:neighbour_id>")
 @login_required
 def visit_list(campaign_id: int, neighbour_id: int):
@@ -301,19 +319,7 @@ def visit_list(campaign_id: int, neighbour_id: int):
     if neighbour is None or neighbour.level != "neighbour" or not surveys.in_area(item, neighbour):
         abort(404)
     policy.authorize(current_user, "visit_household", neighbour)
-    return render_template(
-        "surveys/visit.html",
-        campaign=item,
-        neighbour=neighbour,
-        households=surveys.households(item, neighbour),
-        categories=active_categories(),
-        key=lambda: uuid.uuid4().hex,
-        action=ActionForm(),
-    )
-
-
-def from_outbox() -> bool:
-    return request.headers.get("X-Requested-With") == "outbox"
+    return _render_visits(item, neighbour)
 
 
 def _replies(item: SurveyCampaign) -> dict[int, surveys.Reply]:
@@ -358,21 +364,11 @@ def record(campaign_id: int, household_id: int):
         conflict=surveys.SurveyError,
     )
     if outcome.refused:
-        if from_outbox():
+        if web.from_outbox():
             return jsonify(ok=False, reason=outcome.error.message), outcome.error.status
-        return render_template(
-            "surveys/visit.html",
-            campaign=item,
-            neighbour=household.neighbour,
-            households=surveys.households(item, household.neighbour),
-            categories=active_categories(),
-            key=lambda: uuid.uuid4().hex,
-            action=ActionForm(),
-            failed=household.id,
-            error=outcome.error.message,
-        ), outcome.error.status
+        return _render_visits(item, household.neighbour, household.id, outcome.error.message, outcome.error.status)
     label = surveys.household_label(household)
-    if from_outbox():
+    if web.from_outbox():
         return jsonify(ok=True, url=back, reference=label, household=household.id)
     flash(_("Visit to %(household)s recorded.", household=label), "success")
     return redirect(back, code=303)

@@ -44,7 +44,7 @@ from ...models import (
 from ...parsing import clean_text
 from ..errors import ServiceError
 from ..locks import insert_once
-from ..people.tree import PerChild, child_key, per_child, within_condition
+from ..people.tree import PerChild, child_key, nodes_and_children, per_child, within_condition
 from ..platform import audit, jobs
 from ..platform.notify import wecom_text
 from ..reports.rates import NoticeFigures
@@ -123,21 +123,7 @@ class Draft:
 def target_nodes(person: Person) -> list[Node]:
     """The places the person may send a notice to: the node of each sending role they hold and its children
     (a district admin: the district and each 街镇; a 组长: the 组 and each 邻), in the tree's order."""
-    own = [s.node_id for s in policy.scopes(person) if s.role in policy.NOTICE_SENDER_ROLES]
-    if not own:
-        return []
-    nodes = db.session.scalars(
-        select(Node).where(or_(Node.id.in_(own), Node.parent_id.in_(own))).order_by(Node.id)
-    ).all()
-    by_parent: dict[int | None, list[Node]] = {}
-    for node in nodes:
-        by_parent.setdefault(node.parent_id, []).append(node)
-    ordered = []
-    for node in nodes:
-        if node.id in own:
-            ordered.append(node)
-            ordered.extend(child for child in by_parent.get(node.id, []) if child.id not in own)
-    return ordered
+    return nodes_and_children([s.node_id for s in policy.scopes(person) if s.role in policy.NOTICE_SENDER_ROLES])
 
 
 # --- sending ------------------------------------------------------------------------------------------

@@ -502,12 +502,15 @@ def progress(campaign: SurveyCampaign, node: Node) -> PerChild:
     return per_child(node, figures_by(campaign, node, child_key(node)), SurveyFigures)
 
 
-def _answered_visits(campaign: SurveyCampaign, node: Node):
-    """SELECT of the visit holding each answered household's answers (its latest answered visit), in the area."""
+def _answered_visits(campaign: SurveyCampaign, node: Node | None = None, *conditions):
+    """SELECT of the visit holding each answered household's answers (its latest answered visit), for the
+    households at and under `node` (and matching the conditions on Household)."""
+    if node is not None:
+        conditions = (*conditions, households_condition(node))
     return (
         select(func.max(SurveyVisit.id))
         .join(Household, Household.id == SurveyVisit.household_id)
-        .where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.outcome == "answered", households_condition(node))
+        .where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.outcome == "answered", *conditions)
         .group_by(SurveyVisit.household_id)
     )
 
@@ -620,14 +623,12 @@ def household_answers(campaign: SurveyCampaign, node: Node):
         .order_by(Building.id, Household.unit, Household.room)
     ).all()
     answers: dict[int, dict[int, SurveyAnswer]] = defaultdict(dict)
-    visit_of = {}
     for answer, household_id in db.session.execute(
         select(SurveyAnswer, SurveyVisit.household_id)
         .join(SurveyVisit, SurveyVisit.id == SurveyAnswer.visit_id)
         .where(SurveyAnswer.visit_id.in_(_answered_visits(campaign, node)))
     ):
         answers[household_id][answer.question_id] = answer
-        visit_of[household_id] = answer.visit_id
     for household, neighbour, answered, visit in rows:
         state = "answered" if answered else (visit.outcome if visit is not None else "not_visited")
         yield household, neighbour, state, visit, answers.get(household.id, {})
@@ -668,12 +669,7 @@ def public_summaries(compound_id: int) -> list[PublicSummary]:
         figures = figures_where(campaign, literal(0), in_compound, within_condition(campaign.node)).get(0)
         if figures is None or not figures.households:
             continue
-        answered = (
-            select(func.max(SurveyVisit.id))
-            .join(Household, Household.id == SurveyVisit.household_id)
-            .where(SurveyVisit.campaign_id == campaign.id, SurveyVisit.outcome == "answered", in_compound)
-            .group_by(SurveyVisit.household_id)
-        )
+        answered = _answered_visits(campaign, None, in_compound)
         found, resolved = db.session.execute(
             select(func.count(Issue.id), func.count(case((Issue.status.in_(RESOLVED), 1))))
             .select_from(SurveyAnswer)

@@ -41,6 +41,22 @@ def children(node: Node) -> list[Node]:
     return list(db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id)))
 
 
+def nodes_and_children(node_ids: list[int]) -> list[Node]:
+    """These nodes, each followed by its children (the places a form offers a role: its own node and the
+    ones just below), in the tree's order."""
+    if not node_ids:
+        return []
+    nodes = db.session.scalars(
+        select(Node).where((Node.id.in_(node_ids)) | (Node.parent_id.in_(node_ids))).order_by(Node.id)
+    ).all()
+    ordered = []
+    for node in nodes:
+        if node.id in node_ids:
+            ordered.append(node)
+            ordered.extend(n for n in nodes if n.parent_id == node.id and n.id not in node_ids)
+    return ordered
+
+
 # The key of a node's own rows (a leader on the node itself) when rows at and under it are grouped per child.
 OWN = 0
 
