@@ -46,8 +46,9 @@ def test_three_visits_recorded_offline_arrive_once(phone, app):
     page.locator(f"#h{third.id} input[name=outcome][value=absent]").tap()
     page.locator(f"#h{third.id} button.primary").tap()
     saved = page.locator("#households").get_attribute("data-saved")
-    for household in (first, second, third):
-        assert page.locator(f"#h{household.id} .household-state").inner_text() == saved
+    for household in (first, second, third):  # the page marks each once the phone has stored it (asynchronously)
+        state = page.locator(f"#h{household.id} .household-state")
+        assert wait_for(lambda state=state: state.inner_text() == saved), state.inner_text()
     page.locator("#outbox .outbox-bar").wait_for()
     phone.check("saved-offline")
     assert count(SurveyVisit) == 0
