@@ -126,6 +126,16 @@ class Config:
     OPEN311_CONTACT = os.environ.get("OPEN311_CONTACT", "望城区基层治理平台：请联系区管理员")
     OPEN311_KEY_SERVICE = os.environ.get("OPEN311_KEY_SERVICE", "接口密钥由区或街镇管理员在“接口密钥”页面签发")
 
+    # Residents' reports to their 邻长 (the no-login form of a 小区): per device (its cookie) and per address
+    # (one phone network's shared address carries many residents) in any 24 hours; the same words about the
+    # same 小区 are taken once per RESIDENT_REPORT_REPEAT_HOURS; a form carries at most RESIDENT_REPORT_PHOTOS
+    # photos and RESIDENT_REPORT_MAX_BYTES in all.
+    RESIDENT_REPORTS_PER_DEVICE = int(os.environ.get("RESIDENT_REPORTS_PER_DEVICE", "5"))
+    RESIDENT_REPORTS_PER_ADDRESS = int(os.environ.get("RESIDENT_REPORTS_PER_ADDRESS", "40"))
+    RESIDENT_REPORT_REPEAT_HOURS = 24
+    RESIDENT_REPORT_PHOTOS = 3
+    RESIDENT_REPORT_MAX_BYTES = 24 * 1024 * 1024
+
 
 class DevelopmentConfig(Config):
     """The embedded default: SQLite, jobs in-process, demo world loaded."""

@@ -114,6 +114,7 @@ def register_blueprints(app: Flask) -> None:
     from .blueprints.open311 import bp as open311_bp
     from .blueprints.public import bp as public_bp
     from .blueprints.reports import bp as reports_bp
+    from .blueprints.resident_reports import bp as resident_reports_bp
     from .blueprints.roster import bp as roster_bp
     from .blueprints.settings import bp as settings_bp
     from .blueprints.surveys import bp as surveys_bp
@@ -130,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(inbox_bp, url_prefix="/inbox")
     app.register_blueprint(notices_bp, url_prefix="/notices")
     app.register_blueprint(surveys_bp, url_prefix="/surveys")
+    app.register_blueprint(resident_reports_bp, url_prefix="/resident-reports")
     app.register_blueprint(settings_bp, url_prefix="/admin/settings")
     app.register_blueprint(money_bp, url_prefix="/money")
     app.register_blueprint(triage_bp, url_prefix="/triage")

@@ -119,6 +119,15 @@ class BilingualName:
 
 # --- one label map per vocabulary -----------------------------------------------------------------
 
+# Why a leader declined a resident's report (models.RESIDENT_DECLINE_REASONS), as the resident reads it.
+RESIDENT_DECLINE_LABELS = {
+    "duplicate": _l("Already reported: it is being followed up in another report or issue"),
+    "already_fixed": _l("Already fixed"),
+    "not_public": _l("A private matter between households, not a problem of the compound"),
+    "outside_area": _l("Not in this compound (or not something the community handles)"),
+    "unclear": _l("Not clear enough to act on: please speak to your neighbour leader"),
+}
+
 STATUS_LABELS = {
     "reported": _l("Reported"),
     "acknowledged": _l("Acknowledged"),

@@ -947,6 +947,105 @@ class SurveyAnswer(db.Model):
     visit: Mapped[SurveyVisit] = relationship(back_populates="answers")
 
 
+# --- residents' reports to their 邻长 (居民反映) ------------------------------------------------------
+
+RESIDENT_REPORT_STATUSES = ("waiting", "confirmed", "declined")
+# Why a leader declines a resident's report (the resident's tracking page shows which).
+RESIDENT_DECLINE_REASONS = ("duplicate", "already_fixed", "not_public", "outside_area", "unclear")
+REPORT_SOURCE_KINDS = ("device", "address")
+
+
+class ResidentReport(db.Model):
+    """A problem a resident told their 邻长 about through the no-login form of a 小区 (services/residents).
+
+    It goes to the leaders of `handler_node` (the building's 邻, or the nearest node above it with a leader);
+    one of them confirms it into an issue (`issue`) or declines it with a reason. The resident follows it
+    through a tracking link (only its digest is stored) and the reference. Where it came from is kept only as
+    keyed digests of the device cookie and the address, for the rate limits and the branch's blocks.
+    Nothing here is public: the tracking page shows the status, the reason and the issue's public progress.
+    """
+
+    __tablename__ = "resident_report"
+    __table_args__ = (
+        CheckConstraint(one_of("status", RESIDENT_REPORT_STATUSES), name="status"),
+        CheckConstraint(
+            f"decline_reason IS NULL OR {one_of('decline_reason', RESIDENT_DECLINE_REASONS)}", name="decline_reason"
+        ),
+        Index("ix_resident_report_handler", "handler_node_id", "status", "created_at"),
+        Index("ix_resident_report_neighbour", "neighbour_id", "created_at"),
+        Index("ix_resident_report_device", "device_digest", "created_at"),
+        Index("ix_resident_report_address", "address_digest", "created_at"),
+        Index("ix_resident_report_text", "compound_id", "text_digest", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    # The form's key: a double tap or a resend after a dropped connection makes one report.
+    form_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    compound_id: Mapped[int] = mapped_column(ForeignKey("compound.id"))
+    building_id: Mapped[int | None] = mapped_column(ForeignKey("building.id"))
+    neighbour_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    handler_node_id: Mapped[int] = mapped_column(ForeignKey("node.id"))
+    category_id: Mapped[int] = mapped_column(ForeignKey("category.id"))
+    text: Mapped[str] = mapped_column(String(500))
+    phone: Mapped[str] = mapped_column(String(20), default="")
+    status: Mapped[str] = mapped_column(String(12), default="waiting")
+    decline_reason: Mapped[str | None] = mapped_column(String(24))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), unique=True)
+    device_digest: Mapped[str | None] = mapped_column(String(64))
+    address_digest: Mapped[str] = mapped_column(String(64))
+    text_digest: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    compound: Mapped[Compound] = relationship()
+    building: Mapped[Building | None] = relationship()
+    neighbour: Mapped[Node] = relationship(foreign_keys=[neighbour_id])
+    handler_node: Mapped[Node] = relationship(foreign_keys=[handler_node_id])
+    category: Mapped[Category] = relationship()
+    decided_by: Mapped[Person | None] = relationship()
+    issue: Mapped[Issue | None] = relationship()
+    photos: Mapped[list[ResidentReportPhoto]] = relationship(
+        back_populates="report", order_by="ResidentReportPhoto.id", cascade="all, delete-orphan"
+    )
+
+
+class ResidentReportPhoto(db.Model):
+    """A photo a resident sent with a report: re-encoded without EXIF like every photo, seen only by the leaders
+    who handle the report; confirming the report makes it a (private) photo of the issue."""
+
+    __tablename__ = "resident_report_photo"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("resident_report.id", ondelete="CASCADE"), index=True)
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    size_bytes: Mapped[int] = mapped_column(Integer)
+
+    report: Mapped[ResidentReport] = relationship(back_populates="photos")
+
+
+class ReportSourceBlock(db.Model):
+    """A source (a device or an address, by the same keyed digest a report keeps) the branch stopped from
+    sending reports, from one of its reports; lifting the block deletes the row (both steps are audited)."""
+
+    __tablename__ = "report_source_block"
+    __table_args__ = (
+        CheckConstraint(one_of("kind", REPORT_SOURCE_KINDS), name="kind"),
+        UniqueConstraint("kind", "digest"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    digest: Mapped[str] = mapped_column(String(64))
+    report_id: Mapped[int] = mapped_column(ForeignKey("resident_report.id"), index=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 JOB_STATUSES = ("pending", "queued", "running", "done", "failed", "skipped")
 
 

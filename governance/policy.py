@@ -702,3 +702,29 @@ def can_show_identity(person: Person, _=None) -> bool:
 
 
 RULES["show_identity"] = can_show_identity
+
+
+# --- residents' reports (居民反映) --------------------------------------------------------------------
+
+# Who stops a source of resident reports (and lets it send again): the community branch and the admins above.
+REPORT_BLOCK_ROLES = MANAGER_ROLES
+
+
+def can_handle_resident_report(person: Person, report) -> bool:
+    """See a resident's report (their words, photos and phone) and confirm or decline it: every leader and
+    manager whose area holds the report's 邻."""
+    return can_see_node(person, report.neighbour)
+
+
+def can_block_report_source(person: Person, report) -> bool:
+    """Pause (or resume) the source of a report: the branch and the admins over its 邻."""
+    return any(s.role in REPORT_BLOCK_ROLES and covers(s, report.neighbour) for s in scopes(person))
+
+
+RULES.update(
+    {
+        "handle_resident_report": can_handle_resident_report,
+        "block_report_source": can_block_report_source,
+        "view_resident_reports": lambda p, _=None: bool(scopes(p)),
+    }
+)

@@ -16,7 +16,7 @@ from governance import create_app, policy
 from governance.access import access_of
 from governance.extensions import db
 from governance.models import ActivationCode, AuditEntry, Node, Person, RoleAssignment
-from tests.builders import make_organisation, make_person, make_role_holders, make_tree, nodes_at
+from tests.builders import category, make_organisation, make_person, make_role_holders, make_tree, nodes_at
 from tests.conftest import clean_database, csrf_from
 from tests.pages import find_all, inner_html
 
@@ -41,6 +41,10 @@ PUBLIC_ENDPOINTS = {
     "public.photo",
     "public.poster",
     "public.rate",
+    # A resident's report to their 邻长 (no login) and its tracking page (a secret link, like a rating link's).
+    "public.report",
+    "public.track",
+    "public.track_rate",
     # Open311 GeoReport v2: public reads; a POST is authenticated by its api_key, not a login.
     "open311.discovery",
     "open311.services",
@@ -465,6 +469,56 @@ def test_survey_pages_follow_scope(world, client, auth, actor_role):
             data = {"outcome": "declined", "idempotency_key": f"{n}-{neighbour.id}", "csrf_token": token}
             posted = client.post(f"/surveys/{campaign.id}/households/{household.id}", data=data).status_code
             assert posted == (303 if may_visit else 403), (actor_role, top.name, neighbour.name)
+
+
+@pytest.mark.parametrize("actor_role", ACTORS)
+def test_resident_reports_follow_scope(world, client, auth, actor_role):
+    """A resident's report in three 邻 (two of the first 组, one far away): the actor lists it, opens it (words,
+    photo, phone) and answers it when their scope covers its 邻; only a manager over it pauses its source."""
+    from governance.models import Building, Compound, Household, ReportSourceBlock, ResidentReportPhoto
+    from governance.services.residents import reports
+
+    every = nodes_at("neighbour")
+    sent = {}
+    for n, neighbour in enumerate([every[0], every[1], every[-1]]):
+        compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
+        db.session.add(compound)
+        db.session.flush()
+        building = Building(compound_id=compound.id, name="1栋")
+        db.session.add(building)
+        db.session.flush()
+        db.session.add(Household(building_id=building.id, unit="1", room="101", neighbour_id=neighbour.id))
+        submission = reports.Submission(compound.id, building.id, category("road").id, f"路面破损第{n}处")
+        report, _token, _created = reports.send(submission, reports.Source(f"device{n}", f"10.0.0.{n}"), [])
+        db.session.add(
+            ResidentReportPhoto(report_id=report.id, stored_name=f"r{n}.jpg", width=1, height=1, size_bytes=1)
+        )
+        sent[neighbour.id] = report
+    db.session.commit()
+    actor = world[actor_role]
+    auth.login(actor.mobile)
+    token = csrf_from(client.get("/").get_data(as_text=True))
+    mine = [r for r in actor.roles if r.node is not None]
+    listed = client.get("/resident-reports/")
+    for neighbour_id, report in sent.items():
+        neighbour = db.session.get(Node, neighbour_id)
+        handles = any(inside(r, neighbour) for r in mine)
+        manages = any(r.role in MANAGERS and inside(r, neighbour) for r in mine)
+        if listed.status_code == 200:
+            assert (report.reference in listed.get_data(as_text=True)) == handles, (actor_role, neighbour.name)
+        else:
+            assert not handles and listed.status_code == 403, actor_role
+        assert client.get(f"/resident-reports/{report.id}").status_code == (200 if handles else 403)
+        photo = report.photos[0].id
+        assert client.get(f"/resident-reports/photo/{photo}").status_code in ((200, 404) if handles else (403,))
+        data = {"csrf_token": token}
+        client.post(f"/resident-reports/{report.id}/block", data=data)
+        blocked = db.session.scalar(
+            db.select(db.func.count(ReportSourceBlock.id)).where(ReportSourceBlock.report_id == report.id)
+        )
+        assert blocked == (2 if manages else 0), (actor_role, neighbour.name)
+        answered = client.post(f"/resident-reports/{report.id}/decline", data={**data, "reason": "unclear"})
+        assert answered.status_code == (303 if handles else 403), (actor_role, neighbour.name)
 
 
 def test_every_post_needs_a_csrf_token(world, client, auth):

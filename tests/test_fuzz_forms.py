@@ -142,3 +142,44 @@ def test_survey_forms_never_500(app, client, auth, node, title, purpose, day, ki
     recorded = post_form(client, f"{page}/households/{household.id}", visit)
     assert recorded.status_code in (303, 400, 409, 422)
     assert client.get(page, query_string={"node": node}).status_code in (200, 400, 403, 404)
+
+
+@FUZZ
+@given(kind=anything, building=anything, text=anything, phone=anything, key=anything, title=anything, reason=anything,
+       rating=anything, token=anything)  # fmt: skip
+def test_resident_report_forms_never_500(app, client, auth, kind, building, text, phone, key, title, reason, rating,
+                                         token):  # fmt: skip
+    """A resident's report, its tracking page and rating, and the leader's confirm and decline, with anything."""
+    from governance.extensions import db
+    from governance.models import Compound, ResidentReport
+
+    make_once(app)
+    app.config["RESIDENT_REPORTS_PER_DEVICE"] = 10_000  # the limits are tested on their own
+    app.config["RESIDENT_REPORTS_PER_ADDRESS"] = 10_000
+    try:
+        compound = db.session.scalar(db.select(Compound))
+        if compound is None:
+            compound = Compound(community_id=nodes_at("community")[0].id, name="小区")
+            db.session.add(compound)
+            db.session.commit()
+        resident = app.test_client()
+        fields = {"category": kind, "building": building, "text": text, "phone": phone, "form_key": key}
+        sent = post_form(resident, f"/p/compound/{compound.id}/report", fields)
+        assert sent.status_code in (303, 400, 413, 422, 429)
+        assert resident.get(f"/p/track/{token}").status_code in (200, 308, 400, 404)  # 400: a NUL
+        csrf = csrf_from(resident.get(f"/p/compound/{compound.id}/report").get_data(as_text=True))
+        rated = resident.post(f"/p/track/{token}/rate", data={"rating": rating, "csrf_token": csrf})
+        assert rated.status_code in (303, 400, 404, 405)  # 405: an empty token leaves another route
+        report = db.session.scalar(db.select(ResidentReport).order_by(ResidentReport.id.desc()))
+        if report is None:
+            return
+        if client.get("/").status_code == 302:
+            auth.login(app.config["_fuzz_mobile"])
+        page = f"/resident-reports/{report.id}"
+        confirm = {"category": kind, "title": title, "description": text, "urgency": reason, "idempotency_key": key}
+        assert post_form(client, f"{page}/confirm", confirm).status_code in (303, 400, 409, 422)
+        assert post_form(client, f"{page}/decline", {"reason": reason}).status_code in (303, 400, 409, 422)
+        assert client.get("/resident-reports/", query_string={"status": reason, "handler": token}).status_code == 200
+    finally:
+        app.config["RESIDENT_REPORTS_PER_DEVICE"] = 5
+        app.config["RESIDENT_REPORTS_PER_ADDRESS"] = 40

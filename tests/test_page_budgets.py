@@ -24,8 +24,9 @@ BUDGETS = {
     "issue_list": 8,
     "issue_page": 7,
     "triage": 13,
-    "report_month": 12,
-    "report_year": 12,
+    # 12, and one grouped count of the residents' reports (一日内答复率) per area below.
+    "report_month": 13,
+    "report_year": 13,
     "filing": 23,
 }
 

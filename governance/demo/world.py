@@ -16,6 +16,7 @@ from .funding import build_funding
 from .identity import build_identities
 from .issues import build_issues
 from .notices import build_notices
+from .residents import build_resident_reports
 from .surveys import build_surveys
 from .tree import build_organisations, build_people, build_places, build_tree_cells, build_tree_top
 from .tree_edits import build_tree_edits
@@ -37,6 +38,7 @@ DEMO_STEPS: list[Callable[[DemoContext], None]] = [
     build_notices,
     build_surveys,
     build_identities,
+    build_resident_reports,
 ]
 
 

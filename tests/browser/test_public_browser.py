@@ -48,7 +48,7 @@ def test_resident_scans_the_poster_and_sees_the_fix(phone):
     phone.goto(f"/p/compound/{compound.id}/poster")
     target = phone.page.locator("[data-qr-target]").get_attribute("data-qr-target")
     assert target == phone.server(f"/p/compound/{compound.id}")
-    assert phone.page.locator("svg.qr").is_visible()
+    assert phone.page.locator(".poster-qr > svg.qr").is_visible()
     assert target in phone.page.locator(".poster-url").inner_text()
     phone.check("poster")
     phone.check_print("poster-print")
@@ -146,7 +146,7 @@ def test_the_poster_prints_on_one_a4_page_and_uses_it(phone):
     phone.page.set_viewport_size({"width": 794, "height": 1123})
     phone.page.emulate_media(media="print")
     try:
-        qr = phone.page.locator(".poster svg.qr").bounding_box()
+        qr = phone.page.locator(".poster-qr > svg.qr").bounding_box()
         poster = phone.page.locator(".poster").bounding_box()
         pdf = phone.page.pdf(format="A4")  # as printed: print media, the stylesheet's @page margins
     finally:

@@ -50,6 +50,10 @@ ACTION_LABELS = {
     "survey_opened": _l("Survey opened for visits"),
     "survey_closed": _l("Survey closed"),
     "households_imported": _l("Households loaded"),
+    "report_confirmed": _l("Resident report taken up"),
+    "report_declined": _l("Resident report declined"),
+    "report_source_blocked": _l("Resident reports from a source paused"),
+    "report_unblocked": _l("Resident reports from a source accepted again"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999
@@ -65,6 +69,10 @@ def action_label(action: str) -> str:
 # Changes to the people and the tree: their detail is the record as written at the time, in Chinese (who,
 # what before and after, the paths of the places): shown as it is, marked as Chinese for an English page.
 RECORDED_IN_CHINESE = {
+    "report_confirmed",
+    "report_declined",
+    "report_source_blocked",
+    "report_unblocked",
     "households_imported",
     "survey_edited",
     "roster_import",

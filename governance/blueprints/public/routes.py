@@ -24,7 +24,6 @@ from ...access import login_required, public
 from ...extensions import db
 from ...formatting import (
     BEIJING,
-    SATISFACTION_LABELS,
     event_facts_line,
     event_line,
     format_fen,
@@ -48,6 +47,7 @@ from ...services.public import projection as public_data
 from ...services.reports import node_report, rates
 from ...urls import links_from_request_host, public_url
 from . import bp
+from .reporting import rating_page
 
 REFERENCE_RE = re.compile(r"^[A-Z0-9-]{1,24}$")
 CODE_RE = re.compile(r"^[a-z0-9_-]{1,32}$")
@@ -386,6 +386,7 @@ def poster(compound_id: int):
     """The printable A4 notice-board poster of a 小区: its figures (as its public page shows them), the date, a
     large QR code of its public page saying what it is for, and a print button (static/js/print.js)."""
     target_url = public_url(".compound", compound_id=compound_id)
+    report_url = public_url(".report", compound_id=compound_id)
     here = url_for(".poster", compound_id=compound_id)
 
     def render() -> str:
@@ -402,6 +403,8 @@ def poster(compound_id: int):
             qr=qr_svg(target_url, _("QR code: %(url)s", url=target_url)),
             printed=datetime.now(BEIJING).strftime("%Y-%m-%d"),
             leaders=identity.compound_leaders(compound_id),
+            report_url=report_url,
+            report_qr=qr_svg(report_url, _("QR code: %(url)s", url=report_url)),
         )
 
     return cached(f"compound:{compound_id}", here, render)
@@ -450,15 +453,4 @@ def rate(token: str):
     except rating.RatingError as err:
         return gone(err)
     item = public_data.public_issue(link.issue.reference, with_timeline=False)
-    chosen = request.form.get("rating", "") if request.method == "POST" else ""
-    if request.method == "POST" and chosen not in SATISFACTION_LABELS:
-        error = _("Please choose one of the three answers.")
-        return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=error), 400
-    if request.method == "POST" and request.form.get("confirm") == "1":
-        outcome = web.attempt(lambda: rating.rate(token, chosen))
-        if outcome.refused:
-            return gone(outcome.error)
-        return render_template("public/rated.html", item=item, answer=SATISFACTION_LABELS[chosen])
-    if request.method == "POST":  # chosen, not yet confirmed: nothing is counted yet
-        return render_template("public/rate_confirm.html", item=item, chosen=chosen, label=SATISFACTION_LABELS[chosen])
-    return render_template("public/rate.html", item=item, choices=SATISFACTION_LABELS, error=None)
+    return rating_page(item, lambda chosen: rating.rate(token, chosen), url_for(".rate", token=token))

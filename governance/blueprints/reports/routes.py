@@ -18,6 +18,7 @@ from ...models import LEVELS, STATUSES, Node, utcnow
 from ...services.people import tree
 from ...services.public import page_cache
 from ...services.reports import charts, exports, node_report, rates
+from ...services.residents import reports as resident_reports
 from . import bp
 
 TABLES = ("summary", "children", "categories", "parties", "trend")
@@ -118,10 +119,13 @@ def _render_figures(item: Node, period, sort: str, descending: bool) -> str:
         empty_text=_("No issues yet"),
         title=_("Resolution rate"),
     )
+    start, end = period.bounds
     return render_template(
         "reports/_figures.html",
         node=item,
         report=report,
+        resident_reports=resident_reports.figures_by(item, start, end, now, [row.node for row in report.children]),
+        resident_definitions=rates.RESIDENT_REPORT_DEFINITIONS,
         period=period,
         children=children,
         sort=sort,

@@ -158,7 +158,48 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
     ).rowcount
     if not claimed:
         raise RatingError("used")
-    issue = link.issue
+    db.session.refresh(link)
+    _record_answer(link.issue, rating)
+    return link
+
+
+def rate_resolution(issue_id: int, rating: str, now: datetime | None = None) -> Issue:
+    """The answer of the resident who reported the issue (from their tracking page, services/residents): the
+    same one answer per resolution as a link's. It is kept as a used link of its own, so `rated` and every
+    figure read it like a link's, and the issue's unused links stop working."""
+    now = now or utcnow()
+    if rating not in SATISFACTION:
+        raise RatingError("bad_rating")
+    issue = locked(Issue, issue_id)  # before reading what is checked: a link answered meanwhile is seen
+    if issue is None:
+        raise RatingError("unknown")
+    if issue.status not in RATABLE_STATUSES or issue.resolved_at is None:
+        raise RatingError("closed")
+    if rated(issue):
+        raise RatingError("used")
+    db.session.execute(
+        update(RatingToken)
+        .where(RatingToken.issue_id == issue.id, RatingToken.used_at.is_(None), RatingToken.replaced_at.is_(None))
+        .values(replaced_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.add(
+        RatingToken(
+            issue_id=issue.id,
+            token_digest=digest(secrets.token_urlsafe(32)),  # never handed out: it only records the answer
+            created_at=now,
+            expires_at=now,
+            used_at=now,
+            rating=rating,
+        )
+    )
+    db.session.flush()
+    _record_answer(issue, rating)
+    return issue
+
+
+def _record_answer(issue: Issue, rating: str) -> None:
+    """The resident's answer on the issue, its rollups and public pages."""
     previous = issue.resident_rating
     # Core, like the claim: the resident's answer is not an edit of the issue (its version stays).
     db.session.execute(
@@ -168,9 +209,7 @@ def rate(token: str, rating: str, now: datetime | None = None) -> RatingToken:
         .execution_options(synchronize_session=False)
     )
     db.session.flush()
-    db.session.refresh(link)
     db.session.refresh(issue)
     rollups.rating_changed(issue, previous)
     # The UPDATEs bypassed the ORM, so the flush hook did not see them: 满意率 on the public pages changes.
     page_cache.mark_issue(issue)
-    return link

@@ -81,11 +81,14 @@ class PerChild:
     total: Any
 
 
-def per_child(node: Node, found: dict, empty: Callable[[], Any]) -> PerChild:
+def per_child(node: Node, found: dict, empty: Callable[[], Any], kids: list[Node] | None = None) -> PerChild:
     """Figures grouped by child_key(node) laid out per child (empty() where a child has none); the total is
-    the sum of the parts (each figures object has add())."""
+    the sum of the parts (each figures object has add()). `kids`: the node's children when the caller has
+    them already (else they are read)."""
     own = found.pop(OWN, None) or empty()
-    below = [(child, found.get(child.id) or empty()) for child in children(node)] if node.level != "neighbour" else []
+    if kids is None:
+        kids = children(node) if node.level != "neighbour" else []
+    below = [(child, found.get(child.id) or empty()) for child in kids]
     total = empty()
     for figures in [own, *(f for _, f in below)]:
         total.add(figures)

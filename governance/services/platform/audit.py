@@ -53,6 +53,10 @@ ACTIONS = (
     "survey_opened",
     "survey_closed",
     "households_imported",
+    "report_confirmed",
+    "report_declined",
+    "report_source_blocked",
+    "report_unblocked",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",

@@ -22,6 +22,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from ...extensions import db
 from ...formatting import names_list, status_label
 from ...models import (
+    Category,
     Issue,
     IssueEvent,
     IssueFollower,
@@ -182,6 +183,9 @@ def inbox_line(message: Notification) -> str:
             facts["count"],
             names=names_list(facts["names"]),
         )
+    if message.kind == "resident_report" and facts:
+        category = db.session.get(Category, facts.get("category"))
+        return _("[Resident report] %(place)s: %(kind)s", place=facts["place"], kind=category.label if category else "")
     return message.text
 
 

@@ -54,6 +54,12 @@ visit; otherwise not visited.
 - 走访率 visit rate = households answered or declined ÷ households known (an absent household is still to reach).
 - 应答率 answer rate = households answered ÷ households answered or declined.
 A node's figures are the sum of its children's (and its own households'); every household is counted once.
+
+Residents' reports to their 邻长 (services/residents/reports.py), over the reports received in a period at and
+under a node (each of one 邻, where the building is):
+- 一日内答复率 answered within a day = reports confirmed or declined within 24 hours of arriving ÷ reports whose
+  first 24 hours are over or that were answered within them (a report still inside its first day, unanswered,
+  is not yet late and not counted).
 """
 
 from __future__ import annotations
@@ -184,6 +190,70 @@ class SurveyFigures:
     def answer_rate(self) -> float | None:
         """应答率, 0–1, or None before any household was reached."""
         return self.answered / self.reached if self.reached else None
+
+
+RESIDENT_REPORT_DEFINITIONS = (
+    ("answered_within_day_rate", _l("Resident reports answered within a day (一日内答复率)"), _l(
+        "Reports confirmed into an issue or declined with a reason within 24 hours of arriving ÷ reports whose "
+        "first 24 hours are over or that were answered within them.")),
+)  # fmt: skip
+
+DAY_SECONDS = 24 * 3600
+
+
+@dataclass
+class ResidentReportFigures:
+    """Residents' reports received at and under a node (see the module docstring)."""
+
+    received: int = 0
+    waiting: int = 0
+    confirmed: int = 0
+    declined: int = 0
+    answered_within_day: int = 0
+    due: int = 0  # first day over, or answered within it
+
+    def add(self, other: ResidentReportFigures) -> ResidentReportFigures:
+        """Count `other`'s reports too (a disjoint set: a child's subtree)."""
+        for name in ("received", "waiting", "confirmed", "declined", "answered_within_day", "due"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+    @property
+    def answered_within_day_rate(self) -> float | None:
+        """一日内答复率, 0–1, or None before any report's first day is over."""
+        return self.answered_within_day / self.due if self.due else None
+
+
+def resident_report_figures(group_by, where: list, now: datetime | None = None) -> dict:
+    """ResidentReportFigures per value of `group_by`, over ResidentReport rows (joined to whatever `where`
+    names) — one grouped statement."""
+    from ...models import ResidentReport
+
+    now_seconds = int((now or utcnow()).timestamp())
+    created = _seconds(ResidentReport.created_at)
+    within = and_(
+        ResidentReport.decided_at.is_not(None),
+        _seconds(ResidentReport.decided_at) - created <= DAY_SECONDS,
+    )
+    due = or_(within, created <= now_seconds - DAY_SECONDS)
+
+    def counted(condition):
+        return func.sum(case((condition, 1), else_=0))
+
+    rows = db.session.execute(
+        select(
+            group_by,
+            func.count(ResidentReport.id),
+            counted(ResidentReport.status == "waiting"),
+            counted(ResidentReport.status == "confirmed"),
+            counted(ResidentReport.status == "declined"),
+            counted(within),
+            counted(due),
+        )
+        .where(*where)
+        .group_by(group_by)
+    )
+    return {key: ResidentReportFigures(*(int(v or 0) for v in values)) for key, *values in rows}
 
 
 def answer(status: str, satisfaction: str | None, resident_rating: str | None) -> tuple[str, str] | None:
