@@ -15,6 +15,9 @@ CANARIES = {
     "callback": "金丝雀回访",
     "escalation": "金丝雀上报",
     "resolve": "金丝雀办结",
+    # A resident's own report to their 邻长 (services/residents/reports.py): its words and call-back phone.
+    "report_text": "金丝雀居民反映",
+    "report_phone": "13966665555",
 }
 # The one text that is meant to be public.
 PUBLIC_UPDATE = "公开进展：施工队已进场"

@@ -23,7 +23,9 @@ from governance.services.platform import photos
 from governance.services.public import page_cache
 from governance.services.public.projection import PUBLIC_EVENT_KINDS
 from governance.services.reports import rates
+from governance.services.residents import reports
 from tests.builders import (
+    category,
     make_compound,
     make_issue,
     make_person,
@@ -212,6 +214,22 @@ def seed_canaries(world, uploads) -> dict:
     token = rating.create_link(world["neighbour"], rated)
     db.session.commit()
 
+    # Residents' reports: one taken up as an issue (its words become the issue's description), one waiting.
+    nodes_at("neighbour")[0].compound_id = world["compound"].id  # the 邻 reports of 普瑞斯堡 go to
+    reported = []
+    for n in range(2):
+        submission = reports.Submission(
+            world["compound"].id,
+            world["building"].id,
+            category("lighting").id,
+            f"{CANARIES['report_text']}{n}",
+            phone=CANARIES["report_phone"],
+        )
+        reported.append(reports.send(submission, reports.Source(f"canary-phone-{n}", "10.9.9.9"), []))
+    (taken, taken_token, _), (_waiting, waiting_token, _) = reported
+    reports.confirm(world["neighbour"], taken, reports.prefilled(taken))
+    db.session.commit()
+
     project = make_project(world["community"], name="普瑞斯堡改造")
     project.compound_id = world["compound"].id
     drive = make_source(project, "resident_donation", "第一次捐款")
@@ -219,7 +237,16 @@ def seed_canaries(world, uploads) -> dict:
         branch, project, drive, 500_00, donor_name=CANARIES["donor"], note=f"电话{CANARIES['donor_phone']}"
     )
     db.session.commit()
-    return {"issue": issue, "rated": rated, "token": token, "shown": shown, "hidden": hidden, "project": project}
+    return {
+        "issue": issue,
+        "rated": rated,
+        "token": token,
+        "shown": shown,
+        "hidden": hidden,
+        "project": project,
+        "tracking": [taken_token, waiting_token],
+        "from_report": taken.issue,
+    }
 
 
 def public_urls(world, seeded) -> list[str]:
@@ -243,6 +270,9 @@ def public_urls(world, seeded) -> list[str]:
         f"/p/community/{world['community'].id}/feed.atom",
         f"/p/issue/{issue.reference}/feed.atom",
         f"/p/issue/{rated.reference}/feed.atom",
+        f"/p/issue/{seeded['from_report'].reference}",
+        *(f"/p/track/{token}" for token in seeded["tracking"]),
+        "/open311/v2/requests.json",
     ]
 
 
@@ -279,7 +309,7 @@ def check_canaries(world, client, seeded) -> None:
 def refill(world, client, seeded) -> None:
     """Fetch the cacheable pages again, so the cache holds each of them."""
     for url in public_urls(world, seeded):
-        if "/rate/" not in url:
+        if "/rate/" not in url and "/track/" not in url:
             body(client, url)
 
 

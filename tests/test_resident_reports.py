@@ -537,3 +537,11 @@ def test_flash_after_confirm_names_the_issue(world, client, auth):
     )
     issue = db.session.scalar(select(Issue))
     assert any(issue.reference in m for m in flash_messages(done.get_data(as_text=True)))
+
+
+def test_a_compound_without_any_neighbour_unit_says_so_before_anything_is_typed(world, client):
+    lone = make_compound(nodes_at("community")[0], "孤楼小区", buildings=("1栋",))
+    db.session.commit()
+    page = client.get(f"/p/compound/{lone.id}/report")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "本小区还没有可以接收反映的邻。" in html and find(html, "form textarea") is None
