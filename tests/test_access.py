@@ -408,6 +408,20 @@ def test_notice_pages_follow_scope(world, client, auth, actor_role):
     assert db.session.scalar(db.select(db.func.count()).select_from(Notice)) == before
 
 
+def compound_with_household(neighbour: Node):
+    """A 小区 of its own for a 邻: one building, one household of that 邻 (so the building's 邻 is known)."""
+    from governance.models import Building, Compound, Household
+
+    compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
+    db.session.add(compound)
+    db.session.flush()
+    building = Building(compound_id=compound.id, name="1栋")
+    db.session.add(building)
+    db.session.flush()
+    db.session.add(Household(building_id=building.id, unit="1", room="101", neighbour_id=neighbour.id))
+    return compound, building
+
+
 SURVEY_OWNERS = {"branch_member", "street_admin", "district_admin"}
 
 
@@ -416,7 +430,7 @@ def test_survey_pages_follow_scope(world, client, auth, actor_role):
     """A survey on every node but the 邻: the actor sees it when they run it or their area overlaps it, opens
     the visit page of a 邻 and records there when their scope covers that 邻, and downloads the answers (their
     words) only when they run it."""
-    from governance.models import Building, Compound, Household
+    from governance.models import Household
     from governance.services.outreach import surveys
 
     admin = world["district_admin"]
@@ -435,13 +449,7 @@ def test_survey_pages_follow_scope(world, client, auth, actor_role):
     every = nodes_at("neighbour")
     neighbours = [every[0], every[1], every[-1]]  # two of the first 组's 邻 (one an actor's own), one far away
     for neighbour in neighbours:
-        compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
-        db.session.add(compound)
-        db.session.flush()
-        building = Building(compound_id=compound.id, name="1栋")
-        db.session.add(building)
-        db.session.flush()
-        db.session.add(Household(building_id=building.id, unit="1", room="101", neighbour_id=neighbour.id))
+        compound_with_household(neighbour)
     db.session.commit()
     actor = world[actor_role]
     auth.login(actor.mobile)
@@ -475,19 +483,13 @@ def test_survey_pages_follow_scope(world, client, auth, actor_role):
 def test_resident_reports_follow_scope(world, client, auth, actor_role):
     """A resident's report in three 邻 (two of the first 组, one far away): the actor lists it, opens it (words,
     photo, phone) and answers it when their scope covers its 邻; only a manager over it pauses its source."""
-    from governance.models import Building, Compound, Household, ReportSourceBlock, ResidentReportPhoto
+    from governance.models import ReportSourceBlock, ResidentReportPhoto
     from governance.services.residents import reports
 
     every = nodes_at("neighbour")
     sent = {}
     for n, neighbour in enumerate([every[0], every[1], every[-1]]):
-        compound = Compound(community_id=neighbour.community_id, name=f"小区{neighbour.id}")
-        db.session.add(compound)
-        db.session.flush()
-        building = Building(compound_id=compound.id, name="1栋")
-        db.session.add(building)
-        db.session.flush()
-        db.session.add(Household(building_id=building.id, unit="1", room="101", neighbour_id=neighbour.id))
+        compound, building = compound_with_household(neighbour)
         submission = reports.Submission(compound.id, building.id, category("road").id, f"路面破损第{n}处")
         report, _token, _created = reports.send(submission, reports.Source(f"device{n}", f"10.0.0.{n}"), [])
         db.session.add(

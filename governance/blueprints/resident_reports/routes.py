@@ -149,7 +149,7 @@ def source(report_id: int, blocked: bool):
         abort(400)
     back = url_for(".detail", report_id=report.id)
     return web.perform(
-        lambda: (reports.block if blocked else reports.unblock)(current_user, report),
+        lambda: reports.set_blocked(current_user, report, blocked),
         done=_("Reports from this source are paused.")
         if blocked
         else _("Reports from this source are accepted again."),

@@ -231,12 +231,6 @@ def find_by_key(form_key: str | None) -> ResidentReport | None:
     return db.session.scalar(select(ResidentReport).where(ResidentReport.form_key == form_key))
 
 
-def _blocked(digests: dict[str, str | None]) -> bool:
-    pairs = [(kind, value) for kind, value in digests.items() if value]
-    conditions = [(ReportSourceBlock.kind == kind) & (ReportSourceBlock.digest == value) for kind, value in pairs]
-    return db.session.scalar(select(ReportSourceBlock.id).where(or_(*conditions)).limit(1)) is not None
-
-
 def _count_since(column, value: str, since: datetime) -> int:
     return db.session.scalar(
         select(func.count(ResidentReport.id)).where(column == value, ResidentReport.created_at >= since)
@@ -280,7 +274,7 @@ def send(
     if len(stored) > int(current_app.config["RESIDENT_REPORT_PHOTOS"]):
         raise ReportError("too_many_photos", max=current_app.config["RESIDENT_REPORT_PHOTOS"])
     digests = source_digests(source)
-    if _blocked(digests):
+    if _blocks(digests):
         raise ReportError("blocked")
     lock_row(Compound, compound.id)  # before the counts: two sends at once are counted one after the other
     words = text_digest(text)
@@ -452,56 +446,52 @@ def decline(actor: Person, report: ResidentReport, reason: str) -> ResidentRepor
     return report
 
 
-def blocks_of(report: ResidentReport) -> list[ReportSourceBlock]:
-    """The blocks in force on this report's source."""
-    pairs = [("device", report.device_digest), ("address", report.address_digest)]
-    conditions = [(ReportSourceBlock.kind == k) & (ReportSourceBlock.digest == v) for k, v in pairs if v]
+def _blocks(digests: dict[str, str | None]) -> list[ReportSourceBlock]:
+    """The blocks in force on any of these source digests (by kind)."""
+    conditions = [(ReportSourceBlock.kind == k) & (ReportSourceBlock.digest == v) for k, v in digests.items() if v]
     return list(db.session.scalars(select(ReportSourceBlock).where(or_(*conditions)).order_by(ReportSourceBlock.id)))
 
 
-def block(actor: Person, report: ResidentReport) -> int:
-    """Stop the report's source (its device, and its address) from sending more; returns the blocks added."""
-    if not policy.allowed(actor, "block_report_source", report):
-        policy.log_denial(actor, "block_report_source", report)
-        raise ReportError("forbidden")
-    lock_row(ResidentReport, report.id)
-    existing = {(b.kind, b.digest) for b in blocks_of(report)}
-    added = 0
-    for kind, value in (("device", report.device_digest), ("address", report.address_digest)):
-        if value and (kind, value) not in existing:
-            db.session.add(ReportSourceBlock(kind=kind, digest=value, report_id=report.id, created_by_id=actor.id))
-            added += 1
-    neighbour = report.neighbour
-    audit.record_change(
-        actor,
-        "report_source_blocked",
-        f"居民反映 {report.reference} 的来源已暂停提交",
-        community_id=neighbour.community_id,
-        street_id=neighbour.street_id,
-    )
-    db.session.flush()
-    return added
+def _report_source(report: ResidentReport) -> dict[str, str | None]:
+    return {"device": report.device_digest, "address": report.address_digest}
 
 
-def unblock(actor: Person, report: ResidentReport) -> int:
-    """Lift the blocks on the report's source; returns how many were lifted."""
+def blocks_of(report: ResidentReport) -> list[ReportSourceBlock]:
+    """The blocks in force on this report's source."""
+    return _blocks(_report_source(report))
+
+
+def set_blocked(actor: Person, report: ResidentReport, blocked: bool) -> int:
+    """Stop the report's source (its device and its address) from sending more, or lift that; returns how many
+    blocks were added or lifted. A block another report of the same source added meanwhile counts as there."""
     if not policy.allowed(actor, "block_report_source", report):
         policy.log_denial(actor, "block_report_source", report)
         raise ReportError("forbidden")
     lock_row(ResidentReport, report.id)
     found = blocks_of(report)
-    for item in found:
-        db.session.delete(item)
+    changed = 0
+    if blocked:
+        existing = {(b.kind, b.digest) for b in found}
+        for kind, value in _report_source(report).items():
+            if value and (kind, value) not in existing:
+                row = ReportSourceBlock(kind=kind, digest=value, report_id=report.id, created_by_id=actor.id)
+                condition = (ReportSourceBlock.kind == kind) & (ReportSourceBlock.digest == value)
+                earlier = insert_once(row, lambda c=condition: db.session.scalar(select(ReportSourceBlock).where(c)))
+                changed += earlier is None
+    else:
+        for item in found:
+            db.session.delete(item)
+        changed = len(found)
     neighbour = report.neighbour
     audit.record_change(
         actor,
-        "report_unblocked",
-        f"居民反映 {report.reference} 的来源已恢复提交",
+        "report_source_blocked" if blocked else "report_unblocked",
+        f"居民反映 {report.reference} 的来源已{'暂停' if blocked else '恢复'}提交",
         community_id=neighbour.community_id,
         street_id=neighbour.street_id,
     )
     db.session.flush()
-    return len(found)
+    return changed
 
 
 # --- lists and figures --------------------------------------------------------------------------------
