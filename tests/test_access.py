@@ -525,6 +525,8 @@ def test_resident_reports_follow_scope(world, client, auth, actor_role):
 
 def test_every_post_needs_a_csrf_token(world, client, auth):
     """A logged-in district admin posting anywhere without the form's token gets 400 and nothing changes."""
+    compound_with_household(nodes_at("neighbour")[0])  # 小区 1: its residents' form checks its own token
+    db.session.commit()
     auth.login(world["district_admin"].mobile)
     before = [(p.id, p.enabled, len(p.roles)) for p in everyone()]
     for rule in client.application.url_map.iter_rules():

@@ -27,6 +27,7 @@ from governance.models import (
     Issue,
     Node,
     NoticeRecipient,
+    ResidentReport,
     utcnow,
 )
 from governance.services import home
@@ -77,7 +78,13 @@ def expected_todos(role: str, node: Node | None, organisation_id: int, now) -> d
         )}  # fmt: skip
     else:
         waiting = {}
-    return {**issue_todos(role, node, organisation_id, now, issues), **waiting, **waiting_visits}
+    if role in ("neighbour_leader", "group_leader", "zone_leader", "branch_member"):  # sent to this node, unanswered
+        reports = {"Residents' reports to answer": sum(
+            r.status == "waiting" and r.handler_node_id == node.id for r in db.session.scalars(select(ResidentReport))
+        )}  # fmt: skip
+    else:
+        reports = {}
+    return {**issue_todos(role, node, organisation_id, now, issues), **waiting, **waiting_visits, **reports}
 
 
 def plain_due(neighbour: Node, now) -> int:
@@ -232,6 +239,7 @@ def test_nothing_waiting_shows_zeros_that_are_not_pressing(app, client, auth, wo
     auth.login(people["zone_leader"].mobile)
     (todos,) = home_todos(client.get("/").get_data(as_text=True)).values()
     assert [(t["label"], t["count"], t["pressing"]) for t in todos] == [
+        ("Residents' reports to answer", 0, False),
         ("Waiting for acknowledgement", 0, False),
         ("Overdue", 0, False),
         ("Notices to read or answer", 0, False),

@@ -50,8 +50,9 @@ def public_texts(client, compound) -> dict[str, str]:
 
 
 def leaders_shown(client, compound) -> list[str]:
+    """Each named leader as listed: the name and role, and where they serve (not the link to report to them)."""
     return [
-        li.get_text(" ", strip=True)
+        " ".join(part.get_text(" ", strip=True) for part in li.find_all(["b", "span"], recursive=False))
         for li in find_all(client.get(f"/p/compound/{compound.id}").get_data(as_text=True), ".leader-list li")
     ]
 

@@ -31,6 +31,7 @@ from governance.models import (
     Node,
     Notice,
     NoticeRecipient,
+    ResidentReport,
     Organisation,
     Person,
     Phase,
@@ -41,6 +42,7 @@ from governance.models import (
     SurveyCampaign,
     SurveyQuestion,
 )
+from governance.services.residents.reports import REFERENCE_ALPHABET, REFERENCE_PREFIX
 from tests.conftest import ENGINES, Auth
 from tests.crawl import walk
 
@@ -113,8 +115,13 @@ def data_strings() -> list[str]:
     # A survey's choices are shown one by one.
     for options in db.session.scalars(select(SurveyQuestion.options)):
         found.update(unicodedata.normalize("NFKC", option) for option in options or ())
-    # A notice's text and a survey's purpose are shown a paragraph at a time.
-    for body in [*db.session.scalars(select(Notice.body)), *db.session.scalars(select(SurveyCampaign.purpose))]:
+    # A notice's text, a survey's purpose and a resident's report are shown a paragraph at a time.
+    texts = [
+        *db.session.scalars(select(Notice.body)),
+        *db.session.scalars(select(SurveyCampaign.purpose)),
+        *db.session.scalars(select(ResidentReport.text)),
+    ]
+    for body in texts:
         found.update(unicodedata.normalize("NFKC", line.strip()) for line in body.split("\n") if line.strip())
     # A leader who chose to be named by surname appears as it (张·邻长).
     found.update(name[0] for name in db.session.scalars(select(Person.name).where(Person.public_listing == "surname")))
@@ -149,7 +156,10 @@ def visible_text(html: str) -> str:
     return unicodedata.normalize("NFKC", " ".join(" ".join(texts).split()))
 
 
-CODES = re.compile(r"https?://\S+|\bWC-\d{4}-\d+|\b[\w.+-]+@[\w.-]+")  # addresses and references
+# Addresses, issue references (WC-2026-000001) and residents' report references (FY7K3P9Q2).
+CODES = re.compile(
+    rf"https?://\S+|\bWC-\d{{4}}-\d+|\b{REFERENCE_PREFIX}[{REFERENCE_ALPHABET}]{{7}}\b|\b[\w.+-]+@[\w.-]+"
+)
 
 
 def foreign_words(text: str, language: str, data: list[str]) -> list[str]:

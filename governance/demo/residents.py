@@ -35,5 +35,6 @@ def build_resident_reports(ctx: DemoContext) -> None:
         if answered_after is not None:
             reports.decline(leader, report, reason)
             report.decided_at = sent_at + timedelta(hours=answered_after)
+            ctx.counts["audit_entries"] += 1  # the decline is audited
     db.session.flush()
     ctx.counts["resident_reports"] = len(REPORTS)

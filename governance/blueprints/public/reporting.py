@@ -90,9 +90,9 @@ def report(compound_id: int):
     if found is None:
         abort(404)
     compound, buildings = found
-    if places.neighbour_for(compound, None) is None:  # no 邻 of this 小区 to send to: say so before any typing
-        message = str(reports.ReportError("no_neighbour").message)
-        return _render_form(compound, None, 409 if request.method == "POST" else 200, message)
+    if request.method == "GET" and places.neighbour_for(compound, None) is None:
+        # No 邻 of this 小区 to send to: said before any typing (a POST is refused by the service the same way).
+        return _render_form(compound, None, 200, str(reports.ReportError("no_neighbour").message))
     if request.method == "GET":
         form = ResidentReportForm(formdata=None)
         _choices(form, buildings)

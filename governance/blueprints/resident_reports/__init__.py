@@ -14,7 +14,7 @@ declare(
         "resident_reports.index",
         _l("Residents' reports"),
         CARDS,
-        order=12,
+        order=42,
         action="view_resident_reports",
         of_role=True,
     )

@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from flask_babel import force_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
@@ -376,7 +377,8 @@ def prefilled(report: ResidentReport) -> IssueDraft:
     """The confirm form's first values: the report's kind, its first line as the title, its words."""
     first_line = report.text.split("\n", 1)[0].strip()
     title = first_line if len(first_line) <= lifecycle.MAX_TITLE else first_line[: lifecycle.MAX_TITLE - 1] + "…"
-    description = f"居民反映 {report.reference}：{report.text}"
+    # In the leader's language: they edit it into the issue's description.
+    description = _("Resident report %(ref)s: %(text)s", ref=report.reference, text=report.text)
     return IssueDraft(category_id=report.category_id, title=title, description=description)
 
 
