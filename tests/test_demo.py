@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, timezone
 from functools import cached_property
 
 import pytest
+import sqlalchemy as sa
 from markupsafe import escape
 from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
@@ -530,20 +532,38 @@ def drop_issue_history() -> None:
         connection.exec_driver_sql("PRAGMA foreign_keys=ON")
 
 
+def bare_insert_seconds(rows: int = 100_000) -> float:
+    """The same machine's pace, measured in the same run: a Core INSERT of `rows` small rows into a scratch
+    table (the kind of statement most of the demo's time goes to)."""
+    scratch = sa.Table(
+        "demo_pace", sa.MetaData(), sa.Column("id", sa.Integer, primary_key=True), sa.Column("v", sa.String(40))
+    )
+    scratch.create(db.engine)
+    try:
+        started = time.perf_counter()
+        with db.engine.begin() as connection:
+            connection.execute(scratch.insert(), [{"id": n, "v": f"行{n}"} for n in range(1, rows + 1)])
+        return time.perf_counter() - started
+    finally:
+        scratch.drop(db.engine)
+
+
 @pytest.mark.slow
 def test_full_size_world(app):
     started = db.session.scalar(select(func.count()).select_from(Node))
     assert started == 0
+    pace = bare_insert_seconds()
     counts = demo.load_demo_world()
     db.session.commit()
     try:
-        check_full_size_world(counts)
+        check_full_size_world(counts, pace)
     finally:
         drop_issue_history()
 
 
-def check_full_size_world(counts: dict) -> None:
-    """The full-size tree, its leaders, and the issue history on top of it."""
+def check_full_size_world(counts: dict, pace: float) -> None:
+    """The full-size tree, its leaders, and the issue history on top of it (loaded in a time that is a small
+    multiple of `pace`, the bare insert's)."""
     assert counts["zones"] == 1062 and counts["groups"] == 4018 and counts["neighbours"] == 15659
     levels = dict(db.session.execute(select(Node.level, func.count()).group_by(Node.level)).all())
     assert levels == {
@@ -580,7 +600,11 @@ def check_full_size_world(counts: dict) -> None:
     months = Counter(min(5, (now - issue.created_at).days // 30) for issue in issues)
     assert months[0] > months[5] > 0
     check_district_triage(issues)
-    assert json.loads(db.session.get(AppMeta, demo.META_KEY).value)["seconds"] < 60
+    # Not a benchmark: a guard against a step gone slow by a large factor, as a multiple of the machine's own pace
+    # in this run (alone here: ~36 s on PostgreSQL beside ~3 s for the bare 100,000 rows; on a busy machine, both
+    # grow together — a fixed 60 s failed a clean-clone run that shared 2 cores with 3 test workers).
+    seconds = json.loads(db.session.get(AppMeta, demo.META_KEY).value)["seconds"]
+    assert seconds < 60 or seconds < 25 * pace, (seconds, pace)
 
 
 def check_district_triage(issues) -> None:

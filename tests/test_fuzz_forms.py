@@ -161,6 +161,8 @@ def test_resident_report_forms_never_500(app, client, auth, kind, building, text
         if compound is None:
             compound = Compound(community_id=nodes_at("community")[0].id, name="小区")
             db.session.add(compound)
+            db.session.flush()
+            nodes_at("neighbour")[0].compound_id = compound.id  # the 邻 its residents' reports go to
             db.session.commit()
         resident = app.test_client()
         fields = {"category": kind, "building": building, "text": text, "phone": phone, "form_key": key}
