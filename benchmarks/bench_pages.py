@@ -16,7 +16,7 @@ pages are the targets of the speed work (README, Performance):
 - the home page (片长)
 - the district report page, this month and this year (district admin), whose figures are kept in the page
   cache for up to a minute; and, one request at a time, as the first reader after a change sees it (each
-  request after a bump of the district's cache generation, so the figures are computed)
+  request after a bump of the tree's cache generation, so the figures are computed) — the issue lists too
 - filing through the form as the 邻长 (a fresh idempotency key per POST; every POST must make one issue)
 - the public 小区 page of 普瑞斯堡 (cached)
 
@@ -176,7 +176,7 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
             headers = {"Cookie": cookies[who]} if who else {}
             print(f"  {name}: GET {path}", flush=True)
             out[name] = {"path": path, **load(port, path, seconds, threads, headers=headers)}
-            if name.startswith("report_"):
+            if name.startswith(("report_", "issue_list_")):
                 print(f"  {name} after a change: GET {path}", flush=True)
                 out[name + "_after_change"] = {"path": path, **after_a_change(port, path, headers, env["REDIS_PREFIX"])}
         if "filing" in chosen:
@@ -191,15 +191,16 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
 
 
 def after_a_change(port: int, path: str, headers: dict, prefix: str, n: int = 20) -> dict:
-    """The report as the first reader after a change to an issue sees it: before each request the district's
-    page-cache generation is bumped (what a committed change does), so every request computes the figures.
-    One request at a time: this is the page's latency when it is not cached, not a throughput."""
+    """A cached page as the first reader after a change sees it: before each request the generation of the
+    tree's tag, which every report's figures and every issue list are kept under, is bumped (what a
+    committed change does), so every request computes the page. One request at a time: this is the page's
+    latency when it is not cached, not a throughput."""
     import redis
 
     client = redis.Redis.from_url(production_env("", redis=True)["REDIS_URL"])
     latencies = []
     for _ in range(n):
-        client.incr(f"{prefix}pub:gen:district")
+        client.incr(f"{prefix}pub:gen:tree")
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:

@@ -45,6 +45,12 @@ def scopes(person: Person) -> list[Scope]:
     return [Scope(r.role, ROLE_LEVEL[r.role], r.node_id) for r in person.roles if r.node_id is not None]
 
 
+def scope_signature(person: Person) -> tuple:
+    """Everything the rules read of a person to decide what they may see and do: each role with its node or
+    organisation. Two people with the same signature see the same pages (the page cache shares their entries)."""
+    return tuple(sorted((r.role, r.node_id or 0, r.organisation_id or 0) for r in person.roles))
+
+
 def covers(scope: Scope, node: Node) -> bool:
     """Whether a scope's node is `node` itself or one of its ancestors."""
     if scope.level == "district":

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, current_app, render_template, request, url_for
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -50,9 +51,18 @@ from ...services.issues.lifecycle import (
     record_callback,
     transition,
 )
-from ...services.issues.listing import Cursor, OutOfScope, area_options, fetch_page, find_reference, parse_filters
+from ...services.issues.listing import (
+    Cursor,
+    OutOfScope,
+    area_options,
+    cache_key,
+    fetch_page,
+    find_reference,
+    parse_filters,
+)
 from ...services.people.tree import node_path
 from ...services.platform import notify, photos
+from ...services.public import page_cache
 from ...services.triage import operations
 from ...urls import url_ids
 from . import bp
@@ -78,16 +88,30 @@ from .forms import (
 @bp.route("/")
 @login_required
 def index():
-    """The issues in the person's scope, newest first, filtered and paged by keyset."""
+    """The issues in the person's scope, newest first, filtered and paged by keyset.
+
+    The list part comes from the page cache when someone with the same scopes read the same page under the
+    current generations of its areas less than a minute ago (a committed change to an issue there, the tree,
+    a role, a category or a party drops it at once; only overdue-by-the-clock waits for the minute). It is
+    kept only where every worker hears of changes, so whoever files an issue sees it in their list at once."""
     try:
         filters = parse_filters(request.args, current_user)
     except OutOfScope:
         abort(403)
     cursor = Cursor.parse(request.args)
+    cursor_arg = "" if cursor is None else f"{cursor.direction}:{cursor.created_at.isoformat()}:{cursor.issue_id}"
+    tags, variant = cache_key(current_user, filters, cursor_arg)
+    content = page_cache.fragment(
+        tags, f"{get_locale()}|{variant}", lambda: _render_list(filters, cursor), shared_only=True
+    )
+    return render_template("issues/index.html", content=content)
+
+
+def _render_list(filters, cursor) -> str:
     page = fetch_page(current_user, filters, cursor)
     categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
     return render_template(
-        "issues/index.html",
+        "issues/_list.html",
         page=page,
         filters=filters,
         args=filters.args(),

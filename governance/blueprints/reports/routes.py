@@ -96,10 +96,7 @@ def _figures_html(item: Node, period, sort: str, descending: bool) -> Markup:
         ("report", str(get_locale()), str(item.id), period.key, period.start.isoformat(), period.end.isoformat(), sort)
     ) + ("|desc" if descending else "")
     tags = (page_cache.area_tag(item), page_cache.TREE)
-    entry, gen = page_cache.lookup(tags, variant)
-    if entry is None:
-        entry = page_cache.store(tags, variant, _render_figures(item, period, sort, descending), gen)
-    return Markup(entry.body)
+    return page_cache.fragment(tags, variant, lambda: _render_figures(item, period, sort, descending))
 
 
 def _render_figures(item: Node, period, sort: str, descending: bool) -> str:

@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Response, abort, redirect, render_template, request, url_for
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 
 from ... import policy, web
@@ -47,6 +49,7 @@ from ...parsing import parse_id, parse_page
 from ...services.errors import ServiceError
 from ...services.issues.listing import find_reference
 from ...services.people import vacancies
+from ...services.public import page_cache
 from ...services.reports import exports
 from ...services.triage import operations
 from ...services.triage.queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
@@ -211,8 +214,36 @@ def preload_places(issues: list[Issue]) -> list:
     return loaded
 
 
-def render_console(community, filters, page, args, form, refusal=None, selected=(), status=200):
-    """The console page: tabs with counts, filters, the bulk bar, one page of the queue, response times."""
+def render_console(community, filters, page, args, form, refusal=None, selected=(), status=200, kept=False):
+    """The console page: tabs with counts, filters, the bulk bar, one page of the queue, response times.
+
+    `form` None: a fresh bulk bar. `kept`: the plain page (no refusal, nothing selected, a fresh form) comes
+    from the page cache when someone with the same roles read it under the current generations of the
+    community's area and the tree less than a minute ago — a committed change to an issue there, a role, a
+    party or a reason drops it at once."""
+
+    def content() -> str:
+        return _render_console_content(community, filters, page, args, form or bulk_form(community), refusal, selected)
+
+    if kept:
+        variant = repr(
+            (
+                "triage",
+                str(get_locale()),
+                community.id,
+                policy.scope_signature(current_user),
+                sorted(args.items()),
+                page,
+            )
+        )
+        tags = (page_cache.area_tag(community), page_cache.TREE)
+        body = page_cache.fragment(tags, variant, content, shared_only=True, token=generate_csrf())
+    else:
+        body = Markup(content())
+    return render_template("triage/console.html", community=community, content=body), status
+
+
+def _render_console_content(community, filters, page, args, form, refusal, selected) -> str:
     now = utcnow()
     issues, total = operations.console_page(filters, page, PAGE_SIZE, now)
     counts = operations.console_counts(community, filters.reach, now)
@@ -223,7 +254,7 @@ def render_console(community, filters, page, args, form, refusal=None, selected=
     assignable = {int(value) for value, _label in form.organisation.choices if value}
     refused = {label for label, _ in refusal.issues} if refusal else set()
     body = render_template(
-        "triage/console.html",
+        "triage/_console.html",
         community=community,
         street=db.session.get(Node, community.street_id) if community.street_id else None,
         filters=filters,
@@ -250,7 +281,7 @@ def render_console(community, filters, page, args, form, refusal=None, selected=
         vacant=vacancies.counts_within([community])[community.id].total,
     )
     del places
-    return body, status
+    return body
 
 
 @bp.route("/community/<int:community_id>")
@@ -259,7 +290,7 @@ def console(community_id):
     """One community's triage queue, most pressing first, with counts and the bulk action bar."""
     community = load_community(community_id)
     filters, page, args = parse_console(request.args, community)
-    return render_console(community, filters, page, args, bulk_form(community))
+    return render_console(community, filters, page, args, None, kept=True)
 
 
 @bp.route("/community/<int:community_id>/bulk", methods=["POST"])

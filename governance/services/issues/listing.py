@@ -35,6 +35,7 @@ from ...extensions import db
 from ...models import HANDLING_LEVELS, LEVELS, OPEN_STATUSES, STATUSES, Building, Compound, Issue, Node, Person
 from ...parsing import parse_id
 from ..people.tree import node_path, within_condition
+from ..public import page_cache
 
 PAGE_SIZE = 25
 COUNT_CAP = 1000
@@ -491,6 +492,25 @@ def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: in
         page.newer_cursor = Cursor.encode(issues[0]) if has_newer else None
     page.overdue_ids = {issue.id for issue in issues if issue.overdue(now)}
     return page
+
+
+def cache_key(person: Person, filters: Filters, cursor_arg: str) -> tuple[tuple[str, ...], str]:
+    """The page cache's tags and variant of a list page (services/public/page_cache.py).
+
+    What the page shows is decided by the person's roles (policy.scope_signature), the filters, the
+    page's position and the language — never by who they are — so two branch members of one community
+    share an entry. It is kept under the area tag of
+    every area it covers (a change to an issue there marks that tag) and the tree's (names, roles)."""
+    scopes = policy.scopes(person)
+    orgs = [r.organisation_id for r in person.roles if r.role == "org_staff"]
+    if filters.node is not None:
+        areas = {page_cache.area_tag(filters.node)}
+    elif orgs or not scopes or any(s.level == "district" for s in scopes):
+        areas = {"district"}  # an organisation's issues lie anywhere (every issue change marks the district)
+    else:
+        areas = {page_cache.area_tag(r.node) for r in person.roles if r.node is not None}
+    variant = repr(("issues", policy.scope_signature(person), sorted(filters.args().items()), cursor_arg))
+    return (*sorted(areas), page_cache.TREE), variant
 
 
 # --- the area filter ----------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """The cache of rendered pages (页面缓存): fast to serve, never stale for more than a minute.
 
-It holds the public pages and the figures part of the staff report pages (reports/_figures.html), both
-costly to compute and the same for everyone who may see them. A page is stored under its *tags* — what it
-shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, and for the
-reports also `tree` (the tree, its leaders and the names of categories and parties) — and a variant
-(language, path, filters). Two things keep it fresh:
+It holds the public pages and two parts of staff pages that are the same for everyone who may see them:
+the figures of a report (reports/_figures.html) and the rows of an issue list (issues/_list.html, shared by
+everyone with the same scopes). A page is stored under its *tags* — what it shows: `district`,
+`street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, and for the staff parts also `tree`
+(the tree, its 小区 and buildings, its leaders and the names of categories and parties) — and a variant
+(language, path, filters, scopes). Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
   by a bulk loader, a category renamed, an issue that became overdue as time passed) shows within a minute;
@@ -18,8 +19,9 @@ reports also `tree` (the tree, its leaders and the names of categories and parti
 The store is Redis when REDIS_URL is set (shared by every worker and host), else a small in-process
 dictionary (per worker: another worker's copy still expires within TTL). Redis failing costs the request
 that meets it a fresh render (nothing is kept); while the circuit breaker then holds Redis off
-(redis_conn.py) the in-process dictionary serves, as without Redis. The Redis keys keep their first name,
-`pub`.
+(redis_conn.py) the in-process dictionary serves, as without Redis — except for a part asked for
+`shared_only` (the issue lists), which is then rendered every time, since a worker's own copy would not
+hear of another worker's commit. The Redis keys keep their first name, `pub`.
 """
 
 from __future__ import annotations
@@ -34,11 +36,14 @@ from dataclasses import dataclass
 from itertools import chain
 
 from flask import current_app, has_app_context
+from markupsafe import Markup
 from sqlalchemy import event, inspect, select
 
 from ...extensions import db
 from ...models import (
+    Building,
     Category,
+    Compound,
     EndedRole,
     Issue,
     IssueEvent,
@@ -49,6 +54,7 @@ from ...models import (
     Photo,
     Project,
     RatingToken,
+    RejectReason,
     RoleAssignment,
 )
 from ...redis_conn import get_redis, key
@@ -58,10 +64,10 @@ TTL = 60  # seconds an entry may be served; the promise is "never stale for more
 GEN_TTL = 3600  # a generation outlives every entry stamped with it
 SINCE_TTL = 24 * 3600  # how long we remember since when a page has looked the same (Last-Modified)
 MEMORY_MAX = 2000  # entries per worker without Redis
-# The tag of what the reports show besides issues: the tree, who leads each node (the vacancies), and the
-# names of categories and parties.
+# The tag of what the staff pages show besides issues: the tree and its 小区 and buildings, who leads each
+# node (the vacancies), the names of categories and parties, and the reasons a branch may reject with.
 TREE = "tree"
-TREE_MODELS = (Node, RoleAssignment, EndedRole, Category, Organisation)
+TREE_MODELS = (Node, Compound, Building, RoleAssignment, EndedRole, Category, Organisation, RejectReason)
 SESSION_KEY = "public_cache_tags"
 
 
@@ -129,12 +135,24 @@ class MemoryStore:
 MEMORY = MemoryStore()
 
 
-def lookup(tags: str | tuple[str, ...], variant: str) -> tuple[Entry | None, str | None]:
+def _shared_store_down() -> bool:
+    """Redis is configured but held off by its breaker: an in-process copy would not hear of another
+    worker's changes."""
+    return bool(current_app.config.get("REDIS_URL"))
+
+
+def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False) -> tuple[Entry | None, str | None]:
     """The fresh entry of a page (or None) and its tags' generations, read before any rendering (None when
-    Redis failed: the page is then rendered and not kept)."""
+    Redis failed: the page is then rendered and not kept).
+
+    `shared_only`: a page that must show a change at once to whoever made it (a leader's own list after a
+    filing) is kept only where every worker hears of the change — in Redis, or in the one process that has
+    no Redis configured — never in a worker's own copy while the breaker holds Redis off."""
     tags = _tags(tags)
     page_id = _variant_id(tags[0], variant)
     client = get_redis()
+    if client is None and shared_only and _shared_store_down():
+        return None, None
     if client is None:
         with MEMORY.lock:
             gen = _generation(MEMORY.gens.get(tag, 0) for tag in tags)
@@ -157,6 +175,8 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None)
     page_id = _variant_id(tags[0], variant)
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
     at = now()
+    if gen is None:  # the store failed or is held off at lookup: serve the page, keep nothing
+        return Entry(body, etag, at, at, "")
     client = get_redis()
     if client is None:
         with MEMORY.lock:
@@ -167,9 +187,7 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None)
             MEMORY.pages.move_to_end(page_id)
             _trim_memory(at)
         return entry
-    entry = Entry(body, etag, at, at, gen or "")
-    if gen is None:  # Redis failed at lookup: do not try again for this request
-        return entry
+    entry = Entry(body, etag, at, at, gen)
     try:
         since = client.get(key("pub", "since", page_id))
         if since:
@@ -186,6 +204,29 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None)
     except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
         log.warning("public cache unavailable (%s)", exc)
     return entry
+
+
+TOKEN_SLOT = "\x00token\x00"  # where a form's CSRF token stands in a kept part (no page text holds a NUL)
+
+
+def fragment(
+    tags: str | tuple[str, ...], variant: str, render, shared_only: bool = False, token: str | None = None
+) -> Markup:
+    """A part of a staff page that is the same for everyone who may see it (a report's figures, a list of
+    issues, a triage console): from the cache when a request rendered it under the current generations of
+    its tags less than TTL ago, else `render()` now and kept.
+
+    `token`: this request's CSRF token, which a part with a form carries: it is kept as a slot and each
+    reader gets their own back, so no one's token is ever served to someone else."""
+    entry, gen = lookup(tags, variant, shared_only)
+    if entry is None:
+        body = render()
+        entry = store(tags, variant, body.replace(token, TOKEN_SLOT) if token else body, gen)
+    if TOKEN_SLOT not in entry.body:
+        return Markup(entry.body)
+    if not token:
+        raise ValueError("a kept part with a form's token needs the reader's token")
+    return Markup(entry.body.replace(TOKEN_SLOT, token))
 
 
 def _trim_memory(at: float) -> None:
