@@ -387,6 +387,18 @@ def photo_viewer_attributes() -> Markup:
     return Markup(" ".join(["data-viewer"] + [f'data-{name}="{escape(text)}"' for name, text in words.items()]))
 
 
+def once_per_language(template: str) -> Markup:
+    """A partial that reads nothing but the interface language and the app's own addresses (the outbox's
+    words on every logged-in page): rendered once per language in each process, not on every request."""
+    from flask import current_app, render_template
+
+    parts = current_app.extensions.setdefault("once_per_language", {})
+    key = (template, str(get_locale()))
+    if key not in parts:
+        parts[key] = Markup(render_template(template))
+    return parts[key]
+
+
 def register(app) -> None:
     """Every template can call these (no per-blueprint context processor repeats them)."""
     app.jinja_env.globals.update(
@@ -404,6 +416,7 @@ def register(app) -> None:
         event_facts_line=event_facts_line,
         photo_urls=photo_urls,
         photo_viewer_attributes=photo_viewer_attributes,
+        once_per_language=once_per_language,
         STAGE_LABELS=STAGE_LABELS,
         SATISFACTION_LABELS=SATISFACTION_LABELS,
         LEVEL_LABELS=LEVEL_LABELS,
