@@ -101,6 +101,17 @@ def test_an_issue_elsewhere_leaves_another_communitys_list_cached(world, app):
     assert after.count == cached.count, after
 
 
+@pytest.mark.parametrize("level", ["district", "street", "community", "zone", "neighbour"])
+def test_a_list_narrowed_to_an_area_shows_a_filing_there_at_once(world, readers, level):
+    """?node= keeps the page under that area's tag: a filing in the area's last 邻 shows on the next page."""
+    area = nodes_at(level)[-1]
+    inside = [n for n in nodes_at("neighbour") if level == "district" or getattr(n, f"{level}_id", n.id) == area.id]
+    query = f"?node={area.id}"
+    assert shown(readers["district_admin"], query) == []
+    issue = make_issue(world["district_admin"], inside[-1])
+    assert shown(readers["district_admin"], query) == [(issue.reference, status_label("reported"))]
+
+
 def test_a_cached_list_sends_only_the_login_statement(world, readers):
     make_issue(world["neighbour_leader"])
     client = readers["zone_leader"]
