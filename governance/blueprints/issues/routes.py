@@ -90,7 +90,7 @@ from .forms import (
 def index():
     """The issues in the person's scope, newest first, filtered and paged by keyset.
 
-    The list part comes from the page cache when someone with the same scopes read the same page under the
+    The list part comes from the page cache when someone with the same roles read the same page under the
     current generations of its areas less than a minute ago (a committed change to an issue there, the tree,
     a role, a category or a party drops it at once; only overdue-by-the-clock waits for the minute). It is
     kept only where every worker hears of changes, so whoever files an issue sees it in their list at once."""

@@ -499,8 +499,8 @@ def cache_key(person: Person, filters: Filters, cursor_arg: str) -> tuple[tuple[
 
     What the page shows is decided by the person's roles (policy.scope_signature), the filters, the
     page's position and the language — never by who they are — so two branch members of one community
-    share an entry. It is kept under the area tag of
-    every area it covers (a change to an issue there marks that tag) and the tree's (names, roles)."""
+    share an entry. It is kept under the area tag of every area it covers (a change to an issue there
+    marks that tag) and the tree's (names, roles)."""
     scopes = policy.scopes(person)
     orgs = [r.organisation_id for r in person.roles if r.role == "org_staff"]
     if filters.node is not None:
