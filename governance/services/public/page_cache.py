@@ -2,10 +2,10 @@
 
 It holds the public pages and the parts of staff pages that are the same for everyone who may see them:
 the figures of a report (reports/_figures.html), and the body of an issue list (issues/_list.html) and of a
-triage console (triage/_console.html), each shared by everyone with the same roles. A page is stored under its *tags* — what it shows: `district`,
-`street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, and for the staff parts also `tree`
-(the tree, its 小区 and buildings, its leaders and the names of categories and parties) — and a variant
-(language, path, filters, scopes). Two things keep it fresh:
+triage console (triage/_console.html), each shared by everyone with the same roles. A page is stored under
+its *tags* — what it shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or
+`issue:<reference>`, and for the staff parts also `tree` (the tree, its 小区 and buildings, its leaders, the
+names of categories and parties, the reject reasons) — and a variant (language, path, filters, roles). Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
   by a bulk loader, a category renamed, an issue that became overdue as time passed) shows within a minute;
@@ -20,8 +20,8 @@ The store is Redis when REDIS_URL is set (shared by every worker and host), else
 dictionary (per worker: another worker's copy still expires within TTL). Redis failing costs the request
 that meets it a fresh render (nothing is kept); while the circuit breaker then holds Redis off
 (redis_conn.py) the in-process dictionary serves, as without Redis — except for a part asked for
-`shared_only` (the issue lists, the triage console), which is then rendered every time, since a worker's own copy would not
-hear of another worker's commit. The Redis keys keep their first name, `pub`.
+`shared_only` (the issue lists, the triage console), which is then rendered every time, since a worker's
+own copy would not hear of another worker's commit. The Redis keys keep their first name, `pub`.
 """
 
 from __future__ import annotations
