@@ -5,7 +5,8 @@ the figures of a report (reports/_figures.html), and the body of an issue list (
 triage console (triage/_console.html), each shared by everyone with the same roles. A page is stored under
 its *tags* — what it shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or
 `issue:<reference>`, and for the staff parts also `tree` (the tree, its 小区 and buildings, its leaders, the
-names of categories and parties, the reject reasons) — and a variant (language, path, filters, roles). Two things keep it fresh:
+names of categories and parties, the reject reasons) — and a variant (language, path, filters, roles).
+Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
   by a bulk loader, a category renamed, an issue that became overdue as time passed) shows within a minute;
