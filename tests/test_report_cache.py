@@ -194,8 +194,9 @@ def test_with_redis_the_figures_are_shared_and_dropped_on_a_change(world, redis_
 
 
 def test_with_redis_down_the_report_still_answers_with_every_change(world, redis_app, client, auth):
-    """Redis away: the request that finds it down computes the figures; while the circuit breaker holds Redis
-    off, the page cache falls back to this process's memory, as without Redis (redis_conn.py)."""
+    """Redis away: the request that finds it down computes the figures, and so does every request while the
+    circuit breaker holds Redis off — nothing is kept in a worker's own memory, which would not hear of a
+    change another worker commits (redis_conn.py)."""
     auth.login(world["district_admin"].mobile)
     redis_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
     redis_app.extensions.pop("redis_client", None)
@@ -204,6 +205,7 @@ def test_with_redis_down_the_report_still_answers_with_every_change(world, redis
     make_issue(world["neighbour_leader"])
     assert figure(report(client, district), "total") == 1
     assert figure(report(client, district), "total") == 1
+    assert page_cache.memory_bodies() == []
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -91,12 +91,13 @@ def _figures_html(item: Node, period, sort: str, descending: bool) -> Markup:
     """The figures part of the page (reports/_figures.html), from the page cache when a request computed it
     under the current generations of its tags — the node's area and the tree — less than a minute ago. At a
     million issues the district's figures cost a few hundred milliseconds to compute; serving them costs one
-    Redis round trip."""
+    Redis round trip. Kept only where every worker hears of a change (shared_only): while Redis is away they
+    are computed on each request, so whoever just acted never reads the figures from before."""
     variant = "|".join(
         ("report", str(get_locale()), str(item.id), period.key, period.start.isoformat(), period.end.isoformat(), sort)
     ) + ("|desc" if descending else "")
     tags = (page_cache.area_tag(item), page_cache.TREE)
-    return page_cache.fragment(tags, variant, lambda: _render_figures(item, period, sort, descending))
+    return page_cache.fragment(tags, variant, lambda: _render_figures(item, period, sort, descending), shared_only=True)
 
 
 def _render_figures(item: Node, period, sort: str, descending: bool) -> str:

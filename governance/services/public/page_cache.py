@@ -21,8 +21,9 @@ The store is Redis when REDIS_URL is set (shared by every worker and host), else
 dictionary (per worker: another worker's copy still expires within TTL). Redis failing costs the request
 that meets it a fresh render (nothing is kept); while the circuit breaker then holds Redis off
 (redis_conn.py) the in-process dictionary serves, as without Redis — except for a part asked for
-`shared_only` (the issue lists, the triage console), which is then rendered every time, since a worker's
-own copy would not hear of another worker's commit. The Redis keys keep their first name, `pub`.
+`shared_only` (the staff parts: report figures, issue lists, the triage console), which is then rendered
+every time, since a worker's own copy would not hear of another worker's commit. The Redis keys keep their
+first name, `pub`.
 """
 
 from __future__ import annotations
