@@ -288,18 +288,29 @@ FORM_CLASSES = {
 TRIAGE_STEPS = ("assign", "accept", "decline", "priority", "send_down")
 
 
-def build_forms(issue: Issue, failed: str | None, failed_form: VersionedForm | None = None) -> dict:
-    """Every action's form: the failed one keeps what was typed (`failed_form`: the one validated, with its
-    fields' errors), all carry the version shown now."""
-    forms = {}
-    for name, form_class in FORM_CLASSES.items():
-        if name == failed and failed_form is not None:
-            form = failed_form
+class ActionForms(dict):
+    """Every action's form by name, each built when first asked for: a page builds the forms of the actions
+    its viewer is offered (a handful), not all eighteen. The failed one keeps what was typed (`failed_form`:
+    the one validated, with its fields' errors); all carry the version shown now."""
+
+    def __init__(self, issue: Issue, failed: str | None, failed_form: VersionedForm | None):
+        super().__init__()
+        self.issue, self.failed, self.failed_form = issue, failed, failed_form
+
+    def __missing__(self, name: str):
+        if name == self.failed and self.failed_form is not None:
+            form = self.failed_form
         else:
-            form = form_class(formdata=request.form if name == failed else None, prefix=name)
+            form = FORM_CLASSES[name](formdata=request.form if name == self.failed else None, prefix=name)
         if hasattr(form, "version"):
-            form.version.data = str(issue.version)
-        forms[name] = form
+            form.version.data = str(self.issue.version)
+        self[name] = form
+        return form
+
+
+def build_forms(issue: Issue, failed: str | None, failed_form: VersionedForm | None = None) -> ActionForms:
+    """The action forms of the page (built as they are asked for), with the select lists the viewer needs."""
+    forms = ActionForms(issue, failed, failed_form)
     set_choices(issue, forms)
     return forms
 
