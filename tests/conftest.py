@@ -26,6 +26,8 @@ from governance.services.public import page_cache
 
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+# An address where no Redis answers (port 1): the app's client fails at once, as with Redis down.
+DEAD_REDIS_URL = "redis://127.0.0.1:1/0"
 TEST_SECRET = "test-secret-" + "x" * 40
 ENGINES = os.environ.get("TEST_ENGINES", "sqlite,postgresql").split(",")
 
@@ -187,6 +189,12 @@ def english(app, monkeypatch):
     Their Chinese wording is checked by test_translations; the setting is put back after the test.
     """
     monkeypatch.setitem(app.config, "BABEL_DEFAULT_LOCALE", "en")
+
+
+def take_redis_away(app) -> None:
+    """Point the app at an address where no Redis answers, dropping the client it holds (Redis is down)."""
+    app.config["REDIS_URL"] = DEAD_REDIS_URL
+    app.extensions.pop("redis_client", None)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from governance.models import ActivationCode, LoginFailure, Person, utcnow
 from governance.redis_conn import get_redis
 from governance.services.people import accounts
 from tests.builders import PASSWORD, make_person, make_tree, nodes_at
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, take_redis_away
 
 WRONG = "The mobile number or password is not right."
 
@@ -214,7 +214,7 @@ def test_concurrent_guesses_are_counted_before_any_is_checked_in_redis(redis_app
 
 def test_login_works_while_redis_is_down(app, client, auth):
     """Redis unreachable: throttling falls back to the database and people can still log in."""
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    take_redis_away(app)
     person = leader()
     auth.login(person.mobile, "wrong-password")
     assert db.session.get(LoginFailure, f"m:{person.mobile}").count == 1

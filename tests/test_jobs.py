@@ -18,6 +18,7 @@ from governance.extensions import db
 from governance.models import Job, Notification, NotificationChannel, Person
 from governance.services.platform import jobs
 from tests.builders import make_issue, make_person, make_tree, nodes_at
+from tests.conftest import take_redis_away
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -184,8 +185,7 @@ def test_real_rq_worker_runs_the_job_once(redis_app, filer):
 
 def test_redis_down_at_filing_loses_nothing(redis_app, filer):
     live_url = redis_app.config["REDIS_URL"]
-    redis_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"  # Redis is down while the issue is filed
-    redis_app.extensions.pop("redis_client", None)
+    take_redis_away(redis_app)  # Redis is down while the issue is filed
     issue = make_issue(filer)
     jobs.dispatch()
     assert db.session.get(type(issue), issue.id) is not None

@@ -36,10 +36,9 @@ from sqlalchemy import func, select
 from governance.extensions import db
 from governance.models import Category, Issue, IssueEvent, Job, Notification, Photo
 from tests.builders import PASSWORD, make_person, make_tree, nodes_at
-from tests.conftest import CSRF_RE, REDIS_TEST_URL, build_app, make_database
+from tests.conftest import CSRF_RE, DEAD_REDIS_URL, REDIS_TEST_URL, build_app, make_database
 
 ROOT = Path(__file__).resolve().parent.parent
-DEAD_REDIS = "redis://127.0.0.1:1/0"
 WAIT = 30  # seconds: the bound on every wait below
 
 
@@ -203,7 +202,7 @@ def deployment(tmp_path_factory):
         queue = prefix + "jobs"
         ports = {name: free_port() for name in ("web1", "web2", "web3")}
         for name, port in ports.items():
-            web_env = {**env, "REDIS_URL": DEAD_REDIS} if name == "web3" else env
+            web_env = {**env, "REDIS_URL": DEAD_REDIS_URL} if name == "web3" else env
             argv = [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "governance:create_app()"]
             processes.start(name, argv, web_env)
         worker = [sys.executable, "-m", "governance.worker", "work"]

@@ -28,7 +28,7 @@ from governance.services.people.roster import import_roster
 from governance.services.public import page_cache
 from governance.services.reports import node_report
 from tests.builders import make_issue, make_role_holders, make_tree, nodes_at
-from tests.conftest import Statements
+from tests.conftest import Statements, take_redis_away
 from tests.test_roster import csv_bytes
 
 
@@ -198,8 +198,7 @@ def test_with_redis_down_the_report_still_answers_with_every_change(world, redis
     circuit breaker holds Redis off — nothing is kept in a worker's own memory, which would not hear of a
     change another worker commits (redis_conn.py)."""
     auth.login(world["district_admin"].mobile)
-    redis_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
-    redis_app.extensions.pop("redis_client", None)
+    take_redis_away(redis_app)
     district = nodes_at("district")[0]
     assert figure(report(client, district), "total") == 0
     make_issue(world["neighbour_leader"])

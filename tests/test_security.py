@@ -1,6 +1,7 @@
 """Security headers, error pages, health check and language choice."""
 
 from tests.builders import make_person, make_tree, nodes_at
+from tests.conftest import take_redis_away
 
 
 def test_security_headers_on_pages_and_errors(app, client):
@@ -55,7 +56,7 @@ def test_healthz_reports_redis_and_the_queue(redis_app, client):
 
 
 def test_healthz_degraded_when_redis_is_down(app, client):
-    app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
+    take_redis_away(app)
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.get_json()["checks"]["redis"].startswith("error")

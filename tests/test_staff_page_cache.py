@@ -23,7 +23,7 @@ from governance.services.issues import sla
 from governance.services.issues.lifecycle import transition
 from governance.services.public import page_cache
 from tests.builders import force_status, make_issue, make_party, make_person, make_role_holders, make_tree, nodes_at
-from tests.conftest import Auth, Statements, csrf_from
+from tests.conftest import Auth, Statements, csrf_from, take_redis_away
 from tests.pages import find, issue_cards, table_rows, texts_of
 
 ROLES = ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "street_admin", "district_admin")
@@ -202,8 +202,7 @@ def test_with_redis_the_list_is_shared_and_dropped_on_a_change(world, redis_app,
 def test_with_redis_down_no_worker_keeps_its_own_copy(world, redis_app, readers):
     """While the breaker holds Redis off, another worker would not hear of a filing: the list is not kept in
     a worker's memory then, so whoever files sees their issue in their list at once."""
-    redis_app.config["REDIS_URL"] = "redis://127.0.0.1:1/0"
-    redis_app.extensions.pop("redis_client", None)
+    take_redis_away(redis_app)
     client = readers["zone_leader"]
     assert cards(client) == []
     issue = make_issue(world["neighbour_leader"])
