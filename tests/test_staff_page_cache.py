@@ -24,7 +24,7 @@ from governance.services.issues.lifecycle import transition
 from governance.services.public import page_cache
 from tests.builders import force_status, make_issue, make_party, make_person, make_role_holders, make_tree, nodes_at
 from tests.conftest import Auth, Statements, csrf_from, take_redis_away
-from tests.pages import find, issue_cards, table_rows, texts_of
+from tests.pages import find, home_todos, issue_cards, table_rows, texts_of
 
 ROLES = ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "street_admin", "district_admin")
 
@@ -351,3 +351,89 @@ def test_a_renamed_party_and_a_new_reason_show_on_the_next_console(world, branch
     db.session.add(reason)
     db.session.commit()
     assert "新理由" in console(clients["first"], community)
+
+
+# --- the home page's cards ------------------------------------------------------------------------
+
+
+def todo_count(client, label: str) -> int:
+    """The count of one to-do on the person's (only) card."""
+    response = client.get("/")
+    assert response.status_code == 200
+    (todos,) = home_todos(response.get_data(as_text=True)).values()
+    return next(t["count"] for t in todos if t["label"] == label)
+
+
+def logged_in(app, person):
+    client = app.test_client()
+    assert Auth(client).login(person.mobile).status_code == 302
+    return client
+
+
+def test_a_kept_home_sends_only_the_login_statement_and_an_issue_shows_at_once(world, readers):
+    client = readers["neighbour_leader"]
+    assert todo_count(client, "未办结") == 0
+    with Statements() as kept:
+        todo_count(client, "未办结")
+    assert kept.count == 1, str(kept)
+    make_issue(world["neighbour_leader"])
+    assert todo_count(client, "未办结") == 1
+
+
+def test_a_notice_shows_on_each_recipients_home_and_leaves_it_once_opened(app, world):
+    """Two 邻长 of one 邻 (the same roles): each home is the person's own, so one opening it leaves the other's
+    count as it was."""
+    from tests.test_notices import run_jobs, send
+
+    first = world["neighbour_leader"]
+    second = make_person("neighbour_leader", first.roles[0].node, name="第二邻长")
+    clients = {person.id: logged_in(app, person) for person in (first, second)}
+    label = "待阅读或回复的通知"
+    assert [todo_count(c, label) for c in clients.values()] == [0, 0]
+    notice = send(world["district_admin"], nodes_at("district")[0])
+    run_jobs("notice_fanout")
+    assert [todo_count(c, label) for c in clients.values()] == [1, 1]
+    assert clients[first.id].get(f"/notices/{notice.id}").status_code == 200  # the read receipt (Core UPDATE)
+    assert [todo_count(c, label) for c in clients.values()] == [0, 1]
+
+
+def test_a_residents_report_shows_on_the_leaders_home_until_it_is_answered(app, uploads, fresh_public_cache):
+    from tests.test_resident_reports import build_world, only_report
+    from tests.test_resident_reports import send as send_report
+
+    world = build_world()
+    leader = logged_in(app, world["people"]["neighbour"])
+    label = "待答复的居民反映"
+    assert todo_count(leader, label) == 0
+    assert send_report(app.test_client(), world).status_code == 303
+    assert todo_count(leader, label) == 1
+    report = only_report()
+    declined = Auth(leader).post(
+        f"/resident-reports/{report.id}/decline", {"reason": "duplicate"}, form_page=f"/resident-reports/{report.id}"
+    )
+    assert declined.status_code in (302, 303)
+    assert todo_count(leader, label) == 0
+
+
+def test_a_household_due_again_shows_on_the_leaders_home_until_it_is_answered(app):
+    from governance.formatting import beijing_today
+    from governance.services.outreach import surveys
+    from tests.test_surveys import build_survey_world, holder, households_of, open_campaign, question
+
+    world = build_survey_world()
+    campaign = open_campaign(world, kinds=("single",))
+    neighbour = world["neighbours"][0]
+    person = holder(world, "neighbour_leader", neighbour)
+    client = logged_in(app, person)
+    label = "待再访住户"
+    assert todo_count(client, label) == 0
+    household = households_of(neighbour)[0]
+    visit, _ = surveys.record_visit(person, campaign, household, "absent")
+    visit.revisit_on = beijing_today()  # the day to knock again has come
+    db.session.commit()
+    assert todo_count(client, label) == 1
+    surveys.record_visit(
+        person, campaign, household, "answered", {question(campaign, "single").id: surveys.Reply(choice="0")}
+    )
+    db.session.commit()
+    assert todo_count(client, label) == 0

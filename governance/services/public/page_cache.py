@@ -71,6 +71,17 @@ MEMORY_MAX = 2000  # entries per worker without Redis
 TREE = "tree"
 TREE_MODELS = (Node, Compound, Building, RoleAssignment, EndedRole, Category, Organisation, RejectReason)
 SESSION_KEY = "public_cache_tags"
+# Tables whose every write marks a tag of their own, `table:<name>`: what a leader's home card counts besides
+# issues (notices waiting for them, residents' reports to answer, households to visit again). Written through
+# the session, by the ORM (the flush hook) or by Core statements (the execute hook), both seen here.
+TABLE_TAGS = frozenset(
+    ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
+)
+
+
+def table_tag(name: str) -> str:
+    """The tag every write to one of TABLE_TAGS marks."""
+    return f"table:{name}"
 
 
 def now() -> float:
@@ -378,6 +389,8 @@ def _after_flush(session, flush_context) -> None:
             project_ids.add(obj.project_id)
         elif isinstance(obj, TREE_MODELS) or (isinstance(obj, Person) and _changed(session, obj, "enabled")):
             tags.add(TREE)
+        elif getattr(type(obj), "__tablename__", None) in TABLE_TAGS:
+            tags.add(table_tag(type(obj).__tablename__))
     if issue_ids:
         tags |= _tags_of_issues(session, issue_ids)
     if project_ids:
@@ -394,6 +407,15 @@ def _tag_for(attr: str, value) -> str:
     return {"street_id": "street", "community_id": "community", "compound_id": "compound", "reference": "issue"}[
         attr
     ] + f":{value}"
+
+
+def _do_orm_execute(state) -> None:
+    """A Core INSERT, UPDATE or DELETE through the session on one of TABLE_TAGS marks its table's tag."""
+    if state.is_insert or state.is_update or state.is_delete:
+        table = getattr(state.statement, "table", None)
+        name = getattr(table, "name", None)
+        if name in TABLE_TAGS:
+            state.session.info.setdefault(SESSION_KEY, set()).add(table_tag(name))
 
 
 def _after_commit(session) -> None:
@@ -415,6 +437,7 @@ def register_session_hooks(app) -> None:
         event.listen(db.session, "after_flush", _after_flush)
         event.listen(db.session, "after_commit", _after_commit)
         event.listen(db.session, "after_rollback", _after_rollback)
+        event.listen(db.session, "do_orm_execute", _do_orm_execute)
     app.extensions.setdefault("public_cache", MEMORY)
 
 
