@@ -193,8 +193,8 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
 
 def after_a_change(port: int, path: str, headers: dict, prefix: str, n: int = 20) -> dict:
     """A cached page as the first reader after a change sees it: before each request the generation of the
-    tree's tag, which every kept staff part (report figures, lists, console, home cards) is kept under, is bumped (what a
-    committed change does), so every request computes the page. One request at a time: this is the page's
+    tree's tag, which every kept staff part (report figures, lists, console, home cards) is kept under, is
+    bumped (what a committed change does), so every request computes the page. One request at a time: this is the page's
     latency when it is not cached, not a throughput."""
     import redis
 
