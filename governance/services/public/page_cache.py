@@ -2,10 +2,12 @@
 
 It holds the public pages and the parts of staff pages that are the same for everyone who may see them:
 the figures of a report (reports/_figures.html), and the body of an issue list (issues/_list.html) and of a
-triage console (triage/_console.html), each shared by everyone with the same roles. A page is stored under
-its *tags* — what it shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or
-`issue:<reference>`, and for the staff parts also `tree` (the tree, its 小区 and buildings, its leaders, the
-names of categories and parties, the reject reasons) — and a variant (language, path, filters, roles).
+triage console (triage/_console.html), each shared by everyone with the same roles — and one that is a
+person's own, the cards of their home page (main/_cards.html). A page is stored under its *tags* — what it
+shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, for the staff
+parts also `tree` (the tree, its 小区 and buildings, its leaders, the names of categories and parties, the
+reject reasons), and for the home cards `table:<name>` of the tables their to-dos count besides issues
+(TABLE_TAGS) — and a variant (language, path, filters, roles, the person for the home cards).
 Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
