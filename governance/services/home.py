@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import policy
 from ..formatting import role_label
 from ..models import Person, utcnow
 from ..navigation import Shown, card_links, card_todos
-from .issues.listing import count_each
+from .issues.listing import area_tags, count_each
 from .people.tree import node_path
+from .public import page_cache
 
 # A to-do is counted up to this many; more shows as "999+" (counting the district's thousands exactly would
 # cost the home page a scan for a figure nobody reads past three digits).
@@ -56,3 +58,12 @@ def home_cards(person: Person) -> list[Card]:
         for waiting in card.waiting:
             waiting.count = next(counts)
     return cards
+
+
+def cards_cache_key(person: Person, locale: str) -> tuple[tuple[str, ...], str]:
+    """The page cache's tags and variant of a person's cards: what they count — the issues of the areas of
+    their roles, the tree (places, leaders, names), and the tables of the other to-dos (notices, residents'
+    reports, households and visits: page_cache.TABLE_TAGS) — and who they are (a notice waits for a person)."""
+    tables = (page_cache.table_tag(name) for name in sorted(page_cache.TABLE_TAGS))
+    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables)
+    return tags, repr(("home", person.id, locale, policy.scope_signature(person)))

@@ -6,11 +6,9 @@ from flask import current_app, jsonify, redirect, render_template, request, send
 from flask_babel import get_locale
 from flask_login import current_user
 
-from ... import policy
 from ...access import login_required, public
 from ...extensions import db
-from ...services.home import home_cards
-from ...services.issues.listing import Filters, cache_key
+from ...services.home import cards_cache_key, home_cards
 from ...services.platform import health
 from ...services.public import page_cache
 from ...urls import safe_next
@@ -26,9 +24,7 @@ def home():
     count has changed since: an issue in the areas of their roles, the tree, or a notice, a resident's
     report, a household or a visit (page_cache.TABLE_TAGS) — any committed change there drops them at once;
     only what the clock alone makes overdue or due waits for the minute."""
-    tags, _variant = cache_key(current_user, Filters(), "")
-    tags = (*tags, *(page_cache.table_tag(name) for name in sorted(page_cache.TABLE_TAGS)))
-    variant = repr(("home", current_user.id, str(get_locale()), policy.scope_signature(current_user)))
+    tags, variant = cards_cache_key(current_user, str(get_locale()))
     cards = page_cache.fragment(
         tags, variant, lambda: render_template("main/_cards.html", cards=home_cards(current_user)), shared_only=True
     )

@@ -494,6 +494,19 @@ def fetch_page(person: Person, filters: Filters, cursor: Cursor | None, size: in
     return page
 
 
+def area_tags(person: Person, node: Node | None = None) -> set[str]:
+    """The page cache's tags of the areas whose issues a person's pages show: the chosen node's area, else
+    the areas of their roles (the district for an organisation's staff, whose issues lie anywhere — every
+    issue change marks the district)."""
+    if node is not None:
+        return {page_cache.area_tag(node)}
+    scopes = policy.scopes(person)
+    orgs = any(r.role == "org_staff" for r in person.roles)
+    if orgs or not scopes or any(s.level == "district" for s in scopes):
+        return {"district"}
+    return {page_cache.area_tag(r.node) for r in person.roles if r.node is not None}
+
+
 def cache_key(person: Person, filters: Filters, cursor_arg: str) -> tuple[tuple[str, ...], str]:
     """The page cache's tags and variant of a list page (services/public/page_cache.py).
 
@@ -501,16 +514,8 @@ def cache_key(person: Person, filters: Filters, cursor_arg: str) -> tuple[tuple[
     page's position and the language — never by who they are — so two branch members of one community
     share an entry. It is kept under the area tag of every area it covers (a change to an issue there
     marks that tag) and the tree's (names, roles)."""
-    scopes = policy.scopes(person)
-    orgs = [r.organisation_id for r in person.roles if r.role == "org_staff"]
-    if filters.node is not None:
-        areas = {page_cache.area_tag(filters.node)}
-    elif orgs or not scopes or any(s.level == "district" for s in scopes):
-        areas = {"district"}  # an organisation's issues lie anywhere (every issue change marks the district)
-    else:
-        areas = {page_cache.area_tag(r.node) for r in person.roles if r.node is not None}
     variant = repr(("issues", policy.scope_signature(person), sorted(filters.args().items()), cursor_arg))
-    return (*sorted(areas), page_cache.TREE), variant
+    return (*sorted(area_tags(person, filters.node)), page_cache.TREE), variant
 
 
 # --- the area filter ----------------------------------------------------------------------------
