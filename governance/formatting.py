@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from flask import g, has_app_context, has_request_context, url_for
+from flask import current_app, g, has_app_context, has_request_context, render_template, url_for
 from flask_babel import get_locale, get_translations, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -390,8 +390,6 @@ def photo_viewer_attributes() -> Markup:
 def once_per_language(template: str) -> Markup:
     """A partial that reads nothing but the interface language and the app's own addresses (the outbox's
     words on every logged-in page): rendered once per language in each process, not on every request."""
-    from flask import current_app, render_template
-
     parts = current_app.extensions.setdefault("once_per_language", {})
     key = (template, str(get_locale()))
     if key not in parts:

@@ -150,9 +150,9 @@ class MemoryStore:
 MEMORY = MemoryStore()
 
 
-def _shared_store_down() -> bool:
-    """Redis is configured but held off by its breaker: an in-process copy would not hear of another
-    worker's changes."""
+def _redis_configured() -> bool:
+    """Whether this deployment has Redis (when get_redis() answers None then, the breaker holds it off, and
+    an in-process copy would not hear of another worker's changes)."""
     return bool(current_app.config.get("REDIS_URL"))
 
 
@@ -166,7 +166,7 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
     tags = _tags(tags)
     page_id = _variant_id(tags[0], variant)
     client = get_redis()
-    if client is None and shared_only and _shared_store_down():
+    if client is None and shared_only and _redis_configured():
         return None, None
     if client is None:
         with MEMORY.lock:
@@ -183,9 +183,10 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
     return (entry if entry is not None and entry.fresh(gen) else None), gen
 
 
-def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None) -> Entry:
+def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None, validators: bool = True) -> Entry:
     """Keep a rendered page for TTL under the generations `lookup` returned; Last-Modified stays put while
-    the page renders the same."""
+    the page renders the same (`validators` False: a part of a page, which sends none — no Redis round trip
+    for them)."""
     tags = _tags(tags)
     page_id = _variant_id(tags[0], variant)
     etag = hashlib.sha256(body.encode()).hexdigest()[:32]
@@ -204,14 +205,15 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None)
         return entry
     entry = Entry(body, etag, at, at, gen)
     try:
-        since = client.get(key("pub", "since", page_id))
+        since = client.get(key("pub", "since", page_id)) if validators else None
         if since:
             old_etag, _, old_at = since.decode().partition(" ")
             if old_etag == etag:
                 entry.last_modified = float(old_at)
         with client.pipeline() as pipe:
             pipe.set(key("pub", "page", page_id), entry.dumps(), ex=TTL)
-            pipe.set(key("pub", "since", page_id), f"{etag} {entry.last_modified}", ex=SINCE_TTL)
+            if validators:
+                pipe.set(key("pub", "since", page_id), f"{etag} {entry.last_modified}", ex=SINCE_TTL)
             for tag in tags:
                 pipe.sadd(key("pub", "tag", tag), page_id)
                 pipe.expire(key("pub", "tag", tag), TTL * 2)
@@ -236,7 +238,7 @@ def fragment(
     entry, gen = lookup(tags, variant, shared_only)
     if entry is None:
         body = render()
-        entry = store(tags, variant, body.replace(token, TOKEN_SLOT) if token else body, gen)
+        entry = store(tags, variant, body.replace(token, TOKEN_SLOT) if token else body, gen, validators=False)
     if TOKEN_SLOT not in entry.body:
         return Markup(entry.body)
     if not token:
