@@ -68,6 +68,7 @@ import math
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ClassVar
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import BigInteger, and_, case, cast, func, literal, or_, select
@@ -112,8 +113,21 @@ NOTICE_DEFINITIONS = (
 )  # fmt: skip
 
 
+class SummedCounts:
+    """Figures of a disjoint set (a child's subtree) that add into a parent's name by name: the class lists
+    its counts in COUNTED (what is not a count, such as whether a notice asks for a reply, is not summed)."""
+
+    COUNTED: ClassVar[tuple[str, ...]] = ()
+
+    def add(self, other):
+        """Count `other`'s too (a disjoint set: a child's subtree)."""
+        for name in self.COUNTED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
+
 @dataclass
-class NoticeFigures:
+class NoticeFigures(SummedCounts):
     """Read receipts and replies of a notice over some of its recipients (see the module docstring)."""
 
     recipients: int = 0
@@ -126,12 +140,7 @@ class NoticeFigures:
         self.asks_reply = asks_reply
         return self
 
-    def add(self, other: NoticeFigures) -> NoticeFigures:
-        """Count `other`'s recipients too (a disjoint set: a child's subtree)."""
-        self.recipients += other.recipients
-        self.read += other.read
-        self.replied += other.replied
-        return self
+    COUNTED = ("recipients", "read", "replied")
 
     @property
     def unread(self) -> int:
@@ -157,7 +166,7 @@ SURVEY_DEFINITIONS = (
 
 
 @dataclass
-class SurveyFigures:
+class SurveyFigures(SummedCounts):
     """Households of a survey's area by their state (see the module docstring)."""
 
     households: int = 0
@@ -165,13 +174,7 @@ class SurveyFigures:
     declined: int = 0
     absent: int = 0
 
-    def add(self, other: SurveyFigures) -> SurveyFigures:
-        """Count `other`'s households too (a disjoint set: a child's subtree)."""
-        self.households += other.households
-        self.answered += other.answered
-        self.declined += other.declined
-        self.absent += other.absent
-        return self
+    COUNTED = ("households", "answered", "declined", "absent")
 
     @property
     def reached(self) -> int:
@@ -202,7 +205,7 @@ DAY_SECONDS = 24 * 3600
 
 
 @dataclass
-class ResidentReportFigures:
+class ResidentReportFigures(SummedCounts):
     """Residents' reports received at and under a node (see the module docstring)."""
 
     received: int = 0
@@ -212,11 +215,7 @@ class ResidentReportFigures:
     answered_within_day: int = 0
     due: int = 0  # first day over, or answered within it
 
-    def add(self, other: ResidentReportFigures) -> ResidentReportFigures:
-        """Count `other`'s reports too (a disjoint set: a child's subtree)."""
-        for name in ("received", "waiting", "confirmed", "declined", "answered_within_day", "due"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        return self
+    COUNTED = ("received", "waiting", "confirmed", "declined", "answered_within_day", "due")
 
     @property
     def answered_within_day_rate(self) -> float | None:
