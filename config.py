@@ -30,7 +30,10 @@ class Config:
 
     SECRET_KEY = os.environ.get("SECRET_KEY", DEV_SECRET_KEY)
     SQLALCHEMY_DATABASE_URI = normalise_database_url(os.environ.get("DATABASE_URL") or _sqlite_default())
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # A pooled database connection idle for longer than this (seconds) is pinged before use and replaced if the
+    # server closed it (governance.check_idle_connections); one used moments ago is not, saving a round trip
+    # on every request.
+    DB_PING_AFTER_IDLE = float(os.environ.get("DB_PING_AFTER_IDLE", "1"))
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Keys in a shared Redis are namespaced so that tests and several deployments can share a server.
     REDIS_PREFIX = os.environ.get("REDIS_PREFIX", "gov:")

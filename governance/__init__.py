@@ -5,11 +5,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 
 from flask import Flask, g, request, session
 from jinja2 import FileSystemBytecodeCache
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 
 from config import CONFIGS, INSTANCE_DIR
 
@@ -54,6 +56,9 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     auth_session.configure(login_manager, app)
     babel.init_app(app, locale_selector=select_locale)
+    with app.app_context():
+        for engine in db.engines.values():
+            check_idle_connections(engine, app.config["DB_PING_AFTER_IDLE"])
 
 
 def select_locale() -> str:
@@ -85,6 +90,39 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def check_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """A pooled server connection idle for longer than `idle_seconds` is pinged before it is handed out, and
+    replaced if the server has closed it (a database restart, an idle timeout): the request then runs on a
+    fresh one instead of failing.
+
+    SQLAlchemy's pool_pre_ping pings on every checkout, one round trip more on every request; a connection
+    given back moments ago was just working, so (like HikariCP's alive-bypass window) it is handed out as is.
+    A server restart takes longer than the window, so every connection it closed has been idle longer and is
+    pinged. SQLite's connections are files: nothing to ping."""
+    if engine.dialect.name == "sqlite":
+        return
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def note_checkin(dbapi_connection, connection_record):
+        connection_record.info["checked_in_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, connection_record, connection_proxy):
+        # Raising DisconnectionError makes the pool drop this connection and hand out a new one.
+        checked_in_at = connection_record.info.get("checked_in_at")
+        if checked_in_at is None or time.monotonic() - checked_in_at < idle_seconds:
+            return  # new, or given back moments ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as err:
+            if dialect.is_disconnect(err, dbapi_connection, None):
+                raise DisconnectionError(str(err)) from err
+            raise
+        if not alive:
+            raise DisconnectionError("the connection did not answer a ping")
 
 
 def register_access(app: Flask) -> None:
