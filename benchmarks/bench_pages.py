@@ -17,7 +17,7 @@ pages are the targets of the speed work (README, Performance):
 - the district report page, this month and this year (district admin), whose figures are kept in the page
   cache for up to a minute; and, one request at a time, as the first reader after a change sees it (each
   request after a bump of the tree's cache generation, so the figures are computed) — the issue lists, the
-  triage console and the home page too
+  issue page, the triage console and the home page too
 - filing through the form as the 邻长 (a fresh idempotency key per POST; every POST must make one issue)
 - the public 小区 page of 普瑞斯堡 (cached)
 
@@ -177,7 +177,7 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
             headers = {"Cookie": cookies[who]} if who else {}
             print(f"  {name}: GET {path}", flush=True)
             out[name] = {"path": path, **load(port, path, seconds, threads, headers=headers)}
-            if name.startswith(("report_", "issue_list_", "triage", "home")):
+            if name.startswith(("report_", "issue_list_", "issue_page", "triage", "home")):
                 print(f"  {name} after a change: GET {path}", flush=True)
                 out[name + "_after_change"] = {"path": path, **after_a_change(port, path, headers, env["REDIS_PREFIX"])}
         if "filing" in chosen:
@@ -193,7 +193,7 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
 
 def after_a_change(port: int, path: str, headers: dict, prefix: str, n: int = 20) -> dict:
     """A cached page as the first reader after a change sees it: before each request the generation of the
-    tree's tag, which every kept staff part (report figures, lists, console, home cards) is kept under, is
+    tree's tag, which every kept staff part (report figures, lists, console, home cards, issue page) is kept under, is
     bumped (what a committed change does), so every request computes the page. One request at a time: this is the page's
     latency when it is not cached, not a throughput."""
     import redis

@@ -15,6 +15,8 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
@@ -360,6 +362,14 @@ def render_detail(
 ):
     """The issue page; after a refusal, with the message (or `failed_form`'s errors beside its fields) and the
     refused form still filled in."""
+    content = Markup(render_detail_content(issue, failed, error, failed_form))
+    return render_template("issues/detail.html", issue=issue, content=content), status
+
+
+def render_detail_content(
+    issue: Issue, failed: str | None = None, error: str | None = None, failed_form: VersionedForm | None = None
+) -> str:
+    """The body of the issue page (issues/_detail.html) as this reader sees it."""
     forms = build_forms(issue, failed, failed_form)
     actions = available_actions(issue, forms)
     kinds = comment_kinds(issue)
@@ -395,8 +405,8 @@ def render_detail(
         kept_text = next((v for k, v in typed if k.endswith("-note")), "") or next(
             (v for k, v in typed if k == "escalate-reason"), ""
         )
-    body = render_template(
-        "issues/detail.html",
+    return render_template(
+        "issues/_detail.html",
         issue=issue,
         resident_rated=issue.status == "resolved" and rating.rated(issue),
         photo_form=PhotoPublicForm(),
@@ -415,30 +425,54 @@ def render_detail(
         following=operations.is_following(current_user, issue),
         follow_form=forms["follow"],
     )
-    return body, status
 
 
 @bp.route("/<int:issue_id>")
 @login_required
 def detail(issue_id):
-    """Everything about one issue, its timeline and what the viewer may do next."""
+    """Everything about one issue, its timeline and what the viewer may do next.
+
+    The page's body is the reader's own (their actions, what they follow, which notes they may see) and comes
+    from the page cache when they read it less than a minute ago and nothing it shows has changed since
+    (detail_cache_key); kept only where every worker hears of changes, like the lists."""
     issue = load_issue(issue_id)
-    # Opening the issue reads its notifications: the badge in the top bar goes down.
-    unread = list(
-        db.session.scalars(
-            select(Notification.id)
-            .where(
-                Notification.person_id == current_user.id,
-                Notification.read_at.is_(None),
-                Notification.issue_id == issue.id,
+    # Opening the issue reads its notifications: the badge in the top bar goes down. With nothing unread at
+    # all (counted with the login), there is nothing of this issue's to mark.
+    if current_user.unread_at_load != 0:
+        unread = list(
+            db.session.scalars(
+                select(Notification.id)
+                .where(
+                    Notification.person_id == current_user.id,
+                    Notification.read_at.is_(None),
+                    Notification.issue_id == issue.id,
+                )
+                .limit(500)
             )
-            .limit(500)
         )
+        if unread:
+            notify.mark_read(current_user, unread)
+            db.session.commit()
+    if request.args:  # a ready reply picked without JavaScript fills the form in: rendered for this request
+        return render_detail(issue)
+    tags, variant = detail_cache_key(issue)
+    content = page_cache.fragment(
+        tags, variant, lambda: render_detail_content(issue), shared_only=True, token=generate_csrf()
     )
-    if unread:
-        notify.mark_read(current_user, unread)
-        db.session.commit()
-    return render_detail(issue)
+    return render_template("issues/detail.html", issue=issue, content=content)
+
+
+def detail_cache_key(issue: Issue) -> tuple[tuple[str, ...], str]:
+    """The tags and variant the reader's issue page is kept under: the issue itself (its events, photos,
+    ratings and followers mark it), the tree (roles, names, reject reasons, ready replies) and, when the reader
+    may merge it, its community (the likely duplicates listed are its other issues)."""
+    tags = [page_cache.issue_tag(issue.reference), page_cache.TREE]
+    may_merge = "duplicate" in TRANSITIONS.get(issue.status, ()) and any(
+        policy.allowed(current_user, action, issue) for action in TRANSITION_ACTION["duplicate"]
+    )
+    if may_merge:
+        tags.append(page_cache.community_tag(issue.community_id))
+    return tuple(tags), f"{get_locale()}|issue|{issue.id}|{current_user.id}"
 
 
 def perform(issue: Issue, name: str, run, done: str, anchor: str = "top", to=None):

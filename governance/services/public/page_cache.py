@@ -2,12 +2,13 @@
 
 It holds the public pages and the parts of staff pages that are the same for everyone who may see them:
 the figures of a report (reports/_figures.html), and the body of an issue list (issues/_list.html) and of a
-triage console (triage/_console.html), each shared by everyone with the same roles — and one that is a
-person's own, the cards of their home page (main/_cards.html). A page is stored under its *tags* — what it
-shows: `district`, `street:<id>`, `community:<id>`, `compound:<id>` or `issue:<reference>`, for the staff
-parts also `tree` (the tree, its 小区 and buildings, its leaders, the names of categories and parties, the
-reject reasons), and for the home cards `table:<name>` of the tables their to-dos count besides issues
-(TABLE_TAGS) — and a variant (language, path, filters, roles, the person for the home cards).
+triage console (triage/_console.html), each shared by everyone with the same roles — and two that are a
+person's own, the cards of their home page (main/_cards.html) and the body of an issue page as they see it
+(issues/_detail.html). A page is stored under its *tags* — what it shows: `district`, `street:<id>`,
+`community:<id>`, `compound:<id>` or `issue:<reference>`, for the staff parts also `tree` (the tree, its 小区
+and buildings, its leaders, the names of categories and parties, the reject reasons and ready replies), and
+for the home cards `table:<name>` of the tables their to-dos count besides issues (TABLE_TAGS) — and a
+variant (language, path, filters, roles, the person for the home cards and the issue page).
 Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
@@ -51,6 +52,7 @@ from ...models import (
     EndedRole,
     Issue,
     IssueEvent,
+    IssueFollower,
     LedgerEntry,
     Node,
     Organisation,
@@ -59,6 +61,7 @@ from ...models import (
     Project,
     RatingToken,
     RejectReason,
+    ResponseTemplate,
     RoleAssignment,
 )
 from ...redis_conn import get_redis, key
@@ -69,9 +72,20 @@ GEN_TTL = 3600  # a generation outlives every entry stamped with it
 SINCE_TTL = 24 * 3600  # how long we remember since when a page has looked the same (Last-Modified)
 MEMORY_MAX = 2000  # entries per worker without Redis
 # The tag of what the staff pages show besides issues: the tree and its 小区 and buildings, who leads each
-# node (the vacancies), the names of categories and parties, and the reasons a branch may reject with.
+# node (the vacancies), the names of categories and parties, the reasons a branch may reject with and the
+# ready replies (response templates) it may post.
 TREE = "tree"
-TREE_MODELS = (Node, Compound, Building, RoleAssignment, EndedRole, Category, Organisation, RejectReason)
+TREE_MODELS = (
+    Node,
+    Compound,
+    Building,
+    RoleAssignment,
+    EndedRole,
+    Category,
+    Organisation,
+    RejectReason,
+    ResponseTemplate,
+)
 SESSION_KEY = "public_cache_tags"
 # Tables whose every write marks a tag of their own, `table:<name>`: what a leader's home card counts besides
 # issues (notices waiting for them, residents' reports to answer, households to visit again). Written through
@@ -306,12 +320,23 @@ def issue_tags(street_id, community_id, compound_id, reference) -> set[str]:
     if street_id:
         tags.add(f"street:{street_id}")
     if community_id:
-        tags.add(f"community:{community_id}")
+        tags.add(community_tag(community_id))
     if compound_id:
         tags.add(f"compound:{compound_id}")
     if reference:
-        tags.add(f"issue:{reference}")
+        tags.add(issue_tag(reference))
     return tags
+
+
+def issue_tag(reference: str) -> str:
+    """The tag of an issue's own pages (public and staff): every change to it, its events, photos, ratings
+    and followers marks it."""
+    return f"issue:{reference}"
+
+
+def community_tag(community_id: int) -> str:
+    """The tag every change to an issue of the community marks."""
+    return f"community:{community_id}"
 
 
 def area_tag(node) -> str:
@@ -387,7 +412,7 @@ def _after_flush(session, flush_context) -> None:
                     if value:
                         tags.add(_tag_for(attr, value))
             tags.add("district")
-        elif isinstance(obj, (IssueEvent, Photo, RatingToken)) and obj.issue_id:
+        elif isinstance(obj, (IssueEvent, Photo, RatingToken, IssueFollower)) and obj.issue_id:
             issue_ids.add(obj.issue_id)
         elif isinstance(obj, LedgerEntry) and obj.project_id:
             project_ids.add(obj.project_id)
@@ -402,7 +427,7 @@ def _after_flush(session, flush_context) -> None:
             select(Project.community_id, Project.compound_id).where(Project.id.in_(project_ids))
         )
         for community_id, compound_id in rows:
-            tags |= {f"community:{community_id}"} | ({f"compound:{compound_id}"} if compound_id else set())
+            tags |= {community_tag(community_id)} | ({f"compound:{compound_id}"} if compound_id else set())
     if tags:
         session.info.setdefault(SESSION_KEY, set()).update(tags)
 

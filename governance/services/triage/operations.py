@@ -51,6 +51,7 @@ from ..issues.lifecycle import (
     transition,
 )
 from ..platform import audit, jobs
+from ..public import page_cache
 
 MAX_ASSIGN_DAYS = 366
 COMMUNITY_RANK = HANDLING_LEVELS.index("community")
@@ -619,6 +620,7 @@ def follow(person: Person, issue: Issue, on: bool = True) -> None:
         module = postgresql if dialect == "postgresql" else sqlite
         values = {"issue_id": issue.id, "person_id": person.id, "created_at": utcnow()}
         db.session.execute(module.insert(IssueFollower).values(**values).on_conflict_do_nothing())
+        page_cache.mark_issue(issue)  # the flush hook sees the ORM delete below, not this Core insert
     elif not on and row is not None:
         db.session.delete(row)
     db.session.flush()
