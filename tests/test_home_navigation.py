@@ -481,3 +481,22 @@ def test_filing_is_the_main_action_on_a_leaders_card(app, people):
     assert [a.get_text(strip=True) for a in primary] == ["登记问题"]
     assert primary[0]["href"] == "/file/"
     assert len(card.select(".actions a.button")) > 1
+
+
+def test_a_role_granted_or_ended_changes_the_top_bar_on_the_next_page(app, people):
+    """The top bar is built once per set of roles (navigation._top_bar): a new role is a new set."""
+    from governance.models import RoleAssignment
+
+    mobiles, _ids = people
+    person = db.session.scalar(db.select(Person).where(Person.mobile == mobiles["neighbour_leader"]))
+    client = app.test_client()
+    assert Auth(client).login(person.mobile, PASSWORD).status_code in (302, 303)
+    _cards, before = page_links(client.get("/").get_data(as_text=True))
+    assert ("分拨", "/triage/") not in before
+    role = grant(person, "district_admin", first_nodes()["district"])
+    _cards, widened = page_links(client.get("/").get_data(as_text=True))
+    assert ("分拨", "/triage/") in widened
+    db.session.delete(db.session.get(RoleAssignment, role.id))
+    db.session.commit()
+    _cards, after = page_links(client.get("/").get_data(as_text=True))
+    assert after == before
