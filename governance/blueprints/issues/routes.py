@@ -62,7 +62,7 @@ from ...services.issues.listing import (
     find_reference,
     parse_filters,
 )
-from ...services.people.tree import node_path
+from ...services.people.tree import issue_path, node_path
 from ...services.platform import notify, photos
 from ...services.public import page_cache
 from ...services.triage import operations
@@ -155,10 +155,13 @@ def filter_chips(filters, categories) -> list[tuple[str, str]]:
 # --- the issue page -----------------------------------------------------------------------------
 
 
-def load_issue(issue_id: int) -> Issue:
-    """The issue, if it exists and the person may see it (403 otherwise, logged)."""
-    # Its category and 邻 come in the same statement: every page and action of an issue shows or checks them.
-    issue = db.session.get(Issue, issue_id, options=[joinedload(Issue.category), joinedload(Issue.neighbour)])
+def load_issue(issue_id: int, with_parts: bool = True) -> Issue:
+    """The issue, if it exists and the person may see it (403 otherwise, logged).
+
+    `with_parts`: its category and 邻 come in the same statement — every action shows or checks them; the issue
+    page reads them only when it renders its body, not when the body is kept (routes.detail)."""
+    options = [joinedload(Issue.category), joinedload(Issue.neighbour)] if with_parts else []
+    issue = db.session.get(Issue, issue_id, options=options)
     if issue is None:
         abort(404)
     policy.authorize(current_user, "view_issue", issue)
@@ -370,6 +373,7 @@ def render_detail_content(
     issue: Issue, failed: str | None = None, error: str | None = None, failed_form: VersionedForm | None = None
 ) -> str:
     """The body of the issue page (issues/_detail.html) as this reader sees it."""
+    path = issue_path(issue)  # first: it brings the issue's 邻 into the session with its ancestors
     forms = build_forms(issue, failed, failed_form)
     actions = available_actions(issue, forms)
     kinds = comment_kinds(issue)
@@ -410,7 +414,7 @@ def render_detail_content(
         issue=issue,
         resident_rated=issue.status == "resolved" and rating.rated(issue),
         photo_form=PhotoPublicForm(),
-        path=node_path(issue.neighbour),
+        path=path,
         actions=actions,
         comment_form=comment_form if kinds else None,
         events=events,
@@ -435,7 +439,7 @@ def detail(issue_id):
     The page's body is the reader's own (their actions, what they follow, which notes they may see) and comes
     from the page cache when they read it less than a minute ago and nothing it shows has changed since
     (detail_cache_key); kept only where every worker hears of changes, like the lists."""
-    issue = load_issue(issue_id)
+    issue = load_issue(issue_id, with_parts=False)
     # Opening the issue reads its notifications: the badge in the top bar goes down. With nothing unread at
     # all (counted with the login), there is nothing of this issue's to mark.
     if current_user.unread_at_load != 0:
