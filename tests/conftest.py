@@ -280,6 +280,16 @@ class Auth:
         return self.client.post(url, data=payload, **kwargs)
 
 
+def logged_in_clients(app, holders: dict, roles) -> dict:
+    """A client per role, each logged in through the form as that role's holder (each keeps its own session)."""
+    clients = {}
+    for role in roles:
+        client = app.test_client()
+        assert Auth(client).login(holders[role].mobile).status_code == 302
+        clients[role] = client
+    return clients
+
+
 @pytest.fixture
 def auth(client):
     """Log in as someone through the login form."""

@@ -23,7 +23,7 @@ from governance.services.issues.lifecycle import TRANSITIONS, add_comment, trans
 from governance.services.public import page_cache
 from governance.services.triage import operations
 from tests.builders import make_issue, make_person, make_role_holders, make_tree, nodes_at
-from tests.conftest import Auth, Statements, csrf_from, take_redis_away
+from tests.conftest import Auth, Statements, csrf_from, logged_in_clients, take_redis_away
 from tests.pages import find, inner_html, texts_of
 
 TOKEN_VALUE = re.compile(r'(csrf_token"[^>]* value=")[^"]+')
@@ -38,12 +38,7 @@ def world(app):
 
 @pytest.fixture
 def readers(app, world):
-    clients = {}
-    for role in READERS:
-        client = app.test_client()
-        assert Auth(client).login(world[role].mobile).status_code == 302
-        clients[role] = client
-    return clients
+    return logged_in_clients(app, world, READERS)
 
 
 def page(client, issue: Issue | int) -> str:

@@ -23,7 +23,7 @@ from governance.services.issues import sla
 from governance.services.issues.lifecycle import transition
 from governance.services.public import page_cache
 from tests.builders import force_status, make_issue, make_party, make_person, make_role_holders, make_tree, nodes_at
-from tests.conftest import Auth, Statements, csrf_from, take_redis_away
+from tests.conftest import Auth, Statements, csrf_from, logged_in_clients, take_redis_away
 from tests.pages import find, home_todos, issue_cards, table_rows, texts_of
 
 ROLES = ("neighbour_leader", "group_leader", "zone_leader", "branch_member", "street_admin", "district_admin")
@@ -38,12 +38,7 @@ def world(app):
 @pytest.fixture
 def readers(app, world):
     """A logged-in client per role holder (each keeps its own session)."""
-    clients = {}
-    for role in ROLES:
-        client = app.test_client()
-        assert Auth(client).login(world[role].mobile).status_code == 302
-        clients[role] = client
-    return clients
+    return logged_in_clients(app, world, ROLES)
 
 
 def cards(client, query: str = "") -> list[dict]:
