@@ -276,7 +276,8 @@ def register_template_helpers(app: Flask) -> None:
     formatting.register(app)
     static_files.register(app)
     app.jinja_env.globals.update(allowed=policy.allowed, get_locale=get_locale)
-    app.jinja_env.globals["top_bar_links"] = navigation.top_bar_links  # the top bar: what the features declare
+    # Every staff page's frame: the top bar (what the features declare) and the footer.
+    app.jinja_env.globals.update(top_bar=navigation.top_bar, footer=navigation.footer)
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True
     # Compiled templates kept across restarts: a fresh worker process renders its first pages sooner.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from flask import current_app, g, has_app_context, has_request_context, render_template, url_for
+from flask import current_app, g, has_app_context, has_request_context, render_template, request, url_for
 from flask_babel import get_locale, get_translations, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -395,6 +395,34 @@ def once_per_language(template: str) -> Markup:
     if key not in parts:
         parts[key] = Markup(render_template(template))
     return parts[key]
+
+
+# Where a form's CSRF token stands in a part rendered once and served to many requests (no page text holds
+# a NUL): each request puts its own token back. The page cache keeps its parts the same way.
+TOKEN_SLOT = "\x00token\x00"
+_KEPT_PARTS: dict[tuple, str] = {}
+_KEPT_PARTS_MAX = 10_000
+
+
+def once_per_key(template: str, key: tuple, with_token: bool = False, **context) -> Markup:
+    """A part of every page's frame (the top bar, the footer) rendered once per `key` — everything it shows
+    besides the language and the app's own addresses — in each process, not on every request.
+
+    `with_token`: the part holds a form; its CSRF token is kept as a slot and this request's own is put back,
+    so no one is ever served another's token."""
+    from flask_wtf.csrf import generate_csrf
+
+    token = generate_csrf() if with_token else None
+    full_key = (template, str(get_locale()), request.script_root, *key)
+    body = _KEPT_PARTS.get(full_key)
+    if body is None:
+        body = render_template(template, **context)
+        if token:
+            body = body.replace(token, TOKEN_SLOT)
+        if len(_KEPT_PARTS) >= _KEPT_PARTS_MAX:
+            _KEPT_PARTS.clear()
+        _KEPT_PARTS[full_key] = body
+    return Markup(body.replace(TOKEN_SLOT, token) if token else body)
 
 
 def register(app) -> None:

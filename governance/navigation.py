@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import url_for
+from flask import request, url_for
+from flask_login import current_user
+from markupsafe import Markup
 
 from . import policy
+from .formatting import once_per_key
 from .models import Person, RoleAssignment
 
 NODE_CARD = "node card"
@@ -126,6 +129,23 @@ def card_links(person: Person, role: RoleAssignment) -> list[Shown]:
     return shown
 
 
+def top_bar(person: Person | None = None) -> Markup:
+    """The top bar of a staff page (_top_bar.html): the links the person sees with their counts, and the log-out
+    form; for someone not logged in, the brand alone. Rendered once per set of links and counts in each
+    process (formatting.once_per_key)."""
+    person = person if person is not None else current_user._get_current_object()
+    if not person.is_authenticated:
+        return once_per_key("_top_bar.html", ("anonymous",), links=None)
+    links = top_bar_links(person)
+    key = (policy.scope_signature(person), tuple(link.badge for link in links))
+    return once_per_key("_top_bar.html", key, with_token=True, links=links)
+
+
+def footer() -> Markup:
+    """The footer of a staff page (_footer.html): the language switch, which comes back to this address."""
+    return once_per_key("_footer.html", (request.full_path,), with_token=True)
+
+
 def top_bar_links(person: Person) -> list[Shown]:
     """The links of the top bar the person sees, in order (their counts read now)."""
     return [
@@ -142,7 +162,6 @@ _TOP_BARS_MAX = 10_000
 
 
 def _top_bar(person: Person) -> list[tuple[Link, str, str, str]]:
-    from flask import request
     from flask_babel import get_locale
 
     key = (policy.scope_signature(person), str(get_locale()), request.script_root)

@@ -500,3 +500,51 @@ def test_a_role_granted_or_ended_changes_the_top_bar_on_the_next_page(app, peopl
     db.session.commit()
     _cards, after = page_links(client.get("/").get_data(as_text=True))
     assert after == before
+
+
+def frame_tokens(html: str) -> tuple[str, str]:
+    """The CSRF tokens of the top bar's log-out form and the footer's language switch."""
+    logout = find(html, "form[data-logout] input[name=csrf_token]")["value"]
+    language = find(html, "footer form input[name=csrf_token]")["value"]
+    return logout, language
+
+
+def test_everyone_with_the_same_roles_gets_their_own_form_tokens_in_the_frame(app, people):
+    """The top bar and footer are rendered once per set of links and counts (formatting.once_per_key), the
+    form token kept as a slot: each reader's page carries their own, and their forms work with it."""
+    from governance.formatting import TOKEN_SLOT
+
+    mobiles, _ids = people
+    second = make_person("neighbour_leader", first_nodes()["neighbour"])
+    pages = {}
+    for mobile in (mobiles["neighbour_leader"], second.mobile):
+        client = app.test_client()
+        assert Auth(client).login(mobile, PASSWORD).status_code in (302, 303)
+        pages[mobile] = client, client.get("/issues/").get_data(as_text=True)
+    (first_client, first_page), (second_client, second_page) = pages.values()
+    first_tokens, second_tokens = frame_tokens(first_page), frame_tokens(second_page)
+    assert first_tokens[0] == first_tokens[1] and second_tokens[0] == second_tokens[1]
+    assert first_tokens[0] != second_tokens[0]
+    assert page_links(first_page)[1] == page_links(second_page)[1]  # the same links, built once
+    assert TOKEN_SLOT not in first_page + second_page
+    # The footer comes back to the page it is on; each reader's language switch and log-out work.
+    switch = find(second_page, "footer form")["action"]
+    assert switch.endswith("next=/issues/")
+    response = second_client.post(switch, data={"csrf_token": second_tokens[1]})
+    assert response.status_code in (302, 303) and response.headers["Location"].endswith("/issues/")
+    assert first_client.post("/auth/logout", data={"csrf_token": first_tokens[0]}).status_code in (302, 303)
+    assert first_client.get("/issues/").status_code in (302, 303)  # logged out
+    assert second_client.get("/issues/").status_code == 200
+
+
+def test_the_unread_count_in_the_kept_top_bar_follows_each_message(app, people):
+    mobiles, _ids = people
+    person = db.session.scalar(db.select(Person).where(Person.mobile == mobiles["zone_leader"]))
+    client = app.test_client()
+    assert Auth(client).login(person.mobile, PASSWORD).status_code in (302, 303)
+    for expected in (None, "1", "2"):
+        html = client.get("/").get_data(as_text=True)
+        badge = find(html, "a.inbox-link .count")
+        assert (badge.get_text() if badge else None) == expected
+        db.session.add(Notification(person_id=person.id, kind="escalated", text="消息"))
+        db.session.commit()

@@ -45,6 +45,7 @@ from markupsafe import Markup
 from sqlalchemy import event, inspect, select
 
 from ...extensions import db
+from ...formatting import TOKEN_SLOT
 from ...models import (
     Building,
     Category,
@@ -235,9 +236,6 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None,
     except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
         log.warning("public cache unavailable (%s)", exc)
     return entry
-
-
-TOKEN_SLOT = "\x00token\x00"  # where a form's CSRF token stands in a kept part (no page text holds a NUL)
 
 
 def fragment(
