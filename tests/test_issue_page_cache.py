@@ -201,3 +201,25 @@ def test_a_kept_page_always_equals_the_page_computed_afresh(world, readers, step
         for role, client in readers.items():
             kept = body(client, issue)
             assert kept == afresh(client, issue), (role, step)
+
+
+def test_opening_an_issue_reads_its_messages_in_the_statement_that_loads_it(world, readers):
+    """With messages unread elsewhere, a kept page still sends two statements: whether any is about this issue
+    comes with the issue; those that are get read, the others stay unread."""
+    from governance.models import Notification
+
+    issue, other = make_issue(world["neighbour_leader"]), make_issue(world["neighbour_leader"], title="井盖松动")
+    reader = world["zone_leader"]
+    about_it = Notification(person_id=reader.id, issue_id=issue.id, kind="escalated", text="关于此事")
+    elsewhere = Notification(person_id=reader.id, issue_id=other.id, kind="escalated", text="另一件事")
+    db.session.add_all([about_it, elsewhere])
+    db.session.commit()
+    ids, issue_id = (about_it.id, elsewhere.id), issue.id
+    client = readers["zone_leader"]
+    page(client, issue_id)
+    db.session.expire_all()
+    assert db.session.get(Notification, ids[0]).read_at is not None
+    assert db.session.get(Notification, ids[1]).read_at is None
+    with Statements() as hit:
+        page(client, issue_id)
+    assert hit.count == 2, str(hit)  # the login (which counts one unread), the issue with "any about it?"

@@ -161,7 +161,27 @@ def load_issue(issue_id: int, with_parts: bool = True) -> Issue:
     `with_parts`: its category and 邻 come in the same statement — every action shows or checks them; the issue
     page reads them only when it renders its body, not when the body is kept (routes.detail)."""
     options = [joinedload(Issue.category), joinedload(Issue.neighbour)] if with_parts else []
-    issue = db.session.get(Issue, issue_id, options=options)
+    return _visible(db.session.get(Issue, issue_id, options=options))
+
+
+def load_issue_to_read(issue_id: int) -> tuple[Issue, bool]:
+    """The issue for its page (without its parts, see load_issue) and whether the reader has unread messages
+    about it, in one statement; with nothing unread at all (counted with the login), the issue alone."""
+    if current_user.unread_at_load == 0:
+        return load_issue(issue_id, with_parts=False), False
+    row = db.session.execute(
+        select(Issue, select(Notification.id).where(*_unread_about(Issue.id)).exists()).where(Issue.id == issue_id)
+    ).first()
+    return _visible(row[0] if row else None), bool(row and row[1])
+
+
+def _unread_about(issue_id) -> tuple:
+    """The reader's unread messages about an issue (`issue_id` a value or a column)."""
+    return Notification.person_id == current_user.id, Notification.read_at.is_(None), Notification.issue_id == issue_id
+
+
+def _visible(issue: Issue | None) -> Issue:
+    """404 for no issue, 403 (logged) for one the person may not see."""
     if issue is None:
         abort(404)
     policy.authorize(current_user, "view_issue", issue)
@@ -439,24 +459,12 @@ def detail(issue_id):
     The page's body is the reader's own (their actions, what they follow, which notes they may see) and comes
     from the page cache when they read it less than a minute ago and nothing it shows has changed since
     (detail_cache_key); kept only where every worker hears of changes, like the lists."""
-    issue = load_issue(issue_id, with_parts=False)
-    # Opening the issue reads its notifications: the badge in the top bar goes down. With nothing unread at
-    # all (counted with the login), there is nothing of this issue's to mark.
-    if current_user.unread_at_load != 0:
-        unread = list(
-            db.session.scalars(
-                select(Notification.id)
-                .where(
-                    Notification.person_id == current_user.id,
-                    Notification.read_at.is_(None),
-                    Notification.issue_id == issue.id,
-                )
-                .limit(500)
-            )
-        )
-        if unread:
-            notify.mark_read(current_user, unread)
-            db.session.commit()
+    issue, unread_here = load_issue_to_read(issue_id)
+    # Opening the issue reads its notifications: the badge in the top bar goes down.
+    if unread_here:
+        unread = list(db.session.scalars(select(Notification.id).where(*_unread_about(issue.id)).limit(500)))
+        notify.mark_read(current_user, unread)
+        db.session.commit()
     if request.args:  # a ready reply picked without JavaScript fills the form in: rendered for this request
         return render_detail(issue)
     tags, variant = detail_cache_key(issue)
