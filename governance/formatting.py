@@ -401,7 +401,17 @@ def once_per_language(template: str) -> Markup:
 # a NUL): each request puts its own token back. The page cache keeps its parts the same way.
 TOKEN_SLOT = "\x00token\x00"
 _KEPT_PARTS: dict[tuple, str] = {}
-_KEPT_PARTS_MAX = 10_000
+
+
+def remembered(store: dict, key, build, limit: int = 10_000):
+    """`build()` once per key in this process: `store` is a bounded dictionary, emptied when it is full."""
+    found = store.get(key)
+    if found is None:
+        found = build()
+        if len(store) >= limit:
+            store.clear()
+        store[key] = found
+    return found
 
 
 def once_per_key(template: str, key: tuple, with_token: bool = False, **context) -> Markup:
@@ -413,15 +423,12 @@ def once_per_key(template: str, key: tuple, with_token: bool = False, **context)
     from flask_wtf.csrf import generate_csrf
 
     token = generate_csrf() if with_token else None
-    full_key = (template, str(get_locale()), request.script_root, *key)
-    body = _KEPT_PARTS.get(full_key)
-    if body is None:
+
+    def render() -> str:
         body = render_template(template, **context)
-        if token:
-            body = body.replace(token, TOKEN_SLOT)
-        if len(_KEPT_PARTS) >= _KEPT_PARTS_MAX:
-            _KEPT_PARTS.clear()
-        _KEPT_PARTS[full_key] = body
+        return body.replace(token, TOKEN_SLOT) if token else body
+
+    body = remembered(_KEPT_PARTS, (template, str(get_locale()), request.script_root, *key), render)
     return Markup(body.replace(TOKEN_SLOT, token) if token else body)
 
 

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from flask import request, url_for
+from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
 from . import policy
-from .formatting import once_per_key
+from .formatting import once_per_key, remembered
 from .models import Person, RoleAssignment
 
 NODE_CARD = "node card"
@@ -150,29 +151,24 @@ def top_bar_links(person: Person) -> list[Shown]:
     """The links of the top bar the person sees, in order (their counts read now)."""
     return [
         Shown(label, href, link.css_class, link.badge() if link.badge else "", badge_label)
-        for link, label, href, badge_label in _top_bar(person)
+        for link, label, href, badge_label in _links_for_roles(person)
     ]
 
 
 # The top bar's links per (roles, language, mount point): the policy decides them from the person's roles alone
 # (policy.scope_signature: everything the rules read of a person), so everyone with the same roles sees the same
 # links; a role given or ended changes the signature itself. Built once per process instead of on every page.
-_TOP_BARS: dict[tuple, list[tuple[Link, str, str, str]]] = {}
-_TOP_BARS_MAX = 10_000
+_TOP_BAR_LINKS: dict[tuple, list[tuple[Link, str, str, str]]] = {}
 
 
-def _top_bar(person: Person) -> list[tuple[Link, str, str, str]]:
-    from flask_babel import get_locale
-
-    key = (policy.scope_signature(person), str(get_locale()), request.script_root)
-    found = _TOP_BARS.get(key)
-    if found is None:
-        found = [
+def _links_for_roles(person: Person) -> list[tuple[Link, str, str, str]]:
+    """(link, label, href, what its count counts) of the top bar for the person's roles, in order."""
+    return remembered(
+        _TOP_BAR_LINKS,
+        (policy.scope_signature(person), str(get_locale()), request.script_root),
+        lambda: [
             (link, str(link.label), url_for(link.endpoint), str(link.badge_label) if link.badge_label else "")
             for link in _in(TOP_BAR)
             if link.action is None or policy.allowed(person, link.action)
-        ]
-        if len(_TOP_BARS) >= _TOP_BARS_MAX:
-            _TOP_BARS.clear()
-        _TOP_BARS[key] = found
-    return found
+        ],
+    )
