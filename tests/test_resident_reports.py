@@ -355,6 +355,57 @@ def test_one_device_sends_at_most_its_daily_number(world, client, app):
         app.config["RESIDENT_REPORTS_PER_DEVICE"] = 5
 
 
+def test_one_device_sending_to_two_compounds_at_once_stays_within_its_limit(world, app, monkeypatch):
+    """The limit is per device, not per 小区: two sends at the same moment to two 小区 (each send locks its own
+    小区) are still counted one after the other, so a device with one report left gets exactly one through."""
+    import threading
+    import time
+
+    from .builders import make_compound
+
+    community = nodes_at("community")[0]
+    other = make_compound(community, "金湾花园", buildings=("9栋",))
+    outside = next(n for n in nodes_at("neighbour") if n.name == "外邻")
+    outside.compound_id = other.id
+    db.session.commit()
+    targets = [(world["compound"].id, world["buildings"]["1栋"].id), (other.id, other.buildings[0].id)]
+    road = category("lighting").id
+    counted = reports._check_limits
+
+    def count_then_linger(*args):
+        counted(*args)
+        time.sleep(0.3)  # both sends have counted before either is written, unless the second waits its turn
+
+    monkeypatch.setattr(reports, "_check_limits", count_then_linger)
+    app.config["RESIDENT_REPORTS_PER_DEVICE"] = 1
+    start, outcomes = threading.Barrier(2), []
+
+    def send_to(compound_id, building_id, n):
+        with app.app_context():
+            start.wait()
+            try:
+                submission = reports.Submission(compound_id, building_id, road, f"路灯不亮，第{n}处")
+                reports.send(submission, reports.Source(device="同一部手机", address=f"10.0.0.{n}"), [])
+                db.session.commit()
+                outcomes.append("sent")
+            except reports.ReportError as refused:
+                db.session.rollback()
+                outcomes.append(refused.code)
+            finally:
+                db.session.remove()
+
+    try:
+        threads = [threading.Thread(target=send_to, args=(*target, n)) for n, target in enumerate(targets)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        app.config["RESIDENT_REPORTS_PER_DEVICE"] = 5
+    assert sorted(outcomes) == ["device_limit", "sent"], outcomes
+    assert db.session.scalar(select(func.count(ResidentReport.id))) == 1
+
+
 def test_one_address_sends_at_most_its_daily_number(world, app):
     app.config["RESIDENT_REPORTS_PER_ADDRESS"] = 2
     try:

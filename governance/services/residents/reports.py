@@ -59,7 +59,7 @@ from ...models import (
 from ...parsing import clean_text
 from ..errors import ServiceError
 from ..issues import lifecycle, places, rating
-from ..locks import insert_once, lock_row, locked
+from ..locks import insert_once, lock_names, lock_row, locked
 from ..people import turnover
 from ..people.tree import child_key, per_child, within_condition
 from ..platform import audit, photos
@@ -277,7 +277,10 @@ def send(
     digests = source_digests(source)
     if _blocks(digests):
         raise ReportError("blocked")
-    lock_row(Compound, compound.id)  # before the counts: two sends at once are counted one after the other
+    # Before the counts, so that two sends at once are counted one after the other: the source's (its limits
+    # count its reports to every 小区), then the 小区's (its repeated words).
+    lock_names(*(f"resident-report-source:{digest}" for digest in digests.values() if digest))
+    lock_row(Compound, compound.id)
     words = text_digest(text)
     _check_limits(compound, digests, words, now)
     neighbour = places.neighbour_for(compound, building)
