@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from governance import policy
 from governance.extensions import db
 from governance.formatting import beijing_today
 from governance.models import (
@@ -368,6 +369,34 @@ def test_who_may_see_visit_and_run_a_survey(app, client, auth):
         assert client.get(f"/surveys/{campaign.id}/households.csv").status_code == download, person.name
         assert auth.post(f"/surveys/{campaign.id}/version").status_code in ((version,) if version == 303 else (403,))
         auth.logout()
+
+
+def test_each_leader_finds_the_campaigns_of_their_area_however_many_there_are_elsewhere(app):
+    """The campaigns list of a leader holds every campaign the policy lets them see, newest first — the same as
+    a plain filter of all campaigns by the policy — even when the district has run hundreds elsewhere since."""
+    from sqlalchemy import insert
+
+    from governance.models import SurveyCampaign
+
+    world = build_survey_world()
+    mine = open_campaign(world)  # the community's, before all the others
+    district = nodes_at("district")[0]
+    other_branch = world["people"]["other_branch"]
+    db.session.execute(
+        insert(SurveyCampaign),
+        [{"node_id": world["other"].id, "title": f"外社区问卷{n}", "status": "draft"} for n in range(600)],
+    )
+    wide = surveys.create(make_person("district_admin", district), district, "全区问卷")
+    db.session.commit()
+    everything = db.session.scalars(select(SurveyCampaign).order_by(SurveyCampaign.id.desc())).all()
+    leaders = [world["people"]["branch"], other_branch]
+    leaders += [person for key, person in world["people"].items() if isinstance(key, tuple)]
+    for person in leaders:
+        plain = [c for c in everything if policy.allowed(person, "view_survey", c)]
+        assert surveys.campaigns_for(person, limit=10_000) == plain, person.name
+        assert surveys.campaigns_for(person) == plain[:50]
+    for person in (world["people"]["branch"], holder(world, "neighbour_leader", world["neighbours"][0])):
+        assert surveys.campaigns_for(person) == [wide, mine]
 
 
 def test_answers_in_words_are_for_those_who_run_the_survey(app, client, auth):

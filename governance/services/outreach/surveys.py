@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import and_, case, func, literal, select
+from sqlalchemy import and_, case, func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ... import policy
@@ -104,9 +104,26 @@ def in_area(campaign: SurveyCampaign, node: Node) -> bool:
 
 
 def campaigns_for(person: Person, limit: int = 50) -> list[SurveyCampaign]:
-    """The campaigns the person runs or works in (their area overlaps the campaign's), newest first."""
-    found = db.session.scalars(select(SurveyCampaign).order_by(SurveyCampaign.id.desc()).limit(500)).all()
-    return [c for c in found if policy.allowed(person, "view_survey", c)][:limit]
+    """The campaigns the person runs or works in (their area overlaps the campaign's), newest first: those of a
+    place at or under one of their nodes, or above it (found in SQL, however many the district has run), each
+    then checked by the policy."""
+    nodes = [role.node for role in person.roles if role.node is not None]
+    if not nodes:
+        return []
+    above = {getattr(node, f"{level}_id") for node in nodes for level in ("street", "community", "zone", "group")}
+    overlaps = or_(
+        Node.level == "district",  # a district-wide campaign lies over every leader's area
+        Node.id.in_((above | {node.id for node in nodes}) - {None}),
+        *(within_condition(node) for node in nodes),
+    )
+    found = db.session.scalars(
+        select(SurveyCampaign)
+        .join(Node, Node.id == SurveyCampaign.node_id)
+        .where(overlaps)
+        .order_by(SurveyCampaign.id.desc())
+        .limit(limit)
+    )
+    return [c for c in found if policy.allowed(person, "view_survey", c)]
 
 
 # --- the campaign and its questionnaire ---------------------------------------------------------------
