@@ -167,8 +167,8 @@ def test_with_redis_the_page_is_kept_there_and_dropped_on_a_change(world, redis_
 STEPS = ("comment", "note", "advance", "follow", "unfollow", "reply", "another", "rename")
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(steps=st.lists(st.sampled_from(STEPS), min_size=1, max_size=7))
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(steps=st.lists(st.sampled_from(STEPS), min_size=1, max_size=6))
 def test_a_kept_page_always_equals_the_page_computed_afresh(world, readers, steps):
     """After any sequence of changes, every reader's page read (kept if it can be) is the page computed with
     nothing kept — the plain second computation."""
