@@ -15,6 +15,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from ...access import public
 from ...client import client_address
 from ...extensions import csrf, db
+from ...services.issues import places
 from ...services.public import open311 as service
 from ...services.public.open311 import FORMATS, Open311Error
 from ...urls import public_url
@@ -99,7 +100,7 @@ def discovery(fmt: str):
 @public
 def services(fmt: str):
     """GET Service List: one service per active category."""
-    return respond(fmt, "services", [service.service_of(c) for c in service.active_categories()], "service")
+    return respond(fmt, "services", [service.service_of(c) for c in places.active_categories()], "service")
 
 
 @bp.route("/services/<code>.<fmt>")

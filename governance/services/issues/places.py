@@ -116,8 +116,10 @@ def buildings_of(compound_ids: list[int]) -> list[Building]:
 
 
 def active_categories() -> list[Category]:
-    """The categories a new issue may take, in their managed order."""
-    return list(db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.sort)))
+    """The categories a new issue may take (Open311's services), in their managed order."""
+    return list(
+        db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.id))
+    )
 
 
 def possible_duplicates(

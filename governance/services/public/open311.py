@@ -113,13 +113,6 @@ def media_url(photo_id: int | None) -> str | None:
 # --- services (categories) ---------------------------------------------------------------------------
 
 
-def active_categories() -> list[Category]:
-    """The services on offer: active categories in their managed order."""
-    return list(
-        db.session.scalars(select(Category).where(Category.active.is_(True)).order_by(Category.sort, Category.id))
-    )
-
-
 def service_of(category: Category) -> dict:
     """One <service> of GET services: every category asks for urgency, so metadata is true."""
     return {

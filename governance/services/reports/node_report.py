@@ -28,7 +28,7 @@ from ...models import (
     ResolveHoursRollup,
     utcnow,
 )
-from ..people import vacancies
+from ..people import tree, vacancies
 from ..people.vacancies import VacancyCounts
 from . import rates, rollups
 from .rates import Figures
@@ -449,11 +449,6 @@ def _raw_month_hours(condition, whole: Period) -> dict:
     return dict(result)
 
 
-def children_of(node: Node) -> list[Node]:
-    """The node's children, in the tree's order."""
-    return list(db.session.scalars(select(Node).where(Node.parent_id == node.id).order_by(Node.id)))
-
-
 def overdue_breakdown(node: Node, period: Period, child_level: str | None, now: datetime) -> dict:
     """Overdue-now counts of the node's issues filed in the period, by child, category and party, in one query:
     {"child": {id: n}, "category": {id: n}, "org": {id or 0: n}, None: {None: total}}."""
@@ -499,7 +494,7 @@ def build_report(node: Node, period: Period, now: datetime | None = None, *, wit
         figures = node_figures(node, period, None, now, overdue=overdue[None]).get(None) or empty()
     report = Report(node=node, period=period, figures=figures)
     if child_level:
-        kids = children_of(node)
+        kids = tree.children(node)
         vacant = vacancies.counts_within(kids)
         report.children = [
             Row(child.name, by_child.get(child.id) or empty(), node=child, key=child.id, vacancies=vacant[child.id])
