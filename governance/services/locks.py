@@ -8,9 +8,17 @@ taken first, by an UPDATE of the row that changes nothing. Functions flush nothi
 from __future__ import annotations
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
+
+
+def engine_insert(model, dialect: str | None = None):
+    """INSERT into `model`'s table for the session's engine (or the one named `dialect`), with the ON CONFLICT
+    clauses both engines share (on_conflict_do_nothing, on_conflict_do_update, RETURNING)."""
+    name = dialect or db.session.get_bind().dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(model)
 
 
 def lock_row(model, row_id: int) -> None:

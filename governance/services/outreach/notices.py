@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, literal, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import aliased
 
 from ... import policy
@@ -43,7 +42,7 @@ from ...models import (
 )
 from ...parsing import clean_text
 from ..errors import ServiceError
-from ..locks import insert_once
+from ..locks import engine_insert, insert_once
 from ..people.tree import PerChild, child_key, nodes_and_children, per_child, within_condition
 from ..platform import audit, jobs
 from ..platform.notify import wecom_text
@@ -197,12 +196,6 @@ def send(
     return notice, True
 
 
-def _insert(model):
-    """INSERT … ON CONFLICT DO NOTHING on either engine (see fan_out)."""
-    module = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return module.insert(model)
-
-
 def _messages_from(recipients, kind: str, now: datetime):
     """INSERT … SELECT of one inbox message of `kind` for each recipient `recipients` selects (a SELECT of
     NoticeRecipient joined to Notice)."""
@@ -215,7 +208,7 @@ def _messages_from(recipients, kind: str, now: datetime):
         text,
         literal(now, UTCDateTime()),
     )
-    return _insert(Notification).from_select(columns, rows).on_conflict_do_nothing()
+    return engine_insert(Notification).from_select(columns, rows).on_conflict_do_nothing()
 
 
 @jobs.handler("notice_fanout")
@@ -241,7 +234,7 @@ def fan_out(payload: dict) -> None:
         )
         if notice.sent_by_id is not None:
             holders = holders.where(RoleAssignment.person_id != notice.sent_by_id)
-        db.session.execute(_insert(NoticeRecipient).from_select(columns, holders).on_conflict_do_nothing())
+        db.session.execute(engine_insert(NoticeRecipient).from_select(columns, holders).on_conflict_do_nothing())
     recipients = select(NoticeRecipient).join(Notice, Notice.id == NoticeRecipient.notice_id)
     db.session.execute(_messages_from(recipients.where(NoticeRecipient.notice_id == notice.id), "notice", now))
     notice.recipient_count = db.session.scalar(

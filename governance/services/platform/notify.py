@@ -16,7 +16,6 @@ from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
@@ -32,6 +31,7 @@ from ...models import (
     RoleAssignment,
     utcnow,
 )
+from ..locks import engine_insert
 from . import jobs
 
 log = logging.getLogger("governance.notify")
@@ -193,10 +193,8 @@ def insert_ignoring_duplicates(rows: list[dict]) -> None:
     """INSERT … ON CONFLICT DO NOTHING on either engine: a retried job adds nothing twice."""
     if not rows:
         return
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     for chunk in _chunks(rows, 1000):
-        db.session.execute(module.insert(Notification).on_conflict_do_nothing(), chunk)
+        db.session.execute(engine_insert(Notification).on_conflict_do_nothing(), chunk)
 
 
 @jobs.handler("notify", batch=BATCH)

@@ -35,12 +35,11 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import case, delete, literal, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ...extensions import db
 from ...models import LoginFailure, utcnow
 from ...redis_conn import answering_redis, key
+from ..locks import engine_insert
 
 log = logging.getLogger("governance.throttle")
 # An address longer than an IPv6 text (whatever a forwarded header carried) is keyed by its digest.
@@ -83,8 +82,7 @@ def address_key_part(address: str | None) -> str:
 
 def _insert(values: dict):
     """INSERT … for the engine in use (both support ON CONFLICT DO UPDATE … RETURNING)."""
-    dialect = db.engine.dialect.name
-    return (pg_insert if dialect == "postgresql" else sqlite_insert)(LoginFailure).values(**values)
+    return engine_insert(LoginFailure, db.engine.dialect.name).values(**values)
 
 
 def _run(statement, returning: bool = False):

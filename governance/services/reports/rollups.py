@@ -25,11 +25,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import delete, event, inspect, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ...extensions import db
 from ...formatting import BEIJING_OFFSET
 from ...models import STATUSES, AppMeta, Issue, IssueRollup, ResolveHoursRollup, utcnow
+from ..locks import engine_insert
 from .rates import RESOLVED, Figures, answer, resolve_hours
 
 log = logging.getLogger("governance.rollups")
@@ -131,7 +131,7 @@ class Delta:
 
     def apply(self, connection) -> None:
         """Write the changes in the current transaction."""
-        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        dialect = connection.dialect.name
         rows = []
         for key in sorted(self.rows):
             counts = {column: n for column, n in self.rows[key].items() if n}
@@ -144,7 +144,7 @@ class Delta:
         table = IssueRollup.__table__
         for (columns, added), batch in by_columns.items():
             counted = [column for column in columns if column in COUNTS]
-            statement = insert(table)
+            statement = engine_insert(table, dialect)
             increments = {column: table.c[column] + statement.excluded[column] for column in counted}
             if added:  # the 街镇 follows the community's latest state
                 increments["street_id"] = statement.excluded.street_id
@@ -155,7 +155,7 @@ class Delta:
         ]
         if hours:
             table = ResolveHoursRollup.__table__
-            statement = insert(table)
+            statement = engine_insert(table, dialect)
             statement = statement.on_conflict_do_update(
                 index_elements=["month", "street_id", "hours"],
                 set_={"issues": table.c.issues + statement.excluded.issues},

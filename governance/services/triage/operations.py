@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 from flask_babel import gettext, ngettext
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ... import policy
 from ...extensions import db
@@ -50,6 +49,7 @@ from ..issues.lifecycle import (
     set_deadlines,
     transition,
 )
+from ..locks import engine_insert
 from ..platform import audit, jobs
 from ..public import page_cache
 
@@ -616,10 +616,8 @@ def follow(person: Person, issue: Issue, on: bool = True) -> None:
         raise LifecycleError("forbidden")
     row = db.session.get(IssueFollower, (issue.id, person.id))
     if on and row is None:
-        dialect = db.session.get_bind().dialect.name
-        module = postgresql if dialect == "postgresql" else sqlite
         values = {"issue_id": issue.id, "person_id": person.id, "created_at": utcnow()}
-        db.session.execute(module.insert(IssueFollower).values(**values).on_conflict_do_nothing())
+        db.session.execute(engine_insert(IssueFollower).values(**values).on_conflict_do_nothing())
         page_cache.mark_issue(issue)  # the flush hook sees the ORM delete below, not this Core insert
     elif not on and row is not None:
         db.session.delete(row)
