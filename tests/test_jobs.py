@@ -73,6 +73,43 @@ def _boom(payload):
     raise RuntimeError("kaboom " + payload.get("word", ""))
 
 
+def test_two_transactions_writing_the_same_job_at_once_make_one_and_both_go_on(app):
+    """A job's dedupe key is written once whoever writes it: the second of two transactions writing the same key
+    at the same moment waits for the first, then gets the first's job instead of failing on the unique key."""
+    import time
+
+    written, first_wrote, outcomes = [], threading.Event(), []
+
+    def write(hold: float):
+        with app.app_context():
+            try:
+                if hold:
+                    job = jobs.defer("notify", {"event_id": 1}, dedupe_key="notify:event:1")
+                    first_wrote.set()
+                    time.sleep(hold)  # the second writes while this one has not committed yet
+                else:
+                    first_wrote.wait(10)
+                    job = jobs.defer("notify", {"event_id": 1}, dedupe_key="notify:event:1")
+                written.append(job.id)
+                db.session.info.pop("jobs_uncommitted", None)  # not dispatched: this test is about the row
+                db.session.commit()
+                outcomes.append("ok")
+            except Exception as error:  # noqa: BLE001 - the outcome is what the test asserts
+                db.session.rollback()
+                outcomes.append(type(error).__name__)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=write, args=(hold,)) for hold in (0.5, 0)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert outcomes == ["ok", "ok"], outcomes
+    assert len(set(written)) == 1
+    assert db.session.scalar(select(func.count(Job.id)).where(Job.dedupe_key == "notify:event:1")) == 1
+
+
 def test_failures_are_recorded_retried_and_finally_visible(app, client):
     job = jobs.defer("test_boom", {"word": "once"})
     job.max_attempts = 2

@@ -34,6 +34,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
+from ..locks import engine_insert
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
@@ -82,14 +83,19 @@ def handler(kind: str, *, batch: int = 1):
 
 
 def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_by_id: int | None = None) -> Job:
-    """Write a job in the current transaction; it is dispatched after the commit."""
+    """Write a job in the current transaction; it is dispatched after the commit. With a `dedupe_key`, the job
+    already written under that key is returned instead, whoever wrote it — one INSERT … ON CONFLICT DO NOTHING
+    RETURNING, which also holds when two transactions write the same key at once."""
+    values = dict(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
     if dedupe_key:
-        existing = db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-        if existing is not None:
-            return existing
-    job = Job(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
-    db.session.add(job)
-    db.session.flush()
+        statement = engine_insert(Job).values(**values).on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        job = db.session.scalars(statement.returning(Job)).first()
+        if job is None:
+            return db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+    else:
+        job = Job(**values)
+        db.session.add(job)
+        db.session.flush()
     dispatch_after_commit(job.id)
     return job
 
