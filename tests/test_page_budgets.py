@@ -27,7 +27,7 @@ BUDGETS = {
     # 12, and one grouped count of the residents' reports (一日内答复率) per area below.
     "report_month": 13,
     "report_year": 13,
-    "filing": 23,
+    "filing": 22,
 }
 
 
