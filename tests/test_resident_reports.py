@@ -319,6 +319,39 @@ def test_a_declined_report_shows_its_reason_to_the_resident(world, client, auth)
     assert "已经修好" in page and "未受理" in page
 
 
+def unread_messages(person) -> list[Notification]:
+    return list(
+        db.session.scalars(
+            select(Notification).where(Notification.person_id == person.id, Notification.read_at.is_(None))
+        )
+    )
+
+
+def test_a_reports_messages_are_read_when_it_is_opened_and_everyones_once_it_is_answered(world, client, auth):
+    """Like an issue's: opening the report reads the reader's messages about it; answering it (taking it up or
+    declining) reads every leader's, since nothing is left for them to do — other messages stay unread."""
+    first_leader = world["people"]["neighbour"]
+    second_leader = make_person("neighbour_leader", world["first"], name="王桂兰")
+    tracking_path(send(client, world, text="1栋路灯不亮，晚上很黑"))
+    tracking_path(send(client, world, text="1栋门口井盖松动了"))
+    first, second = db.session.scalars(select(ResidentReport).order_by(ResidentReport.id)).all()
+    other = Notification(person_id=first_leader.id, kind="escalated", text="别的事")
+    db.session.add(other)
+    db.session.commit()
+    assert len(unread_messages(first_leader)) == 3 and len(unread_messages(second_leader)) == 2
+    auth.login(first_leader.mobile)
+    assert client.get(f"/resident-reports/{first.id}").status_code == 200
+    db.session.expire_all()
+    assert len(unread_messages(first_leader)) == 2  # the first report's is read; the second's and the other stay
+    assert len(unread_messages(second_leader)) == 2  # opening reads only the reader's own
+    page = f"/resident-reports/{second.id}"
+    answered = auth.post(f"{page}/decline", {"reason": "already_fixed"}, form_page=page)
+    assert answered.status_code in (302, 303)
+    db.session.expire_all()
+    assert [n.id for n in unread_messages(first_leader)] == [other.id]
+    assert [n.facts["report"] for n in unread_messages(second_leader)] == [first.id]  # not answered yet
+
+
 def test_only_leaders_over_the_report_see_it(world, client, auth):
     tracking_path(send(client, world, photos=1))
     report = only_report()

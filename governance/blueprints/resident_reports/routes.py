@@ -76,8 +76,12 @@ def _render(report, confirm_form=None, decline_form=None, status: int = 200):
 @bp.route("/<int:report_id>")
 @login_required
 def detail(report_id: int):
-    """One report: the resident's words, place, photos and phone; confirm it into an issue or decline it."""
-    return _render(_report(report_id))
+    """One report: the resident's words, place, photos and phone; confirm it into an issue or decline it.
+    Opening it reads the reader's inbox messages about it (the badge in the top bar goes down)."""
+    report = _report(report_id)
+    if current_user.unread_at_load != 0 and reports.read_messages(report, [current_user]):
+        db.session.commit()
+    return _render(report)
 
 
 @bp.route("/<int:report_id>/confirm", methods=["POST"])

@@ -62,7 +62,7 @@ from ..issues import lifecycle, places, rating
 from ..locks import insert_once, lock_names, lock_row, locked
 from ..people import turnover
 from ..people.tree import child_key, per_child, within_condition
-from ..platform import audit, photos
+from ..platform import audit, notify, photos
 from ..reports import rates
 
 TEXT_MIN = 4
@@ -420,8 +420,35 @@ def confirm(actor: Person, report: ResidentReport, draft: IssueDraft, key: str |
     report.decided_at = utcnow()
     report.decided_by_id = actor.id
     audit.record(actor, "report_confirmed", issue, f"居民反映 {report.reference}")
+    _answered(actor, report)
     db.session.flush()
     return issue
+
+
+def read_messages(report: ResidentReport, people) -> bool:
+    """Mark read the inbox messages that told these people of the report (made with it, naming it in their
+    facts); whether there were any. The reader's, when they open it; every leader's, once it is answered."""
+    found = False
+    for person in people:
+        rows = db.session.execute(
+            select(Notification.id, Notification.facts).where(
+                Notification.person_id == person.id,
+                Notification.read_at.is_(None),
+                Notification.kind == "resident_report",
+                Notification.created_at == report.created_at,
+            )
+        )
+        ids = [row_id for row_id, facts in rows if (facts or {}).get("report") == report.id]
+        if ids:
+            notify.mark_read(person, ids)
+            found = True
+    return found
+
+
+def _answered(actor: Person, report: ResidentReport) -> None:
+    """Nothing is left for any leader to do about the report: their messages about it are read."""
+    _node_id, leaders = handlers(report.neighbour)
+    read_messages(report, {person.id: person for person in [*leaders, actor]}.values())
 
 
 def _in_chinese(label) -> str:
@@ -447,6 +474,7 @@ def decline(actor: Person, report: ResidentReport, reason: str) -> ResidentRepor
         community_id=neighbour.community_id,
         street_id=neighbour.street_id,
     )
+    _answered(actor, report)
     db.session.flush()
     return report
 
