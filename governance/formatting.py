@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 
-from flask import current_app, g, has_app_context, has_request_context, render_template, request, url_for
+from flask import g, has_app_context, has_request_context, render_template, request, url_for
 from flask_babel import get_locale, get_translations, lazy_pgettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -389,12 +389,9 @@ def photo_viewer_attributes() -> Markup:
 
 def once_per_language(template: str) -> Markup:
     """A partial that reads nothing but the interface language and the app's own addresses (the outbox's
-    words on every logged-in page): rendered once per language in each process, not on every request."""
-    parts = current_app.extensions.setdefault("once_per_language", {})
-    key = (template, str(get_locale()))
-    if key not in parts:
-        parts[key] = Markup(render_template(template))
-    return parts[key]
+    words on every logged-in page): rendered once per language in each process, not on every request
+    (once_per_key with nothing else to key on)."""
+    return once_per_key(template, ())
 
 
 # Where a form's CSRF token stands in a part rendered once and served to many requests (no page text holds

@@ -238,14 +238,20 @@ class Action:
     note_label: str = ""
 
 
+def may_move_to(issue: Issue, to_status: str) -> bool:
+    """Whether the status graph leads from the issue's status to `to_status` and the policy lets the viewer take
+    that step (the service checks again)."""
+    return to_status in TRANSITIONS.get(issue.status, ()) and any(
+        policy.allowed(current_user, action, issue) for action in TRANSITION_ACTION[to_status]
+    )
+
+
 def available_actions(issue: Issue, forms: dict) -> list[Action]:
     """Only what the status graph and the policy allow this viewer now (the service checks again)."""
     person = current_user
     actions = []
     for to_status, (label, with_form) in TRANSITION_BUTTONS.items():
-        if to_status not in TRANSITIONS.get(issue.status, ()):
-            continue
-        if not any(policy.allowed(person, action, issue) for action in TRANSITION_ACTION[to_status]):
+        if not may_move_to(issue, to_status):
             continue
         if to_status == "reopened" and not policy.allowed(person, "triage_issue", issue):
             continue  # the 邻长 reopens through the callback form ("not satisfied")
@@ -479,10 +485,7 @@ def detail_cache_key(issue: Issue) -> tuple[tuple[str, ...], str]:
     ratings and followers mark it), the tree (roles, names, reject reasons, ready replies) and, when the reader
     may merge it, its community (the likely duplicates listed are its other issues)."""
     tags = [page_cache.issue_tag(issue.reference), page_cache.TREE]
-    may_merge = "duplicate" in TRANSITIONS.get(issue.status, ()) and any(
-        policy.allowed(current_user, action, issue) for action in TRANSITION_ACTION["duplicate"]
-    )
-    if may_merge:
+    if may_move_to(issue, "duplicate"):
         tags.append(page_cache.community_tag(issue.community_id))
     return tuple(tags), f"{get_locale()}|issue|{issue.id}|{current_user.id}"
 
