@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import abort, current_app, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -103,9 +102,7 @@ def index():
     cursor = Cursor.parse(request.args)
     cursor_arg = "" if cursor is None else f"{cursor.direction}:{cursor.created_at.isoformat()}:{cursor.issue_id}"
     tags, variant = cache_key(current_user, filters, cursor_arg)
-    content = page_cache.fragment(
-        tags, f"{get_locale()}|{variant}", lambda: _render_list(filters, cursor), shared_only=True
-    )
+    content = page_cache.fragment(tags, variant, lambda: _render_list(filters, cursor))
     return render_template("issues/index.html", content=content)
 
 
@@ -474,9 +471,7 @@ def detail(issue_id):
     if request.args:  # a ready reply picked without JavaScript fills the form in: rendered for this request
         return render_detail(issue)
     tags, variant = detail_cache_key(issue)
-    content = page_cache.fragment(
-        tags, variant, lambda: render_detail_content(issue), shared_only=True, token=generate_csrf()
-    )
+    content = page_cache.fragment(tags, variant, lambda: render_detail_content(issue), token=generate_csrf())
     return render_template("issues/detail.html", issue=issue, content=content)
 
 
@@ -487,7 +482,7 @@ def detail_cache_key(issue: Issue) -> tuple[tuple[str, ...], str]:
     tags = [page_cache.issue_tag(issue.reference), page_cache.TREE]
     if may_move_to(issue, "duplicate"):
         tags.append(page_cache.community_tag(issue.community_id))
-    return tuple(tags), f"{get_locale()}|issue|{issue.id}|{current_user.id}"
+    return tuple(tags), page_cache.variant("issue", issue.id, current_user.id)
 
 
 def perform(issue: Issue, name: str, run, done: str, anchor: str = "top", to=None):

@@ -3,7 +3,6 @@
 import hmac
 
 from flask import current_app, jsonify, redirect, render_template, request, send_from_directory, session, url_for
-from flask_babel import get_locale
 from flask_login import current_user
 
 from ...access import login_required, public
@@ -24,11 +23,12 @@ def home():
     count has changed since: an issue in the areas of their roles, the tree, or a notice, a resident's
     report, a household or a visit (page_cache.TABLE_TAGS) — any committed change there drops them at once;
     only what the clock alone makes overdue or due waits for the minute."""
-    tags, variant = cards_cache_key(current_user, str(get_locale()))
-    cards = page_cache.fragment(
-        tags, variant, lambda: render_template("main/_cards.html", cards=home_cards(current_user)), shared_only=True
-    )
-    return render_template("main/home.html", cards=cards)
+    tags, variant = cards_cache_key(current_user)
+
+    def cards() -> str:
+        return render_template("main/_cards.html", cards=home_cards(current_user))
+
+    return render_template("main/home.html", cards=page_cache.fragment(tags, variant, cards))
 
 
 @bp.route("/lang/<code>", methods=["GET", "POST"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask import abort, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -93,11 +92,9 @@ def _figures_html(item: Node, period, sort: str, descending: bool) -> Markup:
     million issues the district's figures cost a few hundred milliseconds to compute; serving them costs one
     Redis round trip. Kept only where every worker hears of a change (shared_only): while Redis is away they
     are computed on each request, so whoever just acted never reads the figures from before."""
-    variant = "|".join(
-        ("report", str(get_locale()), str(item.id), period.key, period.start.isoformat(), period.end.isoformat(), sort)
-    ) + ("|desc" if descending else "")
+    variant = page_cache.variant("report", item.id, period.key, period.start, period.end, sort, descending)
     tags = (page_cache.area_tag(item), page_cache.TREE)
-    return page_cache.fragment(tags, variant, lambda: _render_figures(item, period, sort, descending), shared_only=True)
+    return page_cache.fragment(tags, variant, lambda: _render_figures(item, period, sort, descending))
 
 
 def _render_figures(item: Node, period, sort: str, descending: bool) -> str:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from flask import Response, abort, redirect, render_template, request, url_for
-from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup
@@ -226,18 +226,11 @@ def render_console(community, filters, page, args, form, refusal=None, selected=
         return _render_console_content(community, filters, page, args, form or bulk_form(community), refusal, selected)
 
     if kept:
-        variant = repr(
-            (
-                "triage",
-                str(get_locale()),
-                community.id,
-                policy.scope_signature(current_user),
-                sorted(args.items()),
-                page,
-            )
+        variant = page_cache.variant(
+            "triage", community.id, policy.scope_signature(current_user), sorted(args.items()), page
         )
         tags = (page_cache.area_tag(community), page_cache.TREE)
-        body = page_cache.fragment(tags, variant, content, shared_only=True, token=generate_csrf())
+        body = page_cache.fragment(tags, variant, content, token=generate_csrf())
     else:
         body = Markup(content())
     return render_template("triage/console.html", community=community, content=body), status

@@ -514,7 +514,7 @@ def cache_key(person: Person, filters: Filters, cursor_arg: str) -> tuple[tuple[
     page's position and the language — never by who they are — so two branch members of one community
     share an entry. It is kept under the area tag of every area it covers (a change to an issue there
     marks that tag) and the tree's (names, roles)."""
-    variant = repr(("issues", policy.scope_signature(person), sorted(filters.args().items()), cursor_arg))
+    variant = page_cache.variant("issues", policy.scope_signature(person), sorted(filters.args().items()), cursor_arg)
     return (*sorted(area_tags(person, filters.node)), page_cache.TREE), variant
 
 

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from itertools import chain
 
 from flask import current_app, has_app_context
+from flask_babel import get_locale
 from markupsafe import Markup
 from sqlalchemy import event, inspect, select
 
@@ -238,16 +239,21 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None,
     return entry
 
 
-def fragment(
-    tags: str | tuple[str, ...], variant: str, render, shared_only: bool = False, token: str | None = None
-) -> Markup:
-    """A part of a staff page that is the same for everyone who may see it (a report's figures, a list of
-    issues, a triage console): from the cache when a request rendered it under the current generations of
-    its tags less than TTL ago, else `render()` now and kept.
+def variant(kind: str, *parts) -> str:
+    """The variant of a kept staff part: what kind of part, the reader's language, and whatever else decides
+    what it shows (roles, filters, the person) — one shape for every part, the language never left out."""
+    return repr((kind, str(get_locale()), *parts))
+
+
+def fragment(tags: str | tuple[str, ...], variant: str, render, token: str | None = None) -> Markup:
+    """A part of a staff page (a report's figures, a list of issues, a triage console, a person's home cards or
+    issue page): from the cache when a request rendered it under the current generations of its tags less
+    than TTL ago, else `render()` now and kept — only where every worker hears of changes (`shared_only`), so
+    whoever just acted never reads the part from before.
 
     `token`: this request's CSRF token, which a part with a form carries: it is kept as a slot and each
     reader gets their own back, so no one's token is ever served to someone else."""
-    entry, gen = lookup(tags, variant, shared_only)
+    entry, gen = lookup(tags, variant, shared_only=True)
     if entry is None:
         body = render()
         entry = store(tags, variant, body.replace(token, TOKEN_SLOT) if token else body, gen, validators=False)
