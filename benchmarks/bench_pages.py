@@ -202,6 +202,7 @@ def after_a_change(port: int, path: str, headers: dict, prefix: str, n: int = 20
     latencies = []
     for _ in range(n):
         client.incr(f"{prefix}pub:gen:tree")
+        client.publish(f"{prefix}pub:announce", "tree")  # every worker's own copy hears of it (near_cache.py)
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:

@@ -20,6 +20,10 @@ Two things keep it fresh:
   generations, so it is never served after it even if it is stored late. Changes made with Core
   statements mark their tags themselves (`mark`).
 
+With Redis, each worker also keeps its own copy of the entries it read or stored there (near_cache.py),
+served without a Redis command while every change announced on the cache's channel has been read and Redis
+has answered the worker lately; invalidation announces the tags it bumps.
+
 The store is Redis when REDIS_URL is set (shared by every worker and host), else a small in-process
 dictionary (per worker: another worker's copy still expires within TTL). Redis failing costs the request
 that meets it a fresh render (nothing is kept); while the circuit breaker then holds Redis off
@@ -67,6 +71,7 @@ from ...models import (
     RoleAssignment,
 )
 from ...redis_conn import get_redis, key
+from . import near_cache
 
 log = logging.getLogger("governance.public_cache")
 TTL = 60  # seconds an entry may be served; the promise is "never stale for more than a minute"
@@ -127,7 +132,11 @@ class Entry:
 
     def fresh(self, gen: str) -> bool:
         """Younger than TTL and rendered under the current generations of its tags."""
-        return self.gen == gen and 0 <= now() - self.stored_at < TTL
+        return self.gen == gen and self.young()
+
+    def young(self) -> bool:
+        """Stored less than TTL ago."""
+        return 0 <= now() - self.stored_at < TTL
 
 
 def _variant_id(tag: str, variant: str) -> str:
@@ -189,6 +198,10 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
             gen = _generation(MEMORY.gens.get(tag, 0) for tag in tags)
             entry = MEMORY.pages.get(page_id)
         return (entry if entry is not None and entry.fresh(gen) else None), gen
+    near = _near(client)
+    held = near.get(page_id, Entry.young)
+    if held is not None:
+        return held
     try:
         raw, *raw_gens = client.mget(key("pub", "page", page_id), *(key("pub", "gen", tag) for tag in tags))
     except Exception as exc:  # noqa: BLE001 - Redis down: render without the cache
@@ -196,7 +209,20 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
         return None, None
     gen = _generation(raw_gens)
     entry = Entry.loads(raw) if raw else None
-    return (entry if entry is not None and entry.fresh(gen) else None), gen
+    if entry is None or not entry.fresh(gen):
+        return None, gen
+    near.put(page_id, tags, entry, gen)
+    return entry, gen
+
+
+def _near(client) -> near_cache.NearCache:
+    """This worker's copy of the pages kept in Redis (near_cache.py)."""
+    return near_cache.for_client(
+        current_app.extensions,
+        client,
+        key("pub", "announce"),
+        float(current_app.config.get("REDIS_SOCKET_TIMEOUT", 0.5)) / 2,
+    )
 
 
 def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None, validators: bool = True) -> Entry:
@@ -236,6 +262,8 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None,
             pipe.execute()
     except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
         log.warning("public cache unavailable (%s)", exc)
+        return entry
+    _near(client).put(page_id, tags, entry, gen)
     return entry
 
 
@@ -290,14 +318,18 @@ def invalidate(tags) -> None:
             for page_id in [p for p in MEMORY.pages if p.startswith(prefixes)]:
                 del MEMORY.pages[page_id]
         return
+    _near(client).drop(tags)
     try:
         with client.pipeline() as pipe:
             for tag in tags:
                 pipe.incr(key("pub", "gen", tag))
                 pipe.expire(key("pub", "gen", tag), GEN_TTL)
                 pipe.smembers(key("pub", "tag", tag))
+            # Every worker's copy of these tags' pages goes (near_cache.py): announced with the bump, and on
+            # every worker's connection before the next round trip below returns.
+            pipe.publish(key("pub", "announce"), " ".join(tags))
             results = pipe.execute()
-        pages = set(chain.from_iterable(results[2::3]))
+        pages = set(chain.from_iterable(results[2:-1:3]))
         doomed = [key("pub", "page", p.decode()) for p in pages] + [key("pub", "tag", t) for t in tags]
         client.delete(*doomed)
     except Exception as exc:  # noqa: BLE001 - entries then expire by TTL within a minute
@@ -307,6 +339,7 @@ def invalidate(tags) -> None:
 def clear() -> None:
     """Forget every in-process entry (tests start from nothing; Redis tests use a namespace of their own)."""
     MEMORY.clear()
+    near_cache.forget_all()
 
 
 def memory_bodies() -> list[str]:
