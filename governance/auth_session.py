@@ -19,10 +19,12 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .models import LoginSession, Person, RoleAssignment, utcnow
+from .services.public import page_cache
 
 log = logging.getLogger("governance.auth_session")
 SESSION_TOKEN = "sid"
@@ -48,6 +50,7 @@ def _live(row: LoginSession) -> bool:
         return False
     if row.last_seen_at + TOUCH_EVERY < now:
         _touch(row.id, now)
+        set_committed_value(row, "last_seen_at", now)  # a kept login (_kept_login) notes it once, not per read
     return True
 
 
@@ -77,7 +80,8 @@ def _person_statement():
 
 def load_person(session_id: str) -> Person | None:
     """Flask-Login user loader: the id must exist, be enabled, carry the current auth version and a live
-    login_session row. One statement on every request (_person_statement)."""
+    login_session row. One statement (_person_statement), or none for a page read with a kept login
+    (_kept_login)."""
     try:
         person_id, version = (int(part) for part in session_id.split("."))
     except (ValueError, AttributeError):
@@ -85,9 +89,11 @@ def load_person(session_id: str) -> Person | None:
     token = session.get(SESSION_TOKEN)
     if not isinstance(token, str) or not token:
         return None
-    found = (
-        db.session.execute(_person_statement(), {"person_id": person_id, "token_hash": _digest(token)}).unique().first()
-    )
+    params = {"person_id": person_id, "token_hash": _digest(token)}
+    if request.method in READ_METHODS:
+        found = _kept_login(params)
+    else:
+        found = db.session.execute(_person_statement(), params).unique().first()
     if found is None:
         return None
     person, row, unread = found
@@ -95,6 +101,35 @@ def load_person(session_id: str) -> Person | None:
         return None
     person.unread_at_load = unread
     return person
+
+
+# --- the kept login of page reads ----------------------------------------------------------------
+# A page read (GET, HEAD) takes its login from this worker's copy when the same session read it moments ago:
+# no statement at all for a page that is kept too. The copy is one the page cache keeps beside its pages
+# (page_cache.kept_value): dropped at once on any change to the tree (roles, nodes), to a person, to a
+# login row (a logout, a password change) or to an inbox message (the unread count), on every worker
+# (near_cache.py), and read again after at most KEEP_LOGIN_FOR seconds whatever happens. Writes (POST) always
+# read the login in their own transaction. The copy's objects belong to no session and are never handed out:
+# each request gets its own instances of the person, roles and nodes, merged into its session without a
+# statement (what was not read with them loads as usual).
+READ_METHODS = ("GET", "HEAD")
+KEEP_LOGIN_FOR = 10  # seconds: the most a change heard of by no one (a worker cut off from Redis) could live
+LOGIN_TAGS = ("tree", "table:person", "table:login_session", "table:notification")
+
+
+def _kept_login(params: dict):
+    name = f"login|{params['person_id']}|{params['token_hash']}"
+    kept = page_cache.kept_value(LOGIN_TAGS, name, lambda: _read_apart(params), KEEP_LOGIN_FOR)
+    if kept is None:
+        return None
+    person, row, unread = kept
+    return db.session.merge(person, load=False), row, unread
+
+
+def _read_apart(params: dict):
+    """The login read in a session of its own, so its objects belong to no request."""
+    with Session(db.engine) as apart:
+        return apart.execute(_person_statement(), params).unique().first()
 
 
 def _dead(now):

@@ -9,7 +9,9 @@ import contextvars
 import functools
 import os
 import re
+import time
 import uuid
+from contextlib import contextmanager
 
 import pytest
 from flask import has_app_context
@@ -195,6 +197,34 @@ def take_redis_away(app) -> None:
     """Point the app at an address where no Redis answers, dropping the client it holds (Redis is down)."""
     app.config["REDIS_URL"] = DEAD_REDIS_URL
     app.extensions.pop("redis_client", None)
+
+
+@contextmanager
+def another_worker(app):
+    """Run the block as a second worker would: the app's Redis client and its copy of kept pages
+    (near_cache.py) are set aside and new ones made — its own connections, as a second gunicorn process has —
+    then this worker's are put back (the second worker's channel closed)."""
+    mine = {name: app.extensions.pop(name, None) for name in ("redis_client", "page_cache_near")}
+    try:
+        yield
+    finally:
+        other = app.extensions.get("page_cache_near")
+        if other is not None:
+            other.close()
+        app.extensions.update(mine)
+
+
+def settle_near_copy(app) -> None:
+    """Wait (a second at most) until this worker's announcement channel has answered a PING, so its copy of
+    kept pages may be served."""
+    copy = app.extensions["page_cache_near"]
+    for _ in range(1000):
+        with copy.lock:
+            copy._read_channel()
+            if copy._trusted():
+                return
+        time.sleep(0.001)
+    raise AssertionError("the channel never answered")
 
 
 @pytest.fixture

@@ -117,15 +117,21 @@ class NearCache:
 
     # --- the copy ------------------------------------------------------------------------------
 
-    def get(self, page_id: str, fresh) -> tuple | None:
-        """(entry, gen) from the copy when it may be served (`fresh(entry)` says the entry is young enough),
-        else None — and the miss is remembered so the entry read or rendered next may be copied."""
+    def get(self, page_id: str) -> tuple | None:
+        """(entry, gen) from the copy when it may be served (the entry says itself whether it is young enough:
+        `entry.young()`), else None — and the miss is remembered so the entry read or rendered next may be
+        copied. A copy Redis has not vouched for lately is forgotten whole: a change made while Redis could
+        not announce it (frozen, down) must not come back into use once Redis answers again."""
         with self.lock:
             self._read_channel()
-            held = self.entries.get(page_id)
-            if held is not None and self._trusted() and fresh(held[0]):
-                self.entries.move_to_end(page_id)
-                return held[0], held[1]
+            if not self._trusted():
+                if self.entries:
+                    self._forget()
+            else:
+                held = self.entries.get(page_id)
+                if held is not None and held[0].young():
+                    self.entries.move_to_end(page_id)
+                    return held[0], held[1]
             self.misses[page_id] = self.heard
             if len(self.misses) > MAX_ENTRIES:
                 self.misses.pop(next(iter(self.misses)))

@@ -95,10 +95,22 @@ TREE_MODELS = (
 )
 SESSION_KEY = "public_cache_tags"
 # Tables whose every write marks a tag of their own, `table:<name>`: what a leader's home card counts besides
-# issues (notices waiting for them, residents' reports to answer, households to visit again). Written through
-# the session, by the ORM (the flush hook) or by Core statements (the execute hook), both seen here.
+# issues (notices waiting for them, residents' reports to answer, households to visit again), and what a
+# request's login reads besides the tree (the person, the login row, the unread messages: auth_session.py).
+# Written through the session, by the ORM (the flush hook) or by Core statements (the execute hook), both
+# seen here.
 TABLE_TAGS = frozenset(
-    ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
+    (
+        "notice",
+        "notice_recipient",
+        "resident_report",
+        "household",
+        "survey_campaign",
+        "survey_visit",
+        "person",
+        "login_session",
+        "notification",
+    )
 )
 
 
@@ -139,6 +151,18 @@ class Entry:
         return 0 <= now() - self.stored_at < TTL
 
 
+@dataclass
+class Kept:
+    """A value kept beside the pages (kept_value): what was read, when, and for how long it may serve."""
+
+    value: object
+    stored_at: float
+    max_age: float
+
+    def young(self) -> bool:
+        return 0 <= now() - self.stored_at < self.max_age
+
+
 def _variant_id(tag: str, variant: str) -> str:
     return tag + "|" + hashlib.sha256(variant.encode()).hexdigest()[:32]
 
@@ -157,19 +181,21 @@ def _generation(numbers) -> str:
 
 
 class MemoryStore:
-    """A bounded dictionary per worker: entries, generations, and since-when per variant."""
+    """A bounded dictionary per worker: entries, generations, since-when per variant, and kept values."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.pages: OrderedDict[str, Entry] = OrderedDict()
         self.gens: dict[str, int] = {}
         self.since: dict[str, tuple[str, float]] = {}
+        self.values: OrderedDict[str, tuple[Kept, str]] = OrderedDict()
 
     def clear(self) -> None:
         with self.lock:
             self.pages.clear()
             self.gens.clear()
             self.since.clear()
+            self.values.clear()
 
 
 MEMORY = MemoryStore()
@@ -199,7 +225,7 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
             entry = MEMORY.pages.get(page_id)
         return (entry if entry is not None and entry.fresh(gen) else None), gen
     near = _near(client)
-    held = near.get(page_id, Entry.young)
+    held = near.get(page_id)
     if held is not None:
         return held
     try:
@@ -290,6 +316,37 @@ def fragment(tags: str | tuple[str, ...], variant: str, render, token: str | Non
     if not token:
         raise ValueError("a kept part with a form's token needs the reader's token")
     return Markup(entry.body.replace(TOKEN_SLOT, token))
+
+
+def kept_value(tags: tuple[str, ...], name: str, load, max_age: float):
+    """`load()`'s value, kept in this worker (never in Redis) and given again while no change to its tags has
+    been heard of and for at most `max_age` seconds: with Redis, only in the worker's copy that hears every
+    announced change (near_cache.py); without Redis configured, under the tags' in-process generations; while
+    the breaker holds a configured Redis off, not kept at all (another worker's change would go unheard).
+    `name` must say everything the value depends on besides the tags."""
+    client = get_redis()
+    if client is None:
+        if _redis_configured():
+            return load()
+        with MEMORY.lock:
+            gen = _generation(MEMORY.gens.get(tag, 0) for tag in tags)
+            held = MEMORY.values.get(name)
+        if held is not None and held[1] == gen and held[0].young():
+            return held[0].value
+        value = load()
+        with MEMORY.lock:
+            MEMORY.values[name] = (Kept(value, now(), max_age), gen)
+            MEMORY.values.move_to_end(name)
+            while len(MEMORY.values) > MEMORY_MAX:
+                MEMORY.values.popitem(last=False)
+        return value
+    near = _near(client)
+    held = near.get(name)
+    if held is not None:
+        return held[0].value
+    value = load()
+    near.put(name, tags, Kept(value, now(), max_age), "")
+    return value
 
 
 def _trim_memory(at: float) -> None:
