@@ -15,6 +15,7 @@ import pytest
 from governance.extensions import db
 from governance.services.issues.lifecycle import add_comment, transition
 from governance.services.platform import jobs
+from governance.services.public import page_cache
 from tests.builders import category, force_status, make_compound, make_issue, make_role_holders, make_tree, nodes_at
 from tests.conftest import Statements, csrf_from
 
@@ -61,6 +62,8 @@ def add_issues(people, n: int) -> list:
 
 
 def statements(client, path: str) -> Statements:
+    """The statements of one request that computes the page and reads the login (nothing kept in-process)."""
+    page_cache.clear()
     with Statements() as sent:
         response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
