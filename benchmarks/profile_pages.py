@@ -37,6 +37,7 @@ from governance.extensions import db  # noqa: E402
 from governance.models import Compound, Issue, Node, Person, RoleAssignment  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
+CALLERS: list[str] = []  # --callers: functions whose callers are printed too
 PREFIX = f"profile-{uuid.uuid4().hex[:8]}:"  # this run's Redis keys (with --redis), deleted at the end
 
 
@@ -152,7 +153,10 @@ def profile(client, method, path, body, runs: int, top: int, sort: str) -> str:
             client.get(path)
         profiler.disable()
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats(sort).print_stats(top)
+    stats = pstats.Stats(profiler, stream=out).sort_stats(sort)
+    stats.print_stats(top)
+    for name in CALLERS:
+        stats.print_callers(name)
     return out.getvalue()
 
 
@@ -164,11 +168,13 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--pages", default="")
+    parser.add_argument("--callers", default="", help="comma-separated function names: print who calls them")
     parser.add_argument("--statements", action="store_true", help="print every statement of each page")
     parser.add_argument(
         "--redis", action="store_true", help="with Redis, as in production (follow-up jobs are queued, not run)"
     )
     options = parser.parse_args()
+    CALLERS.extend(name for name in options.callers.split(",") if name)
     with tempfile.TemporaryDirectory() as workdir:
         if options.db and options.engine == "sqlite":
             url, drop, fresh = f"sqlite:///{options.db}", (lambda: None), not Path(options.db).exists()

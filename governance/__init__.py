@@ -61,21 +61,36 @@ def register_extensions(app: Flask) -> None:
             check_idle_connections(engine, app.config["DB_PING_AFTER_IDLE"])
 
 
-def select_locale() -> str:
+def select_locale():
     """Chinese unless the person chose English (session first, then their saved choice)."""
     from flask import current_app, has_request_context
     from flask_login import current_user
 
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():  # CLI commands and jobs speak the default language
-        return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _locale(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = session.get("lang")
     if chosen in languages:
-        return chosen
+        return _locale(chosen)
     saved = getattr(current_user, "locale", None) if current_user else None
     if saved in languages:
-        return saved
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+        return _locale(saved)
+    return _locale(current_app.config["BABEL_DEFAULT_LOCALE"])
+
+
+_LOCALES: dict = {}
+
+
+def _locale(code: str):
+    """The parsed locale of a language code, parsed once per process: Babel's parsing looks for the locale's
+    data file on disk, and Flask-Babel would parse the code afresh on every request (a parsed one it takes as
+    is)."""
+    found = _LOCALES.get(code)
+    if found is None:
+        from babel import Locale
+
+        found = _LOCALES[code] = Locale.parse(code)
+    return found
 
 
 @event.listens_for(Engine, "connect")
