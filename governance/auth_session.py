@@ -19,7 +19,7 @@ from datetime import timedelta
 from flask import current_app, g, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import bindparam, delete, or_, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
@@ -119,17 +119,13 @@ LOGIN_TAGS = ("tree", "table:person", "table:login_session", "table:notification
 
 def _kept_login(params: dict):
     name = f"login|{params['person_id']}|{params['token_hash']}"
-    kept = page_cache.kept_value(LOGIN_TAGS, name, lambda: _read_apart(params), KEEP_LOGIN_FOR)
+    kept = page_cache.kept_value(
+        LOGIN_TAGS, name, lambda apart: apart.execute(_person_statement(), params).unique().first(), KEEP_LOGIN_FOR
+    )
     if kept is None:
         return None
     person, row, unread = kept
     return db.session.merge(person, load=False), row, unread
-
-
-def _read_apart(params: dict):
-    """The login read in a session of its own, so its objects belong to no request."""
-    with Session(db.engine) as apart:
-        return apart.execute(_person_statement(), params).unique().first()
 
 
 def _dead(now):

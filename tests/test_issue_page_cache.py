@@ -63,7 +63,7 @@ def timeline(html: str) -> list[str]:
     return texts_of(html, "ol.timeline .event-note")
 
 
-def test_a_kept_issue_page_reads_nothing_of_the_issue_but_the_row(world, readers):
+def test_a_kept_issue_page_sends_no_statement(world, readers):
     issue = make_issue(world["neighbour_leader"])
     client = readers["zone_leader"]
     issue_id = issue.id
@@ -72,7 +72,7 @@ def test_a_kept_issue_page_reads_nothing_of_the_issue_but_the_row(world, readers
         afresh(client, issue_id)
     with Statements() as hit:
         kept = body(client, issue_id)
-    assert hit.count <= 2, str(hit)  # the login and the issue (for the access check)
+    assert hit.count == 0, str(hit)  # the login and the issue (for the access check) are kept too
     assert miss.count > hit.count + 4, str(miss)
     assert kept == afresh(client, issue)
 
@@ -204,8 +204,8 @@ def test_a_kept_page_always_equals_the_page_computed_afresh(world, readers, step
 
 
 def test_opening_an_issue_reads_its_messages_in_the_statement_that_loads_it(world, readers):
-    """With messages unread elsewhere, a kept page still sends two statements: whether any is about this issue
-    comes with the issue; those that are get read, the others stay unread."""
+    """With messages unread elsewhere, whether any is about this issue comes with the issue (and is kept with
+    it until any message is written or read); those that are get read, the others stay unread."""
     from governance.models import Notification
 
     issue, other = make_issue(world["neighbour_leader"]), make_issue(world["neighbour_leader"], title="井盖松动")
@@ -223,3 +223,26 @@ def test_opening_an_issue_reads_its_messages_in_the_statement_that_loads_it(worl
     with Statements() as hit:
         page(client, issue_id)
     assert hit.count == 2, str(hit)  # the login (which counts one unread), the issue with "any about it?"
+    with Statements() as kept:
+        page(client, issue_id)
+    assert kept.count == 0, str(kept)  # both kept now
+    again = Notification(person_id=reader.id, issue_id=issue_id, kind="escalated", text="又一条")
+    db.session.add(again)
+    db.session.commit()
+    again_id = again.id
+    page(client, issue_id)  # a message written drops what was kept: the new one is found and read
+    db.session.expire_all()
+    assert db.session.get(Notification, again_id).read_at is not None
+    assert db.session.get(Notification, ids[1]).read_at is None
+
+
+def test_an_issue_moved_out_of_the_readers_area_is_refused_on_the_next_read(world, readers):
+    """The access check reads the kept issue row: any change to the issue drops it, a move included."""
+    issue = make_issue(world["neighbour_leader"])
+    client = readers["neighbour_leader"]
+    for _ in range(2):
+        assert client.get(f"/issues/{issue.id}").status_code == 200  # kept now
+    other = next(node for node in nodes_at("neighbour") if node.id != issue.neighbour_id)
+    issue.neighbour_id = other.id
+    db.session.commit()
+    assert client.get(f"/issues/{issue.id}").status_code == 403

@@ -21,8 +21,9 @@ from sqlalchemy.orm import joinedload
 
 from ... import policy, web
 from ...access import login_required
+from ...auth_session import READ_METHODS
 from ...extensions import db
-from ...formatting import PRIORITY_LABELS, beijing_today, category_name, level_label, status_label
+from ...formatting import PRIORITY_LABELS, beijing_today, category_name, level_label, remembered, status_label
 from ...models import (
     HANDLING_LEVELS,
     LEVELS,
@@ -161,20 +162,47 @@ def load_issue(issue_id: int, with_parts: bool = True) -> Issue:
     return _visible(db.session.get(Issue, issue_id, options=options))
 
 
+# The reference of each issue read in this process: it never changes once the issue is filed, and it names
+# the tag a kept issue is found under (load_issue_to_read).
+_REFERENCES: dict[int, str] = {}
+
+
 def load_issue_to_read(issue_id: int) -> tuple[Issue, bool]:
     """The issue for its page (without its parts, see load_issue) and whether the reader has unread messages
-    about it, in one statement; with nothing unread at all (counted with the login), the issue alone."""
-    if current_user.unread_at_load == 0:
-        return load_issue(issue_id, with_parts=False), False
-    row = db.session.execute(
-        select(Issue, select(Notification.id).where(*_unread_about(Issue.id)).exists()).where(Issue.id == issue_id)
-    ).first()
-    return _visible(row[0] if row else None), bool(row and row[1])
+    about it (with nothing unread at all, counted with the login, not asked): in one statement, or — a page
+    read of an issue read here before — from this worker's copy (page_cache.kept_value) under the issue's tag
+    (any change to the issue drops it) and, when the reader has unread messages, the messages' (any message
+    written or read drops it), so a kept issue page sends no statement at all."""
+    person_id, unread_anywhere = current_user.id, current_user.unread_at_load != 0
+
+    def read(session) -> tuple[Issue | None, bool]:
+        if not unread_anywhere:
+            return session.get(Issue, issue_id), False
+        row = session.execute(
+            select(Issue, select(Notification.id).where(*_unread_about(Issue.id, person_id)).exists()).where(
+                Issue.id == issue_id
+            )
+        ).first()
+        return (row[0], bool(row[1])) if row else (None, False)
+
+    reference = _REFERENCES.get(issue_id)
+    if reference is None or request.method not in READ_METHODS:
+        issue, unread_here = read(db.session)
+    else:
+        tags = (page_cache.issue_tag(reference),)
+        if unread_anywhere:
+            tags += (page_cache.table_tag("notification"),)
+        name = f"issue|{issue_id}|{person_id if unread_anywhere else ''}"
+        kept, unread_here = page_cache.kept_value(tags, name, read, page_cache.TTL)
+        issue = db.session.merge(kept, load=False) if kept is not None else None
+    if issue is not None:
+        remembered(_REFERENCES, issue_id, lambda: issue.reference)
+    return _visible(issue), unread_here
 
 
-def _unread_about(issue_id) -> tuple:
-    """The reader's unread messages about an issue (`issue_id` a value or a column)."""
-    return Notification.person_id == current_user.id, Notification.read_at.is_(None), Notification.issue_id == issue_id
+def _unread_about(issue_id, person_id: int) -> tuple:
+    """A person's unread messages about an issue (`issue_id` a value or a column)."""
+    return Notification.person_id == person_id, Notification.read_at.is_(None), Notification.issue_id == issue_id
 
 
 def _visible(issue: Issue | None) -> Issue:
@@ -465,7 +493,8 @@ def detail(issue_id):
     issue, unread_here = load_issue_to_read(issue_id)
     # Opening the issue reads its notifications: the badge in the top bar goes down.
     if unread_here:
-        unread = list(db.session.scalars(select(Notification.id).where(*_unread_about(issue.id)).limit(500)))
+        about = _unread_about(issue.id, current_user.id)
+        unread = list(db.session.scalars(select(Notification.id).where(*about).limit(500)))
         notify.mark_read(current_user, unread)
         db.session.commit()
     if request.args:  # a ready reply picked without JavaScript fills the form in: rendered for this request

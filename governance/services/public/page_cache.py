@@ -48,6 +48,7 @@ from flask import current_app, has_app_context
 from flask_babel import get_locale
 from markupsafe import Markup
 from sqlalchemy import event, inspect, select
+from sqlalchemy.orm import Session
 
 from ...extensions import db
 from ...formatting import TOKEN_SLOT
@@ -318,12 +319,18 @@ def fragment(tags: str | tuple[str, ...], variant: str, render, token: str | Non
     return Markup(entry.body.replace(TOKEN_SLOT, token))
 
 
-def kept_value(tags: tuple[str, ...], name: str, load, max_age: float):
-    """`load()`'s value, kept in this worker (never in Redis) and given again while no change to its tags has
-    been heard of and for at most `max_age` seconds: with Redis, only in the worker's copy that hears every
-    announced change (near_cache.py); without Redis configured, under the tags' in-process generations; while
-    the breaker holds a configured Redis off, not kept at all (another worker's change would go unheard).
-    `name` must say everything the value depends on besides the tags."""
+def kept_value(tags: tuple[str, ...], name: str, read, max_age: float):
+    """What `read(session)` gives, read in a session of its own (its objects belong to no request: a caller
+    merges what it hands out into its own session), kept in this worker (never in Redis) and given again while
+    no change to its tags has been heard of and for at most `max_age` seconds: with Redis, only in the
+    worker's copy that hears every announced change (near_cache.py); without Redis configured, under the tags'
+    in-process generations; while the breaker holds a configured Redis off, not kept at all (another worker's
+    change would go unheard). `name` must say everything the value depends on besides the tags."""
+
+    def load():
+        with Session(db.engine) as apart:
+            return read(apart)
+
     client = get_redis()
     if client is None:
         if _redis_configured():
