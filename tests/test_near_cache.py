@@ -169,3 +169,12 @@ def test_a_new_process_starts_its_own_copy(redis_app, monkeypatch):
     monkeypatch.setattr(near_cache.os, "getpid", lambda: parent.pid + 1)
     page_cache.lookup("compound:1", "zh|/p/compound/1")
     assert near(redis_app) is not parent
+
+
+def test_a_process_that_only_writes_keeps_no_copy(redis_app, world):
+    """A job's process commits changes but reads no kept page: it subscribes to nothing (an unread channel
+    would pile announcements up in Redis)."""
+    redis_app.extensions.pop("page_cache_near", None)
+    make_issue(world["neighbour_leader"])  # committed: its pages' tags are bumped and announced
+    page_cache.store("compound:1", "zh|/p/compound/1", "page", "0")
+    assert "page_cache_near" not in redis_app.extensions

@@ -187,6 +187,14 @@ def for_client(extensions: dict, client, channel: str, live_for: float) -> NearC
     return near
 
 
+def existing(extensions: dict, client) -> NearCache | None:
+    """This worker's copy if it has one (a process that never reads a kept page — a job — starts none)."""
+    near = extensions.get("page_cache_near")
+    if near is None or near.client is not client or near.pid != os.getpid():
+        return None
+    return near
+
+
 def forget_all() -> None:
     """Forget every copy in this process (tests start from nothing)."""
     for near in list(NEARS):

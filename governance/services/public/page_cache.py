@@ -290,7 +290,9 @@ def store(tags: str | tuple[str, ...], variant: str, body: str, gen: str | None,
     except Exception as exc:  # noqa: BLE001 - the page is still served, just not kept
         log.warning("public cache unavailable (%s)", exc)
         return entry
-    _near(client).put(page_id, tags, entry, gen)
+    near = near_cache.existing(current_app.extensions, client)
+    if near is not None:
+        near.put(page_id, tags, entry, gen)
     return entry
 
 
@@ -382,7 +384,9 @@ def invalidate(tags) -> None:
             for page_id in [p for p in MEMORY.pages if p.startswith(prefixes)]:
                 del MEMORY.pages[page_id]
         return
-    _near(client).drop(tags)
+    near = near_cache.existing(current_app.extensions, client)
+    if near is not None:  # a process that only writes (a job) keeps no copy and hears nothing
+        near.drop(tags)
     try:
         with client.pipeline() as pipe:
             for tag in tags:
