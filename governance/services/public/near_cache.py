@@ -20,6 +20,16 @@ request reads it off the connection before looking at the copy. A writer that lo
 out the socket timeout — longer than `live_for` — so by the time it answers, no worker trusts its copy.
 (Across hosts the announcement still needs its one-way trip, which the actor's own next request — a full
 round trip through the network — cannot beat.)
+
+An idle worker's announcements wait on its connection, all read at its next request; Redis holds them up to
+its pub/sub output limit (by default 8 MB for a minute: tens of thousands of announcements), past which it
+drops the connection and the worker forgets its copy. A process that never reads a kept page (a job) starts
+no copy and subscribes to nothing.
+
+What a change made while its announcement could not be sent leaves: the writer's own breaker open (it met a
+Redis failure within the last few seconds) while other workers still reach Redis — their copies keep what
+they hold for at most its age limit (a page TTL, a kept login KEEP_LOGIN_FOR), as a page kept in Redis itself
+would.
 """
 
 from __future__ import annotations
