@@ -107,26 +107,40 @@ def request(client, method: str, path: str, body):
     return response
 
 
-def statements_of(app, client, method, path, body) -> list[str]:
-    sent = []
+def statements_of(app, client, method, path, body, runs: int = 1) -> list[tuple[str, float]]:
+    """The statements one request sends, each with its median time in the database driver (ms) over `runs`
+    requests (the same statements each time)."""
+    sent: list[tuple[str, float]] = []
+    started: list[float] = []
 
-    def seen(_conn, _cursor, statement, *_args):
-        sent.append(statement)
+    def before(_conn, _cursor, statement, *_args):
+        started.append(time.perf_counter())
+
+    def after(_conn, _cursor, statement, *_args):
+        sent.append((statement, (time.perf_counter() - started.pop()) * 1000))
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", seen)
+    event.listen(engine, "before_cursor_execute", before)
+    event.listen(engine, "after_cursor_execute", after)
+    times: list[list[float]] = []
+    statements: list[str] = []
     try:
-        if body is not None:
-            fields = body(client)  # the form GET is not the POST's cost
+        for _ in range(runs):
+            fields = body(client) if body is not None else None  # the form GET is not the POST's cost
             sent.clear()
-            response = client.post(path, data=fields)
-            assert response.status_code in (302, 303), response.status_code
-        else:
-            request(client, method, path, body)
+            if fields is not None:
+                response = client.post(path, data=fields)
+                assert response.status_code in (302, 303), response.status_code
+            else:
+                request(client, method, path, body)
+            statements = [statement for statement, _ms in sent]
+            times.append([ms for _statement, ms in sent])
     finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    return sent
+        event.remove(engine, "before_cursor_execute", before)
+        event.remove(engine, "after_cursor_execute", after)
+    medians = [statistics.median(run[n] for run in times if n < len(run)) for n in range(len(statements))]
+    return list(zip(statements, medians, strict=True))
 
 
 def median_ms(client, method, path, body, runs: int) -> float:
@@ -199,15 +213,15 @@ def main() -> None:
                 client = clients.get(who) or clients.setdefault(who, login(app, who))
                 for _ in range(3):
                     request(client, method, path, body)  # warm: caches, the first request's imports
-                sent = statements_of(app, client, method, path, body)
+                sent = statements_of(app, client, method, path, body, runs=max(1, min(options.runs, 50)))
                 healthz = median_ms(client, "GET", "/healthz", None, options.runs)
                 ms = median_ms(client, method, path, body, options.runs)
                 print(f"\n=== {name}: {method} {path} as {who}")
                 ratio = ms / healthz
                 print(f"{len(sent)} statements; median {ms:.1f} ms (GET /healthz {healthz:.2f} ms, ×{ratio:.0f})")
                 if options.statements:
-                    for n, statement in enumerate(sent, 1):
-                        print(f"  {n}. {' '.join(statement.split())[:300]}")
+                    for n, (statement, ms) in enumerate(sent, 1):
+                        print(f"  {n}. {ms:.3f} ms  {' '.join(statement.split())[:300]}")
                 print(profile(client, method, path, body, options.runs, options.top, options.sort))
         finally:
             with app.app_context():
