@@ -81,6 +81,23 @@ def locked(model, row_id: int):
     return db.session.scalars(statement, execution_options={"populate_existing": True}).first()
 
 
+def ending_savepoint(session):
+    """The savepoint whose release or rollback a session's after_commit or after_rollback event is reporting —
+    SQLAlchemy reports those through the same events as the end of the transaction itself — or None when it is
+    the transaction that ends. What waits for the commit (pages to drop, jobs to hand over) waits past a
+    savepoint's release: nothing is committed yet."""
+    return session.get_nested_transaction()
+
+
+def within(transaction, savepoint) -> bool:
+    """Whether `transaction` (a session's transaction or savepoint) is `savepoint` or one begun inside it."""
+    while transaction is not None:
+        if transaction is savepoint:
+            return True
+        transaction = transaction.parent
+    return False
+
+
 def insert_once(row, find):
     """Add `row` and flush inside a savepoint; when a concurrent request carrying the same idempotency key got
     there first (its unique key refuses this row), only the savepoint is rolled back and the row that won is

@@ -34,7 +34,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
-from ..locks import engine_insert
+from ..locks import ending_savepoint, engine_insert, within
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
@@ -101,8 +101,9 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
 
 
 def dispatch_after_commit(job_id: int) -> None:
-    """Hand a job row over once the current transaction commits (see _after_commit)."""
-    db.session.info.setdefault("jobs_uncommitted", []).append(job_id)
+    """Hand a job row over once the current transaction commits (see _after_commit), unless the savepoint it
+    was written in is rolled back."""
+    db.session.info.setdefault("jobs_uncommitted", []).append((job_id, db.session().get_nested_transaction()))
 
 
 def queue_name() -> str:
@@ -187,15 +188,24 @@ def _rollback_quietly() -> None:
 
 
 def _after_commit(session) -> None:
-    """The deferred rows now exist: remember them for dispatch()."""
-    ids = session.info.pop("jobs_uncommitted", None)
-    if ids and has_app_context():
-        g.setdefault("jobs_committed", []).extend(ids)
+    """The deferred rows now exist: remember them for dispatch() (at the transaction's commit; a savepoint's
+    release commits nothing yet)."""
+    if ending_savepoint(session) is not None:
+        return
+    deferred = session.info.pop("jobs_uncommitted", None)
+    if deferred and has_app_context():
+        g.setdefault("jobs_committed", []).extend(job_id for job_id, _where in deferred)
 
 
 def _after_rollback(session) -> None:
-    """The deferred rows are gone with the transaction: nothing to dispatch."""
-    session.info.pop("jobs_uncommitted", None)
+    """The deferred rows are gone with the transaction, or with the savepoint they were written in (the rows
+    deferred before it, or after it, stay to be handed over at the commit)."""
+    savepoint = ending_savepoint(session)
+    if savepoint is None:
+        session.info.pop("jobs_uncommitted", None)
+        return
+    deferred = session.info.get("jobs_uncommitted", [])
+    deferred[:] = [(job_id, where) for job_id, where in deferred if not within(where, savepoint)]
 
 
 def execute(job_id: int) -> str:
