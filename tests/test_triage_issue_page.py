@@ -161,7 +161,10 @@ def test_priority_and_send_down(world, client, auth):
     assert step(client, issue, "send_down", {"level": "zone", "note": ""}).status_code == 422
     assert step(client, issue, "send_down", {"level": "zone", "note": "请片长核实"}).status_code == 303
     assert fresh(issue).level == "zone"
-    kinds = [e.kind for e in db.session.scalars(select(IssueEvent).where(IssueEvent.issue_id == issue.id))]
+    kinds = [
+        e.kind
+        for e in db.session.scalars(select(IssueEvent).where(IssueEvent.issue_id == issue.id).order_by(IssueEvent.id))
+    ]
     assert kinds[-2:] == ["priority", "sent_down"]
 
 
