@@ -48,6 +48,11 @@ def rq_job_of(job_id: int) -> RQJob | None:
     return RQJob.fetch(jobs.rq_job_id(job_id), connection=queue.connection) if queue else None
 
 
+def in_redis(job_id: int) -> bool:
+    """Whether RQ holds a job for this row."""
+    return RQJob.exists(jobs.rq_job_id(job_id), connection=jobs.rq_queue().connection)
+
+
 def filed_and_queued(filer) -> int:
     """An issue filed and its notify job handed to RQ; the row made old enough for the relay."""
     make_issue(filer)
@@ -232,21 +237,38 @@ def test_jobs_deferred_by_a_job_are_handed_over_when_it_commits(redis_app, filer
 
 
 @pytest.fixture
+def refused_handover(monkeypatch):
+    """Redis answers when the job is written (so defer() writes it as queued), then refuses the push after the
+    commit."""
+    import redis
+    from rq import Queue
+
+    def refuse(*_args, **_kwargs):
+        raise redis.exceptions.ConnectionError("Connection refused")
+
+    monkeypatch.setattr(Queue, "enqueue", refuse)
+
+
+@pytest.fixture
 def lost_connection_at_handover(app):
-    """The database connection dies when the hand-over marks the rows queued (after the commit)."""
+    """The database connection dies at every write of a job row's status after the commit (putting a row
+    whose push failed back to 'pending', or marking a relayed row queued). Returns what ends it."""
 
     def fail(conn, cursor, statement, parameters, context, executemany):
         if statement.startswith("UPDATE job SET status") and "enqueued_at" in statement:
             raise OperationalError(statement, parameters, Exception("terminating connection"))
 
     event.listen(db.engine, "before_cursor_execute", fail)
-    yield
-    event.remove(db.engine, "before_cursor_execute", fail)
+
+    def end():
+        if event.contains(db.engine, "before_cursor_execute", fail):
+            event.remove(db.engine, "before_cursor_execute", fail)
+
+    yield end
+    end()
 
 
-def test_filing_succeeds_when_the_handover_fails_after_the_commit(
-    redis_app, filer, client, auth, lost_connection_at_handover, caplog
-):
+def file_through_the_form(client, auth, filer):
     assert auth.login(filer.mobile).status_code == 302
     html = client.get("/file/").get_data(as_text=True)
     key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
@@ -259,19 +281,43 @@ def test_filing_succeeds_when_the_handover_fails_after_the_commit(
         "neighbour": str(nodes_at("neighbour")[0].id),
         "urgency": "normal",
     }
-    with caplog.at_level(logging.WARNING, logger="governance.jobs"):
-        response = client.post("/file/", data=data)
+    response = client.post("/file/", data=data)
     assert response.status_code == 302
     issue = db.session.scalar(select(Issue))
     assert issue is not None and response.headers["Location"].endswith(f"/issues/{issue.id}")
-    job = db.session.scalar(select(Job).where(Job.kind == "notify"))
-    assert job.status == "pending"  # the relay hands it over
-    assert any("stay pending" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
     # The filer sees the issue filed.
     assert issue.reference in client.get(response.headers["Location"]).get_data(as_text=True)
+    return db.session.scalar(select(Job).where(Job.kind == "notify"))
 
 
-def test_worker_survives_a_failed_handover_of_the_jobs_its_job_made(redis_app, filer, lost_connection_at_handover):
+def test_a_filing_whose_job_redis_refuses_after_the_commit_succeeds_and_its_job_waits(
+    redis_app, filer, client, auth, refused_handover, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="governance.jobs"):
+        job = file_through_the_form(client, auth, filer)
+    assert (job.status, job.enqueued_at) == ("pending", None)  # waiting to be handed over, as the jobs page says
+    assert any("stay pending" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+def test_filing_succeeds_when_the_handover_and_the_database_fail_after_the_commit(
+    redis_app, filer, client, auth, refused_handover, lost_connection_at_handover, monkeypatch, caplog
+):
+    with caplog.at_level(logging.WARNING, logger="governance.jobs"):
+        job = file_through_the_form(client, auth, filer)
+    assert job.status == "queued" and not in_redis(job.id)  # written as queued; its push never happened
+    assert any("the relay will" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+    # Redis and the database are back: the relay hands over the queued row that has no RQ job.
+    monkeypatch.undo()
+    lost_connection_at_handover()
+    set_row(job.id, created_at=utcnow() - timedelta(minutes=2))
+    assert jobs.relay() == 1
+    assert row(job.id).status == "queued" and "missing" in row(job.id).last_error
+    assert in_redis(job.id)
+
+
+def test_worker_survives_a_failed_handover_of_the_jobs_its_job_made(
+    redis_app, filer, refused_handover, lost_connection_at_handover
+):
     """In the worker too: a job that committed stays done when handing over its follow-ups fails."""
     import governance.worker as worker
 
@@ -286,7 +332,8 @@ def test_worker_survives_a_failed_handover_of_the_jobs_its_job_made(redis_app, f
     finally:
         worker._app = before
     assert row(job_id).status == "done"
-    assert db.session.scalar(select(Job.status).where(Job.kind == "webhook")) == "pending"
+    webhook = db.session.scalar(select(Job).where(Job.kind == "webhook"))
+    assert webhook.status == "queued" and not in_redis(webhook.id)  # the relay hands it over
 
 
 # --- external side effects: at most once when a worker dies mid-send ------------------------------

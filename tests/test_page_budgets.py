@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import event
 
 from governance.extensions import db
 from governance.services.issues.lifecycle import add_comment, transition
@@ -128,11 +129,13 @@ def test_report_page(world, client, auth, period):
     assert_flat(f"report_{period}", small, statements(client, path))
 
 
-def test_filing(world, client, auth):
-    """Filing's statements do not depend on how many issues exist already."""
+def filer_of(world, auth):
+    """Logs the 邻长 in; returns a function that files one problem through the form and the statements its
+    POST sent."""
     leader = world["neighbour_leader"]
     log_in(auth, leader)
     neighbour = next(r.node for r in leader.roles if r.node is not None)
+    client = auth.client
 
     def file_one(title: str) -> Statements:
         html = client.get("/file/").get_data(as_text=True)
@@ -153,6 +156,31 @@ def test_filing(world, client, auth):
         assert response.status_code == 302, response.get_data(as_text=True)[:500]
         return sent
 
+    return file_one
+
+
+def test_filing(world, client, auth):
+    """Filing's statements do not depend on how many issues exist already."""
+    file_one = filer_of(world, auth)
     small = file_one("第一个")
     add_issues(world, 30)
     assert_flat("filing", small, file_one("第二个"))
+
+
+def test_filing_with_redis_is_one_transaction(world, redis_app, client, auth):
+    """As in production (Redis: the follow-up job is queued, not run): 13 statements and one commit — the job's
+    row is written as queued, so its hand-over after the commit writes nothing (it was a second transaction)."""
+    file_one = filer_of(world, auth)
+    file_one("第一个")
+    commits = []
+
+    def committed(connection):
+        commits.append(connection)
+
+    event.listen(db.engine, "commit", committed)
+    try:
+        sent = file_one("第二个")
+    finally:
+        event.remove(db.engine, "commit", committed)
+    assert sent.count <= 13, str(sent)
+    assert len(commits) == 1 and not any(s.startswith("UPDATE job") for s in sent.statements), str(sent)

@@ -3,9 +3,11 @@
 `defer()` writes a Job row in the same transaction as the change that needs it. Once that
 transaction commits, `dispatch()` hands the new rows to RQ (REDIS_URL set) or runs them in-process
 (no Redis): after every web request, after each job a worker runs (so a job's own follow-up jobs,
-such as the 企业微信 message of a notification, go straight on), and after each SLA sweep batch. A
-hand-over that fails after the commit (Redis down, the database connection lost) is logged and
-never fails the request: the rows stay 'pending'.
+such as the 企业微信 message of a notification, go straight on), and after each SLA sweep batch. While
+Redis answers, `defer()` writes the row as 'queued' already (the hand-over follows the commit at once;
+marking it afterwards cost every action a second transaction). A hand-over that fails after the commit
+(Redis down) is logged and never fails the request: the rows go back to 'pending'; if the database is
+lost too, they stay 'queued' with no RQ job, which the relay hands over like a job a Redis restart lost.
 
 `relay()` — run every minute by the periodic round (`governance.worker.periodic`), nowhere else —
 hands over what is waiting: 'pending' rows, 'queued' rows whose RQ job finished, failed or vanished
@@ -87,6 +89,11 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     already written under that key is returned instead, whoever wrote it — one INSERT … ON CONFLICT DO NOTHING
     RETURNING, which also holds when two transactions write the same key at once."""
     values = dict(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
+    # With Redis answering, the row is written as handed over: the hand-over follows the commit at once, and
+    # marking it afterwards would cost a second transaction each time. A hand-over that fails puts it back.
+    queued = bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
+    if queued:
+        values.update(status="queued", enqueued_at=utcnow())
     if dedupe_key:
         statement = engine_insert(Job).values(**values).on_conflict_do_nothing(index_elements=[Job.dedupe_key])
         job = db.session.scalars(statement.returning(Job)).first()
@@ -96,14 +103,15 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
         job = Job(**values)
         db.session.add(job)
         db.session.flush()
-    dispatch_after_commit(job.id)
+    dispatch_after_commit(job.id, written_queued=queued)
     return job
 
 
-def dispatch_after_commit(job_id: int) -> None:
+def dispatch_after_commit(job_id: int, written_queued: bool = False) -> None:
     """Hand a job row over once the current transaction commits (see _after_commit), unless the savepoint it
-    was written in is rolled back."""
-    db.session.info.setdefault("jobs_uncommitted", []).append((job_id, db.session().get_nested_transaction()))
+    was written in is rolled back. `written_queued`: this transaction wrote the row as queued (defer)."""
+    deferred = db.session.info.setdefault("jobs_uncommitted", [])
+    deferred.append((job_id, db.session().get_nested_transaction(), written_queued))
 
 
 def queue_name() -> str:
@@ -121,12 +129,17 @@ def rq_queue():
     return Queue(queue_name(), connection=client)
 
 
-def enqueue(job_ids: list[int]) -> int:
-    """Hand jobs to RQ and mark them queued; returns how many were handed over (0 if Redis is down)."""
+def enqueue(job_ids: list[int], written_queued: frozenset[int] = frozenset()) -> int:
+    """Hand jobs to RQ and mark them queued; returns how many were handed over (0 if Redis is down).
+
+    `written_queued`: rows their own transaction wrote as queued (defer), which need no second write; if their
+    hand-over fails they go back to pending, as they would have stayed. Should that write fail too, they stay
+    queued with no RQ job, which relay() hands over as it does the RQ jobs a Redis restart lost."""
     if not job_ids:
         return 0
     queue = rq_queue()
     if queue is None:
+        _back_to_pending(written_queued)
         return 0
     from rq import Retry
 
@@ -146,14 +159,30 @@ def enqueue(job_ids: list[int]) -> int:
             pipe.execute()
     except Exception as exc:  # noqa: BLE001 - Redis down: the rows stay pending for relay()
         log.warning("could not hand %d job(s) to Redis (%s); they stay pending", len(job_ids), exc)
+        _back_to_pending(written_queued)
         return 0
+    unmarked = [job_id for job_id in job_ids if job_id not in written_queued]
+    if unmarked:
+        db.session.execute(
+            update(Job)
+            .where(Job.id.in_(unmarked), Job.status.in_(("pending", "queued")))
+            .values(status="queued", enqueued_at=utcnow())
+        )
+        db.session.commit()
+    return len(job_ids)
+
+
+def _back_to_pending(job_ids) -> None:
+    """Rows written as queued whose hand-over failed: waiting to be handed over, as the jobs page says."""
+    if not job_ids:
+        return
     db.session.execute(
         update(Job)
-        .where(Job.id.in_(job_ids), Job.status.in_(("pending", "queued")))
-        .values(status="queued", enqueued_at=utcnow())
+        .where(Job.id.in_(list(job_ids)), Job.status == "queued", Job.attempts == 0)
+        .values(status="pending", enqueued_at=None)
+        .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return len(job_ids)
 
 
 def dispatch() -> None:
@@ -164,13 +193,14 @@ def dispatch() -> None:
     """
     if not has_app_context():
         return
-    while job_ids := g.pop("jobs_committed", []):
+    while committed := g.pop("jobs_committed", []):
+        job_ids = [job_id for job_id, _written_queued in committed]
         if current_app.config.get("REDIS_URL"):
             try:
-                enqueue(job_ids)
+                enqueue(job_ids, frozenset(job_id for job_id, written_queued in committed if written_queued))
             except Exception as exc:  # noqa: BLE001 - committed already: the relay hands them over
                 _rollback_quietly()
-                log.warning("could not hand over job(s) %s after the commit (%s); they stay pending", job_ids, exc)
+                log.warning("could not hand over job(s) %s after the commit (%s); the relay will", job_ids, exc)
             continue
         for job_id in job_ids:  # in-process: jobs that defer more jobs are picked up by the loop
             try:
@@ -194,7 +224,7 @@ def _after_commit(session) -> None:
         return
     deferred = session.info.pop("jobs_uncommitted", None)
     if deferred and has_app_context():
-        g.setdefault("jobs_committed", []).extend(job_id for job_id, _where in deferred)
+        g.setdefault("jobs_committed", []).extend((job_id, queued) for job_id, _where, queued in deferred)
 
 
 def _after_rollback(session) -> None:
@@ -205,7 +235,7 @@ def _after_rollback(session) -> None:
         session.info.pop("jobs_uncommitted", None)
         return
     deferred = session.info.get("jobs_uncommitted", [])
-    deferred[:] = [(job_id, where) for job_id, where in deferred if not within(where, savepoint)]
+    deferred[:] = [entry for entry in deferred if not within(entry[1], savepoint)]
 
 
 def execute(job_id: int) -> str:
