@@ -66,6 +66,16 @@ def filed_and_queued(filer) -> int:
 # --- stuck rows ---------------------------------------------------------------------------------
 
 
+def test_outside_a_request_a_job_is_written_pending_and_marked_queued_when_handed_over(redis_app, filer):
+    """A command, a job or the sweep may write jobs that nothing hands over at once (a command's own end does
+    not): they are written 'pending', for the relay, and marked queued by the hand-over."""
+    make_issue(filer)
+    job_id = db.session.scalar(select(Job.id).where(Job.kind == "notify"))
+    assert row(job_id).status == "pending"
+    jobs.dispatch()
+    assert row(job_id).status == "queued" and in_redis(job_id)
+
+
 @pytest.mark.parametrize("ended", ["finished", "failed", "missing"])
 def test_queued_row_whose_rq_job_ended_is_handed_over_again(redis_app, filer, ended):
     job_id = filed_and_queued(filer)
@@ -333,7 +343,7 @@ def test_worker_survives_a_failed_handover_of_the_jobs_its_job_made(
         worker._app = before
     assert row(job_id).status == "done"
     webhook = db.session.scalar(select(Job).where(Job.kind == "webhook"))
-    assert webhook.status == "queued" and not in_redis(webhook.id)  # the relay hands it over
+    assert webhook.status == "pending" and not in_redis(webhook.id)  # the relay hands it over
 
 
 # --- external side effects: at most once when a worker dies mid-send ------------------------------

@@ -3,9 +3,9 @@
 `defer()` writes a Job row in the same transaction as the change that needs it. Once that
 transaction commits, `dispatch()` hands the new rows to RQ (REDIS_URL set) or runs them in-process
 (no Redis): after every web request, after each job a worker runs (so a job's own follow-up jobs,
-such as the 企业微信 message of a notification, go straight on), and after each SLA sweep batch. While
-Redis answers, `defer()` writes the row as 'queued' already (the hand-over follows the commit at once;
-marking it afterwards cost every action a second transaction). A hand-over that fails after the commit
+such as the 企业微信 message of a notification, go straight on), and after each SLA sweep batch. In a web
+request with Redis answering, `defer()` writes the row as 'queued' already (the request's end hands it
+over; marking it afterwards cost every action a second transaction). A hand-over that fails after the commit
 (Redis down) is logged and never fails the request: the rows go back to 'pending'; if the database is
 lost too, they stay 'queued' with no RQ job, which the relay hands over like a job a Redis restart lost.
 
@@ -30,7 +30,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 
-from flask import current_app, g, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import and_, func, or_, select, tuple_, update
 
 from ...extensions import db
@@ -89,9 +89,10 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     already written under that key is returned instead, whoever wrote it — one INSERT … ON CONFLICT DO NOTHING
     RETURNING, which also holds when two transactions write the same key at once."""
     values = dict(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
-    # With Redis answering, the row is written as handed over: the hand-over follows the commit at once, and
-    # marking it afterwards would cost a second transaction each time. A hand-over that fails puts it back.
-    queued = bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
+    # In a web request with Redis answering, the row is written as handed over: the request's end hands it over
+    # (register_dispatch), and marking it afterwards would cost a second transaction each time; a hand-over that
+    # fails puts it back. Elsewhere (a job, the sweep, a command) the hand-over marks what it handed over.
+    queued = has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
     if queued:
         values.update(status="queued", enqueued_at=utcnow())
     if dedupe_key:
