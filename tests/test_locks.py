@@ -9,31 +9,16 @@ the rest of the filing's statements together.
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, update
+from sqlalchemy import update
 
 from governance.extensions import db
 from governance.models import Compound, Issue, Node, Project, ResidentReport, SurveyCampaign
 from governance.services import locks
 
 from .builders import make_node
+from .conftest import Statements
 
 LOCKED_MODELS = (Node, Issue, Project, SurveyCampaign, ResidentReport, Compound)
-
-
-def sent_by(action) -> list[str]:
-    """The statements `action` sends."""
-    sent: list[str] = []
-
-    def seen(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    engine = db.engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
-        action()
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
-    return sent
 
 
 def sqlite_program(statement: str) -> set[str]:
@@ -45,7 +30,9 @@ def sqlite_program(statement: str) -> set[str]:
 @pytest.mark.parametrize("model", LOCKED_MODELS, ids=lambda model: model.__name__)
 def test_a_lock_checks_no_foreign_key_and_writes_no_index(app, model):
     with app.app_context():
-        (statement,) = sent_by(lambda: locks.lock_row(model, 1))
+        with Statements() as sent:
+            locks.lock_row(model, 1)
+        (statement,) = sent.statements
         if db.engine.dialect.name == "postgresql":
             assert statement.rstrip().endswith("FOR UPDATE")
         else:

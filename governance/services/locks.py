@@ -81,11 +81,11 @@ def locked(model, row_id: int):
     return db.session.scalars(statement, execution_options={"populate_existing": True}).first()
 
 
-def ending_savepoint(session):
-    """The savepoint whose release or rollback a session's after_commit or after_rollback event is reporting —
-    SQLAlchemy reports those through the same events as the end of the transaction itself — or None when it is
-    the transaction that ends. What waits for the commit (pages to drop, jobs to hand over) waits past a
-    savepoint's release: nothing is committed yet."""
+def open_savepoint(session):
+    """The savepoint the session is in, or None. Inside a session's after_commit or after_rollback event it is
+    the savepoint whose release or rollback the event reports — SQLAlchemy reports those through the same
+    events as the end of the transaction itself — and None when the transaction ends. What waits for the commit
+    (pages to drop, jobs to hand over) waits past a savepoint's release: nothing is committed yet."""
     return session.get_nested_transaction()
 
 

@@ -36,7 +36,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
-from ..locks import ending_savepoint, engine_insert, within
+from ..locks import engine_insert, open_savepoint, within
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
@@ -112,7 +112,7 @@ def dispatch_after_commit(job_id: int, written_queued: bool = False) -> None:
     """Hand a job row over once the current transaction commits (see _after_commit), unless the savepoint it
     was written in is rolled back. `written_queued`: this transaction wrote the row as queued (defer)."""
     deferred = db.session.info.setdefault("jobs_uncommitted", [])
-    deferred.append((job_id, db.session().get_nested_transaction(), written_queued))
+    deferred.append((job_id, open_savepoint(db.session()), written_queued))
 
 
 def queue_name() -> str:
@@ -221,7 +221,7 @@ def _rollback_quietly() -> None:
 def _after_commit(session) -> None:
     """The deferred rows now exist: remember them for dispatch() (at the transaction's commit; a savepoint's
     release commits nothing yet)."""
-    if ending_savepoint(session) is not None:
+    if open_savepoint(session) is not None:
         return
     deferred = session.info.pop("jobs_uncommitted", None)
     if deferred and has_app_context():
@@ -231,7 +231,7 @@ def _after_commit(session) -> None:
 def _after_rollback(session) -> None:
     """The deferred rows are gone with the transaction, or with the savepoint they were written in (the rows
     deferred before it, or after it, stay to be handed over at the commit)."""
-    savepoint = ending_savepoint(session)
+    savepoint = open_savepoint(session)
     if savepoint is None:
         session.info.pop("jobs_uncommitted", None)
         return

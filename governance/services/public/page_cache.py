@@ -72,7 +72,7 @@ from ...models import (
     RoleAssignment,
 )
 from ...redis_conn import get_redis, key
-from ..locks import ending_savepoint
+from ..locks import open_savepoint
 from . import near_cache
 
 log = logging.getLogger("governance.public_cache")
@@ -556,7 +556,7 @@ def _do_orm_execute(state) -> None:
 def _after_commit(session) -> None:
     """The change is visible now: drop the pages that showed the old state (at the transaction's commit, not a
     savepoint's release: a page computed in between would show the old rows under the new generation)."""
-    if ending_savepoint(session) is not None:
+    if open_savepoint(session) is not None:
         return
     tags = session.info.pop(SESSION_KEY, None)
     if tags and has_app_context():
@@ -566,7 +566,7 @@ def _after_commit(session) -> None:
 def _after_rollback(session) -> None:
     """Nothing changed after all. A savepoint rolled back keeps every tag the transaction gathered: what it
     undid may drop a page needlessly at the commit, while forgetting the rest would keep pages stale."""
-    if ending_savepoint(session) is None:
+    if open_savepoint(session) is None:
         session.info.pop(SESSION_KEY, None)
 
 
