@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from governance.extensions import db
-from governance.models import STATUSES, Issue, IssueEvent, Notification, RejectReason, utcnow
+from governance.models import STATUSES, Issue, IssueEvent, Job, Notification, RejectReason, utcnow
 from governance.services.issues import sla
 from governance.services.issues.lifecycle import (
     TRANSITIONS,
@@ -22,7 +22,9 @@ from governance.services.issues.lifecycle import (
     transition,
 )
 from governance.services.platform import jobs
+from governance.services.reports import rollups
 from tests.builders import category, force_status, make_issue, make_person, make_role_holders, make_tree, nodes_at
+from tests.conftest import Statements
 
 
 @pytest.fixture
@@ -56,6 +58,40 @@ def test_filing_is_idempotent(people):
     assert db.session.scalar(select(func.count()).select_from(Issue)) == 1
     other = make_issue(people["neighbour"], key="abc-124")
     assert other.id != first.id
+
+
+def test_a_filing_that_loses_the_race_for_its_key_returns_the_winner_and_writes_nothing(people):
+    """The caller looked the key up and found nothing (key_checked), and meanwhile the same filing landed: the
+    unique key turns the INSERT into nothing, and the issue that won is the answer — no second event, follower,
+    job or rollup count."""
+    filer = people["neighbour"]
+    first = make_issue(filer, key="race-1")
+    rows = {model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, Job)}
+    data = IssueInput(category_id=first.category_id, title="路面破损", neighbour_id=first.neighbour_id)
+    again, created = file_issue(filer, data, "race-1", key_checked=True)
+    db.session.commit()
+    assert (again.id, created) == (first.id, False)
+    assert db.session.scalar(select(func.count()).select_from(Issue)) == 1
+    assert rows == {model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, Job)}
+    assert not rollups.compare(rollups.expected(), rollups.stored())
+
+
+def test_a_new_issue_is_in_the_session_as_loaded(people):
+    """Filing hands back an issue that reads every column without another statement and that a later change in
+    the same transaction moves correctly in the rollups (its state before the change is the one filed)."""
+    issue, created = file_issue(
+        people["neighbour"],
+        IssueInput(category_id=category("road").id, title="井盖缺失", neighbour_id=nodes_at("neighbour")[0].id),
+    )
+    assert created
+    with Statements() as sent:
+        loaded = {column.key: getattr(issue, column.key) for column in Issue.__table__.c}
+    assert sent.count == 0, str(sent)
+    assert loaded["version"] == 1 and loaded["priority"] == "normal" and loaded["reference"] == issue.reference
+    transition(people["group"], issue, "acknowledged")
+    db.session.commit()
+    assert db.session.get(Issue, issue.id).status == "acknowledged"
+    assert not rollups.compare(rollups.expected(), rollups.stored())
 
 
 def test_filing_outside_scope_is_refused(people):

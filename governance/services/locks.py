@@ -13,18 +13,34 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import make_transient_to_detached
 
 from ..extensions import db
+
+
+def dialect_name() -> str:
+    """The session's engine: 'postgresql' or 'sqlite'."""
+    return db.session.get_bind().dialect.name
 
 
 def engine_insert(model, dialect: str | None = None):
     """INSERT into `model`'s table for the session's engine (or the one named `dialect`), with the ON CONFLICT
     clauses both engines share (on_conflict_do_nothing, on_conflict_do_update, RETURNING)."""
-    name = dialect or db.session.get_bind().dialect.name
+    name = dialect or dialect_name()
     return (postgresql if name == "postgresql" else sqlite).insert(model)
+
+
+def as_loaded(model, row):
+    """The ORM object of a row that a Core INSERT … RETURNING (every column) has just written, in the session as
+    if loaded: no history, so no flush writes it again, and no hook of a flush sees it (what those hooks would
+    do, the inserting code does by name)."""
+    instance = model(**row)
+    make_transient_to_detached(instance)
+    db.session.add(instance)
+    return instance
 
 
 @cache
@@ -42,20 +58,23 @@ def _lock_column(model):
     return model.id
 
 
-def _no_op_update(model, row_id: int):
-    """UPDATE of one row that changes nothing: SQLite's write lock, taken before anything is read."""
+@cache
+def _lock_statement(model, dialect: str, returning: bool):
+    """The statement that locks one row of `model` (its id bound as :row_id), built once per model and engine.
+    PostgreSQL: SELECT … FOR UPDATE. SQLite: an UPDATE that changes nothing, which takes its write lock before
+    anything is read. `returning`: it also reads the row (as ORM objects)."""
+    if dialect == "postgresql":
+        return select(model if returning else model.id).where(model.id == bindparam("row_id")).with_for_update()
     column = _lock_column(model)
-    statement = update(model).where(model.id == row_id).values({column: column})
-    return statement.execution_options(synchronize_session=False)
+    statement = update(model).where(model.id == bindparam("row_id")).values({column: column})
+    statement = statement.execution_options(synchronize_session=False)
+    return statement.returning(model) if returning else statement
 
 
 def lock_row(model, row_id: int) -> None:
     """Hold off every other writer of this row (SQLite: of the database) until the transaction ends; call it
     before reading what the step checks."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        db.session.execute(select(model.id).where(model.id == row_id).with_for_update())
-    else:
-        db.session.execute(_no_op_update(model, row_id))
+    db.session.execute(_lock_statement(model, dialect_name(), False), {"row_id": row_id})
 
 
 def lock_names(*names: str) -> None:
@@ -64,7 +83,7 @@ def lock_names(*names: str) -> None:
     stands for what is counted. PostgreSQL: transaction-scoped advisory locks on the names' hashes, taken in one
     order so that two takers never wait for each other; SQLite: its one writer, taken by a write that changes
     nothing to the one row every database of ours has (alembic_version)."""
-    if db.session.get_bind().dialect.name == "postgresql":
+    if dialect_name() == "postgresql":
         for name in sorted(set(names)):
             db.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
     else:
@@ -74,11 +93,8 @@ def lock_names(*names: str) -> None:
 def locked(model, row_id: int):
     """lock_row, then the row as it is now (the session's copy refreshed), in one statement; None when there
     is no such row."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        statement = select(model).where(model.id == row_id).with_for_update()
-    else:
-        statement = _no_op_update(model, row_id).returning(model)
-    return db.session.scalars(statement, execution_options={"populate_existing": True}).first()
+    statement = _lock_statement(model, dialect_name(), True)
+    return db.session.scalars(statement, {"row_id": row_id}, execution_options={"populate_existing": True}).first()
 
 
 def open_savepoint(session):

@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
+from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 
 from ... import policy
 from ...extensions import db
@@ -33,8 +35,10 @@ from ...models import (
     utcnow,
 )
 from ..errors import ServiceError
-from ..locks import insert_once, locked
+from ..locks import as_loaded, dialect_name, engine_insert, locked
 from ..platform import audit, jobs
+from ..public import page_cache
+from ..reports import rollups
 
 # status → the statuses it may move to (docs/DESIGN.md §3). Terminal statuses have no way out.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -163,6 +167,17 @@ def sla_for(level: str, urgency: str) -> SlaPolicy | None:
     return db.session.scalar(select(SlaPolicy).where(SlaPolicy.level == level, SlaPolicy.urgency == urgency))
 
 
+def sla_hours(level: str, urgency: str) -> tuple[int, int] | None:
+    """(ack hours, resolve hours) of the SLA for a level and urgency, None without a policy."""
+    row = db.session.connection().execute(_SLA_HOURS, {"level": level, "urgency": urgency}).first()
+    return tuple(row) if row is not None else None
+
+
+_SLA_HOURS = select(SlaPolicy.ack_hours, SlaPolicy.resolve_hours).where(
+    SlaPolicy.level == bindparam("level"), SlaPolicy.urgency == bindparam("urgency")
+)
+
+
 def set_deadlines(issue: Issue, now: datetime) -> None:
     """Deadlines for the issue's current level, from the SLA policy; none once it is no longer open."""
     sla = sla_for(issue.level, issue.urgency) if issue.is_open else None
@@ -210,7 +225,14 @@ def find_existing(filer: Person | None, key: str | None) -> Issue | None:
     """The issue this filer already filed with this idempotency key."""
     if not key or filer is None:
         return None
-    return db.session.scalar(select(Issue).where(Issue.filed_by_id == filer.id, Issue.idempotency_key == key))
+    issue_id = db.session.connection().execute(_FILED_WITH_KEY, {"filer": filer.id, "key": key}).scalar()
+    return db.session.get(Issue, issue_id) if issue_id is not None else None
+
+
+# Looked up before every filing (and built once: building a statement costs more than running this one).
+_FILED_WITH_KEY = select(Issue.id).where(
+    Issue.filed_by_id == bindparam("filer"), Issue.idempotency_key == bindparam("key")
+)
 
 
 def file_issue(
@@ -254,7 +276,7 @@ def file_issue(
         raise FilingError("bad_title")
     compound, building = _place(neighbour, data.compound_id, data.building_id)
     now = utcnow()
-    issue = Issue(
+    values = dict(
         category_id=category.id,
         title=title,
         description=(data.description or "").strip(),
@@ -279,19 +301,65 @@ def file_issue(
         created_at=now,
         updated_at=now,
     )
-    set_deadlines(issue, now)
-    # A concurrent retry with the same key loses the race at the unique key without spoiling the request.
-    existing = insert_once(issue, lambda: find_existing(filer, idempotency_key))
-    if existing is not None:
-        return existing, False
-    issue.reference = f"WC-{now.year}-{issue.id:06d}"
-    event = add_event(issue, filer, "filed", to_status="reported", to_level="neighbour", public=True, at=now)
+    sla = sla_hours("neighbour", data.urgency)
+    values["ack_due_at"], values["resolve_due_at"], values["next_deadline_at"] = deadlines_for("reported", sla, now)
+    statements = _filing_statements(dialect_name())
+    issue = _insert_new_issue(statements, values)
+    if issue is None:  # a concurrent retry with the same key got there first: its issue is the answer
+        return find_existing(filer, idempotency_key), False
+    connection = db.session.connection()
+    actor_id = filer.id if filer is not None else None
+    filed = dict(issue_id=issue.id, actor_id=actor_id, at=now, kind="filed", to_status="reported", to_level="neighbour")
+    event_id = connection.execute(statements.event, {**filed, "note": "", "public": True}).scalar_one()
     if filer is not None:
-        db.session.add(IssueFollower(issue_id=issue.id, person_id=filer.id, created_at=now))
-    db.session.flush()
+        connection.execute(statements.follower, dict(issue_id=issue.id, person_id=filer.id, created_at=now))
     # The 组长 acknowledges issues filed in their 组: tell them (and the 邻's leaders).
-    jobs.defer("notify", {"event_id": event.id, "levels": ["group"]}, dedupe_key=f"notify:event:{event.id}")
+    jobs.defer("notify", {"event_id": event_id, "levels": ["group"]}, dedupe_key=f"notify:event:{event_id}")
     return issue, True
+
+
+@dataclass(frozen=True)
+class FilingStatements:
+    """The Core statements of a filing, built once per engine (a statement built anew on every filing costs
+    more to build and to find in SQLAlchemy's cache than to run)."""
+
+    issue: Any  # INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING every column
+    reference: Any  # UPDATE issue SET reference WHERE id = :issue_id
+    event: Any  # INSERT INTO issue_event … RETURNING id
+    follower: Any  # INSERT INTO issue_follower
+
+
+@cache
+def _filing_statements(dialect: str) -> FilingStatements:
+    table, events = Issue.__table__, IssueEvent.__table__
+    return FilingStatements(
+        issue=engine_insert(Issue, dialect)
+        .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
+        .returning(*table.c),
+        reference=update(table).where(table.c.id == bindparam("issue_id")),
+        event=insert(events).returning(events.c.id),
+        follower=insert(IssueFollower.__table__),
+    )
+
+
+def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | None:
+    """Insert a new issue with Core statements and hand it to the session as if it had been loaded; None when a
+    concurrent request with the same filer and idempotency key inserted its issue first.
+
+    Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
+    walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
+    takes the unique key's race without a savepoint, and what the flush hooks would have done is done by
+    name — the issue's contribution to the rollups and the tags of the pages that show it."""
+    connection = db.session.connection()
+    row = connection.execute(statements.issue, values).mappings().first()
+    if row is None:
+        return None
+    reference = f"WC-{values['created_at'].year}-{row['id']:06d}"
+    connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
+    issue = as_loaded(Issue, {**row, "reference": reference})
+    rollups.issue_added(issue)
+    page_cache.mark_issue(issue)
+    return issue
 
 
 def _place(neighbour: Node, compound_id: int | None, building_id: int | None):

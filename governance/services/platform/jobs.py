@@ -29,6 +29,7 @@ import logging
 import traceback
 from collections.abc import Callable
 from datetime import timedelta
+from functools import cache
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import and_, func, or_, select, tuple_, update
@@ -36,7 +37,7 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
-from ..locks import engine_insert, open_savepoint, within
+from ..locks import as_loaded, dialect_name, engine_insert, open_savepoint, within
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
@@ -95,17 +96,20 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     queued = has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
     if queued:
         values.update(status="queued", enqueued_at=utcnow())
-    if dedupe_key:
-        statement = engine_insert(Job).values(**values).on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-        job = db.session.scalars(statement.returning(Job)).first()
-        if job is None:
-            return db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-    else:
-        job = Job(**values)
-        db.session.add(job)
-        db.session.flush()
-    dispatch_after_commit(job.id, written_queued=queued)
-    return job
+    row = db.session.connection().execute(_insert_statement(dialect_name()), values).mappings().first()
+    if row is None:  # written already under this key
+        return db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
+    dispatch_after_commit(row["id"], written_queued=queued)
+    return as_loaded(Job, row)
+
+
+@cache
+def _insert_statement(dialect: str):
+    """INSERT INTO job … ON CONFLICT (dedupe_key) DO NOTHING RETURNING every column, built once per engine (every
+    action that changes an issue defers a job; building the statement anew cost more than running it). Rows
+    without a key never conflict: NULLs are distinct."""
+    statement = engine_insert(Job, dialect).on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+    return statement.returning(*Job.__table__.c)
 
 
 def dispatch_after_commit(job_id: int, written_queued: bool = False) -> None:

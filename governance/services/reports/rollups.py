@@ -23,6 +23,7 @@ import logging
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 
 from sqlalchemy import delete, event, inspect, select, text
 
@@ -141,26 +142,38 @@ class Delta:
         by_columns = defaultdict(list)
         for row, key in rows:
             by_columns[(tuple(sorted(row)), key in self.added)].append(row)
-        table = IssueRollup.__table__
         for (columns, added), batch in by_columns.items():
-            counted = [column for column in columns if column in COUNTS]
-            statement = engine_insert(table, dialect)
-            increments = {column: table.c[column] + statement.excluded[column] for column in counted}
-            if added:  # the 街镇 follows the community's latest state
-                increments["street_id"] = statement.excluded.street_id
-            statement = statement.on_conflict_do_update(index_elements=list(KEY), set_=increments)
+            statement = _rollup_upsert(dialect, tuple(c for c in columns if c in COUNTS), added)
             connection.execute(statement, [{**dict.fromkeys(COUNTS, 0), **row} for row in batch])
         hours = [
             {"month": m, "street_id": s, "hours": h, "issues": n} for (m, s, h), n in sorted(self.hours.items()) if n
         ]
         if hours:
-            table = ResolveHoursRollup.__table__
-            statement = engine_insert(table, dialect)
-            statement = statement.on_conflict_do_update(
-                index_elements=["month", "street_id", "hours"],
-                set_={"issues": table.c.issues + statement.excluded.issues},
-            )
-            connection.execute(statement, hours)
+            connection.execute(_hours_upsert(dialect), hours)
+
+
+@cache
+def _rollup_upsert(dialect: str, counted: tuple[str, ...], added: bool):
+    """The upsert that adds to the `counted` columns of rollup rows (built once per engine and set of columns: a
+    statement built anew costs more to build and to find in SQLAlchemy's cache than to run). `added`: the rows
+    take the 街镇 of the issue added (the community's latest state)."""
+    table = IssueRollup.__table__
+    statement = engine_insert(table, dialect)
+    increments = {column: table.c[column] + statement.excluded[column] for column in counted}
+    if added:
+        increments["street_id"] = statement.excluded.street_id
+    return statement.on_conflict_do_update(index_elements=list(KEY), set_=increments)
+
+
+@cache
+def _hours_upsert(dialect: str):
+    """The upsert that adds to the hours histogram."""
+    table = ResolveHoursRollup.__table__
+    statement = engine_insert(table, dialect)
+    return statement.on_conflict_do_update(
+        index_elements=["month", "street_id", "hours"],
+        set_={"issues": table.c.issues + statement.excluded.issues},
+    )
 
 
 def _states(issue: Issue) -> tuple[dict, dict]:
@@ -197,6 +210,13 @@ def _after_flush(session, flush_context) -> None:
     for obj in deleted:
         delta.add(contribution({name: getattr(obj, name) for name in FIELDS}), -1)
     delta.apply(session.connection())
+
+
+def issue_added(issue: Issue) -> None:
+    """The issue was inserted by a Core statement (filing, services/issues/lifecycle.py): add its contribution."""
+    delta = Delta()
+    delta.add(contribution({name: getattr(issue, name) for name in FIELDS}), 1)
+    delta.apply(db.session.connection())
 
 
 def rating_changed(issue: Issue, old_rating: str | None) -> None:
