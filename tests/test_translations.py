@@ -187,3 +187,28 @@ def test_labels_follow_force_locale_inside_a_request_and_come_back_after_it():
             with force_locale(forced):
                 assert status_label("resolved") == resolved[forced]
             assert status_label("resolved") == resolved[chosen]
+
+
+def test_wtforms_own_texts_follow_the_language_and_are_read_once_per_process():
+    """A text WTForms writes itself (a Length we gave no message) speaks the request's language, from a catalogue
+    read from disk once per language and process (Flask-WTF read it on every request that built a form)."""
+    from wtforms import StringField
+    from wtforms.validators import Length
+
+    from governance import forms
+
+    class Small(forms.Form):
+        name = StringField(validators=[Length(max=2)])
+
+    app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40, "REDIS_URL": None})
+    app.config["WTF_CSRF_ENABLED"] = False
+    said = {}
+    for language in ("zh", "en", "zh", "en"):
+        app.config["BABEL_DEFAULT_LOCALE"] = language
+        with app.test_request_context("/", method="POST", data={"name": "太长的名字"}):
+            form = Small()
+            assert not form.validate()
+            said[language] = form.name.errors[0]
+    assert said["en"] == "Field cannot be longer than 2 characters."
+    assert said["zh"] != said["en"] and "2" in said["zh"], said
+    assert forms._catalogue.cache_info().currsize <= 2

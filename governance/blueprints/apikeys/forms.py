@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField
 from wtforms.validators import DataRequired, Length
+
+from ...forms import Form
 
 
 def _strip(value):
@@ -13,7 +14,7 @@ def _strip(value):
     return value.strip() if isinstance(value, str) else value
 
 
-class ApiKeyForm(FlaskForm):
+class ApiKeyForm(Form):
     """A new key: who uses it, and the node whose issues it may file."""
 
     name = StringField(
@@ -26,7 +27,7 @@ class ApiKeyForm(FlaskForm):
     submit = SubmitField(_l("Issue the key"))
 
 
-class RevokeForm(FlaskForm):
+class RevokeForm(Form):
     """The revoke button (a POST with a CSRF token)."""
 
     submit = SubmitField(_l("Revoke"))

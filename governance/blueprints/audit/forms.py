@@ -7,11 +7,11 @@ import unicodedata
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
 from ...formatting import PRIORITY_LABELS, SATISFACTION_LABELS
+from ...forms import Form
 from ...services.platform.audit import ACTIONS
 
 # Each action of services.audit.ACTIONS, as the log names it.
@@ -128,7 +128,7 @@ class DayField(StringField):
         self.day = day
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(Form):
     """Who (mobile number or part of a name), which action, which Beijing days."""
 
     class Meta:

@@ -1,15 +1,16 @@
 """Forms of the auth blueprint."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
+
+from ...forms import Form
 
 PASSWORD_LENGTH = _l("The new password needs at least 8 characters.")
 MOBILE_FIELD = {"render_kw": {"inputmode": "tel", "autocomplete": "username", "maxlength": 20}}
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     """Mobile number and password."""
 
     mobile = StringField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)], **MOBILE_FIELD)
@@ -21,7 +22,7 @@ class LoginForm(FlaskForm):
     submit = SubmitField(_l("Log in"))
 
 
-class ActivateForm(FlaskForm):
+class ActivateForm(Form):
     """First login: the code from the printed list and a new password."""
 
     mobile = StringField(_l("Mobile number"), validators=[DataRequired(), Length(max=20)], **MOBILE_FIELD)
@@ -43,7 +44,7 @@ class ActivateForm(FlaskForm):
     submit = SubmitField(_l("Activate my account"))
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(Form):
     """Change password: the current one and the new one twice."""
 
     current = PasswordField(
@@ -64,13 +65,13 @@ class PasswordForm(FlaskForm):
     submit = SubmitField(_l("Change password"))
 
 
-class LogoutForm(FlaskForm):
+class LogoutForm(Form):
     """An empty form: logging out is a POST with a CSRF token."""
 
     submit = SubmitField(_l("Log out"))
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     """亮身份: whether residents of the compounds one serves see one's name (never the phone)."""
 
     listing = RadioField(

@@ -7,13 +7,13 @@ import re
 import uuid
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, MultipleFileField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ... import policy
 from ...extensions import db
+from ...forms import Form
 from ...models import Building, Category, Compound, Node
 from ...parsing import parse_id
 from ...services.issues.lifecycle import MAX_TITLE
@@ -41,7 +41,7 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-class FilingForm(FlaskForm):
+class FilingForm(Form):
     """Category, title, description, place, urgency, photos and the resident's (private) contact."""
 
     category = SelectField(_l("Kind of problem"), coerce=parse_id, validate_choice=False)

@@ -1,11 +1,12 @@
 """Forms of the inbox blueprint."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SubmitField
 
+from ...forms import Form
 
-class ReadForm(FlaskForm):
+
+class ReadForm(Form):
     """Mark read: one notification when `id` is set, otherwise all of them."""
 
     id = HiddenField()

@@ -7,16 +7,16 @@ message stands beside that field; the service checks it again.
 """
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
+from ...forms import Form
 from ...parsing import DB_INT_MAX, parse_number
 from ...services.issues.lifecycle import MAX_NOTE
 
 
-class VersionedForm(FlaskForm):
+class VersionedForm(Form):
     """A form that says which version of the issue the person was looking at."""
 
     version = HiddenField()
@@ -60,7 +60,7 @@ class RejectForm(TransitionForm):
     reason = SelectField(_l("Reason"), choices=[], validate_choice=False, validators=[offered_choice])
 
 
-class PhotoPublicForm(FlaskForm):
+class PhotoPublicForm(Form):
     """Show a photo on the public page, or take it off (staff decide: no faces, no plates)."""
 
     public = HiddenField()
@@ -96,7 +96,7 @@ COMMENT_CHOICES = [
 ]
 
 
-class CommentForm(FlaskForm):
+class CommentForm(Form):
     """A comment, an internal note or a public update. Append-only, so no version check."""
 
     kind = RadioField(_l("Kind"), choices=COMMENT_CHOICES, default="comment", validate_choice=False)
@@ -144,7 +144,7 @@ class SendDownForm(VersionedForm):
     submit = SubmitField(_l("Send down"))
 
 
-class FollowForm(FlaskForm):
+class FollowForm(Form):
     """Follow an issue (be told about its progress), or stop following it."""
 
     on = HiddenField()

@@ -5,12 +5,12 @@ from __future__ import annotations
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import BooleanField, DateField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
+from ...forms import Form
 from ...parsing import parse_id
 
 
@@ -21,7 +21,7 @@ def _clean(value):
     return unicodedata.normalize("NFKC", value).strip()
 
 
-class EntryForm(FlaskForm):
+class EntryForm(Form):
     """Record a pledge, a receipt or an expenditure. Amounts are text, parsed exactly by the service."""
 
     kind = SelectField(
@@ -58,7 +58,7 @@ class EntryForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class ReverseForm(FlaskForm):
+class ReverseForm(Form):
     """Reverse one entry, with a reason."""
 
     entry_id = HiddenField()
@@ -69,7 +69,7 @@ class ReverseForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class IssuePhaseForm(FlaskForm):
+class IssuePhaseForm(Form):
     """Link an issue of the project's community to one of its phases (no phase: unlink it)."""
 
     issue_ref = StringField(

@@ -4,10 +4,10 @@ that is not on the list comes back as a message beside its field, never as WTFor
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import FileField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 
 from ...formatting import ROLE_LABELS, URGENCY_LABELS
+from ...forms import Form
 from ...models import NOTICE_ROLES
 from ...services.outreach.notices import BODY_MAX, REMIND_CHOICES, REPLY_LABEL_MAX, REPLY_MAX, TITLE_MAX
 
@@ -22,7 +22,7 @@ def remind_label(hours: int):
     return _l("No reminder") if not hours else _l("After %(hours)s hours", hours=hours)
 
 
-class NoticeForm(FlaskForm):
+class NoticeForm(Form):
     """A new notice: where it goes, to whom, what it says, and what it asks back."""
 
     node_id = SelectField(_l("Send to the leaders of"), validate_choice=False)
@@ -48,7 +48,7 @@ class NoticeForm(FlaskForm):
     )
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(Form):
     """A reply: the one-tap button, or a short text."""
 
     reply = StringField(_l("Your reply"), render_kw={"maxlength": REPLY_MAX, "autocomplete": "off"})

@@ -15,7 +15,6 @@ import uuid
 from flask import abort, current_app, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, MultipleFileField, SelectField, StringField, TextAreaField
 
 from ... import web
@@ -23,6 +22,7 @@ from ...access import public
 from ...client import client_address
 from ...extensions import csrf
 from ...formatting import RESIDENT_DECLINE_LABELS, SATISFACTION_LABELS, local_time
+from ...forms import Form
 from ...parsing import parse_id
 from ...services.issues import places
 from ...services.platform import photos
@@ -35,7 +35,7 @@ REPORT_DEVICE_COOKIE = "resident_device"
 DEVICE_COOKIE_DAYS = 400  # the longest a browser keeps a cookie
 
 
-class ResidentReportForm(FlaskForm):
+class ResidentReportForm(Form):
     """What a resident sends: the service checks every value and says what is wrong beside its field."""
 
     category = SelectField(_l("What kind of problem"), validate_choice=False)

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
 
 from ...formatting import RESIDENT_DECLINE_LABELS, URGENCY_LABELS
+from ...forms import Form
 from ...services.issues.lifecycle import MAX_TITLE
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """The issue a report becomes, prefilled from the report."""
 
     category = SelectField(_l("Category"), validate_choice=False)
@@ -20,11 +20,11 @@ class ConfirmForm(FlaskForm):
     idempotency_key = HiddenField()
 
 
-class DeclineForm(FlaskForm):
+class DeclineForm(Form):
     """Why the report is not taken up (the resident sees the reason)."""
 
     reason = RadioField(_l("Reason"), choices=list(RESIDENT_DECLINE_LABELS.items()), validate_choice=False)
 
 
-class SourceForm(FlaskForm):
+class SourceForm(Form):
     """Block or unblock the report's source: the button only."""

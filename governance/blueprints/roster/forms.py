@@ -1,16 +1,17 @@
 """Forms of the roster blueprint."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, SubmitField
 from wtforms.validators import DataRequired, Length
+
+from ...forms import Form
 
 ROSTER_EXTENSIONS = ("csv", "xlsx")
 ROSTER_ACCEPT = ".csv,.xlsx,text/csv,application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-class RosterForm(FlaskForm):
+class RosterForm(Form):
     """One roster file, CSV or XLSX."""
 
     file = FileField(
@@ -27,7 +28,7 @@ class RosterForm(FlaskForm):
     submit = SubmitField(_l("Check the file"))
 
 
-class ConfirmRosterForm(FlaskForm):
+class ConfirmRosterForm(Form):
     """Apply a checked file: which one, and the change set that was shown for it."""
 
     staged = IntegerField(validators=[DataRequired()])

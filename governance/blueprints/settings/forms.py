@@ -5,15 +5,15 @@ from __future__ import annotations
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from ...forms import Form
 from ...parsing import parse_id, parse_number
 from ...services import settings as service
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(Form):
     """A button that posts with a CSRF token (restore, deactivate, retry, test)."""
 
     submit = SubmitField(_l("Confirm"))
@@ -67,7 +67,7 @@ def sla_field_names(level: str, urgency: str) -> tuple[str, str]:
     return f"ack_{level}_{urgency}", f"resolve_{level}_{urgency}"
 
 
-class SlaForm(FlaskForm):
+class SlaForm(Form):
     """The whole SLA table in one form: two hour fields per handling level and urgency."""
 
     submit = SubmitField(_l("Save the time limits"))
@@ -154,7 +154,7 @@ def names_and_position(chinese: tuple, english: tuple, unique) -> tuple[StringFi
     )
 
 
-class ManagedItemForm(FlaskForm):
+class ManagedItemForm(Form):
     """The form of one row of a list admins keep: adding one (item_id None) or editing the row `item_id`."""
 
     submit = SubmitField(_l("Save"))
@@ -382,7 +382,7 @@ class CommunitiesField(SelectMultipleField):
             raise ValidationError(_l("Some of the chosen communities do not exist; please choose again."))
 
 
-class PairingForm(FlaskForm):
+class PairingForm(Form):
     """The communities an organisation serves (checkboxes, grouped by 街镇 in the template)."""
 
     communities = CommunitiesField(_l("Communities served"), coerce=int, validate_choice=False)

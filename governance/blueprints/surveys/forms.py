@@ -4,10 +4,10 @@ the CSRF token and render the fields."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import DateField, FileField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
+from ...forms import Form
 from ...services.outreach.surveys import PURPOSE_MAX, QUESTION_MAX, TITLE_MAX
 
 QUESTION_KINDS = (
@@ -24,7 +24,7 @@ OUTCOMES = (
 )
 
 
-class CampaignForm(FlaskForm):
+class CampaignForm(Form):
     """A new survey: where, what for, when."""
 
     node_id = SelectField(_l("Households of"), validate_choice=False)
@@ -36,7 +36,7 @@ class CampaignForm(FlaskForm):
     ends_on = DateField(_l("Last day"), validators=[Optional()])
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(Form):
     """A question added at the end of a draft's questionnaire."""
 
     kind = SelectField(_l("Kind of question"), choices=QUESTION_KINDS, validate_choice=False)
@@ -44,11 +44,11 @@ class QuestionForm(FlaskForm):
     options = TextAreaField(_l("Choices, one per line"), render_kw={"rows": 4})
 
 
-class ActionForm(FlaskForm):
+class ActionForm(Form):
     """A button that changes the campaign (a POST with its CSRF token)."""
 
 
-class HouseholdFileForm(FlaskForm):
+class HouseholdFileForm(Form):
     """A file of households for one community."""
 
     community_id = SelectField(_l("Community"), validate_choice=False)

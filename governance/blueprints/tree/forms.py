@@ -4,10 +4,10 @@ will change, then again with `confirm` set to do it."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
+from ...forms import Form
 from ...parsing import parse_id
 from ...services.people.structure import MAX_NAME
 
@@ -29,7 +29,7 @@ def _name_field(label):
     )
 
 
-class ConfirmedForm(FlaskForm):
+class ConfirmedForm(Form):
     """A tree edit: `confirm` is empty when the form is sent to see what it will change, "1" to do it."""
 
     confirm = HiddenField()

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 
+from ...forms import Form
 from ...parsing import DB_INT_MAX, parse_id, parse_number
 from ...services.issues.lifecycle import MAX_NOTE
 
@@ -46,7 +46,7 @@ def parse_items(values: list[str]) -> tuple[list[tuple[int, int | None]], list[s
     return items, junk
 
 
-class BulkForm(FlaskForm):
+class BulkForm(Form):
     """One action over the selected issues, with the fields each action needs."""
 
     action = SelectField(_l("Action"), choices=ACTION_CHOICES, validate_choice=False)
@@ -69,7 +69,7 @@ class BulkForm(FlaskForm):
             return None
 
 
-class AcceptForm(FlaskForm):
+class AcceptForm(Form):
     """The party accepts (接单) the selected assignments."""
 
     submit = SubmitField(_l("Accept the selected (接单)"))
