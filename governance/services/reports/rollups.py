@@ -9,8 +9,9 @@ satisfied). A resolved issue also counts once in
 
 Kept in step in the same transaction as the change: a flush hook takes each changed issue's old
 contribution away and adds its new one (the fields it reads are mapped with active_history, so the
-old values are known even when they were not loaded). Core UPDATEs that bypass the ORM must apply a
-`Delta` themselves (`rating_changed`, for services/rating.rate; the SLA sweep changes no field counted here).
+old values are known even when they were not loaded). Core statements that bypass the ORM must apply a
+`Delta` themselves: `issue_added` for filing's INSERT, `rating_changed` for services/rating.rate (the SLA
+sweep changes no field counted here).
 
 `check()` — run nightly, and by `flask rollups check` — recomputes both tables from the raw rows with
 the same `contribution()`, reports every difference (a difference is a bug), and replaces the tables.
