@@ -41,6 +41,7 @@ from ..services.issues.lifecycle import (
     deadlines_for,
     next_level,
     on_time,
+    reference_of,
     target_level,
     working_since,
 )
@@ -74,8 +75,8 @@ SWEEP_MINUTE = 60
 
 
 def reference_for(created: int, issue_id: int) -> str:
-    """The reference file_issue gives: WC-<year filed>-<id>."""
-    return f"WC-{as_datetime(created).year}-{issue_id:06d}"
+    """The reference file_issue gives an issue filed at `created` (epoch seconds)."""
+    return reference_of(issue_id, as_datetime(created))
 
 
 class RefNote:

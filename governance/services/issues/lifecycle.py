@@ -324,7 +324,8 @@ class FilingStatements:
     more to build and to find in SQLAlchemy's cache than to run)."""
 
     issue: Any  # INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING every column
-    reference: Any  # UPDATE issue SET reference WHERE id = :issue_id
+    next_id: Any  # PostgreSQL: the next id from the table's sequence; None on SQLite
+    reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # INSERT INTO issue_event … RETURNING id
     follower: Any  # INSERT INTO issue_follower
 
@@ -332,14 +333,21 @@ class FilingStatements:
 @cache
 def _filing_statements(dialect: str) -> FilingStatements:
     table, events = Issue.__table__, IssueEvent.__table__
+    postgres = dialect == "postgresql"
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
         .returning(*table.c),
+        next_id=select(func.nextval(func.pg_get_serial_sequence("issue", "id"))) if postgres else None,
         reference=update(table).where(table.c.id == bindparam("issue_id")),
         event=insert(events).returning(events.c.id),
         follower=insert(IssueFollower.__table__),
     )
+
+
+def reference_of(issue_id: int, filed_at: datetime) -> str:
+    """An issue's reference (编号): the year it was filed and its id, WC-2026-000123."""
+    return f"WC-{filed_at.year}-{issue_id:06d}"
 
 
 def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | None:
@@ -349,14 +357,27 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | Non
     Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
     walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
     takes the unique key's race without a savepoint, and what the flush hooks would have done is done by
-    name — the issue's contribution to the rollups and the tags of the pages that show it."""
+    name — the issue's contribution to the rollups and the tags of the pages that show it.
+
+    The reference is made of the id. PostgreSQL gives the id first (its sequence), so the row is written once
+    with its reference: setting it afterwards rewrote the new row and every one of its indexes (the reference
+    is indexed, so the update cannot stay on the row's page), leaving a dead copy for vacuum. SQLite has no
+    sequence: the row goes in, then the reference (a write to a page already in hand)."""
     connection = db.session.connection()
-    row = connection.execute(statements.issue, values).mappings().first()
-    if row is None:
-        return None
-    reference = f"WC-{values['created_at'].year}-{row['id']:06d}"
-    connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
-    issue = as_loaded(Issue, {**row, "reference": reference})
+    if statements.next_id is not None:
+        issue_id = connection.execute(statements.next_id).scalar_one()
+        values = {**values, "id": issue_id, "reference": reference_of(issue_id, values["created_at"])}
+        row = connection.execute(statements.issue, values).mappings().first()
+        if row is None:
+            return None
+    else:
+        row = connection.execute(statements.issue, values).mappings().first()
+        if row is None:
+            return None
+        reference = reference_of(row["id"], values["created_at"])
+        connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
+        row = {**row, "reference": reference}
+    issue = as_loaded(Issue, row)
     rollups.issue_added(issue)
     page_cache.mark_issue(issue)
     return issue
