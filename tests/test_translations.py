@@ -212,3 +212,20 @@ def test_wtforms_own_texts_follow_the_language_and_are_read_once_per_process():
     assert said["en"] == "Field cannot be longer than 2 characters."
     assert said["zh"] != said["en"] and "2" in said["zh"], said
     assert forms._catalogue.cache_info().currsize <= 2
+
+
+def test_every_form_of_the_app_derives_from_the_one_base():
+    """A form built on Flask-WTF's own base would read WTForms' catalogue from disk on every request again."""
+    from flask_wtf import FlaskForm
+
+    from governance import forms
+
+    create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "x" * 40, "REDIS_URL": None})
+    found, seen = [], [FlaskForm]
+    while seen:
+        for sub in seen.pop().__subclasses__():
+            seen.append(sub)
+            if sub.__module__.startswith("governance."):
+                found.append(sub)
+    assert len(found) > 30
+    assert [f"{f.__module__}.{f.__name__}" for f in found if not issubclass(f, forms.Form)] == []
