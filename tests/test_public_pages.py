@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy import text as sql_text
 from werkzeug.datastructures import FileStorage
 
 from governance import demo
@@ -26,6 +27,7 @@ from governance.services.reports import rates
 from governance.services.residents import reports
 from tests.builders import (
     category,
+    force_status,
     make_compound,
     make_issue,
     make_person,
@@ -722,3 +724,86 @@ def test_a_rejection_shows_its_reason_from_the_list_but_never_the_note(world, cl
     feed = body(client, f"/p/issue/{issue.reference}/feed.atom")
     assert f"原因：{reason.name_zh}" in feed
     assert "业主私事" not in page and "业主私事" not in feed
+
+
+def test_every_public_list_page_is_the_plain_newest_first_order(world):
+    """The public lists read their rows by the staff list's index-ordered arms (listing.newest_keys): every page of
+    every scope, status filter and category is the page of a plain `ORDER BY created_at DESC, id DESC`, ties
+    included (issues filed in the same second)."""
+    from governance.models import OPEN_STATUSES
+    from governance.services.public import projection
+
+    other = make_person("neighbour_leader", nodes_at("neighbour")[0])
+    issues = [file(world, category=("road", "lighting")[i % 2]) for i in range(14)]
+    issues += [make_issue(other, category="road") for _ in range(4)]  # no 小区
+    same_second = issues[0].created_at
+    for issue in issues[3:9]:
+        issue.created_at = same_second
+    for issue in issues[::3]:
+        force_status(issue, "acknowledged")
+    for issue in issues[1::5]:
+        force_status(issue, "resolved")
+    db.session.commit()
+
+    def plain(condition, status, category_id):
+        rows = db.session.scalars(select(Issue).order_by(Issue.created_at.desc(), Issue.id.desc())).all()
+        keep = [
+            i
+            for i in rows
+            if (condition is None or db.session.scalar(select(Issue.id).where(Issue.id == i.id, condition)))
+            and (status is None or (i.status in OPEN_STATUSES if status == "open" else i.status == status))
+            and (category_id is None or i.category_id == category_id)
+        ]
+        return [i.reference for i in keep]
+
+    scopes = [
+        None,
+        projection.scope_condition("street", world["street"].id),
+        projection.scope_condition("community", world["community"].id),
+        projection.scope_condition("compound", world["compound"].id),
+    ]
+    for condition in scopes:
+        for status in (None, "open", "acknowledged", "resolved", "closed"):
+            for category_id in (None, category("road").id):
+                want = plain(condition, status, category_id)
+                for page in (1, 2, 3, 4):
+                    got = projection.issue_page(condition, status, category_id, page, per_page=4)
+                    assert [i.reference for i in got.items] == want[(page - 1) * 4 : page * 4], (status, page)
+                    assert got.total == len(want)
+
+
+def test_the_public_district_list_reads_no_issue_it_does_not_show(app):
+    """The district's and a 街镇's newest issues come from the (status, created_at) and (street, status, created_at)
+    indexes in order: in the plans of the statements the public list sends, SQLite neither scans the issue table
+    nor sorts, and PostgreSQL, with sequential scans ruled out (on a small table the planner would rightly prefer
+    one), has no sort step. A plain ORDER BY created_at read and sorted every issue of the district."""
+    from sqlalchemy import event
+
+    from governance.services.public import projection
+
+    make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=1)
+    postgres = db.engine.dialect.name == "postgresql"
+    for condition in (None, projection.scope_condition("street", nodes_at("street")[0].id)):
+        sent = []
+
+        def record(_conn, _cursor, statement, parameters, *_args, sent=sent):
+            sent.append((statement, parameters))
+
+        event.listen(db.engine, "before_cursor_execute", record)
+        try:
+            projection.issue_page(condition)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", record)
+        ordered = [(st, params) for st, params in sent if "ORDER BY issue.created_at" in st]
+        assert ordered, sent
+        for statement, parameters in ordered:
+            if postgres:
+                db.session.execute(sql_text("SET LOCAL enable_seqscan = off"))
+                rows = db.session.connection().exec_driver_sql("EXPLAIN " + statement, parameters)
+                plan = " ".join(row[0] for row in rows)
+                assert "Sort" not in plan and "Seq Scan" not in plan, plan
+            else:
+                rows = db.session.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plan = " | ".join(row[3] for row in rows)
+                assert "SCAN issue " not in plan + " " and "TEMP B-TREE" not in plan, plan
+        db.session.rollback()

@@ -252,8 +252,12 @@ def _order(direction: str):
 
 def _arms(person: Person, filters: Filters, statuses: list[str], where: list, direction: str, limit: int) -> list:
     """One index-ordered query per (area, status), each stopping after `limit` rows."""
+    return _arms_over(anchors(person, filters), statuses, where, direction, limit)
+
+
+def _arms_over(areas: list, statuses: list[str], where: list, direction: str, limit: int) -> list:
     statements = []
-    for anchor in anchors(person, filters):
+    for anchor in areas:
         for status in statuses:
             arm = select(Issue.id, Issue.created_at).where(Issue.status == status, *where)
             if anchor is not None:
@@ -277,6 +281,14 @@ def _merge(rows: list, direction: str, limit: int) -> list[tuple[int, datetime]]
     unique = {row[0]: row[1] for row in rows}
     keys = sorted(unique.items(), key=lambda item: (item[1], item[0]), reverse=direction != "newer")
     return keys[:limit]
+
+
+def newest_keys(anchor, statuses: list[str], where: list, limit: int) -> list[tuple[int, datetime]]:
+    """Up to `limit` (id, created_at) pairs, newest first, of the issues in `statuses` that meet `anchor` (an
+    equality that leads a scope index, as SCOPE_COLUMN's; None: the whole district) and `where`: one index-ordered
+    arm per status, merged, as the staff list reads its pages. The public pages' lists use it: a plain ORDER BY
+    created_at over a 街镇 or the district would read and sort every issue there on every recomputation."""
+    return _merge(_union(_arms_over([anchor], statuses, where, "older", limit)), "older", limit)
 
 
 def _plain(where: list, filters: Filters, person: Person, statuses: list[str], direction: str, limit: int) -> list:

@@ -268,30 +268,29 @@ class Place:
 def issue_page(
     condition, status: str | None = None, category_id: int | None = None, page: int = 1, per_page: int = PAGE_SIZE
 ) -> PublicPage:
-    """A scope's public issues, newest first, filtered by status (or 'open') and category, with their latest update."""
+    """A scope's public issues, newest first, filtered by status (or 'open') and category, with their latest update.
+
+    `condition`: the scope's (scope_condition: None for the district, else one column's equality). The page's
+    rows are found by the staff list's index-ordered arms (listing.newest_keys), each stopping after the rows up
+    to this page, then read by id."""
     from sqlalchemy import func
 
-    from ...models import OPEN_STATUSES
+    from ...models import OPEN_STATUSES, STATUSES
+    from ..issues.listing import newest_keys
 
     where = [Issue.reference.is_not(None)]
-    if condition is not None:
-        where.append(condition)
-    if status == "open":
-        where.append(Issue.status.in_(OPEN_STATUSES))
-    elif status:
-        where.append(Issue.status == status)
     if category_id:
         where.append(Issue.category_id == category_id)
-    total = db.session.scalar(select(func.count()).select_from(Issue).where(*where)) or 0
-    statement = (
-        public_query()
-        .where(*where)
-        .order_by(Issue.created_at.desc(), Issue.id.desc())
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    )
-    items = public_issues(statement)
-    updates = latest_updates([item.id for item in items])
+    statuses = list(OPEN_STATUSES) if status == "open" else [status] if status else list(STATUSES)
+    counted = [*where, Issue.status.in_(statuses)] if status else where
+    if condition is not None:
+        counted = [*counted, condition]
+    total = db.session.scalar(select(func.count()).select_from(Issue).where(*counted)) or 0
+    keys = newest_keys(condition, statuses, where, page * per_page)[(page - 1) * per_page :]
+    ids = [issue_id for issue_id, _created in keys]
+    found = {item.id: item for item in public_issues(public_query().where(Issue.id.in_(ids)))} if ids else {}
+    items = [found[issue_id] for issue_id in ids if issue_id in found]
+    updates = latest_updates(ids)
     for item in items:
         item.latest_update = updates.get(item.id, "")
     return PublicPage(items, total, page, per_page)
