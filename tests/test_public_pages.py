@@ -757,17 +757,18 @@ def test_every_public_list_page_is_the_plain_newest_first_order(world):
         return [i.reference for i in keep]
 
     scopes = [
-        None,
-        projection.scope_condition("street", world["street"].id),
-        projection.scope_condition("community", world["community"].id),
-        projection.scope_condition("compound", world["compound"].id),
+        ("district", None),
+        ("street", world["street"].id),
+        ("community", world["community"].id),
+        ("compound", world["compound"].id),
     ]
-    for condition in scopes:
+    for level, target_id in scopes:
+        condition = projection.scope_condition(level, target_id)
         for status in (None, "open", "acknowledged", "resolved", "closed"):
             for category_id in (None, category("road").id):
                 want = plain(condition, status, category_id)
                 for page in (1, 2, 3, 4):
-                    got = projection.issue_page(condition, status, category_id, page, per_page=4)
+                    got = projection.issue_page(condition, status, category_id, page, per_page=4, level=level)
                     assert [i.reference for i in got.items] == want[(page - 1) * 4 : page * 4], (status, page)
                     assert got.total == len(want)
 
@@ -783,7 +784,8 @@ def test_the_public_district_list_reads_no_issue_it_does_not_show(app):
 
     make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=1)
     postgres = db.engine.dialect.name == "postgresql"
-    for condition in (None, projection.scope_condition("street", nodes_at("street")[0].id)):
+    for level, target_id in (("district", None), ("street", nodes_at("street")[0].id)):
+        condition = projection.scope_condition(level, target_id)
         sent = []
 
         def record(_conn, _cursor, statement, parameters, *_args, sent=sent):
@@ -791,7 +793,7 @@ def test_the_public_district_list_reads_no_issue_it_does_not_show(app):
 
         event.listen(db.engine, "before_cursor_execute", record)
         try:
-            projection.issue_page(condition)
+            projection.issue_page(condition, level=level)
         finally:
             event.remove(db.engine, "before_cursor_execute", record)
         ordered = [(st, params) for st, params in sent if "ORDER BY issue.created_at" in st]

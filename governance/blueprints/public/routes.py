@@ -214,6 +214,7 @@ def scope_view(level: str, target_id: int | None):
             filters["status"],
             category.id if category else None,
             filters["page"],
+            level=level,
         )
         places = public_data.children(level, target)
         if level in ("district", "street"):  # from the rollups: a 街镇 has ~100,000 issues at full size

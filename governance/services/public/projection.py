@@ -265,14 +265,27 @@ class Place:
     name: str
 
 
+# Levels whose issues an index holds in (scope, status, created_at) order: their lists are read by arms.
+ARMED_LEVELS = ("district", "street", "community")
+
+
 def issue_page(
-    condition, status: str | None = None, category_id: int | None = None, page: int = 1, per_page: int = PAGE_SIZE
+    condition,
+    status: str | None = None,
+    category_id: int | None = None,
+    page: int = 1,
+    per_page: int = PAGE_SIZE,
+    *,
+    level: str | None = None,
 ) -> PublicPage:
     """A scope's public issues, newest first, filtered by status (or 'open') and category, with their latest update.
 
-    `condition`: the scope's (scope_condition: None for the district, else one column's equality). The page's
-    rows are found by the staff list's index-ordered arms (listing.newest_keys), each stopping after the rows up
-    to this page, then read by id."""
+    `condition`: the scope's (scope_condition: None for the district, else one column's equality), at `level`
+    (None: any other condition, read by the plain query).
+    The district's, a 街镇's and a community's rows are found by the staff list's index-ordered arms
+    (listing.newest_keys), each stopping after the rows up to this page — a plain ORDER BY created_at would read
+    and sort every issue there; a 小区's (a few hundred issues, which no (小区, status, created_at) index holds in
+    order) by one plain query. Then the page's rows are read by id."""
     from sqlalchemy import func
 
     from ...models import OPEN_STATUSES, STATUSES
@@ -286,8 +299,12 @@ def issue_page(
     if condition is not None:
         counted = [*counted, condition]
     total = db.session.scalar(select(func.count()).select_from(Issue).where(*counted)) or 0
-    keys = newest_keys(condition, statuses, where, page * per_page)[(page - 1) * per_page :]
-    ids = [issue_id for issue_id, _created in keys]
+    if level in ARMED_LEVELS:
+        keys = newest_keys(condition, statuses, where, page * per_page)[(page - 1) * per_page :]
+        ids = [issue_id for issue_id, _created in keys]
+    else:
+        newest = select(Issue.id).where(*counted).order_by(Issue.created_at.desc(), Issue.id.desc())
+        ids = list(db.session.scalars(newest.limit(per_page).offset((page - 1) * per_page)))
     found = {item.id: item for item in public_issues(public_query().where(Issue.id.in_(ids)))} if ids else {}
     items = [found[issue_id] for issue_id in ids if issue_id in found]
     updates = latest_updates(ids)
