@@ -162,11 +162,6 @@ def target_level(level: str, actor_rank: int | None) -> str | None:
     return HANDLING_LEVELS[current + 1] if current + 1 < len(HANDLING_LEVELS) else None
 
 
-def sla_for(level: str, urgency: str) -> SlaPolicy | None:
-    """The SLA row for a level and urgency."""
-    return db.session.scalar(select(SlaPolicy).where(SlaPolicy.level == level, SlaPolicy.urgency == urgency))
-
-
 def sla_hours(level: str, urgency: str) -> tuple[int, int] | None:
     """(ack hours, resolve hours) of the SLA for a level and urgency, None without a policy."""
     row = db.session.connection().execute(_SLA_HOURS, {"level": level, "urgency": urgency}).first()
@@ -180,8 +175,7 @@ _SLA_HOURS = select(SlaPolicy.ack_hours, SlaPolicy.resolve_hours).where(
 
 def set_deadlines(issue: Issue, now: datetime) -> None:
     """Deadlines for the issue's current level, from the SLA policy; none once it is no longer open."""
-    sla = sla_for(issue.level, issue.urgency) if issue.is_open else None
-    hours = (sla.ack_hours, sla.resolve_hours) if sla is not None else None
+    hours = sla_hours(issue.level, issue.urgency) if issue.is_open else None
     issue.ack_due_at, issue.resolve_due_at, issue.next_deadline_at = deadlines_for(issue.status, hours, now)
 
 
