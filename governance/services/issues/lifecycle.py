@@ -361,13 +361,10 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | Non
     if statements.next_id is not None:
         issue_id = connection.execute(statements.next_id).scalar_one()
         values = {**values, "id": issue_id, "reference": reference_of(issue_id, values["created_at"])}
-        row = connection.execute(statements.issue, values).mappings().first()
-        if row is None:
-            return None
-    else:
-        row = connection.execute(statements.issue, values).mappings().first()
-        if row is None:
-            return None
+    row = connection.execute(statements.issue, values).mappings().first()
+    if row is None:
+        return None
+    if row["reference"] is None:  # SQLite: no sequence gave the id first
         reference = reference_of(row["id"], values["created_at"])
         connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
         row = {**row, "reference": reference}

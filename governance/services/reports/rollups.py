@@ -177,6 +177,11 @@ def _hours_upsert(dialect: str):
     )
 
 
+def counted_fields(issue: Issue) -> dict:
+    """The fields a contribution reads, as the issue holds them now."""
+    return {name: getattr(issue, name) for name in FIELDS}
+
+
 def _states(issue: Issue) -> tuple[dict, dict]:
     """The counted fields of a stored issue before this flush and now (the same dict if none changed)."""
     state = inspect(issue)
@@ -194,7 +199,7 @@ def _after_flush(session, flush_context) -> None:
     """Move each changed issue's contribution in the transaction that changed it."""
     if session.info.get("rollups_off"):
         return
-    changes = [(None, {name: getattr(obj, name) for name in FIELDS}) for obj in session.new if isinstance(obj, Issue)]
+    changes = [(None, counted_fields(obj)) for obj in session.new if isinstance(obj, Issue)]
     for obj in session.dirty:
         if isinstance(obj, Issue) and obj not in session.new:
             before, now = _states(obj)
@@ -209,20 +214,20 @@ def _after_flush(session, flush_context) -> None:
             delta.add(contribution(before), -1)
         delta.add(contribution(now), 1)
     for obj in deleted:
-        delta.add(contribution({name: getattr(obj, name) for name in FIELDS}), -1)
+        delta.add(contribution(counted_fields(obj)), -1)
     delta.apply(session.connection())
 
 
 def issue_added(issue: Issue) -> None:
     """The issue was inserted by a Core statement (filing, services/issues/lifecycle.py): add its contribution."""
     delta = Delta()
-    delta.add(contribution({name: getattr(issue, name) for name in FIELDS}), 1)
+    delta.add(contribution(counted_fields(issue)), 1)
     delta.apply(db.session.connection())
 
 
 def rating_changed(issue: Issue, old_rating: str | None) -> None:
     """The issue's resident_rating was set by a Core UPDATE (the issue holds the new value): move its answer."""
-    now = {name: getattr(issue, name) for name in FIELDS}
+    now = counted_fields(issue)
     delta = Delta()
     delta.add(contribution({**now, "resident_rating": old_rating}), -1)
     delta.add(contribution(now), 1)
