@@ -14,7 +14,7 @@ import uuid
 from contextlib import contextmanager
 
 import pytest
-from flask import has_app_context
+from flask import current_app, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import Phase, settings
@@ -155,8 +155,10 @@ def clean_database() -> None:
             db.session.execute(text(sql))
     seed_defaults()  # categories and SLA policy, as the migration leaves them
     db.session.commit()
-    # The in-process page cache outlives the rows its pages were made from, and the ids start again at 1.
+    # The in-process page cache outlives the rows its pages were made from, and the ids start again at 1;
+    # the public front door's remembered requests (blueprints/public/front.py) go with it.
     page_cache.clear()
+    current_app.extensions["public_front"].forget()
 
 
 @pytest.fixture

@@ -4,4 +4,6 @@ from flask import Blueprint
 
 bp = Blueprint("public", __name__)
 
-from . import reporting, routes  # noqa: E402,F401
+from . import front, reporting, routes  # noqa: E402,F401
+
+bp.record_once(lambda state: front.install(state.app))

@@ -46,7 +46,7 @@ from ...services.public import page_cache
 from ...services.public import projection as public_data
 from ...services.reports import node_report, rates
 from ...urls import links_from_request_host, public_url
-from . import bp
+from . import bp, front
 from .reporting import rating_page
 
 REFERENCE_RE = re.compile(r"^[A-Z0-9-]{1,24}$")
@@ -133,6 +133,7 @@ def cached(tag: str, variant: str, render, mimetype: str = "text/html"):
     response.last_modified = datetime.fromtimestamp(entry.last_modified, UTC)
     response.headers["Cache-Control"] = f"public, max-age={page_cache.TTL}"
     response.vary.add("Cookie")  # the language a visitor chose lives in the session cookie
+    front.offer(tag, variant)
     return response.make_conditional(request)
 
 
