@@ -19,7 +19,8 @@ pages are the targets of the speed work (README, Performance):
   request after a bump of the tree's cache generation, so the figures are computed) — the issue lists, the
   issue page, the triage console and the home page too
 - filing through the form as the 邻长 (a fresh idempotency key per POST; every POST must make one issue)
-- the public 小区 page of 普瑞斯堡 (cached)
+- the public 小区 page of 普瑞斯堡 (cached, a visitor without a cookie); and, one request at a time, that page as
+  the first visitor after a change to one of its issues sees it, and the district's page after a change anywhere
 
 Prints a table (req/s, p50, p99, ratio, target, pass/fail) and writes JSON to benchmarks/results/pages-*.json.
 Numbers on a 2-core machine shared with other work are noisy; the ratios come from the same run.
@@ -74,6 +75,12 @@ TARGETS = {
     "filing": ("filing POST /file/ (issues made/s)", 0.1, None),
     "public": ("public 小区 page (cached)", 0.6, 50),
 }
+
+# The rows printed under a page's own: (key suffix, what).
+AFTER_A_CHANGE = (
+    ("_after_change", "  the same, first reader after a change"),
+    ("_district_after_change", "  the district's page, after a change"),
+)
 
 
 def add_history(app, n: int) -> dict:
@@ -180,6 +187,15 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
             if name.startswith(("report_", "issue_list_", "issue_page", "triage", "home")):
                 print(f"  {name} after a change: GET {path}", flush=True)
                 out[name + "_after_change"] = {"path": path, **after_a_change(port, path, headers, env["REDIS_PREFIX"])}
+            if name == "public":
+                # The first visitor after a change to an issue of the 小区 computes its page; any change in the
+                # district does the same to the district's page (its tag is on every issue).
+                for key, page_path, tag in (
+                    ("public_after_change", path, f"compound:{ids['compound']}"),
+                    ("public_district_after_change", "/p/", "district"),
+                ):
+                    print(f"  {key}: GET {page_path}", flush=True)
+                    out[key] = {"path": page_path, **after_a_change(port, page_path, {}, env["REDIS_PREFIX"], tag)}
         if "filing" in chosen:
             print("  filing: POST /file/", flush=True)
             filing = load_filings(app, port, cookies["neighbour_leader"], seconds, threads)
@@ -191,18 +207,18 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
     return out
 
 
-def after_a_change(port: int, path: str, headers: dict, prefix: str, n: int = 20) -> dict:
-    """A cached page as the first reader after a change sees it: before each request the generation of the
-    tree's tag, which every kept staff part (report figures, lists, console, home cards, issue page) is kept under, is
-    bumped (what a committed change does), so every request computes the page. One request at a time: this is the page's
-    latency when it is not cached, not a throughput."""
+def after_a_change(port: int, path: str, headers: dict, prefix: str, tag: str = "tree", n: int = 20) -> dict:
+    """A cached page as the first reader after a change sees it: before each request the generation of `tag` is
+    bumped (what a committed change does) — by default the tree's, which every kept staff part (report figures,
+    lists, console, home cards, issue page) is kept under — so every request computes the page. One request at a
+    time: this is the page's latency when it is not cached, not a throughput."""
     import redis
 
     client = redis.Redis.from_url(production_env("", redis=True)["REDIS_URL"])
     latencies = []
     for _ in range(n):
-        client.incr(f"{prefix}pub:gen:tree")
-        client.publish(f"{prefix}pub:announce", "tree")  # every worker's own copy hears of it (near_cache.py)
+        client.incr(f"{prefix}pub:gen:{tag}")
+        client.publish(f"{prefix}pub:announce", tag)  # every worker's own copy hears of it (near_cache.py)
         started = time.perf_counter()
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         try:
@@ -270,13 +286,13 @@ def table(results: list[dict]) -> str:
                 f"{what:<{width}}{r['engine']:<11}{rps:>9.1f}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
                 f"{hello:>9.0f}{ratio:>8.3f}  {target:<24}{'pass' if ok else 'FAIL'}"
             )
-            if name + "_after_change" in pages:
-                page = pages[name + "_after_change"]
-                what = "  the same, first reader after a change"
-                lines.append(
-                    f"{what:<42}{r['engine']:<11}{'':>9}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
-                    f"{'':>9}{'':>8}  {'(one at a time, computed)':<24}"
-                )
+            for suffix, what in AFTER_A_CHANGE:
+                if name + suffix in pages:
+                    page = pages[name + suffix]
+                    lines.append(
+                        f"{what:<42}{r['engine']:<11}{'':>9}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
+                        f"{'':>9}{'':>8}  {'(one at a time, computed)':<24}"
+                    )
     return "\n".join(lines)
 
 
