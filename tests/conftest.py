@@ -174,6 +174,17 @@ def app(_session_app):
         clean_database()
 
 
+PUBLIC_SITE = "https://wangcheng.example.cn"
+
+
+@pytest.fixture
+def base_url(app):
+    """PUBLIC_BASE_URL set, as production requires (tests run without it: links then come from the Host)."""
+    app.config["PUBLIC_BASE_URL"] = PUBLIC_SITE
+    yield PUBLIC_SITE
+    app.config["PUBLIC_BASE_URL"] = None
+
+
 @pytest.fixture
 def client(app):
     """A test client (cookies kept between requests)."""

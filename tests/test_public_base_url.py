@@ -14,9 +14,9 @@ from governance.extensions import db
 from governance.models import Photo
 from governance.services.public import page_cache
 from tests.builders import make_compound, make_issue, make_person, make_tree, nodes_at
+from tests.conftest import PUBLIC_SITE
 
 EVIL = "evil.example"
-SITE = "https://wangcheng.example.cn"
 
 
 @pytest.fixture
@@ -27,13 +27,6 @@ def world(app, fresh_public_cache):
     db.session.add(Photo(issue_id=issue.id, stored_name="pub.jpg", width=1, height=1, size_bytes=1, public=True))
     db.session.commit()
     return {"compound": compound, "issue": issue}
-
-
-@pytest.fixture
-def base_url(app):
-    app.config["PUBLIC_BASE_URL"] = SITE
-    yield SITE
-    app.config["PUBLIC_BASE_URL"] = None
 
 
 def public_urls(world) -> list[str]:
@@ -54,11 +47,12 @@ def test_with_public_base_url_a_forged_host_changes_nothing(world, client, base_
         text = response.get_data(as_text=True)
         assert EVIL not in text, url
         assert "public" in response.headers["Cache-Control"], url
-    assert f"{SITE}/p/compound/{world['compound'].id}" in client.get(public_urls(world)[0]).get_data(as_text=True)
+    poster = client.get(public_urls(world)[0]).get_data(as_text=True)
+    assert f"{PUBLIC_SITE}/p/compound/{world['compound'].id}" in poster
     discovery = client.get("/open311/v2/discovery.json").get_json()
-    assert all(e["url"].startswith(f"{SITE}/open311/v2") for e in discovery["endpoints"])
+    assert all(e["url"].startswith(f"{PUBLIC_SITE}/open311/v2") for e in discovery["endpoints"])
     item = client.get("/open311/v2/requests.json", headers={"Host": EVIL}).get_json()[0]
-    assert item["media_url"].startswith(f"{SITE}/p/photo/")
+    assert item["media_url"].startswith(f"{PUBLIC_SITE}/p/photo/")
 
 
 def test_without_public_base_url_a_host_derived_link_is_never_shared(world, client):

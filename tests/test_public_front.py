@@ -16,32 +16,22 @@ from flask import request_started
 
 from governance.blueprints.public import front
 from governance.extensions import db
-from governance.models import Building, Photo
+from governance.models import Photo
 from governance.services.issues.lifecycle import add_comment
 from tests.builders import make_compound, make_issue, make_person, make_tree, nodes_at
 from tests.conftest import settle_near_copy, take_redis_away
 
 pytestmark = pytest.mark.usefixtures("fresh_public_cache")
 
-SITE = "https://wangcheng.example.cn"
 PUBLIC_NOTE = "物业已派人更换灯泡"
-
-
-@pytest.fixture
-def base_url(app):
-    app.config["PUBLIC_BASE_URL"] = SITE
-    yield SITE
-    app.config["PUBLIC_BASE_URL"] = None
 
 
 @pytest.fixture
 def world(app):
     make_tree(streets=1, communities=1, zones=1, groups=1, neighbours=1)
     community = nodes_at("community")[0]
-    compound = make_compound(community)
-    building = Building(compound_id=compound.id, name="3栋")
-    db.session.add(building)
-    db.session.commit()
+    compound = make_compound(community, buildings=("3栋",))
+    building = compound.buildings[0]
     neighbour = make_person("neighbour_leader", nodes_at("neighbour")[0])
     branch = make_person("branch_member", community)
     issue = make_issue(neighbour, compound_id=compound.id, building_id=building.id, title="楼道灯不亮")
