@@ -256,6 +256,9 @@ def _arms(person: Person, filters: Filters, statuses: list[str], where: list, di
 
 
 def _arms_over(areas: list, statuses: list[str], where: list, direction: str, limit: int) -> list:
+    """The arms of `_arms` for any list of area conditions (None: the whole district) — one SELECT of (id,
+    created_at) per area and status, in the list's order, each stopping after `limit` rows — so the staff list
+    and the public pages (`newest_keys`) build them the same way."""
     statements = []
     for anchor in areas:
         for status in statuses:
