@@ -726,10 +726,11 @@ def test_a_rejection_shows_its_reason_from_the_list_but_never_the_note(world, cl
     assert "业主私事" not in page and "业主私事" not in feed
 
 
-def test_every_public_list_page_is_the_plain_newest_first_order(world):
+def test_every_public_list_page_is_the_plain_newest_first_order(world, client):
     """The public lists read their rows by the staff list's index-ordered arms (listing.newest_keys): every page of
     every scope, status filter and category is the page of a plain `ORDER BY created_at DESC, id DESC`, ties
-    included (issues filed in the same second)."""
+    included (issues filed in the same second). The page itself says how many issues its list holds — without a
+    category filter, the sum of the page's own figures by status (no COUNT): the same number."""
     from governance.models import OPEN_STATUSES
     from governance.services.public import projection
 
@@ -771,6 +772,10 @@ def test_every_public_list_page_is_the_plain_newest_first_order(world):
                     got = projection.issue_page(condition, status, category_id, page, per_page=4, level=level)
                     assert [i.reference for i in got.items] == want[(page - 1) * 4 : page * 4], (status, page)
                     assert got.total == len(want)
+                code = None if category_id is None else "road"
+                url = f"/p/{level}/{target_id}" if target_id else "/p/"
+                html = client.get(url, query_string={"status": status, "category": code}).get_data(as_text=True)
+                assert text_of(html, "p.count-line") == f"共{len(want)}个问题", (level, status, category_id)
 
 
 def test_the_public_district_list_reads_no_issue_it_does_not_show(app):

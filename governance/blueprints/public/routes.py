@@ -210,19 +210,22 @@ def scope_view(level: str, target_id: int | None):
         categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
         category = next((c for c in categories if c.code == filters["category"]), None)
         unknown_category = filters["category"] is not None and category is None
+        places = public_data.children(level, target)
+        if level in ("district", "street") and places:  # from the rollups: a 街镇 has ~100,000 issues at full size
+            by_child = node_report.node_figures(target, node_report.all_time(), places[0].level)
+            places = [(place, by_child.get(place.id) or node_report.empty()) for place in places]
+            figures = node_report.sum_of(by_child.values())
+        else:
+            places = [(place, rates.figures(public_data.scope_condition(place.level, place.id))) for place in places]
+            figures = scope_figures(level, target, condition)
         page = public_data.issue_page(
             condition if not unknown_category else Issue.id.is_(None),
             filters["status"],
             category.id if category else None,
             filters["page"],
             level=level,
+            by_status=None if unknown_category else figures.by_status,
         )
-        places = public_data.children(level, target)
-        if level in ("district", "street"):  # from the rollups: a 街镇 has ~100,000 issues at full size
-            by_child = node_report.node_figures(target, node_report.all_time(), places[0].level if places else None)
-            places = [(place, by_child.get(place.id) or node_report.empty()) for place in places]
-        else:
-            places = [(place, rates.figures(public_data.scope_condition(place.level, place.id))) for place in places]
         fundings = [(p.id, ledger.public_funding(p)) for p in public_data.projects_of(level, target_id or 0)]
         return render_template(
             "public/scope.html",
@@ -230,7 +233,7 @@ def scope_view(level: str, target_id: int | None):
             target=target,
             target_id=target_id,
             up=public_data.ancestors(level, target),
-            figures=scope_figures(level, target, condition),
+            figures=figures,
             places=places,
             page=page,
             filters=filters,

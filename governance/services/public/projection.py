@@ -277,11 +277,14 @@ def issue_page(
     per_page: int = PAGE_SIZE,
     *,
     level: str | None = None,
+    by_status: dict[str, int] | None = None,
 ) -> PublicPage:
     """A scope's public issues, newest first, filtered by status (or 'open') and category, with their latest update.
 
     `condition`: the scope's (scope_condition: None for the district, else one column's equality), at `level`
-    (None: any other condition, read by the plain query).
+    (None: any other condition, read by the plain query). `by_status`: the scope's issues counted by status, when
+    the caller has them (the page's own figures) — the number of issues a list without a category filter holds
+    is then their sum, not a COUNT over every issue of the scope.
     The district's, a 街镇's and a community's rows are found by the staff list's index-ordered arms
     (listing.newest_keys), each stopping after the rows up to this page — a plain ORDER BY created_at would read
     and sort every issue there; a 小区's (a few hundred issues, which no (小区, status, created_at) index holds in
@@ -298,7 +301,10 @@ def issue_page(
     counted = [*where, Issue.status.in_(statuses)] if status else where
     if condition is not None:
         counted = [*counted, condition]
-    total = db.session.scalar(select(func.count()).select_from(Issue).where(*counted)) or 0
+    if by_status is not None and not category_id:
+        total = sum(by_status.get(name, 0) for name in statuses)
+    else:
+        total = db.session.scalar(select(func.count()).select_from(Issue).where(*counted)) or 0
     if level in ARMED_LEVELS:
         keys = newest_keys(condition, statuses, where, page * per_page)[(page - 1) * per_page :]
         ids = [issue_id for issue_id, _created in keys]

@@ -383,6 +383,16 @@ def empty() -> Figures:
     return Figures(by_status=dict.fromkeys(STATUSES, 0))
 
 
+def sum_of(parts) -> Figures:
+    """The figures of a node from its children's (node_figures grouped by the child level): every issue is in
+    exactly one child, so a node's figures are the sum of its children's — one reading of the rollups instead
+    of two. Hours to resolve are not in grouped figures, so the sum carries none."""
+    total = empty()
+    for figures in parts:
+        total.add(figures)
+    return total
+
+
 def trend(node: Node, period: Period, now: datetime | None = None) -> list[Row]:
     """Monthly figures from TREND_MONTHS before the period's end (or its start, if earlier) to its end."""
     last_month = (period.end - timedelta(days=1)).replace(day=1)
