@@ -12,6 +12,7 @@ from functools import cache
 from babel import support
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
 
 
@@ -39,3 +40,14 @@ class Form(FlaskForm):
     class Meta:
         def get_translations(self, form):
             return TRANSLATIONS
+
+
+def options(pairs, optgroup: str | None = None) -> list[SelectChoice]:
+    """A field's choices from (value, label) pairs, in WTForms' own shape (choices given as tuples, or as a dict
+    of groups, are deprecated and go in WTForms 3.4); `optgroup`: the <optgroup> they are shown under."""
+    return [SelectChoice(value, label, optgroup=optgroup) for value, label in pairs]
+
+
+def offered(field) -> set[str]:
+    """The values a choice field offers, as text (the form sends text)."""
+    return {str(choice.value) for choice in field.choices or ()}

@@ -29,6 +29,7 @@ from tests.builders import (
     nodes_at,
 )
 from tests.conftest import REDIS_TEST_URL, csrf_from
+from tests.pages import find_all
 from tests.test_jobs import Receiver
 
 BASE = "/admin/settings"
@@ -185,6 +186,11 @@ def test_robots_follow_scope(world, client, auth, actor_role):
         "district_admin": {c.id for c in communities},
     }[actor_role]
     page = client.get(f"{BASE}/channels").get_data(as_text=True)
+    # The places of the form's list are grouped by 街镇 (<optgroup>), each holding the communities offered there.
+    groups = {
+        group["label"]: len(group.find_all("option")) for group in find_all(page, "select[name=node_id] optgroup")
+    }
+    assert sorted(groups.values()) == {"branch_member": [1], "street_admin": [3], "district_admin": [3, 3]}[actor_role]
     for node, channel in zip(communities, channels, strict=True):
         assert (node.name in page) == (node.id in visible), (actor_role, node.name)
         status = auth.post(f"{BASE}/channels/{channel.id}/active", {"active": "0"}).status_code

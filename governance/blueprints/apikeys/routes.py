@@ -10,6 +10,7 @@ from ... import policy, web
 from ...access import requires
 from ...extensions import db
 from ...formatting import LEVEL_LABELS, local_time
+from ...forms import options
 from ...models import ApiKey, Node
 from ...services.public import open311 as service
 from ...urls import public_url
@@ -17,9 +18,9 @@ from . import bp
 from .forms import ApiKeyForm, RevokeForm
 
 
-def node_choices(person) -> list[tuple[int, str]]:
+def node_choices(person) -> list:
     """The district, 街镇 and 社区 the person may bind a key to, labelled with their level."""
-    return [(node.id, f"{node.name}（{LEVEL_LABELS[node.level]}）") for node in service.key_nodes(person)]
+    return options((node.id, f"{node.name}（{LEVEL_LABELS[node.level]}）") for node in service.key_nodes(person))
 
 
 def render_keys(form: ApiKeyForm, new_key: str | None = None, status: int = 200):

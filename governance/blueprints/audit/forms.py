@@ -11,7 +11,7 @@ from wtforms import SelectField, StringField
 from wtforms.validators import Length, ValidationError
 
 from ...formatting import PRIORITY_LABELS, SATISFACTION_LABELS
-from ...forms import Form
+from ...forms import Form, options
 from ...services.platform.audit import ACTIONS
 
 # Each action of services.audit.ACTIONS, as the log names it.
@@ -146,7 +146,7 @@ class AuditFilterForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.action.choices = [("", _l("Any action"))] + [(code, ACTION_LABELS[code]) for code in ACTIONS]
+        self.action.choices = options([("", _l("Any action")), *((code, ACTION_LABELS[code]) for code in ACTIONS)])
 
     def validate_person(self, field):
         if field.data and not field.data.isprintable():

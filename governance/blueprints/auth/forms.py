@@ -4,7 +4,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField, RadioField, StringField, SubmitField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from ...forms import Form
+from ...forms import Form, options
 
 PASSWORD_LENGTH = _l("The new password needs at least 8 characters.")
 MOBILE_FIELD = {"render_kw": {"inputmode": "tel", "autocomplete": "username", "maxlength": 20}}
@@ -76,11 +76,13 @@ class ProfileForm(Form):
 
     listing = RadioField(
         _l("On the public pages of the compounds I serve"),
-        choices=[
-            ("", _l("Do not name me")),
-            ("surname", _l("My surname and role (e.g. 张·邻长)")),
-            ("full", _l("My full name and role")),
-        ],
+        choices=options(
+            [
+                ("", _l("Do not name me")),
+                ("surname", _l("My surname and role (e.g. 张·邻长)")),
+                ("full", _l("My full name and role")),
+            ]
+        ),
         default="",
         validate_choice=False,
     )

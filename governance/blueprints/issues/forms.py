@@ -11,7 +11,7 @@ from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, Str
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from ...forms import Form
+from ...forms import Form, offered
 from ...parsing import DB_INT_MAX, parse_number
 from ...services.issues.lifecycle import MAX_NOTE
 
@@ -50,7 +50,7 @@ REASON_REQUIRED = _l("Choose a reason from the list.")
 
 def offered_choice(form, field):
     """The value must be one of the field's offered choices (not the empty "Choose…")."""
-    if not field.data or field.data not in {str(value) for value, _label in field.choices if value}:
+    if not field.data or field.data not in offered(field) - {""}:
         raise ValidationError(REASON_REQUIRED)
 
 

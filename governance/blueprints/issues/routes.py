@@ -24,6 +24,7 @@ from ...access import login_required
 from ...auth_session import READ_METHODS
 from ...extensions import db
 from ...formatting import PRIORITY_LABELS, beijing_today, category_name, level_label, remembered, status_label
+from ...forms import options
 from ...models import (
     HANDLING_LEVELS,
     LEVELS,
@@ -376,16 +377,16 @@ def set_choices(issue: Issue, forms: dict) -> None:
     person = current_user
     if issue.is_open and policy.allowed(person, "assign_issue", issue):
         community = db.session.get(type(issue.neighbour), issue.community_id)
-        forms["assign"].organisation.choices = [("", _("Choose…"))] + [
-            (str(o.id), o.name) for o in operations.eligible_organisations(community)
-        ]
+        forms["assign"].organisation.choices = options(
+            [("", _("Choose…")), *((str(o.id), o.name) for o in operations.eligible_organisations(community))]
+        )
         if not forms["assign"].due_on.data:
             forms["assign"].due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
-        forms["priority"].priority.choices = [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
+        forms["priority"].priority.choices = options((p, str(PRIORITY_LABELS[p])) for p in PRIORITIES)
         if forms["priority"].priority.data is None or request.method == "GET":
             forms["priority"].priority.data = issue.priority
         current = HANDLING_LEVELS.index(issue.level)
-        forms["send_down"].level.choices = [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current]]
+        forms["send_down"].level.choices = options((lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current])
     if may_reject(issue):
         forms["rejected"].reason.choices = reject_choices()
 
@@ -395,9 +396,9 @@ def may_reject(issue: Issue) -> bool:
     return "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(current_user, "triage_issue", issue)
 
 
-def reject_choices() -> list[tuple[str, str]]:
+def reject_choices() -> list:
     """The reject form's reasons: "Choose…", then the managed list's active reasons."""
-    return [("", _("Choose…"))] + [(str(r.id), r.label) for r in operations.active_reject_reasons()]
+    return options([("", _("Choose…")), *((str(r.id), r.label) for r in operations.active_reject_reasons())])
 
 
 def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:

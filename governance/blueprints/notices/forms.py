@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import FileField, HiddenField, RadioField, SelectField, SelectMultipleField, StringField, TextAreaField
 
 from ...formatting import ROLE_LABELS, URGENCY_LABELS
-from ...forms import Form
+from ...forms import Form, options
 from ...models import NOTICE_ROLES
 from ...services.outreach.notices import BODY_MAX, REMIND_CHOICES, REPLY_LABEL_MAX, REPLY_MAX, TITLE_MAX
 
@@ -27,12 +27,16 @@ class NoticeForm(Form):
 
     node_id = SelectField(_l("Send to the leaders of"), validate_choice=False)
     roles = SelectMultipleField(
-        _l("Who receives it"), choices=[(role, ROLE_LABELS[role]) for role in NOTICE_ROLES], validate_choice=False
+        _l("Who receives it"),
+        choices=options((role, ROLE_LABELS[role]) for role in NOTICE_ROLES),
+        validate_choice=False,
     )
     title = StringField(_l("Title"), render_kw={"maxlength": TITLE_MAX, "autocomplete": "off"})
     body = TextAreaField(_l("What it says"), render_kw={"maxlength": BODY_MAX, "rows": 6})
-    urgency = RadioField(_l("Urgency"), choices=list(URGENCY_LABELS.items()), default="normal", validate_choice=False)
-    reply_kind = RadioField(_l("Reply"), choices=REPLY_CHOICES, default="none", validate_choice=False)
+    urgency = RadioField(
+        _l("Urgency"), choices=options(URGENCY_LABELS.items()), default="normal", validate_choice=False
+    )
+    reply_kind = RadioField(_l("Reply"), choices=options(REPLY_CHOICES), default="none", validate_choice=False)
     reply_label = StringField(
         _l("Words of the one-tap reply"),
         render_kw={"maxlength": REPLY_LABEL_MAX, "autocomplete": "off", "placeholder": _l("I am at my post")},
@@ -42,7 +46,7 @@ class NoticeForm(Form):
     idempotency_key = HiddenField()
     remind_after_hours = SelectField(
         _l("Remind those who have not read or answered it"),
-        choices=[(str(hours), remind_label(hours)) for hours in REMIND_CHOICES],
+        choices=options((str(hours), remind_label(hours)) for hours in REMIND_CHOICES),
         default="24",
         validate_choice=False,
     )

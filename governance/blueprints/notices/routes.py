@@ -13,6 +13,7 @@ from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...formatting import LEVEL_LABELS, ROLE_LABELS, local_time
+from ...forms import offered, options
 from ...models import NOTICE_ROLES, Node, Notice
 from ...parsing import parse_id, parse_number
 from ...services.outreach import notices
@@ -46,8 +47,8 @@ def index():
     )
 
 
-def _node_choices() -> list[tuple[str, str]]:
-    return [(str(n.id), f"{n.name}（{LEVEL_LABELS[n.level]}）") for n in notices.target_nodes(current_user)]
+def _node_choices() -> list:
+    return options((str(n.id), f"{n.name}（{LEVEL_LABELS[n.level]}）") for n in notices.target_nodes(current_user))
 
 
 def _render_new(form: NoticeForm, status: int = 200):
@@ -63,7 +64,7 @@ def new():
         form = NoticeForm(formdata=None)
         form.node_id.choices = choices
         wanted = request.args.get("node")
-        form.node_id.data = wanted if any(value == wanted for value, _label in choices) else None
+        form.node_id.data = wanted if wanted in offered(form.node_id) else None
         form.roles.data = list(NOTICE_ROLES)
         form.idempotency_key.data = uuid.uuid4().hex
         return _render_new(form)
@@ -72,7 +73,7 @@ def new():
     if not form.validate():  # only the CSRF token can fail here: every choice is checked by the service
         abort(400)
     node_id = parse_id(form.node_id.data)
-    node = db.session.get(Node, node_id) if any(value == str(node_id) for value, _label in choices) else None
+    node = db.session.get(Node, node_id) if str(node_id) in offered(form.node_id) else None
     if node is None:
         form.node_id.errors = [_("Choose where it goes from the list.")]
         return _render_new(form, 422)

@@ -22,7 +22,7 @@ from ...access import public
 from ...client import client_address
 from ...extensions import csrf
 from ...formatting import RESIDENT_DECLINE_LABELS, SATISFACTION_LABELS, local_time
-from ...forms import Form
+from ...forms import Form, offered, options
 from ...parsing import parse_id
 from ...services.issues import places
 from ...services.platform import photos
@@ -58,10 +58,10 @@ class ResidentReportForm(Form):
 
 
 def _choices(form: ResidentReportForm, buildings) -> None:
-    form.category.choices = [("", _("Choose…"))] + [(str(c.id), c.label) for c in places.active_categories()]
-    form.building.choices = [("", _("Not a building (the grounds, a gate, the car park…)"))] + [
-        (str(b.id), b.name) for b in buildings
-    ]
+    form.category.choices = options([("", _("Choose…")), *((str(c.id), c.label) for c in places.active_categories())])
+    form.building.choices = options(
+        [("", _("Not a building (the grounds, a gate, the car park…)")), *((str(b.id), b.name) for b in buildings)]
+    )
 
 
 def _render_form(compound, form: ResidentReportForm, status: int = 200, error: str | None = None):
@@ -97,7 +97,7 @@ def report(compound_id: int):
         form = ResidentReportForm(formdata=None)
         _choices(form, buildings)
         wanted = request.args.get("building", "")
-        form.building.data = wanted if any(value == wanted for value, _label in form.building.choices) else ""
+        form.building.data = wanted if wanted in offered(form.building) else ""
         form.form_key.data = uuid.uuid4().hex
         return _render_form(compound, form)
     budget = int(current_app.config["RESIDENT_REPORT_MAX_BYTES"])

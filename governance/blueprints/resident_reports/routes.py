@@ -13,6 +13,7 @@ from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...formatting import RESIDENT_DECLINE_LABELS, local_time
+from ...forms import options
 from ...models import RESIDENT_REPORT_STATUSES, ResidentReport, ResidentReportPhoto
 from ...parsing import parse_id
 from ...services.issues import places
@@ -51,7 +52,7 @@ def _report(report_id: int) -> ResidentReport:
 
 def _confirm_form(report: ResidentReport, formdata=None) -> ConfirmForm:
     form = ConfirmForm(formdata=formdata)
-    form.category.choices = [(str(c.id), c.label) for c in places.active_categories()]
+    form.category.choices = options((str(c.id), c.label) for c in places.active_categories())
     if formdata is None:
         draft = reports.prefilled(report)
         form.category.data = str(draft.category_id)

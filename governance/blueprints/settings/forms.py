@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ...forms import Form
+from ...forms import Form, options
 from ...parsing import parse_id, parse_number
 from ...services import settings as service
 
@@ -306,8 +306,10 @@ class ResponseTemplateForm(ManagedItemForm):
 
     def set_choices(self, category_labels: dict[int, str], status_labels: dict[str, str]) -> ResponseTemplateForm:
         """Offer every category and status, with "any" first."""
-        self.category_id.choices = [(ANY, _l("Any category"))] + [(str(k), v) for k, v in category_labels.items()]
-        self.status.choices = [(ANY, _l("Any status"))] + list(status_labels.items())
+        self.category_id.choices = options(
+            [(ANY, _l("Any category")), *((str(k), v) for k, v in category_labels.items())]
+        )
+        self.status.choices = options([(ANY, _l("Any status")), *status_labels.items()])
         return self
 
     @classmethod
@@ -346,8 +348,10 @@ class OrganisationForm(ManagedItemForm):
 
     def set_choices(self, kind_labels: dict[str, str], streets) -> OrganisationForm:
         """The kinds, and every 街镇 (or none)."""
-        self.kind.choices = list(kind_labels.items())
-        self.street_id.choices = [(ANY, _l("None (not tied to a 街镇)"))] + [(str(s.id), s.name) for s in streets]
+        self.kind.choices = options(kind_labels.items())
+        self.street_id.choices = options(
+            [(ANY, _l("None (not tied to a 街镇)")), *((str(s.id), s.name) for s in streets)]
+        )
         return self
 
     def validate_street_id(self, field):
@@ -377,8 +381,8 @@ class CommunitiesField(SelectMultipleField):
                 self.junk = True
 
     def pre_validate(self, form):
-        offered = {value for value, _label in self.choices or []}
-        if self.junk or any(value not in offered for value in self.data or []):
+        ids = {choice.value for choice in self.choices or ()}
+        if self.junk or any(value not in ids for value in self.data or []):
             raise ValidationError(_l("Some of the chosen communities do not exist; please choose again."))
 
 

@@ -16,6 +16,7 @@ from ... import policy, web
 from ...access import requires
 from ...extensions import db
 from ...formatting import local_time, status_label, urgency_label
+from ...forms import options
 from ...models import (
     HANDLING_LEVELS,
     ORGANISATION_KINDS,
@@ -178,8 +179,8 @@ def job_retry(job_id):
 # --- 企业微信 group robots -----------------------------------------------------------------------
 
 
-def node_choices(person) -> dict[str, list[tuple[int, str]]]:
-    """The 街镇 and 社区 the person may set a robot for, grouped by 街镇 (for <optgroup>)."""
+def node_choices(person) -> list:
+    """The 街镇 and 社区 the person may set a robot for, grouped by 街镇 (each under its <optgroup>)."""
     nodes = service.channel_nodes(person)
     street_ids = {n.street_id for n in nodes if n.street_id}
     names = dict(db.session.execute(select(Node.id, Node.name).where(Node.id.in_(street_ids))).all())
@@ -187,7 +188,7 @@ def node_choices(person) -> dict[str, list[tuple[int, str]]]:
     for node in nodes:
         label = _("%(name)s (the whole 街镇)", name=node.name) if node.level == "street" else node.name
         grouped.setdefault(names.get(node.street_id, "—"), []).append((node.id, label))
-    return grouped
+    return [choice for street, pairs in grouped.items() for choice in options(pairs, optgroup=street)]
 
 
 def managed_channel(channel_id: int) -> tuple[NotificationChannel, Node]:
@@ -335,7 +336,7 @@ def pairing_form(organisation: Organisation, formdata=None) -> tuple[PairingForm
         form = PairingForm(formdata=None, data={"communities": [c.id for c in organisation.communities]})
     else:
         form = PairingForm()
-    form.communities.choices = [(c.id, c.name) for _street, communities in grouped for c in communities]
+    form.communities.choices = options((c.id, c.name) for _street, communities in grouped for c in communities)
     return form, grouped
 
 

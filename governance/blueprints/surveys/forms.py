@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DateField, FileField, SelectField, StringField, TextAreaField
 from wtforms.validators import Optional
 
-from ...forms import Form
+from ...forms import Form, options
 from ...services.outreach.surveys import PURPOSE_MAX, QUESTION_MAX, TITLE_MAX
 
 QUESTION_KINDS = (
@@ -39,7 +39,7 @@ class CampaignForm(Form):
 class QuestionForm(Form):
     """A question added at the end of a draft's questionnaire."""
 
-    kind = SelectField(_l("Kind of question"), choices=QUESTION_KINDS, validate_choice=False)
+    kind = SelectField(_l("Kind of question"), choices=options(QUESTION_KINDS), validate_choice=False)
     text = StringField(_l("Question"), render_kw={"maxlength": QUESTION_MAX, "autocomplete": "off"})
     options = TextAreaField(_l("Choices, one per line"), render_kw={"rows": 4})
 

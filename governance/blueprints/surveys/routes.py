@@ -14,6 +14,7 @@ from ... import policy, web
 from ...access import login_required, requires
 from ...extensions import db
 from ...formatting import LEVEL_LABELS, beijing_today, local_time
+from ...forms import offered, options
 from ...models import Household, Node, SurveyCampaign, SurveyQuestion
 from ...parsing import parse_id
 from ...services.issues.places import active_categories
@@ -57,12 +58,12 @@ def index():
     return render_template("surveys/index.html", campaigns=surveys.campaigns_for(current_user))
 
 
-def _owner_nodes() -> list[tuple[str, str]]:
+def _owner_nodes() -> list:
     """The places a survey may cover: the node of each role that runs surveys, and its children (not a 邻)."""
     own = [s.node_id for s in policy.scopes(current_user) if s.role in policy.SURVEY_OWNER_ROLES]
-    return [
+    return options(
         (str(n.id), f"{n.name}（{LEVEL_LABELS[n.level]}）") for n in nodes_and_children(own) if n.level != "neighbour"
-    ]
+    )
 
 
 def _render_new(form, status=200):
@@ -83,7 +84,7 @@ def new():
             abort(400)
         return _render_new(form, 422)
     node_id = parse_id(form.node_id.data)
-    node = db.session.get(Node, node_id) if any(v == str(node_id) for v, _label in choices) else None
+    node = db.session.get(Node, node_id) if str(node_id) in offered(form.node_id) else None
     if node is None:
         form.node_id.errors = [_("Choose the area from the list.")]
         return _render_new(form, 422)
@@ -422,10 +423,10 @@ def households_file(campaign_id: int, fmt: str):
 # --- households -----------------------------------------------------------------------------------------
 
 
-def _communities() -> list[tuple[str, str]]:
+def _communities() -> list:
     condition = policy.node_scope_condition(current_user, policy.SURVEY_OWNER_ROLES)
     nodes = db.session.scalars(db.select(Node).where(Node.level == "community", condition).order_by(Node.id)).all()
-    return [(str(n.id), n.name) for n in nodes]
+    return options((str(n.id), n.name) for n in nodes)
 
 
 @bp.route("/households", methods=["GET", "POST"])
@@ -440,7 +441,7 @@ def households():
     if not form.validate() and form.csrf_token.errors:
         abort(400)
     community_id = parse_id(form.community_id.data)
-    community = db.session.get(Node, community_id) if any(v == str(community_id) for v, _label in choices) else None
+    community = db.session.get(Node, community_id) if str(community_id) in offered(form.community_id) else None
     upload = form.file.data
     if community is None or upload is None or not getattr(upload, "filename", ""):
         target = form.community_id if community is None else form.file

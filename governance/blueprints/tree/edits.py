@@ -16,6 +16,7 @@ from ... import policy, web
 from ...access import login_required
 from ...extensions import db
 from ...formatting import LEVEL_LABELS
+from ...forms import options
 from ...models import Node, RoleAssignment
 from ...parsing import parse_id
 from ...services.people import structure, tree
@@ -139,7 +140,7 @@ def move(node_id: int):
     communities = structure.move_communities(current_user, item)
     community = _move_community(item, communities)
     parents = structure.move_parents(current_user, item, community) if community is not None else []
-    choices = [(str(p.id), _label(p)) for p in parents]
+    choices = options((str(p.id), _label(p)) for p in parents)
 
     def render(form, status=200, preview=None):
         chosen = db.session.get(Node, form.parent_id.id_value) if form.parent_id.id_value else None
@@ -191,7 +192,7 @@ def merge(node_id: int):
     policy.authorize(current_user, "edit_tree", item)
     if item.level != "neighbour":
         abort(404)
-    choices = [(str(n.id), _label(n)) for n in structure.merge_targets(current_user, item)]
+    choices = options((str(n.id), _label(n)) for n in structure.merge_targets(current_user, item))
     leaders = [
         r.person.name for r in db.session.scalars(db.select(RoleAssignment).where(RoleAssignment.node_id == item.id))
     ]
@@ -243,7 +244,7 @@ def split(node_id: int):
         abort(404)
     kids = tree.children(item)
     form = SplitForm() if request.method == "POST" else SplitForm(formdata=None)
-    form.neighbours.choices = [(n.id, n.name) for n in kids]
+    form.neighbours.choices = options((n.id, n.name) for n in kids)
 
     def chosen() -> list[Node]:
         wanted = set(form.neighbours.data or [])

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ...forms import Form
+from ...forms import Form, offered
 from ...parsing import parse_id
 from ...services.people.structure import MAX_NAME
 
@@ -51,8 +51,7 @@ class IdChoiceField(SelectField):
         self.message = message
 
     def pre_validate(self, form):
-        offered = {str(value) for value, _label in self.choices or []}
-        if self.data not in offered:
+        if self.data not in offered(self):
             raise ValidationError(self.message)
 
     @property
@@ -81,8 +80,8 @@ class IdsField(SelectMultipleField):
                 self.junk = True
 
     def pre_validate(self, form):
-        offered = {value for value, _label in self.choices or []}
-        if self.junk or any(value not in offered for value in self.data or []):
+        ids = {choice.value for choice in self.choices or ()}
+        if self.junk or any(value not in ids for value in self.data or []):
             raise ValidationError(_l("Tick only neighbour units (邻) of this group (组)."))
         if not self.data:
             raise ValidationError(_l("Tick at least one neighbour unit (邻) to move into the new group (组)."))

@@ -32,6 +32,7 @@ from ...formatting import (
     local_time,
     status_label,
 )
+from ...forms import offered, options
 from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
@@ -179,12 +180,13 @@ def parse_console(args, community: Node) -> tuple[operations.ConsoleFilters, int
 def bulk_form(community: Node, formdata=None) -> BulkForm:
     """The bulk action bar with this community's choices; after a refusal, with what was typed."""
     form = BulkForm(formdata=formdata)
-    form.organisation.choices = [("", _("Choose…"))] + [
-        (str(o.id), o.name) for o in operations.eligible_organisations(community)
-    ]
-    form.priority.choices = [("", _("Choose…"))] + [(p, str(PRIORITY_LABELS[p])) for p in PRIORITIES]
-    form.reason.choices = [("", _("Choose…"))] + [(str(r.id), r.label) for r in operations.active_reject_reasons()]
-    form.level.choices = [("", _("Choose…"))] + [(lv, level_label(lv)) for lv in operations.LOWER_LEVELS]
+    choose = ("", _("Choose…"))
+    form.organisation.choices = options(
+        [choose, *((str(o.id), o.name) for o in operations.eligible_organisations(community))]
+    )
+    form.priority.choices = options([choose, *((p, str(PRIORITY_LABELS[p])) for p in PRIORITIES)])
+    form.reason.choices = options([choose, *((str(r.id), r.label) for r in operations.active_reject_reasons())])
+    form.level.choices = options([choose, *((lv, level_label(lv)) for lv in operations.LOWER_LEVELS)])
     if not form.due_on.data:
         form.due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
     return form
@@ -244,7 +246,7 @@ def _render_console_content(community, filters, page, args, form, refusal, selec
     categories = list(db.session.scalars(select(Category).order_by(Category.sort, Category.id)))
     organisations = list(db.session.scalars(select(Organisation).order_by(Organisation.name)))
     places = preload_places(issues)
-    assignable = {int(value) for value, _label in form.organisation.choices if value}
+    assignable = {int(value) for value in offered(form.organisation) if value}
     refused = {label for label, _ in refusal.issues} if refusal else set()
     body = render_template(
         "triage/_console.html",
