@@ -42,10 +42,12 @@ class Form(FlaskForm):
             return TRANSLATIONS
 
 
-def options(pairs, optgroup: str | None = None) -> list[SelectChoice]:
+def options(pairs, *, blank: str | None = None, optgroup: str | None = None) -> list[SelectChoice]:
     """A field's choices from (value, label) pairs, in WTForms' own shape (choices given as tuples, or as a dict
-    of groups, are deprecated and go in WTForms 3.4); `optgroup`: the <optgroup> they are shown under."""
-    return [SelectChoice(value, label, optgroup=optgroup) for value, label in pairs]
+    of groups, are deprecated and go in WTForms 3.4). `blank`: the label of a first choice with the empty value
+    ("Choose…", "Any status"); `optgroup`: the <optgroup> they are shown under."""
+    first = [SelectChoice("", blank, optgroup=optgroup)] if blank is not None else []
+    return first + [SelectChoice(value, label, optgroup=optgroup) for value, label in pairs]
 
 
 def offered(field) -> set[str]:

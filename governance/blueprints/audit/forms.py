@@ -146,7 +146,7 @@ class AuditFilterForm(Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.action.choices = options([("", _l("Any action")), *((code, ACTION_LABELS[code]) for code in ACTIONS)])
+        self.action.choices = options(((code, ACTION_LABELS[code]) for code in ACTIONS), blank=_l("Any action"))
 
     def validate_person(self, field):
         if field.data and not field.data.isprintable():

@@ -77,11 +77,8 @@ class ProfileForm(Form):
     listing = RadioField(
         _l("On the public pages of the compounds I serve"),
         choices=options(
-            [
-                ("", _l("Do not name me")),
-                ("surname", _l("My surname and role (e.g. 张·邻长)")),
-                ("full", _l("My full name and role")),
-            ]
+            [("surname", _l("My surname and role (e.g. 张·邻长)")), ("full", _l("My full name and role"))],
+            blank=_l("Do not name me"),
         ),
         default="",
         validate_choice=False,

@@ -378,7 +378,7 @@ def set_choices(issue: Issue, forms: dict) -> None:
     if issue.is_open and policy.allowed(person, "assign_issue", issue):
         community = db.session.get(type(issue.neighbour), issue.community_id)
         forms["assign"].organisation.choices = options(
-            [("", _("Choose…")), *((str(o.id), o.name) for o in operations.eligible_organisations(community))]
+            ((str(o.id), o.name) for o in operations.eligible_organisations(community)), blank=_("Choose…")
         )
         if not forms["assign"].due_on.data:
             forms["assign"].due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
@@ -398,7 +398,7 @@ def may_reject(issue: Issue) -> bool:
 
 def reject_choices() -> list:
     """The reject form's reasons: "Choose…", then the managed list's active reasons."""
-    return options([("", _("Choose…")), *((str(r.id), r.label) for r in operations.active_reject_reasons())])
+    return options(((str(r.id), r.label) for r in operations.active_reject_reasons()), blank=_("Choose…"))
 
 
 def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:

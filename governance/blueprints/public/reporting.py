@@ -58,9 +58,9 @@ class ResidentReportForm(Form):
 
 
 def _choices(form: ResidentReportForm, buildings) -> None:
-    form.category.choices = options([("", _("Choose…")), *((str(c.id), c.label) for c in places.active_categories())])
+    form.category.choices = options(((str(c.id), c.label) for c in places.active_categories()), blank=_("Choose…"))
     form.building.choices = options(
-        [("", _("Not a building (the grounds, a gate, the car park…)")), *((str(b.id), b.name) for b in buildings)]
+        ((str(b.id), b.name) for b in buildings), blank=_("Not a building (the grounds, a gate, the car park…)")
     )
 
 

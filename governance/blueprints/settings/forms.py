@@ -306,10 +306,8 @@ class ResponseTemplateForm(ManagedItemForm):
 
     def set_choices(self, category_labels: dict[int, str], status_labels: dict[str, str]) -> ResponseTemplateForm:
         """Offer every category and status, with "any" first."""
-        self.category_id.choices = options(
-            [(ANY, _l("Any category")), *((str(k), v) for k, v in category_labels.items())]
-        )
-        self.status.choices = options([(ANY, _l("Any status")), *status_labels.items()])
+        self.category_id.choices = options(((str(k), v) for k, v in category_labels.items()), blank=_l("Any category"))
+        self.status.choices = options(status_labels.items(), blank=_l("Any status"))
         return self
 
     @classmethod
@@ -349,9 +347,7 @@ class OrganisationForm(ManagedItemForm):
     def set_choices(self, kind_labels: dict[str, str], streets) -> OrganisationForm:
         """The kinds, and every 街镇 (or none)."""
         self.kind.choices = options(kind_labels.items())
-        self.street_id.choices = options(
-            [(ANY, _l("None (not tied to a 街镇)")), *((str(s.id), s.name) for s in streets)]
-        )
+        self.street_id.choices = options(((str(s.id), s.name) for s in streets), blank=_l("None (not tied to a 街镇)"))
         return self
 
     def validate_street_id(self, field):

@@ -180,13 +180,13 @@ def parse_console(args, community: Node) -> tuple[operations.ConsoleFilters, int
 def bulk_form(community: Node, formdata=None) -> BulkForm:
     """The bulk action bar with this community's choices; after a refusal, with what was typed."""
     form = BulkForm(formdata=formdata)
-    choose = ("", _("Choose…"))
+    choose = _("Choose…")
     form.organisation.choices = options(
-        [choose, *((str(o.id), o.name) for o in operations.eligible_organisations(community))]
+        ((str(o.id), o.name) for o in operations.eligible_organisations(community)), blank=choose
     )
-    form.priority.choices = options([choose, *((p, str(PRIORITY_LABELS[p])) for p in PRIORITIES)])
-    form.reason.choices = options([choose, *((str(r.id), r.label) for r in operations.active_reject_reasons())])
-    form.level.choices = options([choose, *((lv, level_label(lv)) for lv in operations.LOWER_LEVELS)])
+    form.priority.choices = options(((p, str(PRIORITY_LABELS[p])) for p in PRIORITIES), blank=choose)
+    form.reason.choices = options(((str(r.id), r.label) for r in operations.active_reject_reasons()), blank=choose)
+    form.level.choices = options(((lv, level_label(lv)) for lv in operations.LOWER_LEVELS), blank=choose)
     if not form.due_on.data:
         form.due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
     return form
