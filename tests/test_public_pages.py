@@ -418,8 +418,12 @@ def test_an_unnoticed_change_shows_within_a_minute(world, client, monkeypatch):
     assert resolved_cards(body(client, url)) == 1  # never older than a minute
 
 
-def test_a_page_rendered_before_a_commit_is_not_served_after_it(app):
-    """A slow render that read the old data and is stored after the invalidation carries an old generation."""
+@pytest.mark.parametrize("kept_in", ["memory", "redis"])
+def test_a_page_rendered_before_a_commit_is_not_served_after_it(app, kept_in, request):
+    """A slow render that read the old data and is stored after the invalidation carries an old generation
+    (kept in the worker's memory, or in Redis where the invalidation bumps the generations)."""
+    if kept_in == "redis":
+        request.getfixturevalue("redis_app")
     entry, gen = page_cache.lookup("compound:1", "zh|/p/compound/1")
     assert entry is None
     page_cache.invalidate({"compound:1"})  # another request committed a change meanwhile

@@ -389,20 +389,37 @@ def invalidate(tags) -> None:
     if near is not None:  # a process that only writes (a job) keeps no copy and hears nothing
         near.drop(tags)
     try:
-        with client.pipeline() as pipe:
-            for tag in tags:
-                pipe.incr(key("pub", "gen", tag))
-                pipe.expire(key("pub", "gen", tag), GEN_TTL)
-                pipe.smembers(key("pub", "tag", tag))
-            # Every worker's copy of these tags' pages goes (near_cache.py): announced with the bump, and on
-            # every worker's connection before the next round trip below returns.
-            pipe.publish(key("pub", "announce"), " ".join(tags))
-            results = pipe.execute()
-        pages = set(chain.from_iterable(results[2:-1:3]))
-        doomed = [key("pub", "page", p.decode()) for p in pages] + [key("pub", "tag", t) for t in tags]
-        client.delete(*doomed)
+        client.register_script(_INVALIDATE)(
+            keys=[key("pub", "gen", tag) for tag in tags] + [key("pub", "tag", tag) for tag in tags],
+            args=[GEN_TTL, key("pub", "page", ""), key("pub", "announce"), " ".join(tags)],
+        )
     except Exception as exc:  # noqa: BLE001 - entries then expire by TTL within a minute
         log.warning("public cache not invalidated (%s); entries expire within %ss", exc, TTL)
+
+
+# Invalidation in one round trip (every commit that changes an issue runs it): bump each tag's generation,
+# announce the tags to every worker's copy (near_cache.py; delivered before this script's answer), then
+# delete the tags' pages and their member sets. KEYS: the n generation keys, then the n tag sets; ARGV: the
+# generations' TTL, the page keys' prefix, the announce channel and the announcement.
+_INVALIDATE = """
+local n = #KEYS / 2
+for i = 1, n do
+    redis.call('INCR', KEYS[i])
+    redis.call('EXPIRE', KEYS[i], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
+local doomed = {}
+for i = n + 1, 2 * n do
+    for _, page in ipairs(redis.call('SMEMBERS', KEYS[i])) do
+        doomed[#doomed + 1] = ARGV[2] .. page
+    end
+    doomed[#doomed + 1] = KEYS[i]
+end
+for first = 1, #doomed, 500 do
+    redis.call('DEL', unpack(doomed, first, math.min(first + 499, #doomed)))
+end
+return #doomed
+"""
 
 
 def clear() -> None:
