@@ -297,7 +297,7 @@ def file_issue(
     )
     sla = sla_hours("neighbour", data.urgency)
     values["ack_due_at"], values["resolve_due_at"], values["next_deadline_at"] = deadlines_for("reported", sla, now)
-    statements = _filing_statements(dialect_name())
+    statements = _filing_statements(dialect_name(), frozenset(values))
     issue = _insert_new_issue(statements, values)
     if issue is None:  # a concurrent retry with the same key got there first: its issue is the answer
         return find_existing(filer, idempotency_key), False
@@ -317,7 +317,7 @@ class FilingStatements:
     """The Core statements of a filing, built once per engine (a statement built anew on every filing costs
     more to build and to find in SQLAlchemy's cache than to run)."""
 
-    issue: Any  # INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING every column
+    issue: Any  # INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING the columns the filing did not set
     next_id: Any  # PostgreSQL: the next id from the table's sequence; None on SQLite
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # INSERT INTO issue_event … RETURNING id
@@ -325,13 +325,17 @@ class FilingStatements:
 
 
 @cache
-def _filing_statements(dialect: str) -> FilingStatements:
+def _filing_statements(dialect: str, filed: frozenset[str]) -> FilingStatements:
+    """`filed`: the columns a filing sets (the same every time). The INSERT returns the others — the defaults,
+    the id and the reference — and not again what was sent: each column returned costs the driver and the
+    result a description and a conversion, the commonest write's largest share of them."""
     table, events = Issue.__table__, IssueEvent.__table__
     postgres = dialect == "postgresql"
+    decided = [column for column in table.c if column.key not in filed or column.key in ("id", "reference")]
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
-        .returning(*table.c),
+        .returning(*decided),
         next_id=select(func.nextval(func.pg_get_serial_sequence("issue", "id"))) if postgres else None,
         reference=update(table).where(table.c.id == bindparam("issue_id")),
         event=insert(events).returning(events.c.id),
@@ -361,9 +365,10 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | Non
     if statements.next_id is not None:
         issue_id = connection.execute(statements.next_id).scalar_one()
         values = {**values, "id": issue_id, "reference": reference_of(issue_id, values["created_at"])}
-    row = connection.execute(statements.issue, values).mappings().first()
-    if row is None:
+    decided = connection.execute(statements.issue, values).mappings().first()
+    if decided is None:
         return None
+    row = {**values, **decided}
     if row["reference"] is None:  # SQLite: no sequence gave the id first
         reference = reference_of(row["id"], values["created_at"])
         connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
