@@ -474,7 +474,8 @@ class Issue(db.Model):
     resident_name: Mapped[str] = mapped_column(String(40), default="")
     resident_phone: Mapped[str] = mapped_column(String(20), default="")
     # NULL when filed through the Open311 API (api_key_id says which key).
-    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    # Found through the unique (filed_by_id, idempotency_key) index: no index of its own.
+    filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
     # The Open311 token returned to the API client that filed it (tokens/{token} looks it up).
     open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
