@@ -14,7 +14,8 @@ its requests read it from Redis or stored it there, and the copy is served only 
   request then asks Redis as before (meeting its timeout and the breaker, redis_conn.py).
 
 Why whoever just acted sees their change at once, on whichever worker: the acting request's invalidation
-returns only after Redis ran the PUBLISH and answered one more command (deleting the old entries), so the
+returns only after Redis ran the PUBLISH and answered one more command (a PING after the invalidation's
+script: Redis writes the announcement in the same turn as the script's answer, not necessarily before it), so the
 announcement is on every worker's connection before the response to the actor leaves; the actor's next
 request reads it off the connection before looking at the copy. A writer that loses Redis mid-way waits
 out the socket timeout — longer than `live_for` — so by the time it answers, no worker trusts its copy.

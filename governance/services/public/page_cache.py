@@ -393,14 +393,18 @@ def invalidate(tags) -> None:
             keys=[key("pub", "gen", tag) for tag in tags] + [key("pub", "tag", tag) for tag in tags],
             args=[GEN_TTL, key("pub", "page", ""), key("pub", "announce"), " ".join(tags)],
         )
+        # The fence: Redis writes the announcement to every worker's connection in the same turn as the script's
+        # answer, but possibly after it; one more command answered means it has been written (near_cache.py:
+        # whoever acted sees the change on whichever worker serves their next request).
+        client.ping()
     except Exception as exc:  # noqa: BLE001 - entries then expire by TTL within a minute
         log.warning("public cache not invalidated (%s); entries expire within %ss", exc, TTL)
 
 
-# Invalidation in one round trip (every commit that changes an issue runs it): bump each tag's generation,
-# announce the tags to every worker's copy (near_cache.py; delivered before this script's answer), then
-# delete the tags' pages and their member sets. KEYS: the n generation keys, then the n tag sets; ARGV: the
-# generations' TTL, the page keys' prefix, the announce channel and the announcement.
+# Invalidation in one command (every commit that changes an issue runs it), atomic: bump each tag's generation,
+# announce the tags to every worker's copy (near_cache.py), then delete the tags' pages and their member sets.
+# KEYS: the n generation keys, then the n tag sets; ARGV: the generations' TTL, the page keys' prefix, the
+# announce channel and the announcement.
 _INVALIDATE = """
 local n = #KEYS / 2
 for i = 1, n do
