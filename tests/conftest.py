@@ -298,6 +298,13 @@ def csrf_from(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def hidden_value(html: str, name: str) -> str:
+    """The value of the first hidden input called `name` on a page (a form's idempotency key, say)."""
+    match = re.search(rf'name="{re.escape(name)}" type="hidden" value="([^"]*)"', html)
+    assert match, f"no hidden {name} on the page"
+    return match.group(1)
+
+
 class Auth:
     """Log in and out through the real forms (flaskr's `auth` fixture)."""
 

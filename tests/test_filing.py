@@ -19,9 +19,7 @@ from governance.models import Issue, Job, Photo
 from governance.services.issues import places
 from governance.services.platform import jobs, photos
 from tests.builders import category, make_compound, make_issue, make_person, make_tree, nodes_at
-from tests.conftest import csrf_from
-
-KEY_RE = re.compile(r'id="idempotency_key" name="idempotency_key" type="hidden" value="([^"]+)"')
+from tests.conftest import csrf_from, hidden_value
 
 
 def jpeg(size=(640, 480), color=(180, 60, 40), **save) -> bytes:
@@ -66,7 +64,7 @@ def open_form(client) -> tuple[str, str, str]:
     response = client.get("/file/")
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    return html, csrf_from(html), KEY_RE.search(html).group(1)
+    return html, csrf_from(html), hidden_value(html, "idempotency_key")
 
 
 def neighbour_options(html: str) -> list[str]:
@@ -163,7 +161,7 @@ def test_errors_keep_everything_typed(world, client, auth):
     assert "井盖&lt;松动&gt;" in html and 'value="东门"' in html and 'value="李伯"' in html
     assert re.search(r'value="urgent"[^>]*checked|checked[^>]*value="urgent"', html)
     assert re.search(rf'<option value="{world["buildings"][2].id}" selected', html)
-    assert KEY_RE.search(html).group(1) == key  # the same filing: a retry stays idempotent
+    assert hidden_value(html, "idempotency_key") == key  # the same filing: a retry stays idempotent
     assert "reselect" in html  # the photos must be chosen again, and the page says so
     assert count(Issue) == 0 and count(Photo) == 0
 
@@ -463,7 +461,7 @@ def test_many_neighbours_are_searched_not_listed(world, client, auth, monkeypatc
     data = filing_data(world, neighbour="", neighbour_filter=nodes_at("group")[1].name, action="find")
     html = post_filing(client, data, token=token, key=key).get_data(as_text=True)
     assert neighbour_options(html) == [str(n.id) for n in world["neighbours"][2:]]
-    assert "3栋门口路面塌陷" in html and KEY_RE.search(html).group(1) == key
+    assert "3栋门口路面塌陷" in html and hidden_value(html, "idempotency_key") == key
     response = post_filing(client, filing_data(world, neighbour=str(wanted.id)), token=token, key=key)
     assert response.status_code == 302
     assert db.session.scalar(select(Issue)).neighbour_id == wanted.id

@@ -19,7 +19,7 @@ from governance.models import Issue, Job, Notification, NotificationChannel, utc
 from governance.services.platform import jobs
 from governance.worker import periodic_once
 from tests.builders import category, make_issue, make_person, make_tree, nodes_at
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, hidden_value
 from tests.test_jobs import Receiver, count, inbox_of, run_rq_worker
 
 LONG_AGO = timedelta(minutes=16)  # past the lease
@@ -281,7 +281,7 @@ def lost_connection_at_handover(app):
 def file_through_the_form(client, auth, filer):
     assert auth.login(filer.mobile).status_code == 302
     html = client.get("/file/").get_data(as_text=True)
-    key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html).group(1)
+    key = hidden_value(html, "idempotency_key")
     data = {
         "csrf_token": csrf_from(html),
         "idempotency_key": key,

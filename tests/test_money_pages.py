@@ -12,7 +12,7 @@ from governance.extensions import db
 from governance.models import Issue, LedgerEntry
 from governance.services.money import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, hidden_value
 from tests.pages import find, find_all, text_of
 
 
@@ -46,7 +46,7 @@ def page(client, project) -> str:
 def entry_form(html: str) -> tuple[str, str]:
     """The CSRF token and idempotency key of the record form."""
     form = html[html.index('id="record"') :]
-    key = form.split('name="idempotency_key" type="hidden" value="')[1].split('"')[0]
+    key = hidden_value(form, "idempotency_key")
     return csrf_from(form), key
 
 
@@ -121,7 +121,7 @@ def test_reverse_through_the_form(world, client, auth):
     auth.login(world["branch"].mobile)
     html = page(client, project)
     token = csrf_from(html[html.index('id="entry-') :])
-    key = html.split('name="idempotency_key" type="hidden" value="')[1].split('"')[0]
+    key = hidden_value(html, "idempotency_key")
     data = {"csrf_token": token, "idempotency_key": key, "entry_id": receipt.id, "reason": "错账"}
     assert client.post(f"/money/{project.id}/reverse", data=data).status_code == 302
     assert client.post(f"/money/{project.id}/reverse", data=data).status_code == 302  # same key: once

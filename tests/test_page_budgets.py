@@ -8,8 +8,6 @@ within the page's budget, which is today's count: raise it only with a reason in
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from sqlalchemy import event
 
@@ -18,7 +16,7 @@ from governance.services.issues.lifecycle import add_comment, transition
 from governance.services.platform import jobs
 from governance.services.public import page_cache
 from tests.builders import category, force_status, make_compound, make_issue, make_role_holders, make_tree, nodes_at
-from tests.conftest import Statements, csrf_from
+from tests.conftest import Statements, csrf_from, hidden_value
 
 # page → the most statements its request may send (today's count: see the module's description).
 BUDGETS = {
@@ -139,7 +137,7 @@ def filer_of(world, auth):
 
     def file_one(title: str) -> Statements:
         html = client.get("/file/").get_data(as_text=True)
-        key = re.search(r'name="idempotency_key" type="hidden" value="([^"]+)"', html)[1]
+        key = hidden_value(html, "idempotency_key")
         data = {
             "csrf_token": csrf_from(html),
             "idempotency_key": key,

@@ -5,7 +5,6 @@ and blocks, the to-do counts, who may see what, and the "answered within a day" 
 from __future__ import annotations
 
 import io
-import re
 from datetime import timedelta
 
 import pytest
@@ -31,12 +30,11 @@ from governance.services.reports.rates import ResidentReportFigures
 from governance.services.residents import reports
 
 from .builders import category, make_compound, make_person, make_tree, nodes_at
-from .conftest import csrf_from
+from .conftest import csrf_from, hidden_value
 from .pages import find, find_all, flash_messages, home_todos, text_of
 
 CANARY_PHONE = "13877776666"
 CANARY_TEXT = "金丝雀三单元楼道灯坏了"
-KEY_RE = re.compile(r'name="form_key" type="hidden" value="([^"]+)"')
 
 
 @pytest.fixture
@@ -90,7 +88,7 @@ def send(client, world, building="1栋", text=CANARY_TEXT, phone=CANARY_PHONE, k
     page = client.get(f"/p/compound/{compound.id}/report").get_data(as_text=True)
     data = {
         "csrf_token": csrf_from(page),
-        "form_key": KEY_RE.search(page).group(1),
+        "form_key": hidden_value(page, "form_key"),
         "category": str(category(kind).id) if kind else "",
         "building": str(world["buildings"][building].id) if building else "",
         "text": text,
@@ -160,7 +158,7 @@ def test_the_same_form_sent_twice_makes_one_report_and_the_same_link(world, clie
     page = client.get(f"/p/compound/{compound.id}/report").get_data(as_text=True)
     data = {
         "csrf_token": csrf_from(page),
-        "form_key": KEY_RE.search(page).group(1),
+        "form_key": hidden_value(page, "form_key"),
         "category": str(category("lighting").id),
         "building": str(world["buildings"]["1栋"].id),
         "text": CANARY_TEXT,
