@@ -114,7 +114,7 @@ def load_person(session_id: str) -> Person | None:
 # statement (what was not read with them loads as usual).
 READ_METHODS = ("GET", "HEAD")
 KEEP_LOGIN_FOR = 10  # seconds: the most a change heard of by no one (a worker cut off from Redis) could live
-LOGIN_TAGS = ("tree", "table:person", "table:login_session", "table:notification")
+LOGIN_TAGS = ("tree", *(page_cache.table_tag(name) for name in page_cache.LOGIN_TABLES))
 
 
 def _kept_login(params: dict):

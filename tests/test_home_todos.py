@@ -27,13 +27,14 @@ from governance.models import (
     Issue,
     Node,
     NoticeRecipient,
+    Notification,
     ResidentReport,
     utcnow,
 )
 from governance.services import home
 from governance.services.public import page_cache
 from tests.builders import first_nodes, grant, make_issue, make_organisation, make_role_holders, make_tree
-from tests.conftest import Statements
+from tests.conftest import Auth, Statements
 from tests.pages import find_all, home_todos, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -273,6 +274,24 @@ def test_home_counts_every_card_in_one_statement(app, client, auth, world):
     with Statements() as kept:
         assert home_todos(client.get("/").get_data(as_text=True)) == home_todos(html)
     assert kept.count == 0, str(kept)  # kept: the cards and the login
+
+
+def test_someone_elses_login_or_message_leaves_the_cards_kept(app, client, auth, world):
+    """The cards count issues and the to-do tables (notices, residents' reports, households, visits), nothing of
+    anyone's logins or inbox: another leader logging in and getting a message does not make everyone's cards be
+    counted again (their kept login, which carries the inbox badge, is read again; that is one statement)."""
+    people, _organisation = world
+    auth.login(people["zone_leader"].mobile)
+    html = client.get("/").get_data(as_text=True)
+    other = people["neighbour_leader"]
+    assert Auth(app.test_client()).login(other.mobile).status_code == 302
+    db.session.add(Notification(person_id=other.id, kind="notice", text="message"))
+    db.session.commit()
+    with Statements() as sent:
+        again = client.get("/").get_data(as_text=True)
+    assert home_todos(again) == home_todos(html)
+    assert not [s for s in sent.statements if "FROM issue" in s], str(sent)
+    assert sent.count <= 1, str(sent)
 
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -21,7 +21,7 @@ def home():
 
     The cards come from the page cache when this person read them less than a minute ago and nothing they
     count has changed since: an issue in the areas of their roles, the tree, or a notice, a resident's
-    report, a household or a visit (page_cache.TABLE_TAGS) — any committed change there drops them at once;
+    report, a household or a visit (page_cache.TODO_TABLES) — any committed change there drops them at once;
     only what the clock alone makes overdue or due waits for the minute."""
     tags, variant = cards_cache_key(current_user)
 

@@ -7,7 +7,7 @@ person's own, the cards of their home page (main/_cards.html) and the body of an
 (issues/_detail.html). A page is stored under its *tags* — what it shows: `district`, `street:<id>`,
 `community:<id>`, `compound:<id>` or `issue:<reference>`, for the staff parts also `tree` (the tree, its 小区
 and buildings, its leaders, the names of categories and parties, the reject reasons and ready replies), and
-for the home cards `table:<name>` of the tables their to-dos count besides issues (TABLE_TAGS) — and a
+for the home cards `table:<name>` of the tables their to-dos count besides issues (TODO_TABLES) — and a
 variant (language, path, filters, roles, the person for the home cards and the issue page).
 Two things keep it fresh:
 
@@ -96,24 +96,15 @@ TREE_MODELS = (
     ResponseTemplate,
 )
 SESSION_KEY = "public_cache_tags"
-# Tables whose every write marks a tag of their own, `table:<name>`: what a leader's home card counts besides
-# issues (notices waiting for them, residents' reports to answer, households to visit again), and what a
-# request's login reads besides the tree (the person, the login row, the unread messages: auth_session.py).
-# Written through the session, by the ORM (the flush hook) or by Core statements (the execute hook), both
-# seen here.
-TABLE_TAGS = frozenset(
-    (
-        "notice",
-        "notice_recipient",
-        "resident_report",
-        "household",
-        "survey_campaign",
-        "survey_visit",
-        "person",
-        "login_session",
-        "notification",
-    )
-)
+# Tables whose every write marks a tag of their own, `table:<name>`, written through the session by the ORM (the
+# flush hook) or by Core statements (the execute hook), both seen here. Two readers, each of its own tables:
+# a leader's home cards count the to-do tables besides issues (notices waiting for them, residents' reports to
+# answer, households to visit again); a request's kept login reads the login tables besides the tree (the
+# person, the login row, the unread messages: auth_session.py). Someone logging in or getting a message leaves
+# everyone's cards kept.
+TODO_TABLES = ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
+LOGIN_TABLES = ("person", "login_session", "notification")
+TABLE_TAGS = frozenset(TODO_TABLES + LOGIN_TABLES)
 
 
 def table_tag(name: str) -> str:
