@@ -104,23 +104,32 @@ def load_person(session_id: str) -> Person | None:
 
 
 # --- the kept login of page reads ----------------------------------------------------------------
-# A page read (GET, HEAD) takes its login from this worker's copy when the same session read it moments ago:
-# no statement at all for a page that is kept too. The copy is one the page cache keeps beside its pages
-# (page_cache.kept_value): dropped at once on any change to the tree (roles, nodes), to a person, to a
-# login row (a logout, a password change) or to an inbox message (the unread count), on every worker
-# (near_cache.py), and read again after at most KEEP_LOGIN_FOR seconds whatever happens. Writes (POST) always
-# read the login in their own transaction. The copy's objects belong to no session and are never handed out:
-# each request gets its own instances of the person, roles and nodes, merged into its session without a
-# statement (what was not read with them loads as usual).
+# A page read (GET, HEAD) takes its login from this worker's copy when the same session read it moments ago: no
+# statement at all for a page that is kept too. The copy is one the page cache keeps beside its pages
+# (page_cache.kept_value): dropped at once on any change to the tree (roles, nodes), or to the person's own row,
+# login rows (a logout, a password change) or inbox messages (the unread count) — someone else's leave it — on every
+# worker (near_cache.py), and read again after at most KEEP_LOGIN_FOR seconds whatever happens. Writes (POST) always
+# read the login in their own transaction. The copy's objects belong to no session and are never handed out: each
+# request gets its own instances of the person, roles and nodes, merged into its session without a statement (what
+# was not read with them loads as usual).
 READ_METHODS = ("GET", "HEAD")
 KEEP_LOGIN_FOR = 10  # seconds: the most a change heard of by no one (a worker cut off from Redis) could live
-LOGIN_TAGS = ("tree", *(page_cache.table_tag(name) for name in page_cache.LOGIN_TABLES))
+LOGIN_TABLE_TAGS = tuple(page_cache.table_tag(name) for name in page_cache.LOGIN_TABLES)
+
+
+def login_tags(person_id: int) -> tuple[str, ...]:
+    """What a person's kept login is dropped by: the tree, a write to one of their rows of the login tables, or a
+    write to those tables that named no one (page_cache.PERSON_COLUMNS)."""
+    return ("tree", page_cache.person_tag(person_id), *LOGIN_TABLE_TAGS)
 
 
 def _kept_login(params: dict):
     name = f"login|{params['person_id']}|{params['token_hash']}"
     kept = page_cache.kept_value(
-        LOGIN_TAGS, name, lambda apart: apart.execute(_person_statement(), params).unique().first(), KEEP_LOGIN_FOR
+        login_tags(params["person_id"]),
+        name,
+        lambda apart: apart.execute(_person_statement(), params).unique().first(),
+        KEEP_LOGIN_FOR,
     )
     if kept is None:
         return None
@@ -159,7 +168,10 @@ def start(person: Person) -> None:
     g.pop("csrf_token", None)  # Flask-WTF's per-request cache of the old token
     now = utcnow()
     # The person's own dead rows go now; everybody else's with the periodic round (remove_dead).
-    db.session.execute(delete(LoginSession).where(LoginSession.person_id == person.id, _dead(now)))
+    db.session.execute(
+        delete(LoginSession).where(LoginSession.person_id == person.id, _dead(now)),
+        execution_options=page_cache.naming_people([person.id]),
+    )
     token = secrets.token_urlsafe(32)
     db.session.add(LoginSession(token_hash=_digest(token), person_id=person.id, created_at=now, last_seen_at=now))
     db.session.flush()
@@ -172,10 +184,13 @@ def end() -> None:
     """Log out: revoke this session's row on the server, then forget the person in the cookie."""
     token = session.pop(SESSION_TOKEN, None)
     if isinstance(token, str) and token:
+        # The row is the logged-in person's (one of theirs, or none: a stale cookie); with no one, its table.
+        person_id = getattr(current_user, "id", None)
         db.session.execute(
             update(LoginSession)
             .where(LoginSession.token_hash == _digest(token), LoginSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
+            .values(revoked_at=utcnow()),
+            execution_options=page_cache.naming_people([person_id]) if person_id is not None else {},
         )
     logout_user()
     g.pop("csrf_token", None)
@@ -187,7 +202,8 @@ def end_all(person: Person) -> None:
     db.session.execute(
         update(LoginSession)
         .where(LoginSession.person_id == person.id, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .values(revoked_at=utcnow()),
+        execution_options=page_cache.naming_people([person.id]),
     )
 
 

@@ -205,7 +205,7 @@ def test_a_kept_page_always_equals_the_page_computed_afresh(world, readers, step
 
 def test_opening_an_issue_reads_its_messages_in_the_statement_that_loads_it(world, readers):
     """With messages unread elsewhere, whether any is about this issue comes with the issue (and is kept with
-    it until any message is written or read); those that are get read, the others stay unread."""
+    it until any of the reader's messages is written or read); those that are get read, the others stay unread."""
     from governance.models import Notification
 
     issue, other = make_issue(world["neighbour_leader"]), make_issue(world["neighbour_leader"], title="井盖松动")

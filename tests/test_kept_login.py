@@ -15,8 +15,9 @@ from sqlalchemy import select, update
 
 from governance import auth_session
 from governance.extensions import db
-from governance.models import ENDED_ROLE_REASONS, LoginSession, Notification, Person, RoleAssignment
+from governance.models import ENDED_ROLE_REASONS, LoginSession, Notification, Person, RoleAssignment, utcnow
 from governance.services.people import turnover
+from governance.services.platform import notify
 from tests.builders import make_issue, make_person, make_tree, nodes_at
 from tests.conftest import Auth, Statements, another_worker, settle_near_copy, take_redis_away
 from tests.pages import find, issue_cards
@@ -129,6 +130,38 @@ def test_a_new_message_is_counted_on_the_next_page(served, zone_leader):
             db.session.commit()
         badge = find(client.get("/").get_data(as_text=True), "a.inbox-link .count")
         assert badge is not None and badge.get_text() == expected
+
+
+def message_row(person_id: int) -> dict:
+    """An inbox message as the notify job writes them, in bulk (a Core INSERT … ON CONFLICT DO NOTHING)."""
+    return dict(person_id=person_id, issue_id=None, event_id=None, kind="escalated", text="消息", created_at=utcnow())
+
+
+def test_a_message_written_in_bulk_is_counted_on_the_next_page(served, zone_leader):
+    """The notify job's INSERT names the people it writes to: their kept logins go, no one else's."""
+    client = logged_in(served, zone_leader)
+    warm(served, client, "/")
+    with elsewhere(served):
+        notify.insert_ignoring_duplicates([message_row(zone_leader.id)])
+        db.session.commit()
+    badge = find(client.get("/").get_data(as_text=True), "a.inbox-link .count")
+    assert badge is not None and badge.get_text() == "1"
+
+
+def test_someone_elses_login_and_messages_leave_this_login_kept(served, zone_leader):
+    """Logins and inbox messages are tagged by their person: another leader logging in, reading and getting
+    messages (one by the ORM, one in bulk) does not make this leader's login be read again."""
+    other = make_person("group_leader", nodes_at("group")[0])
+    client = logged_in(served, zone_leader)
+    warm(served, client)
+    with elsewhere(served):
+        assert logged_in(served, other).get("/inbox/").status_code == 200
+        notify.insert_ignoring_duplicates([message_row(other.id)])
+        db.session.add(Notification(person_id=other.id, kind="escalated", text="消息"))
+        db.session.commit()
+    with Statements() as sent:
+        assert client.get("/issues/").status_code == 200
+    assert sent.count == 0, sent.statements
 
 
 def test_a_change_no_one_heard_of_shows_within_the_time_a_login_is_kept(served, zone_leader, monkeypatch):

@@ -172,7 +172,7 @@ def load_issue_to_read(issue_id: int) -> tuple[Issue, bool]:
     """The issue for its page (without its parts, see load_issue) and whether the reader has unread messages
     about it (with nothing unread at all, counted with the login, not asked): in one statement, or — a page
     read of an issue read here before — from this worker's copy (page_cache.kept_value) under the issue's tag
-    (any change to the issue drops it) and, when the reader has unread messages, the messages' (any message
+    (any change to the issue drops it) and, when the reader has unread messages, theirs (any message of theirs
     written or read drops it), so a kept issue page sends no statement at all."""
     person_id, unread_anywhere = current_user.id, current_user.unread_at_load != 0
 
@@ -191,8 +191,8 @@ def load_issue_to_read(issue_id: int) -> tuple[Issue, bool]:
         issue, unread_here = read(db.session)
     else:
         tags = (page_cache.issue_tag(reference),)
-        if unread_anywhere:
-            tags += (page_cache.table_tag("notification"),)
+        if unread_anywhere:  # the reader's messages: their own tag, and the table's for writes that name no one
+            tags += (page_cache.person_tag(person_id), page_cache.table_tag("notification"))
         name = f"issue|{issue_id}|{person_id if unread_anywhere else ''}"
         kept, unread_here = page_cache.kept_value(tags, name, read, page_cache.TTL)
         issue = db.session.merge(kept, load=False) if kept is not None else None

@@ -46,6 +46,7 @@ from ..locks import engine_insert, insert_once
 from ..people.tree import PerChild, child_key, nodes_and_children, per_child, within_condition
 from ..platform import audit, jobs
 from ..platform.notify import wecom_text
+from ..public import page_cache
 from ..reports.rates import NoticeFigures
 
 TITLE_MAX = 80
@@ -320,7 +321,8 @@ def mark_opened(person: Person, recipient: NoticeRecipient | None) -> None:
             Notification.notice_id == recipient.notice_id,
             Notification.read_at.is_(None),
         )
-        .values(read_at=now)
+        .values(read_at=now),
+        execution_options=page_cache.naming_people([person.id]),
     )
     if opened.rowcount:
         person.unread_at_load = None  # the top bar's count read with the person is out of date

@@ -32,6 +32,7 @@ from ...models import (
     utcnow,
 )
 from ..locks import engine_insert
+from ..public import page_cache
 from . import jobs
 
 log = logging.getLogger("governance.notify")
@@ -194,7 +195,8 @@ def insert_ignoring_duplicates(rows: list[dict]) -> None:
     if not rows:
         return
     for chunk in _chunks(rows, 1000):
-        db.session.execute(engine_insert(Notification).on_conflict_do_nothing(), chunk)
+        named = page_cache.naming_people({row["person_id"] for row in chunk})
+        db.session.execute(engine_insert(Notification).on_conflict_do_nothing(), chunk, execution_options=named)
 
 
 @jobs.handler("notify", batch=BATCH)
@@ -337,7 +339,7 @@ def mark_read(person: Person, ids: list[int] | None = None) -> None:
     statement = update(Notification).where(Notification.person_id == person.id, Notification.read_at.is_(None))
     if ids is not None:
         statement = statement.where(Notification.id.in_(ids))
-    db.session.execute(statement.values(read_at=utcnow()))
+    db.session.execute(statement.values(read_at=utcnow()), execution_options=page_cache.naming_people([person.id]))
     db.session.flush()
     person.unread_at_load = None  # the count read with the person is out of date now
 

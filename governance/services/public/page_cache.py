@@ -105,11 +105,29 @@ SESSION_KEY = "public_cache_tags"
 TODO_TABLES = ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
 LOGIN_TABLES = ("person", "login_session", "notification")
 TABLE_TAGS = frozenset(TODO_TABLES + LOGIN_TABLES)
+# A login table's row belongs to one person (this column names them): a write to it marks that person's tag
+# (person_tag) instead of the table's, so one leader logging in or getting a message leaves every other kept
+# login alone. A Core statement through the session names its people with the NAMED_TAGS execution option;
+# one that does not (a periodic clean-up, a roster import) marks the whole table, which every kept login
+# also carries.
+PERSON_COLUMNS = {"person": "id", "login_session": "person_id", "notification": "person_id"}
+NAMED_TAGS = "page_cache_tags"
 
 
 def table_tag(name: str) -> str:
     """The tag every write to one of TABLE_TAGS marks."""
     return f"table:{name}"
+
+
+def person_tag(person_id: int) -> str:
+    """The tag a write to one person's row of a login table marks (PERSON_COLUMNS)."""
+    return f"person:{person_id}"
+
+
+def naming_people(person_ids) -> dict:
+    """Execution options for a Core write to a login table whose rows all belong to these people: it marks their
+    tags instead of its table's (`db.session.execute(statement, params, execution_options=naming_people(ids))`)."""
+    return {NAMED_TAGS: frozenset(person_tag(person_id) for person_id in person_ids)}
 
 
 def now() -> float:
@@ -536,6 +554,8 @@ def _after_flush(session, flush_context) -> None:
             project_ids.add(obj.project_id)
         elif isinstance(obj, TREE_MODELS) or (isinstance(obj, Person) and _changed(session, obj, "enabled")):
             tags.add(TREE)
+        elif (column := PERSON_COLUMNS.get(getattr(type(obj), "__tablename__", None))) is not None:
+            tags.update(person_tag(value) for value in _history_values(obj, column) if value)
         elif getattr(type(obj), "__tablename__", None) in TABLE_TAGS:
             tags.add(table_tag(type(obj).__tablename__))
     if issue_ids:
@@ -557,12 +577,14 @@ def _tag_for(attr: str, value) -> str:
 
 
 def _do_orm_execute(state) -> None:
-    """A Core INSERT, UPDATE or DELETE through the session on one of TABLE_TAGS marks its table's tag."""
+    """A Core INSERT, UPDATE or DELETE through the session on one of TABLE_TAGS marks its table's tag, or the
+    tags it names (NAMED_TAGS: the people whose rows of a login table it writes)."""
     if state.is_insert or state.is_update or state.is_delete:
         table = getattr(state.statement, "table", None)
         name = getattr(table, "name", None)
         if name in TABLE_TAGS:
-            state.session.info.setdefault(SESSION_KEY, set()).add(table_tag(name))
+            named = state.execution_options.get(NAMED_TAGS)
+            state.session.info.setdefault(SESSION_KEY, set()).update(named if named is not None else {table_tag(name)})
 
 
 def _after_commit(session) -> None:
