@@ -276,16 +276,28 @@ def test_home_counts_every_card_in_one_statement(app, client, auth, world):
     assert kept.count == 0, str(kept)  # kept: the cards and the login
 
 
-def test_someone_elses_login_or_message_leaves_the_cards_kept(app, client, auth, world):
-    """The cards count issues and the to-do tables (notices, residents' reports, households, visits), nothing of
-    anyone's logins or inbox: another leader logging in and getting a message does not make everyone's cards be
-    counted again (their kept login, which carries the inbox badge, is read again; that is one statement)."""
+def test_someone_elses_login_message_or_notice_leaves_the_cards_kept(app, client, auth, world):
+    """The cards count issues and the to-do tables (notices, residents' reports, households, visits) — of a
+    notice, the reader's own recipient rows — and nothing of anyone's logins or inbox: another leader logging in,
+    getting a message, opening and answering a notice does not make everyone's cards be counted again (their
+    kept login, which carries the inbox badge, is read again; that is one statement)."""
+    from governance.services.outreach import notices
+
     people, _organisation = world
+    notice, _ = notices.send(
+        people["district_admin"], first_nodes()["district"], notices.Draft("防汛", "排查", reply_kind="confirm")
+    )
+    notices.fan_out({"notice_id": notice.id})
+    db.session.commit()
     auth.login(people["zone_leader"].mobile)
     html = client.get("/").get_data(as_text=True)
+    (todos,) = home_todos(html).values()
+    assert {todo["label"]: todo["count"] for todo in todos}["Notices to read or answer"] == 1
     other = people["neighbour_leader"]
     assert Auth(app.test_client()).login(other.mobile).status_code == 302
     db.session.add(Notification(person_id=other.id, kind="notice", text="message"))
+    notices.mark_opened(other, notices.recipient_of(notice, other))
+    notices.reply(people["group_leader"], notice)
     db.session.commit()
     with Statements() as sent:
         again = client.get("/").get_data(as_text=True)

@@ -312,7 +312,8 @@ def mark_opened(person: Person, recipient: NoticeRecipient | None) -> None:
         db.session.execute(
             update(NoticeRecipient)
             .where(NoticeRecipient.id == recipient.id, NoticeRecipient.read_at.is_(None))
-            .values(read_at=now)
+            .values(read_at=now),
+            execution_options=page_cache.naming_people([recipient.person_id]),
         )
     opened = db.session.execute(
         update(Notification)

@@ -105,12 +105,17 @@ SESSION_KEY = "public_cache_tags"
 TODO_TABLES = ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
 LOGIN_TABLES = ("person", "login_session", "notification")
 TABLE_TAGS = frozenset(TODO_TABLES + LOGIN_TABLES)
-# A login table's row belongs to one person (this column names them): a write to it marks that person's tag
-# (person_tag) instead of the table's, so one leader logging in or getting a message leaves every other kept
-# login alone. A Core statement through the session names its people with the NAMED_TAGS execution option;
-# one that does not (a periodic clean-up, a roster import) marks the whole table, which every kept login
-# also carries.
-PERSON_COLUMNS = {"person": "id", "login_session": "person_id", "notification": "person_id"}
+# Tables whose rows each belong to one person (this column names them): a write to a row marks that person's tag
+# (person_tag) instead of the table's, so one leader logging in, getting a message or opening a notice leaves
+# everyone else's kept login and home cards alone. A Core statement through the session names its people with
+# the NAMED_TAGS execution option; one that does not (a periodic clean-up, a roster import, a notice sent to
+# everyone) marks the whole table, whose tag every reader of those rows also carries.
+PERSON_COLUMNS = {
+    "person": "id",
+    "login_session": "person_id",
+    "notification": "person_id",
+    "notice_recipient": "person_id",
+}
 NAMED_TAGS = "page_cache_tags"
 
 
@@ -120,13 +125,14 @@ def table_tag(name: str) -> str:
 
 
 def person_tag(person_id: int) -> str:
-    """The tag a write to one person's row of a login table marks (PERSON_COLUMNS)."""
+    """The tag a write to one person's row of a table of PERSON_COLUMNS marks."""
     return f"person:{person_id}"
 
 
 def naming_people(person_ids) -> dict:
-    """Execution options for a Core write to a login table whose rows all belong to these people: it marks their
-    tags instead of its table's (`db.session.execute(statement, params, execution_options=naming_people(ids))`)."""
+    """Execution options for a Core write to a table of PERSON_COLUMNS whose rows all belong to these people: it
+    marks their tags instead of its table's:
+    `db.session.execute(statement, params, execution_options=naming_people(ids))`."""
     return {NAMED_TAGS: frozenset(person_tag(person_id) for person_id in person_ids)}
 
 
