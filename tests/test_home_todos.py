@@ -306,6 +306,27 @@ def test_someone_elses_login_message_or_notice_leaves_the_cards_kept(app, client
     assert sent.count <= 1, str(sent)
 
 
+def test_a_knock_in_another_neighbour_unit_leaves_the_cards_kept(app, client, auth, world):
+    """A household and its visits are tagged by their 邻: a 邻长 recording a knock drops the cards that count that
+    邻's households (their own), not every leader's."""
+    from governance.models import Household, SurveyCampaign
+    from governance.services.outreach import surveys
+
+    people, _organisation = world
+    due_households(people)
+    db.session.commit()
+    auth.login(people["zone_leader"].mobile)
+    html = client.get("/").get_data(as_text=True)
+    campaign = db.session.scalar(select(SurveyCampaign))
+    home = db.session.scalar(select(Household).order_by(Household.id))
+    surveys.record_visit(people["neighbour_leader"], campaign, home, "absent", revisit_on=beijing_today())
+    db.session.commit()
+    with Statements() as sent:
+        again = client.get("/").get_data(as_text=True)
+    assert home_todos(again) == home_todos(html)
+    assert sent.count == 0, str(sent)
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     states=st.lists(

@@ -63,8 +63,10 @@ def home_cards(person: Person) -> list[Card]:
 def cards_cache_key(person: Person) -> tuple[tuple[str, ...], str]:
     """The page cache's tags and variant of a person's cards: what they count — the issues of the areas of
     their roles, the tree (places, leaders, names), the tables of the other to-dos (notices, residents' reports,
-    households and visits: page_cache.TODO_TABLES) and the person's own rows of them (a notice waits for a
-    person: its recipient rows are tagged by their person, page_cache.PERSON_COLUMNS) — and who they are."""
+    households and visits: page_cache.TODO_TABLES), the person's own rows of them (a notice waits for a person:
+    its recipient rows are tagged by their person, page_cache.PERSON_COLUMNS) and the households of their 邻
+    (page_cache.households_tag) — and who they are."""
     tables = (page_cache.table_tag(name) for name in sorted(page_cache.TODO_TABLES))
-    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables, page_cache.person_tag(person.id))
+    households = sorted({page_cache.households_tag(role.node_id) for role in person.roles if role.node_id})
+    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables, page_cache.person_tag(person.id), *households)
     return tags, page_cache.variant("home", person.id, policy.scope_signature(person))

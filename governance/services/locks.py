@@ -58,6 +58,11 @@ def _lock_column(model):
     return model.id
 
 
+# The execution option of a statement that writes nothing new (SQLite's lock: a column set to itself): the page
+# cache's hook does not take it for a change to its table.
+CHANGES_NOTHING = "changes_nothing"
+
+
 @cache
 def _lock_statement(model, dialect: str, returning: bool):
     """The statement that locks one row of `model` (its id bound as :row_id), built once per model and engine.
@@ -67,7 +72,7 @@ def _lock_statement(model, dialect: str, returning: bool):
         return select(model if returning else model.id).where(model.id == bindparam("row_id")).with_for_update()
     column = _lock_column(model)
     statement = update(model).where(model.id == bindparam("row_id")).values({column: column})
-    statement = statement.execution_options(synchronize_session=False)
+    statement = statement.execution_options(synchronize_session=False, **{CHANGES_NOTHING: True})
     return statement.returning(model) if returning else statement
 
 

@@ -57,6 +57,7 @@ from ...models import (
     Category,
     Compound,
     EndedRole,
+    Household,
     Issue,
     IssueEvent,
     IssueFollower,
@@ -70,9 +71,10 @@ from ...models import (
     RejectReason,
     ResponseTemplate,
     RoleAssignment,
+    SurveyVisit,
 )
 from ...redis_conn import get_redis, key
-from ..locks import open_savepoint
+from ..locks import CHANGES_NOTHING, open_savepoint
 from . import near_cache
 
 log = logging.getLogger("governance.public_cache")
@@ -117,6 +119,8 @@ PERSON_COLUMNS = {
     "notice_recipient": "person_id",
 }
 NAMED_TAGS = "page_cache_tags"
+# A household and its visits belong to one 邻: an ORM write marks households_tag(the 邻) instead of the table's,
+# so one 邻长 recording a knock leaves the other 邻长's cards kept (a survey has every 邻长 knocking at once).
 
 
 def table_tag(name: str) -> str:
@@ -127,6 +131,11 @@ def table_tag(name: str) -> str:
 def person_tag(person_id: int) -> str:
     """The tag a write to one person's row of a table of PERSON_COLUMNS marks."""
     return f"person:{person_id}"
+
+
+def households_tag(neighbour_id: int) -> str:
+    """The tag a write to a household of this 邻, or to a visit to one, marks (a 邻长's card counts them)."""
+    return f"households:{neighbour_id}"
 
 
 def naming_people(person_ids) -> dict:
@@ -535,6 +544,23 @@ def _tags_of_issues(session, issue_ids) -> set[str]:
     return tags
 
 
+def _tags_of_households(session, household_ids) -> set[str]:
+    """The 邻 tags of these households: from the session's copies where it holds them (a visit's household is
+    the one the request recorded it for), else one statement for the rest."""
+    tags, missing = set(), []
+    for household_id in household_ids:
+        held = session.identity_map.get(Household.__mapper__.identity_key_from_primary_key((household_id,)))
+        neighbour_id = inspect(held).dict.get("neighbour_id") if held is not None else None
+        if neighbour_id is None:
+            missing.append(household_id)
+        else:
+            tags.add(households_tag(neighbour_id))
+    if missing:
+        rows = session.connection().execute(select(Household.neighbour_id).where(Household.id.in_(missing)))
+        tags.update(households_tag(neighbour_id) for (neighbour_id,) in rows)
+    return tags
+
+
 def mark_issue_ids(issue_ids) -> None:
     """Invalidate the pages of these issues when the current transaction commits (for issues changed by
     Core statements, which the flush hook does not see)."""
@@ -547,6 +573,7 @@ def _after_flush(session, flush_context) -> None:
     tags: set[str] = set()
     issue_ids: set[int] = set()
     project_ids: set[int] = set()
+    household_ids: set[int] = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, Issue):
             for attr in TAG_COLUMNS:
@@ -560,12 +587,18 @@ def _after_flush(session, flush_context) -> None:
             project_ids.add(obj.project_id)
         elif isinstance(obj, TREE_MODELS) or (isinstance(obj, Person) and _changed(session, obj, "enabled")):
             tags.add(TREE)
+        elif isinstance(obj, Household):
+            tags.update(households_tag(value) for value in _history_values(obj, "neighbour_id") if value)
+        elif isinstance(obj, SurveyVisit):
+            household_ids.update(value for value in _history_values(obj, "household_id") if value)
         elif (column := PERSON_COLUMNS.get(getattr(type(obj), "__tablename__", None))) is not None:
             tags.update(person_tag(value) for value in _history_values(obj, column) if value)
         elif getattr(type(obj), "__tablename__", None) in TABLE_TAGS:
             tags.add(table_tag(type(obj).__tablename__))
     if issue_ids:
         tags |= _tags_of_issues(session, issue_ids)
+    if household_ids:
+        tags |= _tags_of_households(session, household_ids)
     if project_ids:
         rows = session.connection().execute(
             select(Project.community_id, Project.compound_id).where(Project.id.in_(project_ids))
@@ -585,7 +618,7 @@ def _tag_for(attr: str, value) -> str:
 def _do_orm_execute(state) -> None:
     """A Core INSERT, UPDATE or DELETE through the session on one of TABLE_TAGS marks its table's tag, or the
     tags it names (NAMED_TAGS: the people whose rows of a login table it writes)."""
-    if state.is_insert or state.is_update or state.is_delete:
+    if (state.is_insert or state.is_update or state.is_delete) and not state.execution_options.get(CHANGES_NOTHING):
         table = getattr(state.statement, "table", None)
         name = getattr(table, "name", None)
         if name in TABLE_TAGS:
