@@ -410,6 +410,46 @@ def test_a_residents_report_shows_on_the_leaders_home_until_it_is_answered(app, 
     assert todo_count(leader, label) == 0
 
 
+def test_a_report_answered_by_one_leader_leaves_the_other_leaders_count(app, uploads, fresh_public_cache):
+    """Two 邻长 of one 邻, both counting the report: when one answers it, the other's kept cards go too (the
+    report's node tag, and their messages about it marked read)."""
+    from tests.test_resident_reports import build_world, only_report
+    from tests.test_resident_reports import send as send_report
+
+    world = build_world()
+    first = world["people"]["neighbour"]
+    second = make_person("neighbour_leader", world["first"], name="第二邻长")
+    db.session.commit()
+    clients = [logged_in(app, first), logged_in(app, second)]
+    label = "待答复的居民反映"
+    assert send_report(app.test_client(), world).status_code == 303
+    assert [todo_count(client, label) for client in clients] == [1, 1]
+    assert [todo_count(client, label) for client in clients] == [1, 1]  # kept now
+    report = only_report()
+    declined = Auth(clients[0]).post(
+        f"/resident-reports/{report.id}/decline", {"reason": "duplicate"}, form_page=f"/resident-reports/{report.id}"
+    )
+    assert declined.status_code in (302, 303)
+    assert [todo_count(client, label) for client in clients] == [0, 0]
+
+
+def test_a_residents_report_leaves_the_cards_of_other_nodes_kept(app, uploads, fresh_public_cache):
+    """A report is tagged by the node it is handed to: the 片长 above that 邻, who counts only the reports handed
+    to the 片, keeps their cards (no statement at all) when one arrives for the 邻长."""
+    from tests.test_resident_reports import build_world
+    from tests.test_resident_reports import send as send_report
+
+    world = build_world()
+    zone_leader = logged_in(app, world["people"]["zone"])
+    label = "待答复的居民反映"
+    assert todo_count(zone_leader, label) == 0
+    assert todo_count(zone_leader, label) == 0  # kept now
+    assert send_report(app.test_client(), world).status_code == 303
+    with Statements() as sent:
+        assert todo_count(zone_leader, label) == 0
+    assert sent.count == 0, str(sent)
+
+
 def test_a_household_due_again_shows_on_the_leaders_home_until_it_is_answered(app):
     from governance.formatting import beijing_today
     from governance.services.outreach import surveys

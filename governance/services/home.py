@@ -64,9 +64,9 @@ def cards_cache_key(person: Person) -> tuple[tuple[str, ...], str]:
     """The page cache's tags and variant of a person's cards: what they count — the issues of the areas of
     their roles, the tree (places, leaders, names), the tables of the other to-dos (notices, residents' reports,
     households and visits: page_cache.TODO_TABLES), the person's own rows of them (a notice waits for a person:
-    its recipient rows are tagged by their person, page_cache.PERSON_COLUMNS) and the households of their 邻
-    (page_cache.households_tag) — and who they are."""
+    its recipient rows are tagged by their person, page_cache.PERSON_COLUMNS) and the to-do rows waiting at
+    their roles' nodes (households, visits, residents' reports: page_cache.todos_tag) — and who they are."""
     tables = (page_cache.table_tag(name) for name in sorted(page_cache.TODO_TABLES))
-    households = sorted({page_cache.households_tag(role.node_id) for role in person.roles if role.node_id})
-    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables, page_cache.person_tag(person.id), *households)
+    waiting = sorted({page_cache.todos_tag(role.node_id) for role in person.roles if role.node_id})
+    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables, page_cache.person_tag(person.id), *waiting)
     return tags, page_cache.variant("home", person.id, policy.scope_signature(person))

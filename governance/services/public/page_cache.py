@@ -69,6 +69,7 @@ from ...models import (
     Project,
     RatingToken,
     RejectReason,
+    ResidentReport,
     ResponseTemplate,
     RoleAssignment,
     SurveyVisit,
@@ -119,8 +120,9 @@ PERSON_COLUMNS = {
     "notice_recipient": "person_id",
 }
 NAMED_TAGS = "page_cache_tags"
-# A household and its visits belong to one 邻: an ORM write marks households_tag(the 邻) instead of the table's,
-# so one 邻长 recording a knock leaves the other 邻长's cards kept (a survey has every 邻长 knocking at once).
+# A to-do row waits at one node — a household (and its visits) at its 邻, a resident's report at the node it was
+# handed to: an ORM write marks todos_tag(that node) instead of the table's, so one 邻长 recording a knock or one
+# report arriving leaves the cards of every other node kept (a survey has every 邻长 knocking at once).
 
 
 def table_tag(name: str) -> str:
@@ -133,9 +135,10 @@ def person_tag(person_id: int) -> str:
     return f"person:{person_id}"
 
 
-def households_tag(neighbour_id: int) -> str:
-    """The tag a write to a household of this 邻, or to a visit to one, marks (a 邻长's card counts them)."""
-    return f"households:{neighbour_id}"
+def todos_tag(node_id: int) -> str:
+    """The tag a write to a to-do row waiting at this node marks: a household of this 邻 or a visit to one, a
+    resident's report handed to it (the cards of the node's roles count them)."""
+    return f"todos:{node_id}"
 
 
 def naming_people(person_ids) -> dict:
@@ -544,7 +547,7 @@ def _tags_of_issues(session, issue_ids) -> set[str]:
     return tags
 
 
-def _tags_of_households(session, household_ids) -> set[str]:
+def _todos_tags_of_households(session, household_ids) -> set[str]:
     """The 邻 tags of these households: from the session's copies where it holds them (a visit's household is
     the one the request recorded it for), else one statement for the rest."""
     tags, missing = set(), []
@@ -554,10 +557,10 @@ def _tags_of_households(session, household_ids) -> set[str]:
         if neighbour_id is None:
             missing.append(household_id)
         else:
-            tags.add(households_tag(neighbour_id))
+            tags.add(todos_tag(neighbour_id))
     if missing:
         rows = session.connection().execute(select(Household.neighbour_id).where(Household.id.in_(missing)))
-        tags.update(households_tag(neighbour_id) for (neighbour_id,) in rows)
+        tags.update(todos_tag(neighbour_id) for (neighbour_id,) in rows)
     return tags
 
 
@@ -588,7 +591,9 @@ def _after_flush(session, flush_context) -> None:
         elif isinstance(obj, TREE_MODELS) or (isinstance(obj, Person) and _changed(session, obj, "enabled")):
             tags.add(TREE)
         elif isinstance(obj, Household):
-            tags.update(households_tag(value) for value in _history_values(obj, "neighbour_id") if value)
+            tags.update(todos_tag(value) for value in _history_values(obj, "neighbour_id") if value)
+        elif isinstance(obj, ResidentReport):
+            tags.update(todos_tag(value) for value in _history_values(obj, "handler_node_id") if value)
         elif isinstance(obj, SurveyVisit):
             household_ids.update(value for value in _history_values(obj, "household_id") if value)
         elif (column := PERSON_COLUMNS.get(getattr(type(obj), "__tablename__", None))) is not None:
@@ -598,7 +603,7 @@ def _after_flush(session, flush_context) -> None:
     if issue_ids:
         tags |= _tags_of_issues(session, issue_ids)
     if household_ids:
-        tags |= _tags_of_households(session, household_ids)
+        tags |= _todos_tags_of_households(session, household_ids)
     if project_ids:
         rows = session.connection().execute(
             select(Project.community_id, Project.compound_id).where(Project.id.in_(project_ids))
