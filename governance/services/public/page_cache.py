@@ -7,8 +7,11 @@ person's own, the cards of their home page (main/_cards.html) and the body of an
 (issues/_detail.html). A page is stored under its *tags* — what it shows: `district`, `street:<id>`,
 `community:<id>`, `compound:<id>` or `issue:<reference>`, for the staff parts also `tree` (the tree, its 小区
 and buildings, its leaders, the names of categories and parties, the reject reasons and ready replies), and
-for the home cards `table:<name>` of the tables their to-dos count besides issues (TODO_TABLES) — and a
-variant (language, path, filters, roles, the person for the home cards and the issue page).
+for the home cards `table:<name>` of the tables their to-dos count besides issues (TODO_TABLES), the
+person's own rows of them (`person:<id>`) and the rows waiting at their roles' nodes (`todos:<node id>`) —
+and a variant (language, path, filters, roles, the person for the home cards and the issue page). Kept
+values (kept_value) take tags the same way: a request's login is kept under `tree`, `person:<id>` and the
+login tables' own tags.
 Two things keep it fresh:
 
 - every entry lives at most TTL (60 s): even a change this module never hears of (a ledger entry made
