@@ -530,41 +530,32 @@ def mark_issue(issue: Issue) -> None:
 TAG_COLUMNS = ("street_id", "community_id", "compound_id", "reference")
 
 
-def _tags_of_issues(session, issue_ids) -> set[str]:
-    """The tags of the pages that show these issues: from the session's copies where it holds them loaded (an
-    event added to an issue the request is handling), else one statement for the rest."""
-    tags: set[str] = set()
-    missing = []
-    for issue_id in issue_ids:
-        held = session.identity_map.get(Issue.__mapper__.identity_key_from_primary_key((issue_id,)))
+def _columns_of(session, model, ids, columns: tuple[str, ...]) -> list[tuple]:
+    """These columns of these rows: from the session's copies where it holds them loaded (the issue an event is
+    added to, the household a visit is recorded for), else one statement for the rest."""
+    found, missing = [], []
+    for row_id in ids:
+        held = session.identity_map.get(model.__mapper__.identity_key_from_primary_key((row_id,)))
         loaded = inspect(held).dict if held is not None else {}
-        if all(column in loaded for column in TAG_COLUMNS):
-            tags |= issue_tags(*(loaded[column] for column in TAG_COLUMNS))
+        if all(column in loaded for column in columns):
+            found.append(tuple(loaded[column] for column in columns))
         else:
-            missing.append(issue_id)
+            missing.append(row_id)
     if missing:
-        rows = session.connection().execute(
-            select(Issue.street_id, Issue.community_id, Issue.compound_id, Issue.reference).where(Issue.id.in_(missing))
-        )
-        tags = tags.union(*(issue_tags(*row) for row in rows))
-    return tags
+        statement = select(*(getattr(model, column) for column in columns)).where(model.id.in_(missing))
+        found.extend(tuple(row) for row in session.connection().execute(statement))
+    return found
+
+
+def _tags_of_issues(session, issue_ids) -> set[str]:
+    """The tags of the pages that show these issues."""
+    return set().union(*(issue_tags(*row) for row in _columns_of(session, Issue, issue_ids, TAG_COLUMNS)))
 
 
 def _todos_tags_of_households(session, household_ids) -> set[str]:
-    """The 邻 tags of these households: from the session's copies where it holds them (a visit's household is
-    the one the request recorded it for), else one statement for the rest."""
-    tags, missing = set(), []
-    for household_id in household_ids:
-        held = session.identity_map.get(Household.__mapper__.identity_key_from_primary_key((household_id,)))
-        neighbour_id = inspect(held).dict.get("neighbour_id") if held is not None else None
-        if neighbour_id is None:
-            missing.append(household_id)
-        else:
-            tags.add(todos_tag(neighbour_id))
-    if missing:
-        rows = session.connection().execute(select(Household.neighbour_id).where(Household.id.in_(missing)))
-        tags.update(todos_tag(neighbour_id) for (neighbour_id,) in rows)
-    return tags
+    """The to-do tags of these households' 邻."""
+    held = _columns_of(session, Household, household_ids, ("neighbour_id",))
+    return {todos_tag(neighbour_id) for (neighbour_id,) in held if neighbour_id}
 
 
 def mark_issue_ids(issue_ids) -> None:
