@@ -114,13 +114,12 @@ def load_person(session_id: str) -> Person | None:
 # was not read with them loads as usual).
 READ_METHODS = ("GET", "HEAD")
 KEEP_LOGIN_FOR = 10  # seconds: the most a change heard of by no one (a worker cut off from Redis) could live
-LOGIN_TABLE_TAGS = tuple(page_cache.table_tag(name) for name in page_cache.LOGIN_TABLES)
 
 
 def login_tags(person_id: int) -> tuple[str, ...]:
     """What a person's kept login is dropped by: the tree, a write to one of their rows of the login tables, or a
     write to those tables that named no one (page_cache.PERSON_COLUMNS)."""
-    return ("tree", page_cache.person_tag(person_id), *LOGIN_TABLE_TAGS)
+    return ("tree", *page_cache.person_rows(person_id, page_cache.LOGIN_TABLES))
 
 
 def _kept_login(params: dict):

@@ -66,7 +66,7 @@ def cards_cache_key(person: Person) -> tuple[tuple[str, ...], str]:
     households and visits: page_cache.TODO_TABLES), the person's own rows of them (a notice waits for a person:
     its recipient rows are tagged by their person, page_cache.PERSON_COLUMNS) and the to-do rows waiting at
     their roles' nodes (households, visits, residents' reports: page_cache.todos_tag) — and who they are."""
-    tables = (page_cache.table_tag(name) for name in sorted(page_cache.TODO_TABLES))
+    own = page_cache.person_rows(person.id, sorted(page_cache.TODO_TABLES))
     waiting = sorted({page_cache.todos_tag(role.node_id) for role in person.roles if role.node_id})
-    tags = (*sorted(area_tags(person)), page_cache.TREE, *tables, page_cache.person_tag(person.id), *waiting)
+    tags = (*sorted(area_tags(person)), page_cache.TREE, *own, *waiting)
     return tags, page_cache.variant("home", person.id, policy.scope_signature(person))

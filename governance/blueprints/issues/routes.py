@@ -192,7 +192,7 @@ def load_issue_to_read(issue_id: int) -> tuple[Issue, bool]:
     else:
         tags = (page_cache.issue_tag(reference),)
         if unread_anywhere:  # the reader's messages: their own tag, and the table's for writes that name no one
-            tags += (page_cache.person_tag(person_id), page_cache.table_tag("notification"))
+            tags += page_cache.person_rows(person_id, ("notification",))
         name = f"issue|{issue_id}|{person_id if unread_anywhere else ''}"
         kept, unread_here = page_cache.kept_value(tags, name, read, page_cache.TTL)
         issue = db.session.merge(kept, load=False) if kept is not None else None

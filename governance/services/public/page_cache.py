@@ -138,6 +138,12 @@ def person_tag(person_id: int) -> str:
     return f"person:{person_id}"
 
 
+def person_rows(person_id: int, tables) -> tuple[str, ...]:
+    """The tags a reader of a person's own rows of these tables carries: the person's tag (PERSON_COLUMNS), and
+    each table's (what a write to it that names no rows marks)."""
+    return (person_tag(person_id), *(table_tag(name) for name in tables))
+
+
 def todos_tag(node_id: int) -> str:
     """The tag a write to a to-do row waiting at this node marks: a household of this 邻 or a visit to one, a
     resident's report handed to it (the cards of the node's roles count them)."""
