@@ -339,6 +339,9 @@ def test_outbox_resend_of_a_filed_draft_is_a_no_op(world, client, auth, uploads)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json["reference"] == again.json["reference"] and again.json["created"] is False
     assert count(Issue) == 1 and count(Photo) == 1
+    # The second copy's photo was stored before its INSERT met the first issue's key, then dropped.
+    kept = {name for photo in db.session.scalars(select(Photo)) for name in (photo.stored_name, photo.thumb_name)}
+    assert {f.name for f in uploads.iterdir()} == kept
 
 
 def test_outbox_send_while_logged_out_is_refused_without_filing(world, client):

@@ -61,14 +61,14 @@ def test_filing_is_idempotent(people):
 
 
 def test_a_filing_that_loses_the_race_for_its_key_returns_the_winner_and_writes_nothing(people):
-    """The caller looked the key up and found nothing (key_checked), and meanwhile the same filing landed: the
+    """The key is not looked up first (look_up_first=False, as the form files) and the same filing landed: the
     unique key turns the INSERT into nothing, and the issue that won is the answer — no second event, follower,
     job or rollup count."""
     filer = people["neighbour"]
     first = make_issue(filer, key="race-1")
     rows = {model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, Job)}
     data = IssueInput(category_id=first.category_id, title="路面破损", neighbour_id=first.neighbour_id)
-    again, created = file_issue(filer, data, "race-1", key_checked=True)
+    again, created = file_issue(filer, data, "race-1", look_up_first=False)
     db.session.commit()
     assert (again.id, created) == (first.id, False)
     assert db.session.scalar(select(func.count()).select_from(Issue)) == 1

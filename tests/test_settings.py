@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,16 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from governance.extensions import db
-from governance.models import HANDLING_LEVELS, URGENCIES, Category, Job, NotificationChannel, Person, SlaPolicy
+from governance.models import (
+    HANDLING_LEVELS,
+    URGENCIES,
+    Category,
+    Issue,
+    Job,
+    NotificationChannel,
+    Person,
+    SlaPolicy,
+)
 from governance.services import settings as service
 from governance.services.issues.lifecycle import IssueInput, LifecycleError, file_issue
 from governance.services.issues.reference import DEFAULT_SLA
@@ -28,7 +38,7 @@ from tests.builders import (
     make_tree,
     nodes_at,
 )
-from tests.conftest import REDIS_TEST_URL, csrf_from
+from tests.conftest import REDIS_TEST_URL, Auth, another_worker, csrf_from, hidden_value, settle_near_copy
 from tests.pages import find_all
 from tests.test_jobs import Receiver
 
@@ -387,6 +397,66 @@ def test_deactivated_category_cannot_be_used_to_file(world, admin, client, auth)
     assert auth.post(f"{BASE}/categories/{lift.id}/active", {"active": "1"}).status_code == 302
     db.session.rollback()
     assert make_issue(filer, category="lift").category_id == lift.id
+
+
+@pytest.fixture(params=["one process", "redis"])
+def served(request, app):
+    """The app as deployed: one process without Redis, or workers sharing Redis."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_app")
+    return app
+
+
+@contextmanager
+def elsewhere(app):
+    """Run the block as another worker (with Redis), then let this worker hear what it announced."""
+    if not app.config.get("REDIS_URL"):
+        yield
+        return
+    with another_worker(app):
+        yield
+    settle_near_copy(app)
+
+
+def file_through_the_form(client, category_id: int, title: str):
+    """The 邻长 files a normal problem in their own 邻 through the form, having seen the form first."""
+    html = client.get("/file/").get_data(as_text=True)
+    data = {
+        "csrf_token": csrf_from(html),
+        "idempotency_key": hidden_value(html, "idempotency_key"),
+        "category": str(category_id),
+        "title": title,
+        "neighbour": re.search(r'name="neighbour".*?<option[^>]*value="(\d+)"', html, re.S)[1],
+        "urgency": "normal",
+        "confirm_different": "y",
+    }
+    return client.post("/file/", data=data)
+
+
+def test_the_filing_form_follows_category_and_sla_changes_at_once(served, world):
+    """A filing checks its category and sets its deadlines from values its worker keeps: the branch's change on
+    another worker reaches the next filing at once — a deactivated category is refused, new hours apply."""
+    phone = served.test_client()
+    assert Auth(phone).login(world["neighbour_leader"].mobile).status_code == 302
+    desk = served.test_client()
+    assert Auth(desk).login(world["district_admin"].mobile).status_code == 302
+    lift = category("lift")
+    assert file_through_the_form(phone, lift.id, "电梯停了").status_code == 302  # the worker keeps both now
+    with elsewhere(served):
+        assert Auth(desk).post(f"{BASE}/categories/{lift.id}/active", {"active": "0"}).status_code == 302
+    issues = count(Issue)
+    refused = file_through_the_form(phone, lift.id, "电梯又停了")
+    assert refused.status_code == 200 and "Choose the kind of problem." in refused.get_data(as_text=True)
+    assert count(Issue) == issues
+    with elsewhere(served):
+        assert Auth(desk).post(f"{BASE}/categories/{lift.id}/active", {"active": "1"}).status_code == 302
+        changed = Auth(desk).post(f"{BASE}/sla", sla_form(ack_neighbour_normal="2", resolve_neighbour_normal="5"))
+        assert changed.status_code == 302
+    assert file_through_the_form(phone, lift.id, "电梯还是停了").status_code == 302
+    db.session.rollback()
+    filed = db.session.scalar(select(Issue).where(Issue.title == "电梯还是停了"))
+    assert filed.ack_due_at - filed.created_at == timedelta(hours=2)
+    assert filed.resolve_due_at - filed.created_at == timedelta(hours=5)
 
 
 def test_the_last_active_category_stays_active(admin, auth):

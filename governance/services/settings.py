@@ -37,7 +37,7 @@ from ..models import (
     organisation_community,
 )
 from .errors import ServiceError
-from .issues.reference import sla_rows
+from .issues.reference import read_sla_table, sla_rows
 from .platform import jobs
 from .platform.notify import wecom_text
 
@@ -82,8 +82,8 @@ class SettingsError(ServiceError):
 
 
 def sla_table() -> dict[tuple[str, str], tuple[int, int]]:
-    """(level, urgency) → (hours to acknowledge, hours to resolve), for every row that exists."""
-    return {(p.level, p.urgency): (p.ack_hours, p.resolve_hours) for p in db.session.scalars(select(SlaPolicy))}
+    """(level, urgency) → (hours to acknowledge, hours to resolve), as the database holds them now."""
+    return read_sla_table(db.session)
 
 
 def save_sla(values: dict[tuple[str, str], tuple[int, int]], actor: Person | None = None) -> int:

@@ -14,8 +14,9 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ... import policy
 from ...extensions import db
 from ...forms import Form
-from ...models import Building, Category, Compound, Node
+from ...models import Building, Compound, Node
 from ...parsing import parse_id
+from ...services.issues import reference
 from ...services.issues.lifecycle import MAX_TITLE
 
 MAX_DESCRIPTION = 2000
@@ -106,12 +107,8 @@ class FilingForm(Form):
     person = None
 
     def validate_category(self, field):
-        category = db.session.get(Category, field.data) if field.data else None
-        if category is None or not category.active:
+        if field.data not in reference.active_category_ids():
             raise ValidationError(_l("Choose the kind of problem."))
-        # Kept referenced for the request: the session's identity map is weak, and the service looks the
-        # category up again (from the map, while this holds it).
-        self.category_row = category
 
     def validate_urgency(self, field):
         if field.data not in ("normal", "urgent"):

@@ -217,16 +217,17 @@ def new():
         status = 403 if form.forbidden else 200
         return render_form(form, choices, status=status, posted=True)
 
+    # A retry of a filing that went through is found by its key: where it would otherwise be shown similar
+    # problems (its own first issue among them), or by the INSERT, which the unique key turns into a look-up.
     key = form.idempotency_key.data
-    existing = lifecycle.find_existing(person, key)
-    if existing is not None:  # a retry of a filing that went through: nothing more to store
-        return done(Filed.of(existing, created=False))
-
     if not form.confirm_different.data:
         duplicates = places.possible_duplicates(
             person, form.category.data, form.compound.data, form.building.data, form.neighbour.data
         )
         if duplicates:
+            existing = lifecycle.find_existing(person, key)
+            if existing is not None:
+                return done(Filed.of(existing, created=False))
             message = _("Similar problems are already open here. Is yours one of them?")
             return render_form(form, choices, duplicates=duplicates, posted=True, message=message)
 
@@ -260,7 +261,7 @@ def new():
     )
 
     def file_with_photos() -> Filed:
-        issue, created = lifecycle.file_issue(person, data, key, key_checked=True)
+        issue, created = lifecycle.file_issue(person, data, key, look_up_first=False)
         if created and stored:
             filed = next((e for e in issue.events if e.kind == "filed"), None)
             for item in stored:

@@ -23,7 +23,6 @@ from ...models import (
     OPEN_STATUSES,
     ApiKey,
     Building,
-    Category,
     Compound,
     Issue,
     IssueEvent,
@@ -31,7 +30,6 @@ from ...models import (
     Node,
     Person,
     RejectReason,
-    SlaPolicy,
     utcnow,
 )
 from ..errors import ServiceError
@@ -39,6 +37,7 @@ from ..locks import as_loaded, dialect_name, engine_insert, locked
 from ..platform import audit, jobs
 from ..public import page_cache
 from ..reports import rollups
+from . import reference
 
 # status → the statuses it may move to (docs/DESIGN.md §3). Terminal statuses have no way out.
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -164,13 +163,7 @@ def target_level(level: str, actor_rank: int | None) -> str | None:
 
 def sla_hours(level: str, urgency: str) -> tuple[int, int] | None:
     """(ack hours, resolve hours) of the SLA for a level and urgency, None without a policy."""
-    row = db.session.connection().execute(_SLA_HOURS, {"level": level, "urgency": urgency}).first()
-    return tuple(row) if row is not None else None
-
-
-_SLA_HOURS = select(SlaPolicy.ack_hours, SlaPolicy.resolve_hours).where(
-    SlaPolicy.level == bindparam("level"), SlaPolicy.urgency == bindparam("urgency")
-)
+    return reference.sla_in_force().get((level, urgency))
 
 
 def set_deadlines(issue: Issue, now: datetime) -> None:
@@ -235,15 +228,17 @@ def file_issue(
     idempotency_key: str | None = None,
     *,
     api_key: ApiKey | None = None,
-    key_checked: bool = False,
+    look_up_first: bool = True,
 ) -> tuple[Issue, bool]:
     """File a new issue in a 邻; the same key again returns the first issue (created=False).
 
     An Open311 client files with `api_key` instead of a person: the key's node must contain the 邻.
-    `key_checked`: the caller has just looked the key up in this transaction and found nothing, so it is not
-    looked up again (a filing that lands meanwhile is still found: the unique key refuses the second row).
+    `look_up_first`: the key is looked up before anything is checked, so a retry gets its first issue even if
+    the 邻 or the category has changed since. False: the caller has checked the same things already (the
+    filing form), and a retry is found by the INSERT (the unique key refuses the second row), one statement
+    fewer on every filing.
     """
-    existing = None if key_checked else find_existing(filer, idempotency_key)
+    existing = find_existing(filer, idempotency_key) if look_up_first else None
     if existing is not None:
         return existing, False
     neighbour = None
@@ -260,8 +255,7 @@ def file_issue(
     elif not policy.allowed(filer, "file_issue", neighbour):
         policy.log_denial(filer, "file_issue", neighbour)
         raise FilingError("forbidden")
-    category = db.session.get(Category, data.category_id)
-    if category is None or not category.active:
+    if data.category_id not in reference.active_category_ids():
         raise FilingError("bad_category")
     if data.urgency not in ("normal", "urgent"):
         raise FilingError("bad_urgency")
@@ -271,7 +265,7 @@ def file_issue(
     compound, building = _place(neighbour, data.compound_id, data.building_id)
     now = utcnow()
     values = dict(
-        category_id=category.id,
+        category_id=data.category_id,
         title=title,
         description=(data.description or "").strip(),
         compound_id=compound.id if compound else None,

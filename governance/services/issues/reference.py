@@ -1,11 +1,14 @@
-"""Reference data every database starts with: problem categories and the default SLA policy."""
+"""Reference data every database starts with: problem categories and the default SLA policy; and what every
+filing reads of them (the active categories, the hours in force), kept in the serving worker."""
 
 from __future__ import annotations
 
+from flask import has_request_context
 from sqlalchemy import func, select
 
 from ...extensions import db
 from ...models import HANDLING_LEVELS, Category, RejectReason, ResponseTemplate, SlaPolicy
+from ..public import page_cache
 
 # The 普瑞斯堡 kinds first (docs/DESIGN.md §1), then the usual rest.
 DEFAULT_CATEGORIES = (
@@ -101,3 +104,41 @@ def seed_defaults() -> None:
         codes = dict(db.session.execute(select(Category.code, Category.id)).all())
         db.session.execute(ResponseTemplate.__table__.insert(), template_rows(codes))
     db.session.flush()
+
+
+# --- what filings read of them -------------------------------------------------------------------------
+
+SlaTable = dict[tuple[str, str], tuple[int, int]]
+
+
+def read_sla_table(session) -> SlaTable:
+    """(level, urgency) → (hours to acknowledge, hours to resolve), for every row that exists."""
+    return {(level, urgency): (ack, resolve) for level, urgency, ack, resolve in session.execute(_SLA_ROWS)}
+
+
+_SLA_ROWS = select(SlaPolicy.level, SlaPolicy.urgency, SlaPolicy.ack_hours, SlaPolicy.resolve_hours)
+
+
+def sla_in_force() -> SlaTable:
+    """The SLA table every new deadline is set from (read_sla_table), kept in a serving worker."""
+    return _kept((page_cache.table_tag("sla_policy"),), "reference:sla", read_sla_table)
+
+
+def active_category_ids() -> frozenset[int]:
+    """The categories a new issue may take, kept in a serving worker (Category is one of the tree's models: a
+    change to one marks the tree's tag)."""
+    return _kept((page_cache.TREE,), "reference:active_categories", _read_active_category_ids)
+
+
+def _read_active_category_ids(session) -> frozenset[int]:
+    return frozenset(session.scalars(select(Category.id).where(Category.active.is_(True))))
+
+
+def _kept(tags: tuple[str, ...], name: str, read):
+    """In a request, what `read(session)` gives, kept in the worker until a change to `tags` is heard of
+    (page_cache.kept_value): every filing checks its category and sets its deadlines, and reading the rows
+    cost it a statement each, as much as its own checks. Elsewhere (a job, a command) read in the current
+    session: a process that serves no pages keeps nothing (near_cache.py)."""
+    if not has_request_context():
+        return read(db.session)
+    return page_cache.kept_value(tags, name, read, page_cache.TTL)

@@ -103,14 +103,15 @@ TREE_MODELS = (
 )
 SESSION_KEY = "public_cache_tags"
 # Tables whose every write marks a tag of their own, `table:<name>`, written through the session by the ORM (the
-# flush hook) or by Core statements (the execute hook), both seen here. Two readers, each of its own tables:
+# flush hook) or by Core statements (the execute hook), both seen here. Readers, each of its own tables:
 # a leader's home cards count the to-do tables besides issues (notices waiting for them, residents' reports to
 # answer, households to visit again); a request's kept login reads the login tables besides the tree (the
-# person, the login row, the unread messages: auth_session.py). Someone logging in or getting a message leaves
-# everyone's cards kept.
+# person, the login row, the unread messages: auth_session.py); a filing reads the SLA hours in force.
+# Someone logging in or getting a message leaves everyone's cards kept.
 TODO_TABLES = ("notice", "notice_recipient", "resident_report", "household", "survey_campaign", "survey_visit")
 LOGIN_TABLES = ("person", "login_session", "notification")
-TABLE_TAGS = frozenset(TODO_TABLES + LOGIN_TABLES)
+REFERENCE_TABLES = ("sla_policy",)  # what a filing reads besides the tree (services/issues/reference.py)
+TABLE_TAGS = frozenset(TODO_TABLES + LOGIN_TABLES + REFERENCE_TABLES)
 # Tables whose rows each belong to one person (this column names them): a write to a row marks that person's tag
 # (person_tag) instead of the table's, so one leader logging in, getting a message or opening a notice leaves
 # everyone else's kept login and home cards alone. A Core statement through the session names its people with
