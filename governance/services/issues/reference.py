@@ -134,11 +134,16 @@ def _read_active_category_ids(session) -> frozenset[int]:
     return frozenset(session.scalars(select(Category.id).where(Category.active.is_(True))))
 
 
+# Seconds a kept value is used at most, whatever is heard: the most a change no worker heard of (its writer cut
+# off from Redis at that moment) lives on. Reading again costs one statement a worker every so often.
+KEEP_FOR = 10
+
+
 def _kept(tags: tuple[str, ...], name: str, read):
     """In a request, what `read(session)` gives, kept in the worker until a change to `tags` is heard of
-    (page_cache.kept_value): every filing checks its category and sets its deadlines, and reading the rows
-    cost it a statement each, as much as its own checks. Elsewhere (a job, a command) read in the current
-    session: a process that serves no pages keeps nothing (near_cache.py)."""
+    (page_cache.kept_value) and for at most KEEP_FOR seconds: every filing checks its category and sets its
+    deadlines, and reading the rows cost it a statement each, as much as its own checks. Elsewhere (a job, a
+    command) read in the current session: a process that serves no pages keeps nothing (near_cache.py)."""
     if not has_request_context():
         return read(db.session)
-    return page_cache.kept_value(tags, name, read, page_cache.TTL)
+    return page_cache.kept_value(tags, name, read, KEEP_FOR)
