@@ -22,8 +22,10 @@ pages are the targets of the speed work (README, Performance):
 - the public 小区 page of 普瑞斯堡 (cached, a visitor without a cookie); and, one request at a time, that page as
   the first visitor after a change to one of its issues sees it, and the district's page after a change anywhere
 
-Prints a table (req/s, p50, p99, ratio, target, pass/fail) and writes JSON to benchmarks/results/pages-*.json.
-Numbers on a 2-core machine shared with other work are noisy; the ratios come from the same run.
+Prints a table (req/s, p50, p99, ratio, the machine's CPU per request, target, pass/fail) and writes JSON to
+benchmarks/results/pages-*.json. Numbers on a 2-core machine shared with other work are noisy; the ratios come
+from the same run. The CPU column is every process's (server, database, Redis, this load generator): with
+the cores saturated a page's rate is the cores over it, and it moves less from run to run than the rate.
 """
 
 from __future__ import annotations
@@ -261,8 +263,17 @@ def run_engine(engine: str, options) -> dict:
     return result
 
 
+def cpu_ms(*runs: dict) -> str:
+    """The machine's CPU per request of these runs (their mean), or blank for runs measured before it was."""
+    values = [run["cpu_ms"] for run in runs if "cpu_ms" in run]
+    return f"{sum(values) / len(values):>8.2f}" if values else f"{'':>8}"
+
+
 def table(results: list[dict]) -> str:
-    head = f"{'page':<42}{'engine':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'hello':>9}{'ratio':>8}  {'target':<24}"
+    head = (
+        f"{'page':<42}{'engine':<11}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'hello':>9}{'ratio':>8}{'cpu ms':>8}"
+        f"  {'target':<24}"
+    )
     lines = [head, "-" * len(head)]
     for r in results:
         pages = r["pages"]
@@ -270,6 +281,7 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"{'hello world (before / after)':<42}{r['engine']:<11}"
             f"{pages['hello_before']['rps']:>9.0f}{'':>9}{pages['hello_after']['p99_ms']:>9.1f}{pages['hello_after']['rps']:>9.0f}"
+            f"{'':>8}{cpu_ms(pages['hello_before'], pages['hello_after'])}"
         )
         for name, (what, ratio_target, p99_target) in TARGETS.items():
             if name not in pages:
@@ -284,7 +296,7 @@ def table(results: list[dict]) -> str:
             width = 42 - sum(1 for c in what if ord(c) > 0x2E80)  # a CJK character takes two columns
             lines.append(
                 f"{what:<{width}}{r['engine']:<11}{rps:>9.1f}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
-                f"{hello:>9.0f}{ratio:>8.3f}  {target:<24}{'pass' if ok else 'FAIL'}"
+                f"{hello:>9.0f}{ratio:>8.3f}{cpu_ms(page)}  {target:<24}{'pass' if ok else 'FAIL'}"
             )
             for suffix, what in AFTER_A_CHANGE:
                 if name + suffix in pages:
