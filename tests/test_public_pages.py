@@ -17,6 +17,7 @@ from werkzeug.datastructures import FileStorage
 from governance import demo
 from governance.extensions import db
 from governance.models import Building, Compound, Issue, IssueEvent, RatingToken, utcnow
+from governance.redis_conn import BREAKER
 from governance.services.issues import rating
 from governance.services.issues.lifecycle import add_comment, escalate, record_callback, transition
 from governance.services.money import ledger
@@ -38,7 +39,7 @@ from tests.builders import (
 )
 from tests.canaries import CANARIES as BASE_CANARIES
 from tests.canaries import PUBLIC_UPDATE
-from tests.conftest import Statements, csrf_from
+from tests.conftest import Statements, another_worker, csrf_from, settle_near_copy
 from tests.pages import find, find_all, text_of
 
 # Unique strings that must never reach a public page or a cache entry.
@@ -432,6 +433,42 @@ def test_a_page_rendered_before_a_commit_is_not_served_after_it(app, kept_in, re
     _, gen = page_cache.lookup("compound:1", "zh|/p/compound/1")
     page_cache.store("compound:1", "zh|/p/compound/1", "new page", gen)
     assert page_cache.lookup("compound:1", "zh|/p/compound/1")[0].body == "new page"
+
+
+@pytest.mark.parametrize("read_first", ["page", "value"])
+def test_a_change_made_while_redis_was_held_off_is_announced_before_redis_is_read_again(redis_app, read_first):
+    """The breaker held Redis off when a change was committed (this worker had met a Redis failure a moment
+    before): the next time this process reaches Redis it announces the change before it reads anything, so
+    neither it — whose leader just acted — nor another worker serves the page or value kept from before."""
+    page, variant = "compound:1", "zh|/p/compound/1"
+    page_cache.lookup(page, variant)  # this worker's copy and its channel start
+    settle_near_copy(redis_app)
+    _, gen = page_cache.lookup(page, variant)
+    page_cache.store(page, variant, "old page", gen)
+    assert page_cache.kept_value((page,), "a value", lambda apart: "old value", page_cache.TTL) == "old value"
+    BREAKER.trip(ConnectionError("a moment's failure"))
+    page_cache.invalidate({page})  # committed while Redis was refused
+    BREAKER.reset()
+    settle_near_copy(redis_app)  # Redis answers this worker again
+    reads = [
+        lambda: page_cache.lookup(page, variant)[0] is None,
+        lambda: page_cache.kept_value((page,), "a value", lambda apart: "new value", page_cache.TTL) == "new value",
+    ]
+    for read in reads if read_first == "page" else reversed(reads):
+        assert read()
+    with another_worker(redis_app):
+        assert page_cache.lookup(page, variant)[0] is None
+
+
+def test_a_change_left_untold_for_longer_than_a_page_lives_is_let_go(redis_app, monkeypatch):
+    """Every page kept from before a change has aged out a TTL after it: announcing it then is no use, so a
+    long outage does not pile up tags to send."""
+    BREAKER.trip(ConnectionError("Redis is down"))
+    page_cache.invalidate({"compound:1"})
+    BREAKER.reset()
+    start = page_cache.now()
+    monkeypatch.setattr(page_cache, "now", lambda: start + page_cache.TTL)
+    assert page_cache.UNANNOUNCED.take() == {}
 
 
 def test_an_unchanged_page_answers_304(world, client, monkeypatch):

@@ -28,9 +28,10 @@ drops the connection and the worker forgets its copy. A process that never reads
 no copy and subscribes to nothing.
 
 What a change made while its announcement could not be sent leaves: the writer's own breaker open (it met a
-Redis failure within the last few seconds) while other workers still reach Redis — their copies keep what
-they hold for at most its age limit (a page TTL, a kept login KEEP_LOGIN_FOR), as a page kept in Redis itself
-would.
+Redis failure within the last few seconds) while other workers still reach Redis — the writer announces it
+before it next reads or keeps anything through Redis, or with its next change (page_cache.Unannounced), so
+it never serves a page from before its own change; until then the other workers' copies keep what they hold,
+for at most its age limit (a page TTL, a kept login KEEP_LOGIN_FOR), as a page kept in Redis itself would.
 """
 
 from __future__ import annotations

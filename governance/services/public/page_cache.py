@@ -240,6 +240,50 @@ class MemoryStore:
 MEMORY = MemoryStore()
 
 
+class Unannounced:
+    """The tags of changes this process committed while Redis could not be told — the breaker held it off, or
+    the invalidation itself failed — each with when it was first left untold.
+
+    Announced before this process next reads or keeps anything through Redis (lookup, kept_value) or with its
+    next invalidation: otherwise, once Redis answered again, this very worker would serve the pages kept in
+    Redis from before its own change — the leader who just filed would not find the issue in their list —
+    until they aged out. Other workers serve theirs until then, and never past TTL. A tag left untold for
+    longer than TTL is let go: every page or value kept from before its change has aged out by then."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.since: dict[str, float] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.since)
+
+    def add(self, tags, at: float | None = None) -> None:
+        at = now() if at is None else at
+        with self.lock:
+            for tag in tags:
+                self.since.setdefault(tag, at)
+
+    def take(self) -> dict[str, float]:
+        """The tags still worth announcing (untold for less than TTL), forgotten here until put back."""
+        cutoff = now() - TTL
+        with self.lock:
+            taken = {tag: at for tag, at in self.since.items() if at > cutoff}
+            self.since.clear()
+        return taken
+
+    def put_back(self, taken: dict[str, float]) -> None:
+        with self.lock:
+            for tag, at in taken.items():
+                self.since[tag] = min(at, self.since.get(tag, at))
+
+    def clear(self) -> None:
+        with self.lock:
+            self.since.clear()
+
+
+UNANNOUNCED = Unannounced()
+
+
 def _redis_configured() -> bool:
     """Whether this deployment has Redis (when get_redis() answers None then, the breaker holds it off, and
     an in-process copy would not hear of another worker's changes)."""
@@ -263,6 +307,8 @@ def lookup(tags: str | tuple[str, ...], variant: str, shared_only: bool = False)
             gen = _generation(MEMORY.gens.get(tag, 0) for tag in tags)
             entry = MEMORY.pages.get(page_id)
         return (entry if entry is not None and entry.fresh(gen) else None), gen
+    if UNANNOUNCED and not _announce(client, ()):
+        return None, None
     near = _near(client)
     held = near.get(page_id)
     if held is not None:
@@ -387,6 +433,8 @@ def kept_value(tags: tuple[str, ...], name: str, read, max_age: float):
             while len(MEMORY.values) > MEMORY_MAX:
                 MEMORY.values.popitem(last=False)
         return value
+    if UNANNOUNCED and not _announce(client, ()):
+        return load()
     near = _near(client)
     held = near.get(name)
     if held is not None:
@@ -415,6 +463,8 @@ def invalidate(tags) -> None:
         return
     client = get_redis()
     if client is None:
+        if _redis_configured():  # the breaker holds Redis off: tell it when it answers again
+            UNANNOUNCED.add(tags)
         with MEMORY.lock:
             for tag in tags:
                 MEMORY.gens[tag] = MEMORY.gens.get(tag, 0) + 1
@@ -422,6 +472,17 @@ def invalidate(tags) -> None:
             for page_id in [p for p in MEMORY.pages if p.startswith(prefixes)]:
                 del MEMORY.pages[page_id]
         return
+    _announce(client, tags)
+
+
+def _announce(client, tags) -> bool:
+    """Invalidate these tags in Redis, and with them every change left untold (Unannounced); False when Redis
+    failed, the tags then left untold in their turn."""
+    now_at = now()
+    taken = {**{tag: now_at for tag in tags}, **UNANNOUNCED.take()}
+    if not taken:
+        return True
+    tags = sorted(taken)
     near = near_cache.existing(current_app.extensions, client)
     if near is not None:  # a process that only writes (a job) keeps no copy and hears nothing
         near.drop(tags)
@@ -434,8 +495,11 @@ def invalidate(tags) -> None:
         # answer, but possibly after it; one more command answered means it has been written (near_cache.py:
         # whoever acted sees the change on whichever worker serves their next request).
         client.ping()
-    except Exception as exc:  # noqa: BLE001 - entries then expire by TTL within a minute
-        log.warning("public cache not invalidated (%s); entries expire within %ss", exc, TTL)
+    except Exception as exc:  # noqa: BLE001 - told again with the next use of Redis; never kept past TTL
+        UNANNOUNCED.put_back(taken)
+        log.warning("public cache not invalidated (%s); told again when Redis answers, or expired by %ss", exc, TTL)
+        return False
+    return True
 
 
 # Invalidation in one command (every commit that changes an issue runs it), atomic: bump each tag's generation,
@@ -466,6 +530,7 @@ return #doomed
 def clear() -> None:
     """Forget every in-process entry (tests start from nothing; Redis tests use a namespace of their own)."""
     MEMORY.clear()
+    UNANNOUNCED.clear()
     near_cache.forget_all()
 
 
