@@ -257,8 +257,8 @@ class Unannounced:
     def __bool__(self) -> bool:
         return bool(self.since)
 
-    def add(self, tags, at: float | None = None) -> None:
-        at = now() if at is None else at
+    def add(self, tags) -> None:
+        at = now()
         with self.lock:
             for tag in tags:
                 self.since.setdefault(tag, at)
