@@ -240,6 +240,26 @@ def settle_near_copy(app) -> None:
     raise AssertionError("the channel never answered")
 
 
+@contextmanager
+def elsewhere(app):
+    """Where a change is made: another worker when there is Redis (this worker then waits until Redis answered
+    it again, so its copy is not dropped as one Redis stopped vouching for), else the one process."""
+    if not app.config.get("REDIS_URL"):
+        yield
+        return
+    with another_worker(app):
+        yield
+    settle_near_copy(app)
+
+
+@pytest.fixture(params=["one process", "redis"])
+def served(request, app):
+    """The app as deployed: one process without Redis, or workers sharing Redis."""
+    if request.param == "redis":
+        return request.getfixturevalue("redis_app")
+    return app
+
+
 @pytest.fixture
 def redis_app(app):
     """The app pointed at the real Redis, in a key namespace of its own that is deleted afterwards."""

@@ -7,7 +7,6 @@ its own Redis client and copy (conftest.another_worker).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -19,19 +18,11 @@ from governance.models import ENDED_ROLE_REASONS, LoginSession, Notification, Pe
 from governance.services.people import turnover
 from governance.services.platform import notify
 from tests.builders import make_issue, make_person, make_tree, nodes_at
-from tests.conftest import Auth, Statements, another_worker, settle_near_copy, take_redis_away
+from tests.conftest import Auth, Statements, elsewhere, settle_near_copy, take_redis_away
 from tests.pages import find, issue_cards
 from tests.test_sessions import copy_cookies
 
 PASSWORD = "password-123"
-
-
-@pytest.fixture(params=["one process", "redis"])
-def served(request, app):
-    """The app as deployed: one process without Redis, or workers sharing Redis."""
-    if request.param == "redis":
-        return request.getfixturevalue("redis_app")
-    return app
 
 
 @pytest.fixture
@@ -52,18 +43,6 @@ def warm(app, client, path: str = "/issues/") -> None:
     if app.config.get("REDIS_URL"):
         settle_near_copy(app)
     assert client.get(path).status_code == 200
-
-
-@contextmanager
-def elsewhere(app):
-    """Where the change is made: another worker when there is Redis (this worker then waits until Redis
-    answered it again, so its copy is not dropped as one Redis stopped vouching for), else the one process."""
-    if not app.config.get("REDIS_URL"):
-        yield
-        return
-    with another_worker(app):
-        yield
-    settle_near_copy(app)
 
 
 def test_a_kept_page_with_a_kept_login_sends_no_statement(served, zone_leader):

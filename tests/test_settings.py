@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
@@ -40,7 +39,7 @@ from tests.builders import (
     make_tree,
     nodes_at,
 )
-from tests.conftest import REDIS_TEST_URL, Auth, another_worker, csrf_from, hidden_value, settle_near_copy
+from tests.conftest import REDIS_TEST_URL, Auth, csrf_from, elsewhere, hidden_value, settle_near_copy
 from tests.pages import find_all
 from tests.test_jobs import Receiver
 
@@ -399,25 +398,6 @@ def test_deactivated_category_cannot_be_used_to_file(world, admin, client, auth)
     assert auth.post(f"{BASE}/categories/{lift.id}/active", {"active": "1"}).status_code == 302
     db.session.rollback()
     assert make_issue(filer, category="lift").category_id == lift.id
-
-
-@pytest.fixture(params=["one process", "redis"])
-def served(request, app):
-    """The app as deployed: one process without Redis, or workers sharing Redis."""
-    if request.param == "redis":
-        return request.getfixturevalue("redis_app")
-    return app
-
-
-@contextmanager
-def elsewhere(app):
-    """Run the block as another worker (with Redis), then let this worker hear what it announced."""
-    if not app.config.get("REDIS_URL"):
-        yield
-        return
-    with another_worker(app):
-        yield
-    settle_near_copy(app)
 
 
 def file_through_the_form(client, category_id: int, title: str):
