@@ -6,14 +6,16 @@ from a list the page offers (the reject form's reason) is checked by the form to
 message stands beside that field; the service checks it again.
 """
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import HiddenField, MultipleFileField, RadioField, SelectField, StringField, SubmitField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
-from ...forms import Form, offered
+from ...forms import Form, offered, options
 from ...parsing import DB_INT_MAX, parse_number
 from ...services.issues.lifecycle import MAX_NOTE
+from ...services.triage import operations
 
 
 class VersionedForm(Form):
@@ -149,3 +151,9 @@ class FollowForm(Form):
 
     on = HiddenField()
     submit = SubmitField(_l("Confirm"))
+
+
+def reject_reason_choices() -> list[SelectChoice]:
+    """A reject form's reasons — the issue page's and the triage console's bulk bar: "Choose…", then the managed
+    list's active reasons."""
+    return options(((str(r.id), r.label) for r in operations.active_reject_reasons()), blank=_("Choose…"))

@@ -83,6 +83,7 @@ from .forms import (
     SendDownForm,
     TransitionForm,
     VersionedForm,
+    reject_reason_choices,
 )
 
 # --- the list -----------------------------------------------------------------------------------
@@ -388,17 +389,12 @@ def set_choices(issue: Issue, forms: dict) -> None:
         current = HANDLING_LEVELS.index(issue.level)
         forms["send_down"].level.choices = options((lv, level_label(lv)) for lv in operations.LOWER_LEVELS[:current])
     if may_reject(issue):
-        forms["rejected"].reason.choices = reject_choices()
+        forms["rejected"].reason.choices = reject_reason_choices()
 
 
 def may_reject(issue: Issue) -> bool:
     """Whether the reject form is offered (anyone else's POST is refused by the service: 403, or the status)."""
     return "rejected" in TRANSITIONS.get(issue.status, ()) and policy.allowed(current_user, "triage_issue", issue)
-
-
-def reject_choices() -> list:
-    """The reject form's reasons: "Choose…", then the managed list's active reasons."""
-    return options(((str(r.id), r.label) for r in operations.active_reject_reasons()), blank=_("Choose…"))
 
 
 def response_templates(issue: Issue, kinds: list[str]) -> list[ResponseTemplate]:
@@ -557,7 +553,7 @@ def change_status(issue_id, to_status):
     issue = load_issue(issue_id)
     form = FORM_CLASSES[to_status](prefix=to_status)
     if to_status == "rejected" and may_reject(issue):  # the reason is checked like a field: its message beside it
-        form.reason.choices = reject_choices()
+        form.reason.choices = reject_reason_choices()
         if not form.validate():
             return render_detail(issue, failed=to_status, status=422, failed_form=form)
     stored = []

@@ -54,6 +54,7 @@ from ...services.public import page_cache
 from ...services.reports import exports
 from ...services.triage import operations
 from ...services.triage.queries import EXPORT_LIMIT, community_counts, export_rows, node_names, triage_communities
+from ..issues.forms import reject_reason_choices
 from . import bp
 from .forms import AcceptForm, BulkForm, parse_items
 
@@ -185,7 +186,7 @@ def bulk_form(community: Node, formdata=None) -> BulkForm:
         ((str(o.id), o.name) for o in operations.eligible_organisations(community)), blank=choose
     )
     form.priority.choices = options(((p, str(PRIORITY_LABELS[p])) for p in PRIORITIES), blank=choose)
-    form.reason.choices = options(((str(r.id), r.label) for r in operations.active_reject_reasons()), blank=choose)
+    form.reason.choices = reject_reason_choices()
     form.level.choices = options(((lv, level_label(lv)) for lv in operations.LOWER_LEVELS), blank=choose)
     if not form.due_on.data:
         form.due_on.data = (beijing_today() + timedelta(days=7)).isoformat()
