@@ -12,8 +12,12 @@ from functools import cache
 from babel import support
 from flask_babel import get_locale
 from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
 from wtforms.i18n import messages_path
+from wtforms.validators import ValidationError
+
+from .parsing import parse_id
 
 
 @cache
@@ -53,3 +57,28 @@ def options(pairs, *, blank: str | None = None, optgroup: str | None = None) -> 
 def offered(field) -> set[str]:
     """The values a choice field offers, as text (the form sends text)."""
     return {str(choice.value) for choice in field.choices or ()}
+
+
+class TickedIds(SelectMultipleField):
+    """Ticked ids among the offered choices (checkboxes): anything that is not one of them is refused with
+    `refusal`; `required`, when given, is the message for none ticked."""
+
+    def __init__(self, label=None, validators=None, *, refusal, required=None, **kwargs):
+        super().__init__(label, validators, coerce=int, validate_choice=False, **kwargs)
+        self.refusal, self.required = refusal, required
+
+    def process_formdata(self, valuelist):
+        self.data, self.junk = [], False
+        for value in valuelist:
+            ticked = parse_id(str(value).strip())
+            if ticked:
+                self.data.append(ticked)
+            else:
+                self.junk = True
+
+    def pre_validate(self, form):
+        ids = {choice.value for choice in self.choices or ()}
+        if self.junk or any(value not in ids for value in self.data or []):
+            raise ValidationError(self.refusal)
+        if self.required is not None and not self.data:
+            raise ValidationError(self.required)

@@ -308,6 +308,10 @@ def test_the_branch_splits_a_group_into_a_new_vacant_group(world, client, auth):
     url = f"/tree/{group.id}/split"
     nothing = form_post(client, url, {"name": "新组"})
     assert "Tick at least one neighbour unit (邻)" in nothing.get_data(as_text=True)
+    foreign = next(n for n in nodes_at("neighbour") if n.parent_id != group.id)
+    for ticked in ([str(second.id), str(foreign.id)], [str(second.id), "abc"]):
+        refused = form_post(client, url, {"name": "新组", "neighbours": ticked})
+        assert "Tick only neighbour units (邻) of this group (组)." in refused.get_data(as_text=True)
     preview = form_post(client, url, {"name": "新组", "neighbours": [str(second.id)]})
     assert "1 neighbour units (邻) move into it" in preview.get_data(as_text=True)
     done = form_post(client, url, {"name": "新组", "neighbours": [str(second.id)]}, confirm=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from wtforms import SelectField, SelectMultipleField, StringField, SubmitField, TextAreaField
+from wtforms import SelectField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ...forms import Form, options
+from ...forms import Form, TickedIds, options
 from ...parsing import parse_id, parse_number
 from ...services import settings as service
 
@@ -363,27 +363,10 @@ class OrganisationForm(ManagedItemForm):
         return {"name": self.name.data, "kind": self.kind.data, "street_id": parse_id(self.street_id.data)}
 
 
-class CommunitiesField(SelectMultipleField):
-    """Ticked community ids: anything that is not one of the offered ids is refused with a clear message."""
-
-    def process_formdata(self, valuelist):
-        self.data, self.junk = [], False
-        for value in valuelist:
-            text = str(value).strip()
-            community_id = parse_id(text)
-            if community_id:
-                self.data.append(community_id)
-            else:
-                self.junk = True
-
-    def pre_validate(self, form):
-        ids = {choice.value for choice in self.choices or ()}
-        if self.junk or any(value not in ids for value in self.data or []):
-            raise ValidationError(_l("Some of the chosen communities do not exist; please choose again."))
-
-
 class PairingForm(Form):
     """The communities an organisation serves (checkboxes, grouped by 街镇 in the template)."""
 
-    communities = CommunitiesField(_l("Communities served"), coerce=int, validate_choice=False)
+    communities = TickedIds(
+        _l("Communities served"), refusal=_l("Some of the chosen communities do not exist; please choose again.")
+    )
     submit = SubmitField(_l("Save the communities"))

@@ -4,10 +4,10 @@ will change, then again with `confirm` set to do it."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField
+from wtforms import HiddenField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from ...forms import Form, offered
+from ...forms import Form, TickedIds, offered
 from ...parsing import parse_id
 from ...services.people.structure import MAX_NAME
 
@@ -67,26 +67,10 @@ class MergeForm(ConfirmedForm):
     kept_id = IdChoiceField(_l("Merge it into"), _l("Choose one of the neighbour units (邻) offered."))
 
 
-class IdsField(SelectMultipleField):
-    """Ticked node ids: anything that is not one of the offered ids is refused with a clear message."""
-
-    def process_formdata(self, valuelist):
-        self.data, self.junk = [], False
-        for value in valuelist:
-            node_id = parse_id(str(value).strip())
-            if node_id:
-                self.data.append(node_id)
-            else:
-                self.junk = True
-
-    def pre_validate(self, form):
-        ids = {choice.value for choice in self.choices or ()}
-        if self.junk or any(value not in ids for value in self.data or []):
-            raise ValidationError(_l("Tick only neighbour units (邻) of this group (组)."))
-        if not self.data:
-            raise ValidationError(_l("Tick at least one neighbour unit (邻) to move into the new group (组)."))
-
-
 class SplitForm(ConfirmedForm):
     name = _name_field(_l("Name of the new group (组)"))
-    neighbours = IdsField(_l("Neighbour units (邻) that move to the new group (组)"), coerce=int, validate_choice=False)
+    neighbours = TickedIds(
+        _l("Neighbour units (邻) that move to the new group (组)"),
+        refusal=_l("Tick only neighbour units (邻) of this group (组)."),
+        required=_l("Tick at least one neighbour unit (邻) to move into the new group (组)."),
+    )
