@@ -466,17 +466,19 @@ def _file_problem(person, campaign, household, problem, key, question_id) -> int
 # --- figures -----------------------------------------------------------------------------------------
 
 
-def _states(campaign_id: int):
-    """Per household visited in the campaign: its latest visit id and whether any visit was answered."""
+def _states(*conditions):
+    """Per campaign and household visited (the visits matching `conditions`): its latest visit id and whether
+    any visit was answered."""
     answered = func.max(case((SurveyVisit.outcome == "answered", 1), else_=0))
     return (
         select(
+            SurveyVisit.campaign_id.label("campaign_id"),
             SurveyVisit.household_id.label("household_id"),
             func.max(SurveyVisit.id).label("last_id"),
             answered.label("answered"),
         )
-        .where(SurveyVisit.campaign_id == campaign_id)
-        .group_by(SurveyVisit.household_id)
+        .where(*conditions)
+        .group_by(SurveyVisit.campaign_id, SurveyVisit.household_id)
         .subquery()
     )
 
@@ -490,7 +492,7 @@ def figures_by(campaign: SurveyCampaign, node: Node, key) -> dict:
 def figures_where(campaign: SurveyCampaign, key, *conditions) -> dict:
     """SurveyFigures per value of `key` over the households matching the conditions (on Household and Node, its
     邻): one query."""
-    states = _states(campaign.id)
+    states = _states(SurveyVisit.campaign_id == campaign.id)
     last = aliased(SurveyVisit)
     not_answered = func.coalesce(states.c.answered, 0) == 0
     rows = db.session.execute(
@@ -600,7 +602,7 @@ def results(campaign: SurveyCampaign, node: Node, with_texts: bool) -> list[Ques
 
 def households(campaign: SurveyCampaign, neighbour: Node) -> list[tuple[Household, SurveyVisit | None, bool]]:
     """The households of one 邻 with their latest visit and whether they answered, in address order."""
-    states = _states(campaign.id)
+    states = _states(SurveyVisit.campaign_id == campaign.id)
     last = aliased(SurveyVisit)
     rows = db.session.execute(
         select(Household, last, states.c.answered)
@@ -628,7 +630,7 @@ def neighbours_to_visit(person: Person, campaign: SurveyCampaign) -> list[tuple[
 def household_answers(campaign: SurveyCampaign, node: Node):
     """Every household at and under `node` with its state and the answers of its answered visit (for the
     export): (household, 邻, state, visit, {question id: answer}) in address order."""
-    states = _states(campaign.id)
+    states = _states(SurveyVisit.campaign_id == campaign.id)
     last = aliased(SurveyVisit)
     rows = db.session.execute(
         select(Household, Node, states.c.answered, last)
@@ -700,19 +702,7 @@ def public_summaries(compound_id: int) -> list[PublicSummary]:
 def _due(today: date):
     """SELECT (visit, household, campaign) of every household due another knock today: its latest visit in an
     open campaign found nobody in, it has never answered there, and the day to come back has come."""
-    answered = func.max(case((SurveyVisit.outcome == "answered", 1), else_=0))
-    states = (
-        select(
-            SurveyVisit.campaign_id.label("campaign_id"),
-            SurveyVisit.household_id.label("household_id"),
-            func.max(SurveyVisit.id).label("last_id"),
-            answered.label("answered"),
-        )
-        .join(SurveyCampaign, SurveyCampaign.id == SurveyVisit.campaign_id)
-        .where(SurveyCampaign.status == "open")
-        .group_by(SurveyVisit.campaign_id, SurveyVisit.household_id)
-        .subquery()
-    )
+    states = _states(SurveyVisit.campaign_id.in_(select(SurveyCampaign.id).where(SurveyCampaign.status == "open")))
     last = aliased(SurveyVisit)
     return (
         select(last.id)
