@@ -18,6 +18,8 @@ pages are the targets of the speed work (README, Performance):
   cache for up to a minute; and, one request at a time, as the first reader after a change sees it (each
   request after a bump of the tree's cache generation, so the figures are computed) — the issue lists, the
   issue page, the triage console and the home page too
+- the home page and the 片长's issue list again while other leaders log in and get messages (a thread commits
+  OTHERS_PER_SECOND of those a second, announced to the workers through Redis, as the district does all day)
 - filing through the form as the 邻长 (a fresh idempotency key per POST; every POST must make one issue)
 - the public 小区 page of 普瑞斯堡 (cached, a visitor without a cookie); and, one request at a time, that page as
   the first visitor after a change to one of its issues sees it, and the district's page after a change anywhere
@@ -36,7 +38,10 @@ import json
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,7 +66,7 @@ from sqlalchemy import func, select, text  # noqa: E402
 
 from governance.demo.tree import DEMO_LOGINS  # noqa: E402
 from governance.extensions import db  # noqa: E402
-from governance.models import Compound, Issue, Node, Person, RoleAssignment, utcnow  # noqa: E402
+from governance.models import Compound, Issue, LoginSession, Node, Person, RoleAssignment, utcnow  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
 # name → (what, target ratio to hello world, p99 target in ms or None)
@@ -83,6 +88,13 @@ AFTER_A_CHANGE = (
     ("_after_change", "  the same, first reader after a change"),
     ("_district_after_change", "  the district's page, after a change"),
 )
+# Pages read again while other people work, as the district does all day: a thread commits, OTHERS_PER_SECOND
+# times a second, another leader's login or inbox message (each a commit through the app, announced to the
+# workers through Redis). Someone else's activity must leave the reader's kept parts kept, so the rate should
+# stay the quiet one's, less the writer's own CPU (it shares the cores). Same targets as the quiet rows.
+WHILE_OTHERS_WORK = ("home", "issue_list_zone")
+OTHERS_PER_SECOND = 20
+BUSY = "_while_others_work"
 
 
 def add_history(app, n: int) -> dict:
@@ -186,6 +198,12 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
             headers = {"Cookie": cookies[who]} if who else {}
             print(f"  {name}: GET {path}", flush=True)
             out[name] = {"path": path, **load(port, path, seconds, threads, headers=headers)}
+            if name in WHILE_OTHERS_WORK:
+                print(f"  {name} while others work: GET {path}", flush=True)
+                readers = {LOGINS[who]["mobile"]} if who in LOGINS else set()
+                with others_working(url, env["REDIS_PREFIX"], readers) as others:
+                    busy = load(port, path, seconds, threads, headers=headers)
+                out[name + BUSY] = {"path": path, **busy, "others_writes": others["writes"]}
             if name.startswith(("report_", "issue_list_", "issue_page", "triage", "home")):
                 print(f"  {name} after a change: GET {path}", flush=True)
                 out[name + "_after_change"] = {"path": path, **after_a_change(port, path, headers, env["REDIS_PREFIX"])}
@@ -207,6 +225,44 @@ def measure_pages(app, url: str, ids: dict, seconds: float, threads: int, chosen
         forget_redis_keys(env["REDIS_PREFIX"])
     out["hello_after"] = hello_world(url, workdir, seconds, threads)
     return out
+
+
+@contextmanager
+def others_working(url: str, prefix: str, readers: set[str]):
+    """A thread committing other leaders' logins and inbox messages (OTHERS_PER_SECOND a second) through an app
+    on the same database and Redis namespace as the served one, never touching the `readers` (mobiles); yields a
+    dict whose "writes" counts the commits."""
+    from governance.services.platform import notify
+
+    app = build_app(url, REDIS_URL=production_env("", redis=True)["REDIS_URL"], REDIS_PREFIX=prefix)
+    stop_writing = threading.Event()
+    done = {"writes": 0}
+
+    def write() -> None:
+        with app.app_context():
+            others = db.session.scalars(
+                select(Person.id).where(Person.mobile.not_in(readers)).order_by(Person.id).limit(500)
+            ).all()
+            turn = 0
+            while not stop_writing.wait(1 / OTHERS_PER_SECOND):
+                person_id = others[turn % len(others)]
+                if turn % 2:
+                    db.session.add(LoginSession(token_hash=uuid.uuid4().hex, person_id=person_id))
+                else:
+                    message = {"person_id": person_id, "kind": "handover", "text": "压测消息"}
+                    notify.insert_ignoring_duplicates([message])
+                db.session.commit()
+                done["writes"] += 1
+                turn += 1
+            db.engine.dispose()
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield done
+    finally:
+        stop_writing.set()
+        writer.join()
 
 
 def after_a_change(port: int, path: str, headers: dict, prefix: str, tag: str = "tree", n: int = 20) -> dict:
@@ -298,6 +354,15 @@ def table(results: list[dict]) -> str:
                 f"{what:<{width}}{r['engine']:<11}{rps:>9.1f}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
                 f"{hello:>9.0f}{ratio:>8.3f}{cpu_ms(page)}  {target:<24}{'pass' if ok else 'FAIL'}"
             )
+            if name + BUSY in pages:
+                page = pages[name + BUSY]
+                ratio = page["rps"] / hello
+                ok = ratio >= ratio_target
+                what = f"  the same, others writing {page['others_writes'] / page['seconds']:.0f}/s"
+                lines.append(
+                    f"{what:<42}{r['engine']:<11}{page['rps']:>9.1f}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
+                    f"{hello:>9.0f}{ratio:>8.3f}{cpu_ms(page)}  {target:<24}{'pass' if ok else 'FAIL'}"
+                )
             for suffix, what in AFTER_A_CHANGE:
                 if name + suffix in pages:
                     page = pages[name + suffix]

@@ -288,6 +288,7 @@ def load(
         "requests": len(times),
         "errors": sum(errors),
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "seconds": elapsed,
         "rps": len(times) / elapsed,
         "p50_ms": statistics.median(times) * 1000,
         "p99_ms": times[min(len(times) - 1, int(len(times) * 0.99))] * 1000,
