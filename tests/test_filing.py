@@ -339,9 +339,25 @@ def test_outbox_resend_of_a_filed_draft_is_a_no_op(world, client, auth, uploads)
     assert (first.status_code, again.status_code) == (201, 200)
     assert first.json["reference"] == again.json["reference"] and again.json["created"] is False
     assert count(Issue) == 1 and count(Photo) == 1
-    # The second copy's photo was stored before its INSERT met the first issue's key, then dropped.
     kept = {name for photo in db.session.scalars(select(Photo)) for name in (photo.stored_name, photo.thumb_name)}
     assert {f.name for f in uploads.iterdir()} == kept
+
+
+def test_a_resent_draft_with_photos_is_answered_before_its_photos_are_decoded(
+    world, client, auth, uploads, monkeypatch
+):
+    """A phone on a bad connection sends a draft again when the answer was lost: its photos are not decoded and
+    stored a second time (the key is looked up first; without photos the INSERT's unique key finds it)."""
+    log_in(auth, world["leader"])
+    _html, token, key = open_form(client)
+    data = filing_data(world, confirm_different="y")
+    files = [("1.jpg", jpeg(), "image/jpeg"), ("2.jpg", jpeg(color=(0, 90, 0)), "image/jpeg")]
+    assert post_filing(client, data, token=token, key=key, files=files, headers=OUTBOX).status_code == 201
+    saved = []
+    monkeypatch.setattr(photos, "save_uploads", lambda files: saved.append(files) or [])
+    again = post_filing(client, data, token=token, key=key, files=files, headers=OUTBOX)
+    assert again.status_code == 200 and again.json["created"] is False
+    assert saved == []
 
 
 def test_outbox_send_while_logged_out_is_refused_without_filing(world, client):
