@@ -8,6 +8,9 @@ the rest of the filing's statements together.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from sqlalchemy import update
 
@@ -63,3 +66,27 @@ def test_locked_reads_the_row_as_it_is_now(app):
         assert locks.locked(Node, node.id).name == "新名"
         assert locks.locked(Node, 2**31 - 1) is None
         db.session.rollback()
+
+
+AS_LOADED_FIRST = """
+from governance import create_app
+from governance.extensions import db
+from governance.models import Job, utcnow
+from governance.services.locks import as_loaded
+
+app = create_app("testing", {"SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None, "SECRET_KEY": "x" * 40})
+with app.app_context():
+    now = utcnow()
+    row = {column.key: None for column in Job.__table__.c}
+    row.update(id=7, kind="notify", payload="{}", status="pending", attempts=0, max_attempts=3, created_at=now)
+    job = as_loaded(Job, row)
+    print(job.id, job.kind, job in db.session)
+"""
+
+
+def test_as_loaded_works_as_a_process_first_use_of_the_orm():
+    """A worker whose first ORM act is a filing or a deferred job: nothing has configured the mappers yet (a
+    constructor would have), and the object is still made (it failed there, with the mappers unconfigured)."""
+    done = subprocess.run([sys.executable, "-c", AS_LOADED_FIRST], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.split() == ["7", "notify", "True"]

@@ -16,7 +16,7 @@ from functools import cache
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm import class_mapper, make_transient_to_detached
 
 from ..extensions import db
 
@@ -39,7 +39,8 @@ def as_loaded(model, row):
     do, the inserting code does by name)."""
     # Filled as the ORM's loader fills what it reads (straight into the instance's dict, no attribute events):
     # through the constructor every column was a change to record and then forget, a third of the object's cost.
-    instance = model.__mapper__.class_manager.new_instance()
+    # class_mapper configures the mappers first if nothing has yet (the constructor did that too).
+    instance = class_mapper(model).class_manager.new_instance()
     instance.__dict__.update(row)
     make_transient_to_detached(instance)
     db.session.add(instance)
