@@ -35,7 +35,7 @@ def rolled_back_savepoint(action) -> None:
 
 def handed_over() -> list[int]:
     """The jobs the request would hand over now (and takes them: the test's app context ends without)."""
-    return [job_id for job_id, _written_queued in g.pop("jobs_committed", [])]
+    return [entry.job_id for entry in g.pop("jobs_committed", [])]
 
 
 @pytest.fixture

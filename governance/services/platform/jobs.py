@@ -30,6 +30,7 @@ import traceback
 from collections.abc import Callable
 from datetime import timedelta
 from functools import cache
+from typing import NamedTuple
 
 from flask import current_app, g, has_app_context, has_request_context
 from sqlalchemy import and_, func, or_, select, tuple_, update
@@ -112,11 +113,19 @@ def _insert_statement(dialect: str):
     return statement.returning(*Job.__table__.c)
 
 
+class Deferred(NamedTuple):
+    """A job row written in the open transaction, to hand over at its commit."""
+
+    job_id: int
+    savepoint: object  # the savepoint it was written in (None: the transaction itself): rolled back, it goes
+    written_queued: bool  # the row was written as queued (defer), so handing it over needs no second write
+
+
 def dispatch_after_commit(job_id: int, written_queued: bool = False) -> None:
     """Hand a job row over once the current transaction commits (see _after_commit), unless the savepoint it
     was written in is rolled back. `written_queued`: this transaction wrote the row as queued (defer)."""
     deferred = db.session.info.setdefault("jobs_uncommitted", [])
-    deferred.append((job_id, open_savepoint(db.session()), written_queued))
+    deferred.append(Deferred(job_id, open_savepoint(db.session()), written_queued))
 
 
 def queue_name() -> str:
@@ -199,10 +208,10 @@ def dispatch() -> None:
     if not has_app_context():
         return
     while committed := g.pop("jobs_committed", []):
-        job_ids = [job_id for job_id, _written_queued in committed]
+        job_ids = [entry.job_id for entry in committed]
         if current_app.config.get("REDIS_URL"):
             try:
-                enqueue(job_ids, frozenset(job_id for job_id, written_queued in committed if written_queued))
+                enqueue(job_ids, frozenset(entry.job_id for entry in committed if entry.written_queued))
             except Exception as exc:  # noqa: BLE001 - committed already: the relay hands them over
                 _rollback_quietly()
                 log.warning("could not hand over job(s) %s after the commit (%s); the relay will", job_ids, exc)
@@ -229,7 +238,7 @@ def _after_commit(session) -> None:
         return
     deferred = session.info.pop("jobs_uncommitted", None)
     if deferred and has_app_context():
-        g.setdefault("jobs_committed", []).extend((job_id, queued) for job_id, _where, queued in deferred)
+        g.setdefault("jobs_committed", []).extend(deferred)
 
 
 def _after_rollback(session) -> None:
@@ -240,7 +249,7 @@ def _after_rollback(session) -> None:
         session.info.pop("jobs_uncommitted", None)
         return
     deferred = session.info.get("jobs_uncommitted", [])
-    deferred[:] = [entry for entry in deferred if not within(entry[1], savepoint)]
+    deferred[:] = [entry for entry in deferred if not within(entry.savepoint, savepoint)]
 
 
 def execute(job_id: int) -> str:
