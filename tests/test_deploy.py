@@ -78,7 +78,10 @@ def test_an_idle_worker_stops_at_once_when_systemd_stops_it(tmp_path, with_sched
             time.sleep(0.1)
         stopped_at = time.monotonic()
         os.killpg(child.pid, signal.SIGTERM)
-        child.wait(timeout=10)
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"still running 10 s after SIGTERM:\n{log_path.read_text()}") from None
         assert child.returncode == 0, log_path.read_text()
         assert time.monotonic() - stopped_at < 5, log_path.read_text()
         assert "a fresh one starts" not in log_path.read_text()
