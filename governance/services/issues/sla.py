@@ -14,22 +14,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select, update
 
 from ...extensions import db
-from ...models import OPEN_STATUSES, Issue, IssueEvent, SlaPolicy, utcnow
+from ...models import OPEN_STATUSES, Issue, IssueEvent, utcnow
 from ..platform import jobs
 from ..public import page_cache
+from . import reference
 from .lifecycle import next_level
 
 BATCH = 2000
 
 
-def _policies() -> dict[tuple[str, str], SlaPolicy]:
-    return {(p.level, p.urgency): p for p in db.session.scalars(select(SlaPolicy))}
-
-
 def sweep(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
     """Escalate overdue open issues one level; at the district level just record the overdue once."""
     now = now or utcnow()
-    policies = _policies()
+    policies = reference.sla_in_force()
     totals = {"escalated": 0, "overdue_at_top": 0}
     while True:
         rows = db.session.execute(
@@ -88,11 +85,11 @@ def sweep(now: datetime | None = None, batch: int = BATCH) -> dict[str, int]:
 
 def _escalate_group(level, target, urgency, unacknowledged, members, policies, now) -> list[int]:
     """One conditional UPDATE for a group of issues sharing level, urgency and acknowledgement."""
-    policy = policies.get((target, urgency))
+    hours = policies.get((target, urgency))  # (to acknowledge, to resolve)
     ack_due = resolve_due = None
-    if policy is not None:
-        resolve_due = now + timedelta(hours=policy.resolve_hours)
-        ack_due = now + timedelta(hours=policy.ack_hours) if unacknowledged else None
+    if hours is not None:
+        resolve_due = now + timedelta(hours=hours[1])
+        ack_due = now + timedelta(hours=hours[0]) if unacknowledged else None
     next_due = min((d for d in (ack_due, resolve_due) if d is not None), default=None)
     statement = (
         update(Issue)
