@@ -68,6 +68,36 @@ def test_locked_reads_the_row_as_it_is_now(app):
         db.session.rollback()
 
 
+def test_locked_refreshes_the_session_copy_as_a_fresh_query_would(app):
+    """The copy the session holds comes back as the row is now, as a query with populate_existing leaves it: a
+    change to it not yet flushed is written first, the parent it had loaded is read again after a move made
+    behind the session's back, and nothing is left to flush; a row the session did not hold comes back in the
+    session."""
+    with app.app_context():
+        district = make_node(None, "district", "望城区")
+        old, new = make_node(district, "street", "旧街道"), make_node(district, "street", "新街道")
+        community = make_node(old, "community", "社区")
+        db.session.commit()
+        assert community.parent is old  # loaded
+        db.session.execute(
+            update(Node)
+            .where(Node.id == community.id)
+            .values(parent_id=new.id, street_id=new.id)
+            .execution_options(synchronize_session=False)
+        )
+        community.name = "改过的名字"
+        copy = locks.locked(Node, community.id)
+        assert copy is community
+        assert (copy.name, copy.parent_id, copy.street_id) == ("改过的名字", new.id, new.id)
+        assert copy.parent is new
+        assert not db.session.dirty
+        db.session.expunge(new)
+        fresh = locks.locked(Node, new.id)
+        assert fresh is not new and fresh in db.session and fresh.name == "新街道"
+        assert not db.session.is_modified(fresh)
+        db.session.rollback()
+
+
 AS_LOADED_FIRST = """
 from governance import create_app
 from governance.extensions import db
