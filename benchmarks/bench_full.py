@@ -364,7 +364,7 @@ def bench_http(app, url: str, workdir: Path, seconds: float, threads: int) -> di
         else:
             targets["reports"] = {"path": report_path, "missing": True, "status": status}
         neighbour = http_login(port, NEIGHBOUR_LEADER, PASSWORD)
-        filing = load_filings(app, port, neighbour, seconds, threads)
+        filing = load_filings(app, port, [neighbour], seconds, threads)
         targets["filing"] = {"path": "POST /file/", **filing}
         out["sizes"]["filing form /file/"] = gzipped(port, "/file/", neighbour)
         out["sizes"]["issue list /issues/"] = gzipped(port, "/issues/", zone)

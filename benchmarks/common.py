@@ -15,6 +15,7 @@ the same run.
 from __future__ import annotations
 
 import http.client
+import itertools
 import os
 import re
 import socket
@@ -232,12 +233,13 @@ def load(
     *,
     method: str = "GET",
     headers: dict | None = None,
-    body: Callable[[], bytes] | None = None,
+    body: Callable[[], tuple[dict, bytes]] | None = None,
     ok: tuple[int, ...] = (200,),
     warmup: int = 4,
 ) -> dict:
     """Send `method path` from `threads` threads for `seconds` (a new connection per request: sync workers
-    do not keep connections alive); `body()` makes each request's body. Answers outside `ok` are errors."""
+    do not keep connections alive); `body()` makes each request's own headers (added to `headers`) and body.
+    Answers outside `ok` are errors."""
     latencies: list[list[float]] = [[] for _ in range(threads)]
     errors = [0] * threads
     statuses: dict[int, int] = {}
@@ -246,7 +248,8 @@ def load(
     def once() -> int:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         try:
-            conn.request(method, path, body=body() if body else None, headers=headers)
+            own_headers, content = body() if body else ({}, None)
+            conn.request(method, path, body=content, headers={**headers, **own_headers})
             response = conn.getresponse()
             response.read()
             return response.status
@@ -322,9 +325,10 @@ def filing_form(port: int, cookie: str) -> tuple[dict, str]:
     return fields, cookie
 
 
-def load_filings(app, port: int, cookie: str, seconds: float, threads: int) -> dict:
-    """Filing through the real form as the person of `cookie` for `seconds` (a fresh idempotency key per
-    POST), with the issues it made counted in the database: every accepted POST must make exactly one."""
+def load_filings(app, port: int, cookies: list[str], seconds: float, threads: int) -> dict:
+    """Filing through the real form for `seconds`, each POST as the next of the people logged in with
+    `cookies` in turn (a fresh idempotency key per POST), with the issues it made counted in the database:
+    every accepted POST must make exactly one."""
     from urllib.parse import urlencode
 
     from sqlalchemy import func, select
@@ -334,26 +338,35 @@ def load_filings(app, port: int, cookie: str, seconds: float, threads: int) -> d
 
     with app.app_context():
         before = db.session.scalar(select(func.count()).select_from(Issue))
-    fields, cookie = filing_form(port, cookie)
-    counter = iter(range(10**9))
+    filers = []
+    for cookie in cookies:
+        fields, cookie = filing_form(port, cookie)
+        filers.append(({"Cookie": cookie}, fields))
+    counter = itertools.count()
+    lock = threading.Lock()
 
-    def body() -> bytes:
-        index = next(counter)
-        return urlencode({**fields, "title": f"压测上报 {index}", "idempotency_key": uuid.uuid4().hex}).encode()
+    def body() -> tuple[dict, bytes]:
+        with lock:  # the client's threads share the counter
+            index = next(counter)
+        headers, fields = filers[index % len(filers)]
+        content = urlencode({**fields, "title": f"压测上报 {index}", "idempotency_key": uuid.uuid4().hex})
+        return headers, content.encode()
 
+    warmup = 2
     filing = load(
         port,
         "/file/",
         seconds,
         threads,
         method="POST",
-        headers={"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"},
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
         body=body,
         ok=(302, 303),
-        warmup=2,
+        warmup=warmup,
     )
     with app.app_context():
         filing["issues_created"] = db.session.scalar(select(func.count()).select_from(Issue)) - before
         db.engine.dispose()
-    filing["posts_accepted"] = filing["requests"] + 2  # the warm-up POSTs file too
+    filing["posts_accepted"] = filing["requests"] + warmup  # the warm-up POSTs file too
+    filing["filers"] = len(filers)
     return filing
