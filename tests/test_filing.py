@@ -14,12 +14,14 @@ from hypothesis import strategies as st
 from PIL import Image
 from sqlalchemy import func, select
 
+from governance.blueprints.filing.forms import new_key
 from governance.extensions import db
-from governance.models import Issue, Job, Photo
+from governance.models import Building, Compound, Issue, Job, Photo
 from governance.services.issues import places
+from governance.services.issues.lifecycle import FilingError, IssueInput, file_issue
 from governance.services.platform import jobs, photos
-from tests.builders import category, make_compound, make_issue, make_person, make_tree, nodes_at
-from tests.conftest import csrf_from, hidden_value
+from tests.builders import category, make_compound, make_issue, make_node, make_person, make_tree, nodes_at
+from tests.conftest import Auth, csrf_from, elsewhere, hidden_value
 
 
 def jpeg(size=(640, 480), color=(180, 60, 40), **save) -> bytes:
@@ -652,3 +654,100 @@ def test_thumbnail_is_deferred_in_the_same_transaction(world, uploads):
     photos.discard(stored)
     assert not (uploads / stored.stored_name).exists()
     assert "thumbnail" in jobs.HANDLERS
+
+
+# --- the places a filing names, kept in the worker ------------------------------------------------------------
+
+
+def filing_phone(app, person):
+    """A phone logged in as `person` (messages in English), with the form's CSRF token."""
+    phone = app.test_client()
+    assert Auth(phone).login(person.mobile).status_code == 302
+    phone.get("/lang/en")
+    return phone, csrf_from(phone.get("/file/").get_data(as_text=True))
+
+
+def test_the_place_a_filing_names_follows_the_tree_at_once(served, world):
+    """The form and the service check the 小区 and building against the 社区's places the worker keeps: a 小区
+    moved to another 社区 on another worker is refused at the next filing, and a building added there is taken."""
+    phone, token = filing_phone(served, world["leader"])
+    assert post_filing(phone, filing_data(world), token=token, key=new_key()).status_code == 302  # kept now
+    compound = world["compound"]
+    with elsewhere(served):
+        other = make_node(nodes_at("street")[0], "community", "另一个社区")
+        db.session.get(Compound, compound.id).community_id = other.id
+        db.session.commit()
+    issues = count(Issue)
+    refused = post_filing(phone, filing_data(world, title="又塌了"), token=token, key=new_key())
+    assert refused.status_code == 200
+    page = refused.get_data(as_text=True)
+    assert "That compound is not in the community" in page
+    assert count(Issue) == issues
+    with elsewhere(served):
+        db.session.get(Compound, compound.id).community_id = world["neighbours"][0].community_id
+        db.session.add(Building(compound_id=compound.id, name="4栋"))
+        db.session.commit()
+    added = db.session.scalar(select(Building.id).where(Building.name == "4栋"))
+    filed = post_filing(phone, filing_data(world, title="4栋门口", building=str(added)), token=token, key=new_key())
+    assert filed.status_code == 302
+    assert db.session.scalar(select(Issue.building_id).where(Issue.title == "4栋门口")) == added
+
+
+def test_a_place_added_behind_the_orms_back_is_taken_at_once(served, world):
+    """A 小区 and building written by hand into the database (no hook hears of them): the kept places do not list
+    them, and the rows themselves are read before the filing is refused."""
+    phone, token = filing_phone(served, world["leader"])
+    assert post_filing(phone, filing_data(world), token=token, key=new_key()).status_code == 302  # kept now
+    community_id = world["neighbours"][0].community_id
+    with db.engine.begin() as conn:
+        compound_id = conn.execute(
+            Compound.__table__.insert().values(community_id=community_id, name="新小区").returning(Compound.id)
+        ).scalar_one()
+        building_id = conn.execute(
+            Building.__table__.insert().values(compound_id=compound_id, name="1栋").returning(Building.id)
+        ).scalar_one()
+    data = filing_data(world, title="新小区门口", compound=str(compound_id), building=str(building_id))
+    assert post_filing(phone, data, token=token, key=new_key()).status_code == 302
+    filed = db.session.execute(select(Issue.compound_id, Issue.building_id).where(Issue.title == "新小区门口"))
+    assert filed.one() == (compound_id, building_id)
+    # A building of another 小区 is refused, kept or not.
+    data = filing_data(world, title="错楼栋", building=str(building_id))
+    refused = post_filing(phone, data, token=token, key=new_key())
+    assert refused.status_code == 200 and count(Issue, Issue.title == "错楼栋") == 0
+
+
+def test_the_service_refuses_a_place_outside_the_neighbours_community(world):
+    """The same checks for every caller of file_issue (the API, residents' reports): 小区 of another 社区, a
+    building without its 小区, or of another 小区."""
+    other = make_node(nodes_at("street")[0], "community", "另一个社区")
+    elsewhere_compound = make_compound(other, name="别的小区", buildings=("1栋",))
+    db.session.commit()
+    leader, neighbour = world["leader"], world["neighbours"][0]
+    ours, theirs = world["buildings"][0], elsewhere_compound.buildings[0]
+    for compound_id, building_id in (
+        (elsewhere_compound.id, None),
+        (None, ours.id),
+        (world["compound"].id, theirs.id),
+        (elsewhere_compound.id, theirs.id),
+        (2**31 - 1, None),
+    ):
+        data = IssueInput(
+            category_id=category("road").id,
+            title="路面",
+            neighbour_id=neighbour.id,
+            compound_id=compound_id,
+            building_id=building_id,
+        )
+        with pytest.raises(FilingError) as refused:
+            file_issue(leader, data)
+        assert refused.value.code == "bad_place", (compound_id, building_id)
+        db.session.rollback()
+    data = IssueInput(
+        category_id=category("road").id,
+        title="路面",
+        neighbour_id=neighbour.id,
+        compound_id=world["compound"].id,
+        building_id=ours.id,
+    )
+    issue, created = file_issue(leader, data)
+    assert created and (issue.compound_id, issue.building_id) == (world["compound"].id, ours.id)

@@ -9,9 +9,10 @@ within the page's budget, which is today's count: raise it only with a reason in
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
 from governance.extensions import db
+from governance.models import Compound
 from governance.services.issues.lifecycle import add_comment, transition
 from governance.services.platform import jobs
 from governance.services.public import page_cache
@@ -133,6 +134,8 @@ def filer_of(world, auth):
     leader = world["neighbour_leader"]
     log_in(auth, leader)
     neighbour = next(r.node for r in leader.roles if r.node is not None)
+    # The place as the form sends it: a 小区 of the 邻's 社区 and one of its buildings.
+    compound = db.session.scalar(select(Compound).where(Compound.community_id == neighbour.community_id))
     client = auth.client
 
     def file_one(title: str) -> Statements:
@@ -145,6 +148,8 @@ def filer_of(world, auth):
             "title": title,
             "description": "雨后积水",
             "neighbour": str(neighbour.id),
+            "compound": str(compound.id),
+            "building": str(compound.buildings[0].id),
             "place_detail": "3栋门口",
             "urgency": "normal",
             "confirm_different": "y",
@@ -170,7 +175,8 @@ def test_filing(world, client, auth):
 def test_filing_with_redis_is_one_transaction(world, redis_app, client, auth):
     """As in production (Redis: the follow-up job is queued, not run): 8 statements and one commit — the login,
     the 邻's lock, the sequence (PostgreSQL) or the reference (SQLite), the issue, its rollup, event, follower
-    and job; the categories and SLA hours are kept in the worker, and the key is looked up only by the INSERT.
+    and job; the categories, the SLA hours and the 社区's 小区 and buildings (the filing names one of each) are
+    kept in the worker, and the key is looked up only by the INSERT.
     The job's row is written as queued, so its hand-over after the commit writes nothing (it was a second transaction),
     and the issue goes in by INSERT … ON CONFLICT DO NOTHING, with no savepoint around it (on PostgreSQL with
     its reference, never rewritten by an UPDATE)."""

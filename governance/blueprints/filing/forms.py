@@ -14,7 +14,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ... import policy
 from ...extensions import db
 from ...forms import Form
-from ...models import Building, Compound, Node
+from ...models import Node
 from ...parsing import parse_id
 from ...services.issues import reference
 from ...services.issues.lifecycle import MAX_TITLE
@@ -124,22 +124,25 @@ class FilingForm(Form):
             self.forbidden = True
             raise ValidationError(_l("You cannot file problems in that neighbour unit (邻)."))
 
-    def validate_compound(self, field):
+    def community(self) -> int | None:
+        """The 社区 of the chosen 邻 (None: no such 邻), whose 小区 and buildings the place fields must name."""
         node = db.session.get(Node, self.neighbour.data) if self.neighbour.data else None
-        compound = db.session.get(Compound, field.data) if field.data else None
-        if field.data and (compound is None or (node is not None and compound.community_id != node.community_id)):
+        return node.community_id if node is not None else None
+
+    def validate_compound(self, field):
+        if field.data and not reference.compound_in(field.data, self.community()):
             raise ValidationError(_l("That compound is not in the community of the neighbour unit (邻)."))
 
     def validate_building(self, field):
-        building = db.session.get(Building, field.data) if field.data else None
-        if field.data and (building is None or building.compound_id != self.compound.data):
+        if field.data and reference.building_compound(field.data, self.community()) != self.compound.data:
             raise ValidationError(_l("Choose the building again."))
 
     def validate(self, extra_validators=None):
         """Without JavaScript every compound's buildings are listed: a chosen building names its compound."""
-        building = db.session.get(Building, self.building.data) if self.building.data else None
-        if building is not None:
-            self.compound.data = building.compound_id
+        if self.building.data:
+            compound = reference.building_compound(self.building.data, self.community())
+            if compound is not None:
+                self.compound.data = compound
         return super().validate(extra_validators)
 
     def validate_idempotency_key(self, field):

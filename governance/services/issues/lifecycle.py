@@ -22,8 +22,6 @@ from ...models import (
     HANDLING_LEVELS,
     OPEN_STATUSES,
     ApiKey,
-    Building,
-    Compound,
     Issue,
     IssueEvent,
     IssueFollower,
@@ -262,14 +260,14 @@ def file_issue(
     title = (data.title or "").strip()
     if not title or len(title) > MAX_TITLE:
         raise FilingError("bad_title")
-    compound, building = _place(neighbour, data.compound_id, data.building_id)
+    compound_id, building_id = _place(neighbour, data.compound_id, data.building_id)
     now = utcnow()
     values = dict(
         category_id=data.category_id,
         title=title,
         description=(data.description or "").strip(),
-        compound_id=compound.id if compound else None,
-        building_id=building.id if building else None,
+        compound_id=compound_id,
+        building_id=building_id,
         place_detail=(data.place_detail or "").strip(),
         latitude=data.latitude,
         longitude=data.longitude,
@@ -373,15 +371,14 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | Non
     return issue
 
 
-def _place(neighbour: Node, compound_id: int | None, building_id: int | None):
-    """The compound and building, checked to belong to the 邻's community."""
-    compound = db.session.get(Compound, compound_id) if compound_id else None
-    if compound_id and (compound is None or compound.community_id != neighbour.community_id):
+def _place(neighbour: Node, compound_id: int | None, building_id: int | None) -> tuple[int | None, int | None]:
+    """The 小区 and building ids, checked to belong to the 邻's 社区 (reference.py: the 社区's kept places)."""
+    community_id = neighbour.community_id
+    if compound_id and not reference.compound_in(compound_id, community_id):
         raise FilingError("bad_place")
-    building = db.session.get(Building, building_id) if building_id else None
-    if building_id and (building is None or compound is None or building.compound_id != compound.id):
+    if building_id and (not compound_id or reference.building_compound(building_id, community_id) != compound_id):
         raise FilingError("bad_place")
-    return compound, building
+    return compound_id or None, building_id or None
 
 
 def transition(

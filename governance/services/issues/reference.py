@@ -1,13 +1,16 @@
 """Reference data every database starts with: problem categories and the default SLA policy; and what every
-filing reads of them (the active categories, the hours in force), kept in the serving worker."""
+filing reads of them and of the tree (the active categories, the hours in force, the 小区 and buildings of the
+社区 it files in), kept in the serving worker."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import has_request_context
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from ...extensions import db
-from ...models import HANDLING_LEVELS, Category, RejectReason, ResponseTemplate, SlaPolicy
+from ...models import HANDLING_LEVELS, Building, Category, Compound, RejectReason, ResponseTemplate, SlaPolicy
 from ..public import page_cache
 
 # The 普瑞斯堡 kinds first (docs/DESIGN.md §1), then the usual rest.
@@ -132,6 +135,55 @@ def active_category_ids() -> frozenset[int]:
 
 def _read_active_category_ids(session) -> frozenset[int]:
     return frozenset(session.scalars(select(Category.id).where(Category.active.is_(True))))
+
+
+@dataclass(frozen=True)
+class CommunityPlaces:
+    """The 小区 of one 社区 and their buildings."""
+
+    compounds: frozenset[int]
+    building_compound: dict[int, int]  # building id → its 小区's id
+
+
+def places_in(community_id: int) -> CommunityPlaces:
+    """The 小区 and buildings of a 社区, kept in a serving worker (Compound and Building are tree models: a change
+    to one marks the tree's tag)."""
+    name = f"reference:places:{community_id}"
+    return _kept((page_cache.TREE,), name, lambda session: _read_places(session, community_id))
+
+
+def _read_places(session, community_id: int) -> CommunityPlaces:
+    rows = session.execute(
+        select(Compound.id, Building.id)
+        .outerjoin(Building, Building.compound_id == Compound.id)
+        .where(Compound.community_id == community_id)
+    ).all()
+    compounds = frozenset(compound_id for compound_id, _building_id in rows)
+    buildings = {building_id: compound_id for compound_id, building_id in rows if building_id is not None}
+    return CommunityPlaces(compounds, buildings)
+
+
+def compound_in(compound_id: int, community_id: int | None) -> bool:
+    """Whether the 小区 exists and is one of the 社区's (community_id None: of any 社区). Yes from the kept places;
+    no only once the row itself says so (a 小区 added moments ago is not refused for a copy kept from before)."""
+    if community_id is not None and compound_id in places_in(community_id).compounds:
+        return True
+    row = db.session.execute(_COMPOUND_COMMUNITY, {"id": compound_id}).first()
+    return row is not None and (community_id is None or row.community_id == community_id)
+
+
+def building_compound(building_id: int, community_id: int | None) -> int | None:
+    """The 小区 of a building (None: no such building): from the 社区's kept places when it is one of them, else
+    from the row."""
+    if community_id is not None:
+        found = places_in(community_id).building_compound.get(building_id)
+        if found is not None:
+            return found
+    return db.session.scalar(_BUILDING_COMPOUND, {"id": building_id})
+
+
+_COMPOUND_COMMUNITY = select(Compound.community_id).where(Compound.id == bindparam("id"))
+_BUILDING_COMPOUND = select(Building.compound_id).where(Building.id == bindparam("id"))
 
 
 # Seconds a kept value is used at most, whatever is heard: the most a change no worker heard of (its writer cut
