@@ -321,6 +321,10 @@ def filing_form(port: int, cookie: str) -> tuple[dict, str]:
     fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
     neighbour_select = html[html.index('name="neighbour"') :]
     fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', neighbour_select)[1]
+    # As a browser sends it: the 小区 the form chose for the 邻, and one of its buildings picked.
+    compound_select = html[html.index('name="compound"') : html.index("</select>", html.index('name="compound"'))]
+    fields["compound"] = re.search(r'<option value="(\d+)" selected', compound_select)[1]
+    fields["building"] = re.search(rf'<option value="(\d+)" data-x="{fields["compound"]}"', html)[1]
     fields.update(urgency="normal", confirm_different="y")
     return fields, cookie
 

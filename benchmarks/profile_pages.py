@@ -34,7 +34,7 @@ from sqlalchemy import event, func, select, text  # noqa: E402
 
 from governance.demo.tree import DEMO_LOGINS  # noqa: E402
 from governance.extensions import db  # noqa: E402
-from governance.models import Compound, Issue, Node, Person, RoleAssignment  # noqa: E402
+from governance.models import Building, Compound, Issue, Node, Person, RoleAssignment  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
 CALLERS: list[str] = []  # --callers: functions whose callers are printed too
@@ -68,6 +68,12 @@ def pages(app) -> dict:
         district = db.session.scalar(select(Node.id).where(Node.level == "district"))
         category = db.session.scalar(select(func.min(Issue.category_id)))
         compound = db.session.scalar(select(Compound.id).where(Compound.name == "普瑞斯堡"))
+        # The filing's place, as the form sends it: the 邻's 小区 (the form chooses it) and one of its buildings.
+        own = db.session.get(Node, neighbour)
+        place = own.compound_id or db.session.scalar(
+            select(func.min(Compound.id)).where(Compound.community_id == own.community_id)
+        )
+        building = db.session.scalar(select(func.min(Building.id)).where(Building.compound_id == place))
 
     def filing_body(client):
         token = CSRF.search(client.get("/file/").get_data(as_text=True))[1]
@@ -77,7 +83,9 @@ def pages(app) -> dict:
             "title": f"剖析上报 {uuid.uuid4().hex[:6]}",
             "description": "楼道灯不亮",
             "neighbour": str(neighbour),
-            "place_detail": "3栋",
+            "compound": str(place),
+            "building": str(building),
+            "place_detail": "3单元",
             "urgency": "normal",
             "idempotency_key": uuid.uuid4().hex,
             "confirm_different": "y",
