@@ -128,12 +128,13 @@ def analyze(app) -> None:
 
 
 def spread_filers(n: int) -> list[str]:
-    """The mobiles of n 邻长s, each of a 邻 in another 社区, given the demo password (the demo world gives one to
-    its named accounts only)."""
+    """The mobiles of n 邻长s, each of a 邻 of a 小区 in another 社区, given the demo password (the demo world
+    gives one to its named accounts only)."""
     from werkzeug.security import generate_password_hash
 
     neighbours = select(RoleAssignment.person_id, Node.community_id).join(Node, Node.id == RoleAssignment.node_id)
-    neighbours = neighbours.where(RoleAssignment.role == "neighbour_leader").order_by(Node.community_id, Node.id)
+    neighbours = neighbours.where(RoleAssignment.role == "neighbour_leader", Node.compound_id.is_not(None))
+    neighbours = neighbours.order_by(Node.community_id, Node.id)
     chosen: dict[int, int] = {}
     for person_id, community_id in db.session.execute(neighbours):
         chosen.setdefault(community_id, person_id)

@@ -321,10 +321,16 @@ def filing_form(port: int, cookie: str) -> tuple[dict, str]:
     fields["category"] = re.search(r'<option value="(\d+)"', html)[1]
     neighbour_select = html[html.index('name="neighbour"') :]
     fields["neighbour"] = re.search(r'<option[^>]*value="(\d+)"', neighbour_select)[1]
-    # As a browser sends it: the 小区 the form chose for the 邻, and one of its buildings picked.
-    compound_select = html[html.index('name="compound"') : html.index("</select>", html.index('name="compound"'))]
-    fields["compound"] = re.search(r'<option value="(\d+)" selected', compound_select)[1]
-    fields["building"] = re.search(rf'<option value="(\d+)" data-x="{fields["compound"]}"', html)[1]
+    # As a browser sends it: the 小区 the form chose for the 邻, and one of its buildings picked (where the 社区
+    # has any: the form lists no 小区 otherwise).
+    start = html.find('name="compound"')
+    compounds = html[start : html.find("</select>", start)] if start >= 0 else ""
+    chosen = re.search(r'<option value="(\d+)" selected', compounds)
+    if chosen is not None:
+        fields["compound"] = chosen[1]
+        building = re.search(rf'<option value="(\d+)" data-x="{chosen[1]}"', html)
+        if building is not None:
+            fields["building"] = building[1]
     fields.update(urgency="normal", confirm_different="y")
     return fields, cookie
 
