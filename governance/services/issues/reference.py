@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import has_request_context
+from flask import g, has_request_context
 from sqlalchemy import bindparam, func, select
 
 from ...extensions import db
@@ -195,7 +195,11 @@ def _kept(tags: tuple[str, ...], name: str, read):
     """In a request, what `read(session)` gives, kept in the worker until a change to `tags` is heard of
     (page_cache.kept_value) and for at most KEEP_FOR seconds: every filing checks its category and sets its
     deadlines, and reading the rows cost it a statement each, as much as its own checks. Elsewhere (a job, a
-    command) read in the current session: a process that serves no pages keeps nothing (near_cache.py)."""
+    command) read in the current session: a process that serves no pages keeps nothing (near_cache.py). Asked
+    again within a request (the form, then the service), the answer it had."""
     if not has_request_context():
         return read(db.session)
-    return page_cache.kept_value(tags, name, read, KEEP_FOR)
+    seen = g.setdefault("reference_kept", {})
+    if name not in seen:
+        seen[name] = page_cache.kept_value(tags, name, read, KEEP_FOR)
+    return seen[name]
