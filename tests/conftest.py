@@ -18,7 +18,7 @@ from flask import current_app, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 from hypothesis import Phase, settings
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from governance import create_app
 from governance.extensions import db
@@ -383,3 +383,10 @@ def fresh_public_cache():
     page_cache.clear()
     yield
     page_cache.clear()
+
+
+def export_entries() -> list:
+    """The audit log's entries of exported tables (action "export"), oldest first."""
+    from governance.models import AuditEntry
+
+    return list(db.session.scalars(select(AuditEntry).where(AuditEntry.action == "export").order_by(AuditEntry.id)))

@@ -15,6 +15,7 @@ from governance.services.issues.lifecycle import transition
 from governance.services.platform import audit
 from governance.services.triage import operations
 from tests.builders import make_issue, make_party, make_person, make_tree, nodes_at
+from tests.conftest import export_entries
 from tests.pages import nav_links
 
 URL = "/admin/audit/"
@@ -262,3 +263,68 @@ def test_issue_link_only_when_the_viewer_may_see_it(world, client, auth):
 def test_settings_index_links_the_log(world, client, auth):
     auth.login(world["people"]["branch_a0"].mobile)
     assert URL in client.get("/admin/settings/").get_data(as_text=True)
+
+
+# --- exports: who took which table of people's data out -------------------------------------------------------
+
+
+def test_an_issue_export_is_logged_under_the_area_it_took(world, client, auth):
+    """The file at once: one entry by the exporter under the area exported (else their own), with the rows and
+    the filters; the branch of that community reads it in the log, another community's does not."""
+    people, communities = world["people"], nodes_at("community")
+    auth.login(people["branch_a0"].mobile)
+    assert client.get("/exports/issues.csv").status_code == 200
+    auth.logout()
+    auth.login(people["district"].mobile)
+    export = client.get(f"/exports/issues.xlsx?node={communities[1].id}&status=acknowledged")
+    assert export.status_code == 200
+    own, chosen = export_entries()
+    assert (own.actor_id, own.community_id, own.street_id) == (
+        people["branch_a0"].id,
+        communities[0].id,
+        communities[0].street_id,
+    )
+    assert own.detail.startswith("问题清单：") and "（2行）" in own.detail  # a0's two issues
+    assert (chosen.actor_id, chosen.community_id, chosen.street_id) == (
+        people["district"].id,
+        communities[1].id,
+        communities[1].street_id,
+    )
+    assert ".xlsx（1行）" in chosen.detail and f"node={communities[1].id}" in chosen.detail
+    assert "status=acknowledged" in chosen.detail
+    auth.logout()
+    auth.login(people["branch_a0"].mobile)
+    html = page(client, action="export")
+    assert "Data exported" in html and "问题清单" in html and people["district"].name not in html
+    auth.logout()
+    auth.login(people["branch_a1"].mobile)
+    html = page(client, action="export")
+    assert people["district"].name in html and people["branch_a0"].name not in html
+    auth.logout()
+    auth.login(people["street_b"].mobile)
+    assert "问题清单" not in page(client, action="export")
+
+
+def test_a_background_issue_export_is_logged_when_it_is_asked_for(app, world, client, auth, monkeypatch):
+    monkeypatch.setitem(app.config, "EXPORT_SYNC_LIMIT", 1)
+    auth.login(world["people"]["district"].mobile)
+    assert client.get("/exports/issues.csv").status_code == 200  # the page that asks to confirm: nothing yet
+    assert not export_entries()
+    assert auth.post("/exports/issues.csv", form_page="/exports/issues.csv").status_code == 302
+    (entry,) = export_entries()
+    assert entry.actor_id == world["people"]["district"].id and "（后台导出）" in entry.detail
+    assert (entry.community_id, entry.street_id) == (None, None)  # the whole district: its admins read it
+
+
+def test_triage_and_party_exports_are_logged(world, client, auth):
+    people, community = world["people"], nodes_at("community")[0]
+    auth.login(people["branch_a0"].mobile)
+    assert client.get(f"/triage/community/{community.id}/export.csv?status=open").status_code == 200
+    auth.logout()
+    auth.login(people["staff"].mobile)
+    assert client.get("/triage/org/export.csv").status_code == 200
+    queue, party = export_entries()
+    assert (queue.actor_id, queue.community_id) == (people["branch_a0"].id, community.id)
+    assert queue.detail.startswith("分派队列：") and "status=open" in queue.detail
+    assert (party.actor_id, party.community_id, party.street_id) == (people["staff"].id, None, None)
+    assert party.detail.startswith("责任单位派单：") and "（1行）" in party.detail  # the one issue assigned to it

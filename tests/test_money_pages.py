@@ -12,7 +12,7 @@ from governance.extensions import db
 from governance.models import Issue, LedgerEntry
 from governance.services.money import ledger
 from tests.builders import make_issue, make_person, make_project, make_source, make_tree, nodes_at
-from tests.conftest import csrf_from, hidden_value
+from tests.conftest import csrf_from, export_entries, hidden_value
 from tests.pages import find, find_all, text_of
 
 
@@ -167,6 +167,11 @@ def test_exports_never_name_anonymous_donors(world, client, auth):
     assert "'=HYPERLINK(1)" in csv_text and "'=HYPERLINK(1)" in cells
     filtered = client.get(f"/money/{project.id}/ledger.csv?source={world['property'].id}").get_data(as_text=True)
     assert "张伟国" not in filtered and "HYPERLINK" in filtered
+    entries = export_entries()  # each file is in the audit log, under the project's community
+    assert [e.community_id for e in entries] == [project.community_id] * 3
+    assert {e.actor_id for e in entries} == {world["branch"].id}
+    assert ".csv（3行）" in entries[0].detail and ".xlsx（3行）" in entries[1].detail
+    assert ".csv（1行）" in entries[2].detail and f"source={world['property'].id}" in entries[2].detail
 
 
 def link_form(html: str) -> str:

@@ -31,7 +31,7 @@ from governance.services.outreach import notices
 from governance.worker import periodic_once
 
 from .builders import make_person, make_tree, nodes_at
-from .conftest import Statements
+from .conftest import Statements, export_entries
 from .pages import find, flash_messages, form_errors, home_todos, table_rows, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -422,6 +422,13 @@ def test_the_sender_sends_from_the_form_and_drills_down_to_who_to_call(app, clie
     assert csv.status_code == 200 and leader.mobile not in csv.get_data(as_text=True)
     assert csv.get_data(as_text=True).count("\n") == plain_figures(notice, zone)["recipients"]  # heading + unread
     assert client.get(f"/notices/{notice.id}/results.xlsx").status_code == 200
+    # Both files are in the audit log: names and mobiles went out (the 片 chosen, then the whole area).
+    csv_entry, xlsx_entry = export_entries()
+    assert csv_entry.detail.startswith(f"通知回执名单（{notice.title}）：") and ".csv（" in csv_entry.detail
+    area = db.session.get(Node, notice.node_id)
+    assert (csv_entry.community_id, xlsx_entry.community_id) == (zone.community_id, area.community_id)
+    assert (csv_entry.street_id, xlsx_entry.street_id) == (zone.street_id, area.street_id)
+    assert csv_entry.actor_id == xlsx_entry.actor_id == notice.sent_by_id
     # A place outside the notice's area is not found there.
     assert client.get(f"/notices/{notice.id}/results?node={nodes_at('zone')[-1].id}").status_code == 404
 

@@ -29,6 +29,7 @@ from governance.models import (
 from governance.services.outreach import surveys
 
 from .builders import category, make_compound, make_person, make_tree, nodes_at
+from .conftest import export_entries
 from .pages import find, find_all, flash_messages, form_errors, table_rows, text_of
 
 pytestmark = pytest.mark.usefixtures("english")
@@ -415,6 +416,10 @@ def test_answers_in_words_are_for_those_who_run_the_survey(app, client, auth):
     assert "三楼邻居装修扰民" in client.get(f"/surveys/{campaign.id}").get_data(as_text=True)
     csv = client.get(f"/surveys/{campaign.id}/households.csv").get_data(as_text=True)
     assert "三楼邻居装修扰民" in csv and csv.count("\n") == 1 + ROOMS * len(world["neighbours"])
+    (entry,) = export_entries()  # households' answers went out: in the audit log
+    assert entry.actor_id == world["people"]["branch"].id and entry.community_id == campaign.node.community_id
+    assert entry.detail.startswith(f"走访户表（{campaign.title}）：")
+    assert f"（{ROOMS * len(world['neighbours'])}行）" in entry.detail
 
 
 def test_the_progress_table_drills_down_to_the_neighbour_units(app, client, auth):

@@ -54,6 +54,7 @@ ACTION_LABELS = {
     "report_declined": _l("Resident report declined"),
     "report_source_blocked": _l("Resident reports from a source paused"),
     "report_unblocked": _l("Resident reports from a source accepted again"),
+    "export": _l("Data exported"),
 }
 # Dates outside these years are typing mistakes, and would overflow the day arithmetic near 9999.
 FIRST_YEAR, LAST_YEAR = 2000, 2999
@@ -69,6 +70,7 @@ def action_label(action: str) -> str:
 # Changes to the people and the tree: their detail is the record as written at the time, in Chinese (who,
 # what before and after, the paths of the places): shown as it is, marked as Chinese for an English page.
 RECORDED_IN_CHINESE = {
+    "export",
     "report_confirmed",
     "report_declined",
     "report_source_blocked",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 from flask import abort, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import get_locale
@@ -37,6 +38,7 @@ STATUS_LABELS = {
 STATUS_BADGES = {"done": "ok", "failed": "danger"}
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel"}
 ACTIVE = ("pending", "queued", "running")
+ISSUE_LIST = "问题清单"  # what the audit log says was exported
 LIST_LIMIT = 50
 
 
@@ -68,9 +70,19 @@ def issues(fmt):
         abort(403)
     now = datetime.now(UTC)
     limit = exports.sync_limit()
+    criteria = urlencode(filters.args())
     if count_matching(current_user, filters, now, cap=limit) <= limit:
         rows = issue_export.rows(current_user, filters, now)
-        return exports.table_response(issue_export.stem(), issue_export.columns(), rows, fmt)
+        return exports.recorded_response(
+            current_user,
+            ISSUE_LIST,
+            filters.node,
+            issue_export.stem(),
+            issue_export.columns(),
+            rows,
+            fmt,
+            criteria=criteria,
+        )
     if request.method == "GET":
         return render_template(
             "exports/confirm.html",
@@ -79,15 +91,17 @@ def issues(fmt):
             args=filters.args(),
             list_url=url_for("issues.index", **filters.args()),
         )
+
+    def start():
+        stem = issue_export.stem()
+        job = exports.start(
+            issue_export.SOURCE, {"args": filters.args()}, fmt, current_user, stem, locale=str(get_locale() or "")
+        )
+        exports.record_export(current_user, ISSUE_LIST, filters.node, f"{stem}.{fmt}", None, criteria)
+        return job
+
     return web.perform(
-        lambda: exports.start(
-            issue_export.SOURCE,
-            {"args": filters.args()},
-            fmt,
-            current_user,
-            issue_export.stem(),
-            locale=str(get_locale() or ""),
-        ),
+        start,
         done=_("Your export has started. The file stays under My exports for 7 days."),
         to=lambda job: url_for(".job", job_id=job.id),
         refused=lambda err: abort(err.status),

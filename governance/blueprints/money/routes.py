@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import date
+from urllib.parse import urlencode
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -17,7 +18,7 @@ from ... import policy, web
 from ...access import login_required, public, requires
 from ...extensions import db
 from ...formatting import format_fen, funding_kind_labels, ledger_kind_labels, local_time
-from ...models import LEDGER_KINDS, Issue, LedgerEntry, Project
+from ...models import LEDGER_KINDS, Issue, LedgerEntry, Node, Project
 from ...parsing import parse_id, parse_page
 from ...services.errors import ServiceError
 from ...services.issues.listing import issue_by_reference
@@ -457,7 +458,7 @@ def export_table(project: Project) -> tuple[list[exports.Column], list[list]]:
 def export_csv(project_id: int):
     """The filtered ledger as CSV (UTF-8 with BOM, so Excel reads the Chinese)."""
     project = project_or_404(project_id)
-    return exports.table_response(f"ledger-{project.id}", *export_table(project), "csv")
+    return recorded_ledger(project, "csv")
 
 
 @bp.route("/<int:project_id>/ledger.xlsx")
@@ -467,4 +468,14 @@ def export_xlsx(project_id: int):
     project = project_or_404(project_id)
     # The sheet says what it holds, in the reader's language (it was "ledger" in a Chinese workbook).
     title = _("Ledger of %(project)s", project=project.name)
-    return exports.table_response(f"ledger-{project.id}", *export_table(project), "xlsx", sheet_title=title)
+    return recorded_ledger(project, "xlsx", sheet_title=title)
+
+
+def recorded_ledger(project, fmt: str, **layout):
+    """The filtered ledger as a file, written to the audit log under the project's community."""
+    community = db.session.get(Node, project.community_id)
+    columns, rows = export_table(project)
+    stem, criteria = f"ledger-{project.id}", urlencode(request.args)
+    return exports.recorded_response(
+        current_user, f"项目台账（{project.name}）", community, stem, columns, rows, fmt, criteria=criteria, **layout
+    )

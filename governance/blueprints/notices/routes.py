@@ -267,4 +267,5 @@ def results_file(notice_id: int, fmt: str):
         for recipient, person, place, community in notices.people(notice, node, _shown())
     )
     stem = _("Notice %(title)s - %(place)s", title=notice.title, place=node.name)
-    return exports.table_response(stem, people_columns(), rows, fmt)
+    what = f"通知回执名单（{notice.title}）"
+    return exports.recorded_response(current_user, what, node, stem, people_columns(), rows, fmt)

@@ -417,7 +417,8 @@ def households_file(campaign_id: int, fmt: str):
         )
         for household, neighbour, state, visit, answers in surveys.household_answers(item, node)
     )
-    return exports.table_response(f"{item.title} - {node.name}", columns, rows, fmt)
+    stem = f"{item.title} - {node.name}"
+    return exports.recorded_response(current_user, f"走访户表（{item.title}）", node, stem, columns, rows, fmt)
 
 
 # --- households -----------------------------------------------------------------------------------------

@@ -239,7 +239,7 @@ def issue_sheet(issuer: Person, people: list[Person]) -> list[IssuedCode]:
 def _record_issued(issuer: Person, item: IssuedCode) -> None:
     """The audit line of one issued code: who issued it for whom (never the code)."""
     action = "reset_code_issued" if item.reset else "activation_code_issued"
-    audit.record_change(issuer, action, _who(item.person), **_place_of(item.person))
+    audit.record_change(issuer, action, _who(item.person), **audit.place_of(item.person))
 
 
 def issue_code(issuer: Person, person: Person) -> IssuedCode:
@@ -337,7 +337,9 @@ def activate(raw_mobile: str, code: str, password: str, address: str) -> CodeUse
     person.activated_at = person.activated_at or now
     person.auth_version += 1
     person.last_login_at = now
-    audit.record_change(person, "password_reset" if reset else "account_activated", _who(person), **_place_of(person))
+    audit.record_change(
+        person, "password_reset" if reset else "account_activated", _who(person), **audit.place_of(person)
+    )
     db.session.flush()
     return CodeUsed(person, reset)
 
@@ -367,7 +369,7 @@ def set_enabled(actor: Person | None, person: Person, enabled: bool) -> turnover
     if bool(person.enabled) == enabled:
         return None
     person.enabled = enabled
-    where = _place_of(person)
+    where = audit.place_of(person)
     handover = None
     if not enabled:
         person.auth_version += 1
@@ -382,14 +384,6 @@ def remove_role(actor: Person | None, role: RoleAssignment) -> turnover.Handover
     """Take one role away; the person's scope shrinks on their next request, and their open work under that
     role is handed on (turnover.end_roles)."""
     return turnover.end_roles(actor, [role], "removed")
-
-
-def _place_of(person: Person) -> dict[str, int | None]:
-    """The community and street an account change is logged under: those of the person's first role."""
-    for role in person.roles:
-        if role.node is not None:
-            return {"community_id": role.node.community_id, "street_id": role.node.street_id}
-    return {"community_id": None, "street_id": None}
 
 
 def _who(person: Person) -> str:

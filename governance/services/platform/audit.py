@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from ...extensions import db
-from ...models import AuditEntry, Issue, Person, utcnow
+from ...models import AuditEntry, Issue, Node, Person, utcnow
 
 _batch: ContextVar[str | None] = ContextVar("audit_batch", default=None)
 
@@ -57,6 +57,9 @@ ACTIONS = (
     "report_declined",
     "report_source_blocked",
     "report_unblocked",
+    # Tables of people's data taken out of the app (CSV, Excel): the issue list, the triage queue, a project's
+    # ledger, a survey's households, a notice's recipients.
+    "export",
 )
 STATUS_ACTION = {
     "acknowledged": "acknowledge",
@@ -121,3 +124,17 @@ def batch() -> Iterator[str]:
         yield _batch.get()
     finally:
         _batch.reset(token)
+
+
+def place_of(person: Person) -> dict[str, int | None]:
+    """The community and street an entry about a person's own act is logged under: those of the person's first
+    role (none for a district-wide role or a party's staff: only the district's admins read it)."""
+    for role in person.roles:
+        if role.node is not None:
+            return place_of_node(role.node)
+    return {"community_id": None, "street_id": None}
+
+
+def place_of_node(node: Node) -> dict[str, int | None]:
+    """The community and street an entry about something at `node` is logged under."""
+    return {"community_id": node.community_id, "street_id": node.street_id}

@@ -36,8 +36,8 @@ from sqlalchemy import select, update
 
 from ...extensions import db
 from ...formatting import BEIJING, yuan
-from ...models import Job, Person
-from ..platform import jobs
+from ...models import Job, Node, Person
+from ..platform import audit, jobs
 
 log = logging.getLogger("governance.exports")
 
@@ -304,6 +304,49 @@ def table_response(
         mimetype=MIMETYPES[fmt],
         headers={"Content-Disposition": content_disposition(f"{stem}.{fmt}"), "Cache-Control": "no-store"},
     )
+
+
+def recorded_response(
+    actor: Person,
+    what: str,
+    place: Node | None,
+    filename_stem: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence],
+    fmt: str,
+    *,
+    criteria: str = "",
+    **layout,
+) -> Response:
+    """table_response for a table of people's data, written to the audit log and committed before it is sent
+    (record_export): who took which rows out is an act to answer for, as a change is."""
+    counted = _Counted(rows)
+    response = table_response(filename_stem, columns, counted, fmt, **layout)
+    record_export(actor, what, place, f"{clean_stem(filename_stem)}.{fmt}", counted.rows, criteria)
+    db.session.commit()
+    return response
+
+
+def record_export(actor: Person, what: str, place: Node | None, filename: str, rows: int | None, criteria: str) -> None:
+    """The audit entry of an export (action "export"): what (in Chinese, as the log keeps changes), the file, how
+    many rows (None: a background export, counted when it runs) and the filters; under the community and street
+    of `place`, the area exported (None: the exporter's own)."""
+    size = f"{rows}行" if rows is not None else "后台导出"
+    detail = f"{what}：{filename}（{size}）" + (f" 筛选：{criteria}" if criteria else "")
+    where = audit.place_of_node(place) if place is not None else audit.place_of(actor)
+    audit.record_change(actor, "export", detail, **where)
+
+
+class _Counted:
+    """The rows, counted as the writer reads them."""
+
+    def __init__(self, rows: Iterable[Sequence]):
+        self._rows, self.rows = rows, 0
+
+    def __iter__(self) -> Iterator[Sequence]:
+        for row in self._rows:
+            self.rows += 1
+            yield row
 
 
 # --- export jobs --------------------------------------------------------------------------------
