@@ -23,6 +23,7 @@ from governance.services.platform import jobs
 from governance.services.reports import exports
 from governance.services.reports.exports import Column, write_table
 from tests.builders import force_status, make_issue, make_person, make_tree, nodes_at
+from tests.conftest import export_entries
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -348,7 +349,8 @@ def test_a_failed_export_says_so_and_can_be_tried_again(app, client, auth, world
         raise OSError("disk full")
 
     monkeypatch.setattr(exports, "write_table_to", broken)
-    response = start_large_export(client, auth, world["z0"], fmt="xlsx")
+    zone0 = nodes_at("zone")[0]
+    response = start_large_export(client, auth, world["z0"], fmt="xlsx", query=f"?node={zone0.id}")
     [job] = job_rows()
     assert job.status == "failed" and "disk full" in job.last_error and job.attempts == 1
     assert not os.listdir(export_dir)  # no half-written file left behind
@@ -367,6 +369,12 @@ def test_a_failed_export_says_so_and_can_be_tried_again(app, client, auth, world
     assert retried.headers["Location"].endswith(f"/exports/{second.id}")
     download = client.get(f"/exports/{second.id}/download")
     assert download.mimetype == XLSX and sorted(refs_of_xlsx(download.get_data())) == sorted(world["zone0"])
+    # Asking again is in the audit log too, for the same area and filters.
+    asked, again = export_entries()
+    assert asked.actor_id == again.actor_id == world["z0"].id and asked.detail == again.detail
+    assert (again.community_id, again.street_id) == (zone0.community_id, zone0.street_id)
+    assert again.detail.startswith("问题清单：") and "（后台导出）" in again.detail
+    assert f"node={zone0.id}" in again.detail
 
 
 def test_nobody_else_sees_or_downloads_my_export(app, client, auth, world):

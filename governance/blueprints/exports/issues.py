@@ -119,7 +119,7 @@ def stem() -> str:
     return f"{_('Issues')}-{exports.beijing(datetime.now(UTC)):%Y-%m-%d}"
 
 
-@exports.source(SOURCE)
+@exports.source(SOURCE, "问题清单")
 def table_for(person: Person, params: dict) -> exports.Table:
     """The export job's table: the filters parsed again, for the requester as they are now.
 

@@ -38,7 +38,6 @@ STATUS_LABELS = {
 STATUS_BADGES = {"done": "ok", "failed": "danger"}
 FORMAT_LABELS = {"csv": "CSV", "xlsx": "Excel"}
 ACTIVE = ("pending", "queued", "running")
-ISSUE_LIST = "问题清单"  # what the audit log says was exported
 LIST_LIMIT = 50
 
 
@@ -75,7 +74,7 @@ def issues(fmt):
         rows = issue_export.rows(current_user, filters, now)
         return exports.recorded_response(
             current_user,
-            ISSUE_LIST,
+            exports.SOURCE_NAMES[issue_export.SOURCE],
             filters.node,
             issue_export.stem(),
             issue_export.columns(),
@@ -92,16 +91,17 @@ def issues(fmt):
             list_url=url_for("issues.index", **filters.args()),
         )
 
-    def start():
-        stem = issue_export.stem()
-        job = exports.start(
-            issue_export.SOURCE, {"args": filters.args()}, fmt, current_user, stem, locale=str(get_locale() or "")
-        )
-        exports.record_export(current_user, ISSUE_LIST, filters.node, f"{stem}.{fmt}", None, criteria)
-        return job
-
     return web.perform(
-        start,
+        lambda: exports.start(
+            issue_export.SOURCE,
+            {"args": filters.args()},
+            fmt,
+            current_user,
+            issue_export.stem(),
+            locale=str(get_locale() or ""),
+            place=filters.node,
+            criteria=criteria,
+        ),
         done=_("Your export has started. The file stays under My exports for 7 days."),
         to=lambda job: url_for(".job", job_id=job.id),
         refused=lambda err: abort(err.status),

@@ -361,15 +361,19 @@ class Table:
     total: int | None = None
 
 
-# name -> function(person, params) -> Table, registered with @source(name).
+# name -> function(person, params) -> Table, registered with @source(name, what).
 SOURCES: dict[str, Callable[[Person, dict], Table]] = {}
+# name -> what the audit log says was exported (in Chinese, as it keeps changes).
+SOURCE_NAMES: dict[str, str] = {}
 
 
-def source(name: str):
-    """Register the function that rebuilds an export's table for a person (run inside the job)."""
+def source(name: str, what: str):
+    """Register the function that rebuilds an export's table for a person (run inside the job); `what` names
+    its table in the audit log."""
 
     def register(func):
         SOURCES[name] = func
+        SOURCE_NAMES[name] = what
         return func
 
     return register
@@ -412,8 +416,20 @@ def download_name(payload: dict) -> str:
     return f"{clean_stem(payload.get('stem') or 'export')}.{payload.get('fmt')}"
 
 
-def start(name: str, params: dict, fmt: str, person: Person, stem: str, locale: str | None = None) -> Job:
-    """Write an export job for `person` (flush only: the request commits, then the outbox hands it over)."""
+def start(
+    name: str,
+    params: dict,
+    fmt: str,
+    person: Person,
+    stem: str,
+    locale: str | None = None,
+    *,
+    place: Node | None = None,
+    criteria: str = "",
+) -> Job:
+    """Write an export job for `person` (flush only: the request commits, then the outbox hands it over), and
+    its entry in the audit log (record_export: `place` the area asked for, None the person's own; `criteria`
+    the filters), which a retry writes again."""
     if name not in SOURCES:
         raise ExportRefused(f"unknown export source {name!r}")
     if fmt not in FORMATS:
@@ -427,8 +443,10 @@ def start(name: str, params: dict, fmt: str, person: Person, stem: str, locale: 
         "stem": clean_stem(stem),
         "locale": locale,
         "token": token,
+        "audit": {"node_id": place.id if place is not None else None, "criteria": criteria},
     }
     job = jobs.defer(EXPORT_JOB, payload, dedupe_key=f"export:{token}", requested_by_id=person.id)
+    record_export(person, SOURCE_NAMES[name], place, download_name(payload), None, criteria)
     # An export that failed is most likely to fail again; the requester sees it and can try again.
     job.max_attempts = 1
     return job
@@ -437,6 +455,8 @@ def start(name: str, params: dict, fmt: str, person: Person, stem: str, locale: 
 def retry(job: Job, person: Person) -> Job:
     """A fresh export job with the same request (the scope is applied again when it runs)."""
     payload = payload_of(job)
+    asked = payload.get("audit") or {}
+    place = db.session.get(Node, asked["node_id"]) if asked.get("node_id") else None
     return start(
         payload.get("source", ""),
         payload.get("params") or {},
@@ -444,6 +464,8 @@ def retry(job: Job, person: Person) -> Job:
         person,
         payload.get("stem") or "export",
         payload.get("locale"),
+        place=place,
+        criteria=asked.get("criteria", ""),
     )
 
 
