@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from governance import demo
 from governance.extensions import db
-from governance.models import Building, Issue, Person, Photo
+from governance.models import Building, Compound, Issue, Person, Photo
 from governance.services.issues import places
 from tests.builders import category, make_compound, make_issue, make_node, make_person, make_tree, nodes_at
 
@@ -281,3 +281,30 @@ def test_logout_forgets_the_residents_contact_in_the_typed_form_but_keeps_the_re
     assert draft["v"]["title"] == "楼道灯不亮"  # an unsent form is not lost
     assert "resident_name" not in draft["v"] and "resident_phone" not in draft["v"]
     assert "13912345678" not in page.evaluate("JSON.stringify(localStorage)")
+
+
+def test_a_compound_moved_away_while_the_form_was_open_is_shown_with_why(phone):
+    """The 小区 the form chose moves to another 社区 before the 邻长 sends it: the message shows beside the 小区 field,
+    everything typed kept; choosing no 小区 files. (Without JavaScript the page comes back with the field and its
+    message even though the 社区 no longer lists it: tests/test_filing.py.)"""
+    leader = small_world()
+    compound = db.session.scalar(select(Compound).where(Compound.name == "普瑞斯堡小区"))
+    phone.log_in(leader.mobile)
+    phone.goto("/file/")
+    page = phone.page
+    page.select_option("#category", label=category("lighting").name_zh)
+    page.fill("#title", "3栋楼道灯不亮")
+    page.select_option("#building", label="3栋")
+    other = make_node(nodes_at("street")[0], "community", "白沙洲社区")
+    db.session.get(Compound, compound.id).community_id = other.id
+    db.session.commit()
+    page.locator("form#filing button.primary").tap()  # sent through the outbox: the answer comes in place
+    message = page.locator("#compound-error")
+    message.wait_for()
+    assert count(Issue) == 0 and "小区" in message.inner_text()
+    assert page.input_value("#title") == "3栋楼道灯不亮"
+    phone.check("compound-refused")
+    page.select_option("#compound", "")
+    phone.tap("form#filing button.primary")
+    assert "/issues/" in phone.path
+    assert count(Issue) == 1 and db.session.scalar(select(Issue.compound_id)) is None
