@@ -5,11 +5,12 @@ reads the Chinese) or an XLSX workbook (bold, frozen header; numbers as numbers;
 percentages; times in Beijing time), guarding text against formula injection in both. A workbook's
 one sheet is named by what it holds (`sheet_name`: Excel's rules, at most 31 characters); what a
 short name cannot say (the area, the period) goes in an optional title row above the headers.
-`table_response()` wraps the bytes in a download response with a Chinese-safe file name.
+`table_response()` wraps the bytes in a download response with a Chinese-safe file name; a table of people's
+data goes out through `recorded_response()`, which first writes who exported what to the audit log.
 
 Small exports are written while the request waits. Large ones go through the job outbox:
-`start()` writes an "export" job naming a *source* (a function registered with `@source(name)`
-that rebuilds the table for a person from plain parameters) and the requester; the job runs
+`start()` writes an "export" job naming a *source* (a function registered with `@source(name, what)`
+that rebuilds the table for a person from plain parameters) and the requester, and its audit entry; the job runs
 without a request, so the source re-applies that person's scope when it runs. The file lands in
 EXPORT_DIR (default `<instance>/exports`), named by an unguessable token; the job commits its
 progress every EXPORT_PROGRESS_EVERY rows; `cleanup()` removes files older than a week.
