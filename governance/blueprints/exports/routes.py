@@ -90,7 +90,6 @@ def issues(fmt):
             args=filters.args(),
             list_url=url_for("issues.index", **filters.args()),
         )
-
     return web.perform(
         lambda: exports.start(
             issue_export.SOURCE,
