@@ -52,7 +52,10 @@ def test_resident_reports_with_a_photo_the_leader_confirms_and_the_resident_rate
     phone.tap(page.locator("ul.report-list a").first)
     assert page.locator(".resident-words").inner_text().startswith("2单元门口的路灯")
     assert page.locator("a.tel").inner_text() == "13912345678"
-    assert page.evaluate("document.querySelector('ul.photos img').naturalWidth") > 0
+    # The photo shows: lazily loaded, so brought into view and waited for (a fixed check raced its loading).
+    page.locator("ul.photos img").first.scroll_into_view_if_needed()
+    shown = "() => { const i = document.querySelector('ul.photos img'); return i.complete && i.naturalWidth > 0; }"
+    page.wait_for_function(shown, timeout=10_000)
     phone.check("leader-report")
     page.fill("#title", "2单元门口路灯不亮")
     phone.tap("section[aria-labelledby=confirm-h] button[type=submit]")
