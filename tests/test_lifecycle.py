@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from governance.extensions import db
-from governance.models import STATUSES, Issue, IssueEvent, Job, Notification, RejectReason, utcnow
+from governance.models import STATUSES, Issue, IssueEvent, IssueFollower, Job, Notification, RejectReason, utcnow
 from governance.services.issues import sla
 from governance.services.issues.lifecycle import (
     TRANSITIONS,
@@ -66,13 +68,66 @@ def test_a_filing_that_loses_the_race_for_its_key_returns_the_winner_and_writes_
     job or rollup count."""
     filer = people["neighbour"]
     first = make_issue(filer, key="race-1")
-    rows = {model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, Job)}
+    rows = {
+        model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, IssueFollower, Job)
+    }
     data = IssueInput(category_id=first.category_id, title="路面破损", neighbour_id=first.neighbour_id)
     again, created = file_issue(filer, data, "race-1", look_up_first=False)
     db.session.commit()
     assert (again.id, created) == (first.id, False)
     assert db.session.scalar(select(func.count()).select_from(Issue)) == 1
-    assert rows == {model: db.session.scalar(select(func.count()).select_from(model)) for model in (IssueEvent, Job)}
+    counted = (IssueEvent, IssueFollower, Job)
+    assert rows == {model: db.session.scalar(select(func.count()).select_from(model)) for model in counted}
+    assert not rollups.compare(rollups.expected(), rollups.stored())
+
+
+def next_issue_id_from(first_id: int) -> None:
+    """Make the next filed issue's id `first_id`: PostgreSQL's sequence moved on; SQLite takes the largest id
+    plus one, so a copy of an issue is put there (counted in the rollups like any other)."""
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text("SELECT setval(pg_get_serial_sequence('issue', 'id'), :last)"), {"last": first_id - 1})
+    else:
+        row = dict(db.session.execute(select(Issue.__table__)).mappings().first())
+        row.update(id=first_id - 1, reference="WC-PLACEHOLDER", idempotency_key=None)
+        db.session.execute(Issue.__table__.insert().values(row))
+        rollups.issue_added(SimpleNamespace(**row))
+
+
+def test_a_filing_writes_its_issue_timeline_entry_follower_and_job(people):
+    """What a filing writes, read back row by row: the reference made of the id (six digits, and all seven past
+    999,999), the "filed" entry by the filer, the filer following, the notification job naming that entry — and
+    for an Open311 key, no actor and no follower."""
+    from governance.services.public import open311
+
+    filer = people["neighbour"]
+    make_issue(filer)
+    next_issue_id_from(999_999)
+    api_key, _ = open311.issue_key(None, nodes_at("community")[0], "客户端")
+    data = IssueInput(category_id=category("road").id, title="路面", neighbour_id=nodes_at("neighbour")[0].id)
+    filed = [file_issue(filer, data, "key-1")[0], file_issue(filer, data, "key-2")[0]]
+    filed.append(file_issue(None, data, api_key=api_key)[0])
+    db.session.commit()
+    assert [issue.id for issue in filed] == [999_999, 1_000_000, 1_000_001]
+    db.session.expire_all()
+    for issue, actor in zip(filed, (filer.id, filer.id, None), strict=True):
+        stored = db.session.get(Issue, issue.id)
+        assert stored.reference == f"WC-{stored.created_at.year}-{stored.id:06d}" == issue.reference
+        assert stored.filed_by_id == actor and stored.version == 1 and stored.priority == "normal"
+        (entry,) = events_of(stored)
+        assert (entry.kind, entry.to_status, entry.to_level, entry.actor_id, entry.note, entry.public) == (
+            "filed",
+            "reported",
+            "neighbour",
+            actor,
+            "",
+            True,
+        )
+        assert entry.at == stored.created_at
+        followers = db.session.execute(select(IssueFollower.person_id).where(IssueFollower.issue_id == issue.id))
+        assert followers.scalars().all() == ([actor] if actor else [])
+        (job,) = db.session.scalars(select(Job).where(Job.dedupe_key == f"notify:event:{entry.id}"))
+        assert json.loads(job.payload) == {"event_id": entry.id, "levels": ["group"]}
+    assert [issue.reference.rsplit("-", 1)[1] for issue in filed] == ["999999", "1000000", "1000001"]
     assert not rollups.compare(rollups.expected(), rollups.stored())
 
 

@@ -14,7 +14,8 @@ from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Integer, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy.dialects import postgresql
 
 from ... import policy
 from ...extensions import db
@@ -290,18 +291,17 @@ def file_issue(
     sla = sla_hours("neighbour", data.urgency)
     values["ack_due_at"], values["resolve_due_at"], values["next_deadline_at"] = deadlines_for("reported", sla, now)
     statements = _filing_statements(dialect_name(), frozenset(values))
-    issue = _insert_new_issue(statements, values)
-    if issue is None:  # a concurrent retry with the same key got there first: its issue is the answer
+    filed = _insert_new_issue(statements, values)
+    if filed is None:  # a concurrent retry with the same key got there first: its issue is the answer
         return find_existing(filer, idempotency_key), False
-    connection = db.session.connection()
-    actor_id = filer.id if filer is not None else None
-    filed = dict(issue_id=issue.id, actor_id=actor_id, at=now, kind="filed", to_status="reported", to_level="neighbour")
-    event_id = connection.execute(statements.event, {**filed, "note": "", "public": True}).scalar_one()
-    if filer is not None:
-        connection.execute(statements.follower, dict(issue_id=issue.id, person_id=filer.id, created_at=now))
+    issue, event_id = filed
     # The 组长 acknowledges issues filed in their 组: tell them (and the 邻's leaders).
     jobs.defer("notify", {"event_id": event_id, "levels": ["group"]}, dedupe_key=f"notify:event:{event_id}")
     return issue, True
+
+
+# The timeline entry every filing starts with (its issue, time and actor are the filing's).
+FILED_EVENT = dict(kind="filed", to_status="reported", to_level="neighbour", note="", public=True)
 
 
 @dataclass(frozen=True)
@@ -309,11 +309,11 @@ class FilingStatements:
     """The Core statements of a filing, built once per engine (a statement built anew on every filing costs
     more to build and to find in SQLAlchemy's cache than to run)."""
 
-    issue: Any  # INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING the columns the filing did not set
-    next_id: Any  # PostgreSQL: the next id from the table's sequence; None on SQLite
+    issue: Any  # SQLite: INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING the columns the filing did not set
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
-    event: Any  # INSERT INTO issue_event … RETURNING id
-    follower: Any  # INSERT INTO issue_follower
+    event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
+    follower: Any  # SQLite: INSERT INTO issue_follower
+    filed: Any  # PostgreSQL: all of the above in one statement (_filed_in_one_statement); None on SQLite
 
 
 @cache
@@ -322,53 +322,137 @@ def _filing_statements(dialect: str, filed: frozenset[str]) -> FilingStatements:
     the id and the reference — and not again what was sent: each column returned costs the driver and the
     result a description and a conversion, the commonest write's largest share of them."""
     table, events = Issue.__table__, IssueEvent.__table__
-    postgres = dialect == "postgresql"
     decided = [column for column in table.c if column.key not in filed or column.key in ("id", "reference")]
+    if dialect == "postgresql":
+        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), decided))
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
         .returning(*decided),
-        next_id=select(func.nextval(func.pg_get_serial_sequence("issue", "id"))) if postgres else None,
         reference=update(table).where(table.c.id == bindparam("issue_id")),
         event=insert(events).returning(events.c.id),
         follower=insert(IssueFollower.__table__),
+        filed=None,
     )
 
 
+def _filed_in_one_statement(filed: list[str], decided: list):
+    """PostgreSQL: the issue, its first timeline entry and its filer as follower, in one statement — one round
+    trip and one statement for the server to run instead of four:
+
+        WITH new_id AS (SELECT nextval(<issue's sequence>) AS id),
+             filed_issue AS (INSERT INTO issue (id, reference, …) SELECT new_id.id, <reference_of(id)>, :category_id, …
+                             FROM new_id ON CONFLICT (filed_by_id, idempotency_key) DO NOTHING RETURNING …),
+             filed_event AS (INSERT INTO issue_event (…) SELECT filed_issue.id, … FROM filed_issue RETURNING …),
+             filed_follower AS (INSERT INTO issue_follower (…) SELECT filed_issue.id, … FROM filed_issue
+                                WHERE :follower_id IS NOT NULL)
+        SELECT filed_issue.…, filed_event.id FROM filed_issue JOIN filed_event ON …
+
+    The id comes first from the sequence, so the row is written once with its reference (setting it afterwards
+    would rewrite the new row and each of its indexes). When the key's issue exists already the INSERT does
+    nothing, the entries that read its rows do nothing either, and no row comes back. Parameters: the issue's
+    `filed` columns by name, `reference_prefix` (reference_prefix) and `follower_id` (None: nobody follows)."""
+    table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
+    new_id = select(func.nextval(func.pg_get_serial_sequence("issue", "id")).label("id")).cte("new_id")
+    digits = cast(new_id.c.id, Text)
+    # reference_of's digits: at least six, zero-padded (lpad alone would cut a seventh digit off).
+    number = func.lpad(digits, func.greatest(REFERENCE_DIGITS, func.length(digits)), "0")
+    reference = bindparam("reference_prefix", type_=Text) + number
+    params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
+    columns = {**params, **_scalar_defaults(table, {"id", "reference", *filed})}
+    issue = (
+        postgresql.insert(table)
+        .from_select(["id", "reference", *columns], select(new_id.c.id, reference, *columns.values()), False)
+        .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
+        .returning(*decided)
+        .cte("filed_issue")
+    )
+    entry = {name: literal(value, type_=events.c[name].type) for name, value in FILED_EVENT.items()}
+    entry.update(at=params["created_at"], actor_id=params["filed_by_id"])
+    event = (
+        insert(events)
+        .from_select(["issue_id", *entry], select(issue.c.id, *entry.values()))
+        .returning(events.c.id, events.c.issue_id)
+        .cte("filed_event")
+    )
+    follower_id = bindparam("follower_id", type_=Integer)
+    follower = insert(followers).from_select(
+        ["issue_id", "person_id", "created_at"],
+        select(issue.c.id, follower_id, params["created_at"]).where(follower_id.is_not(None)),
+    )
+    return (
+        select(*issue.c, event.c.id.label("event_id"))
+        .join_from(issue, event, event.c.issue_id == issue.c.id)
+        .add_cte(follower.cte("filed_follower"))
+    )
+
+
+def _scalar_defaults(table, given: set[str]) -> dict:
+    """The columns of `table` not in `given` that have a default in the model, each with its value: an INSERT
+    inside a WITH gets no defaults from SQLAlchemy, which fills them only for the statement it runs."""
+    defaults = {}
+    for column in table.c:
+        if column.key in given or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise TypeError(f"{table.name}.{column.key}: a default computed per row; the statement must set it")
+        defaults[column.key] = literal(column.default.arg, type_=column.type)
+    return defaults
+
+
+REFERENCE_DIGITS = 6
+
+
+def reference_prefix(filed_at: datetime) -> str:
+    """What an issue's reference says before its id: WC-2026-."""
+    return f"WC-{filed_at.year}-"
+
+
 def reference_of(issue_id: int, filed_at: datetime) -> str:
-    """An issue's reference (编号): the year it was filed and its id, WC-2026-000123."""
-    return f"WC-{filed_at.year}-{issue_id:06d}"
+    """An issue's reference (编号): the year it was filed and its id, at least six digits: WC-2026-000123
+    (PostgreSQL's filing writes the same in SQL: _filed_in_one_statement)."""
+    return f"{reference_prefix(filed_at)}{issue_id:0{REFERENCE_DIGITS}d}"
 
 
-def _insert_new_issue(statements: FilingStatements, values: dict) -> Issue | None:
-    """Insert a new issue with Core statements and hand it to the session as if it had been loaded; None when a
-    concurrent request with the same filer and idempotency key inserted its issue first.
+def _insert_new_issue(statements: FilingStatements, values: dict) -> tuple[Issue, int] | None:
+    """Insert a new issue, its first timeline entry and its filer as follower with Core statements, and hand the
+    issue to the session as if it had been loaded: (issue, the entry's id), or None when a concurrent request with
+    the same filer and idempotency key inserted its issue first.
 
     Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
     walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
     takes the unique key's race without a savepoint, and what the flush hooks would have done is done by
     name — the issue's contribution to the rollups and the tags of the pages that show it.
 
-    The reference is made of the id. PostgreSQL gives the id first (its sequence), so the row is written once
-    with its reference: setting it afterwards rewrote the new row and every one of its indexes (the reference
-    is indexed, so the update cannot stay on the row's page), leaving a dead copy for vacuum. SQLite has no
-    sequence: the row goes in, then the reference (a write to a page already in hand)."""
+    The reference is made of the id. PostgreSQL writes everything in one statement (_filed_in_one_statement).
+    SQLite has no sequence: the row goes in, then its reference (a write to a page already in hand), then the
+    entry and the follower."""
     connection = db.session.connection()
-    if statements.next_id is not None:
-        issue_id = connection.execute(statements.next_id).scalar_one()
-        values = {**values, "id": issue_id, "reference": reference_of(issue_id, values["created_at"])}
-    decided = connection.execute(statements.issue, values).mappings().first()
-    if decided is None:
-        return None
-    row = {**values, **decided}
-    if row["reference"] is None:  # SQLite: no sequence gave the id first
-        reference = reference_of(row["id"], values["created_at"])
-        connection.execute(statements.reference, {"issue_id": row["id"], "reference": reference})
-        row = {**row, "reference": reference}
+    filer_id = values["filed_by_id"]
+    if statements.filed is not None:
+        params = {**values, "reference_prefix": reference_prefix(values["created_at"]), "follower_id": filer_id}
+        decided = connection.execute(statements.filed, params).mappings().first()
+        if decided is None:
+            return None
+        decided = dict(decided)
+        event_id = decided.pop("event_id")
+        row = {**values, **decided}
+    else:
+        decided = connection.execute(statements.issue, values).mappings().first()
+        if decided is None:
+            return None
+        reference = reference_of(decided["id"], values["created_at"])
+        connection.execute(statements.reference, {"issue_id": decided["id"], "reference": reference})
+        row = {**values, **decided, "reference": reference}
+        event = {**FILED_EVENT, "issue_id": row["id"], "actor_id": filer_id, "at": values["created_at"]}
+        event_id = connection.execute(statements.event, event).scalar_one()
+        if filer_id is not None:
+            follower = dict(issue_id=row["id"], person_id=filer_id, created_at=values["created_at"])
+            connection.execute(statements.follower, follower)
     issue = as_loaded(Issue, row)
     rollups.issue_added(issue)
     page_cache.mark_issue(issue)
-    return issue
+    return issue, event_id
 
 
 def _place(neighbour: Node, compound_id: int | None, building_id: int | None) -> tuple[int | None, int | None]:
