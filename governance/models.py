@@ -20,6 +20,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -428,6 +429,16 @@ class Category(BilingualName, ManagedItem, db.Model):
     sort: Mapped[int] = mapped_column(Integer, default=100)
 
 
+# The issue's columns that only some issues set (an Open311 key, a party, a merge, a project, a callback).
+SPARSE_ISSUE_COLUMNS = ("api_key_id", "assignee_org_id", "duplicate_of_id", "project_phase_id", "callback_owner_id")
+
+
+def only_where_set(column: str) -> dict:
+    """An Index's keywords that leave the rows where `column` is NULL out of it, on both engines."""
+    where = text(f"{column} IS NOT NULL")
+    return {"postgresql_where": where, "sqlite_where": where}
+
+
 class Issue(db.Model):
     """A resident's problem as logged by a leader, with where it is and who handles it now."""
 
@@ -456,6 +467,10 @@ class Issue(db.Model):
         # The SLA sweep: open issues whose next deadline has passed.
         Index("ix_issue_next_deadline", "next_deadline_at"),
         Index("ix_issue_place", "compound_id", "building_id", "category_id", "status"),
+        # Columns a filing leaves empty, indexed only where set: a filing writes none of these indexes (each was
+        # an index entry of a NULL on every filing), and a query naming a value (=, IN) implies IS NOT NULL, so
+        # it still finds them, as does a foreign key's check of a parent row's deletion.
+        *(Index(f"ix_issue_{name}", name, **only_where_set(name)) for name in SPARSE_ISSUE_COLUMNS),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -476,7 +491,7 @@ class Issue(db.Model):
     # NULL when filed through the Open311 API (api_key_id says which key).
     # Found through the unique (filed_by_id, idempotency_key) index: no index of its own.
     filed_by_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
-    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"), index=True)
+    api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_key.id"))
     # The Open311 token returned to the API client that filed it (tokens/{token} looks it up).
     open311_token: Mapped[str | None] = mapped_column(String(40), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(64))
@@ -488,19 +503,19 @@ class Issue(db.Model):
     street_id: Mapped[int] = mapped_column(ForeignKey("node.id"), active_history=True)
     status: Mapped[str] = mapped_column(String(16), default="reported", active_history=True)
     level: Mapped[str] = mapped_column(String(12), default="neighbour")
-    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), index=True, active_history=True)
+    assignee_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"), active_history=True)
     # The assignment (派单): 'pending' until the party accepts (接单); when each happened.
     assignment_state: Mapped[str | None] = mapped_column(String(12))
     assigned_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Why the branch did not accept it (不予受理), from the managed list.
     reject_reason_id: Mapped[int | None] = mapped_column(ForeignKey("reject_reason.id"))
-    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"), index=True)
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("issue.id"))
     # The renovation project phase whose works cover the issue, set by the branch.
-    project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"), index=True)
+    project_phase_id: Mapped[int | None] = mapped_column(ForeignKey("phase.id"))
     # Who owes the resident callback (回访) since the filer's role ended and the work was handed on
     # (services/people/turnover.py); NULL: the filer, as always before.
-    callback_owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), index=True)
+    callback_owner_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"))
     # Deadlines at the current level; next_deadline_at is the earlier one that still applies.
     ack_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolve_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
