@@ -290,8 +290,7 @@ def file_issue(
     )
     sla = sla_hours("neighbour", data.urgency)
     values["ack_due_at"], values["resolve_due_at"], values["next_deadline_at"] = deadlines_for("reported", sla, now)
-    statements = _filing_statements(dialect_name(), frozenset(values))
-    filed = _insert_new_issue(statements, values)
+    filed = _insert_new_issue(values)
     if filed is None:  # a concurrent retry with the same key got there first: its issue is the answer
         return find_existing(filer, idempotency_key), False
     issue, event_id = filed
@@ -313,18 +312,19 @@ class FilingStatements:
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
     follower: Any  # SQLite: INSERT INTO issue_follower
-    filed: Any  # PostgreSQL: all of the above in one statement (_filed_in_one_statement); None on SQLite
+    filed: Any  # PostgreSQL: all of the above and the rollup in one statement (_filed_in_one_statement)
 
 
 @cache
-def _filing_statements(dialect: str, filed: frozenset[str]) -> FilingStatements:
-    """`filed`: the columns a filing sets (the same every time). The INSERT returns the others — the defaults,
-    the id and the reference — and not again what was sent: each column returned costs the driver and the
-    result a description and a conversion, the commonest write's largest share of them."""
+def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, ...]) -> FilingStatements:
+    """`filed`: the columns a filing sets (the same every time); `counted`: the rollup columns a new issue counts
+    in (PostgreSQL). The INSERT returns the others — the defaults, the id and the reference — and not again what
+    was sent: each column returned costs the driver and the result a description and a conversion, the commonest
+    write's largest share of them."""
     table, events = Issue.__table__, IssueEvent.__table__
     decided = [column for column in table.c if column.key not in filed or column.key in ("id", "reference")]
     if dialect == "postgresql":
-        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), decided))
+        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), decided, counted))
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
@@ -336,22 +336,25 @@ def _filing_statements(dialect: str, filed: frozenset[str]) -> FilingStatements:
     )
 
 
-def _filed_in_one_statement(filed: list[str], decided: list):
-    """PostgreSQL: the issue, its first timeline entry and its filer as follower, in one statement — one round
-    trip and one statement for the server to run instead of four:
+def _filed_in_one_statement(filed: list[str], decided: list, counted: tuple[str, ...]):
+    """PostgreSQL: the issue, its first timeline entry, its filer as follower and its count in the rollups, in one
+    statement — one round trip and one statement for the server to run instead of five:
 
         WITH new_id AS (SELECT nextval(<issue's sequence>) AS id),
              filed_issue AS (INSERT INTO issue (id, reference, …) SELECT new_id.id, <reference_of(id)>, :category_id, …
                              FROM new_id ON CONFLICT (filed_by_id, idempotency_key) DO NOTHING RETURNING …),
              filed_event AS (INSERT INTO issue_event (…) SELECT filed_issue.id, … FROM filed_issue RETURNING …),
              filed_follower AS (INSERT INTO issue_follower (…) SELECT filed_issue.id, … FROM filed_issue
-                                WHERE :follower_id IS NOT NULL)
+                                WHERE :follower_id IS NOT NULL),
+             filed_rollup AS (INSERT INTO issue_rollup … SELECT :rollup_month, … FROM filed_issue
+                              ON CONFLICT (month, community_id, category_id, org_id) DO UPDATE …)
         SELECT filed_issue.…, filed_event.id FROM filed_issue JOIN filed_event ON …
 
     The id comes first from the sequence, so the row is written once with its reference (setting it afterwards
     would rewrite the new row and each of its indexes). When the key's issue exists already the INSERT does
     nothing, the entries that read its rows do nothing either, and no row comes back. Parameters: the issue's
-    `filed` columns by name, `reference_prefix` (reference_prefix) and `follower_id` (None: nobody follows)."""
+    `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows) and the
+    rollup's (rollups.new_issue_parameters)."""
     table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
     new_id = select(func.nextval(func.pg_get_serial_sequence("issue", "id")).label("id")).cte("new_id")
     digits = cast(new_id.c.id, Text)
@@ -383,7 +386,7 @@ def _filed_in_one_statement(filed: list[str], decided: list):
     return (
         select(*issue.c, event.c.id.label("event_id"))
         .join_from(issue, event, event.c.issue_id == issue.c.id)
-        .add_cte(follower.cte("filed_follower"))
+        .add_cte(follower.cte("filed_follower"), rollups.new_issue_upsert(issue, counted).cte("filed_rollup"))
     )
 
 
@@ -414,10 +417,10 @@ def reference_of(issue_id: int, filed_at: datetime) -> str:
     return f"{reference_prefix(filed_at)}{issue_id:0{REFERENCE_DIGITS}d}"
 
 
-def _insert_new_issue(statements: FilingStatements, values: dict) -> tuple[Issue, int] | None:
-    """Insert a new issue, its first timeline entry and its filer as follower with Core statements, and hand the
-    issue to the session as if it had been loaded: (issue, the entry's id), or None when a concurrent request with
-    the same filer and idempotency key inserted its issue first.
+def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
+    """Insert a new issue, its first timeline entry, its filer as follower and its count in the rollups with Core
+    statements, and hand the issue to the session as if it had been loaded: (issue, the entry's id), or None when
+    a concurrent request with the same filer and idempotency key inserted its issue first.
 
     Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
     walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
@@ -426,18 +429,21 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> tuple[Issue
 
     The reference is made of the id. PostgreSQL writes everything in one statement (_filed_in_one_statement).
     SQLite has no sequence: the row goes in, then its reference (a write to a page already in hand), then the
-    entry and the follower."""
+    entry, the follower and the rollup."""
     connection = db.session.connection()
     filer_id = values["filed_by_id"]
-    if statements.filed is not None:
-        params = {**values, "reference_prefix": reference_prefix(values["created_at"]), "follower_id": filer_id}
-        decided = connection.execute(statements.filed, params).mappings().first()
+    if dialect_name() == "postgresql":
+        counted, tallies = rollups.new_issue_parameters(values)
+        statements = _filing_statements("postgresql", frozenset(values), counted)
+        params = {**values, **tallies, "reference_prefix": reference_prefix(values["created_at"])}
+        decided = connection.execute(statements.filed, {**params, "follower_id": filer_id}).mappings().first()
         if decided is None:
             return None
         decided = dict(decided)
         event_id = decided.pop("event_id")
-        row = {**values, **decided}
+        issue = as_loaded(Issue, {**values, **decided})
     else:
+        statements = _filing_statements("sqlite", frozenset(values), ())
         decided = connection.execute(statements.issue, values).mappings().first()
         if decided is None:
             return None
@@ -449,8 +455,8 @@ def _insert_new_issue(statements: FilingStatements, values: dict) -> tuple[Issue
         if filer_id is not None:
             follower = dict(issue_id=row["id"], person_id=filer_id, created_at=values["created_at"])
             connection.execute(statements.follower, follower)
-    issue = as_loaded(Issue, row)
-    rollups.issue_added(issue)
+        issue = as_loaded(Issue, row)
+        rollups.issue_added(issue)
     page_cache.mark_issue(issue)
     return issue, event_id
 

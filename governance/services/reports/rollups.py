@@ -26,7 +26,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
 
-from sqlalchemy import delete, event, inspect, select, text
+from sqlalchemy import bindparam, delete, event, inspect, select, text
+from sqlalchemy.dialects import postgresql
 
 from ...extensions import db
 from ...formatting import BEIJING_OFFSET
@@ -223,6 +224,31 @@ def issue_added(issue: Issue) -> None:
     delta = Delta()
     delta.add(contribution(counted_fields(issue)), 1)
     delta.apply(db.session.connection())
+
+
+def new_issue_parameters(fields: dict) -> tuple[tuple[str, ...], dict]:
+    """What a new issue with these fields adds, as the parameters of new_issue_upsert: (the columns it counts
+    in, the parameters, each named rollup_<column>). A new issue is never resolved: no hours."""
+    part = contribution({name: fields.get(name) for name in FIELDS})
+    if part is None or part.hours is not None:
+        raise ValueError("a new issue counts in one rollup row and has no hours to resolve")
+    counts = dict(part.counts)
+    row = {**dict(zip(KEY, part.key, strict=True)), "street_id": part.street_id}
+    row.update({column: counts.get(column, 0) for column in COUNTS})
+    return tuple(sorted(counts)), {f"rollup_{column}": value for column, value in row.items()}
+
+
+def new_issue_upsert(source, counted: tuple[str, ...]):
+    """PostgreSQL, inside a statement's WITH: add one new issue to its rollup row (new_issue_parameters) once
+    for each row of `source` — the issue's INSERT, which gives no row when the issue was filed already — as
+    issue_added would (the row takes the 街镇 of the issue added)."""
+    table = IssueRollup.__table__
+    columns = [*KEY, "street_id", *COUNTS]
+    values = [bindparam(f"rollup_{column}", type_=table.c[column].type) for column in columns]
+    statement = postgresql.insert(table).from_select(columns, select(*values).select_from(source))
+    increments = {column: table.c[column] + statement.excluded[column] for column in counted}
+    increments["street_id"] = statement.excluded.street_id
+    return statement.on_conflict_do_update(index_elements=list(KEY), set_=increments)
 
 
 def rating_changed(issue: Issue, old_rating: str | None) -> None:
