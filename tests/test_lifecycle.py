@@ -132,8 +132,9 @@ def test_a_filing_writes_its_issue_timeline_entry_follower_and_job(people):
 
 
 def test_a_new_issue_is_in_the_session_as_loaded(people):
-    """Filing hands back an issue that reads every column without another statement and that a later change in
-    the same transaction moves correctly in the rollups (its state before the change is the one filed)."""
+    """Filing hands back an issue that reads every column without another statement, each as stored (and so does
+    a job written to the outbox), and that a later change in the same transaction moves correctly in the rollups
+    (its state before the change is the one filed)."""
     issue, created = file_issue(
         people["neighbour"],
         IssueInput(category_id=category("road").id, title="井盖缺失", neighbour_id=nodes_at("neighbour")[0].id),
@@ -143,6 +144,12 @@ def test_a_new_issue_is_in_the_session_as_loaded(people):
         loaded = {column.key: getattr(issue, column.key) for column in Issue.__table__.c}
     assert sent.count == 0, str(sent)
     assert loaded["version"] == 1 and loaded["priority"] == "normal" and loaded["reference"] == issue.reference
+    # Every column as the database holds it (the INSERT returned only what the database decided).
+    stored = db.session.connection().execute(select(Issue.__table__).where(Issue.id == issue.id)).mappings().one()
+    assert loaded == dict(stored)
+    job = jobs.defer("notify", {"event_id": 0, "levels": []}, dedupe_key="notify:test")
+    kept = {column.key: getattr(job, column.key) for column in Job.__table__.c}
+    assert kept == dict(db.session.connection().execute(select(Job.__table__).where(Job.id == job.id)).mappings().one())
     transition(people["group"], issue, "acknowledged")
     db.session.commit()
     assert db.session.get(Issue, issue.id).status == "acknowledged"

@@ -50,6 +50,23 @@ def as_loaded(model, row):
 
 
 @cache
+def decided_by_the_database(model) -> tuple:
+    """The columns of `model` whose value an INSERT leaves to the database: the primary key and any with a
+    server-side default. An INSERT … RETURNING these gives, with what it sent (inserted_row), the whole row."""
+    return tuple(column for column in model.__table__.c if column.primary_key or column.server_default is not None)
+
+
+def inserted_row(model, result, returned) -> dict:
+    """The whole row a one-row INSERT wrote: NULL in every column, then what it sent (its values and the defaults
+    SQLAlchemy filled in for it), then what it returned (decided_by_the_database) — without the database
+    describing and converting again every column it was sent: the commonest writes' largest share of a row."""
+    row = dict.fromkeys(column.key for column in model.__table__.c)
+    row.update(result.last_inserted_params())
+    row.update(returned)
+    return row
+
+
+@cache
 def _lock_column(model):
     """The column a no-op UPDATE of `model` sets on SQLite: one no foreign key refers to and no key or index
     holds, so that taking the lock costs no look-up in other tables and no index write (the primary key when

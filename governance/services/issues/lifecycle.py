@@ -32,7 +32,7 @@ from ...models import (
     utcnow,
 )
 from ..errors import ServiceError
-from ..locks import as_loaded, dialect_name, engine_insert, locked
+from ..locks import as_loaded, decided_by_the_database, dialect_name, engine_insert, inserted_row, locked
 from ..platform import audit, jobs
 from ..public import page_cache
 from ..reports import rollups
@@ -318,17 +318,16 @@ class FilingStatements:
 @cache
 def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, ...]) -> FilingStatements:
     """`filed`: the columns a filing sets (the same every time); `counted`: the rollup columns a new issue counts
-    in (PostgreSQL). The INSERT returns the others — the defaults, the id and the reference — and not again what
-    was sent: each column returned costs the driver and the result a description and a conversion, the commonest
-    write's largest share of them."""
+    in (PostgreSQL). The INSERT returns only what the database decides — the id (and on PostgreSQL the reference
+    made of it): the rest of the row is what was sent, its defaults and NULLs (_filed_row). Each column returned
+    costs the driver and the result a description and a conversion, once the commonest write's largest share."""
     table, events = Issue.__table__, IssueEvent.__table__
-    decided = [column for column in table.c if column.key not in filed or column.key in ("id", "reference")]
     if dialect == "postgresql":
-        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), decided, counted))
+        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), counted))
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
-        .returning(*decided),
+        .returning(*decided_by_the_database(Issue)),
         reference=update(table).where(table.c.id == bindparam("issue_id")),
         event=insert(events).returning(events.c.id),
         follower=insert(IssueFollower.__table__),
@@ -336,7 +335,7 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
     )
 
 
-def _filed_in_one_statement(filed: list[str], decided: list, counted: tuple[str, ...]):
+def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...]):
     """PostgreSQL: the issue, its first timeline entry, its filer as follower and its count in the rollups, in one
     statement — one round trip and one statement for the server to run instead of five:
 
@@ -362,12 +361,13 @@ def _filed_in_one_statement(filed: list[str], decided: list, counted: tuple[str,
     number = func.lpad(digits, func.greatest(REFERENCE_DIGITS, func.length(digits)), "0")
     reference = bindparam("reference_prefix", type_=Text) + number
     params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
-    columns = {**params, **_scalar_defaults(table, {"id", "reference", *filed})}
+    defaults = _scalar_defaults(table, frozenset(("id", "reference", *filed)))
+    columns = {**params, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
     issue = (
         postgresql.insert(table)
         .from_select(["id", "reference", *columns], select(new_id.c.id, reference, *columns.values()), False)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
-        .returning(*decided)
+        .returning(*decided_by_the_database(Issue), table.c.reference)
         .cte("filed_issue")
     )
     entry = {name: literal(value, type_=events.c[name].type) for name, value in FILED_EVENT.items()}
@@ -390,7 +390,8 @@ def _filed_in_one_statement(filed: list[str], decided: list, counted: tuple[str,
     )
 
 
-def _scalar_defaults(table, given: set[str]) -> dict:
+@cache
+def _scalar_defaults(table, given: frozenset[str] | set[str]) -> dict:
     """The columns of `table` not in `given` that have a default in the model, each with its value: an INSERT
     inside a WITH gets no defaults from SQLAlchemy, which fills them only for the statement it runs."""
     defaults = {}
@@ -399,7 +400,7 @@ def _scalar_defaults(table, given: set[str]) -> dict:
             continue
         if not column.default.is_scalar:
             raise TypeError(f"{table.name}.{column.key}: a default computed per row; the statement must set it")
-        defaults[column.key] = literal(column.default.arg, type_=column.type)
+        defaults[column.key] = column.default.arg
     return defaults
 
 
@@ -441,15 +442,17 @@ def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
             return None
         decided = dict(decided)
         event_id = decided.pop("event_id")
-        issue = as_loaded(Issue, {**values, **decided})
+        defaults = _scalar_defaults(Issue.__table__, frozenset(("id", "reference", *values)))
+        issue = as_loaded(Issue, {**dict.fromkeys(Issue.__table__.c.keys()), **defaults, **values, **decided})
     else:
         statements = _filing_statements("sqlite", frozenset(values), ())
-        decided = connection.execute(statements.issue, values).mappings().first()
+        result = connection.execute(statements.issue, values)
+        decided = result.mappings().first()
         if decided is None:
             return None
         reference = reference_of(decided["id"], values["created_at"])
         connection.execute(statements.reference, {"issue_id": decided["id"], "reference": reference})
-        row = {**values, **decided, "reference": reference}
+        row = {**inserted_row(Issue, result, decided), "reference": reference}
         event = {**FILED_EVENT, "issue_id": row["id"], "actor_id": filer_id, "at": values["created_at"]}
         event_id = connection.execute(statements.event, event).scalar_one()
         if filer_id is not None:

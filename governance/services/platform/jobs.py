@@ -38,7 +38,15 @@ from sqlalchemy import and_, func, or_, select, tuple_, update
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
-from ..locks import as_loaded, dialect_name, engine_insert, open_savepoint, within
+from ..locks import (
+    as_loaded,
+    decided_by_the_database,
+    dialect_name,
+    engine_insert,
+    inserted_row,
+    open_savepoint,
+    within,
+)
 
 log = logging.getLogger("governance.jobs")
 HANDLERS: dict[str, Callable] = {}
@@ -97,20 +105,21 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     queued = has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
     if queued:
         values.update(status="queued", enqueued_at=utcnow())
-    row = db.session.connection().execute(_insert_statement(dialect_name()), values).mappings().first()
-    if row is None:  # written already under this key
+    result = db.session.connection().execute(_insert_statement(dialect_name()), values)
+    returned = result.mappings().first()
+    if returned is None:  # written already under this key
         return db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
-    dispatch_after_commit(row["id"], written_queued=queued)
-    return as_loaded(Job, row)
+    dispatch_after_commit(returned["id"], written_queued=queued)
+    return as_loaded(Job, inserted_row(Job, result, returned))
 
 
 @cache
 def _insert_statement(dialect: str):
-    """INSERT INTO job … ON CONFLICT (dedupe_key) DO NOTHING RETURNING every column, built once per engine (every
-    action that changes an issue defers a job; building the statement anew cost more than running it). Rows
-    without a key never conflict: NULLs are distinct."""
+    """INSERT INTO job … ON CONFLICT (dedupe_key) DO NOTHING RETURNING what the database decides (the id), built
+    once per engine (every action that changes an issue defers a job; building the statement anew cost more than
+    running it). Rows without a key never conflict: NULLs are distinct."""
     statement = engine_insert(Job, dialect).on_conflict_do_nothing(index_elements=[Job.dedupe_key])
-    return statement.returning(*Job.__table__.c)
+    return statement.returning(*decided_by_the_database(Job))
 
 
 class Deferred(NamedTuple):
