@@ -308,7 +308,7 @@ class FilingStatements:
     """The Core statements of a filing, built once per engine (a statement built anew on every filing costs
     more to build and to find in SQLAlchemy's cache than to run)."""
 
-    issue: Any  # SQLite: INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING the columns the filing did not set
+    issue: Any  # SQLite: INSERT … ON CONFLICT (filer, key) DO NOTHING RETURNING what the database decides
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
     follower: Any  # SQLite: INSERT INTO issue_follower
@@ -319,8 +319,9 @@ class FilingStatements:
 def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, ...]) -> FilingStatements:
     """`filed`: the columns a filing sets (the same every time); `counted`: the rollup columns a new issue counts
     in (PostgreSQL). The INSERT returns only what the database decides — the id (and on PostgreSQL the reference
-    made of it): the rest of the row is what was sent, its defaults and NULLs (_filed_row). Each column returned
-    costs the driver and the result a description and a conversion, once the commonest write's largest share."""
+    made of it): the rest of the row is what was sent, its defaults and NULLs (locks.inserted_row; on PostgreSQL
+    the model's defaults written by name). Each column returned costs the driver and the result a description and
+    a conversion, once the commonest write's largest share."""
     table, events = Issue.__table__, IssueEvent.__table__
     if dialect == "postgresql":
         return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), counted))
