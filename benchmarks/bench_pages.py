@@ -403,6 +403,21 @@ def table(results: list[dict]) -> str:
                         f"{what:<42}{r['engine']:<11}{'':>9}{page['p50_ms']:>9.1f}{page['p99_ms']:>9.1f}"
                         f"{'':>9}{'':>8}  {'(one at a time, computed)':<24}"
                     )
+    return "\n".join(lines) + "\n\n" + cpu_parts_table(results)
+
+
+def cpu_parts_table(results: list[dict]) -> str:
+    """The machine's CPU per request of each page measured under load, by part (common.cpu_by_part): which
+    process a page's time goes to — the app's workers, the database server, Redis, the load generator."""
+    parts = ("app", "database", "redis", "client", "other")
+    head = f"{'CPU ms a request, by part':<42}{'engine':<11}" + "".join(f"{part:>9}" for part in parts)
+    lines = [head, "-" * len(head)]
+    for r in results:
+        for name, page in r["pages"].items():
+            split = page.get("cpu_ms_by_part")
+            if split:
+                cells = "".join(f"{split.get(part, 0.0):>9.2f}" for part in parts)
+                lines.append(f"{name:<42}{r['engine']:<11}{cells}")
     return "\n".join(lines)
 
 

@@ -275,7 +275,7 @@ def load(
         status = once()
         if status not in ok:
             raise RuntimeError(f"{method} {path} answered {status}")
-    busy_before = machine_busy_seconds()
+    busy_before, split_before = machine_busy_seconds(), cpu_by_part()
     started = time.perf_counter()
     pool = [threading.Thread(target=worker, args=(i, started + seconds)) for i in range(threads)]
     for thread in pool:
@@ -284,6 +284,7 @@ def load(
         thread.join()
     elapsed = time.perf_counter() - started
     busy = machine_busy_seconds() - busy_before
+    split_after = cpu_by_part()
     times = sorted(t for chunk in latencies for t in chunk)
     if not times:
         raise RuntimeError(f"no successful request to {path} ({statuses})")
@@ -299,7 +300,47 @@ def load(
         # the cores saturated, throughput is the cores over this (less noisy than the rate itself).
         "cpu_ms": busy / len(times) * 1000,
         "idle_share": 1 - busy / (elapsed * (os.cpu_count() or 1)),
+        # The same CPU per request by part (cpu_by_part); "other" is the rest of the machine's (the kernel's
+        # own threads, processes that ended within the run).
+        "cpu_ms_by_part": cpu_split(busy, split_before, split_after, len(times)),
     }
+
+
+PARTS = {"postgres": "database", "redis-server": "redis"}
+
+
+def cpu_by_part() -> dict[str, float]:
+    """CPU seconds (user and system) the processes running now have used, by part: the app (gunicorn's
+    processes), the database, Redis and this load generator."""
+    tick, own = os.sysconf("SC_CLK_TCK"), os.getpid()
+    used: dict[str, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat") as stat:
+                line = stat.read()
+            with open(f"/proc/{entry.name}/cmdline", "rb") as cmdline:
+                command = cmdline.read()
+        except OSError:  # ended meanwhile
+            continue
+        name, fields = line[line.index("(") + 1 : line.rindex(")")], line[line.rindex(")") + 2 :].split()
+        if int(entry.name) == own:
+            part = "client"
+        elif b"gunicorn" in command:
+            part = "app"
+        else:
+            part = PARTS.get(name, "other")
+        used[part] = used.get(part, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+    return used
+
+
+def cpu_split(busy: float, before: dict, after: dict, requests: int) -> dict[str, float]:
+    """Milliseconds of CPU per request by part, between two cpu_by_part() readings; "other": the machine's
+    busy time that no part accounts for."""
+    split = {part: (after[part] - before.get(part, 0.0)) * 1000 / requests for part in after if part != "other"}
+    split["other"] = busy * 1000 / requests - sum(split.values())
+    return {part: round(ms, 3) for part, ms in sorted(split.items())}
 
 
 def machine_busy_seconds() -> float:
