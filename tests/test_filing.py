@@ -145,11 +145,19 @@ def test_neighbour_leader_files_through_the_form(world, client, auth, uploads):
 
 
 def test_the_form_needs_its_csrf_token(world, client, auth):
+    """The app-wide check refuses a filing without the session's token, or with one that is not it (the form has
+    no token field of its own); the token the page wrote files."""
     log_in(auth, world["leader"])
-    _html, _token, key = open_form(client)
+    _html, token, key = open_form(client)
     response = client.post("/file/", data=dict(filing_data(world), idempotency_key=key))
     assert response.status_code == 400
+    forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    for wrong in ("", "x", forged):
+        response = client.post("/file/", data=dict(filing_data(world), idempotency_key=key, csrf_token=wrong))
+        assert response.status_code == 400, wrong
     assert count(Issue) == 0
+    response = client.post("/file/", data=dict(filing_data(world), idempotency_key=key, csrf_token=token))
+    assert response.status_code in (302, 303) and count(Issue) == 1
 
 
 def test_errors_keep_everything_typed(world, client, auth):
