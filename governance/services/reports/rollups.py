@@ -159,8 +159,13 @@ def _rollup_upsert(dialect: str, counted: tuple[str, ...], added: bool):
     """The upsert that adds to the `counted` columns of rollup rows (built once per engine and set of columns: a
     statement built anew costs more to build and to find in SQLAlchemy's cache than to run). `added`: the rows
     take the 街镇 of the issue added (the community's latest state)."""
+    return _adding(engine_insert(IssueRollup.__table__, dialect), counted, added)
+
+
+def _adding(statement, counted: tuple[str, ...], added: bool):
+    """An INSERT into issue_rollup that, on a row already there, adds its `counted` columns to the row's (and,
+    `added`, sets the row's 街镇 to the one inserted)."""
     table = IssueRollup.__table__
-    statement = engine_insert(table, dialect)
     increments = {column: table.c[column] + statement.excluded[column] for column in counted}
     if added:
         increments["street_id"] = statement.excluded.street_id
@@ -245,10 +250,7 @@ def new_issue_upsert(source, counted: tuple[str, ...]):
     table = IssueRollup.__table__
     columns = [*KEY, "street_id", *COUNTS]
     values = [bindparam(f"rollup_{column}", type_=table.c[column].type) for column in columns]
-    statement = postgresql.insert(table).from_select(columns, select(*values).select_from(source))
-    increments = {column: table.c[column] + statement.excluded[column] for column in counted}
-    increments["street_id"] = statement.excluded.street_id
-    return statement.on_conflict_do_update(index_elements=list(KEY), set_=increments)
+    return _adding(postgresql.insert(table).from_select(columns, select(*values).select_from(source)), counted, True)
 
 
 def rating_changed(issue: Issue, old_rating: str | None) -> None:
