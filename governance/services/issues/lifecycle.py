@@ -313,6 +313,7 @@ class FilingStatements:
     event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
     follower: Any  # SQLite: INSERT INTO issue_follower
     filed: Any  # PostgreSQL: all of the above and the rollup in one statement (_filed_in_one_statement)
+    unsent: dict  # PostgreSQL: the row's other columns, each its model default or NULL (what `filed` wrote)
 
 
 @cache
@@ -324,7 +325,11 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
     a conversion, once the commonest write's largest share."""
     table, events = Issue.__table__, IssueEvent.__table__
     if dialect == "postgresql":
-        return FilingStatements(None, None, None, None, _filed_in_one_statement(sorted(filed), counted))
+        defaults = _scalar_defaults(table, frozenset(("id", "reference", *filed)))
+        unsent = {**dict.fromkeys(table.c.keys()), **defaults}
+        return FilingStatements(
+            None, None, None, None, _filed_in_one_statement(sorted(filed), counted, defaults), unsent
+        )
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
@@ -333,10 +338,11 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
         event=insert(events).returning(events.c.id),
         follower=insert(IssueFollower.__table__),
         filed=None,
+        unsent={},
     )
 
 
-def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...]):
+def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults: dict):
     """PostgreSQL: the issue, its first timeline entry, its filer as follower and its count in the rollups, in one
     statement — one round trip and one statement for the server to run instead of five:
 
@@ -354,7 +360,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...]):
     would rewrite the new row and each of its indexes). When the key's issue exists already the INSERT does
     nothing, the entries that read its rows do nothing either, and no row comes back. Parameters: the issue's
     `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows) and the
-    rollup's (rollups.new_issue_parameters)."""
+    rollup's (rollups.new_issue_parameters); `defaults` (_scalar_defaults) are written as constants."""
     table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
     new_id = select(func.nextval(func.pg_get_serial_sequence("issue", "id")).label("id")).cte("new_id")
     digits = cast(new_id.c.id, Text)
@@ -362,7 +368,6 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...]):
     number = func.lpad(digits, func.greatest(REFERENCE_DIGITS, func.length(digits)), "0")
     reference = bindparam("reference_prefix", type_=Text) + number
     params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
-    defaults = _scalar_defaults(table, frozenset(("id", "reference", *filed)))
     columns = {**params, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
     issue = (
         postgresql.insert(table)
@@ -391,8 +396,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...]):
     )
 
 
-@cache
-def _scalar_defaults(table, given: frozenset[str] | set[str]) -> dict:
+def _scalar_defaults(table, given: frozenset[str]) -> dict:
     """The columns of `table` not in `given` that have a default in the model, each with its value: an INSERT
     inside a WITH gets no defaults from SQLAlchemy, which fills them only for the statement it runs."""
     defaults = {}
@@ -443,8 +447,7 @@ def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
             return None
         decided = dict(decided)
         event_id = decided.pop("event_id")
-        defaults = _scalar_defaults(Issue.__table__, frozenset(("id", "reference", *values)))
-        issue = as_loaded(Issue, {**dict.fromkeys(Issue.__table__.c.keys()), **defaults, **values, **decided})
+        issue = as_loaded(Issue, {**statements.unsent, **values, **decided})
     else:
         statements = _filing_statements("sqlite", frozenset(values), ())
         result = connection.execute(statements.issue, values)
