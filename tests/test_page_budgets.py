@@ -17,7 +17,7 @@ from governance.services.issues.lifecycle import add_comment, transition
 from governance.services.platform import jobs
 from governance.services.public import page_cache
 from tests.builders import category, force_status, make_compound, make_issue, make_role_holders, make_tree, nodes_at
-from tests.conftest import Statements, csrf_from, hidden_value
+from tests.conftest import Statements, csrf_from, hidden_value, settle_near_copy
 
 # page → the most statements its request may send (today's count: see the module's description).
 BUDGETS = {
@@ -182,6 +182,8 @@ def test_filing_with_redis_is_one_transaction(world, redis_app, client, auth):
     (on PostgreSQL with its reference, never rewritten by an UPDATE)."""
     file_one = filer_of(world, auth)
     file_one("第一个")
+    settle_near_copy(redis_app)  # the worker keeps values once its announcement channel has answered
+    file_one("第一个半")
     commits = []
 
     def committed(connection):
