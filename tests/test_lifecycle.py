@@ -25,7 +25,16 @@ from governance.services.issues.lifecycle import (
 )
 from governance.services.platform import jobs
 from governance.services.reports import rollups
-from tests.builders import category, force_status, make_issue, make_person, make_role_holders, make_tree, nodes_at
+from tests.builders import (
+    category,
+    force_status,
+    make_issue,
+    make_node,
+    make_person,
+    make_role_holders,
+    make_tree,
+    nodes_at,
+)
 from tests.conftest import Statements
 
 
@@ -128,6 +137,70 @@ def test_a_filing_writes_its_issue_timeline_entry_follower_and_job(people):
         (job,) = db.session.scalars(select(Job).where(Job.dedupe_key == f"notify:event:{entry.id}"))
         assert json.loads(job.payload) == {"event_id": entry.id, "levels": ["group"]}
     assert [issue.reference.rsplit("-", 1)[1] for issue in filed] == ["999999", "1000000", "1000001"]
+    assert not rollups.compare(rollups.expected(), rollups.stored())
+
+
+def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app, people, monkeypatch):
+    """A filing holds its 邻 against tree edits only: on PostgreSQL a second filing in the same 邻 goes through
+    while the first holds the 邻 (SQLite's one writer makes it wait), and a move of the 邻 started meanwhile
+    waits on both engines, then carries the held filing's issue to the new place."""
+    from governance.models import Node, Person
+    from governance.services.issues import lifecycle
+    from governance.services.people import structure
+
+    filer_id, admin_id = people["neighbour"].id, people["district"].id
+    group = nodes_at("group")[0]
+    target_id = make_node(db.session.get(Node, group.parent_id), "group", "第二组").id  # where the 邻 moves to
+    db.session.commit()
+    neighbour_id = nodes_at("neighbour")[0].id
+    holding, go = threading.Event(), threading.Event()
+    insert = lifecycle._insert_new_issue
+
+    def held_insert(values):
+        if threading.current_thread().name == "held":
+            holding.set()
+            go.wait(30)
+        return insert(values)
+
+    monkeypatch.setattr(lifecycle, "_insert_new_issue", held_insert)
+    results, errors = {}, []
+
+    def run(name, work):
+        with app.app_context():
+            try:
+                results[name] = work()
+                db.session.commit()
+            except Exception as exc:  # noqa: BLE001 - reported below
+                errors.append((name, exc))
+                db.session.rollback()
+
+    def file(key):
+        filer = db.session.get(Person, filer_id)
+        data = IssueInput(category_id=category("road").id, title="路面破损", neighbour_id=neighbour_id)
+        return file_issue(filer, data, key, look_up_first=False)[0].id
+
+    def move():
+        admin = db.session.get(Person, admin_id)
+        return structure.move(admin, db.session.get(Node, neighbour_id), db.session.get(Node, target_id))
+
+    held = threading.Thread(target=run, args=("held", lambda: file("held-1")), name="held")
+    held.start()
+    assert holding.wait(10)
+    second = threading.Thread(target=run, args=("second", lambda: file("second-1")))
+    second.start()
+    second.join(10 if db.engine.dialect.name == "postgresql" else 0.5)
+    assert second.is_alive() is (db.engine.dialect.name == "sqlite"), "PostgreSQL: not held up; SQLite: one writer"
+    moving = threading.Thread(target=run, args=("move", move))
+    moving.start()
+    moving.join(0.5)
+    assert moving.is_alive()  # the held filing's 邻 waits for it
+    go.set()
+    for thread in (held, second, moving):
+        thread.join(30)
+    assert errors == [] and set(results) == {"held", "second", "move"}
+    db.session.expire_all()
+    group_of = {db.session.get(Issue, results[name]).group_id for name in ("held", "second")}
+    assert group_of == {target_id}
     assert not rollups.compare(rollups.expected(), rollups.stored())
 
 

@@ -1,8 +1,9 @@
 """Row locks for read-check-write steps, the same promise on both engines.
 
-PostgreSQL locks the row (SELECT … FOR UPDATE) until the transaction ends. SQLite has no row locks and one
-writer: a read before the first write may be stale by the time the transaction writes, so the write lock is
-taken first, by an UPDATE of the row that changes nothing. Functions flush nothing and never commit.
+PostgreSQL locks the row (SELECT … FOR UPDATE, or FOR SHARE where only the row's writers must wait) until the
+transaction ends. SQLite has no row locks and one writer: a read before the first write may be stale by the time
+the transaction writes, so the write lock is taken first, by an UPDATE of the row that changes nothing.
+Functions flush nothing and never commit.
 
 That UPDATE sets a column to itself, and which column matters: SQLite checks every foreign key that refers to
 a column named in SET (a scan of each referring table's index — 2 ms for a 邻, which a dozen tables refer to),
@@ -87,15 +88,15 @@ CHANGES_NOTHING = "changes_nothing"
 
 
 @cache
-def _lock_statement(model, dialect: str, returning: bool):
+def _lock_statement(model, dialect: str, returning: bool, shared: bool = False):
     """The statement that locks one row of `model` (its id bound as :row_id), built once per model and engine.
-    PostgreSQL: SELECT … FOR UPDATE. SQLite: an UPDATE that changes nothing, which takes its write lock before
-    anything is read. `returning`: it also reads every column of the row (a Core row: see locked)."""
+    PostgreSQL: SELECT … FOR UPDATE (`shared`: FOR SHARE). SQLite: an UPDATE that changes nothing, which takes its
+    write lock before anything is read. `returning`: it also reads every column of the row (a Core row: see
+    locked)."""
     table = model.__table__
     if dialect == "postgresql":
-        return (
-            select(*(table.c if returning else [table.c.id])).where(table.c.id == bindparam("row_id")).with_for_update()
-        )
+        columns = table.c if returning else [table.c.id]
+        return select(*columns).where(table.c.id == bindparam("row_id")).with_for_update(read=shared)
     column = _lock_column(model)
     statement = update(model).where(model.id == bindparam("row_id")).values({column: column})
     statement = statement.execution_options(synchronize_session=False, **{CHANGES_NOTHING: True})
@@ -121,8 +122,13 @@ def lock_names(*names: str) -> None:
         db.session.execute(text("UPDATE alembic_version SET version_num = version_num"))
 
 
-def locked(model, row_id: int):
+def locked(model, row_id: int, *, shared: bool = False):
     """lock_row, then the row as it is now, in one statement; None when there is no such row.
+
+    `shared`: only the row's writers are held off, and wait for this transaction — not other holders of a shared
+    lock of it (PostgreSQL's FOR SHARE: for a step that reads the row and must see no change to it until it
+    commits, but writes elsewhere, so that many such steps on one row run side by side). On SQLite, whose one
+    writer holds off everyone, the same as without.
 
     The session's copy, if it holds one, is refreshed as a query with populate_existing would: the session's
     unwritten changes flushed first, then every column set to what was read and its loaded relationships
@@ -130,7 +136,8 @@ def locked(model, row_id: int):
     ORM's loading of one row cost a filing (the commonest write, whose 邻 is locked) more than the statement."""
     if db.session.autoflush:  # what the session holds unwritten goes first, as before any query of the session
         db.session.flush()
-    row = db.session.connection().execute(_lock_statement(model, dialect_name(), True), {"row_id": row_id})
+    statement = _lock_statement(model, dialect_name(), True, shared)
+    row = db.session.connection().execute(statement, {"row_id": row_id})
     row = row.mappings().first()
     if row is None:
         return None

@@ -244,8 +244,9 @@ def file_issue(
     if data.neighbour_id:
         # The issue copies the 邻's place: wait for a tree edit of it to end and read the place it left (a move
         # holds the rows of the nodes it rewrites until it commits; services/people/structure.py), never a
-        # place a moment out of date that the move's UPDATE of the issues would not see.
-        neighbour = locked(Node, data.neighbour_id)
+        # place a moment out of date that the move's UPDATE of the issues would not see. A shared lock: a move
+        # that comes later waits for this filing, other filings in the 邻 do not.
+        neighbour = locked(Node, data.neighbour_id, shared=True)
     if neighbour is None or neighbour.level != "neighbour":
         raise FilingError("bad_neighbour")
     if api_key is not None:
