@@ -136,8 +136,31 @@ def test_a_filing_writes_its_issue_timeline_entry_follower_and_job(people):
         assert followers.scalars().all() == ([actor] if actor else [])
         (job,) = db.session.scalars(select(Job).where(Job.dedupe_key == f"notify:event:{entry.id}"))
         assert json.loads(job.payload) == {"event_id": entry.id, "levels": ["group"]}
+        assert job_row(job) == {**told_of(entry.id), "id": job.id, "created_at": job.created_at}
+        assert stored.created_at <= job.created_at < stored.created_at + timedelta(seconds=5)
     assert [issue.reference.rsplit("-", 1)[1] for issue in filed] == ["999999", "1000000", "1000001"]
     assert not rollups.compare(rollups.expected(), rollups.stored())
+
+
+def job_row(job: Job) -> dict:
+    return {column.key: getattr(job, column.key) for column in Job.__table__.c}
+
+
+def told_of(event_id: int) -> dict:
+    """The job row notify.tell_of writes through jobs.defer for a filing's entry (the filing writes its own inside
+    its one statement on PostgreSQL), but for its id and time: written in place of the filing's, then undone."""
+    from sqlalchemy import delete
+
+    from governance.services.platform import notify
+
+    with db.session.begin_nested() as savepoint:
+        db.session.execute(delete(Job).where(Job.dedupe_key == f"notify:event:{event_id}"))
+        job = notify.tell_of(event_id, ["group"])
+        db.session.flush()
+        db.session.expire(job)
+        row = job_row(job)
+        savepoint.rollback()
+    return {**row, "id": None, "created_at": None}
 
 
 def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app, people, monkeypatch):

@@ -57,6 +57,20 @@ def decided_by_the_database(model) -> tuple:
     return tuple(column for column in model.__table__.c if column.primary_key or column.server_default is not None)
 
 
+def scalar_defaults(table, given) -> dict:
+    """The columns of `table` not in `given` that have a default in the model, each with its value: an INSERT
+    inside a WITH (or INSERT … SELECT) gets no defaults from SQLAlchemy, which fills them only for the statement
+    it runs, so such a statement writes them by name."""
+    defaults = {}
+    for column in table.c:
+        if column.key in given or column.default is None:
+            continue
+        if not column.default.is_scalar:
+            raise TypeError(f"{table.name}.{column.key}: a default computed per row; the statement must set it")
+        defaults[column.key] = column.default.arg
+    return defaults
+
+
 def inserted_row(model, result, returned) -> dict:
     """The whole row a one-row INSERT wrote: NULL in every column, then what it sent (its values and the defaults
     SQLAlchemy filled in for it), then what it returned (decided_by_the_database) — without the database

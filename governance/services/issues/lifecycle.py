@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, Text, bindparam, cast, func, insert, literal, select, update
+from sqlalchemy import Integer, Text, bindparam, cast, func, insert, literal, select, true, update
 from sqlalchemy.dialects import postgresql
 
 from ... import policy
@@ -32,8 +32,16 @@ from ...models import (
     utcnow,
 )
 from ..errors import ServiceError
-from ..locks import as_loaded, decided_by_the_database, dialect_name, engine_insert, inserted_row, locked
-from ..platform import audit, jobs
+from ..locks import (
+    as_loaded,
+    decided_by_the_database,
+    dialect_name,
+    engine_insert,
+    inserted_row,
+    locked,
+    scalar_defaults,
+)
+from ..platform import audit, jobs, notify
 from ..public import page_cache
 from ..reports import rollups
 from . import reference
@@ -294,14 +302,13 @@ def file_issue(
     filed = _insert_new_issue(values)
     if filed is None:  # a concurrent retry with the same key got there first: its issue is the answer
         return find_existing(filer, idempotency_key), False
-    issue, event_id = filed
-    # The 组长 acknowledges issues filed in their 组: tell them (and the 邻's leaders).
-    jobs.defer("notify", {"event_id": event_id, "levels": ["group"]}, dedupe_key=f"notify:event:{event_id}")
-    return issue, True
+    return filed, True
 
 
 # The timeline entry every filing starts with (its issue, time and actor are the filing's).
 FILED_EVENT = dict(kind="filed", to_status="reported", to_level="neighbour", note="", public=True)
+# Who is told of it: the 组长 acknowledges issues filed in their 组 (notify tells the 邻's leaders too).
+FILED_TELLS = ["group"]
 
 
 @dataclass(frozen=True)
@@ -313,7 +320,7 @@ class FilingStatements:
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
     follower: Any  # SQLite: INSERT INTO issue_follower
-    filed: Any  # PostgreSQL: all of the above and the rollup in one statement (_filed_in_one_statement)
+    filed: Any  # PostgreSQL: all of the above, the rollup and the notify job in one statement
     unsent: dict  # PostgreSQL: the row's other columns, each its model default or NULL (what `filed` wrote)
 
 
@@ -326,7 +333,7 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
     a conversion, once the commonest write's largest share."""
     table, events = Issue.__table__, IssueEvent.__table__
     if dialect == "postgresql":
-        defaults = _scalar_defaults(table, frozenset(("id", "reference", *filed)))
+        defaults = scalar_defaults(table, frozenset(("id", "reference", *filed)))
         unsent = {**dict.fromkeys(table.c.keys()), **defaults}
         return FilingStatements(
             None, None, None, None, _filed_in_one_statement(sorted(filed), counted, defaults), unsent
@@ -344,8 +351,9 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
 
 
 def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults: dict):
-    """PostgreSQL: the issue, its first timeline entry, its filer as follower and its count in the rollups, in one
-    statement — one round trip and one statement for the server to run instead of five:
+    """PostgreSQL: the issue, its first timeline entry, its filer as follower, its count in the rollups and the job
+    that tells of it, in one statement — one round trip and one statement for the server to run instead of six
+    (and the rollup row, which every filing in the 社区 and category writes, held for one round trip less):
 
         WITH new_id AS (SELECT nextval(<issue's sequence>) AS id),
              filed_issue AS (INSERT INTO issue (id, reference, …) SELECT new_id.id, <reference_of(id)>, :category_id, …
@@ -354,14 +362,17 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
              filed_follower AS (INSERT INTO issue_follower (…) SELECT filed_issue.id, … FROM filed_issue
                                 WHERE :follower_id IS NOT NULL),
              filed_rollup AS (INSERT INTO issue_rollup … SELECT :rollup_month, … FROM filed_issue
-                              ON CONFLICT (month, community_id, category_id, org_id) DO UPDATE …)
-        SELECT filed_issue.…, filed_event.id FROM filed_issue JOIN filed_event ON …
+                              ON CONFLICT (month, community_id, category_id, org_id) DO UPDATE …),
+             filed_job AS (INSERT INTO job (…) SELECT 'notify', '{"event_id": ' || filed_event.id || …
+                           FROM filed_event ON CONFLICT (dedupe_key) DO NOTHING RETURNING job.id)
+        SELECT filed_issue.…, filed_job.id FROM filed_issue LEFT JOIN filed_job ON true
 
     The id comes first from the sequence, so the row is written once with its reference (setting it afterwards
     would rewrite the new row and each of its indexes). When the key's issue exists already the INSERT does
     nothing, the entries that read its rows do nothing either, and no row comes back. Parameters: the issue's
-    `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows) and the
-    rollup's (rollups.new_issue_parameters); `defaults` (_scalar_defaults) are written as constants."""
+    `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows), the
+    rollup's (rollups.new_issue_parameters) and the job's (jobs.deferred_parameters); `defaults`
+    (locks.scalar_defaults) are written as constants."""
     table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
     new_id = select(func.nextval(func.pg_get_serial_sequence("issue", "id")).label("id")).cte("new_id")
     digits = cast(new_id.c.id, Text)
@@ -382,7 +393,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
     event = (
         insert(events)
         .from_select(["issue_id", *entry], select(issue.c.id, *entry.values()))
-        .returning(events.c.id, events.c.issue_id)
+        .returning(events.c.id)
         .cte("filed_event")
     )
     follower_id = bindparam("follower_id", type_=Integer)
@@ -390,24 +401,12 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
         ["issue_id", "person_id", "created_at"],
         select(issue.c.id, follower_id, params["created_at"]).where(follower_id.is_not(None)),
     )
+    job = notify.tell_of_in(event, FILED_TELLS).cte("filed_job")
     return (
-        select(*issue.c, event.c.id.label("event_id"))
-        .join_from(issue, event, event.c.issue_id == issue.c.id)
+        select(*issue.c, job.c.id.label("job_id"))
+        .outerjoin_from(issue, job, true())
         .add_cte(follower.cte("filed_follower"), rollups.new_issue_upsert(issue, counted).cte("filed_rollup"))
     )
-
-
-def _scalar_defaults(table, given: frozenset[str]) -> dict:
-    """The columns of `table` not in `given` that have a default in the model, each with its value: an INSERT
-    inside a WITH gets no defaults from SQLAlchemy, which fills them only for the statement it runs."""
-    defaults = {}
-    for column in table.c:
-        if column.key in given or column.default is None:
-            continue
-        if not column.default.is_scalar:
-            raise TypeError(f"{table.name}.{column.key}: a default computed per row; the statement must set it")
-        defaults[column.key] = column.default.arg
-    return defaults
 
 
 REFERENCE_DIGITS = 6
@@ -424,10 +423,10 @@ def reference_of(issue_id: int, filed_at: datetime) -> str:
     return f"{reference_prefix(filed_at)}{issue_id:0{REFERENCE_DIGITS}d}"
 
 
-def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
-    """Insert a new issue, its first timeline entry, its filer as follower and its count in the rollups with Core
-    statements, and hand the issue to the session as if it had been loaded: (issue, the entry's id), or None when
-    a concurrent request with the same filer and idempotency key inserted its issue first.
+def _insert_new_issue(values: dict) -> Issue | None:
+    """Insert a new issue, its first timeline entry, its filer as follower, its count in the rollups and the job
+    that tells of it with Core statements, and hand the issue to the session as if it had been loaded; None when a
+    concurrent request with the same filer and idempotency key inserted its issue first.
 
     Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
     walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
@@ -436,18 +435,21 @@ def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
 
     The reference is made of the id. PostgreSQL writes everything in one statement (_filed_in_one_statement).
     SQLite has no sequence: the row goes in, then its reference (a write to a page already in hand), then the
-    entry, the follower and the rollup."""
+    entry, the follower, the rollup and the job."""
     connection = db.session.connection()
     filer_id = values["filed_by_id"]
     if dialect_name() == "postgresql":
         counted, tallies = rollups.new_issue_parameters(values)
         statements = _filing_statements("postgresql", frozenset(values), counted)
-        params = {**values, **tallies, "reference_prefix": reference_prefix(values["created_at"])}
+        queued, job = jobs.deferred_parameters(values["created_at"])
+        params = {**values, **tallies, **job, "reference_prefix": reference_prefix(values["created_at"])}
         decided = connection.execute(statements.filed, {**params, "follower_id": filer_id}).mappings().first()
         if decided is None:
             return None
         decided = dict(decided)
-        event_id = decided.pop("event_id")
+        job_id = decided.pop("job_id")
+        if job_id is not None:
+            jobs.dispatch_after_commit(job_id, written_queued=queued)
         issue = as_loaded(Issue, {**statements.unsent, **values, **decided})
     else:
         statements = _filing_statements("sqlite", frozenset(values), ())
@@ -465,8 +467,9 @@ def _insert_new_issue(values: dict) -> tuple[Issue, int] | None:
             connection.execute(statements.follower, follower)
         issue = as_loaded(Issue, row)
         rollups.issue_added(issue)
+        notify.tell_of(event_id, FILED_TELLS)
     page_cache.mark_issue(issue)
-    return issue, event_id
+    return issue
 
 
 def _place(neighbour: Node, compound_id: int | None, building_id: int | None) -> tuple[int | None, int | None]:
@@ -551,7 +554,7 @@ def transition(
     audit.record(actor, audit.STATUS_ACTION[to_status], issue, note)
     db.session.flush()
     notify_levels = ["filer"] if to_status != "reopened" else ["filer", issue.level, "assignee"]
-    jobs.defer("notify", {"event_id": event.id, "levels": notify_levels}, dedupe_key=f"notify:event:{event.id}")
+    notify.tell_of(event.id, notify_levels)
     return event
 
 
@@ -656,7 +659,7 @@ def escalate(
     )
     audit.record(actor, "escalate", issue, reason)
     db.session.flush()
-    jobs.defer("notify", {"event_id": event.id, "levels": [target]}, dedupe_key=f"notify:event:{event.id}")
+    notify.tell_of(event.id, [target])
     return event
 
 
@@ -702,7 +705,7 @@ def record_callback(
     audit.record(actor, "callback", issue, satisfaction)
     db.session.flush()
     levels = ["filer"] if to_status == "closed" else [issue.level, "assignee"]
-    jobs.defer("notify", {"event_id": status_event.id, "levels": levels}, dedupe_key=f"notify:event:{status_event.id}")
+    notify.tell_of(status_event.id, levels)
     return event
 
 

@@ -33,7 +33,7 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_, update
 
 from ...extensions import db
 from ...models import Job, utcnow
@@ -45,6 +45,7 @@ from ..locks import (
     engine_insert,
     inserted_row,
     open_savepoint,
+    scalar_defaults,
     within,
 )
 
@@ -99,10 +100,7 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
     already written under that key is returned instead, whoever wrote it — one INSERT … ON CONFLICT DO NOTHING
     RETURNING, which also holds when two transactions write the same key at once."""
     values = dict(kind=kind, payload=json.dumps(payload), dedupe_key=dedupe_key, requested_by_id=requested_by_id)
-    # In a web request with Redis answering, the row is written as handed over: the request's end hands it over
-    # (register_dispatch), and marking it afterwards would cost a second transaction each time; a hand-over that
-    # fails puts it back. Elsewhere (a job, the sweep, a command) the hand-over marks what it handed over.
-    queued = has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
+    queued = written_queued()
     if queued:
         values.update(status="queued", enqueued_at=utcnow())
     result = db.session.connection().execute(_insert_statement(dialect_name()), values)
@@ -111,6 +109,47 @@ def defer(kind: str, payload: dict, *, dedupe_key: str | None = None, requested_
         return db.session.scalar(select(Job).where(Job.dedupe_key == dedupe_key))
     dispatch_after_commit(returned["id"], written_queued=queued)
     return as_loaded(Job, inserted_row(Job, result, returned))
+
+
+def written_queued() -> bool:
+    """Whether a job written now is written as handed over already: in a web request with Redis answering, the
+    request's end hands it over (register_dispatch), and marking it afterwards would cost a second transaction
+    each time; a hand-over that fails puts it back. Elsewhere (a job, the sweep, a command) the hand-over marks
+    what it handed over."""
+    return has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
+
+
+def deferred_in(kind: str, rows, payload, dedupe_key):
+    """PostgreSQL: the INSERT defer() writes, as one part of a larger statement — a job of `kind` for each row of
+    `rows` (a CTE of that statement whose rows exist only inside it, such as the timeline entry a filing writes),
+    with `payload` and `dedupe_key` SQL text made of the row's columns. ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING the job's id: hand each id returned over with dispatch_after_commit(id, written_queued=…).
+    Parameters: those of deferred_parameters."""
+    table = Job.__table__
+    sent = {
+        "kind": literal(kind, type_=table.c.kind.type),
+        "payload": payload,
+        "dedupe_key": dedupe_key,
+        "status": bindparam("job_status", type_=table.c.status.type),
+        "enqueued_at": bindparam("job_enqueued_at", type_=table.c.enqueued_at.type),
+        "created_at": bindparam("job_created_at", type_=table.c.created_at.type),
+    }
+    defaults = scalar_defaults(table, frozenset(("id", *sent)))
+    columns = {**sent, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
+    return (
+        engine_insert(Job, "postgresql")
+        .from_select(list(columns), select(*columns.values()).select_from(rows))
+        .on_conflict_do_nothing(index_elements=[Job.dedupe_key])
+        .returning(table.c.id)
+    )
+
+
+def deferred_parameters(now) -> tuple[bool, dict]:
+    """Whether the jobs of a deferred_in statement run now are written as handed over (written_queued), and its
+    parameters: what defer() would write in their status, enqueued_at and created_at."""
+    queued = written_queued()
+    status, enqueued_at = ("queued", now) if queued else ("pending", None)
+    return queued, {"job_status": status, "job_enqueued_at": enqueued_at, "job_created_at": now}
 
 
 @cache

@@ -15,7 +15,7 @@ from collections import defaultdict
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import case, func, select, tuple_
+from sqlalchemy import Text, case, cast, func, literal, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
@@ -66,6 +66,25 @@ EVENT_TEXT = {
 
 # Messages about a notice down the tree (services/outreach/notices.py).
 NOTICE_TEXT = {"notice": _l("Notice"), "notice_reminder": _l("Reminder")}
+
+
+# A timeline entry's notify job is keyed by the entry: its leaders are told once, whoever defers it.
+EVENT_KEY = "notify:event:"
+
+
+def tell_of(event_id: int, levels: list[str]):
+    """Tell the holders of `levels` about a timeline entry once its transaction commits (the notify job, deferred;
+    the job already written for the entry if there is one)."""
+    return jobs.defer("notify", {"event_id": event_id, "levels": list(levels)}, dedupe_key=f"{EVENT_KEY}{event_id}")
+
+
+def tell_of_in(entries, levels: list[str]):
+    """PostgreSQL: tell_of for each timeline entry a statement writes (`entries`: its CTE, with the entries' `id`),
+    as a part of that statement (jobs.deferred_in) — the payload and key tell_of writes, made in SQL of the id."""
+    head = json.dumps({"event_id": 0})[:-2]  # '{"event_id": '
+    tail = json.dumps({"event_id": 0, "levels": list(levels)})[len(head) + 1 :]  # after the id: ', "levels": […]}'
+    event_id = cast(entries.c.id, Text)
+    return jobs.deferred_in("notify", entries, literal(head) + event_id + literal(tail), literal(EVENT_KEY) + event_id)
 
 
 def _levels_for(event: IssueEvent, levels: list[str] | None) -> list[str]:

@@ -50,7 +50,7 @@ from ..issues.lifecycle import (
     transition,
 )
 from ..locks import engine_insert
-from ..platform import audit, jobs
+from ..platform import audit, notify
 from ..public import page_cache
 
 MAX_ASSIGN_DAYS = 366
@@ -153,7 +153,7 @@ def _note(text: str | None, required: bool = False) -> str:
 
 def _notify(event, levels: list[str]) -> None:
     db.session.flush()
-    jobs.defer("notify", {"event_id": event.id, "levels": levels}, dedupe_key=f"notify:event:{event.id}")
+    notify.tell_of(event.id, levels)
 
 
 def _take_up(issue: Issue) -> str | None:
