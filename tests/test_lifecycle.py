@@ -8,7 +8,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 
 from governance.extensions import db
 from governance.models import STATUSES, Issue, IssueEvent, IssueFollower, Job, Notification, RejectReason, utcnow
@@ -164,9 +164,10 @@ def told_of(event_id: int) -> dict:
 
 
 def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app, people, monkeypatch):
-    """A filing holds its 邻 against tree edits only: on PostgreSQL a second filing in the same 邻 goes through
-    while the first holds the 邻 (SQLite's one writer makes it wait), and a move of the 邻 started meanwhile
-    waits on both engines, then carries the held filing's issue to the new place."""
+    """A filing holds its 邻 against tree edits only: on PostgreSQL a second filing in the same 邻 (of another
+    category: the first holds its rollup row too) goes through while the first, written, waits to commit (SQLite's
+    one writer makes it wait), and a move of the 邻 started meanwhile waits on both engines, then carries the
+    held filing's issue to the new place."""
     from governance.models import Node, Person
     from governance.services.issues import lifecycle
     from governance.services.people import structure
@@ -179,11 +180,12 @@ def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app
     holding, go = threading.Event(), threading.Event()
     insert = lifecycle._insert_new_issue
 
-    def held_insert(values):
-        if threading.current_thread().name == "held":
+    def held_insert(values, **options):
+        issue = insert(values, **options)
+        if issue is not None and threading.current_thread().name == "held":
             holding.set()
             go.wait(30)
-        return insert(values)
+        return issue
 
     monkeypatch.setattr(lifecycle, "_insert_new_issue", held_insert)
     results, errors = {}, []
@@ -197,19 +199,19 @@ def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app
                 errors.append((name, exc))
                 db.session.rollback()
 
-    def file(key):
+    def file(key, kind):
         filer = db.session.get(Person, filer_id)
-        data = IssueInput(category_id=category("road").id, title="路面破损", neighbour_id=neighbour_id)
+        data = IssueInput(category_id=category(kind).id, title="路面破损", neighbour_id=neighbour_id)
         return file_issue(filer, data, key, look_up_first=False)[0].id
 
     def move():
         admin = db.session.get(Person, admin_id)
         return structure.move(admin, db.session.get(Node, neighbour_id), db.session.get(Node, target_id))
 
-    held = threading.Thread(target=run, args=("held", lambda: file("held-1")), name="held")
+    held = threading.Thread(target=run, args=("held", lambda: file("held-1", "road")), name="held")
     held.start()
     assert holding.wait(10)
-    second = threading.Thread(target=run, args=("second", lambda: file("second-1")))
+    second = threading.Thread(target=run, args=("second", lambda: file("second-1", "lighting")))
     second.start()
     second.join(10 if db.engine.dialect.name == "postgresql" else 0.5)
     assert second.is_alive() is (db.engine.dialect.name == "sqlite"), "PostgreSQL: not held up; SQLite: one writer"
@@ -224,6 +226,28 @@ def test_filings_in_one_neighbour_run_side_by_side_and_a_move_waits_for_them(app
     db.session.expire_all()
     group_of = {db.session.get(Issue, results[name]).group_id for name in ("held", "second")}
     assert group_of == {target_id}
+    assert not rollups.compare(rollups.expected(), rollups.stored())
+
+
+def test_a_filing_that_saw_its_neighbour_before_a_move_files_it_in_the_new_place(people):
+    """The session's copy of the 邻 is from before a move committed elsewhere: the filing is checked against
+    that copy, but PostgreSQL's statement files only where the 邻 still is (it is not: nothing written), and the
+    filing is made again under the 邻's lock, from the row as it is now — on both engines, in the new place."""
+    from governance.models import Node
+
+    neighbour = nodes_at("neighbour")[0]
+    group = db.session.get(Node, neighbour.group_id)
+    target = make_node(db.session.get(Node, group.parent_id), "group", "第二组")
+    db.session.commit()
+    assert neighbour.group_id == group.id  # loaded: the session's copy
+    with db.engine.begin() as elsewhere:  # the move's write to the 邻, committed behind the session's back
+        elsewhere.execute(update(Node).where(Node.id == neighbour.id).values(group_id=target.id, parent_id=target.id))
+    assert db.session.get(Node, neighbour.id).group_id == group.id  # still the copy from before
+    issue = make_issue(people["neighbour"], neighbour)
+    assert issue.group_id == target.id
+    db.session.expire_all()
+    assert db.session.get(Issue, issue.id).group_id == target.id
+    assert db.session.scalar(select(func.count()).select_from(Issue)) == 1
     assert not rollups.compare(rollups.expected(), rollups.stored())
 
 

@@ -248,6 +248,18 @@ def file_issue(
     existing = find_existing(filer, idempotency_key) if look_up_first else None
     if existing is not None:
         return existing, False
+    if data.neighbour_id and dialect_name() == "postgresql":
+        # First as the session sees the 邻, unlocked: the statement takes the 邻's shared lock itself and files
+        # only while the 邻 is still where the checks saw it (one statement fewer). Anything else — a check that
+        # refuses, a place changed meanwhile, a key filed already — is decided again below, under the lock.
+        seen = db.session.get(Node, data.neighbour_id)
+        try:
+            values = _filing_values(filer, data, idempotency_key, api_key, seen, log_denial=False)
+        except FilingError:
+            values = None
+        issue = _insert_new_issue(values, place_as_seen=True) if values is not None else None
+        if issue is not None:
+            return issue, True
     neighbour = None
     if data.neighbour_id:
         # The issue copies the 邻's place: wait for a tree edit of it to end and read the place it left (a move
@@ -255,13 +267,24 @@ def file_issue(
         # place a moment out of date that the move's UPDATE of the issues would not see. A shared lock: a move
         # that comes later waits for this filing, other filings in the 邻 do not.
         neighbour = locked(Node, data.neighbour_id, shared=True)
+    issue = _insert_new_issue(_filing_values(filer, data, idempotency_key, api_key, neighbour))
+    if issue is None:  # a concurrent retry with the same key got there first: its issue is the answer
+        return find_existing(filer, idempotency_key), False
+    return issue, True
+
+
+def _filing_values(filer, data: IssueInput, key, api_key, neighbour: Node | None, *, log_denial=True) -> dict:
+    """The new issue's columns, once every check passed (FilingError: the first that did not): the 邻 and the
+    filer's right to file in it (a refusal logged unless `log_denial` is False), the category, urgency and title,
+    and the 小区 and building within the 邻's 社区."""
     if neighbour is None or neighbour.level != "neighbour":
         raise FilingError("bad_neighbour")
     if api_key is not None:
         if filer is not None or not api_key.active or not policy.key_covers(api_key, neighbour):
             raise FilingError("forbidden")
     elif not policy.allowed(filer, "file_issue", neighbour):
-        policy.log_denial(filer, "file_issue", neighbour)
+        if log_denial:
+            policy.log_denial(filer, "file_issue", neighbour)
         raise FilingError("forbidden")
     if data.category_id not in reference.active_category_ids():
         raise FilingError("bad_category")
@@ -286,7 +309,7 @@ def file_issue(
         resident_phone=(data.resident_phone or "").strip(),
         filed_by_id=filer.id if filer is not None else None,
         api_key_id=api_key.id if api_key is not None else None,
-        idempotency_key=(idempotency_key or None) if filer is not None else None,
+        idempotency_key=(key or None) if filer is not None else None,
         neighbour_id=neighbour.id,
         group_id=neighbour.group_id,
         zone_id=neighbour.zone_id,
@@ -299,12 +322,11 @@ def file_issue(
     )
     sla = sla_hours("neighbour", data.urgency)
     values["ack_due_at"], values["resolve_due_at"], values["next_deadline_at"] = deadlines_for("reported", sla, now)
-    filed = _insert_new_issue(values)
-    if filed is None:  # a concurrent retry with the same key got there first: its issue is the answer
-        return find_existing(filer, idempotency_key), False
-    return filed, True
+    return values
 
 
+# The columns of an issue that copy its 邻's place in the tree.
+PLACE_COLUMNS = ("group_id", "zone_id", "community_id", "street_id")
 # The timeline entry every filing starts with (its issue, time and actor are the filing's).
 FILED_EVENT = dict(kind="filed", to_status="reported", to_level="neighbour", note="", public=True)
 # Who is told of it: the 组长 acknowledges issues filed in their 组 (notify tells the 邻's leaders too).
@@ -325,18 +347,21 @@ class FilingStatements:
 
 
 @cache
-def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, ...]) -> FilingStatements:
+def _filing_statements(
+    dialect: str, filed: frozenset[str], counted: tuple[str, ...], place_as_seen: bool = False
+) -> FilingStatements:
     """`filed`: the columns a filing sets (the same every time); `counted`: the rollup columns a new issue counts
-    in (PostgreSQL). The INSERT returns only what the database decides — the id (and on PostgreSQL the reference
-    made of it): the rest of the row is what was sent, its defaults and NULLs (locks.inserted_row; on PostgreSQL
-    the model's defaults written by name). Each column returned costs the driver and the result a description and
-    a conversion, once the commonest write's largest share."""
+    in (PostgreSQL); `place_as_seen`: PostgreSQL's statement locks the 邻 itself and files only where it is as
+    seen (_filed_in_one_statement). The INSERT returns only what the database decides — the id (and on
+    PostgreSQL the reference made of it): the rest of the row is what was sent, its defaults and NULLs
+    (locks.inserted_row; on PostgreSQL the model's defaults written by name). Each column returned costs the
+    driver and the result a description and a conversion, once the commonest write's largest share."""
     table, events = Issue.__table__, IssueEvent.__table__
     if dialect == "postgresql":
         defaults = scalar_defaults(table, frozenset(("id", "reference", *filed)))
         unsent = {**dict.fromkeys(table.c.keys()), **defaults}
         return FilingStatements(
-            None, None, None, None, _filed_in_one_statement(sorted(filed), counted, defaults), unsent
+            None, None, None, None, _filed_in_one_statement(sorted(filed), counted, defaults, place_as_seen), unsent
         )
     return FilingStatements(
         issue=engine_insert(Issue, dialect)
@@ -350,7 +375,7 @@ def _filing_statements(dialect: str, filed: frozenset[str], counted: tuple[str, 
     )
 
 
-def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults: dict):
+def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults: dict, place_as_seen: bool):
     """PostgreSQL: the issue, its first timeline entry, its filer as follower, its count in the rollups and the job
     that tells of it, in one statement — one round trip and one statement for the server to run instead of six
     (and the rollup row, which every filing in the 社区 and category writes, held for one round trip less):
@@ -369,7 +394,16 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
 
     The id comes first from the sequence, so the row is written once with its reference (setting it afterwards
     would rewrite the new row and each of its indexes). When the key's issue exists already the INSERT does
-    nothing, the entries that read its rows do nothing either, and no row comes back. Parameters: the issue's
+    nothing, the entries that read its rows do nothing either, and no row comes back.
+
+    `place_as_seen`: the 邻 was not locked before; the statement takes its shared lock (waiting for a tree edit
+    of it to commit) and files only if the 邻 is then where the filing's columns say — its 组, 片, 社区 and street:
+
+        WITH filed_place AS (SELECT node.id FROM node WHERE node.id = :neighbour_id AND node.level = 'neighbour'
+                             AND node.group_id IS NOT DISTINCT FROM :group_id AND … FOR SHARE), …
+             filed_issue AS (INSERT INTO issue … SELECT … FROM new_id JOIN filed_place ON true …)
+
+    and otherwise writes nothing, as for a key filed already. Parameters: the issue's
     `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows), the
     rollup's (rollups.new_issue_parameters) and the job's (jobs.deferred_parameters); `defaults`
     (locks.scalar_defaults) are written as constants."""
@@ -381,9 +415,16 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
     reference = bindparam("reference_prefix", type_=Text) + number
     params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
     columns = {**params, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
+    filed_from = select(new_id.c.id, reference, *columns.values())
+    if place_as_seen:
+        nodes = Node.__table__
+        seen = (nodes.c[key].is_not_distinct_from(params[key]) for key in PLACE_COLUMNS)
+        where = (nodes.c.id == params["neighbour_id"], nodes.c.level == "neighbour", *seen)
+        place = select(nodes.c.id).where(*where).with_for_update(read=True).cte("filed_place")
+        filed_from = filed_from.select_from(new_id.join(place, true()))
     issue = (
         postgresql.insert(table)
-        .from_select(["id", "reference", *columns], select(new_id.c.id, reference, *columns.values()), False)
+        .from_select(["id", "reference", *columns], filed_from, False)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
         .returning(*decided_by_the_database(Issue), table.c.reference)
         .cte("filed_issue")
@@ -423,10 +464,11 @@ def reference_of(issue_id: int, filed_at: datetime) -> str:
     return f"{reference_prefix(filed_at)}{issue_id:0{REFERENCE_DIGITS}d}"
 
 
-def _insert_new_issue(values: dict) -> Issue | None:
+def _insert_new_issue(values: dict, *, place_as_seen: bool = False) -> Issue | None:
     """Insert a new issue, its first timeline entry, its filer as follower, its count in the rollups and the job
     that tells of it with Core statements, and hand the issue to the session as if it had been loaded; None when a
-    concurrent request with the same filer and idempotency key inserted its issue first.
+    concurrent request with the same filer and idempotency key inserted its issue first — or, `place_as_seen`
+    (PostgreSQL), when the 邻 is no longer where `values` place it (_filed_in_one_statement).
 
     Filing is the commonest write, and the ORM's unit of work (a savepoint, two flushes, the flush hooks'
     walks over the session) cost it more than its statements: one INSERT … ON CONFLICT DO NOTHING RETURNING
@@ -440,7 +482,7 @@ def _insert_new_issue(values: dict) -> Issue | None:
     filer_id = values["filed_by_id"]
     if dialect_name() == "postgresql":
         counted, tallies = rollups.new_issue_parameters(values)
-        statements = _filing_statements("postgresql", frozenset(values), counted)
+        statements = _filing_statements("postgresql", frozenset(values), counted, place_as_seen)
         queued, job = jobs.deferred_parameters(values["created_at"])
         params = {**values, **tallies, **job, "reference_prefix": reference_prefix(values["created_at"])}
         decided = connection.execute(statements.filed, {**params, "follower_id": filer_id}).mappings().first()
