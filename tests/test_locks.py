@@ -120,3 +120,20 @@ def test_as_loaded_works_as_a_process_first_use_of_the_orm():
     done = subprocess.run([sys.executable, "-c", AS_LOADED_FIRST], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.split() == ["7", "notify", "True"]
+
+
+@pytest.mark.parametrize("value", ["filed", "", "it's 50% 'quoted'", 0, 7, -3, 2.5, True, False, None])
+def test_a_constant_written_into_a_statement_reads_back_as_itself(app, value):
+    """locks.constant writes a value into a statement's text (not as a parameter); the database reads it back
+    unchanged on both engines — quotes doubled, a percent sign left to the driver's own escaping."""
+    from sqlalchemy import Boolean, Float, Integer, String, select
+
+    type_ = {str: String, int: Integer, float: Float, bool: Boolean, type(None): String}[type(value)]
+    with app.app_context():
+        statement = select(locks.constant(value, type_()))
+        assert statement.compile(dialect=db.engine.dialect).params == {}  # in the text, not a parameter
+        with Statements() as sent:
+            back = db.session.execute(statement).scalar()
+        assert back == value and (value is None or type(back) is type(value))
+        assert len(sent.statements) == 1
+        db.session.rollback()

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import bindparam, func, literal_column, null, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import class_mapper, make_transient_to_detached
@@ -69,6 +69,24 @@ def scalar_defaults(table, given) -> dict:
             raise TypeError(f"{table.name}.{column.key}: a default computed per row; the statement must set it")
         defaults[column.key] = column.default.arg
     return defaults
+
+
+def constant(value, type_):
+    """`value` (a string, number, boolean or None from the code, never from input) written into the text of a
+    statement instead of sent as a parameter: for the constants of the long statements built once. psycopg
+    works out the text of a statement with more than 50 parameters, or over 4 KB, anew on every run (its
+    _queries.py), which cost the filing's statement 4 % of a filing's CPU."""
+    if value is None:
+        return null()
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, int | float):
+        text = repr(value)
+    elif isinstance(value, str):
+        text = "'" + value.replace("'", "''") + "'"
+    else:
+        raise TypeError(f"not a constant for a statement's text: {value!r}")
+    return literal_column(text, type_)
 
 
 def inserted_row(model, result, returned) -> dict:

@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Integer, Text, bindparam, cast, func, insert, literal, select, true, update
+from sqlalchemy import Integer, String, Text, bindparam, cast, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql
 
 from ... import policy
@@ -34,6 +34,7 @@ from ...models import (
 from ..errors import ServiceError
 from ..locks import (
     as_loaded,
+    constant,
     decided_by_the_database,
     dialect_name,
     engine_insert,
@@ -400,7 +401,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
     of it to commit) and files only if the 邻 is then where the filing's columns say — its 组, 片, 社区 and street:
 
         WITH filed_place AS (SELECT node.id FROM node WHERE node.id = :neighbour_id AND node.level = 'neighbour'
-                             AND node.group_id IS NOT DISTINCT FROM :group_id AND … FOR SHARE), …
+                             AND node.group_id = :group_id AND … FOR SHARE), …
              filed_issue AS (INSERT INTO issue … SELECT … FROM new_id JOIN filed_place ON true …)
 
     and otherwise writes nothing, as for a key filed already. Parameters: the issue's
@@ -408,28 +409,31 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
     rollup's (rollups.new_issue_parameters) and the job's (jobs.deferred_parameters); `defaults`
     (locks.scalar_defaults) are written as constants."""
     table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
-    new_id = select(func.nextval(func.pg_get_serial_sequence("issue", "id")).label("id")).cte("new_id")
+    sequence = func.pg_get_serial_sequence(constant("issue", String), constant("id", String))
+    new_id = select(func.nextval(sequence).label("id")).cte("new_id")
     digits = cast(new_id.c.id, Text)
     # reference_of's digits: at least six, zero-padded (lpad alone would cut a seventh digit off).
-    number = func.lpad(digits, func.greatest(REFERENCE_DIGITS, func.length(digits)), "0")
+    number = func.lpad(
+        digits, func.greatest(constant(REFERENCE_DIGITS, Integer), func.length(digits)), constant("0", Text)
+    )
     reference = bindparam("reference_prefix", type_=Text) + number
     params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
-    columns = {**params, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
+    columns = {**params, **{key: constant(value, table.c[key].type) for key, value in defaults.items()}}
     filed_from = select(new_id.c.id, reference, *columns.values())
     if place_as_seen:
         nodes = Node.__table__
-        seen = (nodes.c[key].is_not_distinct_from(params[key]) for key in PLACE_COLUMNS)
-        where = (nodes.c.id == params["neighbour_id"], nodes.c.level == "neighbour", *seen)
+        seen = (nodes.c[key] == params[key] for key in PLACE_COLUMNS)  # a NULL matches nothing: under the lock
+        where = (nodes.c.id == params["neighbour_id"], nodes.c.level == constant("neighbour", String), *seen)
         place = select(nodes.c.id).where(*where).with_for_update(read=True).cte("filed_place")
         filed_from = filed_from.select_from(new_id.join(place, true()))
     issue = (
         postgresql.insert(table)
         .from_select(["id", "reference", *columns], filed_from, False)
         .on_conflict_do_nothing(index_elements=["filed_by_id", "idempotency_key"])
-        .returning(*decided_by_the_database(Issue), table.c.reference)
+        .returning(table.c.id, table.c.reference)  # the rest is what it was sent, defaults included
         .cte("filed_issue")
     )
-    entry = {name: literal(value, type_=events.c[name].type) for name, value in FILED_EVENT.items()}
+    entry = {name: constant(value, events.c[name].type) for name, value in FILED_EVENT.items()}
     entry.update(at=params["created_at"], actor_id=params["filed_by_id"])
     event = (
         insert(events)
@@ -442,7 +446,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
         ["issue_id", "person_id", "created_at"],
         select(issue.c.id, follower_id, params["created_at"]).where(follower_id.is_not(None)),
     )
-    job = notify.tell_of_in(event, FILED_TELLS).cte("filed_job")
+    job = notify.tell_of_in(event, FILED_TELLS, params["created_at"]).cte("filed_job")
     return (
         select(*issue.c, job.c.id.label("job_id"))
         .outerjoin_from(issue, job, true())

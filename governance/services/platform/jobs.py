@@ -33,13 +33,14 @@ from functools import cache
 from typing import NamedTuple
 
 from flask import current_app, g, has_app_context, has_request_context
-from sqlalchemy import and_, bindparam, func, literal, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, func, or_, select, tuple_, update
 
 from ...extensions import db
 from ...models import Job, utcnow
 from ...redis_conn import get_redis
 from ..locks import (
     as_loaded,
+    constant,
     decided_by_the_database,
     dialect_name,
     engine_insert,
@@ -119,23 +120,23 @@ def written_queued() -> bool:
     return has_request_context() and bool(current_app.config.get("REDIS_URL")) and get_redis() is not None
 
 
-def deferred_in(kind: str, rows, payload, dedupe_key):
+def deferred_in(kind: str, rows, payload, dedupe_key, created_at):
     """PostgreSQL: the INSERT defer() writes, as one part of a larger statement — a job of `kind` for each row of
     `rows` (a CTE of that statement whose rows exist only inside it, such as the timeline entry a filing writes),
-    with `payload` and `dedupe_key` SQL text made of the row's columns. ON CONFLICT (dedupe_key) DO NOTHING
-    RETURNING the job's id: hand each id returned over with dispatch_after_commit(id, written_queued=…).
-    Parameters: those of deferred_parameters."""
+    with `payload` and `dedupe_key` SQL text made of the row's columns, and `created_at` the statement's time (an
+    SQL expression). ON CONFLICT (dedupe_key) DO NOTHING RETURNING the job's id: hand each id returned over with
+    dispatch_after_commit(id, written_queued=…). Parameters: those of deferred_parameters."""
     table = Job.__table__
     sent = {
-        "kind": literal(kind, type_=table.c.kind.type),
+        "kind": constant(kind, table.c.kind.type),
         "payload": payload,
         "dedupe_key": dedupe_key,
         "status": bindparam("job_status", type_=table.c.status.type),
         "enqueued_at": bindparam("job_enqueued_at", type_=table.c.enqueued_at.type),
-        "created_at": bindparam("job_created_at", type_=table.c.created_at.type),
+        "created_at": created_at,
     }
     defaults = scalar_defaults(table, frozenset(("id", *sent)))
-    columns = {**sent, **{key: literal(value, type_=table.c[key].type) for key, value in defaults.items()}}
+    columns = {**sent, **{key: constant(value, table.c[key].type) for key, value in defaults.items()}}
     return (
         engine_insert(Job, "postgresql")
         .from_select(list(columns), select(*columns.values()).select_from(rows))
@@ -145,11 +146,11 @@ def deferred_in(kind: str, rows, payload, dedupe_key):
 
 
 def deferred_parameters(now) -> tuple[bool, dict]:
-    """Whether the jobs of a deferred_in statement run now are written as handed over (written_queued), and its
-    parameters: what defer() would write in their status, enqueued_at and created_at."""
+    """Whether the jobs of a deferred_in statement run `now` are written as handed over (written_queued), and its
+    parameters: what defer() would write in their status and enqueued_at."""
     queued = written_queued()
     status, enqueued_at = ("queued", now) if queued else ("pending", None)
-    return queued, {"job_status": status, "job_enqueued_at": enqueued_at, "job_created_at": now}
+    return queued, {"job_status": status, "job_enqueued_at": enqueued_at}
 
 
 @cache

@@ -15,7 +15,7 @@ from collections import defaultdict
 from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import Text, case, cast, func, literal, select, tuple_
+from sqlalchemy import Text, case, cast, func, select, tuple_
 from sqlalchemy.orm import joinedload, selectinload
 
 from ...extensions import db
@@ -31,7 +31,7 @@ from ...models import (
     RoleAssignment,
     utcnow,
 )
-from ..locks import engine_insert
+from ..locks import constant, engine_insert
 from ..public import page_cache
 from . import jobs
 
@@ -78,13 +78,15 @@ def tell_of(event_id: int, levels: list[str]):
     return jobs.defer("notify", {"event_id": event_id, "levels": list(levels)}, dedupe_key=f"{EVENT_KEY}{event_id}")
 
 
-def tell_of_in(entries, levels: list[str]):
-    """PostgreSQL: tell_of for each timeline entry a statement writes (`entries`: its CTE, with the entries' `id`),
-    as a part of that statement (jobs.deferred_in) — the payload and key tell_of writes, made in SQL of the id."""
+def tell_of_in(entries, levels: list[str], at):
+    """PostgreSQL: tell_of for each timeline entry a statement writes (`entries`: its CTE, with the entries' `id`;
+    `at`: the statement's time), as a part of that statement (jobs.deferred_in) — the payload and key tell_of
+    writes, made in SQL of the id."""
     head = json.dumps({"event_id": 0})[:-2]  # '{"event_id": '
     tail = json.dumps({"event_id": 0, "levels": list(levels)})[len(head) + 1 :]  # after the id: ', "levels": […]}'
     event_id = cast(entries.c.id, Text)
-    return jobs.deferred_in("notify", entries, literal(head) + event_id + literal(tail), literal(EVENT_KEY) + event_id)
+    payload = constant(head, Text) + event_id + constant(tail, Text)
+    return jobs.deferred_in("notify", entries, payload, constant(EVENT_KEY, Text) + event_id, at)
 
 
 def _levels_for(event: IssueEvent, levels: list[str] | None) -> list[str]:

@@ -32,7 +32,7 @@ from sqlalchemy.dialects import postgresql
 from ...extensions import db
 from ...formatting import BEIJING_OFFSET
 from ...models import STATUSES, AppMeta, Issue, IssueRollup, ResolveHoursRollup, utcnow
-from ..locks import engine_insert
+from ..locks import constant, engine_insert
 from .rates import RESOLVED, Figures, answer, resolve_hours
 
 log = logging.getLogger("governance.rollups")
@@ -233,23 +233,30 @@ def issue_added(issue: Issue) -> None:
 
 def new_issue_parameters(fields: dict) -> tuple[tuple[str, ...], dict]:
     """What a new issue with these fields adds, as the parameters of new_issue_upsert: (the columns it counts
-    in, the parameters, each named rollup_<column>). A new issue is never resolved: no hours."""
+    in, the parameters, each named rollup_<column>: the row's key, its 街镇 and those counts). A new issue is
+    never resolved: no hours."""
     part = contribution({name: fields.get(name) for name in FIELDS})
     if part is None or part.hours is not None:
         raise ValueError("a new issue counts in one rollup row and has no hours to resolve")
     counts = dict(part.counts)
-    row = {**dict(zip(KEY, part.key, strict=True)), "street_id": part.street_id}
-    row.update({column: counts.get(column, 0) for column in COUNTS})
+    row = {**dict(zip(KEY, part.key, strict=True)), "street_id": part.street_id, **counts}
     return tuple(sorted(counts)), {f"rollup_{column}": value for column, value in row.items()}
 
 
 def new_issue_upsert(source, counted: tuple[str, ...]):
     """PostgreSQL, inside a statement's WITH: add one new issue to its rollup row (new_issue_parameters) once
     for each row of `source` — the issue's INSERT, which gives no row when the issue was filed already — as
-    issue_added would (the row takes the 街镇 of the issue added)."""
+    issue_added would (the row takes the 街镇 of the issue added). The counts it does not add to are zero,
+    written into the statement's text (locks.constant)."""
     table = IssueRollup.__table__
     columns = [*KEY, "street_id", *COUNTS]
-    values = [bindparam(f"rollup_{column}", type_=table.c[column].type) for column in columns]
+    sent = {*KEY, "street_id", *counted}
+    values = [
+        bindparam(f"rollup_{column}", type_=table.c[column].type)
+        if column in sent
+        else constant(0, table.c[column].type)
+        for column in columns
+    ]
     return _adding(postgresql.insert(table).from_select(columns, select(*values).select_from(source)), counted, True)
 
 
