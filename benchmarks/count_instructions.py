@@ -1,6 +1,7 @@
 """Instructions one request of a daily page costs in process, counted by callgrind.
 
     .venv/bin/python benchmarks/count_instructions.py [--pages filing,home_zone] [--runs 100] [--db /tmp/demo.sqlite3]
+                                                     [--engine sqlite|postgresql]
 
 A time measured on a shared 2-core machine moves by ±20 % between runs minutes apart, which hides any change
 smaller than that; callgrind counts the instructions executed, the same within a fraction of a percent run to
@@ -12,8 +13,10 @@ account (the pages of profile_pages.py), sends a few requests to warm up, and co
 (`callgrind_control` turns counting on and off around them). SQLite, with Redis as in production (follow-up
 jobs queued, pages kept); the demo world is loaded into `--db` once (without valgrind) and copied for each
 run. The session cookie is put back before every request, as a browser that follows the redirect would leave
-it (a filing's flash would otherwise pile up in it). Only this process is counted, which is why it is
-SQLite's: on PostgreSQL the server's share would be missing. Nothing here is a test.
+it (a filing's flash would otherwise pile up in it). Only this process is counted: with `--engine postgresql`
+(a fresh database with the demo world, loaded once for all pages) the count is the app's share of a request —
+what the gunicorn workers spend — and the database server's is not in it; with SQLite the database's work is
+in the process. Nothing here is a test.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ def options() -> argparse.Namespace:
     parser.add_argument("--pages", default="filing", help="comma-separated page names of profile_pages.py")
     parser.add_argument("--runs", type=int, default=100, help="requests counted per page")
     parser.add_argument("--db", default="/tmp/demo.sqlite3", help="SQLite file with the demo world (built if missing)")
+    parser.add_argument("--engine", default="sqlite", choices=("sqlite", "postgresql"))
+    parser.add_argument("--url", default=None, help=argparse.SUPPRESS)  # PostgreSQL: the database of the runs
     parser.add_argument("--page", default=None, help=argparse.SUPPRESS)  # the one page of a run under valgrind
     return parser.parse_args()
 
@@ -70,6 +75,7 @@ def count(page: str, opts) -> int:
         str(opts.runs),
         "--db",
         opts.db,
+        *(["--url", opts.url] if opts.url else []),
     ]
     done = subprocess.run(command, env={**os.environ, COUNTING: "1"}, capture_output=True, text=True)
     collected = re.search(r"Collected : (\d+)", done.stderr)
@@ -85,10 +91,13 @@ def counted_requests(opts) -> None:
     from common import build_app, production_env
 
     workdir = Path(tempfile.mkdtemp(prefix="count-instructions-"))
-    copy = workdir / "demo.sqlite3"
-    shutil.copy(opts.db, copy)
+    url = opts.url
+    if url is None:
+        copy = workdir / "demo.sqlite3"
+        shutil.copy(opts.db, copy)
+        url = f"sqlite:///{copy}"
     redis_url = production_env("", redis=True)["REDIS_URL"]
-    app = build_app(f"sqlite:///{copy}", workdir, REDIS_URL=redis_url, REDIS_PREFIX=profile_pages.PREFIX)
+    app = build_app(url, workdir, REDIS_URL=redis_url, REDIS_PREFIX=profile_pages.PREFIX)
     try:
         who, _method, path, body = profile_pages.pages(app)[opts.page]
         client = profile_pages.login(app, who)
@@ -126,11 +135,29 @@ def main() -> None:
         return
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise SystemExit("valgrind is not installed (apt-get install valgrind)")
-    if not Path(opts.db).exists():
+    drop = None
+    if opts.engine == "postgresql":
+        from common import build_app, build_demo, fresh_database
+        from sqlalchemy import text
+
+        from governance.extensions import db
+
+        opts.url, drop = fresh_database("postgresql", Path(tempfile.mkdtemp(prefix="count-instructions-")))
+        app = build_app(opts.url)
+        print(f"demo world loaded into PostgreSQL in {build_demo(app, 1.0):.1f} s", flush=True)
+        with app.app_context():
+            db.session.execute(text("ANALYZE"))  # as autovacuum would soon after a load
+            db.session.commit()
+            db.engine.dispose()
+    elif not Path(opts.db).exists():
         build_world(Path(opts.db))
-    for page in (name for name in opts.pages.split(",") if name):
-        total = count(page, opts)
-        print(f"{page}: {total / opts.runs / 1e6:.2f} M instructions a request ({opts.runs} requests)", flush=True)
+    try:
+        for page in (name for name in opts.pages.split(",") if name):
+            total = count(page, opts)
+            print(f"{page}: {total / opts.runs / 1e6:.2f} M instructions a request ({opts.runs} requests)", flush=True)
+    finally:
+        if drop is not None:
+            drop()
 
 
 if __name__ == "__main__":
