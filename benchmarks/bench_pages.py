@@ -70,9 +70,10 @@ from governance.extensions import db  # noqa: E402
 from governance.models import Compound, Issue, LoginSession, Node, Person, RoleAssignment, utcnow  # noqa: E402
 
 LOGINS = {entry["key"]: entry for entry in DEMO_LOGINS}
-# Filing as one 邻长 measures their own 邻's lock and their 社区's rollup row, held by each filing until it
-# commits, so two workers filing for the same 邻 wait for each other; the district's filings come from 15,659
-# 邻长s at once. The second filing row sends the POSTs of this many 邻长s in turn, each in another 社区.
+# Filing as one 邻长 measures their 社区's rollup row (and on SQLite the one writer), held by each filing until it
+# commits, so two workers filing for the same 邻 and category wait for each other (the 邻's own lock is shared
+# between filings); the district's filings come from 15,659 邻长s at once. The second filing row sends the POSTs of
+# this many 邻长s in turn, each in another 社区.
 SPREAD_FILERS = 16
 # name → (what, target ratio to hello world, p99 target in ms or None)
 TARGETS = {
