@@ -404,10 +404,13 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
                              AND node.group_id = :group_id AND … FOR SHARE), …
              filed_issue AS (INSERT INTO issue … SELECT … FROM new_id JOIN filed_place ON true …)
 
-    and otherwise writes nothing, as for a key filed already. Parameters: the issue's
-    `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None: nobody follows), the
-    rollup's (rollups.new_issue_parameters) and the job's (jobs.deferred_parameters); `defaults`
-    (locks.scalar_defaults) are written as constants."""
+    and otherwise writes nothing, as for a key filed already.
+
+    Parameters: the issue's `filed` columns by name, `reference_prefix` (reference_prefix), `follower_id` (None:
+    nobody follows), the rollup's (rollups.new_issue_parameters) and the job's (jobs.deferred_parameters). Every
+    constant — `defaults` (locks.scalar_defaults), the entry's facts, the job's kind and defaults — is written into
+    the text (locks.constant): psycopg converts a statement over 4 KB or with more than 50 parameters anew on every
+    run, and this one is near the first limit (tests/test_page_budgets.py keeps it within both)."""
     table, events, followers = Issue.__table__, IssueEvent.__table__, IssueFollower.__table__
     sequence = func.pg_get_serial_sequence(constant("issue", String), constant("id", String))
     new_id = select(func.nextval(sequence).label("id")).cte("new_id")
