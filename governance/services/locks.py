@@ -89,6 +89,11 @@ def constant(value, type_):
     return literal_column(text, type_)
 
 
+def constants(table, values: dict) -> dict:
+    """Each of `values` (column name → value) as a constant of that column of `table`, for a statement's text."""
+    return {name: constant(value, table.c[name].type) for name, value in values.items()}
+
+
 def inserted_row(model, result, returned) -> dict:
     """The whole row a one-row INSERT wrote: NULL in every column, then what it sent (its values and the defaults
     SQLAlchemy filled in for it), then what it returned (decided_by_the_database) — without the database

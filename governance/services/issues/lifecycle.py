@@ -20,6 +20,7 @@ from sqlalchemy.dialects import postgresql
 from ... import policy
 from ...extensions import db
 from ...models import (
+    ANCESTOR_COLUMNS,
     HANDLING_LEVELS,
     OPEN_STATUSES,
     ApiKey,
@@ -35,6 +36,7 @@ from ..errors import ServiceError
 from ..locks import (
     as_loaded,
     constant,
+    constants,
     decided_by_the_database,
     dialect_name,
     engine_insert,
@@ -326,8 +328,6 @@ def _filing_values(filer, data: IssueInput, key, api_key, neighbour: Node | None
     return values
 
 
-# The columns of an issue that copy its 邻's place in the tree.
-PLACE_COLUMNS = ("group_id", "zone_id", "community_id", "street_id")
 # The timeline entry every filing starts with (its issue, time and actor are the filing's).
 FILED_EVENT = dict(kind="filed", to_status="reported", to_level="neighbour", note="", public=True)
 # Who is told of it: the 组长 acknowledges issues filed in their 组 (notify tells the 邻's leaders too).
@@ -343,7 +343,7 @@ class FilingStatements:
     reference: Any  # SQLite: UPDATE issue SET reference WHERE id = :issue_id
     event: Any  # SQLite: INSERT INTO issue_event … RETURNING id
     follower: Any  # SQLite: INSERT INTO issue_follower
-    filed: Any  # PostgreSQL: all of the above, the rollup and the notify job in one statement
+    filed: Any  # PostgreSQL: all of the above, the rollup and the notify job in one statement (and the 邻's lock)
     unsent: dict  # PostgreSQL: the row's other columns, each its model default or NULL (what `filed` wrote)
 
 
@@ -421,11 +421,11 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
     )
     reference = bindparam("reference_prefix", type_=Text) + number
     params = {name: bindparam(name, type_=table.c[name].type) for name in filed}
-    columns = {**params, **{key: constant(value, table.c[key].type) for key, value in defaults.items()}}
+    columns = {**params, **constants(table, defaults)}
     filed_from = select(new_id.c.id, reference, *columns.values())
     if place_as_seen:
         nodes = Node.__table__
-        seen = (nodes.c[key] == params[key] for key in PLACE_COLUMNS)  # a NULL matches nothing: under the lock
+        seen = (nodes.c[key] == params[key] for key in ANCESTOR_COLUMNS)  # a NULL matches nothing: under the lock
         where = (nodes.c.id == params["neighbour_id"], nodes.c.level == constant("neighbour", String), *seen)
         place = select(nodes.c.id).where(*where).with_for_update(read=True).cte("filed_place")
         filed_from = filed_from.select_from(new_id.join(place, true()))
@@ -436,7 +436,7 @@ def _filed_in_one_statement(filed: list[str], counted: tuple[str, ...], defaults
         .returning(table.c.id, table.c.reference)  # the rest is what it was sent, defaults included
         .cte("filed_issue")
     )
-    entry = {name: constant(value, events.c[name].type) for name, value in FILED_EVENT.items()}
+    entry = constants(events, FILED_EVENT)
     entry.update(at=params["created_at"], actor_id=params["filed_by_id"])
     event = (
         insert(events)

@@ -41,6 +41,7 @@ from ...redis_conn import get_redis
 from ..locks import (
     as_loaded,
     constant,
+    constants,
     decided_by_the_database,
     dialect_name,
     engine_insert,
@@ -136,7 +137,7 @@ def deferred_in(kind: str, rows, payload, dedupe_key, created_at):
         "created_at": created_at,
     }
     defaults = scalar_defaults(table, frozenset(("id", *sent)))
-    columns = {**sent, **{key: constant(value, table.c[key].type) for key, value in defaults.items()}}
+    columns = {**sent, **constants(table, defaults)}
     return (
         engine_insert(Job, "postgresql")
         .from_select(list(columns), select(*columns.values()).select_from(rows))
