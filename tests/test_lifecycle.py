@@ -136,14 +136,15 @@ def test_a_filing_writes_its_issue_timeline_entry_follower_and_job(people):
         assert followers.scalars().all() == ([actor] if actor else [])
         (job,) = db.session.scalars(select(Job).where(Job.dedupe_key == f"notify:event:{entry.id}"))
         assert json.loads(job.payload) == {"event_id": entry.id, "levels": ["group"]}
-        assert job_row(job) == {**told_of(entry.id), "id": job.id, "created_at": job.created_at}
+        assert columns_of(job) == {**told_of(entry.id), "id": job.id, "created_at": job.created_at}
         assert stored.created_at <= job.created_at < stored.created_at + timedelta(seconds=5)
     assert [issue.reference.rsplit("-", 1)[1] for issue in filed] == ["999999", "1000000", "1000001"]
     assert not rollups.compare(rollups.expected(), rollups.stored())
 
 
-def job_row(job: Job) -> dict:
-    return {column.key: getattr(job, column.key) for column in Job.__table__.c}
+def columns_of(row) -> dict:
+    """Every column of an ORM object, as it holds them."""
+    return {column.key: getattr(row, column.key) for column in type(row).__table__.c}
 
 
 def told_of(event_id: int) -> dict:
@@ -158,7 +159,7 @@ def told_of(event_id: int) -> dict:
         job = notify.tell_of(event_id, ["group"])
         db.session.flush()
         db.session.expire(job)
-        row = job_row(job)
+        row = columns_of(job)
         savepoint.rollback()
     return {**row, "id": None, "created_at": None}
 
@@ -261,15 +262,15 @@ def test_a_new_issue_is_in_the_session_as_loaded(people):
     )
     assert created
     with Statements() as sent:
-        loaded = {column.key: getattr(issue, column.key) for column in Issue.__table__.c}
+        loaded = columns_of(issue)
     assert sent.count == 0, str(sent)
     assert loaded["version"] == 1 and loaded["priority"] == "normal" and loaded["reference"] == issue.reference
     # Every column as the database holds it (the INSERT returned only what the database decided).
     stored = db.session.connection().execute(select(Issue.__table__).where(Issue.id == issue.id)).mappings().one()
     assert loaded == dict(stored)
     job = jobs.defer("notify", {"event_id": 0, "levels": []}, dedupe_key="notify:test")
-    kept = {column.key: getattr(job, column.key) for column in Job.__table__.c}
-    assert kept == dict(db.session.connection().execute(select(Job.__table__).where(Job.id == job.id)).mappings().one())
+    stored_job = db.session.connection().execute(select(Job.__table__).where(Job.id == job.id)).mappings().one()
+    assert columns_of(job) == dict(stored_job)
     transition(people["group"], issue, "acknowledged")
     db.session.commit()
     assert db.session.get(Issue, issue.id).status == "acknowledged"
